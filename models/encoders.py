@@ -1,0 +1,163 @@
+"""Encoders: text (RNN, CNN, conv→RNN) and image (torchvision trunk → grid).
+
+Each returns an ``EncoderMemory``: values (B, S, H), mask (B, S), final (B, H).
+"""
+
+from __future__ import annotations
+
+import torch
+import torchvision
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from attnscope.models.config import ImageEncoderConfig, TextEncoderConfig
+from attnscope.models.state import EncoderMemory
+
+RNN_CLASSES = {"gru": nn.GRU, "lstm": nn.LSTM}
+
+
+def lengths_to_mask(lengths: Tensor, max_length: int) -> Tensor:
+    """(B,) lengths -> (B, max_length) bool mask, True at real positions."""
+    positions = torch.arange(max_length, device=lengths.device)
+    return positions.unsqueeze(0) < lengths.unsqueeze(1)
+
+
+class RecurrentStack(nn.Module):
+    """LSTM/GRU over packed padded sequences; returns outputs and a final summary."""
+
+    def __init__(self, input_size: int, config: TextEncoderConfig) -> None:
+        super().__init__()
+        self.rnn = RNN_CLASSES[config.cell](
+            input_size,
+            config.hidden,
+            num_layers=config.layers,
+            dropout=config.dropout if config.layers > 1 else 0.0,
+            bidirectional=config.bidirectional,
+            batch_first=True,
+        )
+        self.directions = 2 if config.bidirectional else 1
+
+    def forward(self, inputs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        """inputs (B, S, E) -> outputs (B, S, H·dirs), final (B, H·dirs)."""
+        packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        outputs, hidden = self.rnn(packed)
+        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=inputs.size(1))
+        if isinstance(hidden, tuple):  # LSTM: (h, c)
+            hidden = hidden[0]
+        last_layer = hidden[-self.directions :]  # (dirs, B, H)
+        final = torch.cat(list(last_layer), dim=-1)  # (B, H·dirs)
+        return outputs, final
+
+
+class ResidualConvStack(nn.Module):
+    """One residual 1-D convolution per kernel size (e.g. 3/5/7), padding kept at 0."""
+
+    def __init__(self, channels: int, kernel_sizes: tuple[int, ...], dropout: float) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv1d(channels, 2 * channels, k, padding=k // 2) for k in kernel_sizes
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, mask: Tensor) -> Tensor:
+        """x (B, S, C), mask (B, S) -> (B, S, C)."""
+        keep = mask.unsqueeze(-1).to(x.dtype)
+        for conv in self.convs:
+            h = conv(self.dropout(x * keep).transpose(1, 2))  # (B, 2C, S)
+            x = x + nn.functional.glu(h, dim=1).transpose(1, 2)  # gated, residual
+        return x * keep
+
+
+class RNNTextEncoder(nn.Module):
+    """Embedding + (bi)LSTM/GRU, 1..n layers, over packed sequences."""
+
+    def __init__(self, embedding: nn.Embedding, config: TextEncoderConfig) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = RecurrentStack(embedding.embedding_dim, config)
+
+    def forward(self, src: Tensor, lengths: Tensor) -> EncoderMemory:
+        mask = lengths_to_mask(lengths, src.size(1))
+        values, final = self.rnn(self.dropout(self.embedding(src)), lengths)
+        return EncoderMemory(values=values, mask=mask, final=final)
+
+
+class ConvTextEncoder(nn.Module):
+    """Embedding + learned positions, then residual gated convolutions (kernels 3/5/7)."""
+
+    def __init__(self, embedding: nn.Embedding, config: TextEncoderConfig) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.positions = nn.Embedding(config.max_positions, embedding.embedding_dim)
+        self.input_proj = nn.Linear(embedding.embedding_dim, config.hidden)
+        self.convs = ResidualConvStack(config.hidden, config.kernel_sizes, config.dropout)
+        self.dropout = nn.Dropout(config.dropout)
+        self.max_positions = config.max_positions
+
+    def forward(self, src: Tensor, lengths: Tensor) -> EncoderMemory:
+        if src.size(1) > self.max_positions:
+            raise ValueError(f"source has {src.size(1)} tokens; at most {self.max_positions}")
+        mask = lengths_to_mask(lengths, src.size(1))
+        positions = torch.arange(src.size(1), device=src.device)
+        x = self.dropout(self.embedding(src) + self.positions(positions))
+        values = self.convs(self.input_proj(x), mask)  # (B, S, H)
+        keep = mask.unsqueeze(-1).to(values.dtype)
+        final = (values * keep).sum(1) / keep.sum(1).clamp(min=1)  # masked mean, (B, H)
+        return EncoderMemory(values=values, mask=mask, final=final)
+
+
+class ConvRNNTextEncoder(nn.Module):
+    """Convolutions over the embeddings feeding an LSTM/GRU (the article's hybrid)."""
+
+    def __init__(self, embedding: nn.Embedding, config: TextEncoderConfig) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.convs = ResidualConvStack(embedding.embedding_dim, config.kernel_sizes, config.dropout)
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = RecurrentStack(embedding.embedding_dim, config)
+
+    def forward(self, src: Tensor, lengths: Tensor) -> EncoderMemory:
+        mask = lengths_to_mask(lengths, src.size(1))
+        x = self.convs(self.dropout(self.embedding(src)), mask)
+        values, final = self.rnn(x, lengths)
+        return EncoderMemory(values=values, mask=mask, final=final)
+
+
+TEXT_ENCODERS = {"rnn": RNNTextEncoder, "cnn": ConvTextEncoder, "conv_rnn": ConvRNNTextEncoder}
+
+TRUNK_CHANNELS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "mobilenet_v2": 1280}
+
+
+def build_trunk(backbone: str) -> nn.Module:
+    """A torchvision trunk with random weights (never a download); drops the classifier."""
+    if backbone == "mobilenet_v2":
+        return torchvision.models.mobilenet_v2(weights=None).features
+    if backbone in ("resnet18", "resnet34", "resnet50"):
+        net = getattr(torchvision.models, backbone)(weights=None)
+        return nn.Sequential(*list(net.children())[:-2])
+    raise ValueError(f"unknown image backbone {backbone!r}; valid: {', '.join(TRUNK_CHANNELS)}")
+
+
+class ImageEncoder(nn.Module):
+    """CNN trunk → feature map (B, C, h, w) → grid memory (B, h·w, C').
+
+    With ``config.grid`` set, the map is adaptive-average-pooled to that
+    (h, w); otherwise the trunk's natural map is used (7×7 for 224×224).
+    """
+
+    def __init__(self, config: ImageEncoderConfig) -> None:
+        super().__init__()
+        self.trunk = build_trunk(config.backbone)
+        self.pool = nn.AdaptiveAvgPool2d(tuple(config.grid)) if config.grid else nn.Identity()
+        channels = TRUNK_CHANNELS[config.backbone]
+        self.proj = nn.Linear(channels, config.projection) if config.projection else nn.Identity()
+        self.output_size = config.projection or channels
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, images: Tensor) -> EncoderMemory:
+        features = self.pool(self.trunk(images))  # (B, C, h, w)
+        batch, _, h, w = features.shape
+        values = self.dropout(self.proj(features.flatten(2).transpose(1, 2)))  # (B, h·w, C')
+        mask = torch.ones(batch, h * w, dtype=torch.bool, device=images.device)
+        return EncoderMemory(values=values, mask=mask, final=values.mean(1), grid=(h, w))

@@ -1,0 +1,92 @@
+"""The two objects every decoder step passes around: encoder memory and decoder state.
+
+Both can be reordered by an index tensor, which is how beam search follows
+its hypotheses (``state``) and drops finished sentences (``memory``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import torch
+from torch import Tensor
+
+
+def _select(value: Tensor | tuple | None, index: Tensor) -> Tensor | tuple | None:
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        return tuple(_select(v, index) for v in value)
+    return value.index_select(0, index)
+
+
+@dataclass(frozen=True)
+class EncoderMemory:
+    """What the encoder hands to the decoder, batch-first.
+
+    values: (B, S, H) one feature vector per source position (token or grid cell)
+    mask:   (B, S) bool, True at real positions, False at padding
+    final:  (B, H_enc) summary of the whole source (the decoder bridges it to its size)
+    keys:   attention-specific projection of ``values`` computed once per source
+            (e.g. U·h for additive attention); None until the decoder fills it
+    grid:   (h, w) when positions are image cells, else None
+    """
+
+    values: Tensor
+    mask: Tensor
+    final: Tensor
+    keys: Tensor | None = None
+    grid: tuple[int, int] | None = None
+
+    @property
+    def lengths(self) -> Tensor:
+        """(B,) number of real positions per row."""
+        return self.mask.sum(dim=1)
+
+    def index_select(self, index: Tensor) -> EncoderMemory:
+        """Rows picked (and possibly repeated) by ``index`` (N,)."""
+        return replace(
+            self,
+            values=self.values.index_select(0, index),
+            mask=self.mask.index_select(0, index),
+            final=self.final.index_select(0, index),
+            keys=_select(self.keys, index),
+        )
+
+    def repeat_interleave(self, times: int) -> EncoderMemory:
+        """Each row repeated ``times`` times in a row: (B, ...) -> (B·times, ...)."""
+        index = torch.arange(self.values.size(0), device=self.values.device)
+        return self.index_select(index.repeat_interleave(times))
+
+
+@dataclass(frozen=True)
+class DecoderState:
+    """Explicit recurrent state of one decoder step, batch-first.
+
+    hidden:     (layers, B, H) RNN hidden state
+    cell:       (layers, B, H) LSTM cell state, None for GRU
+    feed:       (B, H) previous attentional vector (input feeding), or None
+    alignment:  (B, heads, S) previous step's attention weights, or None
+    cumulative: (B, heads, S) sum of all previous attention weights (coverage), or None
+    """
+
+    hidden: Tensor
+    cell: Tensor | None = None
+    feed: Tensor | None = None
+    alignment: Tensor | None = None
+    cumulative: Tensor | None = None
+
+    def index_select(self, index: Tensor) -> DecoderState:
+        """Reorder / repeat the batch dimension by ``index`` (N,)."""
+        changes = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            dim = 1 if f.name in ("hidden", "cell") else 0
+            changes[f.name] = value.index_select(dim, index)
+        return replace(self, **changes)
+
+    @property
+    def batch_size(self) -> int:
+        return self.hidden.size(1)
