@@ -1,18 +1,67 @@
-"""The `attnscope` command line: one entry point with subcommands."""
+"""The `attnscope` command line: one entry point, one module per subcommand.
+
+Each module under ``attnscope.engine.commands`` (or ``attnscope.gui`` for the
+app) exposes ``add_arguments(parser)`` and ``run(args) -> int``. Modules are
+imported only when their subcommand runs, so `attnscope --help` and the
+app's start-up don't pay for torch or Qt they don't use.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import logging
+import sys
 
 from attnscope import __version__
 
+# name -> (module, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "gui": ("attnscope.gui.launch", "open the desktop app (the default)"),
+    "translate": ("attnscope.engine.commands.translate", "translate lines from stdin or a file"),
+    "caption": ("attnscope.engine.commands.caption", "caption images or a folder of images"),
+    "info": ("attnscope.engine.commands.info", "describe a checkpoint as JSON"),
+    "train": ("attnscope.engine.commands.train", "train a translation or captioning model"),
+    "evaluate": ("attnscope.engine.commands.evaluate", "score a checkpoint (BLEU/chrF, CIDEr-D)"),
+    "bench": ("attnscope.engine.commands.bench", "print performance figures as JSON"),
+}
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="attnscope", description=__doc__)
+EXIT_USAGE = 2
+
+
+def _load(name: str):
+    module_name, _ = SUBCOMMANDS[name]
+    return importlib.import_module(module_name)
+
+
+def build_parser(load: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only the subcommand ``load`` gets its full arguments."""
+    parser = argparse.ArgumentParser(
+        prog="attnscope",
+        description="Desktop workbench for attention-based encoder-decoder models.",
+    )
     parser.add_argument("--version", action="version", version=f"attnscope {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in SUBCOMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == load:
+            _load(name).add_arguments(sub_parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    return 0
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first not in SUBCOMMANDS and not {"-h", "--help", "--version"} & set(argv):
+        argv.insert(0, "gui")  # `attnscope [CHECKPOINT]` opens the app
+        first = "gui"
+    args = build_parser(load=first).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        build_parser().print_help()
+        return 0
+    return int(_load(args.command).run(args) or 0)
