@@ -1,0 +1,518 @@
+"""Attention heat map: target steps down, source tokens across.
+
+The view is pyqtgraph's matrix-display recipe: one row-major float32
+``ImageItem`` drawn with fixed levels (0, 1), a ``ColorBarItem`` and
+category tick labels. It holds its data as a (T, heads, S) buffer so live
+stepping (``append_row``) only writes one row and re-uploads the image; the
+items themselves are built once.
+
+Head modes: a head index shows that head, ``"mean"`` averages the heads and
+``"grid"`` shows every head as a small multiple (``QtHeadGrid``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from attnscope.gui.style import (
+    COLORMAPS,
+    DEFAULT_COLORMAP,
+    HIGHLIGHT_COLOUR,
+    colormap,
+    elide,
+    label_font,
+)
+
+pg.setConfigOptions(imageAxisOrder="row-major")
+logger = logging.getLogger(__name__)
+
+HEAD_MEAN = "mean"
+HEAD_GRID = "grid"
+_LABEL_CHARS = 14  # longer tokens are elided on the axes (full text in tooltips)
+_NICE_STRIDES = (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000)
+
+
+class TokenAxis(pg.AxisItem):
+    """Axis labelled with tokens at cell centres (i + 0.5), thinned so labels never overlap.
+
+    ``setTicks`` with every label would pile 200 tokens on top of each other;
+    instead the stride is picked from the current zoom, so zooming in reveals
+    every token.
+    """
+
+    def __init__(self, orientation: str) -> None:
+        super().__init__(orientation)
+        self._labels: list[str] = []
+        self._extent = 1.0  # pixels one label needs along the axis
+        # let edge labels spill past the axis ends rather than vanish
+        self.setStyle(tickFont=label_font(), hideOverlappingLabels=False)
+
+    def set_labels(self, labels: list[str]) -> None:
+        """Replace the category labels (index i labels cell i)."""
+        self._labels = [elide(text, _LABEL_CHARS) for text in labels]
+        metrics = QtGui.QFontMetricsF(self.style["tickFont"])
+        widest = max((metrics.horizontalAdvance(text) for text in self._labels), default=0.0)
+        if self.orientation in ("top", "bottom"):
+            self._extent = widest + 10.0
+        else:
+            self._extent = metrics.height() + 2.0
+            # pyqtgraph only widens the axis after a paint that clipped labels; size it up front
+            self.setWidth(int(widest) + 16)
+        self.picture = None
+        self.update()
+
+    def labels(self) -> list[str]:
+        return list(self._labels)
+
+    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
+        count = len(self._labels)
+        minVal, maxVal = sorted((minVal, maxVal))  # an inverted view passes them swapped
+        if count == 0 or size <= 0 or maxVal <= minVal:
+            return []
+        pixels_per_cell = size / (maxVal - minVal)
+        wanted = self._extent / pixels_per_cell
+        stride = next((s for s in _NICE_STRIDES if s >= wanted), _NICE_STRIDES[-1])
+        first = max(0, math.ceil(minVal - 0.5))
+        last = min(count - 1, math.floor(maxVal - 0.5))
+        start = -(-first // stride) * stride
+        return [(float(stride), [i + 0.5 for i in range(start, last + 1, stride)])]
+
+    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
+        count = len(self._labels)
+        return [self._labels[int(v)] if 0 <= int(v) < count else "" for v in values]
+
+
+class QtHeadGrid(QtWidgets.QWidget):
+    """Small multiples: one little heat map per attention head.
+
+    Emits ``headClicked(head)`` when a panel is clicked.
+    """
+
+    headClicked = QtCore.Signal(int)
+
+    def __init__(
+        self, parent: QtWidgets.QWidget | None = None, *, colormap_name: str = DEFAULT_COLORMAP
+    ) -> None:
+        super().__init__(parent)
+        self._cmap_name = colormap_name
+        self._view = pg.GraphicsLayoutWidget()
+        self._plots: list[pg.PlotItem] = []
+        self._images: list[pg.ImageItem] = []
+        self._view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._view)
+        self.setToolTip("Every attention head; click one to show it alone")
+
+    def set_heads(self, weights: np.ndarray) -> None:
+        """Show ``weights`` (T, heads, S), one panel per head."""
+        weights = np.asarray(weights, dtype=np.float32)
+        if weights.ndim != 3:
+            raise ValueError(f"head weights must be (T, heads, S), got shape {weights.shape}")
+        if len(self._images) != weights.shape[1]:
+            self._rebuild(weights.shape[1])
+        for head, image in enumerate(self._images):
+            image.setImage(
+                np.ascontiguousarray(weights[:, head, :]), autoLevels=False, levels=(0, 1)
+            )
+
+    def set_colormap(self, name: str) -> None:
+        cmap = colormap(name)
+        self._cmap_name = name
+        for image in self._images:
+            image.setColorMap(cmap)
+
+    def images(self) -> list[np.ndarray]:
+        """The (T, S) array each panel shows, in head order."""
+        return [image.image for image in self._images]
+
+    def head_at(self, scene_pos: QtCore.QPointF) -> int | None:
+        for head, plot in enumerate(self._plots):
+            if plot.sceneBoundingRect().contains(scene_pos):
+                return head
+        return None
+
+    def export_target(self) -> QtWidgets.QGraphicsItem:
+        return self._view.ci
+
+    def _rebuild(self, heads: int) -> None:
+        self._view.clear()
+        self._plots, self._images = [], []
+        columns = max(1, math.ceil(math.sqrt(heads)))
+        cmap = colormap(self._cmap_name)
+        for head in range(heads):
+            plot = self._view.addPlot(
+                row=head // columns, col=head % columns, title=f"head {head + 1}"
+            )
+            plot.hideAxis("left")
+            plot.hideAxis("bottom")
+            plot.setMouseEnabled(x=False, y=False)
+            plot.hideButtons()
+            plot.getViewBox().invertY(True)
+            plot.getViewBox().setDefaultPadding(0.0)
+            image = pg.ImageItem(axisOrder="row-major")
+            image.setColorMap(cmap)
+            plot.addItem(image)
+            self._plots.append(plot)
+            self._images.append(image)
+
+    def _on_mouse_clicked(self, event) -> None:
+        head = self.head_at(event.scenePos())
+        if head is not None:
+            self.headClicked.emit(head)
+
+
+class QtAttentionHeatmap(QtWidgets.QWidget):
+    """Attention weights of a decode: row i = target step i, column j = source position j.
+
+    Signals: ``cellHovered(row, col, weight)`` (rate limited),
+    ``cellClicked(row, col)`` and ``rowSelected(row)`` (click, Up/Down keys).
+    """
+
+    cellHovered = QtCore.Signal(int, int, float)
+    cellClicked = QtCore.Signal(int, int)
+    rowSelected = QtCore.Signal(int)
+
+    def __init__(
+        self,
+        parent: QtWidgets.QWidget | None = None,
+        *,
+        colormap_name: str = DEFAULT_COLORMAP,
+        hover_rate: float = 30.0,
+    ) -> None:
+        super().__init__(parent)
+        colormap(colormap_name)  # validates the name early
+        self._cmap_name = colormap_name
+        self._source: list[str] = []
+        self._target: list[str] = []
+        self._buffer = np.zeros((0, 1, 0), dtype=np.float32)  # (capacity, heads, S)
+        self._rows = 0
+        self._shown = np.zeros((0, 0), dtype=np.float32)  # (T, S) what the image shows
+        self._head_mode: int | str = HEAD_MEAN
+        self._highlight: tuple[int | None, int | None] = (None, None)
+        self._build_plot(hover_rate)
+        self._grid = QtHeadGrid(colormap_name=colormap_name)
+        self._grid.headClicked.connect(self._on_grid_head_clicked)
+        self._build_layout()
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+
+    # ----------------------------------------------------------------- data
+    def set_tokens(self, source: list[str], target: list[str]) -> None:
+        """Axis labels: ``source`` across the top, ``target`` down the left."""
+        self._source, self._target = list(source), list(target)
+        self._update_labels()
+
+    def set_matrix(self, weights: np.ndarray) -> None:
+        """Show one (T, S) attention matrix (a single head)."""
+        weights = np.asarray(weights, dtype=np.float32)
+        if weights.ndim != 2:
+            raise ValueError(f"attention matrix must be (T, S), got shape {weights.shape}")
+        self.set_heads(weights[:, None, :])
+
+    def set_heads(self, weights: np.ndarray) -> None:
+        """Show multi-head attention ``weights`` (T, heads, S)."""
+        weights = np.asarray(weights, dtype=np.float32)
+        if weights.ndim != 3:
+            raise ValueError(f"head weights must be (T, heads, S), got shape {weights.shape}")
+        self._buffer = weights.copy()
+        self._rows = weights.shape[0]
+        self._sync_head_combo()
+        self._update_labels()
+        self._refresh()
+
+    def append_row(self, row: np.ndarray, target_token: str) -> None:
+        """Add the attention of one new decode step: ``row`` (S,) or (heads, S)."""
+        row = np.asarray(row, dtype=np.float32)
+        row = row[None, :] if row.ndim == 1 else row  # (heads, S)
+        if row.ndim != 2:
+            raise ValueError(f"attention row must be (S,) or (heads, S), got shape {row.shape}")
+        if self._rows == 0 and self._buffer.shape[1:] != row.shape:
+            self._buffer = np.zeros((64, *row.shape), dtype=np.float32)
+            self._sync_head_combo()
+        elif self._buffer.shape[1:] != row.shape:
+            expected = self._buffer.shape[1:]
+            raise ValueError(f"attention row has shape {row.shape}, expected {expected}")
+        if self._rows == self._buffer.shape[0]:
+            grown = np.zeros((max(64, 2 * self._rows), *row.shape), dtype=np.float32)
+            grown[: self._rows] = self._buffer[: self._rows]
+            self._buffer = grown
+        self._buffer[self._rows] = row
+        self._rows += 1
+        del self._target[self._rows - 1 :]
+        self._target.extend([""] * (self._rows - 1 - len(self._target)) + [target_token])
+        self._update_labels()
+        self._refresh()
+
+    def clear(self) -> None:
+        """Drop the data and tokens."""
+        self._source, self._target = [], []
+        self._buffer = np.zeros((0, 1, 0), dtype=np.float32)
+        self._rows = 0
+        self._highlight = (None, None)
+        self._sync_head_combo()
+        self._update_labels()
+        self._refresh()
+
+    def matrix(self) -> np.ndarray:
+        """(T, S) copy of what the main heat map shows (the mean of heads in grid mode)."""
+        return self._shown.copy()
+
+    def heads(self) -> np.ndarray:
+        """(T, heads, S) copy of all the data held."""
+        return self._buffer[: self._rows].copy()
+
+    def source_tokens(self) -> list[str]:
+        return list(self._source)
+
+    def target_tokens(self) -> list[str]:
+        return list(self._target[: self._rows])
+
+    # ----------------------------------------------------------- appearance
+    def set_head_mode(self, mode: int | str) -> None:
+        """Show one head (0-based index), ``"mean"`` of heads, or the ``"grid"`` of all heads."""
+        heads = self._buffer.shape[1]
+        if isinstance(mode, str) and mode not in (HEAD_MEAN, HEAD_GRID):
+            raise ValueError(
+                f"unknown head mode {mode!r}; use a head index, {HEAD_MEAN!r} or {HEAD_GRID!r}"
+            )
+        if isinstance(mode, int) and not 0 <= mode < max(heads, 1):
+            raise ValueError(f"head {mode} out of range; this attention has {heads} head(s)")
+        self._head_mode = mode
+        index = self._head_combo.findData(mode)
+        if index >= 0 and index != self._head_combo.currentIndex():
+            with QtCore.QSignalBlocker(self._head_combo):
+                self._head_combo.setCurrentIndex(index)
+        self._refresh()
+
+    def head_mode(self) -> int | str:
+        return self._head_mode
+
+    def set_colormap(self, name: str) -> None:
+        """Colour map by name (see ``attnscope.gui.style.COLORMAPS``)."""
+        cmap = colormap(name)
+        self._cmap_name = name
+        self._bar.setColorMap(cmap)
+        self._image.setColorMap(cmap)
+        self._grid.set_colormap(name)
+        with QtCore.QSignalBlocker(self._cmap_combo):
+            self._cmap_combo.setCurrentText(name)
+
+    def colormap_name(self) -> str:
+        return self._cmap_name
+
+    def highlight(self, row: int | None = None, col: int | None = None) -> None:
+        """Outline target row ``row`` and/or source column ``col`` (None hides it)."""
+        self._highlight = (row, col)
+        self._update_boxes()
+
+    def select_row(self, row: int) -> None:
+        """Highlight ``row`` and announce it with ``rowSelected`` (as a click would)."""
+        row = min(max(row, 0), self._rows - 1)
+        if row < 0:
+            return
+        self.highlight(row=row)
+        self.rowSelected.emit(row)
+
+    # -------------------------------------------------------- mapping/export
+    def cell_at(self, scene_pos: QtCore.QPointF) -> tuple[int, int] | None:
+        """(row, col) under a scene position, or None outside the matrix."""
+        viewbox = self._plot.getPlotItem().getViewBox()
+        if self._rows == 0 or not viewbox.sceneBoundingRect().contains(scene_pos):
+            return None
+        point = viewbox.mapSceneToView(scene_pos)
+        row, col = math.floor(point.y()), math.floor(point.x())
+        if 0 <= row < self._shown.shape[0] and 0 <= col < self._shown.shape[1]:
+            return row, col
+        return None
+
+    def scene_pos_of_cell(self, row: int, col: int) -> QtCore.QPointF:
+        """Scene position of the centre of cell (row, col)."""
+        viewbox = self._plot.getPlotItem().getViewBox()
+        return viewbox.mapViewToScene(QtCore.QPointF(col + 0.5, row + 0.5))
+
+    def describe_cell(self, row: int, col: int) -> str:
+        """'source → target: weight' text for a cell."""
+        source = self._source[col] if col < len(self._source) else f"#{col}"
+        target = self._target[row] if row < len(self._target) else f"#{row}"
+        return f"{source} → {target}: {self._shown[row, col]:.2f}"
+
+    def plot_widget(self) -> pg.PlotWidget:
+        return self._plot
+
+    def export_target(self) -> QtWidgets.QGraphicsItem:
+        """The graphics item an exporter should render (the grid in grid mode)."""
+        if self._head_mode == HEAD_GRID:
+            return self._grid.export_target()
+        return self._plot.getPlotItem()
+
+    # ------------------------------------------------------------- building
+    def _build_plot(self, hover_rate: float) -> None:
+        self._x_axis = TokenAxis("top")
+        self._y_axis = TokenAxis("left")
+        self._plot = pg.PlotWidget(axisItems={"top": self._x_axis, "left": self._y_axis})
+        plot_item = self._plot.getPlotItem()
+        plot_item.showAxis("top")
+        plot_item.hideAxis("bottom")
+        plot_item.hideButtons()
+        viewbox = plot_item.getViewBox()
+        viewbox.invertY(True)
+        viewbox.setDefaultPadding(0.0)
+        self._image = pg.ImageItem(axisOrder="row-major")
+        plot_item.addItem(self._image)
+        self._bar = pg.ColorBarItem(
+            values=(0, 1),
+            colorMap=colormap(self._cmap_name),
+            interactive=False,
+            width=14,
+            colorMapMenu=False,
+        )
+        self._bar.setImageItem(self._image, insert_in=plot_item)
+        self._row_box, self._col_box = self._make_box(), self._make_box()
+        scene = self._plot.scene()
+        self._hover_proxy = pg.SignalProxy(
+            scene.sigMouseMoved, rateLimit=hover_rate, slot=self._on_mouse_moved
+        )
+        scene.sigMouseClicked.connect(self._on_mouse_clicked)
+
+    def _make_box(self) -> QtWidgets.QGraphicsRectItem:
+        box = QtWidgets.QGraphicsRectItem()
+        pen = QtGui.QPen(QtGui.QColor(HIGHLIGHT_COLOUR), 2)
+        pen.setCosmetic(True)
+        box.setPen(pen)
+        box.setZValue(10)
+        box.hide()
+        self._plot.getPlotItem().addItem(box, ignoreBounds=True)
+        return box
+
+    def _build_layout(self) -> None:
+        self._head_combo = QtWidgets.QComboBox()
+        self._head_combo.setToolTip(
+            "Which attention head to show: one head, their mean, or all of them"
+        )
+        self._head_combo.currentIndexChanged.connect(self._on_head_combo_changed)
+        self._head_label = QtWidgets.QLabel("Heads:")
+        self._cmap_combo = QtWidgets.QComboBox()
+        self._cmap_combo.addItems(list(COLORMAPS))
+        self._cmap_combo.setCurrentText(self._cmap_name)
+        self._cmap_combo.setToolTip("Colour map of the heat map")
+        self._cmap_combo.currentTextChanged.connect(self._on_colormap_changed)
+        self._status = QtWidgets.QLabel("")
+        self._status.setToolTip("Source token → target token: attention weight under the cursor")
+        self._stack = QtWidgets.QStackedWidget()
+        self._stack.addWidget(self._plot)
+        self._stack.addWidget(self._grid)
+        bar = QtWidgets.QHBoxLayout()
+        for widget in (self._head_label, self._head_combo):
+            bar.addWidget(widget)
+        bar.addStretch(1)
+        bar.addWidget(QtWidgets.QLabel("Colours:"))
+        bar.addWidget(self._cmap_combo)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self._stack, 1)
+        layout.addWidget(self._status)
+        self._plot.setToolTip("Attention: rows are target steps, columns are source tokens")
+        self._sync_head_combo()
+
+    # -------------------------------------------------------------- refresh
+    def _displayed(self) -> np.ndarray:
+        data = self._buffer[: self._rows]  # (T, heads, S)
+        if isinstance(self._head_mode, int) and self._head_mode < data.shape[1]:
+            return np.ascontiguousarray(data[:, self._head_mode, :])
+        return data.mean(axis=1, dtype=np.float32)
+
+    def _refresh(self) -> None:
+        self._shown = self._displayed()
+        if self._rows == 0:
+            self._image.clear()
+        else:
+            self._image.setImage(self._shown, autoLevels=False, levels=(0, 1))
+        grid_mode = self._head_mode == HEAD_GRID
+        self._stack.setCurrentIndex(1 if grid_mode else 0)
+        if grid_mode and self._rows:
+            self._grid.set_heads(self._buffer[: self._rows])
+        self._update_boxes()
+
+    def _update_labels(self) -> None:
+        columns = self._buffer.shape[2] if self._rows else len(self._source)
+        rows = self._rows if self._rows else len(self._target)
+        source = self._source + [f"#{i}" for i in range(len(self._source), columns)]
+        target = self._target + [f"#{i}" for i in range(len(self._target), rows)]
+        self._x_axis.set_labels(source[:columns])
+        self._y_axis.set_labels(target[:rows])
+
+    def _update_boxes(self) -> None:
+        rows, columns = self._shown.shape
+        row, col = self._highlight
+        show_row = row is not None and 0 <= row < rows
+        show_col = col is not None and 0 <= col < columns
+        if show_row:
+            self._row_box.setRect(QtCore.QRectF(0, row, columns, 1))
+        if show_col:
+            self._col_box.setRect(QtCore.QRectF(col, 0, 1, rows))
+        self._row_box.setVisible(show_row)
+        self._col_box.setVisible(show_col)
+
+    def _sync_head_combo(self) -> None:
+        heads = self._buffer.shape[1]
+        with QtCore.QSignalBlocker(self._head_combo):
+            self._head_combo.clear()
+            self._head_combo.addItem("mean of heads", HEAD_MEAN)
+            for head in range(heads if heads > 1 else 0):
+                self._head_combo.addItem(f"head {head + 1}", head)
+            self._head_combo.addItem("all heads (grid)", HEAD_GRID)
+        if isinstance(self._head_mode, int) and self._head_mode >= heads:
+            self._head_mode = HEAD_MEAN
+        if heads <= 1 and self._head_mode == HEAD_GRID:
+            self._head_mode = HEAD_MEAN
+        with QtCore.QSignalBlocker(self._head_combo):
+            self._head_combo.setCurrentIndex(max(0, self._head_combo.findData(self._head_mode)))
+        self._head_combo.setVisible(heads > 1)
+        self._head_label.setVisible(heads > 1)
+
+    # ------------------------------------------------------------- handlers
+    def _on_mouse_moved(self, args: tuple) -> None:
+        cell = self.cell_at(args[0])
+        if cell is None:
+            self._status.setText("")
+            return
+        row, col = cell
+        text = self.describe_cell(row, col)
+        self._status.setText(text)
+        QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), text, self._plot)
+        self.cellHovered.emit(row, col, float(self._shown[row, col]))
+
+    def _on_mouse_clicked(self, event) -> None:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton:
+            return
+        cell = self.cell_at(event.scenePos())
+        if cell is None:
+            return
+        row, col = cell
+        self.highlight(row=row, col=col)
+        self.cellClicked.emit(row, col)
+        self.rowSelected.emit(row)
+
+    def _on_head_combo_changed(self, index: int) -> None:
+        if index >= 0:
+            self.set_head_mode(self._head_combo.itemData(index))
+
+    def _on_colormap_changed(self, name: str) -> None:
+        self.set_colormap(name)
+
+    def _on_grid_head_clicked(self, head: int) -> None:
+        self.set_head_mode(head)
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
+        step = {QtCore.Qt.Key.Key_Up: -1, QtCore.Qt.Key.Key_Down: 1}.get(event.key())
+        if step is None or self._rows == 0:
+            super().keyPressEvent(event)
+            return
+        current = self._highlight[0]
+        self.select_row(0 if current is None else current + step)
