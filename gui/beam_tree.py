@@ -1,0 +1,318 @@
+"""Beam search as a tree: one column per decode step, one box per hypothesis.
+
+Nodes are plain ``BeamNode`` records (the engine's beam history converted to
+them), so the view knows nothing about search internals. Layout: x = step,
+y = the node's rank among its step in a depth-first walk that visits
+higher-scoring children first; that order is shared by parents and children,
+so edges never cross. Pruned hypotheses are faded, finished ones outlined,
+the n-best filled gold, and the path from the root to the selected node is
+drawn bold.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from attnscope.gui.style import SELECTION_COLOUR, elide, label_font
+
+logger = logging.getLogger(__name__)
+
+STATUSES = ("alive", "pruned", "finished", "nbest")
+_STEP_WIDTH = 120.0  # scene units between step columns
+_ROW_HEIGHT = 48.0  # scene units between nodes of one step
+_BOX = QtCore.QRectF(-48.0, -18.0, 96.0, 36.0)  # node box around its centre
+_TOKEN_CHARS = 11
+_NODE_ID_KEY = 0  # QGraphicsItem.data key holding the node id
+
+
+@dataclass(frozen=True)
+class BeamNode:
+    """One hypothesis prefix: ``token`` appended at ``step`` to ``parent`` (None for the root).
+
+    score: cumulative log-probability of the prefix (higher is better).
+    status: one of ``STATUSES``.
+    """
+
+    id: int
+    parent: int | None
+    token: str
+    score: float
+    step: int
+    status: str = "alive"
+
+
+@dataclass(frozen=True)
+class NodeStyle:
+    """How one status is drawn."""
+
+    fill: str
+    border: str
+    text: str
+    opacity: float
+    border_width: float
+    edge_dashed: bool
+
+
+STATUS_STYLES: dict[str, NodeStyle] = {
+    "alive": NodeStyle("#e3f2fd", "#1e88e5", "#0d2a4a", 1.0, 1.5, False),
+    "pruned": NodeStyle("#eeeeee", "#9e9e9e", "#616161", 0.45, 1.0, True),
+    "finished": NodeStyle("#e8f5e9", "#2e7d32", "#1b3d1d", 1.0, 2.5, False),
+    "nbest": NodeStyle("#ffd54f", "#ff8f00", "#3e2700", 1.0, 3.0, False),
+}
+
+
+def validate_tree(nodes: Iterable[BeamNode]) -> dict[int, BeamNode]:
+    """Nodes by id; raises ValueError for duplicate ids, unknown parents/statuses or steps
+    that do not increase from parent to child."""
+    by_id: dict[int, BeamNode] = {}
+    for node in nodes:
+        if node.id in by_id:
+            raise ValueError(f"duplicate beam node id {node.id}")
+        if node.status not in STATUS_STYLES:
+            raise ValueError(
+                f"node {node.id} has unknown status {node.status!r}; use one of {STATUSES}"
+            )
+        by_id[node.id] = node
+    for node in by_id.values():
+        if node.parent is None:
+            continue
+        parent = by_id.get(node.parent)
+        if parent is None:
+            raise ValueError(f"node {node.id} names parent {node.parent}, which is not in the tree")
+        if parent.step >= node.step:
+            raise ValueError(
+                f"node {node.id} (step {node.step}) is not after its parent (step {parent.step})"
+            )
+    return by_id
+
+
+def layout_tree(by_id: dict[int, BeamNode]) -> dict[int, QtCore.QPointF]:
+    """Scene position of each node's centre: x from the step, y from depth-first rank."""
+    children: dict[int | None, list[BeamNode]] = {}
+    for node in by_id.values():
+        children.setdefault(node.parent, []).append(node)
+    for siblings in children.values():
+        siblings.sort(key=lambda n: (-n.score, n.id))
+    order: dict[int, list[int]] = {}  # step -> node ids top to bottom
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        node = stack.pop()
+        order.setdefault(node.step, []).append(node.id)
+        stack.extend(reversed(children.get(node.id, [])))
+    positions = {}
+    for step, ids in order.items():
+        middle = (len(ids) - 1) / 2.0
+        for rank, node_id in enumerate(ids):
+            positions[node_id] = QtCore.QPointF(step * _STEP_WIDTH, (rank - middle) * _ROW_HEIGHT)
+    return positions
+
+
+class _NodeItem(QtWidgets.QGraphicsRectItem):
+    """A rounded box with the token and its score."""
+
+    def __init__(self, node: BeamNode, centre: QtCore.QPointF) -> None:
+        super().__init__(_BOX)
+        self.node = node
+        self.selected_path = False
+        self.setPos(centre)
+        self.setData(_NODE_ID_KEY, node.id)
+        self.style = STATUS_STYLES[node.status]
+        self.setOpacity(self.style.opacity)
+        self.setBrush(QtGui.QColor(self.style.fill))
+        self.setZValue(2)
+        self.setAcceptHoverEvents(True)
+        self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
+        self.setToolTip(
+            f"step {node.step}: {node.token!r}\nscore (log p) {node.score:.3f}\nstatus {node.status}"
+        )
+        self._apply_pen()
+
+    def set_selected_path(self, selected: bool) -> None:
+        self.selected_path = selected
+        self._apply_pen()
+
+    def _apply_pen(self) -> None:
+        colour = SELECTION_COLOUR if self.selected_path else self.style.border
+        width = self.style.border_width + (1.5 if self.selected_path else 0.0)
+        self.setPen(QtGui.QPen(QtGui.QColor(colour), width))
+
+    def paint(self, painter: QtGui.QPainter, option, widget=None) -> None:
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        painter.setPen(self.pen())
+        painter.setBrush(self.brush())
+        painter.drawRoundedRect(self.rect(), 6, 6)
+        painter.setPen(QtGui.QColor(self.style.text))
+        top, bottom = self.rect().adjusted(4, 2, -4, -18), self.rect().adjusted(4, 18, -4, -2)
+        painter.setFont(label_font(bold=self.node.status == "nbest"))
+        centre = QtCore.Qt.AlignmentFlag.AlignCenter
+        painter.drawText(top, centre, elide(self.node.token or "∅", _TOKEN_CHARS))
+        painter.setFont(label_font(max(7.0, label_font().pointSizeF() - 1.5)))
+        painter.drawText(bottom, centre, f"{self.node.score:.2f}")
+
+
+class _BeamGraphicsView(QtWidgets.QGraphicsView):
+    """Scrollable view: drag to pan, Ctrl+wheel to zoom, click a node to pick it."""
+
+    nodeClicked = QtCore.Signal(int)
+
+    def __init__(self, scene: QtWidgets.QGraphicsScene) -> None:
+        super().__init__(scene)
+        self.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        self.setDragMode(QtWidgets.QGraphicsView.DragMode.ScrollHandDrag)
+        self.setTransformationAnchor(QtWidgets.QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+
+    def mousePressEvent(self, event: QtGui.QMouseEvent) -> None:
+        item = self.itemAt(event.position().toPoint())
+        while item is not None and item.data(_NODE_ID_KEY) is None:
+            item = item.parentItem()
+        if item is not None and event.button() == QtCore.Qt.MouseButton.LeftButton:
+            self.nodeClicked.emit(int(item.data(_NODE_ID_KEY)))
+        super().mousePressEvent(event)
+
+    def wheelEvent(self, event: QtGui.QWheelEvent) -> None:
+        if event.modifiers() & QtCore.Qt.KeyboardModifier.ControlModifier:
+            factor = 1.0015 ** event.angleDelta().y()
+            self.scale(factor, factor)
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+
+class QtBeamTreeView(QtWidgets.QWidget):
+    """Draws a beam search tree; ``nodeSelected(node_id)`` when the user clicks a node."""
+
+    nodeSelected = QtCore.Signal(int)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._scene = QtWidgets.QGraphicsScene(self)
+        self._view = _BeamGraphicsView(self._scene)
+        self._view.setToolTip(
+            "Beam search tree: drag to pan, Ctrl+wheel to zoom, click a hypothesis"
+        )
+        self._view.nodeClicked.connect(self._on_node_clicked)
+        self._nodes: dict[int, BeamNode] = {}
+        self._items: dict[int, _NodeItem] = {}
+        self._edges: dict[int, QtWidgets.QGraphicsPathItem] = {}  # child id -> edge into it
+        self._selected: int | None = None
+        legend = QtWidgets.QLabel("faded = pruned · green = finished · gold = n-best")
+        legend.setToolTip("How hypothesis statuses are drawn")
+        bar = QtWidgets.QHBoxLayout()
+        bar.addWidget(legend, 1)
+        for text, tip, slot in (
+            ("Fit", "Zoom out to show the whole tree", self.zoom_to_fit),
+            ("100%", "Back to full size (labels readable)", self.reset_zoom),
+        ):
+            button = QtWidgets.QPushButton(text)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            bar.addWidget(button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(bar)
+        layout.addWidget(self._view, 1)
+
+    def set_tree(self, nodes: Iterable[BeamNode]) -> None:
+        """Replace the drawing with ``nodes`` (raises ValueError for an inconsistent tree)."""
+        by_id = validate_tree(nodes)
+        positions = layout_tree(by_id)
+        self._scene.clear()
+        self._nodes, self._items, self._edges = by_id, {}, {}
+        for node_id, node in by_id.items():
+            item = _NodeItem(node, positions[node_id])
+            self._scene.addItem(item)
+            self._items[node_id] = item
+        for node in by_id.values():
+            if node.parent is not None:
+                self._edges[node.id] = self._add_edge(
+                    node, positions[node.parent], positions[node.id]
+                )
+        self._scene.setSceneRect(self._scene.itemsBoundingRect().adjusted(-20, -20, 20, 20))
+        keep = self._selected if self._selected in by_id else None
+        self._selected = None
+        if keep is not None:
+            self.select(keep)
+        elif by_id:  # follow a live decode: show the newest, best hypothesis
+            latest = max(by_id.values(), key=lambda n: (n.step, n.score))
+            self._view.ensureVisible(self._items[latest.id], 40, 40)
+
+    def select(self, node_id: int | None) -> None:
+        """Mark ``node_id`` and its path from the root (None clears); scrolls it into view."""
+        if node_id is not None and node_id not in self._nodes:
+            raise ValueError(f"no beam node with id {node_id}")
+        path = set(self.path_to(node_id)) if node_id is not None else set()
+        for other_id, item in self._items.items():
+            item.set_selected_path(other_id in path)
+        for child_id, edge in self._edges.items():
+            self._style_edge(edge, self._nodes[child_id], on_path=child_id in path)
+        self._selected = node_id
+        if node_id is not None:
+            self._view.ensureVisible(self._items[node_id], 40, 40)
+
+    def selected(self) -> int | None:
+        return self._selected
+
+    def path_to(self, node_id: int) -> list[int]:
+        """Node ids from the root down to ``node_id``."""
+        path = []
+        current: int | None = node_id
+        while current is not None:
+            path.append(current)
+            current = self._nodes[current].parent
+        return path[::-1]
+
+    def zoom_to_fit(self) -> None:
+        self._view.fitInView(self._scene.sceneRect(), QtCore.Qt.AspectRatioMode.KeepAspectRatio)
+
+    def reset_zoom(self) -> None:
+        self._view.resetTransform()
+        if self._selected is not None:
+            self._view.ensureVisible(self._items[self._selected], 40, 40)
+
+    def node_count(self) -> int:
+        return len(self._items)
+
+    def edge_count(self) -> int:
+        return len(self._edges)
+
+    def node_item(self, node_id: int) -> QtWidgets.QGraphicsRectItem:
+        return self._items[node_id]
+
+    def edge_item(self, child_id: int) -> QtWidgets.QGraphicsPathItem:
+        return self._edges[child_id]
+
+    def graphics_view(self) -> QtWidgets.QGraphicsView:
+        return self._view
+
+    def _add_edge(
+        self, child: BeamNode, start: QtCore.QPointF, end: QtCore.QPointF
+    ) -> QtWidgets.QGraphicsPathItem:
+        a = start + QtCore.QPointF(_BOX.right(), 0)
+        b = end + QtCore.QPointF(_BOX.left(), 0)
+        bend = (b.x() - a.x()) / 2.0
+        path = QtGui.QPainterPath(a)
+        path.cubicTo(a + QtCore.QPointF(bend, 0), b - QtCore.QPointF(bend, 0), b)
+        edge = self._scene.addPath(path)
+        edge.setZValue(1)
+        self._style_edge(edge, child, on_path=False)
+        return edge
+
+    def _style_edge(
+        self, edge: QtWidgets.QGraphicsPathItem, child: BeamNode, *, on_path: bool
+    ) -> None:
+        style = STATUS_STYLES[child.status]
+        pen = QtGui.QPen(
+            QtGui.QColor(SELECTION_COLOUR if on_path else style.border), 3.0 if on_path else 1.2
+        )
+        if style.edge_dashed and not on_path:
+            pen.setStyle(QtCore.Qt.PenStyle.DashLine)
+        edge.setPen(pen)
+        edge.setOpacity(1.0 if on_path else style.opacity)
+
+    def _on_node_clicked(self, node_id: int) -> None:
+        self.select(node_id)
+        self.nodeSelected.emit(node_id)
