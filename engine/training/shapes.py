@@ -133,7 +133,7 @@ class Scene:
     shapes: tuple[SceneShape, ...]
 
     def to_pil(self) -> Image.Image:
-        return Image.fromarray(self.image, mode="RGB")
+        return Image.fromarray(self.image)  # (H, W, 3) uint8 -> RGB
 
 
 def box_centre(box: Box) -> tuple[float, float]:
