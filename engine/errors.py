@@ -33,6 +33,10 @@ class DataError(AttnScopeError, ValueError):
     """A training or evaluation data file is missing or malformed."""
 
 
+class DeviceError(AttnScopeError, ValueError):
+    """A requested compute device or precision is unknown or not available here."""
+
+
 class DecodeCancelled(AttnScopeError):
     """A running decode was cancelled by its caller (not a failure)."""
 
@@ -42,6 +46,7 @@ __all__ = [
     "CheckpointError",
     "DataError",
     "DecodeCancelled",
+    "DeviceError",
     "ImageInputError",
     "InputTextError",
     "TokenizerError",
