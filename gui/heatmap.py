@@ -311,12 +311,16 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         self._update_boxes()
 
     def select_row(self, row: int) -> None:
-        """Highlight ``row`` and announce it with ``rowSelected`` (as a click would)."""
-        row = min(max(row, 0), self._rows - 1)
-        if row < 0:
-            return
-        self.highlight(row=row)
-        self.rowSelected.emit(row)
+        """Highlight target row ``row`` (clamped) as the selected step; emits nothing.
+
+        Only the user's own clicks and Up/Down keys emit ``rowSelected``, so a
+        window can call this from its ``rowSelected`` handler without looping.
+        """
+        if self._rows:
+            self.highlight(row=min(max(row, 0), self._rows - 1))
+
+    def selected_row(self) -> int | None:
+        return self._highlight[0]
 
     # -------------------------------------------------------- mapping/export
     def cell_at(self, scene_pos: QtCore.QPointF) -> tuple[int, int] | None:
@@ -516,3 +520,4 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
             return
         current = self._highlight[0]
         self.select_row(0 if current is None else current + step)
+        self.rowSelected.emit(self._highlight[0])

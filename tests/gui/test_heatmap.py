@@ -176,6 +176,15 @@ def test_arrow_keys_move_the_selected_row(heatmap, qtbot):
     with qtbot.waitSignal(heatmap.rowSelected) as blocker:
         QTest.keyClick(heatmap, QtCore.Qt.Key.Key_Down)
     assert blocker.args == [1]
+    assert heatmap.selected_row() == 1
+
+
+def test_select_row_highlights_without_emitting(heatmap, qtbot):
+    heatmap.set_matrix(_rows(3, 4))
+    with qtbot.assertNotEmitted(heatmap.rowSelected):
+        heatmap.select_row(7)
+    assert heatmap.selected_row() == 2  # clamped to the last row
+    assert heatmap._row_box.isVisible()
 
 
 def test_highlight_outlines_row_and_column(heatmap):
