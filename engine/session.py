@@ -1,0 +1,158 @@
+"""``DecodeSession``: the step-wise decode of one input that the GUI drives.
+
+It wraps the same ``DecodeLoop`` as ``decode()``, so stepping to the end
+gives exactly the full decode's tokens and attention. Before every step the
+loop is snapshotted (a few references: decoder states and strategy
+bookkeeping are immutable), which makes ``back()`` and ``force()`` cheap and
+exact. With beam search one step expands every hypothesis of the beam; the
+session shows the current best one and the search tree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from attnscope.engine.decoding.config import DecodeConfig
+from attnscope.engine.decoding.driver import (
+    CancelFlag,
+    DecodeLoop,
+    LoopSnapshot,
+    raise_if_cancelled,
+)
+from attnscope.engine.decoding.results import DecodeResult, Hypothesis, SearchTree, StepResult
+
+
+class DecodeSession:
+    """Decode one input token by token, with undo and forced choices.
+
+    model:  anything with the shared step (``init_state`` / ``step``), in eval mode
+    memory: the input's encoded ``EncoderMemory`` (batch 1)
+    config: how to decode (greedy, beam or sampling)
+    ban_eos_until: eos is banned before this step (on top of ``config.min_length``)
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        memory: Any,
+        config: DecodeConfig,
+        *,
+        ban_eos_until: int | None = None,
+    ) -> None:
+        if memory.mask.size(0) != 1:
+            raise ValueError(
+                f"a DecodeSession decodes one input, got a batch of {memory.mask.size(0)}"
+            )
+        self.model = model
+        self.memory = memory
+        self.config = config
+        self.ban_eos_until = ban_eos_until
+        self.source_length = int(memory.mask.sum())
+        self.reset()
+
+    def reset(self) -> None:
+        """Back to the start: no tokens, a fresh strategy (sampling restarts from its seed)."""
+        self._loop = DecodeLoop(
+            self.model, self.memory, self.config, ban_eos_until=self.ban_eos_until
+        )
+        self._undo: list[LoopSnapshot] = []  # _undo[i]: the loop before step i
+        self._history: list[StepResult] = []
+
+    # -- stepping -------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self._loop.done
+
+    @property
+    def history(self) -> list[StepResult]:
+        """The StepResults so far, one per step (a copy)."""
+        return list(self._history)
+
+    @property
+    def step_index(self) -> int:
+        """Number of steps taken = index of the next step."""
+        return len(self._history)
+
+    def step(self, forced: int | None = None) -> StepResult:
+        """Generate one token (beam: expand every hypothesis once); ``forced`` imposes it."""
+        if self.done:
+            raise ValueError("the decode is finished; step back, force a token or reset")
+        snapshot = self._loop.snapshot()
+        (result,) = self._loop.step(forced)
+        self._undo.append(snapshot)
+        self._history.append(result)
+        return result
+
+    def run_iter(
+        self, until: int | None = None, cancel: CancelFlag | None = None
+    ) -> Iterator[StepResult]:
+        """Step until done (or until ``until`` steps were taken), yielding each step.
+
+        ``cancel`` (an Event or a callable) is checked before every step and
+        raises DecodeCancelled; the steps already taken stay.
+        """
+        while not self.done and (until is None or self.step_index < until):
+            raise_if_cancelled(cancel, self.step_index)
+            yield self.step()
+
+    def run(self, until: int | None = None, cancel: CancelFlag | None = None) -> list[StepResult]:
+        """``run_iter`` to completion; returns the new steps."""
+        return list(self.run_iter(until, cancel))
+
+    def back(self) -> StepResult | None:
+        """Undo the last step exactly; returns it, or None when there is nothing to undo."""
+        if not self._undo:
+            return None
+        self._loop.restore(self._undo.pop())
+        return self._history.pop()
+
+    def force(self, token_id: int, at_step: int | None = None) -> StepResult:
+        """Rewind to ``at_step``, take ``token_id`` there instead, and return that step.
+
+        ``at_step`` defaults to the latest step (the first one before any step);
+        it may also be the next step. Later steps are dropped; ``step()`` or
+        ``run()`` continue from the forced token. With beam search every
+        hypothesis of the beam takes the token.
+        """
+        if at_step is None:
+            at_step = max(self.step_index - 1, 0)
+        if not 0 <= at_step <= self.step_index:
+            raise ValueError(f"cannot force step {at_step}; steps 0..{self.step_index} exist")
+        vocab = self._loop.vocab_size
+        if token_id < 0 or (vocab is not None and token_id >= vocab):
+            raise ValueError(f"forced token id {token_id} outside the vocabulary of {vocab}")
+        if at_step == self.step_index and self.done:
+            raise ValueError("the decode is finished; force an earlier step")
+        if at_step < self.step_index:
+            self._loop.restore(self._undo[at_step])
+            del self._undo[at_step:]
+            del self._history[at_step:]
+        return self.step(forced=token_id)
+
+    # -- what the views show -----------------------------------------------------
+    def result(self) -> DecodeResult:
+        """The decode so far: n-best (mid-decode: best live hypotheses), steps and tree."""
+        return self._loop.results()[0]
+
+    def current(self) -> Hypothesis:
+        """The best hypothesis now (with beam, the best of the beam and the finished)."""
+        return self.result().best
+
+    @property
+    def tokens(self) -> tuple[int, ...]:
+        """Token ids of the current best hypothesis."""
+        return self.current().tokens
+
+    @property
+    def tree(self) -> SearchTree:
+        return self.result().tree
+
+    def attention_matrix(self) -> np.ndarray:
+        """(T, heads, S) float32 attention of the current best hypothesis (heads = 0 without)."""
+        hypothesis = self.current()
+        if hypothesis.attention is not None:
+            return hypothesis.attention
+        return np.zeros((len(hypothesis.tokens), 0, self.source_length), dtype=np.float32)
