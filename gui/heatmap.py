@@ -450,6 +450,7 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         target = self._target + [f"#{i}" for i in range(len(self._target), rows)]
         self._x_axis.set_labels(source[:columns])
         self._y_axis.set_labels(target[:rows])
+        self._plot.getPlotItem().layout.activate()  # apply a new axis width now, not next loop
 
     def _update_boxes(self) -> None:
         rows, columns = self._shown.shape

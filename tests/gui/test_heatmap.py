@@ -7,7 +7,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 from PySide6.QtTest import QTest
 
 from attnscope.gui.heatmap import HEAD_GRID, HEAD_MEAN, QtAttentionHeatmap
@@ -217,3 +217,12 @@ def test_200_by_200_matrix_with_thinned_labels(heatmap, qtbot):
     stride, positions = levels[0]
     assert 1 < len(positions) < 200
     assert stride * length / 200.0 >= top._extent  # neighbouring labels never overlap
+
+
+def test_left_axis_is_wide_enough_for_every_target_label_at_once(heatmap):
+    heatmap.set_tokens(SOURCE, ["▁le", "▁aujourd'hui", "</s>"])
+    heatmap.set_matrix(_rows(3, 4))
+    left = heatmap.plot_widget().getPlotItem().getAxis("left")
+    metrics = QtGui.QFontMetricsF(left.style["tickFont"])
+    widest = max(metrics.horizontalAdvance(label) for label in left.labels())
+    assert left.geometry().width() >= widest  # no paint/event loop needed first
