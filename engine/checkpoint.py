@@ -131,7 +131,7 @@ class _Contents:
 
 
 # -- files ------------------------------------------------------------------------------------
-def _fail(path: Path, message: str) -> CheckpointError:
+def _fail(path: Path | str, message: str) -> CheckpointError:
     return CheckpointError(f"{path}: {message}")
 
 
@@ -243,7 +243,8 @@ def _json_field(path: Path, meta: Mapping[str, str], key: str, kind: type) -> An
     except json.JSONDecodeError as exc:
         raise _fail(path, f"metadata {key!r} is not valid JSON: {exc}") from exc
     if not isinstance(value, kind):
-        raise _fail(path, f"metadata {key!r} must be a JSON {kind.__name__}, got {value!r:.80}")
+        wanted = "object" if kind is dict else kind.__name__
+        raise _fail(path, f"metadata {key!r} must be a JSON {wanted}, got {value!r:.80}")
     return value
 
 
@@ -272,6 +273,8 @@ def _check_identity(path: Path, meta: Mapping[str, str]) -> None:
 
 def _contents_from_metadata(path: Path, meta: Mapping[str, str]) -> _Contents:
     _check_identity(path, meta)
+    if "task" not in meta:
+        raise _fail(path, "has no task in its metadata")
     parsed = {
         "task": meta.get("task"),
         "model_config": _json_field(path, meta, "model_config", dict),
@@ -285,7 +288,7 @@ def _contents_from_metadata(path: Path, meta: Mapping[str, str]) -> _Contents:
     return _build_contents(path, parsed, meta["format_version"])
 
 
-def _build_contents(path: Path, parsed: dict[str, Any], version: str) -> _Contents:
+def _build_contents(path: Path | str, parsed: dict[str, Any], version: str) -> _Contents:
     """Turn parsed fields into config, tokenizers and preprocessing, cross-checked."""
     if parsed["model_config"] is None:
         raise _fail(path, "has no model_config")
@@ -319,7 +322,7 @@ def _build_contents(path: Path, parsed: dict[str, Any], version: str) -> _Conten
     return _Contents(config, tgt, src, preprocess, info, parsed["dtype"], version)
 
 
-def _tokenizer(path: Path, key: str, blob: bytes | None, vocab: int) -> TextTokenizer:
+def _tokenizer(path: Path | str, key: str, blob: bytes | None, vocab: int) -> TextTokenizer:
     if blob is None:
         raise _fail(path, f"has no {key}")
     try:
@@ -334,25 +337,26 @@ def _tokenizer(path: Path, key: str, blob: bytes | None, vocab: int) -> TextToke
 
 
 # -- plain PyTorch files ------------------------------------------------------------------------
-def _sidecar_blob(json_path: Path, key: str, value: Any) -> bytes | None:
+def _sidecar_blob(where: str, json_path: Path, key: str, value: Any) -> bytes | None:
     """A tokenizer given in the JSON sidecar as "base64:<data>" or a relative/absolute path."""
     if value is None:
         return None
     if not isinstance(value, str):
-        raise _fail(json_path, f"{key!r} must be a path or 'base64:<data>', got {value!r:.80}")
+        raise _fail(where, f"{key!r} must be a path or 'base64:<data>', got {value!r:.80}")
     if value.startswith("base64:"):
         try:
             return base64.b64decode(value[len("base64:") :], validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise _fail(json_path, f"{key!r} is not valid base64: {exc}") from exc
+            raise _fail(where, f"{key!r} is not valid base64: {exc}") from exc
     target = json_path.parent / value
     try:
         return target.read_bytes()
     except OSError as exc:
-        raise _fail(json_path, f"{key!r} file {target} cannot be read: {exc.strerror}") from exc
+        raise _fail(where, f"{key!r} file {target} cannot be read: {exc.strerror}") from exc
 
 
 def _contents_from_sidecar(path: Path, json_path: Path) -> _Contents:
+    where = f"{path} (config {json_path})"
     try:
         doc = json.loads(json_path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -362,19 +366,19 @@ def _contents_from_sidecar(path: Path, json_path: Path) -> _Contents:
             "or config_path=); see attnscope.engine.checkpoint",
         ) from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _fail(json_path, f"is not a readable JSON config: {exc}") from exc
+        raise _fail(where, f"the config is not readable JSON: {exc}") from exc
     if not isinstance(doc, dict):
-        raise _fail(json_path, f"must hold a JSON object, got {type(doc).__name__}")
+        raise _fail(where, f"the config must hold a JSON object, got {type(doc).__name__}")
     parsed: dict[str, Any] = {"dtype": "float32", "special_tokens": doc.get("special_tokens")}
     parsed["task"] = doc.get("task")
     for key in ("model_config", "image_preprocess", "training_info"):
         value = doc.get(key)
         if value is not None and not isinstance(value, dict):
-            raise _fail(json_path, f"{key!r} must be a JSON object, got {value!r:.80}")
+            raise _fail(where, f"{key!r} must be a JSON object, got {value!r:.80}")
         parsed[key] = value
     for key in ("tgt_tokenizer", "src_tokenizer"):
-        parsed[key] = _sidecar_blob(json_path, key, doc.get(key))
-    return _build_contents(json_path, parsed, "pytorch")
+        parsed[key] = _sidecar_blob(where, json_path, key, doc.get(key))
+    return _build_contents(where, parsed, "pytorch")
 
 
 def _torch_state_dict(path: Path) -> dict[str, Tensor]:

@@ -268,7 +268,9 @@ def test_sidecar_with_missing_tokenizer_file_names_it(tmp_path):
     model = translation_model()
     torch.save(model.state_dict(), tmp_path / "m.pt")
     _sidecar(tmp_path, model, "m.json", tgt_tokenizer="spm/nope.model")
-    with pytest.raises(CheckpointError, match=r"m\.json: 'tgt_tokenizer' file .*nope\.model"):
+    with pytest.raises(
+        CheckpointError, match=r"m\.pt \(config .*m\.json\): 'tgt_tokenizer' file .*nope\.model"
+    ):
         load_checkpoint(tmp_path / "m.pt")
 
 
