@@ -1,0 +1,71 @@
+"""`attnscope caption -c CKPT IMAGE...`: one caption per image (folders are expanded)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from attnscope.engine.commands.common import (
+    add_decode_arguments,
+    decode_config_from_args,
+    fail,
+    print_json_line,
+)
+from attnscope.engine.errors import AttnScopeError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_decode_arguments(parser)
+    parser.add_argument("images", nargs="+", help="image files or folders of images")
+
+
+def expand_images(items: list[str]) -> list[Path]:
+    """Files as given; folders replaced by their images, sorted by name."""
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            paths.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+        else:
+            paths.append(path)
+    return paths
+
+
+def run(args: argparse.Namespace) -> int:
+    from attnscope.engine.inference import load_inference_model
+
+    try:
+        config = decode_config_from_args(args, text=False)
+        model = load_inference_model(args.checkpoint, device=args.device)
+    except (AttnScopeError, ValueError, OSError) as exc:
+        return fail(str(exc))
+    if model.task != "captioning":
+        return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope translate`")
+    status = 0
+    for path in expand_images(args.images):
+        try:
+            caption = model.caption(path, config)
+        except AttnScopeError as exc:
+            if args.json:
+                print_json_line({"image": str(path), "error": str(exc)})
+            else:
+                print(f"attnscope: {path}: {exc}", file=sys.stderr, flush=True)
+            status = 1
+            continue
+        if args.json:
+            print_json_line(
+                {
+                    "image": str(path),
+                    "caption": caption.text,
+                    "tokens": caption.pieces,
+                    "score": caption.score,
+                    "grid": caption.grid,
+                    "attention": caption.attention,
+                }
+            )
+        else:
+            print(f"{path}\t{caption.text}", flush=True)
+    return status

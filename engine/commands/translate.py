@@ -1,0 +1,109 @@
+"""`attnscope translate -c CKPT`: lines from stdin (or --input) to translations on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from attnscope.engine.commands.common import (
+    add_decode_arguments,
+    decode_config_from_args,
+    fail,
+    to_jsonable,
+)
+from attnscope.engine.errors import AttnScopeError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_decode_arguments(parser)
+    parser.add_argument("-i", "--input", help="text file to translate (default: stdin)")
+    parser.add_argument("-o", "--output", help="write here (default: stdout)")
+
+
+def _progress(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // max(total, 1)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} lines")
+    if done == total:
+        sys.stderr.write("\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    from attnscope.engine.inference import load_inference_model
+    from attnscope.engine.training import distributed
+
+    try:
+        config = decode_config_from_args(args, text=True)
+        model = load_inference_model(args.checkpoint, device=args.device)
+        if model.task != "translation":
+            return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope caption`")
+        if args.input:
+            with open(args.input, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        else:
+            lines = sys.stdin.read().splitlines()
+    except (AttnScopeError, ValueError, OSError) as exc:
+        return fail(str(exc))
+    context = distributed.init_distributed() if distributed.launched_by_torchrun() else None
+    mine = distributed.shard_for_rank(list(enumerate(lines)), context)
+    outputs = []
+    batch = max(args.batch_size, 1)
+    for start in range(0, len(mine), batch):
+        chunk = mine[start : start + batch]
+        outputs.extend(_translate_chunk(model, chunk, config, as_json=args.json))
+        if args.input and sys.stderr.isatty():
+            _progress(min(start + batch, len(mine)), len(mine))
+    ordered = distributed.gather_in_order([to_jsonable(o) for o in outputs], context)
+    if context is not None:
+        distributed.shutdown_distributed()
+        if not context.is_main:
+            return 0
+    return _write(ordered, args)
+
+
+def _translate_chunk(model, chunk, config, *, as_json: bool) -> list[object]:
+    """Translations of (index, line) pairs; a bad line becomes an error entry, not a crash."""
+    results: list[object] = []
+    for _, line in chunk:
+        if not line.strip():
+            results.append({"source": line, "translation": ""} if as_json else "")
+            continue
+        try:
+            (t,) = model.translate([line], config)
+        except AttnScopeError as exc:
+            results.append({"source": line, "error": str(exc)} if as_json else "")
+            print(f"attnscope: line skipped: {exc}", file=sys.stderr)
+            continue
+        if as_json:
+            results.append(
+                {
+                    "source": t.source,
+                    "translation": t.text,
+                    "source_tokens": t.source_pieces,
+                    "tokens": t.pieces,
+                    "score": t.score,
+                    "nbest": [{"translation": s, "score": v} for s, v in t.nbest],
+                    "attention": t.attention,
+                }
+            )
+        else:
+            results.append(t.text)
+    return results
+
+
+def _write(ordered: list[object], args: argparse.Namespace) -> int:
+    """Write in input order; a file is written whole to a temp name, then renamed."""
+    text = "".join(
+        (json.dumps(item, ensure_ascii=False) if args.json else str(item)) + "\n"
+        for item in ordered
+    )
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    partial = f"{args.output}.partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, args.output)
+    return 0

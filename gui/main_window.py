@@ -1,0 +1,410 @@
+"""The main window: menus, docks, drag-and-drop, and the wiring to the worker."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QStackedWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel
+from attnscope.gui.message_bar import MessageBar
+from attnscope.gui.model_panel import ModelPanel
+from attnscope.gui.recent import RecentFiles
+from attnscope.gui.translate_view import TranslateWorkspace
+from attnscope.gui.worker import WorkerClient
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.attnscope *.pt *.pth);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """One window: a workspace matching the checkpoint's task, docks around it."""
+
+    snapshotShown = Signal(object)  # after the views drew a snapshot (tests, benchmarks)
+    modelLoaded = Signal(object)
+
+    def __init__(self, settings: QSettings | None = None, device: str = "auto") -> None:
+        super().__init__()
+        self.setWindowTitle("AttnScope")
+        self.setAcceptDrops(True)
+        self.settings = settings or QSettings()
+        self.device = device
+        self.client = WorkerClient(self)
+        self.summary = None
+        self.snapshot = None
+        self.selected_step: int | None = None
+        self._session_key = None  # (source, settings) of the open session
+        self.recent = RecentFiles(self.settings)
+        self._build_views()
+        self._build_actions()
+        self._connect_worker()
+        self._restore_settings()
+
+    # -- construction --------------------------------------------------
+    def _build_views(self) -> None:
+        self.message_bar = MessageBar()
+        self.translate_view = TranslateWorkspace()
+        self.placeholder = QLabel("Open a checkpoint (File > Open, or drop a file here).")
+        self.placeholder.setAlignment(Qt.AlignCenter)
+        self.workspaces = QStackedWidget()
+        self.workspaces.addWidget(self.placeholder)
+        self.workspaces.addWidget(self.translate_view)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.workspaces, 1)
+        self.setCentralWidget(central)
+        self.model_panel = ModelPanel()
+        self.decode_settings = DecodeSettingsPanel()
+        self.docks = {
+            "model": self._dock("Model", self.model_panel, Qt.LeftDockWidgetArea),
+            "decode": self._dock("Decoding", self.decode_settings, Qt.LeftDockWidgetArea),
+        }
+        self._build_extra_docks()
+        self.device_label = QLabel()
+        self.speed_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.hide()
+        bar = self.statusBar()
+        bar.addPermanentWidget(self.speed_label)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.device_label)
+        self.translate_view.stepSelected.connect(self.select_step)
+        self.translate_view.sourceEdited.connect(self._on_source_edited)
+        self.decode_settings.changed.connect(self._on_settings_changed)
+
+    def _build_extra_docks(self) -> None:
+        """Candidates and beam tree docks (filled by their own modules)."""
+        from attnscope.gui.panels import attach_analysis_docks
+
+        attach_analysis_docks(self)
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_actions(self) -> None:
+        self.decode_actions = DecodeActions(self)
+        acts = self.decode_actions
+        acts.step.triggered.connect(self.step)
+        acts.run.triggered.connect(self.toggle_run)
+        acts.back.triggered.connect(self.back)
+        acts.reset.triggered.connect(self.reset)
+        toolbar = QToolBar("Decode")
+        toolbar.setObjectName("toolbar-decode")
+        toolbar.addActions(acts.all)
+        self.addToolBar(toolbar)
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self.open_action = self._action(
+            "&Open checkpoint…", QKeySequence.Open, self.open_dialog, "Open a model checkpoint"
+        )
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self.batch_action = self._action(
+            "&Translate a file…",
+            "Ctrl+Shift+T",
+            self.translate_file_dialog,
+            "Translate every line of a text file into another file",
+        )
+        file_menu.addAction(self.batch_action)
+        self.export_menu = file_menu.addMenu("&Export")
+        from attnscope.gui.export_actions import attach_export_actions
+
+        attach_export_actions(self, self.export_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", QKeySequence.Quit, self.close, "Quit AttnScope"))
+        decode_menu = menu.addMenu("&Decode")
+        decode_menu.addActions(acts.all)
+        view_menu = menu.addMenu("&View")
+        for dock in self.docks.values():
+            view_menu.addAction(dock.toggleViewAction())
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(
+            self._action("&About AttnScope", None, self.about, "About this program")
+        )
+
+    def _action(self, text: str, key, slot, tip: str) -> QAction:
+        action = QAction(text, self)
+        if key is not None:
+            action.setShortcut(QKeySequence(key))
+        action.setStatusTip(tip)
+        action.setToolTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _connect_worker(self) -> None:
+        worker = self.client.worker
+        worker.loaded.connect(self._on_model_loaded)
+        worker.loadFailed.connect(self._on_load_failed)
+        worker.snapshot.connect(self._on_snapshot)
+        worker.failed.connect(lambda text: self.show_message(text, "error"))
+        worker.cancelled.connect(lambda: self.statusBar().showMessage("Stopped", 3000))
+        worker.busy.connect(self._on_busy_changed)
+        worker.batchProgress.connect(self._on_batch_progress)
+        worker.batchFinished.connect(self._on_batch_finished)
+
+    # -- model loading -----------------------------------------------
+    def load_checkpoint(self, path: str | Path) -> None:
+        self.statusBar().showMessage(f"Loading {Path(path).name}…")
+        self.client.load_checkpoint(str(path), self.device)
+
+    def open_dialog(self) -> None:
+        start = str(Path(self.recent.paths()[0]).parent) if self.recent.paths() else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, CHECKPOINT_FILTER)
+        if path:
+            self.load_checkpoint(path)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.recent.paths():
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.load_checkpoint(p))
+        if not self.recent.paths():
+            self.recent_menu.addAction("(none yet)").setEnabled(False)
+
+    def _on_model_loaded(self, summary) -> None:
+        self.summary = summary
+        self.snapshot = None
+        self._session_key = None
+        self.recent.add(summary.path)
+        self.model_panel.set_summary(summary)
+        self.device_label.setText(f"Device: {summary.device}")
+        self.workspaces.setCurrentWidget(self._workspace_for(summary.task))
+        self.setWindowTitle(f"AttnScope — {summary.name}")
+        self.statusBar().showMessage(f"Loaded {summary.name}", 4000)
+        if summary.task == "translation" and not self.translate_view.source().strip():
+            self.translate_view.set_source(summary.examples[0] if summary.examples else "")
+        self.modelLoaded.emit(summary)
+
+    def _workspace_for(self, task: str) -> QWidget:
+        return self.translate_view if task == "translation" else self.placeholder
+
+    def _on_load_failed(self, path: str, message: str) -> None:
+        self.statusBar().clearMessage()
+        self.show_message(f"Could not open {Path(path).name}: {message}", "error")
+
+    # -- decoding requests --------------------------------------------
+    def current_source(self):
+        return self.translate_view.source()
+
+    def decode_config(self):
+        from attnscope.engine.decoding import DecodeConfig
+
+        values = self.decode_settings.values()
+        values["n_best"] = min(values["beam_size"], 5) if values["strategy"] == "beam" else 1
+        return DecodeConfig(**values)
+
+    def _ensure_session(self) -> bool:
+        """Open a new session when the source or the settings changed; False if impossible."""
+        if self.summary is None:
+            self.show_message("No checkpoint is loaded: open one with File > Open.", "warning")
+            return False
+        source = self.current_source()
+        if isinstance(source, str) and not source.strip():
+            self.show_message("Enter a source sentence first.", "warning")
+            return False
+        try:
+            config = self.decode_config()
+        except ValueError as exc:
+            self.show_message(f"Decoding settings: {exc}", "error")
+            return False
+        key = (source, config)
+        if key != self._session_key:
+            self._session_key = key
+            self.selected_step = None
+            self.client.open_session(source, config)
+        return True
+
+    def step(self) -> None:
+        if self._ensure_session():
+            self.selected_step = None
+            self.client.step()
+
+    def toggle_run(self) -> None:
+        if not self.decode_actions.run.isChecked():
+            self.client.pause()
+            return
+        if self._ensure_session():
+            self.selected_step = None
+            self.client.run()
+        else:
+            self.decode_actions.run.setChecked(False)
+
+    def back(self) -> None:
+        if self._session_key is not None:
+            self.selected_step = None
+            self.client.back()
+
+    def reset(self) -> None:
+        if self._session_key is not None:
+            self.selected_step = None
+            self.client.reset()
+
+    def force_token(self, token_id: int) -> None:
+        """Replace the selected step's token and let the decode continue live."""
+        if self.snapshot is None or not self.snapshot.steps:
+            return
+        step = (
+            self.selected_step if self.selected_step is not None else len(self.snapshot.steps) - 1
+        )
+        self.selected_step = None
+        self.client.force(token_id, step)
+        self.decode_actions.run.setChecked(True)
+        self.client.run()
+
+    def force_typed_token(self, text: str) -> None:
+        if self.summary is None:
+            return
+        token_id = self.summary.piece_to_id(text.strip())
+        if token_id is None:
+            self.show_message(f"{text.strip()!r} is not in the target vocabulary.", "warning")
+        else:
+            self.force_token(token_id)
+
+    def _on_source_edited(self) -> None:
+        if self.decode_settings.live.isChecked() and self.current_source().strip():
+            self.decode_actions.run.setChecked(True)
+            self.toggle_run()
+
+    def _on_settings_changed(self) -> None:
+        self.decode_settings.save(self.settings)
+
+    # -- results --------------------------------------------------------
+    def _on_snapshot(self, snapshot) -> None:
+        self.snapshot = snapshot
+        if snapshot.done:
+            self.decode_actions.run.setChecked(False)
+        self._show_snapshot()
+        self._show_speed(snapshot)
+        self.snapshotShown.emit(snapshot)
+
+    def _show_snapshot(self) -> None:
+        snapshot = self.snapshot
+        last = len(snapshot.steps) - 1 if snapshot.steps else None
+        selected = self.selected_step if self.selected_step is not None else last
+        self.translate_view.show_snapshot(snapshot, selected)
+        self.analysis.show_snapshot(snapshot, selected)
+
+    def select_step(self, step: int) -> None:
+        if self.snapshot is None or not 0 <= step < len(self.snapshot.steps):
+            return
+        self.selected_step = step
+        self.translate_view.select_step(step)
+        self.analysis.show_snapshot(self.snapshot, step)
+
+    def _show_speed(self, snapshot) -> None:
+        if snapshot.step_ms:
+            ms = sorted(snapshot.step_ms)[len(snapshot.step_ms) // 2]
+            self.speed_label.setText(f"{ms:.1f} ms/step · {1000 / max(ms, 1e-6):.0f} tokens/s")
+
+    def _on_busy_changed(self, busy: bool) -> None:
+        self.setCursor(Qt.BusyCursor if busy else Qt.ArrowCursor)
+
+    # -- batch translation ---------------------------------------------
+    def translate_file_dialog(self) -> None:
+        if self.summary is None or self.summary.task != "translation":
+            self.show_message("Load a translation checkpoint first.", "warning")
+            return
+        src, _ = QFileDialog.getOpenFileName(
+            self, "Text file to translate", "", "Text (*.txt *.gz);;All files (*)"
+        )
+        if not src:
+            return
+        out, _ = QFileDialog.getSaveFileName(self, "Save translations as", src + ".translated.txt")
+        if out:
+            self.translate_file(src, out)
+
+    def translate_file(self, src: str, out: str) -> None:
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.client.translate_file(src, out, self.decode_config())
+
+    def _on_batch_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{done}/{total} lines")
+
+    def _on_batch_finished(self, path: str, complete: bool) -> None:
+        self.progress.hide()
+        if complete:
+            self.show_message(f"Translations written to {path}", "info")
+        else:
+            self.show_message(
+                f"Stopped early: the lines done so far are in {path}.partial", "warning"
+            )
+
+    # -- messages, drops, settings, closing -----------------------------
+    def show_message(self, text: str, level: str = "error") -> None:
+        log.info("message (%s): %s", level, text)
+        self.message_bar.show_message(text, level)
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        from attnscope.gui.drops import handle_drop
+
+        handle_drop(self, event.mimeData())
+        event.acceptProposedAction()
+
+    def about(self) -> None:
+        from attnscope import __version__
+
+        QMessageBox.about(
+            self,
+            "About AttnScope",
+            f"<b>AttnScope {__version__}</b><p>Step through encoder–decoder models and "
+            "watch where they attend.</p><p>Shortcuts: Step F10 · Run/Pause F5 · "
+            "Back Shift+F10 · Reset Esc · Open Ctrl+O</p>",
+        )
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        self.decode_settings.restore(self.settings)
+        source = self.settings.value("session/source", "", type=str)
+        if source:
+            self.translate_view.set_source(source)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("session/source", self.translate_view.source())
+        self.decode_settings.save(self.settings)
+        self.settings.sync()
+
+    def closeEvent(self, event) -> None:
+        self.save_settings()
+        if not self.client.shutdown(2000):
+            log.warning("the model worker did not stop within 2 s")
+        event.accept()

@@ -1,0 +1,120 @@
+"""The translation workspace: source editor, target chips, attention heat map, timeline."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QLabel,
+    QPlainTextEdit,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from attnscope.gui.heatmap import QtAttentionHeatmap
+from attnscope.gui.token_chips import TokenChips
+
+LIVE_DELAY_MS = 400
+
+
+def display_piece(piece: str) -> str:
+    """A sentencepiece piece as an axis label (word starts keep a small marker)."""
+    return piece.replace("▁", "·") if piece else "∅"
+
+
+class TranslateWorkspace(QWidget):
+    """Views one decode snapshot; emits the user's requests as signals."""
+
+    sourceEdited = Signal()  # debounced: for translate-as-you-type
+    stepSelected = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.source_edit = QPlainTextEdit()
+        self.source_edit.setPlaceholderText("Type or paste a sentence to translate…")
+        self.source_edit.setToolTip("Source text. Step (F10) or Run (F5) to translate it.")
+        self.source_edit.setMaximumHeight(110)
+        self.target_label = QLabel()
+        self.target_label.setWordWrap(True)
+        self.target_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.target_label.setStyleSheet("font-size: 15px; padding: 4px;")
+        self.target_label.setToolTip("The translation so far (detokenized)")
+        self.chips = TokenChips()
+        self.chips.setToolTip(
+            "Target subwords: hover for the probability, click to select the step"
+        )
+        self.heatmap = QtAttentionHeatmap()
+        self.timeline = QSlider(Qt.Horizontal)
+        self.timeline.setToolTip("Scrub the decode step by step")
+        self.timeline.setRange(0, 0)
+        self._layout_widgets()
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(LIVE_DELAY_MS)
+        self._debounce.timeout.connect(self.sourceEdited)
+        self.source_edit.textChanged.connect(self._debounce.start)
+        self.chips.stepSelected.connect(self.stepSelected)
+        self.heatmap.rowSelected.connect(self.stepSelected)
+        self.heatmap.cellClicked.connect(lambda row, _col: self.stepSelected.emit(row))
+        self.timeline.valueChanged.connect(lambda v: self.stepSelected.emit(v - 1) if v else None)
+        self._shown_rows = 0
+
+    def _layout_widgets(self) -> None:
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(QLabel("<b>Source</b>"))
+        top_layout.addWidget(self.source_edit)
+        top_layout.addWidget(QLabel("<b>Translation</b>"))
+        top_layout.addWidget(self.target_label)
+        top_layout.addWidget(self.chips)
+        splitter = QSplitter(Qt.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(self.heatmap)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.timeline)
+
+    # -- state in ------------------------------------------------------
+    def source(self) -> str:
+        return self.source_edit.toPlainText()
+
+    def set_source(self, text: str) -> None:
+        self.source_edit.blockSignals(True)
+        self.source_edit.setPlainText(text)
+        self.source_edit.blockSignals(False)
+
+    def show_snapshot(self, snapshot, selected: int | None) -> None:
+        """Draw ``snapshot`` (an engine SessionSnapshot); rows are appended when possible."""
+        pieces = [display_piece(p) for p in snapshot.target_pieces]
+        self.target_label.setText(snapshot.target_text or "<i>(nothing yet)</i>")
+        self.chips.set_tokens(list(snapshot.target_pieces), [s.log_prob for s in snapshot.steps])
+        attention = snapshot.attention
+        source = [display_piece(p) for p in snapshot.source_pieces]
+        rows = 0 if attention is None else attention.shape[0]
+        if attention is None:
+            self.heatmap.clear()
+        elif (
+            rows == self._shown_rows + 1
+            and self.heatmap.source_tokens() == source
+            and self.heatmap.target_tokens() == pieces[:-1]
+            and snapshot.num_heads == 1
+        ):
+            self.heatmap.append_row(attention[-1, 0], pieces[-1])
+        else:
+            self.heatmap.set_tokens(source, pieces[:rows])
+            self.heatmap.set_heads(np.ascontiguousarray(attention, dtype=np.float32))
+        self._shown_rows = rows
+        self.timeline.blockSignals(True)
+        self.timeline.setRange(0, len(snapshot.steps))
+        self.timeline.setValue(0 if selected is None else selected + 1)
+        self.timeline.blockSignals(False)
+        self.select_step(selected)
+
+    def select_step(self, step: int | None) -> None:
+        self.chips.select(step)
+        if step is not None and step < self._shown_rows:
+            self.heatmap.select_row(step)

@@ -1,0 +1,305 @@
+"""The one worker that owns the model: a QObject living in its own QThread.
+
+The GUI thread never calls torch. It sends requests through ``WorkerClient``
+(queued signals) and receives plain data back (``ModelSummary``,
+``SessionSnapshot``, progress numbers, messages). Cancelling is cooperative:
+a ``threading.Event`` checked between steps, so a new request or closing the
+window stops a running decode at the next step boundary.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from attnscope.engine import inference
+from attnscope.engine.errors import AttnScopeError, DecodeCancelled
+
+log = logging.getLogger(__name__)
+
+REPAINT_INTERVAL_S = 1 / 30  # snapshots during Run are throttled to ~30 Hz
+
+
+def describe_error(exc: BaseException) -> str:
+    """One user-facing line for any failure inside the worker."""
+    if isinstance(exc, AttnScopeError):
+        return str(exc)
+    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+        return (
+            "Out of memory while running the model. Try a shorter input, a smaller beam, "
+            "or switch the device to CPU."
+        )
+    return f"Unexpected error ({type(exc).__name__}): {exc}"
+
+
+def guarded(method: Callable) -> Callable:
+    """Run a worker slot; any exception becomes a `failed` message, never a crash."""
+
+    @functools.wraps(method)
+    def wrapper(self: ModelWorker, *args: Any) -> None:
+        self.busy.emit(True)
+        try:
+            method(self, *args)
+        except DecodeCancelled:
+            self.cancelled.emit()
+        except Exception as exc:  # the one place exceptions become messages
+            log.exception("worker request %s failed", method.__name__)
+            self.failed.emit(describe_error(exc))
+        finally:
+            if not self._running:
+                self.busy.emit(False)
+
+    return wrapper
+
+
+class ModelWorker(QObject):
+    """Owns the model, the device and the current decode session."""
+
+    loaded = Signal(object)  # ModelSummary
+    loadFailed = Signal(str, str)  # path, message
+    snapshot = Signal(object)  # SessionSnapshot
+    failed = Signal(str)
+    cancelled = Signal()
+    busy = Signal(bool)
+    batchProgress = Signal(int, int)  # lines done, total
+    batchFinished = Signal(str, bool)  # output path, complete?
+
+    def __init__(self, cancel_event: threading.Event) -> None:
+        super().__init__()
+        self._cancel = cancel_event
+        self._model: inference.InferenceModel | None = None
+        self._session = None
+        self._running = False
+        self._last_emit = 0.0
+        self._step_ms: list[float] = []
+
+    # -- model -----------------------------------------------------------
+    @Slot(str, str)
+    def load_checkpoint(self, path: str, device: str) -> None:
+        self._stop_running()
+        self.busy.emit(True)
+        try:
+            model = inference.load_inference_model(path, device=device)
+        except Exception as exc:
+            log.info("could not load %s: %s", path, exc)
+            self.loadFailed.emit(path, describe_error(exc))
+        else:
+            self._model, self._session = model, None
+            self.loaded.emit(model.summary())
+        finally:
+            self.busy.emit(False)
+
+    # -- decoding --------------------------------------------------------
+    @Slot(object, object)
+    @guarded
+    def open_session(self, source: object, decode_config: object) -> None:
+        """Encode ``source`` (text or image input) and start a fresh decode."""
+        self._stop_running()
+        self._session = None
+        model = self._require_model()
+        self._session = model.open_session(source, decode_config)
+        self._step_ms.clear()
+        self._emit(force=True)
+
+    @Slot()
+    @guarded
+    def step(self) -> None:
+        self._stop_running()
+        self._timed_step()
+        self._emit(force=True)
+
+    @Slot()
+    @guarded
+    def back(self) -> None:
+        self._stop_running()
+        self._require_session().back()
+        self._emit(force=True)
+
+    @Slot()
+    @guarded
+    def reset(self) -> None:
+        self._stop_running()
+        self._require_session().reset()
+        self._step_ms.clear()
+        self._emit(force=True)
+
+    @Slot(int, int)
+    @guarded
+    def force(self, token_id: int, at_step: int) -> None:
+        """Rewind to ``at_step``, take ``token_id`` there, and keep the rest to Run."""
+        self._stop_running()
+        self._require_session().force(token_id, at_step=at_step)
+        self._emit(force=True)
+
+    @Slot()
+    def run(self) -> None:
+        """Step until done, paused or cancelled; one queued event per step."""
+        if self._session is None or self._session.done:
+            return
+        self._cancel.clear()
+        self._running = True
+        self.busy.emit(True)
+        QTimer.singleShot(0, self._run_next)
+
+    @Slot()
+    def pause(self) -> None:
+        self._stop_running()
+        self._emit(force=True)
+
+    def _run_next(self) -> None:
+        if not self._running:
+            return
+        try:
+            if self._cancel.is_set():
+                raise DecodeCancelled("decode cancelled")
+            self._timed_step()
+        except DecodeCancelled:
+            self._stop_running()
+            self._emit(force=True)
+            self.cancelled.emit()
+            return
+        except Exception as exc:
+            log.exception("step failed during run")
+            self._stop_running()
+            self.failed.emit(describe_error(exc))
+            return
+        if self._session.done:
+            self._stop_running()
+            self._emit(force=True)
+            return
+        self._emit(force=False)
+        QTimer.singleShot(0, self._run_next)
+
+    # -- batch -----------------------------------------------------------
+    @Slot(str, str, object)
+    @guarded
+    def translate_file(self, src_path: str, out_path: str, decode_config: object) -> None:
+        """Translate a text file line by line into ``out_path`` (temp file, then rename)."""
+        self._stop_running()
+        self._cancel.clear()
+        model = self._require_model()
+        complete = model.translate_file(
+            src_path,
+            out_path,
+            decode_config,
+            cancel=self._cancel,
+            progress=self.batchProgress.emit,
+        )
+        self.batchFinished.emit(out_path, complete)
+
+    # -- helpers ---------------------------------------------------------
+    def _require_model(self) -> inference.InferenceModel:
+        if self._model is None:
+            raise inference.NoModelError("No checkpoint is loaded: open one with File > Open.")
+        return self._model
+
+    def _require_session(self):
+        if self._session is None:
+            raise inference.NoModelError("Nothing to decode yet: enter a source first.")
+        return self._session
+
+    def _timed_step(self) -> None:
+        session = self._require_session()
+        if session.done:
+            return
+        start = time.perf_counter()
+        session.step()
+        self._step_ms.append((time.perf_counter() - start) * 1000)
+
+    def _stop_running(self) -> None:
+        if self._running:
+            self._running = False
+            self.busy.emit(False)
+
+    def _emit(self, *, force: bool) -> None:
+        now = time.perf_counter()
+        if self._session is None or (not force and now - self._last_emit < REPAINT_INTERVAL_S):
+            return
+        self._last_emit = now
+        self.snapshot.emit(self._model.snapshot(self._session, step_ms=list(self._step_ms)))
+
+
+class WorkerClient(QObject):
+    """GUI-side handle: owns the thread, forwards requests, shuts down cleanly."""
+
+    _load = Signal(str, str)
+    _open = Signal(object, object)
+    _step = Signal()
+    _back = Signal()
+    _reset = Signal()
+    _run = Signal()
+    _pause = Signal()
+    _force = Signal(int, int)
+    _translate_file = Signal(str, str, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cancel_event = threading.Event()
+        self.thread = QThread()
+        self.thread.setObjectName("attnscope-model-worker")
+        self.worker = ModelWorker(self.cancel_event)
+        self.worker.moveToThread(self.thread)
+        for signal, slot in (
+            (self._load, self.worker.load_checkpoint),
+            (self._open, self.worker.open_session),
+            (self._step, self.worker.step),
+            (self._back, self.worker.back),
+            (self._reset, self.worker.reset),
+            (self._run, self.worker.run),
+            (self._pause, self.worker.pause),
+            (self._force, self.worker.force),
+            (self._translate_file, self.worker.translate_file),
+        ):
+            signal.connect(slot)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self.thread.start()
+
+    def load_checkpoint(self, path: str, device: str = "auto") -> None:
+        self.cancel()
+        self._load.emit(path, device)
+
+    def open_session(self, source: object, decode_config: object) -> None:
+        self.cancel()
+        self._open.emit(source, decode_config)
+
+    def step(self) -> None:
+        self._step.emit()
+
+    def back(self) -> None:
+        self.cancel()
+        self._back.emit()
+
+    def reset(self) -> None:
+        self.cancel()
+        self._reset.emit()
+
+    def run(self) -> None:
+        self._run.emit()
+
+    def pause(self) -> None:
+        self.cancel()
+        self._pause.emit()
+
+    def force(self, token_id: int, at_step: int) -> None:
+        self.cancel()
+        self._force.emit(token_id, at_step)
+
+    def translate_file(self, src: str, out: str, decode_config: object) -> None:
+        self.cancel()
+        self._translate_file.emit(src, out, decode_config)
+
+    def cancel(self) -> None:
+        """Ask whatever is running to stop at its next step boundary."""
+        self.cancel_event.set()
+
+    def shutdown(self, timeout_ms: int = 2000) -> bool:
+        """Stop the worker thread; True when it ended within ``timeout_ms``."""
+        self.cancel()
+        self.thread.quit()
+        return self.thread.wait(timeout_ms)

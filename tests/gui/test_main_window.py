@@ -1,0 +1,185 @@
+"""Drive the real main window as a user would: offscreen, real worker thread."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QFileDialog
+
+from attnscope.engine.decoding import DecodeConfig
+from attnscope.engine.inference import load_inference_model
+from attnscope.gui.main_window import MainWindow
+
+SOURCE = "ein mann fährt fahrrad ."
+TIMEOUT = 20_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    win = MainWindow(settings=settings, device="cpu")
+    qtbot.addWidget(win)
+    yield win
+    win.client.shutdown()
+
+
+def load(qtbot, window, path):
+    with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
+        window.load_checkpoint(str(path))
+
+
+def wait_snapshot(qtbot, window, action, check=lambda s: True):
+    """Trigger ``action`` and wait for a shown snapshot that satisfies ``check``."""
+    with qtbot.waitSignal(window.snapshotShown, timeout=TIMEOUT, check_params_cb=check):
+        action()
+    return window.snapshot
+
+
+def drop_files(window, paths):
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    event = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dropEvent(event)
+
+
+def engine_attention(checkpoint, steps):
+    model = load_inference_model(checkpoint, device="cpu")
+    opened = model.open_session(SOURCE, DecodeConfig())
+    for _ in range(steps):
+        opened.step()
+    return model.snapshot(opened).attention
+
+
+def test_open_action_loads_and_shows_the_model(
+    qtbot, window, tiny_translation_checkpoint, monkeypatch
+):
+    monkeypatch.setattr(
+        QFileDialog, "getOpenFileName", lambda *a, **k: (str(tiny_translation_checkpoint), "")
+    )
+    with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
+        window.open_action.trigger()
+    assert window.summary.task == "translation"
+    assert window.model_panel.labels["task"].text() == "translation"
+    assert "GRU" in window.model_panel.labels["architecture"].text()
+    assert window.workspaces.currentWidget() is window.translate_view
+    assert window.recent.paths()[0] == str(Path(tiny_translation_checkpoint).resolve())
+
+
+def test_drop_a_checkpoint_then_a_bad_file(qtbot, window, tiny_translation_checkpoint, tmp_path):
+    with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
+        drop_files(window, [tiny_translation_checkpoint])
+    bad = tmp_path / "notes.safetensors"
+    bad.write_bytes(b"this is not a checkpoint at all")
+    with qtbot.waitSignal(window.client.worker.loadFailed, timeout=TIMEOUT):
+        drop_files(window, [bad])
+    qtbot.waitUntil(lambda: "notes.safetensors" in window.message_bar.text())
+    # the previous model is still there and still translates
+    assert window.summary.name == Path(tiny_translation_checkpoint).name
+    window.translate_view.set_source(SOURCE)
+    snapshot = wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
+    assert snapshot.target_pieces
+
+
+def test_step_three_times_back_and_heatmap_matches_engine(
+    qtbot, window, tiny_translation_checkpoint
+):
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    for expected in (1, 2, 3):
+        wait_snapshot(qtbot, window, window.step, lambda s, n=expected: len(s.steps) == n)
+    heatmap = window.translate_view.heatmap
+    source_len = len(window.snapshot.source_pieces)
+    assert heatmap.matrix().shape == (3, source_len)
+    reference = engine_attention(tiny_translation_checkpoint, 3)
+    np.testing.assert_allclose(heatmap.matrix(), reference[:, 0, :], atol=1e-6)
+    assert len(window.translate_view.chips.chips) == 3
+    wait_snapshot(qtbot, window, window.back, lambda s: len(s.steps) == 2)
+    assert heatmap.matrix().shape == (2, source_len)
+
+
+def test_force_candidate_changes_target_from_that_step(qtbot, window, tiny_translation_checkpoint):
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    for expected in (1, 2, 3):
+        wait_snapshot(qtbot, window, window.step, lambda s, n=expected: len(s.steps) == n)
+    before = window.snapshot.steps
+    window.select_step(1)
+    alternative = int(before[1].topk_ids[1])  # the runner-up at step 2
+    wait_snapshot(
+        qtbot,
+        window,
+        lambda: window.force_token(alternative),
+        lambda s: s.done and len(s.steps) >= 2 and s.steps[1].token_id == alternative,
+    )
+    after = window.snapshot.steps
+    assert after[0].token_id == before[0].token_id
+    assert after[1].token_id == alternative and after[1].forced
+
+
+def test_run_to_the_end_and_export(qtbot, window, tiny_translation_checkpoint, tmp_path):
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    window.decode_actions.run.setChecked(True)
+    snapshot = wait_snapshot(qtbot, window, window.toggle_run, lambda s: s.done)
+    assert not window.decode_actions.run.isChecked()
+    rows = len(snapshot.steps)
+    exporter = window.exporter
+    exporter.heatmap_png(str(tmp_path / "a.png"))
+    exporter.heatmap_svg(str(tmp_path / "a.svg"))
+    exporter.matrix_csv(str(tmp_path / "a.csv"))
+    exporter.matrix_npy(str(tmp_path / "a.npy"))
+    exporter.decode_json(str(tmp_path / "a.json"))
+    from PIL import Image
+
+    assert Image.open(tmp_path / "a.png").size[0] > 50
+    assert "<svg" in (tmp_path / "a.svg").read_text(encoding="utf-8")
+    csv_lines = (tmp_path / "a.csv").read_text(encoding="utf-8").splitlines()
+    assert len(csv_lines) == rows + 1
+    assert np.load(tmp_path / "a.npy").shape[0] == rows
+    payload = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
+    assert payload["source"] == SOURCE and len(payload["steps"]) == rows
+
+
+def test_beam_node_selection_changes_heatmap(qtbot, window, tiny_translation_checkpoint):
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    window.decode_settings.set_values({"strategy": "beam", "beam_size": 3})
+    window.decode_actions.run.setChecked(True)
+    snapshot = wait_snapshot(qtbot, window, window.toggle_run, lambda s: s.done)
+    assert snapshot.tree is not None and len(snapshot.tree) > 3
+    heatmap = window.translate_view.heatmap
+    before = heatmap.matrix().copy()
+    other = next(
+        n
+        for n in range(1, len(snapshot.tree))
+        if n not in snapshot.tree.path(snapshot.best_node) and snapshot.tree.steps[n] >= 1
+    )
+    window.analysis.beam_tree.nodeSelected.emit(other)
+    path = snapshot.tree.path(other)
+    assert heatmap.matrix().shape[0] == len(path)
+    np.testing.assert_allclose(heatmap.matrix(), snapshot.node_attention[path][:, 0, :])
+    assert heatmap.matrix().shape != before.shape or not np.allclose(heatmap.matrix(), before)
+
+
+def test_empty_source_gives_a_message_not_a_crash(qtbot, window, tiny_translation_checkpoint):
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source("   ")
+    window.step()
+    assert "Enter a source" in window.message_bar.text()
+
+
+def test_close_mid_run_stops_the_worker(qtbot, tiny_translation_checkpoint, tmp_path):
+    settings = QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat)
+    win = MainWindow(settings=settings, device="cpu")
+    load(qtbot, win, tiny_translation_checkpoint)
+    win.translate_view.set_source(SOURCE)
+    win.decode_settings.set_values({"strategy": "beam", "beam_size": 8, "max_length": 400})
+    win.decode_actions.run.setChecked(True)
+    with qtbot.waitSignal(win.snapshotShown, timeout=TIMEOUT):
+        win.toggle_run()
+    win.close()
+    assert win.client.thread.isFinished()
+    assert settings.value("session/source") == SOURCE
