@@ -7,7 +7,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest
 import torch
 
-torch.set_num_threads(2)
+# One intra-op thread: the GUI tests run a worker thread beside the GUI thread, and
+# OpenMP spinning on a loaded 2-core machine makes tiny ops take milliseconds.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
