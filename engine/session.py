@@ -81,10 +81,13 @@ class DecodeSession:
         if self.done:
             raise ValueError("the decode is finished; step back, force a token or reset")
         snapshot = self._loop.snapshot()
-        (result,) = self._loop.step(forced)
+        results = self._loop.step(forced)
+        if not results:  # beam: every extension had probability 0
+            self._loop.restore(snapshot)
+            raise ValueError(f"token {forced} has probability 0 here; it cannot be forced")
         self._undo.append(snapshot)
-        self._history.append(result)
-        return result
+        self._history.append(results[0])
+        return results[0]
 
     def run_iter(
         self, until: int | None = None, cancel: CancelFlag | None = None
@@ -126,11 +129,17 @@ class DecodeSession:
             raise ValueError(f"forced token id {token_id} outside the vocabulary of {vocab}")
         if at_step == self.step_index and self.done:
             raise ValueError("the decode is finished; force an earlier step")
+        now = (self._loop.snapshot(), list(self._undo), list(self._history))
         if at_step < self.step_index:
             self._loop.restore(self._undo[at_step])
             del self._undo[at_step:]
             del self._history[at_step:]
-        return self.step(forced=token_id)
+        try:
+            return self.step(forced=token_id)
+        except ValueError:
+            snapshot, self._undo, self._history = now  # a refused force changes nothing
+            self._loop.restore(snapshot)
+            raise
 
     # -- what the views show -----------------------------------------------------
     def result(self) -> DecodeResult:

@@ -53,12 +53,12 @@ class SearchRows:
 
 @dataclass(frozen=True)
 class StrategySnapshot:
-    """Everything needed to put a strategy back to an earlier step."""
+    """Everything needed to put a strategy back to another step (earlier or later)."""
 
     step_index: int
     rows: SearchRows
     recorder: object
-    finished_chunks: int
+    finished: tuple[tuple[np.ndarray, np.ndarray], ...]
     extra: object = None
 
 
@@ -132,7 +132,7 @@ class DecodeStrategy(ABC):
             step_index=self.step_index,
             rows=self._rows,
             recorder=self.recorder.snapshot(),
-            finished_chunks=len(self._finished),
+            finished=tuple(self._finished),
             extra=self._extra_snapshot(),
         )
 
@@ -140,7 +140,7 @@ class DecodeStrategy(ABC):
         self.step_index = snapshot.step_index
         self._rows = snapshot.rows
         self.recorder.restore(snapshot.recorder)
-        del self._finished[snapshot.finished_chunks :]
+        self._finished = list(snapshot.finished)
         self._restore_extra(snapshot.extra)
 
     def _extra_snapshot(self) -> object:
@@ -162,6 +162,8 @@ class DecodeStrategy(ABC):
     def _result_for(self, b: int, finished: np.ndarray, alive: np.ndarray) -> DecodeResult:
         columns = self.recorder.columns(b)
         candidates = np.unique(np.concatenate([finished, alive[alive >= 0]]))
+        if candidates.size == 0:  # nothing scored finitely (e.g. a forced impossible token)
+            candidates = np.zeros(1, dtype=np.int64)  # the root: an empty hypothesis
         ranked = sorted(
             (backtrack(columns, int(node), self.config) for node in candidates),
             key=lambda hyp: (-hyp.score, hyp.node_id),
@@ -200,11 +202,26 @@ class DecodeStrategy(ABC):
             node_ids=np.zeros(n, dtype=np.int64),
         )
 
-    def _alternatives(self, log_probs: Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Top-K ids (N, K) int64 and probabilities (N, K) float32 of each row."""
-        k = min(self.config.topk_alternatives, log_probs.size(1))
-        values, ids = log_probs.topk(k, dim=1)
-        return ids.cpu().numpy(), values.float().exp().cpu().numpy()
+    def _row_top(
+        self, log_probs: Tensor, allowed: Tensor, width: int
+    ) -> tuple[Tensor, Tensor, np.ndarray, np.ndarray]:
+        """Each row's ``width`` best allowed tokens and its reported alternatives.
+
+        Returns values (N, w) and ids (N, w) of ``allowed`` (best first), and
+        the top-K ids (N, K) int64 and probabilities (N, K) float32 of the
+        model's own ``log_probs``. One top-k serves both when nothing is banned.
+        """
+        vocab = log_probs.size(1)
+        k = min(self.config.topk_alternatives, vocab)
+        width = min(width, vocab)
+        if allowed is log_probs:
+            values, ids = log_probs.topk(max(width, k), dim=1)
+            alt_values, alt_ids = values[:, :k], ids[:, :k]
+            values, ids = values[:, :width], ids[:, :width]
+        else:
+            values, ids = allowed.topk(width, dim=1)
+            alt_values, alt_ids = log_probs.topk(k, dim=1)
+        return values, ids, alt_ids.cpu().numpy(), alt_values.float().exp().cpu().numpy()
 
     def _record_finished(self, batch_index: np.ndarray, node_ids: np.ndarray) -> None:
         if batch_index.size:

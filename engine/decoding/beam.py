@@ -7,6 +7,9 @@ that do not end in eos form the next beam. An input is done once it has k
 finished hypotheses, reaches its length limit (the surviving beam is then
 finished as it is), or has no live hypothesis left. Finished hypotheses are
 ranked by ``penalties.final_score``; the best ``n_best`` are returned.
+
+The heavy work (top-k over the vocabulary) runs on the model's device; the
+bookkeeping on the (B', 2k) winners runs in numpy, where small arrays are cheap.
 """
 
 from __future__ import annotations
@@ -26,19 +29,21 @@ from attnscope.engine.decoding.results import StepResult
 
 @dataclass(frozen=True)
 class _Candidates:
-    """The best C = min(2k, k·V) extensions of each input's beam, best first.
+    """The best C = min(2k, k·V) extensions of each input's beam, best first (numpy).
 
-    scores (B', C) cumulative log-prob, tokens (B', C), rows (B', C) parent row
-    in the step's batch, finished (B', C) bool, recorded (B', C) bool (becomes
-    a tree node), alive (B', C) bool (candidate for the next beam).
+    scores (B', C) cumulative log-prob, log_probs (B', C) of the new token,
+    tokens (B', C), rows (B', C) parent row in the step's batch,
+    finished (B', C): ends here, recorded (B', C): becomes a tree node,
+    alive (B', C): one of the k best non-eos extensions (the next beam).
     """
 
-    scores: Tensor
-    tokens: Tensor
-    rows: Tensor
-    finished: Tensor
-    recorded: Tensor
-    alive: Tensor
+    scores: np.ndarray
+    log_probs: np.ndarray
+    tokens: np.ndarray
+    rows: np.ndarray
+    finished: np.ndarray
+    recorded: np.ndarray
+    alive: np.ndarray
 
 
 class BeamSearch(DecodeStrategy):
@@ -59,41 +64,63 @@ class BeamSearch(DecodeStrategy):
     ) -> list[StepResult]:
         """log_probs (B'·k, V), attn (B'·k, heads, S) | None -> this step's StepResults."""
         rows = self._rows
+        k = self.config.beam_size
         allowed = apply_rules(
             log_probs, rows.history, step=self.step_index, rules=self.rules, forced=forced
         )
-        cand = self._rank(allowed, rows)
-        node_of_cand, results = self._record(cand, log_probs, attn, rows, forced is not None)
-
-        n_finished = rows.n_finished + cand.finished.sum(dim=1).cpu().numpy()
-        live = (cand.alive & ~cand.finished & torch.isfinite(cand.scores)).any(dim=1)
-        last = rows.max_lengths <= self.step_index + 1
-        done = last | (n_finished >= self.config.beam_size) | ~live.cpu().numpy()
+        # an input's best 2k extensions are always among its rows' best 2k tokens
+        values, ids, topk_ids, topk_probs = self._row_top(log_probs, allowed, 2 * k)  # (N, w)
+        per_row = values.size(1)
+        total = (rows.scores.unsqueeze(1) + values).view(rows.inputs.size, k * per_row)
+        scores, flat = total.topk(min(2 * k, k * per_row), dim=1)  # (B', C), best first
+        cand = self._candidates(
+            scores.float().cpu().numpy(),
+            flat.cpu().numpy(),
+            ids.cpu().numpy(),
+            values.float().cpu().numpy(),
+            rows.max_lengths,
+        )
+        attention = None if attn is None else attn.float().cpu().numpy()
+        node_of_cand, results = self._record(
+            cand, rows, attention, (topk_ids, topk_probs), forced is not None
+        )
+        n_finished = rows.n_finished + cand.finished.sum(axis=1)
+        live = (cand.alive & ~cand.finished & np.isfinite(cand.scores)).any(axis=1)
+        done = (rows.max_lengths <= self.step_index + 1) | (n_finished >= k) | ~live
         self._rows = self._next_beam(cand, rows, node_of_cand, n_finished, done)
         self.step_index += 1
         return results
 
-    def _rank(self, allowed: Tensor, rows: SearchRows) -> _Candidates:
-        """Top 2k extensions per input and what becomes of each."""
+    def _candidates(
+        self,
+        scores: np.ndarray,
+        flat: np.ndarray,
+        ids: np.ndarray,
+        values: np.ndarray,
+        max_lengths: np.ndarray,
+    ) -> _Candidates:
+        """What becomes of each of the C best extensions of every input.
+
+        scores, flat: (B', C) the winners and their index into the input's
+        (k, w) block of per-row best tokens ``ids`` / ``values`` (N, w).
+        """
         k = self.config.beam_size
-        n_inputs, vocab = rows.inputs.size, allowed.size(1)
-        total = (rows.scores.unsqueeze(1) + allowed).view(n_inputs, k * vocab)  # (B', k·V)
-        width = min(2 * k, k * vocab)
-        scores, flat = total.topk(width, dim=1)  # (B', C), best first
-        tokens = flat % vocab
-        rows_idx = flat // vocab + torch.arange(n_inputs, device=flat.device).unsqueeze(1) * k
-        rank = torch.arange(width, device=flat.device).unsqueeze(0)  # (1, C)
-        finite = torch.isfinite(scores)
+        per_row = ids.shape[1]
+        rows = flat // per_row + np.arange(scores.shape[0])[:, None] * k  # (B', C) parent row
+        column = flat % per_row
+        tokens = ids[rows, column]
+        rank = np.arange(scores.shape[1])[None, :]
+        finite = np.isfinite(scores)
         is_eos = tokens == EOS_ID
         eos_kept = is_eos & (rank < k) & finite
-        alive = ~is_eos & (torch.cumsum(~is_eos, dim=1) <= k)  # the best k non-eos
-        last = torch.as_tensor(rows.max_lengths <= self.step_index + 1, device=flat.device)
-        finished = eos_kept | (alive & finite & last.unsqueeze(1))
+        alive = ~is_eos & (np.cumsum(~is_eos, axis=1) <= k)  # the best k non-eos
+        last = (max_lengths <= self.step_index + 1)[:, None]
         return _Candidates(
             scores=scores,
+            log_probs=values[rows, column],  # allowed == model log-prob where finite
             tokens=tokens,
-            rows=rows_idx,
-            finished=finished,
+            rows=rows,
+            finished=eos_kept | (alive & finite & last),
             recorded=finite & (eos_kept | alive),
             alive=alive,
         )
@@ -101,33 +128,31 @@ class BeamSearch(DecodeStrategy):
     def _record(
         self,
         cand: _Candidates,
-        log_probs: Tensor,
-        attn: Tensor | None,
         rows: SearchRows,
+        attention: np.ndarray | None,
+        alternatives: tuple[np.ndarray, np.ndarray],
         forced: bool,
     ) -> tuple[np.ndarray, list[StepResult]]:
-        """Store the recorded candidates as tree nodes; returns their ids as (B', C), -1 elsewhere."""
-        where_b, where_c = cand.recorded.nonzero(as_tuple=True)  # row-major: by input, then rank
-        parent_rows = cand.rows[where_b, where_c]
-        tokens = cand.tokens[where_b, where_c]
-        parent_rows_np = parent_rows.cpu().numpy()
-        topk_ids, topk_probs = self._alternatives(log_probs)
-        finished = cand.finished[where_b, where_c].cpu().numpy()
+        """Store the recorded candidates as tree nodes; returns their ids (B', C), -1 elsewhere."""
+        where = np.nonzero(cand.recorded)  # row-major: by input, then rank
+        parents = cand.rows[where]
+        finished = cand.finished[where]
+        topk_ids, topk_probs = alternatives
         record = StepRecord(
-            batch_index=rows.inputs[where_b.cpu().numpy()],
-            parent_ids=rows.node_ids[parent_rows_np],
-            tokens=tokens.cpu().numpy(),
-            log_probs=log_probs[parent_rows, tokens].float().cpu().numpy(),
-            scores=cand.scores[where_b, where_c].float().cpu().numpy(),
+            batch_index=rows.inputs[where[0]],
+            parent_ids=rows.node_ids[parents],
+            tokens=cand.tokens[where],
+            log_probs=cand.log_probs[where],
+            scores=cand.scores[where],
             finished=finished,
-            topk_ids=topk_ids[parent_rows_np],
-            topk_probs=topk_probs[parent_rows_np],
-            attention=None if attn is None else attn[parent_rows].float().cpu().numpy(),
+            topk_ids=topk_ids[parents],
+            topk_probs=topk_probs[parents],
+            attention=None if attention is None else attention[parents],
         )
         node_ids, results = self.recorder.add_step(self.step_index, record, forced=forced)
         self._record_finished(record.batch_index[finished], node_ids[finished])
-        node_of_cand = np.full(tuple(cand.scores.shape), -1, dtype=np.int64)
-        node_of_cand[where_b.cpu().numpy(), where_c.cpu().numpy()] = node_ids
+        node_of_cand = np.full(cand.scores.shape, -1, dtype=np.int64)
+        node_of_cand[where] = node_ids
         return node_of_cand, results
 
     def _next_beam(
@@ -141,23 +166,23 @@ class BeamSearch(DecodeStrategy):
         """The k best non-eos extensions of every input that is not done."""
         k = self.config.beam_size
         keep = np.flatnonzero(~done)
-        # positions of the k alive candidates of each input, in rank order
-        position = torch.argsort((~cand.alive).to(torch.int8), dim=1, stable=True)[:, :k]
-        keep_t = torch.as_tensor(keep, device=position.device)
-        position = position.index_select(0, keep_t)  # (B'', k)
-        select = cand.rows.index_select(0, keep_t).gather(1, position).view(-1)  # (B''·k,)
-        tokens = cand.tokens.index_select(0, keep_t).gather(1, position).view(-1)
-        scores = cand.scores.index_select(0, keep_t).gather(1, position).view(-1)
+        # positions of the k alive candidates of each kept input, in rank order
+        position = np.argsort(~cand.alive[keep], axis=1, kind="stable")[:, :k]  # (B'', k)
+
+        def pick(array: np.ndarray) -> np.ndarray:
+            return np.take_along_axis(array[keep], position, axis=1).reshape(-1)
+
+        device = rows.scores.device
+        select = torch.as_tensor(pick(cand.rows), device=device)  # (B''·k,)
+        tokens = torch.as_tensor(pick(cand.tokens), device=device)
         history = torch.cat([rows.history.index_select(0, select), tokens.unsqueeze(1)], dim=1)
-        position_np = position.cpu().numpy()
-        node_ids = np.take_along_axis(node_of_cand[keep], position_np, axis=1).reshape(-1)
         return SearchRows(
             inputs=rows.inputs[keep],
             max_lengths=rows.max_lengths[keep],
             n_finished=n_finished[keep],
             history=history,
-            scores=scores,
-            node_ids=node_ids,
+            scores=torch.as_tensor(pick(cand.scores), device=device, dtype=rows.scores.dtype),
+            node_ids=pick(node_of_cand),
             select=select,
             memory_select=select if keep.size < done.size else None,
         )

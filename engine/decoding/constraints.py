@@ -64,12 +64,14 @@ def force_token(log_probs: Tensor, token: int) -> Tensor:
 def apply_rules(
     log_probs: Tensor, history: Tensor, *, step: int, rules: StepRules, forced: int | None
 ) -> Tensor:
-    """(N, V) log-probs with the banned tokens at -inf (a new tensor, the input is kept).
+    """(N, V) log-probs with the banned tokens at -inf (the input itself is never modified).
 
     history: (N, t) long, each row's generated tokens; step: index of the token to choose.
     """
     if forced is not None:
         return force_token(log_probs, forced)
+    if step >= rules.min_length and not rules.ban_unk and rules.block_ngram_repeat == 0:
+        return log_probs  # nothing to ban
     banned = torch.zeros_like(log_probs, dtype=torch.bool)
     if step < rules.min_length:
         banned[:, EOS_ID] = True

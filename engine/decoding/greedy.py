@@ -22,9 +22,9 @@ class GreedySearch(DecodeStrategy):
 
     name = "greedy"
 
-    def choose_tokens(self, log_probs: Tensor) -> Tensor:
-        """(N, V) constrained log-probs -> (N,) long chosen tokens."""
-        return log_probs.argmax(dim=1)
+    def choose_tokens(self, allowed: Tensor, best: Tensor) -> Tensor:
+        """(N, V) log-probs with bans, (N,) their argmax -> (N,) long chosen tokens."""
+        return best
 
     def advance(
         self, log_probs: Tensor, attn: Tensor | None, *, forced: int | None = None
@@ -33,28 +33,26 @@ class GreedySearch(DecodeStrategy):
         rows = self._rows
         step = self.step_index
         allowed = apply_rules(log_probs, rows.history, step=step, rules=self.rules, forced=forced)
-        tokens = self.choose_tokens(allowed)  # (N,)
+        _, best, topk_ids, topk_probs = self._row_top(log_probs, allowed, 1)
+        tokens = self.choose_tokens(allowed, best[:, 0])  # (N,)
         token_log_probs = log_probs.gather(1, tokens.unsqueeze(1)).squeeze(1)  # (N,)
         scores = rows.scores + token_log_probs
-        last = torch.as_tensor(step + 1 >= rows.max_lengths, device=tokens.device)
-        finished = (tokens == EOS_ID) | last  # (N,)
-
-        topk_ids, topk_probs = self._alternatives(log_probs)
-        finished_np = finished.cpu().numpy()
+        tokens_np = tokens.cpu().numpy()
+        finished = (tokens_np == EOS_ID) | (rows.max_lengths <= step + 1)  # (N,)
         record = StepRecord(
             batch_index=rows.inputs,
             parent_ids=rows.node_ids,
-            tokens=tokens.cpu().numpy(),
+            tokens=tokens_np,
             log_probs=token_log_probs.float().cpu().numpy(),
             scores=scores.float().cpu().numpy(),
-            finished=finished_np,
+            finished=finished,
             topk_ids=topk_ids,
             topk_probs=topk_probs,
             attention=None if attn is None else attn.float().cpu().numpy(),
         )
         node_ids, results = self.recorder.add_step(step, record, forced=forced is not None)
-        self._record_finished(rows.inputs[finished_np], node_ids[finished_np])
-        self._rows = self._next_rows(rows, tokens, scores, node_ids, finished_np)
+        self._record_finished(rows.inputs[finished], node_ids[finished])
+        self._rows = self._next_rows(rows, tokens, scores, node_ids, finished)
         self.step_index += 1
         return results
 

@@ -3,7 +3,8 @@
 Strategies hand it one flat batch of new hypotheses per step; it numbers them
 as tree nodes, slices them into one ``StepResult`` per input, and later walks
 parent pointers back to build ``Hypothesis`` objects and the ``SearchTree``.
-The StepResults are the only storage: a snapshot is just their counts.
+The StepResults are the only storage, and they are immutable, so a snapshot
+is a shallow copy of the lists.
 """
 
 from __future__ import annotations
@@ -106,13 +107,14 @@ class SearchRecorder:
             self._steps[b].append(results[-1])
         return node_ids, results
 
-    def snapshot(self) -> tuple[tuple[int, ...], np.ndarray]:
-        return tuple(len(s) for s in self._steps), self._next_id.copy()
+    def snapshot(self) -> tuple[tuple[tuple[StepResult, ...], ...], np.ndarray]:
+        """The log as it is now (shallow: StepResults are immutable and shared)."""
+        return tuple(tuple(steps) for steps in self._steps), self._next_id.copy()
 
-    def restore(self, snapshot: tuple[tuple[int, ...], np.ndarray]) -> None:
-        counts, next_id = snapshot
-        for steps, count in zip(self._steps, counts, strict=True):
-            del steps[count:]
+    def restore(self, snapshot: tuple[tuple[tuple[StepResult, ...], ...], np.ndarray]) -> None:
+        """Back (or forward) to a snapshot."""
+        steps, next_id = snapshot
+        self._steps = [list(s) for s in steps]
         self._next_id = next_id.copy()
 
     def steps(self, batch_index: int) -> tuple[StepResult, ...]:

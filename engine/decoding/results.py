@@ -140,7 +140,8 @@ class SearchTree:
 class DecodeResult:
     """Everything one input's decode produced.
 
-    hypotheses: n-best list, best first (one for greedy and sampling)
+    hypotheses: n-best list, best first (one for greedy and sampling); can be
+                shorter than n_best when fewer hypotheses finished
     steps:      the StepResults of this input, in order
     tree:       the search tree (a chain for greedy and sampling)
     """

@@ -47,9 +47,9 @@ class RandomSampling(GreedySearch):
         else:
             self.generator.manual_seed(config.seed)
 
-    def choose_tokens(self, log_probs: Tensor) -> Tensor:
-        """(N, V) constrained log-probs -> (N,) sampled tokens."""
-        logits = log_probs / self.config.temperature
+    def choose_tokens(self, allowed: Tensor, best: Tensor) -> Tensor:
+        """(N, V) log-probs with bans -> (N,) sampled tokens (``best`` is not used)."""
+        logits = allowed / self.config.temperature
         logits = filter_top_k(logits, self.config.top_k)
         logits = filter_top_p(logits, self.config.top_p)
         probs = logits.softmax(dim=1)

@@ -11,7 +11,13 @@ from attnscope.engine.decoding.driver import decode, decode_steps
 from attnscope.engine.decoding.results import DecodeResult, StepResult
 from attnscope.engine.decoding.scripted import ScriptedModel, peaked, scripted_memory
 from attnscope.engine.errors import DecodeCancelled
-from attnscope.models.config import AttentionConfig, DecoderConfig, ModelConfig, TextEncoderConfig
+from attnscope.models.config import (
+    AttentionConfig,
+    DecoderConfig,
+    ImageEncoderConfig,
+    ModelConfig,
+    TextEncoderConfig,
+)
 from attnscope.models.registry import build_model
 
 V = 12
@@ -157,3 +163,35 @@ def test_forced_prefix_and_ban_eos_until(strategy):
     assert result.tokens[:2] == (7, 8)
     assert result.tokens.index(EOS_ID) == 4
     assert [s.forced for s in result.steps[:3]] == [True, True, False]
+
+
+def test_captioning_model_attends_over_grid_cells():
+    config = ModelConfig(
+        task="captioning",
+        tgt_vocab=16,
+        embed_dim=8,
+        image_encoder=ImageEncoderConfig(grid=(2, 3), projection=8, image_size=(32, 32)),
+        decoder=DecoderConfig(hidden=16, dropout=0.0),
+    )
+    model = build_model(config).eval()
+    with torch.no_grad():
+        memory = model.encode(torch.randn(2, 3, 32, 32))
+    for strategy in ("greedy", "beam"):
+        results = decode(model, memory, DecodeConfig(strategy=strategy, beam_size=2, max_length=6))
+        for result in results:
+            assert result.best.attention.shape == (len(result.tokens), 1, 6)
+            np.testing.assert_allclose(result.best.attention.sum(axis=2), 1.0, rtol=1e-5)
+
+
+def test_alternatives_can_be_switched_off():
+    config = DecodeConfig(topk_alternatives=0, max_length=3)
+    (result,) = decode(ScriptedModel(V, wandering), scripted_memory([4]), config)
+    assert result.steps[0].topk_ids.shape == (1, 0)
+    assert result.steps[0].topk_probs.shape == (1, 0)
+
+
+def test_impossible_forced_token_ends_with_an_empty_hypothesis():
+    never = ScriptedModel(V, lambda b, p: peaked(V, {4: 1.0}, floor=0.0))
+    config = DecodeConfig(strategy="beam", beam_size=2)
+    (result,) = decode(never, scripted_memory([3]), config, forced_prefix=[5])
+    assert result.tokens == () and result.steps == ()

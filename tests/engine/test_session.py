@@ -164,3 +164,15 @@ def test_no_attention_model_gives_an_empty_heads_axis():
     )
     session.run(until=3)
     assert session.attention_matrix().shape == (3, 0, 4)
+
+
+def test_forcing_an_impossible_token_in_a_beam_is_refused():
+    never = ScriptedModel(V, lambda b, p: peaked(V, {4: 0.5, 5: 0.5}, floor=0.0))
+    session = DecodeSession(never, scripted_memory([3]), CONFIGS["beam"])
+    session.step()
+    before = session.tokens
+    with pytest.raises(ValueError, match="probability 0"):
+        session.force(9)
+    assert session.tokens == before and session.step_index == 1
+    session.step()
+    assert session.step_index == 2
