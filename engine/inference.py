@@ -167,6 +167,8 @@ class InferenceModel:
         self.task = self.config.task
         self.tgt_tokenizer = checkpoint.tgt_tokenizer
         self.src_tokenizer = checkpoint.src_tokenizer
+        vocab = self.tgt_tokenizer.vocab_size
+        self._pieces = tuple(self.tgt_tokenizer.id_to_piece(i) for i in range(vocab))
 
     # -- description -----------------------------------------------------
     def summary(self) -> ModelSummary:
@@ -189,11 +191,11 @@ class InferenceModel:
             device=str(self.device),
             info=info,
             examples=examples,
-            target_vocab=vocab,
+            target_vocab=self._pieces,
         )
 
     def piece(self, token_id: int) -> str:
-        return EOS_PIECE if token_id == EOS_ID else self.tgt_tokenizer.id_to_piece(int(token_id))
+        return EOS_PIECE if token_id == EOS_ID else self._pieces[int(token_id)]
 
     # -- sources ---------------------------------------------------------
     def source_ids(self, text: str) -> list[int]:
