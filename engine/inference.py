@@ -174,9 +174,6 @@ class InferenceModel:
     def summary(self) -> ModelSummary:
         info = dict(self.checkpoint.info or {})
         examples = tuple(info.get("examples", ()))
-        vocab = tuple(
-            self.tgt_tokenizer.id_to_piece(i) for i in range(self.tgt_tokenizer.vocab_size)
-        )
         path = str(self.checkpoint.path)
         return ModelSummary(
             path=path,
