@@ -29,6 +29,7 @@ from attnscope.models.config import TASKS, ModelConfig, replace_nested
 OPTIMIZERS = ("adam", "adamw")
 VOCAB_MODEL_TYPES = ("bpe", "unigram")
 BEST_METRICS = ("auto", "loss", "bleu", "cider")
+STORAGE_DTYPE_NAMES = ("float32", "float16", "bfloat16")
 
 # Per-task starting points for the model; [model] / flags override them.
 TASK_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -105,21 +106,39 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class VocabConfig:
-    """Sentencepiece vocabularies trained on the training text, stored in the checkpoint."""
+    """Sentencepiece vocabularies trained on the training text, stored in the checkpoint.
+
+    ``size`` is the vocabulary size of both sides (or of the joint vocabulary
+    when ``shared``); ``src_size`` / ``tgt_size`` override it per side. Sizes
+    are upper bounds: a small corpus yields a smaller vocabulary.
+    """
 
     shared: bool = False  # one joint vocabulary for source and target
-    src_size: int = 8000
-    tgt_size: int = 8000
+    size: int = 8000
+    src_size: int = 0  # 0 = size
+    tgt_size: int = 0  # 0 = size
     model_type: str = "unigram"  # unigram | bpe
     max_sentences: int = 300_000  # sentences sentencepiece trains on (per vocabulary)
 
     def __post_init__(self) -> None:
         if self.model_type not in VOCAB_MODEL_TYPES:
             raise ValueError(
-                f"unknown vocab model type {self.model_type!r}; valid: {', '.join(VOCAB_MODEL_TYPES)}"
+                f"unknown vocab model type {self.model_type!r}; "
+                f"valid: {', '.join(VOCAB_MODEL_TYPES)}"
             )
-        if min(self.src_size, self.tgt_size) < 8:
-            raise ValueError(f"vocabulary sizes must be >= 8, got {self.src_size}, {self.tgt_size}")
+        if self.size < 8 or any(0 < s < 8 for s in (self.src_size, self.tgt_size)):
+            raise ValueError(
+                f"vocabulary sizes must be >= 8, got {self.size}, {self.src_size}, {self.tgt_size}"
+            )
+        _positive("max_sentences", self.max_sentences)
+
+    @property
+    def source_size(self) -> int:
+        return self.src_size or self.size
+
+    @property
+    def target_size(self) -> int:
+        return self.tgt_size or self.size
 
 
 @dataclass(frozen=True)
@@ -201,6 +220,11 @@ class RunConfig:
             _positive(name, getattr(self, name), allow_zero=True)
         _positive("log_every", self.log_every)
         _positive("trunk_lr_scale", self.trunk_lr_scale)
+        if self.storage_dtype not in STORAGE_DTYPE_NAMES:
+            raise ValueError(
+                f"unknown storage dtype {self.storage_dtype!r}; "
+                f"valid: {', '.join(STORAGE_DTYPE_NAMES)}"
+            )
 
 
 _SECTIONS = {"data": DataConfig, "vocab": VocabConfig, "optim": OptimConfig, "run": RunConfig}
