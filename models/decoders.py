@@ -123,6 +123,15 @@ class AttentionDecoder(_RecurrentDecoderBase):
         return DecoderState(hidden=hidden, cell=cell, feed=feed, alignment=zeros, cumulative=zeros)
 
     def step(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory) -> StepOutput:
+        readout, new_state, weights = self.advance(prev_tokens, state, memory)
+        return self.output(readout), new_state, weights
+
+    def advance(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory):
+        """The step without the output layer: -> (readout (B, H), new state, attn).
+
+        Training runs ``advance`` per token and ``output`` once over all
+        tokens (one large matrix product instead of T small ones).
+        """
         embedded = self.dropout(self.embedding(prev_tokens))  # (B, E)
         feed = [state.feed] if self.config.input_feed else []
         if self.config.placement == "bahdanau":
@@ -132,7 +141,6 @@ class AttentionDecoder(_RecurrentDecoderBase):
             output, hidden, cell = self._run_cell(torch.cat([embedded, *feed], -1), state)
             context, weights = self.attention(output, memory, state)
         attentional = torch.tanh(self.combine(torch.cat([output, context], -1)))  # (B, H)
-        log_probs = self.output(self.dropout(attentional))
         new_state = DecoderState(
             hidden=hidden,
             cell=cell,
@@ -140,7 +148,7 @@ class AttentionDecoder(_RecurrentDecoderBase):
             alignment=weights,
             cumulative=state.cumulative + weights,
         )
-        return log_probs, new_state, weights
+        return self.dropout(attentional), new_state, weights
 
 
 class PlainDecoder(_RecurrentDecoderBase):
@@ -163,10 +171,15 @@ class PlainDecoder(_RecurrentDecoderBase):
         return DecoderState(hidden=hidden, cell=cell)
 
     def step(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory) -> StepOutput:
+        readout, new_state, _ = self.advance(prev_tokens, state, memory)
+        return self.output(readout), new_state, None
+
+    def advance(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory):
+        """The step without the output layer: -> (readout (B, H + H_enc), new state, None)."""
         embedded = self.dropout(self.embedding(prev_tokens))
         output, hidden, cell = self._run_cell(torch.cat([embedded, memory.final], -1), state)
         readout = self.dropout(torch.cat([output, memory.final], -1))
-        return self.output(readout), DecoderState(hidden=hidden, cell=cell), None
+        return readout, DecoderState(hidden=hidden, cell=cell), None
 
 
 def build_decoder(

@@ -44,6 +44,21 @@ class EncoderDecoder(nn.Module):
         With ``teacher_forcing`` < 1, each step feeds the model's own previous
         argmax instead of the reference with probability 1 - teacher_forcing.
         """
+        if teacher_forcing < 1.0:
+            return self._decode_with_own_predictions(memory, tgt_in, teacher_forcing, generator)
+        state = self.init_state(memory)
+        readouts, all_attn = [], []
+        for t in range(tgt_in.size(1)):
+            readout, state, attn = self.decoder.advance(tgt_in[:, t], state, memory)
+            readouts.append(readout)
+            if attn is not None:
+                all_attn.append(attn)
+        log_probs = self.decoder.output(torch.stack(readouts, dim=1))  # (B, T, V) in one GEMM
+        attn_out = torch.stack(all_attn, dim=1) if all_attn else None
+        return log_probs, attn_out
+
+    def _decode_with_own_predictions(self, memory, tgt_in, teacher_forcing, generator):
+        """Scheduled sampling: the output layer must run per step to pick the argmax."""
         state = self.init_state(memory)
         all_log_probs, all_attn = [], []
         prev = tgt_in[:, 0]
@@ -54,8 +69,7 @@ class EncoderDecoder(nn.Module):
                 all_attn.append(attn)
             if t + 1 < tgt_in.size(1):
                 prev = tgt_in[:, t + 1]
-                if teacher_forcing < 1.0:
-                    use_model = torch.rand(prev.shape, generator=generator) >= teacher_forcing
-                    prev = torch.where(use_model.to(prev.device), log_probs.argmax(-1), prev)
+                use_model = torch.rand(prev.shape, generator=generator) >= teacher_forcing
+                prev = torch.where(use_model.to(prev.device), log_probs.argmax(-1), prev)
         attn_out = torch.stack(all_attn, dim=1) if all_attn else None
         return torch.stack(all_log_probs, dim=1), attn_out
