@@ -24,7 +24,7 @@ from torch import Tensor
 from attnscope.engine.decoding.config import BOS_ID, DecodeConfig
 from attnscope.engine.decoding.constraints import StepRules
 from attnscope.engine.decoding.recorder import SearchRecorder, backtrack, build_tree
-from attnscope.engine.decoding.results import DecodeResult, Hypothesis, StepResult
+from attnscope.engine.decoding.results import DecodeResult, StepResult
 
 
 @dataclass(frozen=True)
@@ -183,10 +183,6 @@ class DecodeStrategy(ABC):
         batch, nodes = zip(*self._finished, strict=True)
         return np.concatenate(batch), np.concatenate(nodes)
 
-    def best_so_far(self, batch_index: int) -> Hypothesis:
-        """The best hypothesis of one input at this point of the decode."""
-        return self.results()[batch_index].best
-
     # -- helpers for subclasses ------------------------------------------------
     def _initial_rows(self, max_lengths: np.ndarray) -> SearchRows:
         k = self.rows_per_input
@@ -220,7 +216,9 @@ class DecodeStrategy(ABC):
             values, ids = values[:, :width], ids[:, :width]
         else:
             values, ids = allowed.topk(width, dim=1)
-            alt_values, alt_ids = log_probs.topk(k, dim=1)
+            alt_values, alt_ids = log_probs[:, :0], ids[:, :0]
+            if k > 0:
+                alt_values, alt_ids = log_probs.topk(k, dim=1)
         return values, ids, alt_ids.cpu().numpy(), alt_values.float().exp().cpu().numpy()
 
     def _record_finished(self, batch_index: np.ndarray, node_ids: np.ndarray) -> None:

@@ -64,19 +64,22 @@ def force_token(log_probs: Tensor, token: int) -> Tensor:
 def apply_rules(
     log_probs: Tensor, history: Tensor, *, step: int, rules: StepRules, forced: int | None
 ) -> Tensor:
-    """(N, V) log-probs with the banned tokens at -inf (the input itself is never modified).
+    """(N, V) log-probs with the banned tokens at -inf; ``log_probs`` itself when nothing is.
+
+    The input is never modified.
 
     history: (N, t) long, each row's generated tokens; step: index of the token to choose.
     """
     if forced is not None:
         return force_token(log_probs, forced)
-    if step >= rules.min_length and not rules.ban_unk and rules.block_ngram_repeat == 0:
-        return log_probs  # nothing to ban
-    banned = torch.zeros_like(log_probs, dtype=torch.bool)
-    if step < rules.min_length:
-        banned[:, EOS_ID] = True
+    banned_ids = [EOS_ID] if step < rules.min_length else []
     if rules.ban_unk:
-        banned[:, UNK_ID] = True
+        banned_ids.append(UNK_ID)
+    allowed = log_probs
+    if banned_ids:
+        index = torch.tensor(banned_ids, device=log_probs.device)
+        allowed = allowed.index_fill(1, index, NEG_INF)  # a copy; the input stays
     if rules.block_ngram_repeat > 0:
-        banned |= blocked_ngram_mask(history, rules.block_ngram_repeat, log_probs.size(1))
-    return log_probs.masked_fill(banned, NEG_INF)
+        mask = blocked_ngram_mask(history, rules.block_ngram_repeat, log_probs.size(1))
+        allowed = allowed.masked_fill(mask, NEG_INF)
+    return allowed
