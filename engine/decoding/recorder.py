@@ -76,8 +76,10 @@ class SearchRecorder:
         self, step: int, record: StepRecord, *, forced: bool
     ) -> tuple[np.ndarray, list[StepResult]]:
         """Store one step; returns the new node ids (M,) and one StepResult per input."""
-        for array in (record.tokens, record.log_probs, record.scores, record.finished):
-            array.flags.writeable = False
+        for name in StepRecord.__dataclass_fields__:
+            array = getattr(record, name)
+            if array is not None:
+                array.flags.writeable = False  # shared by the StepResults: hand out read-only
         node_ids = np.empty(record.batch_index.size, dtype=np.int64)
         results = []
         for b, start, stop in _group_bounds(record.batch_index):

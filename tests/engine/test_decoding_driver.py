@@ -79,6 +79,7 @@ def test_results_are_plain_cpu_data(strategy):
         assert_plain(step)
         assert step.attention.dtype == np.float32 and step.topk_probs.dtype == np.float32
         assert step.attention.shape[1:] == (2, 3 if step.batch_index == 0 else 5)
+        assert not step.tokens.flags.writeable and not step.attention.flags.writeable
     for result in stop.value.value:
         assert_plain(result)
 
