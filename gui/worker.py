@@ -28,7 +28,7 @@ REPAINT_INTERVAL_S = 1 / 30  # snapshots during Run are throttled to ~30 Hz
 
 def describe_error(exc: BaseException) -> str:
     """One user-facing line for any failure inside the worker."""
-    if isinstance(exc, AttnScopeError):
+    if isinstance(exc, AttnScopeError | ValueError):  # engine errors say what was wrong
         return str(exc)
     if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
         return (
