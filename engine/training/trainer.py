@@ -190,9 +190,10 @@ class Trainer:
             module: torch.nn.Module = ForwardPass(self.model)
             if self.context.enabled:
                 ids = [self.device.index] if self.device.type == "cuda" else None
-                module = DistributedDataParallel(
-                    module, device_ids=ids, find_unused_parameters=True
-                )
+                # static_graph: the same parameters take part in every step (a
+                # trunk that is unfrozen later gets a new wrapper), and it copes
+                # with parameters some architectures never use.
+                module = DistributedDataParallel(module, device_ids=ids, static_graph=True)
             self._module = module
         return self._module
 
