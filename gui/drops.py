@@ -1,4 +1,4 @@
-"""What happens when something is dropped on the window."""
+"""What happens when something is dropped on the window (or pasted into it)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,48 @@ from pathlib import Path
 from PySide6.QtCore import QMimeData
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+CHECKPOINT_SUFFIXES = {".safetensors", ".attnscope", ".pt", ".pth"}
+# Encoded pictures other applications offer; the worker decodes them safely.
+ENCODED_IMAGE_FORMATS = (
+    "image/png",
+    "image/jpeg",
+    "image/webp",
+    "image/bmp",
+    "image/gif",
+    "image/tiff",
+)
+
+
+def encoded_image(mime: QMimeData) -> bytes | None:
+    """The first encoded picture (PNG, JPEG…) in ``mime`` as file bytes, or None."""
+    for fmt in ENCODED_IMAGE_FORMATS:
+        if mime.hasFormat(fmt):
+            data = bytes(mime.data(fmt))
+            if data:
+                return data
+    return None
 
 
 def handle_drop(window, mime: QMimeData) -> None:
-    """A checkpoint file loads; an image goes to the captioning workspace; else a message."""
+    """A checkpoint file loads; a picture (file or data) goes to captioning; else a message.
+
+    A file with neither suffix is tried as a picture while a captioner is loaded
+    (the worker says clearly if it is not one) and as a checkpoint otherwise.
+    """
+    captioning = window.captioning
     paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
     if not paths:
-        if mime.hasImage() and hasattr(window, "open_image_data"):
-            window.open_image_data(mime.imageData())
+        data = encoded_image(mime)
+        if data is not None:
+            captioning.open_bytes(data)
+        elif mime.hasImage():
+            captioning.open_qimage(mime.imageData())
         else:
-            window.show_message("Only local files can be dropped here.", "warning")
+            window.show_message("Only local files or pictures can be dropped here.", "warning")
         return
     path = paths[0]
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        if hasattr(window, "open_image_path"):
-            window.open_image_path(str(path))
-        else:
-            window.show_message(
-                f"{path.name} is an image; load a captioning model first.", "warning"
-            )
-        return
-    window.load_checkpoint(str(path))
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES or (suffix not in CHECKPOINT_SUFFIXES and captioning.is_active()):
+        captioning.open_path(str(path))
+    else:
+        window.load_checkpoint(str(path))

@@ -48,7 +48,9 @@ class MainWindow(QMainWindow):
         self.summary = None
         self.snapshot = None
         self.selected_step: int | None = None
-        self._session_key = None  # (source, settings) of the open session
+        self._session_key = None  # (source key, settings) of the open session
+        self._opening = False  # a session was requested and has not answered yet
+        self._open_failed = False  # the last session request failed; later ones are moot
         self.recent = RecentFiles(self.settings)
         self._build_views()
         self._build_actions()
@@ -133,6 +135,9 @@ class MainWindow(QMainWindow):
         from attnscope.gui.export_actions import attach_export_actions
 
         attach_export_actions(self, self.export_menu)
+        from attnscope.gui.caption_view import CaptioningController
+
+        self.captioning = CaptioningController(self, file_menu, before=self.batch_action)
         file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", QKeySequence.Quit, self.close, "Quit AttnScope"))
         decode_menu = menu.addMenu("&Decode")
@@ -159,7 +164,7 @@ class MainWindow(QMainWindow):
         worker.loaded.connect(self._on_model_loaded)
         worker.loadFailed.connect(self._on_load_failed)
         worker.snapshot.connect(self._on_snapshot)
-        worker.failed.connect(lambda text: self.show_message(text, "error"))
+        worker.failed.connect(self._on_worker_failed)
         worker.cancelled.connect(lambda: self.statusBar().showMessage("Stopped", 3000))
         worker.busy.connect(self._on_busy_changed)
         worker.batchProgress.connect(self._on_batch_progress)
@@ -197,10 +202,16 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Loaded {summary.name}", 4000)
         if summary.task == "translation" and not self.translate_view.source().strip():
             self.translate_view.set_source(summary.examples[0] if summary.examples else "")
+        self.captioning.model_loaded()
         self.modelLoaded.emit(summary)
 
     def _workspace_for(self, task: str) -> QWidget:
-        return self.translate_view if task == "translation" else self.placeholder
+        views = {"translation": self.translate_view, "captioning": self.caption_view}
+        return views.get(task, self.placeholder)
+
+    def _active_view(self) -> QWidget:
+        """The workspace showing decodes: translation or captioning."""
+        return self.caption_view if self.captioning.is_active() else self.translate_view
 
     def _on_load_failed(self, path: str, message: str) -> None:
         self.statusBar().clearMessage()
@@ -208,7 +219,14 @@ class MainWindow(QMainWindow):
 
     # -- decoding requests --------------------------------------------
     def current_source(self):
+        """Text to translate, or the picture to caption (path, bytes or RGB array)."""
+        if self.captioning.is_active():
+            return self.caption_view.image_source()
         return self.translate_view.source()
+
+    def _source_key(self, source):
+        """A comparable stand-in for ``source`` (pictures are compared by choice)."""
+        return self.caption_view.image_key() if self.captioning.is_active() else source
 
     def decode_config(self):
         from attnscope.engine.decoding import DecodeConfig
@@ -223,6 +241,11 @@ class MainWindow(QMainWindow):
             self.show_message("No checkpoint is loaded: open one with File > Open.", "warning")
             return False
         source = self.current_source()
+        if source is None:
+            self.show_message(
+                "Drop a picture on the window or open one (Ctrl+Shift+O) first.", "warning"
+            )
+            return False
         if isinstance(source, str) and not source.strip():
             self.show_message("Enter a source sentence first.", "warning")
             return False
@@ -231,10 +254,11 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             self.show_message(f"Decoding settings: {exc}", "error")
             return False
-        key = (source, config)
+        key = (self._source_key(source), config)
         if key != self._session_key:
             self._session_key = key
             self.selected_step = None
+            self._opening, self._open_failed = True, False
             self.client.open_session(source, config)
         return True
 
@@ -285,7 +309,7 @@ class MainWindow(QMainWindow):
             self.force_token(token_id)
 
     def _on_source_edited(self) -> None:
-        if self.decode_settings.live.isChecked() and self.current_source().strip():
+        if self.decode_settings.live.isChecked() and self.translate_view.source().strip():
             self.decode_actions.run.setChecked(True)
             self.toggle_run()
 
@@ -295,6 +319,7 @@ class MainWindow(QMainWindow):
     # -- results --------------------------------------------------------
     def _on_snapshot(self, snapshot) -> None:
         self.snapshot = snapshot
+        self._opening = self._open_failed = False
         if snapshot.done:
             self.decode_actions.run.setChecked(False)
         self._show_snapshot()
@@ -305,14 +330,14 @@ class MainWindow(QMainWindow):
         snapshot = self.snapshot
         last = len(snapshot.steps) - 1 if snapshot.steps else None
         selected = self.selected_step if self.selected_step is not None else last
-        self.translate_view.show_snapshot(snapshot, selected)
+        self._active_view().show_snapshot(snapshot, selected)
         self.analysis.show_snapshot(snapshot, selected)
 
     def select_step(self, step: int) -> None:
         if self.snapshot is None or not 0 <= step < len(self.snapshot.steps):
             return
         self.selected_step = step
-        self.translate_view.select_step(step)
+        self._active_view().select_step(step)
         self.analysis.show_snapshot(self.snapshot, step)
 
     def _show_speed(self, snapshot) -> None:
@@ -357,6 +382,16 @@ class MainWindow(QMainWindow):
             )
 
     # -- messages, drops, settings, closing -----------------------------
+    def _on_worker_failed(self, text: str) -> None:
+        if self._open_failed:  # a request queued behind a failed open: keep the reason shown
+            log.info("after a failed open: %s", text)
+            return
+        self.show_message(text, "error")
+        if self._opening:  # the source could not be opened: the next request retries
+            self._opening, self._open_failed = False, True
+            self._session_key = None
+            self.captioning.open_failed(text)
+
     def show_message(self, text: str, level: str = "error") -> None:
         log.info("message (%s): %s", level, text)
         self.message_bar.show_message(text, level)

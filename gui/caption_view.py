@@ -1,0 +1,672 @@
+"""The captioning workspace: the picture, the caption's words, and where each word looked.
+
+The workspace never decodes a picture file itself: it remembers what the user
+chose (a path, encoded bytes, or pixels Qt already decoded) as an
+``ImageInput`` and the worker thread reads it when the session opens. The
+picture shown is the one the worker sends back in each ``SessionSnapshot``
+(``image`` (H, W, 3) uint8, ``grid`` (h, w), ``attention`` (T, heads, h·w)).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QPainter
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QSlider,
+    QSplitter,
+    QStackedWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from attnscope.engine.errors import ImageInputError
+from attnscope.engine.images import MAX_IMAGE_PIXELS
+from attnscope.gui import exports
+from attnscope.gui.gallery import ExampleGallery
+from attnscope.gui.image_overlay import QtAttentionStrip, QtImageAttentionOverlay, render_strip
+from attnscope.gui.token_chips import TokenChips
+
+STRIP_THUMB = 96
+MEAN_OF_HEADS = "Mean of heads"
+HINT = (
+    "Drop a picture here, paste one (Ctrl+V), open one (File > Open image, Ctrl+Shift+O) "
+    "or pick an example above."
+)
+
+
+def caption_word(piece: str) -> str:
+    """A target piece as a caption word: the word-start marker dropped, blanks visible."""
+    word = piece.lstrip("▁")
+    return word if word.strip() else "␣"
+
+
+def qimage_to_rgb(image: QImage) -> np.ndarray:
+    """Pixels Qt already decoded -> (H, W, 3) uint8; transparency goes on white.
+
+    Raises ImageInputError for an empty image or one over the pixel limit.
+    """
+    if image.isNull() or image.width() < 1 or image.height() < 1:
+        raise ImageInputError("the dropped or pasted image data is empty or unreadable")
+    width, height = image.width(), image.height()
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageInputError(
+            f"the image data is {width}x{height} = {width * height / 1e6:.0f} megapixels; "
+            f"the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels"
+        )
+    canvas = QImage(width, height, QImage.Format.Format_RGB888)
+    canvas.fill(Qt.white)
+    painter = QPainter(canvas)
+    painter.drawImage(0, 0, image)
+    painter.end()
+    rows = np.frombuffer(canvas.constBits(), np.uint8, count=canvas.sizeInBytes())
+    rows = rows.reshape(height, canvas.bytesPerLine())  # lines are padded to 4 bytes
+    return rows[:, : width * 3].reshape(height, width, 3).copy()
+
+
+def head_grids(
+    attention: np.ndarray | None, grid: tuple[int, int] | None, head: int | None
+) -> np.ndarray | None:
+    """Attention (T, heads, h·w) as maps (T, h, w): one head, or the mean of heads (None)."""
+    if attention is None or grid is None:
+        return None
+    attention = np.asarray(attention, dtype=np.float32)
+    rows = attention.mean(axis=1) if head is None else attention[:, head]  # (T, h·w)
+    return rows.reshape(len(rows), *grid)
+
+
+def small_copy(rgb: np.ndarray, side: int) -> np.ndarray:
+    """``rgb`` (H, W, 3) shrunk so its longest side is at most ``side`` (for thumbnails)."""
+    picture = Image.fromarray(rgb)
+    picture.thumbnail((side, side), Image.Resampling.BILINEAR)
+    return np.asarray(picture)
+
+
+class RegionWordsChart(QWidget):
+    """Reverse look-up: bars of how much each caption word attended to one image cell.
+
+    Rows are sorted by weight, strongest first; clicking a row emits
+    ``wordClicked(step)`` with that word's decode step.
+    """
+
+    wordClicked = Signal(int)
+    ROW_HEIGHT = 20
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._title = ""
+        self._rows: list[tuple[int, str, float]] = []
+        self.setMinimumWidth(200)
+        self.setToolTip("Click a region of the picture to see which words looked there")
+
+    def set_region(self, title: str, words, weights) -> None:
+        """``weights[i]`` is word i's attention on the cell (one value per word)."""
+        rows = [(i, w, float(v)) for i, (w, v) in enumerate(zip(words, weights, strict=True))]
+        self._title, self._rows = title, sorted(rows, key=lambda r: -r[2])
+        self.updateGeometry()
+        self.update()
+
+    def clear(self) -> None:
+        self._title, self._rows = "", []
+        self.update()
+
+    def rows(self) -> list[tuple[int, str, float]]:
+        """(step, word, weight) per word, strongest first."""
+        return list(self._rows)
+
+    def sizeHint(self) -> QSize:
+        return QSize(240, self.ROW_HEIGHT * (len(self._rows) + 2))
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        text = self.palette().windowText().color()
+        painter.setPen(text)
+        if not self._rows:
+            painter.drawText(self.rect().adjusted(8, 8, -8, -8), Qt.TextWordWrap, self.toolTip())
+            return
+        painter.drawText(8, 16, self._title)
+        top = max(v for _, _, v in self._rows) or 1.0
+        label_w, value_w = 90, 48
+        bar_w = max(20, self.width() - label_w - value_w - 24)
+        for row, (step, word, value) in enumerate(self._rows):
+            y = (row + 1) * self.ROW_HEIGHT + 6
+            label = self.fontMetrics().elidedText(f"{step + 1}. {word}", Qt.ElideRight, label_w)
+            painter.setPen(text)
+            painter.drawText(QRectF(8, y, label_w, self.ROW_HEIGHT), Qt.AlignVCenter, label)
+            bar = QRectF(12 + label_w, y + 3, bar_w * value / top, self.ROW_HEIGHT - 6)
+            painter.fillRect(bar, QColor("#2979ff" if row else "#ff4081"))
+            painter.drawText(
+                QRectF(16 + label_w + bar_w, y, value_w, self.ROW_HEIGHT),
+                Qt.AlignVCenter,
+                f"{value:.3f}",
+            )
+
+    def mousePressEvent(self, event) -> None:
+        row = int((event.position().y() - 6) // self.ROW_HEIGHT) - 1
+        if 0 <= row < len(self._rows):
+            self.wordClicked.emit(self._rows[row][0])
+
+
+@dataclass(frozen=True, eq=False)
+class ImageInput:
+    """One picture the user chose; ``serial`` is new for every choice."""
+
+    source: str | bytes | np.ndarray  # path, encoded file bytes, or RGB (H, W, 3) uint8
+    name: str
+    serial: int
+
+
+class CaptionWorkspace(QWidget):
+    """Views captioning snapshots; emits the user's requests as signals."""
+
+    stepSelected = Signal(int)
+    imageChosen = Signal()  # a new picture waits to be captioned
+    openRequested = Signal()
+    pasteRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None, *, example_paths=None) -> None:
+        super().__init__(parent)
+        self._serials = itertools.count(1)
+        self._input: ImageInput | None = None
+        self._snapshot = None
+        self._attention: np.ndarray | None = None  # (T, heads, h·w) shown
+        self._shown_image: np.ndarray | None = None
+        self._grids: np.ndarray | None = None  # (T, h, w) for the chosen head
+        self._words: list[str] = []
+        self._selected: int | None = None
+        self._region: tuple[int, int] | None = None
+        self._build_widgets(example_paths)
+        self._layout_widgets()
+        self._connect()
+
+    # -- construction --------------------------------------------------
+    def _build_widgets(self, example_paths) -> None:
+        self.image_label = QLabel("<b>Image</b>: none yet")
+        self.gallery = ExampleGallery(example_paths)
+        self.open_button = self._tool_button("Open image…", "Open a picture (Ctrl+Shift+O)")
+        self.paste_button = self._tool_button("Paste", "Caption the picture on the clipboard")
+        self.caption_label = QLabel()
+        self.caption_label.setWordWrap(True)
+        self.caption_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.caption_label.setStyleSheet("font-size: 15px; padding: 4px;")
+        self.chips = TokenChips()
+        self.chips.setToolTip("Caption words: hover to see where each looked, click to select")
+        self.word_label = QLabel()
+        self.head_box = QComboBox()
+        self.head_box.setToolTip("Which attention head the maps show")
+        self.head_box.hide()
+        self.overlay = QtImageAttentionOverlay()
+        self.overlay.graphics_view().setAcceptDrops(False)  # drops go to the window
+        self.hint = QLabel(HINT)
+        self.hint.setAlignment(Qt.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.hint)
+        self.pages.addWidget(self.overlay)
+        self.region_chart = RegionWordsChart()
+        self.strip = QtAttentionStrip(thumb_size=STRIP_THUMB)
+        self.strip.setMinimumHeight(STRIP_THUMB + 50)
+        self.timeline = QSlider(Qt.Horizontal)
+        self.timeline.setToolTip("Scrub the decode word by word")
+        self.timeline.setRange(0, 0)
+        self.paste_action = QAction("Paste image", self)
+        self.paste_action.setShortcut(QKeySequence.Paste)
+        self.paste_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        self.addAction(self.paste_action)
+
+    def _tool_button(self, text: str, tip: str) -> QToolButton:
+        button = QToolButton()
+        button.setText(text)
+        button.setToolTip(tip)
+        return button
+
+    def _layout_widgets(self) -> None:
+        source_row = QHBoxLayout()
+        source_row.addWidget(self.image_label)
+        source_row.addStretch(1)
+        source_row.addWidget(self.gallery)
+        source_row.addWidget(self.open_button)
+        source_row.addWidget(self.paste_button)
+        word_row = QHBoxLayout()
+        word_row.addWidget(self.word_label, 1)
+        word_row.addWidget(self.head_box)
+        picture = QWidget()
+        picture_layout = QVBoxLayout(picture)
+        picture_layout.setContentsMargins(0, 0, 0, 0)
+        picture_layout.addLayout(word_row)
+        picture_layout.addWidget(self.pages, 1)
+        middle = QSplitter(Qt.Horizontal)
+        middle.addWidget(picture)
+        middle.addWidget(self.region_chart)
+        middle.setStretchFactor(0, 1)
+        middle.setSizes([700, 260])
+        layout = QVBoxLayout(self)
+        layout.addLayout(source_row)
+        layout.addWidget(self.caption_label)
+        layout.addWidget(self.chips)
+        layout.addWidget(middle, 1)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.timeline)
+
+    def _connect(self) -> None:
+        self.gallery.imageChosen.connect(self.set_image_path)
+        self.open_button.clicked.connect(self.openRequested)
+        self.paste_button.clicked.connect(self.pasteRequested)
+        self.paste_action.triggered.connect(self.pasteRequested)
+        self.chips.stepSelected.connect(self.stepSelected)
+        self.chips.stepHovered.connect(self._show_word)
+        self.strip.wordClicked.connect(self.stepSelected)
+        self.strip.wordHovered.connect(self._show_word)
+        for widget in (self.chips, self.strip):
+            widget.installEventFilter(self)
+        self.region_chart.wordClicked.connect(self.stepSelected)
+        self.overlay.regionClicked.connect(self.show_region)
+        self.head_box.currentIndexChanged.connect(self._on_head_changed)
+        self.timeline.valueChanged.connect(lambda v: self.stepSelected.emit(v - 1) if v else None)
+
+    # -- the picture -------------------------------------------------
+    def set_image_path(self, path: str) -> None:
+        self._choose(str(path), path.replace("\\", "/").rsplit("/", 1)[-1])
+
+    def set_image_bytes(self, data: bytes, name: str = "dropped image") -> None:
+        self._choose(bytes(data), name)
+
+    def set_image_array(self, rgb: np.ndarray, name: str = "pasted image") -> None:
+        self._choose(np.ascontiguousarray(rgb, dtype=np.uint8), name)
+
+    def _choose(self, source, name: str) -> None:
+        self._input = ImageInput(source, name, next(self._serials))
+        self._region = None
+        self.overlay.highlight_cell(None)
+        self.image_label.setText(f"<b>Image</b>: {name}")
+        self.hint.setText(f"Reading {name}…")
+        self.pages.setCurrentWidget(self.hint)
+        self.imageChosen.emit()
+
+    def image_source(self):
+        """What the worker decodes (path, bytes or RGB array), or None before any choice."""
+        return None if self._input is None else self._input.source
+
+    def image_key(self) -> tuple[str, int] | None:
+        """Identifies the current choice (arrays cannot be compared cheaply)."""
+        return None if self._input is None else ("image", self._input.serial)
+
+    def image_name(self) -> str:
+        return "" if self._input is None else self._input.name
+
+    def image_failed(self, message: str) -> None:
+        """The worker could not read the chosen picture: say so in the picture pane."""
+        self._shown_image = None
+        self.hint.setText(f"Could not caption {self.image_name()}: {message}\n\n{HINT}")
+        self.pages.setCurrentWidget(self.hint)
+
+    # -- snapshots ---------------------------------------------------
+    def show_snapshot(self, snapshot, selected: int | None) -> None:
+        """Draw ``snapshot`` (an engine SessionSnapshot of a captioning session)."""
+        self._snapshot = snapshot
+        if snapshot.image is not None and snapshot.image is not self._shown_image:
+            self._show_picture(snapshot.image)
+        self._set_decode(
+            snapshot.target_pieces, [s.log_prob for s in snapshot.steps], snapshot.attention
+        )
+        self.caption_label.setText(snapshot.target_text or "<i>(press Step or Run)</i>")
+        self.timeline.blockSignals(True)
+        self.timeline.setRange(0, len(snapshot.steps))
+        self.timeline.setValue(0 if selected is None else selected + 1)
+        self.timeline.blockSignals(False)
+        self.select_step(selected)
+
+    def show_hypothesis(self, pieces, log_probs, attention: np.ndarray | None) -> None:
+        """Show another hypothesis of the same picture (a beam node's path).
+
+        attention: (T, heads, h·w) of that path, T = len(pieces).
+        """
+        if self._snapshot is None:
+            return
+        self._set_decode(pieces, log_probs, attention)
+        self.caption_label.setText(" ".join(caption_word(p) for p in pieces))
+        self.select_step(len(pieces) - 1 if len(pieces) else None)
+
+    def _set_decode(self, pieces, log_probs, attention: np.ndarray | None) -> None:
+        self.chips.set_tokens(list(pieces), list(log_probs))
+        self._attention = attention
+        self._set_head_count(0 if attention is None else attention.shape[1])
+        self._words = [caption_word(p) for p in pieces]
+        self._refresh_maps()
+
+    def _show_picture(self, rgb: np.ndarray) -> None:
+        self._shown_image = rgb
+        self.overlay.set_image(rgb)
+        self.strip.set_image(small_copy(rgb, 2 * STRIP_THUMB))
+        size = f"{rgb.shape[1]}×{rgb.shape[0]}"
+        self.image_label.setText(f"<b>Image</b>: {self.image_name()} ({size})")
+        self.pages.setCurrentWidget(self.overlay)
+
+    def _refresh_maps(self) -> None:
+        """Recompute the chosen head's grids and redraw the strip and region chart."""
+        grid = None if self._snapshot is None else self._snapshot.grid
+        self._grids = head_grids(self._attention, grid, self.head())
+        if self._grids is None:
+            self.strip.set_words([], [])
+        else:
+            self.strip.set_words(self._words[: len(self._grids)], list(self._grids))
+        self._refresh_region()
+
+    def select_step(self, step: int | None) -> None:
+        self._selected = step
+        self.chips.select(step)
+        self.strip.select(step)
+        self._show_word(step)
+
+    def _show_word(self, step: int | None) -> None:
+        """Lay word ``step``'s map over the picture (None or out of range: no overlay)."""
+        if self._grids is None or step is None or not 0 <= step < len(self._grids):
+            self.overlay.set_attention(None)
+            none = self._snapshot is not None and self._attention is None
+            self.word_label.setText("This model has no attention." if none else "")
+            return
+        self.overlay.set_attention(self._grids[step])
+        self.word_label.setText(f"<b>Word {step + 1}</b>: “{self._words[step]}”")
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Leave and watched in (self.chips, self.strip):
+            self._show_word(self._selected)  # hovering ended: back to the selected word
+        return super().eventFilter(watched, event)
+
+    # -- heads ---------------------------------------------------------
+    def _set_head_count(self, heads: int) -> None:
+        if self.head_box.count() == (heads + 1 if heads > 1 else 0):
+            return
+        self.head_box.blockSignals(True)
+        self.head_box.clear()
+        if heads > 1:
+            self.head_box.addItems([MEAN_OF_HEADS] + [f"Head {i + 1}" for i in range(heads)])
+        self.head_box.blockSignals(False)
+        self.head_box.setVisible(heads > 1)
+
+    def head(self) -> int | None:
+        """The head the maps show, or None for the mean of heads."""
+        index = self.head_box.currentIndex()
+        return index - 1 if index > 0 else None
+
+    def set_head(self, head: int | None) -> None:
+        self.head_box.setCurrentIndex(0 if head is None else head + 1)
+
+    def _on_head_changed(self, _index: int) -> None:
+        self._refresh_maps()
+        self._show_word(self._selected)
+
+    # -- reverse look-up -------------------------------------------------
+    def show_region(self, gx: int, gy: int) -> None:
+        """List how much each caption word attended to grid cell (column gx, row gy)."""
+        self._region = (gx, gy)
+        self.overlay.highlight_cell(gx, gy)
+        self._refresh_region()
+
+    def _refresh_region(self) -> None:
+        grids = self._grids
+        if self._region is None or grids is None or not len(grids):
+            self.region_chart.clear()
+            return
+        gx, gy = self._region
+        h, w = grids.shape[1:]
+        if not (0 <= gx < w and 0 <= gy < h):
+            self.region_chart.clear()
+            return
+        self.region_chart.set_region(
+            f"Cell row {gy + 1}, column {gx + 1} of {h}×{w}",
+            self._words[: len(grids)],
+            grids[:, gy, gx],
+        )
+
+    # -- what exports need ---------------------------------------------
+    def shown_grid(self) -> np.ndarray | None:
+        """The (h, w) grid of the selected word (what the overlay shows), or None."""
+        step = self._selected
+        if self._grids is None or step is None or not 0 <= step < len(self._grids):
+            return None
+        return self._grids[step].copy()
+
+    def render_overlay(self) -> np.ndarray | None:
+        """The picture with the selected word's map, full resolution (H, W, 3) uint8."""
+        self._show_word(self._selected)
+        return self.overlay.render()
+
+    def render_strip(self) -> np.ndarray | None:
+        """Every word's map side by side with the words printed (H, W, 3) uint8."""
+        if self._grids is None or self._shown_image is None or not len(self._grids):
+            return None
+        picture = small_copy(self._shown_image, 4 * STRIP_THUMB)
+        return render_strip(
+            self._words[: len(self._grids)],
+            list(self._grids),
+            picture,
+            thumb_size=2 * STRIP_THUMB,
+            mode=self.overlay.mode(),
+            opacity=self.overlay.opacity(),
+        )
+
+    def attention_grids(self) -> np.ndarray | None:
+        """All heads' maps (T, heads, h, w) float32, or None without attention."""
+        if self._snapshot is None or self._attention is None or self._snapshot.grid is None:
+            return None
+        attention = np.asarray(self._attention, dtype=np.float32)
+        return attention.reshape(*attention.shape[:2], *self._snapshot.grid)
+
+
+# -- wiring into the main window ------------------------------------------------
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
+
+
+class CaptioningController(QObject):
+    """Puts the captioning workspace into a main window: picture inputs, menu, exports."""
+
+    def __init__(self, window, file_menu: QMenu, *, before: QAction | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.view = window.caption_view = CaptionWorkspace()
+        window.workspaces.addWidget(self.view)
+        self.view.stepSelected.connect(window.select_step)
+        self.view.imageChosen.connect(self._on_image_chosen)
+        self.view.openRequested.connect(self.open_dialog)
+        self.view.pasteRequested.connect(self.paste)
+        self.open_action = QAction("Open &image…", window)
+        self.open_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.open_action.setStatusTip("Open a picture to caption")
+        self.open_action.setToolTip("Open a picture to caption (Ctrl+Shift+O)")
+        self.open_action.triggered.connect(self.open_dialog)
+        file_menu.insertAction(before, self.open_action)
+        self.exporter = attach_caption_exports(window, window.export_menu)
+        window.analysis.beam_tree.nodeSelected.connect(self._on_beam_node)
+
+    def is_active(self) -> bool:
+        summary = self.window.summary
+        return summary is not None and summary.task == "captioning"
+
+    # -- pictures in -------------------------------------------------
+    def open_path(self, path: str) -> None:
+        """Caption the picture file at ``path`` (read by the worker)."""
+        if not self._refused(Path(path).name):
+            self.view.set_image_path(path)
+
+    def open_bytes(self, data: bytes, name: str = "dropped image") -> None:
+        """Caption an encoded picture (PNG, JPEG… bytes; decoded by the worker)."""
+        if not self._refused(name):
+            self.view.set_image_bytes(data, name)
+
+    def open_qimage(self, image: QImage, name: str = "dropped image") -> None:
+        """Caption pixels another application handed over already decoded."""
+        if self._refused(name):
+            return
+        try:
+            rgb = qimage_to_rgb(image)
+        except ImageInputError as exc:
+            self.window.show_message(f"Could not use the {name}: {exc}", "error")
+            return
+        self.view.set_image_array(rgb, name)
+
+    def _refused(self, name: str) -> bool:
+        if self.is_active():
+            return False
+        self.window.show_message(
+            f"{name} is a picture: load a captioning model first (File > Open).", "warning"
+        )
+        return True
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def paste(self) -> None:
+        """Caption the picture (or picture file) on the clipboard."""
+        from attnscope.gui.drops import encoded_image, handle_drop
+
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not (mime.hasUrls() or mime.hasImage() or encoded_image(mime)):
+            self.window.show_message("The clipboard holds no picture to caption.", "warning")
+            return
+        handle_drop(self.window, mime)
+
+    # -- sessions --------------------------------------------------------
+    def model_loaded(self) -> None:
+        """A captioner arrived: caption the current picture, or the first example."""
+        if not self.is_active():
+            return
+        examples = self.view.gallery.paths()
+        if self.view.image_source() is not None:
+            self._on_image_chosen()
+        elif examples:
+            self.view.set_image_path(examples[0])
+
+    def open_failed(self, message: str) -> None:
+        if self.is_active():
+            self.view.image_failed(message)
+
+    def _on_image_chosen(self) -> None:
+        window = self.window
+        if (
+            self.is_active()
+            and window._ensure_session()
+            and window.decode_settings.live.isChecked()
+        ):
+            window.decode_actions.run.setChecked(True)
+            window.client.run()
+
+    def _on_beam_node(self, node_id: int) -> None:
+        """Show a beam hypothesis's words and maps (the docks handle the tree itself)."""
+        snapshot = self.window.snapshot
+        if not self.is_active() or snapshot is None or snapshot.tree is None:
+            return
+        tree = snapshot.tree
+        path = tree.path(node_id)
+        log_probs = [float(tree.scores[n] - tree.scores[tree.parent_ids[n]]) for n in path]
+        attention = None if snapshot.node_attention is None else snapshot.node_attention[path]
+        self.view.show_hypothesis([snapshot.node_pieces[n] for n in path], log_probs, attention)
+
+
+# -- File > Export while captioning ------------------------------------------
+# label, file filter, default suffix, CaptionExporter method
+CAPTION_EXPORTS = (
+    ("Overlay of the selected word as PNG…", "PNG image (*.png)", ".png", "overlay_png"),
+    ("Strip of every word as PNG…", "PNG image (*.png)", ".png", "strip_png"),
+    ("Attention grids as NumPy (T, heads, h, w)…", "NumPy array (*.npy)", ".npy", "grids_npy"),
+    ("Caption decode as JSON…", "JSON (*.json)", ".json", "decode_json"),
+)
+
+
+class CaptionExporter:
+    """Writes the shown caption decode; each method takes the target path.
+
+    Raises ValueError when there is nothing of that kind to write yet.
+    """
+
+    def __init__(self, window) -> None:
+        self.window = window
+
+    @property
+    def view(self) -> CaptionWorkspace:
+        return self.window.caption_view
+
+    def overlay_png(self, path: str) -> None:
+        exports.export_rgb_png(_required(self.view.render_overlay(), "overlay"), path)
+
+    def strip_png(self, path: str) -> None:
+        exports.export_rgb_png(_required(self.view.render_strip(), "strip"), path)
+
+    def grids_npy(self, path: str) -> None:
+        exports.export_matrix_npy(_required(self.view.attention_grids(), "attention"), path)
+
+    def decode_json(self, path: str) -> None:
+        from attnscope.gui.export_actions import decode_payload
+
+        payload = decode_payload(self.window)
+        payload.pop("source_pieces", None)
+        payload["caption"] = payload.pop("translation")
+        payload["image"] = self.view.image_name()
+        source = self.view.image_source()
+        payload["source"] = source if isinstance(source, str) else None
+        payload["attention"] = self.view.attention_grids()  # (T, heads, h, w)
+        exports.export_decode_json(payload, path)
+
+
+def _required(value, what: str):
+    if value is None:
+        raise ValueError(f"there is no {what} to export yet: caption a picture first")
+    return value
+
+
+def attach_caption_exports(window, menu: QMenu) -> CaptionExporter:
+    """Add the captioning exports to ``menu``; each task's entries show only for that task."""
+    exporter = CaptionExporter(window)
+    others = list(menu.actions())
+    mine = []
+    for label, file_filter, suffix, method in CAPTION_EXPORTS:
+        action = menu.addAction(label)
+        action.setStatusTip(f"Export: {label.rstrip('…').lower()}")
+        action.triggered.connect(
+            lambda _=False, f=file_filter, s=suffix, m=method: _ask_and_export(
+                window, exporter, f, s, m
+            )
+        )
+        mine.append(action)
+
+    def _show_for_task() -> None:
+        captioning = window.summary is not None and window.summary.task == "captioning"
+        for action in mine:
+            action.setVisible(captioning)
+        for action in others:
+            action.setVisible(not captioning)
+
+    menu.aboutToShow.connect(_show_for_task)
+    _show_for_task()
+    return exporter
+
+
+def _ask_and_export(window, exporter, file_filter: str, suffix: str, method: str) -> None:
+    if window.snapshot is None or not window.snapshot.steps:
+        window.show_message("Nothing to export yet: caption a picture first.", "warning")
+        return
+    stem = Path(window.caption_view.image_name() or "caption").stem
+    path, _ = QFileDialog.getSaveFileName(window, "Export", f"{stem}{suffix}", file_filter)
+    if not path:
+        return
+    if not Path(path).suffix:
+        path += suffix
+    try:
+        getattr(exporter, method)(path)
+    except (OSError, ValueError) as exc:
+        window.show_message(f"Could not export {Path(path).name}: {exc}", "error")
+    else:
+        window.show_message(f"Exported {Path(path).name}", "info")
