@@ -58,6 +58,11 @@ def load_pairs(
     return train, val
 
 
+def source_row(ids: list[int]) -> list[int]:
+    """Encoder input for source ids: the ids then eos, as at inference time."""
+    return [*ids, EOS_ID]
+
+
 @dataclass(frozen=True)
 class EncodedPairs:
     """Tokenized pairs (ids without bos/eos) and the raw reference text."""
@@ -68,10 +73,10 @@ class EncodedPairs:
 
     @property
     def lengths(self) -> list[tuple[int, int]]:
-        return [(len(s), len(t) + 1) for s, t in zip(self.sources, self.targets, strict=True)]
+        return [(len(s) + 1, len(t) + 1) for s, t in zip(self.sources, self.targets, strict=True)]
 
     def collate(self, indices: list[int]) -> Batch:
-        src = [self.sources[i] or [EOS_ID] for i in indices]  # never an empty source
+        src = [source_row(self.sources[i]) for i in indices]
         tgt = [self.targets[i] for i in indices]
         return Batch(
             inputs=(pad_sequences(src), torch.tensor([len(s) for s in src], dtype=torch.long)),
@@ -247,7 +252,7 @@ def greedy_texts(
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            src = [sources[i] or [EOS_ID] for i in chunk]
+            src = [source_row(sources[i]) for i in chunk]
             memory = model.encode(
                 pad_sequences(src).to(device),
                 torch.tensor([len(s) for s in src], dtype=torch.long, device=device),

@@ -6,7 +6,7 @@ import torch
 from training_support import reverse_config, reverse_pairs
 
 from attnscope.engine.checkpoint import load_checkpoint
-from attnscope.engine.decoding import DecodeConfig, decode
+from attnscope.engine.decoding import EOS_ID, DecodeConfig, decode
 from attnscope.engine.training.callbacks import read_metrics
 from attnscope.engine.training.run import train
 from attnscope.engine.training.state import STATE_FILE, load_state
@@ -20,7 +20,8 @@ def _reverse_accuracy(checkpoint_path, count=100):
     for source, target in zip(sources, targets, strict=True):
         ids = checkpoint.src_tokenizer.encode(source)
         assert len(ids) == len(source.split())  # one piece per symbol
-        memory = checkpoint.model.encode(torch.tensor([ids]), torch.tensor([len(ids)]))
+        row = [*ids, EOS_ID]  # sources end with eos, as in training and inference
+        memory = checkpoint.model.encode(torch.tensor([row]), torch.tensor([len(row)]))
         result = decode(checkpoint.model, memory, DecodeConfig(topk_alternatives=0))[0]
         correct += checkpoint.tgt_tokenizer.decode(result.best.output_tokens) == target
         attention = result.best.attention[:, 0]  # (T, S)
@@ -33,9 +34,9 @@ def _reverse_accuracy(checkpoint_path, count=100):
 
 
 def test_attention_model_learns_to_reverse_with_anti_diagonal_attention(tmp_path):
-    config = reverse_config(tmp_path, train=1600, val=100, run={"epochs": 3, "val_decode": False})
+    config = reverse_config(tmp_path, train=1600, val=100, run={"epochs": 4, "val_decode": False})
     result = train(config)
-    assert result.status == "finished" and result.epochs_done == 3
+    assert result.status == "finished" and result.epochs_done == 4
     losses = [record["val_loss"] for record in result.history]
     assert losses[-1] < 0.5 * losses[0]
     accuracy, near_anti_diagonal = _reverse_accuracy(result.best_checkpoint)
