@@ -1,0 +1,197 @@
+"""`attnscope evaluate`: score a checkpoint on held-out data.
+
+Translation::
+
+    attnscope evaluate -c CKPT --src test.de --ref test.en [--beam 5] [--json]
+
+prints corpus BLEU and chrF (sacrebleu) with their signatures. Captioning::
+
+    attnscope evaluate -c CKPT --images DIR --captions captions.txt \\
+        [--split-file splits.tsv --split dev] [--json]
+
+prints BLEU-1..4 and CIDEr-D (pycocoevalcap, see ``attnscope.engine.metrics``)
+of one caption per image against all of its reference captions.
+
+Decoding options are those of ``translate`` / ``caption``. Under torchrun
+the inputs are sharded over the processes and rank 0 prints the scores.
+Exit status: 0 on success, 2 for unusable inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from attnscope.engine.commands.common import add_decode_arguments, decode_config_from_args, fail
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_decode_arguments(parser)
+    text = parser.add_argument_group("translation")
+    text.add_argument("--src", metavar="FILE", help="source sentences, one per line (.gz ok)")
+    text.add_argument("--ref", metavar="FILE", help="reference translations, line-aligned")
+    text.add_argument(
+        "--tokenize", default="auto", help="sacrebleu BLEU tokenizer (auto: zh for CJK, else 13a)"
+    )
+    images = parser.add_argument_group("captioning")
+    images.add_argument("--images", metavar="DIR", help="image folder")
+    images.add_argument("--captions", metavar="CSV", help="image,caption CSV (references)")
+    images.add_argument("--split-file", metavar="TSV", help="image<TAB>split file")
+    images.add_argument(
+        "--split",
+        nargs="+",
+        default=["test"],
+        metavar="NAME",
+        help="split(s) to score with --split-file (default: test)",
+    )
+    parser.add_argument("--limit", type=int, default=0, metavar="N", help="score the first N only")
+    parser.add_argument("--hypotheses", metavar="FILE", help="also write the outputs here")
+
+
+def run(args: argparse.Namespace) -> int:
+    from attnscope.engine.errors import AttnScopeError
+    from attnscope.engine.inference import load_inference_model
+    from attnscope.engine.training import distributed
+
+    try:
+        model = load_inference_model(args.checkpoint, device=args.device)
+        config = decode_config_from_args(args, text=model.task == "translation")
+        job = TASK_JOBS[model.task]
+        inputs, references = job.read(args)
+    except (AttnScopeError, ValueError, OSError) as exc:
+        return fail(str(exc))
+    context = distributed.init_distributed() if distributed.launched_by_torchrun() else None
+    try:
+        mine = distributed.shard_for_rank(inputs, context)
+        outputs = distributed.gather_in_order(job.decode(model, mine, config, args), context)
+    finally:
+        if context is not None:
+            distributed.shutdown_distributed()
+    if context is not None and not context.is_main:
+        return 0
+    if args.hypotheses:
+        with open(args.hypotheses, "w", encoding="utf-8") as handle:
+            handle.write("".join(text + "\n" for text in outputs))
+    try:
+        report = job.score(outputs, references, args)
+    except ValueError as exc:
+        return fail(str(exc))
+    report.update(checkpoint=str(args.checkpoint), decoding=config.strategy, count=len(outputs))
+    sys.stdout.write(
+        json.dumps(report, ensure_ascii=False) + "\n" if args.json else job.text(report)
+    )
+    return 0
+
+
+class TranslationJob:
+    """Source lines in, detokenized translations out, BLEU and chrF."""
+
+    @staticmethod
+    def read(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+        from attnscope.engine.training.data import read_lines
+
+        if not (args.src and args.ref):
+            raise ValueError("a translation checkpoint needs --src FILE and --ref FILE")
+        sources, references = read_lines(args.src), read_lines(args.ref)
+        if len(sources) != len(references):
+            raise ValueError(
+                f"{args.src} has {len(sources)} lines but {args.ref} has {len(references)}"
+            )
+        if args.limit:
+            sources, references = sources[: args.limit], references[: args.limit]
+        if not sources:
+            raise ValueError(f"{args.src} has no lines to translate")
+        return sources, references
+
+    @staticmethod
+    def decode(model, sources: list[str], config, args: argparse.Namespace) -> list[str]:
+        """Translations in input order; empty or untranslatable lines give ""."""
+        from attnscope.engine.errors import InputTextError
+
+        outputs = [""] * len(sources)
+        wanted = [i for i, s in enumerate(sources) if s.strip()]
+        batch = max(args.batch_size, 1)
+        for start in range(0, len(wanted), batch):
+            chunk = wanted[start : start + batch]
+            try:
+                done = model.translate([sources[i] for i in chunk], config, batch_size=batch)
+                pairs = zip(chunk, done, strict=True)
+            except InputTextError:  # one bad line: retry one by one
+                pairs = _one_by_one(model, sources, chunk, config)
+            for i, translation in pairs:
+                outputs[i] = translation.text if translation is not None else ""
+        return outputs
+
+    @staticmethod
+    def score(outputs: list[str], references: list[str], args: argparse.Namespace) -> dict:
+        from attnscope.engine import metrics
+
+        bleu = metrics.bleu(outputs, references, tokenize=args.tokenize)
+        chrf = metrics.chrf(outputs, references)
+        return {"task": "translation", "bleu": bleu.to_dict(), "chrf": chrf.to_dict()}
+
+    @staticmethod
+    def text(report: dict[str, Any]) -> str:
+        lines = [f"{report['count']} sentences, {report['decoding']} decoding"]
+        for key in ("bleu", "chrf"):
+            score = report[key]
+            lines.append(f"{score['name']} = {score['score']:.2f}  ({score['signature']})")
+        lines.append(report["bleu"]["details"])
+        return "\n".join(lines) + "\n"
+
+
+def _one_by_one(model, sources, chunk, config):
+    from attnscope.engine.errors import InputTextError
+
+    for i in chunk:
+        try:
+            yield i, model.translate([sources[i]], config)[0]
+        except InputTextError as exc:
+            print(f"attnscope evaluate: line {i + 1} not translated: {exc}", file=sys.stderr)
+            yield i, None
+
+
+class CaptioningJob:
+    """Image paths in, captions out, BLEU-1..4 and CIDEr-D against every reference."""
+
+    @staticmethod
+    def read(args: argparse.Namespace) -> tuple[list[str], list[list[str]]]:
+        from attnscope.engine.training.data import load_captioned_images
+
+        if not (args.images and args.captions):
+            raise ValueError("a captioning checkpoint needs --images DIR and --captions FILE")
+        items = load_captioned_images(
+            args.images, args.captions, split_path=args.split_file, splits=args.split
+        )
+        if args.limit:
+            items = items[: args.limit]
+        return [str(item.path) for item in items], [list(item.captions) for item in items]
+
+    @staticmethod
+    def decode(model, paths: list[str], config, args: argparse.Namespace) -> list[str]:
+        return [model.caption(path, config).text for path in paths]
+
+    @staticmethod
+    def score(outputs: list[str], references: list[list[str]], args: argparse.Namespace) -> dict:
+        from attnscope.engine import metrics
+
+        scores = metrics.caption_scores(outputs, references)
+        return {
+            "task": "captioning",
+            **scores,
+            "notes": "BLEU-n in 0..1 and CIDEr-D (sigma 6, clipped, x10, IDF from these "
+            "references) from pycocoevalcap; captions lower-cased, punctuation removed",
+        }
+
+    @staticmethod
+    def text(report: dict[str, Any]) -> str:
+        names = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "CIDEr-D")
+        lines = [f"{report['count']} images, {report['decoding']} decoding"]
+        lines += [f"{name} = {report[name]:.4f}" for name in names]
+        lines.append(f"({report['notes']})")
+        return "\n".join(lines) + "\n"
+
+
+TASK_JOBS = {"translation": TranslationJob, "captioning": CaptioningJob}
