@@ -1,0 +1,100 @@
+"""Turn the JSON of `attnscope bench --json OUT` into a Markdown table for the README.
+
+    python benchmarks/readme_table.py bench.json > table.md
+    attnscope bench --quick --json - 2>/dev/null | python benchmarks/readme_table.py
+
+Values are medians; the spread column shows min..max of the repetitions the
+ratio is built from. A figure that was not measured shows its reason.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+# key -> (label, unit, target, (numerator figure, denominator figure) or the figure itself)
+ROWS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    "beam_vs_naive_ratio": (
+        "Batched beam vs naive beam (target tokens/s)",
+        "×",
+        "≥ 10×",
+        ("beam_tokens_per_s", "naive_tokens_per_s"),
+    ),
+    "beam_vs_opennmt_ratio": (
+        "Batched beam vs OpenNMT-py 3.5.1 (target tokens/s)",
+        "×",
+        "≥ 1.5×",
+        ("beam_tokens_per_s", "opennmt_tokens_per_s"),
+    ),
+    "step_vs_floor_ratio": (
+        "Batch-1 greedy step vs its bare matrix products",
+        "×",
+        "≤ 1.5×",
+        ("greedy_step_ms", "gemm_floor_ms"),
+    ),
+    "gui_step_p95_ms": ("GUI step, 95th percentile", "ms", "", ()),
+    "gui_max_stall_ms": ("GUI longest event-loop stall", "ms", "", ()),
+    "heatmap_200_update_ms": ("Heat map update, 200×200", "ms", "", ()),
+    "startup_s": ("Start-up to window shown", "s", "", ("startup_s",)),
+    "rss_mb": ("Resident memory, default checkpoint", "MiB", "", ()),
+    "rss_all_checkpoints_mb": ("Resident memory, after every bundled checkpoint", "MiB", "", ()),
+}
+UNITS = {"tokens_per_s": "tok/s", "_ms": "ms", "_s": "s"}
+
+
+def _unit(name: str) -> str:
+    return next((unit for suffix, unit in UNITS.items() if name.endswith(suffix)), "")
+
+
+def _figure(name: str, figure: dict[str, Any] | None) -> str:
+    if not figure or "median" not in figure:
+        return ""
+    unit = _unit(name)
+    return f"{figure['median']:.3g} {unit} ({figure['min']:.3g}..{figure['max']:.3g})"
+
+
+def _value(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.2f}{unit}" if unit == "×" else f"{value:.3g} {unit}"
+
+
+def render(data: dict[str, Any]) -> str:
+    """The Markdown table (with a line on the machine) for one bench JSON."""
+    figures, notes = data.get("figures", {}), data.get("notes", {})
+    lines = [
+        "| Figure | Median | From (median, min..max) | Target |",
+        "| --- | --- | --- | --- |",
+    ]
+    for key, (label, unit, target, parts) in ROWS.items():
+        value = data.get(key)
+        detail = " / ".join(filter(None, (_figure(p, figures.get(p)) for p in parts)))
+        if value is None:
+            detail = f"not measured: {notes.get(key, 'no reason given')}"
+        lines.append(f"| {label} | {_value(value, unit)} | {detail} | {target} |")
+    machine = data.get("machine", {})
+    lines.append("")
+    lines.append(
+        f"Measured with `attnscope bench` ({data.get('size', '?')} size) on {machine.get('cpu', '?')}, "
+        f"{machine.get('usable_cores', '?')} cores, torch {machine.get('torch', '?')}, "
+        f"{machine.get('threads', '?')} thread(s) for throughput."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) > 1:
+        sys.stderr.write("usage: readme_table.py [BENCH.json]\n")
+        return 2
+    if argv:
+        with open(argv[0], encoding="utf-8") as handle:
+            data = json.load(handle)
+    else:
+        data = json.load(sys.stdin)
+    sys.stdout.write(render(data))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

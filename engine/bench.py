@@ -1,0 +1,453 @@
+"""Performance figures measured in this process: beam throughput, step latency, its floor.
+
+Everything here is a plain function returning samples (one per repetition);
+``attnscope bench`` (engine/commands/bench.py) runs them, adds the figures
+that need other processes (the OpenNMT-py peer, memory, start-up, the GUI)
+and writes the JSON. Nothing here passes or fails on time.
+
+Workloads use random weights and random token ids: the figures measure how
+the work is organised, not what a trained model says.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib.util
+import logging
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import nn
+
+from attnscope.engine.decoding import DecodeConfig, decode
+from attnscope.models.config import (
+    AttentionConfig,
+    DecoderConfig,
+    ModelConfig,
+    TextEncoderConfig,
+)
+from attnscope.models.registry import build_model
+
+logger = logging.getLogger(__name__)
+
+FIRST_WORD_ID = 4  # ids 0..3 are pad, unk, bos, eos (docs/CONTRACTS.md)
+SOURCE_LENGTHS = (10, 30)  # realistic sentence lengths, inclusive
+
+
+@dataclass(frozen=True)
+class BenchSizes:
+    """How much work each figure does.
+
+    sentences:        source sentences for the batched beam (and the OpenNMT-py peer)
+    naive_sentences:  sentences for the naive reference, timed in ``naive_chunks``
+                      equal chunks (its tokens/s does not depend on the count)
+    batch_size, beam_size: the batched searches' settings
+    length:           every hypothesis is forced to exactly this many tokens
+    repeats:          timed passes over the sentences (engine)
+    peer_repeats:     timed passes for the OpenNMT-py peer
+    latency_steps:    greedy steps per latency run; ``latency_repeats`` runs
+    vocab:            source and target vocabulary of the random models
+    width_divisor:    1 = the real model sizes; larger shrinks every layer (tests)
+    """
+
+    sentences: int = 500
+    naive_sentences: int = 60
+    naive_chunks: int = 5
+    batch_size: int = 32
+    beam_size: int = 5
+    length: int = 50
+    repeats: int = 3
+    peer_repeats: int = 3
+    latency_steps: int = 50
+    latency_repeats: int = 5
+    vocab: int = 8000
+    width_divisor: int = 1
+    seed: int = 0
+
+
+FULL = BenchSizes()
+QUICK = BenchSizes(
+    sentences=64, naive_sentences=3, naive_chunks=3, peer_repeats=2, latency_repeats=3
+)
+# For tests: the same code paths on a toy scale.
+TINY = BenchSizes(
+    sentences=4,
+    naive_sentences=2,
+    naive_chunks=2,
+    batch_size=2,
+    beam_size=2,
+    length=4,
+    repeats=2,
+    peer_repeats=1,
+    latency_steps=3,
+    latency_repeats=2,
+    vocab=50,
+    width_divisor=16,
+)
+
+
+# -- statistics ---------------------------------------------------------------------------
+def spread(samples: Sequence[float]) -> dict[str, float | int]:
+    """Median, min, max and the interquartile range of repeated measurements."""
+    values = sorted(float(v) for v in samples)
+    if not values:
+        raise ValueError("spread needs at least one sample")
+    q1, _, q3 = (
+        statistics.quantiles(values, n=4, method="inclusive")
+        if len(values) > 1
+        else (values[0],) * 3
+    )
+    return {
+        "median": statistics.median(values),
+        "min": values[0],
+        "max": values[-1],
+        "q1": q1,
+        "q3": q3,
+        "n": len(values),
+    }
+
+
+def time_call(fn: Callable[[], Any]) -> float:
+    """Seconds one call of ``fn`` takes (wall clock)."""
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+# -- workloads ------------------------------------------------------------------------------
+def beam_model_config(vocab: int = 8000, width_divisor: int = 1) -> ModelConfig:
+    """The throughput model: 2-layer bi-GRU (512 = 2 × 256) + 2-layer GRU(512), additive attention.
+
+    Sizes follow OpenNMT-py's ``-encoder_type brnn -rnn_size 512 -layers 2
+    -global_attention mlp`` (input feeding, attention after the RNN) so the
+    peer builds the same network.
+    """
+    width = 512 // width_divisor
+    return ModelConfig(
+        task="translation",
+        src_vocab=vocab,
+        tgt_vocab=vocab,
+        embed_dim=width,
+        text_encoder=TextEncoderConfig(
+            kind="rnn", cell="gru", layers=2, hidden=width // 2, bidirectional=True, dropout=0.0
+        ),
+        attention=AttentionConfig(kind="additive"),
+        decoder=DecoderConfig(
+            cell="gru", layers=2, hidden=width, dropout=0.0, placement="luong", input_feed=True
+        ),
+    )
+
+
+def demo_model_config(vocab: int = 8000, width_divisor: int = 1) -> ModelConfig:
+    """The intended de→en demo: bi-GRU 256 encoder, GRU 512 decoder, additive, embed 256."""
+    small, large = 256 // width_divisor, 512 // width_divisor
+    return ModelConfig(
+        task="translation",
+        src_vocab=vocab,
+        tgt_vocab=vocab,
+        embed_dim=small,
+        text_encoder=TextEncoderConfig(kind="rnn", cell="gru", hidden=small, bidirectional=True),
+        attention=AttentionConfig(kind="additive"),
+        decoder=DecoderConfig(cell="gru", hidden=large, placement="bahdanau"),
+    )
+
+
+def random_model(config: ModelConfig, seed: int = 0) -> nn.Module:
+    """``build_model(config)`` with seeded random weights, in eval mode."""
+    torch.manual_seed(seed)
+    return build_model(config).eval()
+
+
+def random_sources(
+    count: int, vocab: int, *, lengths: tuple[int, int] = SOURCE_LENGTHS, seed: int = 0
+) -> list[list[int]]:
+    """``count`` sentences of random word ids, lengths uniform in ``lengths`` (inclusive)."""
+    rng = random.Random(seed)
+    return [
+        [rng.randrange(FIRST_WORD_ID, vocab) for _ in range(rng.randint(*lengths))]
+        for _ in range(count)
+    ]
+
+
+def pad_batch(sources: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Sentences -> src (B, S_max) long padded with 0, lengths (B,) long."""
+    lengths = torch.tensor([len(s) for s in sources], dtype=torch.long)
+    src = torch.zeros(len(sources), int(lengths.max()), dtype=torch.long)
+    for row, ids in enumerate(sources):
+        src[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return src, lengths
+
+
+def forced_length_config(sizes: BenchSizes, *, alternatives: int = 0) -> DecodeConfig:
+    """Beam search that generates exactly ``sizes.length`` tokens for every hypothesis."""
+    return DecodeConfig(
+        strategy="beam",
+        beam_size=sizes.beam_size,
+        max_length=sizes.length,
+        min_length=sizes.length,
+        max_length_ratio=0.0,
+        topk_alternatives=alternatives,
+    )
+
+
+# -- figure 1: batched beam vs the naive reference ----------------------------------------
+def engine_beam_pass(
+    model: nn.Module, sources: Sequence[Sequence[int]], config: DecodeConfig, batch_size: int
+) -> int:
+    """Encode and beam-decode every sentence in batches; returns the best hypotheses' tokens."""
+    tokens = 0
+    with torch.inference_mode():
+        for start in range(0, len(sources), batch_size):
+            src, lengths = pad_batch(sources[start : start + batch_size])
+            results = decode(model, model.encode(src, lengths), config)
+            tokens += sum(len(r.tokens) for r in results)
+    return tokens
+
+
+def engine_tokens_per_s(
+    model: nn.Module,
+    sources: Sequence[Sequence[int]],
+    sizes: BenchSizes,
+    *,
+    alternatives: int = 0,
+) -> list[float]:
+    """Target tokens/s of the engine's batched beam search, one sample per pass."""
+    config = forced_length_config(sizes, alternatives=alternatives)
+    engine_beam_pass(model, sources[:2], config, sizes.batch_size)  # warm-up
+    samples = []
+    for _ in range(sizes.repeats):
+        start = time.perf_counter()
+        tokens = engine_beam_pass(model, sources, config, sizes.batch_size)
+        samples.append(tokens / (time.perf_counter() - start))
+    return samples
+
+
+def benchmark_script(name: str) -> Path:
+    """``benchmarks/<name>.py`` of the source tree (it is not installed with the package).
+
+    Raises FileNotFoundError when AttnScope runs from an installed wheel.
+    """
+    import attnscope
+
+    path = Path(attnscope.__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found (benchmarks/ ships with the source tree only)")
+    return path
+
+
+def load_benchmark_script(name: str) -> ModuleType:
+    """Import ``benchmarks/<name>.py`` (see ``benchmark_script``)."""
+    path = benchmark_script(name)
+    module_name = f"attnscope_benchmarks_{name}"
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses look their module up while it loads
+    spec.loader.exec_module(module)
+    return module
+
+
+def naive_tokens_per_s(
+    model: nn.Module, sources: Sequence[Sequence[int]], sizes: BenchSizes
+) -> list[float]:
+    """Target tokens/s of benchmarks/naive_beam.py, one sample per chunk of sentences."""
+    naive = load_benchmark_script("naive_beam")
+    settings = {
+        "beam_size": sizes.beam_size,
+        "max_length": sizes.length,
+        "min_length": sizes.length,
+    }
+    naive.naive_translate(model, [sources[0]], beam_size=sizes.beam_size, max_length=2)  # warm-up
+    chunk = max(1, len(sources) // sizes.naive_chunks)
+    samples = []
+    for start in range(0, chunk * sizes.naive_chunks, chunk):
+        begin = time.perf_counter()
+        outputs = naive.naive_translate(model, sources[start : start + chunk], **settings)
+        samples.append(sum(len(o) for o in outputs) / (time.perf_counter() - begin))
+    return samples
+
+
+# -- figure 3: batch-1 greedy step vs the bare matrix products ------------------------------
+GEMM_OPS = frozenset(
+    {"aten::addmm", "aten::mm", "aten::bmm", "aten::mv", "aten::addmv", "aten::baddbmm"}
+)
+Shapes = tuple[tuple[int, ...], ...]
+
+
+def capture_matmuls(fn: Callable[[], Any]) -> list[tuple[str, Shapes]]:
+    """The BLAS calls (op name, input shapes) one call of ``fn`` makes, in order."""
+    from torch.profiler import ProfilerActivity, profile
+
+    os.environ.setdefault("KINETO_LOG_LEVEL", "5")
+    with _quiet_stderr(), profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        fn()
+    return [
+        (event.name, tuple(tuple(s) for s in event.input_shapes if s))
+        for event in prof.events()
+        if event.name in GEMM_OPS
+    ]
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence file descriptor 2: the profiler's C++ side prints start/stop lines there."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w", encoding="ascii") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _weight_t(rows: int, cols: int) -> torch.Tensor:
+    """A (rows, cols) operand laid out as nn.Linear hands it over: weight (cols, rows).t()."""
+    return torch.randn(cols, rows).t()
+
+
+def _replay_addmm(shapes: Shapes) -> Callable[[], Any]:
+    bias, (m, k), (_, n) = torch.randn(shapes[0]), shapes[1], shapes[2]
+    a, w, out = torch.randn(m, k), _weight_t(k, n), torch.empty(m, n)
+    return lambda: torch.addmm(bias, a, w, out=out)
+
+
+def _replay_mm(shapes: Shapes) -> Callable[[], Any]:
+    (m, k), (_, n) = shapes
+    a, w, out = torch.randn(m, k), _weight_t(k, n), torch.empty(m, n)
+    return lambda: torch.mm(a, w, out=out)
+
+
+def _replay_bmm(shapes: Shapes) -> Callable[[], Any]:
+    a, b = torch.randn(shapes[0]), torch.randn(shapes[1])
+    out = torch.empty(shapes[0][0], shapes[0][1], shapes[1][2])
+    return lambda: torch.bmm(a, b, out=out)
+
+
+def _replay_baddbmm(shapes: Shapes) -> Callable[[], Any]:
+    bias, a, b = (torch.randn(s) for s in shapes[:3])
+    out = torch.empty(shapes[1][0], shapes[1][1], shapes[2][2])
+    return lambda: torch.baddbmm(bias, a, b, out=out)
+
+
+def _replay_mv(shapes: Shapes) -> Callable[[], Any]:
+    matrix, vector = torch.randn(shapes[0]), torch.randn(shapes[1])
+    out = torch.empty(shapes[0][0])
+    return lambda: torch.mv(matrix, vector, out=out)
+
+
+def _replay_addmv(shapes: Shapes) -> Callable[[], Any]:
+    bias, matrix, vector = (torch.randn(s) for s in shapes[:3])
+    out = torch.empty(shapes[1][0])
+    return lambda: torch.addmv(bias, matrix, vector, out=out)
+
+
+GEMM_REPLAYS: dict[str, Callable[[Shapes], Callable[[], Any]]] = {
+    "aten::addmm": _replay_addmm,
+    "aten::mm": _replay_mm,
+    "aten::bmm": _replay_bmm,
+    "aten::baddbmm": _replay_baddbmm,
+    "aten::mv": _replay_mv,
+    "aten::addmv": _replay_addmv,
+}
+
+
+def gemm_replay(calls: Sequence[tuple[str, Shapes]]) -> Callable[[], None]:
+    """One pass of the bare matrix products of ``calls`` on pre-allocated tensors."""
+    replays = [GEMM_REPLAYS[name](shapes) for name, shapes in calls]
+
+    def one_pass() -> None:
+        for replay in replays:
+            replay()
+
+    return one_pass
+
+
+def step_latency(model: nn.Module, sizes: BenchSizes, *, source_length: int = 20) -> dict:
+    """Batch-1 greedy stepping of ``model`` on a ``source_length``-token sentence.
+
+    Returns samples (ms) for: ``greedy_step_ms`` (DecodeSession.step, what the
+    GUI calls), ``model_step_ms`` (model.step alone), ``gemm_floor_ms`` (the
+    step's matrix products alone, replayed on pre-allocated tensors) and
+    ``encode_ms``, plus ``gemm_calls``, the products the floor replays. The
+    three step timings are interleaved run by run, so a busy machine slows
+    them alike.
+    """
+    from attnscope.engine.session import DecodeSession
+
+    source = random_sources(
+        1, model.config.src_vocab, lengths=(source_length, source_length), seed=sizes.seed
+    )
+    src, lengths = pad_batch(source)
+    steps = sizes.latency_steps
+    config = DecodeConfig(strategy="greedy", max_length=steps, min_length=steps, max_length_ratio=0)
+    samples: dict[str, list[float]] = {
+        "greedy_step_ms": [],
+        "model_step_ms": [],
+        "gemm_floor_ms": [],
+        "encode_ms": [],
+    }
+    with torch.inference_mode():
+        memory = model.encode(src, lengths)
+        state, token = model.init_state(memory), torch.tensor([2])  # bos
+
+        def bare_step() -> None:
+            model.step(token, state, memory)
+
+        calls = capture_matmuls(bare_step)
+        floor = gemm_replay(calls)
+        for run in range(sizes.latency_repeats + 1):  # run 0 warms up
+            session = DecodeSession(model, memory, config)
+            timings = {
+                "greedy_step_ms": [time_call(session.step) for _ in range(steps)],
+                "model_step_ms": [time_call(bare_step) for _ in range(steps)],
+                "gemm_floor_ms": [time_call(floor) for _ in range(steps)],
+                "encode_ms": [time_call(lambda: model.encode(src, lengths)) for _ in range(5)],
+            }
+            if run:
+                for key, seconds in timings.items():
+                    samples[key] += [1000.0 * t for t in seconds]
+    calls_json = [[name, [list(s) for s in shapes]] for name, shapes in calls]
+    return {**samples, "gemm_calls": calls_json}
+
+
+# -- figure 4: memory (run in a fresh subprocess by the bench command) ---------------------
+def resident_mb() -> float:
+    """This process's resident set size in MiB (psutil when installed, else /proc)."""
+    try:
+        import psutil
+    except ImportError:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            pages = int(handle.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def rss_after_loading(paths: Sequence[str]) -> dict[str, Any]:
+    """Open each checkpoint in turn, keeping only the latest (as the app does); RSS in MiB.
+
+    Meant for a fresh process: ``baseline_mb`` is the RSS once torch and the
+    engine are imported, ``after_each_mb`` the RSS after each load.
+    """
+    from attnscope.engine.checkpoint import load_checkpoint
+
+    baseline, after, loaded = resident_mb(), [], None
+    for path in paths:
+        loaded = None  # drop the previous model first, like switching checkpoints
+        gc.collect()
+        loaded = load_checkpoint(path)
+        after.append(resident_mb())
+    del loaded
+    return {"baseline_mb": baseline, "after_each_mb": after}

@@ -1,0 +1,84 @@
+"""`attnscope bench` on toy sizes: the JSON has every key, and the baselines do the same work.
+
+Nothing here looks at how fast anything ran.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from attnscope.engine import bench
+from attnscope.engine.cli import main
+from attnscope.engine.commands.bench import TOP_LEVEL_KEYS
+from attnscope.engine.decoding import decode
+
+
+@pytest.fixture(scope="module")
+def tiny_report(tmp_path_factory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    skips = ["--skip", "peer", "--skip", "memory", "--skip", "startup", "--skip", "gui"]
+    assert main(["bench", "--tiny", "--json", str(out), *skips]) == 0
+    return json.loads(out.read_text())
+
+
+def test_json_has_every_key_and_a_reason_for_each_null(tiny_report):
+    for key in (*TOP_LEVEL_KEYS, "machine", "notes", "figures"):
+        assert key in tiny_report
+    for key in TOP_LEVEL_KEYS:
+        if tiny_report[key] is None:
+            assert tiny_report["notes"][key]
+    assert "skipped" in tiny_report["notes"]["beam_vs_opennmt_ratio"]
+    assert {"cpu", "usable_cores", "torch", "threads"} <= set(tiny_report["machine"])
+
+
+def test_measured_figures_carry_median_and_spread(tiny_report):
+    figures = tiny_report["figures"]
+    for name in ("beam_tokens_per_s", "naive_tokens_per_s", "greedy_step_ms", "gemm_floor_ms"):
+        figure = figures[name]
+        assert figure["min"] <= figure["q1"] <= figure["median"] <= figure["q3"] <= figure["max"]
+        assert figure["n"] >= 2
+    for key in ("beam_vs_naive_ratio", "step_vs_floor_ratio"):
+        assert tiny_report[key] > 0
+    ratio = figures["beam_tokens_per_s"]["median"] / figures["naive_tokens_per_s"]["median"]
+    assert tiny_report["beam_vs_naive_ratio"] == pytest.approx(ratio)
+
+
+def test_spread_quartiles():
+    result = bench.spread([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert result == {"median": 3.0, "min": 1.0, "max": 5.0, "q1": 2.0, "q3": 4.0, "n": 5}
+    assert bench.spread([7.0])["q1"] == 7.0
+    with pytest.raises(ValueError):
+        bench.spread([])
+
+
+def test_naive_reference_finds_the_engines_best_hypothesis():
+    """Same model, same forced length: the two searches must agree (a fair baseline)."""
+    sizes = bench.TINY
+    model = bench.random_model(bench.beam_model_config(sizes.vocab, sizes.width_divisor))
+    sources = bench.random_sources(3, sizes.vocab, seed=1)
+    naive = bench.load_benchmark_script("naive_beam")
+    expected = naive.naive_translate(model, sources, beam_size=3, max_length=6, min_length=6)
+    config = bench.forced_length_config(bench.BenchSizes(beam_size=3, length=6))
+    with torch.inference_mode():
+        results = decode(model, model.encode(*bench.pad_batch(sources)), config)
+    assert [list(r.tokens) for r in results] == expected
+    assert all(len(tokens) == 6 for tokens in expected)
+
+
+def test_gemm_capture_and_replay_match_a_linear_layer():
+    layer = torch.nn.Linear(6, 4)
+    inputs = torch.randn(3, 6)
+    with torch.inference_mode():
+        calls = bench.capture_matmuls(lambda: layer(inputs))
+    assert calls == [("aten::addmm", ((4,), (3, 6), (6, 4)))]
+    bench.gemm_replay(calls)()  # the replay accepts the captured shapes
+
+
+def test_readme_table_renders_values_and_reasons(tiny_report):
+    table = bench.load_benchmark_script("readme_table").render(tiny_report)
+    assert table.count("\n| ") == 1 + len(TOP_LEVEL_KEYS)  # separator + one row per key
+    assert f"{tiny_report['beam_vs_naive_ratio']:.2f}×" in table
+    assert "not measured: skipped" in table
