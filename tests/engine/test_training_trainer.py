@@ -8,7 +8,8 @@ from training_support import reverse_config, reverse_pairs
 from attnscope.engine.checkpoint import load_checkpoint
 from attnscope.engine.decoding import EOS_ID, DecodeConfig, decode
 from attnscope.engine.training.callbacks import read_metrics
-from attnscope.engine.training.run import train
+from attnscope.engine.training.distributed import SINGLE_PROCESS
+from attnscope.engine.training.run import build_trainer, train
 from attnscope.engine.training.state import STATE_FILE, load_state
 
 
@@ -144,3 +145,43 @@ def test_max_steps_stops_and_validates(tmp_path):
     result = train(reverse_config(tmp_path, run={"max_steps": 4, "val_decode": False}))
     assert result.status == "max_steps" and result.step == 4
     assert len(result.history) == 1 and np.isfinite(result.history[0]["val_loss"])
+
+
+def test_tsv_pairs_with_swapped_columns_and_an_automatic_hold_out(tmp_path):
+    sources, targets = reverse_pairs(120, seed=4)
+    tsv = tmp_path / "pairs.tsv"
+    rows = zip(sources, targets, strict=True)
+    tsv.write_text("".join(f"{t}\t{s}\tattribution #{i}\n" for i, (s, t) in enumerate(rows)))
+    config = reverse_config(
+        tmp_path,
+        data={
+            "src_train": None,
+            "tgt_train": None,
+            "src_val": None,
+            "tgt_val": None,
+            "pairs_train": str(tsv),
+            "source_column": 1,
+            "target_column": 0,
+            "val_size": 20,
+        },
+        run={"epochs": 1},
+    )
+    trainer = build_trainer(config, device=torch.device("cpu"), context=SINGLE_PROCESS)
+    assert len(trainer.task.train.sources) == 100 and len(trainer.task.val.sources) == 20
+    assert set(trainer.task.val.references) <= set(targets)  # column 0 is the target
+
+
+def test_early_stopping_and_plateau_decay_follow_the_validation_metric(tmp_path):
+    config = reverse_config(
+        tmp_path,
+        optim={"schedule": "plateau", "plateau_patience": 1, "plateau_factor": 0.5},
+        run={"epochs": 6, "early_stopping": 2, "best_metric": "loss", "val_decode": False},
+    )
+    trainer = build_trainer(config, device=torch.device("cpu"), context=SINGLE_PROCESS)
+    losses = iter([3.0, 2.0, 2.5, 2.6, 1.0, 1.0])
+    trainer.task.validate = lambda model, device, decode: {"val_loss": next(losses), "val_ppl": 1.0}
+    result = trainer.fit()
+    assert result.status == "early_stopped" and result.epochs_done == 4
+    assert [r["best"] for r in result.history] == [True, True, False, False]
+    assert result.best == 2.0
+    assert trainer.schedule.plateau_scale == pytest.approx(0.25)  # decayed after epochs 3 and 4
