@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QEvent, QObject, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
+    QScrollArea,
     QSlider,
     QSplitter,
     QStackedWidget,
@@ -102,6 +103,7 @@ class RegionWordsChart(QWidget):
 
     wordClicked = Signal(int)
     ROW_HEIGHT = 20
+    HEADER = 2 * ROW_HEIGHT + 6  # the title, wrapped over up to two lines
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -114,19 +116,28 @@ class RegionWordsChart(QWidget):
         """``weights[i]`` is word i's attention on the cell (one value per word)."""
         rows = [(i, w, float(v)) for i, (w, v) in enumerate(zip(words, weights, strict=True))]
         self._title, self._rows = title, sorted(rows, key=lambda r: -r[2])
+        self.setMinimumHeight(self.HEADER + self.ROW_HEIGHT * (len(rows) + 1))
         self.updateGeometry()
         self.update()
 
     def clear(self) -> None:
         self._title, self._rows = "", []
+        self.setMinimumHeight(0)
         self.update()
+
+    def title(self) -> str:
+        return self._title
 
     def rows(self) -> list[tuple[int, str, float]]:
         """(step, word, weight) per word, strongest first."""
         return list(self._rows)
 
     def sizeHint(self) -> QSize:
-        return QSize(240, self.ROW_HEIGHT * (len(self._rows) + 2))
+        return QSize(240, self.HEADER + self.ROW_HEIGHT * (len(self._rows) + 1))
+
+    def row_centre(self, index: int) -> QPoint:
+        """Where row ``index`` (0 = strongest) is drawn, in widget coordinates."""
+        return QPoint(40, self.HEADER + index * self.ROW_HEIGHT + self.ROW_HEIGHT // 2)
 
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)
@@ -135,12 +146,13 @@ class RegionWordsChart(QWidget):
         if not self._rows:
             painter.drawText(self.rect().adjusted(8, 8, -8, -8), Qt.TextWordWrap, self.toolTip())
             return
-        painter.drawText(8, 16, self._title)
+        title = QRectF(8, 4, self.width() - 16, self.HEADER - 6)
+        painter.drawText(title, Qt.TextWordWrap | Qt.AlignBottom, self._title)
         top = max(v for _, _, v in self._rows) or 1.0
         label_w, value_w = 90, 48
         bar_w = max(20, self.width() - label_w - value_w - 24)
         for row, (step, word, value) in enumerate(self._rows):
-            y = (row + 1) * self.ROW_HEIGHT + 6
+            y = self.HEADER + row * self.ROW_HEIGHT
             label = self.fontMetrics().elidedText(f"{step + 1}. {word}", Qt.ElideRight, label_w)
             painter.setPen(text)
             painter.drawText(QRectF(8, y, label_w, self.ROW_HEIGHT), Qt.AlignVCenter, label)
@@ -153,8 +165,9 @@ class RegionWordsChart(QWidget):
             )
 
     def mousePressEvent(self, event) -> None:
-        row = int((event.position().y() - 6) // self.ROW_HEIGHT) - 1
-        if 0 <= row < len(self._rows):
+        offset = event.position().y() - self.HEADER
+        row = int(offset // self.ROW_HEIGHT)
+        if offset >= 0 and row < len(self._rows):
             self.wordClicked.emit(self._rows[row][0])
 
 
@@ -215,6 +228,9 @@ class CaptionWorkspace(QWidget):
         self.pages.addWidget(self.hint)
         self.pages.addWidget(self.overlay)
         self.region_chart = RegionWordsChart()
+        self.region_scroll = QScrollArea()
+        self.region_scroll.setWidget(self.region_chart)
+        self.region_scroll.setWidgetResizable(True)
         self.strip = QtAttentionStrip(thumb_size=STRIP_THUMB)
         self.strip.setMinimumHeight(STRIP_THUMB + 50)
         self.timeline = QSlider(Qt.Horizontal)
@@ -248,7 +264,7 @@ class CaptionWorkspace(QWidget):
         picture_layout.addWidget(self.pages, 1)
         middle = QSplitter(Qt.Horizontal)
         middle.addWidget(picture)
-        middle.addWidget(self.region_chart)
+        middle.addWidget(self.region_scroll)
         middle.setStretchFactor(0, 1)
         middle.setSizes([700, 260])
         layout = QVBoxLayout(self)
@@ -425,7 +441,7 @@ class CaptionWorkspace(QWidget):
             self.region_chart.clear()
             return
         self.region_chart.set_region(
-            f"Cell row {gy + 1}, column {gx + 1} of {h}×{w}",
+            f"Words that looked at row {gy + 1}, column {gx + 1} (of {h}×{w}):",
             self._words[: len(grids)],
             grids[:, gy, gx],
         )

@@ -24,7 +24,7 @@ from PySide6.QtCore import (
     Qt,
     QUrl,
 )
-from PySide6.QtGui import QColor, QDropEvent, QGuiApplication, QImage
+from PySide6.QtGui import QColor, QDropEvent, QGuiApplication, QImage, QKeySequence
 from PySide6.QtTest import QTest
 
 from attnscope.engine.decoding import DecodeConfig
@@ -201,10 +201,13 @@ def test_paste_from_the_clipboard(qtbot, window, captioner):
     assert "no picture" in window.message_bar.text()
     rgb = gradient_rgb(24, 36)
     clipboard.setImage(QImage(rgb.tobytes(), 36, 24, 108, QImage.Format.Format_RGB888).copy())
+    view = window.caption_view
+    window.activateWindow()
+    view.chips.setFocus()
     snapshot = wait_snapshot(
         qtbot,
         window,
-        window.caption_view.paste_action.trigger,
+        lambda: QTest.keySequence(view.chips, QKeySequence.Paste),  # Ctrl+V on the workspace
         lambda s: s.image.shape == (24, 36, 3),
     )
     np.testing.assert_array_equal(snapshot.image, rgb)
@@ -277,20 +280,13 @@ def test_clicking_a_region_lists_the_words_that_looked_there(qtbot, window, capt
     assert top_word == caption_word(snapshot.target_pieces[top_step])
     # clicking the top bar selects that word
     with qtbot.waitSignal(view.stepSelected) as blocker:
-        QTest.mouseClick(
-            view.region_chart,
-            Qt.LeftButton,
-            pos=view.region_chart.rect().topLeft() + _row_offset(view),
-        )
+        QTest.mouseClick(view.region_chart, Qt.LeftButton, pos=view.region_chart.row_centre(0))
     assert blocker.args == [top_step]
-    assert "Cell row 2, column 3 of 3×3" in view.region_chart._title
-
-
-def _row_offset(view):
-    from PySide6.QtCore import QPoint
-
-    height = view.region_chart.ROW_HEIGHT
-    return QPoint(20, height + 6 + height // 2)
+    chart = view.region_chart
+    with qtbot.waitSignal(view.stepSelected) as blocker:
+        QTest.mouseClick(chart, Qt.LeftButton, pos=chart.row_centre(len(rows) - 1))
+    assert blocker.args == [rows[-1][0]]
+    assert "row 2, column 3 (of 3×3)" in view.region_chart.title()
 
 
 def test_multihead_maps_follow_the_head_selector(qtbot, window, multihead_captioner):
@@ -417,12 +413,25 @@ def test_bad_pictures_get_a_message_and_the_app_keeps_working(
     assert len(step_to(qtbot, window, 1).steps) == 1
 
 
-def test_bad_raw_image_data_gets_a_message(qtbot, window, captioner):
+def test_bad_raw_image_data_gets_a_message(qtbot, window, captioner, monkeypatch):
     load_captioner(qtbot, window, captioner)
     mime = QMimeData()
     mime.setImageData(QImage())
     drop(window, mime)
-    assert "no picture" in window.message_bar.text() or "unreadable" in window.message_bar.text()
+    assert "unreadable" in window.message_bar.text()
+    # pixels over the limit are refused before any copy (limit lowered to stay cheap)
+    monkeypatch.setattr("attnscope.gui.caption_view.MAX_IMAGE_PIXELS", 100)
+    mime = QMimeData()
+    mime.setImageData(QImage(20, 10, QImage.Format.Format_RGB32))
+    drop(window, mime)
+    assert "20x10" in window.message_bar.text() and "megapixels" in window.message_bar.text()
+    # encoded bytes that are no picture: the worker says so
+    mime = QMimeData()
+    mime.setData("image/png", QByteArray(b"definitely not a PNG"))
+    with qtbot.waitSignal(window.client.worker.failed, timeout=TIMEOUT) as blocker:
+        drop(window, mime)
+    assert "not a supported image" in blocker.args[0]
+    assert window.caption_view.image_name() == "dropped image"
 
 
 def test_qimage_to_rgb_puts_transparency_on_white():
