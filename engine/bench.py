@@ -77,7 +77,7 @@ class BenchSizes:
 
 FULL = BenchSizes()
 QUICK = BenchSizes(
-    sentences=64, naive_sentences=3, naive_chunks=3, peer_repeats=2, latency_repeats=3
+    sentences=64, naive_sentences=6, naive_chunks=3, peer_repeats=2, latency_repeats=3
 )
 # For tests: the same code paths on a toy scale.
 TINY = BenchSizes(

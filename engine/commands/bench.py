@@ -61,7 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     size.add_argument("--tiny", action="store_true", help="toy sizes, for tests only")
     parser.add_argument("--json", metavar="OUT", help="write the figures as JSON ('-' = stdout)")
     parser.add_argument(
-        "--threads", type=int, default=0, help="torch threads for throughput (0 = all cores)"
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for the throughput figures (default: all cores but one, as the app)",
     )
     parser.add_argument(
         "--checkpoint",
@@ -407,7 +410,9 @@ def collect(ctx: BenchContext, skip: set[str]) -> Report:
             report.unmeasured(GROUP_KEYS[name], f"skipped (--skip {name})")
             continue
         logger.info("bench: %s", name)
+        start = time.perf_counter()
         measure(ctx, report)
+        report.machine.setdefault("seconds", {})[name] = round(time.perf_counter() - start, 1)
     if hasattr(os, "getloadavg"):
         report.machine["load_average"]["end"] = list(os.getloadavg())
     for key in TOP_LEVEL_KEYS:
@@ -420,6 +425,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from attnscope.engine import bench
+    from attnscope.engine.devices import configure_threads
 
     size = "tiny" if args.tiny else "quick" if args.quick else "full"
     sizes = {"full": bench.FULL, "quick": bench.QUICK, "tiny": bench.TINY}[size]
@@ -430,6 +436,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads must be >= 0, got {args.threads}")
     if args.threads:
         torch.set_num_threads(args.threads)
+    else:  # like the app's worker: every core but one, which also steadies shared machines
+        configure_threads(reserve_for_gui=1)
     ctx = BenchContext(
         sizes=sizes,
         threads=torch.get_num_threads(),
