@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QEvent, QObject, QPoint, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QPoint, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QComboBox,
@@ -40,6 +40,7 @@ from attnscope.gui.image_overlay import QtAttentionStrip, QtImageAttentionOverla
 from attnscope.gui.token_chips import TokenChips
 
 STRIP_THUMB = 96
+STRIP_DELAY_MS = 500  # during Run the word strip (T thumbnails) redraws at most 2×/s
 MEAN_OF_HEADS = "Mean of heads"
 HINT = (
     "Drop a picture here, paste one (Ctrl+V), open one (File > Open image, Ctrl+Shift+O) "
@@ -199,6 +200,12 @@ class CaptionWorkspace(QWidget):
         self._words: list[str] = []
         self._selected: int | None = None
         self._region: tuple[int, int] | None = None
+        self._streaming = False
+        self._strip_content: tuple[list[str], list[np.ndarray]] = ([], [])
+        self._strip_timer = QTimer(self)
+        self._strip_timer.setSingleShot(True)
+        self._strip_timer.setInterval(STRIP_DELAY_MS)
+        self._strip_timer.timeout.connect(self._refresh_strip)
         self._build_widgets(example_paths)
         self._layout_widgets()
         self._connect()
@@ -364,7 +371,7 @@ class CaptionWorkspace(QWidget):
     def _show_picture(self, rgb: np.ndarray) -> None:
         self._shown_image = rgb
         self.overlay.set_image(rgb)
-        self.strip.set_image(small_copy(rgb, 2 * STRIP_THUMB))
+        self.strip.set_image(small_copy(rgb, STRIP_THUMB))
         size = f"{rgb.shape[1]}×{rgb.shape[0]}"
         self.image_label.setText(f"<b>Image</b>: {self.image_name()} ({size})")
         self.pages.setCurrentWidget(self.overlay)
@@ -373,11 +380,25 @@ class CaptionWorkspace(QWidget):
         """Recompute the chosen head's grids and redraw the strip and region chart."""
         grid = None if self._snapshot is None else self._snapshot.grid
         self._grids = head_grids(self._attention, grid, self.head())
-        if self._grids is None:
-            self.strip.set_words([], [])
+        if self._streaming:
+            self._strip_timer.start()  # coalesce: the strip redraws every word
         else:
-            self.strip.set_words(self._words[: len(self._grids)], list(self._grids))
+            self._refresh_strip()
         self._refresh_region()
+
+    def _refresh_strip(self) -> None:
+        grids = [] if self._grids is None else list(self._grids)
+        words = self._words[: len(grids)]
+        shown_words, shown_grids = self._strip_content
+        same = len(grids) == len(shown_grids) and all(map(np.array_equal, grids, shown_grids))
+        if same and words == shown_words:
+            return
+        self._strip_content = (words, grids)
+        self.strip.set_words(words, grids)
+
+    def set_streaming(self, streaming: bool) -> None:
+        """While a Run streams snapshots, the strip redraws at most every STRIP_DELAY_MS."""
+        self._streaming = streaming  # a pending redraw still fires; the next snapshot is drawn now
 
     def select_step(self, step: int | None) -> None:
         self._selected = step
@@ -505,6 +526,7 @@ class CaptioningController(QObject):
         file_menu.insertAction(before, self.open_action)
         self.exporter = attach_caption_exports(window, window.export_menu)
         window.analysis.beam_tree.nodeSelected.connect(self._on_beam_node)
+        window.decode_actions.run.toggled.connect(self.view.set_streaming)
 
     def is_active(self) -> bool:
         summary = self.window.summary
@@ -572,13 +594,13 @@ class CaptioningController(QObject):
 
     def _on_image_chosen(self) -> None:
         window = self.window
-        if (
-            self.is_active()
-            and window._ensure_session()
-            and window.decode_settings.live.isChecked()
-        ):
+        if not self.is_active():
+            return
+        if window.decode_settings.live.isChecked():
             window.decode_actions.run.setChecked(True)
-            window.client.run()
+            window.toggle_run()  # opens the session, then runs once it has answered
+        else:
+            window._ensure_session()
 
     def _on_beam_node(self, node_id: int) -> None:
         """Show a beam hypothesis's words and maps (the docks handle the tree itself)."""

@@ -50,7 +50,7 @@ class MainWindow(QMainWindow):
         self.selected_step: int | None = None
         self._session_key = None  # (source key, settings) of the open session
         self._opening = False  # a session was requested and has not answered yet
-        self._open_failed = False  # the last session request failed; later ones are moot
+        self._after_open = None  # the Step/Run waiting for that answer
         self.recent = RecentFiles(self.settings)
         self._build_views()
         self._build_actions()
@@ -258,22 +258,31 @@ class MainWindow(QMainWindow):
         if key != self._session_key:
             self._session_key = key
             self.selected_step = None
-            self._opening, self._open_failed = True, False
+            self._opening, self._after_open = True, None
             self.client.open_session(source, config)
         return True
+
+    def _send(self, request) -> None:
+        """Send ``request`` now, or once the session being opened has answered
+        (so a source that cannot be opened gets one clear message, not two)."""
+        if self._opening:
+            self._after_open = request
+        else:
+            request()
 
     def step(self) -> None:
         if self._ensure_session():
             self.selected_step = None
-            self.client.step()
+            self._send(self.client.step)
 
     def toggle_run(self) -> None:
         if not self.decode_actions.run.isChecked():
+            self._after_open = None
             self.client.pause()
             return
         if self._ensure_session():
             self.selected_step = None
-            self.client.run()
+            self._send(self.client.run)
         else:
             self.decode_actions.run.setChecked(False)
 
@@ -319,12 +328,15 @@ class MainWindow(QMainWindow):
     # -- results --------------------------------------------------------
     def _on_snapshot(self, snapshot) -> None:
         self.snapshot = snapshot
-        self._opening = self._open_failed = False
+        pending, self._after_open = self._after_open, None
+        self._opening = False
         if snapshot.done:
             self.decode_actions.run.setChecked(False)
         self._show_snapshot()
         self._show_speed(snapshot)
         self.snapshotShown.emit(snapshot)
+        if pending is not None:
+            pending()
 
     def _show_snapshot(self) -> None:
         snapshot = self.snapshot
@@ -383,12 +395,9 @@ class MainWindow(QMainWindow):
 
     # -- messages, drops, settings, closing -----------------------------
     def _on_worker_failed(self, text: str) -> None:
-        if self._open_failed:  # a request queued behind a failed open: keep the reason shown
-            log.info("after a failed open: %s", text)
-            return
         self.show_message(text, "error")
         if self._opening:  # the source could not be opened: the next request retries
-            self._opening, self._open_failed = False, True
+            self._opening, self._after_open = False, None
             self._session_key = None
             self.captioning.open_failed(text)
 

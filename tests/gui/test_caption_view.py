@@ -444,3 +444,79 @@ def test_qimage_to_rgb_puts_transparency_on_white():
     assert tuple(rgb[2, 1]) == (200, 10, 20)
     with pytest.raises(ImageInputError, match="empty"):
         qimage_to_rgb(QImage())
+
+
+def test_live_mode_captions_a_dropped_picture_to_the_end(qtbot, window, captioner, tmp_path):
+    load_captioner(qtbot, window, captioner)
+    window.decode_settings.set_values({"max_length": 4})
+    window.decode_settings.live.setChecked(True)
+    picture = save_picture(tmp_path / "live.png")
+    snapshot = wait_snapshot(
+        qtbot,
+        window,
+        lambda: drop_file(window, picture),
+        lambda s: s.source_text == str(picture) and s.done,
+    )
+    assert 1 <= len(snapshot.steps) <= 4
+    assert window.caption_view.strip.thumbnail_count() == len(snapshot.steps)
+
+
+def test_step_before_any_picture_asks_for_one(qtbot, window, captioner):
+    window.caption_view.gallery.set_paths([])  # no examples to start from
+    with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
+        window.load_checkpoint(str(captioner))
+    view = window.caption_view
+    assert window.workspaces.currentWidget() is view and view.pages.currentWidget() is view.hint
+    window.step()
+    assert "Drop a picture" in window.message_bar.text()
+    assert window.snapshot is None
+
+
+def _fake_snapshot(steps, image, grid=GRID, heads=1):
+    """A captioning SessionSnapshot with ``steps`` words and random attention."""
+    from attnscope.engine.inference import SessionSnapshot, TokenStep
+
+    rng = np.random.default_rng(steps)
+    attention = rng.random((steps, heads, grid[0] * grid[1])).astype(np.float32)
+    attention /= attention.sum(axis=-1, keepdims=True)
+    ids = np.arange(3)
+    tokens = tuple(
+        TokenStep(4 + i, f"▁w{i}", -0.5, ids, np.full(3, 1 / 3), ("a", "b", "c"), False)
+        for i in range(steps)
+    )
+    return SessionSnapshot(
+        source_text="fake.png",
+        source_pieces=(),
+        target_pieces=tuple(t.piece for t in tokens),
+        target_text=" ".join(f"w{i}" for i in range(steps)),
+        steps=tokens,
+        attention=attention,
+        num_heads=heads,
+        done=False,
+        strategy="greedy",
+        grid=grid,
+        image=image,
+    )
+
+
+def test_strip_redraws_are_coalesced_while_running_and_skipped_when_unchanged(qtbot):
+    from attnscope.gui.caption_view import CaptionWorkspace
+
+    view = CaptionWorkspace(example_paths=[])
+    qtbot.addWidget(view)
+    image = gradient_rgb()
+    first = _fake_snapshot(2, image)
+    view.show_snapshot(first, 1)
+    assert view.strip.thumbnail_count() == 2
+    widget = view.strip.thumbnail_widget(0)
+    view.show_snapshot(first, 0)  # same words and maps: the strip is left alone
+    assert view.strip.thumbnail_widget(0) is widget
+    view.set_streaming(True)
+    for steps in (3, 4, 5):
+        view.show_snapshot(_fake_snapshot(steps, image), steps - 1)
+    assert view.strip.thumbnail_count() == 2  # not redrawn for every streamed word
+    assert len(view.chips.chips) == 5  # while the rest follows live
+    qtbot.waitUntil(lambda: view.strip.thumbnail_count() == 5)
+    view.set_streaming(False)
+    view.show_snapshot(_fake_snapshot(6, image), 5)
+    assert view.strip.thumbnail_count() == 6
