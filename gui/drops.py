@@ -29,6 +29,15 @@ def encoded_image(mime: QMimeData) -> bytes | None:
     return None
 
 
+def accepts(mime: QMimeData) -> bool:
+    """Whether a drag carries something the window takes (checked without reading it)."""
+    return (
+        mime.hasUrls()
+        or mime.hasImage()
+        or any(mime.hasFormat(fmt) for fmt in ENCODED_IMAGE_FORMATS)
+    )
+
+
 def handle_drop(window, mime: QMimeData) -> None:
     """A checkpoint file loads; a picture (file or data) goes to captioning; else a message.
 

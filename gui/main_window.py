@@ -406,7 +406,9 @@ class MainWindow(QMainWindow):
         self.message_bar.show_message(text, level)
 
     def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+        from attnscope.gui.drops import accepts
+
+        if accepts(event.mimeData()):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:

@@ -19,12 +19,13 @@ from PySide6.QtCore import (
     QCoreApplication,
     QEvent,
     QMimeData,
+    QPoint,
     QPointF,
     QSettings,
     Qt,
     QUrl,
 )
-from PySide6.QtGui import QColor, QDropEvent, QGuiApplication, QImage, QKeySequence
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
 from PySide6.QtTest import QTest
 
 from attnscope.engine.decoding import DecodeConfig
@@ -179,6 +180,16 @@ def test_drop_raw_pixels_and_encoded_bytes(qtbot, window, captioner):
     png = QByteArray(_png_bytes(gradient_rgb(20, 40)))
     mime = QMimeData()
     mime.setData("image/png", png)
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    enter.ignore()
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    other = QMimeData()
+    other.setText("words")
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.CopyAction, other, Qt.LeftButton, Qt.NoModifier)
+    enter.ignore()
+    window.dragEnterEvent(enter)
+    assert not enter.isAccepted()
     snapshot = wait_snapshot(
         qtbot, window, lambda: drop(window, mime), lambda s: s.image.shape == (20, 40, 3)
     )
