@@ -54,17 +54,25 @@ def _figure(name: str, figure: dict[str, Any] | None) -> str:
     return f"{figure['median']:.3g} {unit} ({figure['min']:.3g}..{figure['max']:.3g})"
 
 
-def _value(value: float | None, unit: str) -> str:
+def _value(value: float | None, unit: str, figure: dict[str, Any] | None) -> str:
     if value is None:
         return "—"
-    return f"{value:.2f}{unit}" if unit == "×" else f"{value:.3g} {unit}"
+    shown = f"{value:.2f}{unit}" if unit == "×" else f"{value:.3g} {unit}"
+    if figure and "min" in figure and "max" in figure:
+        shown += f" ({figure['min']:.3g}..{figure['max']:.3g})"
+    return shown
+
+
+def _load(machine: dict[str, Any]) -> str:
+    start = (machine.get("load_average") or {}).get("start")
+    return f"{start[0]:.1f}" if start else "?"
 
 
 def render(data: dict[str, Any]) -> str:
     """The Markdown table (with a line on the machine) for one bench JSON."""
     figures, notes = data.get("figures", {}), data.get("notes", {})
     lines = [
-        "| Figure | Median | From (median, min..max) | Target |",
+        "| Figure | Median (min..max) | From (median, min..max) | Target |",
         "| --- | --- | --- | --- |",
     ]
     for key, (label, unit, target, parts) in ROWS.items():
@@ -72,13 +80,15 @@ def render(data: dict[str, Any]) -> str:
         detail = " / ".join(filter(None, (_figure(p, figures.get(p)) for p in parts)))
         if value is None:
             detail = f"not measured: {notes.get(key, 'no reason given')}"
-        lines.append(f"| {label} | {_value(value, unit)} | {detail} | {target} |")
+        shown = _value(value, unit, figures.get(key))
+        lines.append(f"| {label} | {shown} | {detail} | {target} |")
     machine = data.get("machine", {})
     lines.append("")
     lines.append(
         f"Measured with `attnscope bench` ({data.get('size', '?')} size) on {machine.get('cpu', '?')}, "
         f"{machine.get('usable_cores', '?')} cores, torch {machine.get('torch', '?')}, "
-        f"{machine.get('threads', '?')} thread(s) for throughput."
+        f"{machine.get('threads', '?')} thread(s) for throughput; load average at start "
+        f"{_load(machine)} (a shared machine makes every spread wider)."
     )
     return "\n".join(lines) + "\n"
 

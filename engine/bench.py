@@ -269,9 +269,10 @@ def naive_tokens_per_s(
         "min_length": sizes.length,
     }
     naive.naive_translate(model, [sources[0]], beam_size=sizes.beam_size, max_length=2)  # warm-up
-    chunk = max(1, len(sources) // sizes.naive_chunks)
+    chunks = max(1, min(sizes.naive_chunks, len(sources)))
+    chunk = len(sources) // chunks
     samples = []
-    for start in range(0, chunk * sizes.naive_chunks, chunk):
+    for start in range(0, chunk * chunks, chunk):
         begin = time.perf_counter()
         outputs = naive.naive_translate(model, sources[start : start + chunk], **settings)
         samples.append(sum(len(o) for o in outputs) / (time.perf_counter() - begin))

@@ -105,9 +105,18 @@ class Report:
         return None if figure is None else figure["median"]
 
     def ratio(self, key: str, numerator: str, denominator: str) -> None:
-        top, bottom = self.median(numerator), self.median(denominator)
-        if top is not None and bottom:
-            self.values[key] = top / bottom
+        """values[key] = ratio of the medians; figures[key] adds its widest min..max."""
+        top, bottom = self.figures.get(numerator), self.figures.get(denominator)
+        if top is None or bottom is None or not bottom["min"]:
+            self.notes.setdefault(key, f"needs both {numerator} and {denominator}")
+            return
+        self.values[key] = top["median"] / bottom["median"]
+        self.figures[key] = {
+            "median": self.values[key],
+            "min": top["min"] / bottom["max"],
+            "max": top["max"] / bottom["min"],
+            "n": min(top["n"], bottom["n"]),
+        }
 
     def unmeasured(self, keys: tuple[str, ...], reason: str) -> None:
         for key in keys:
@@ -160,13 +169,22 @@ def _demo_model(ctx: BenchContext, report: Report) -> tuple[Any, str]:
     from attnscope.engine.resources import DEFAULT_CHECKPOINT, resource_dir
 
     path = ctx.checkpoint or str(resource_dir() / "checkpoints" / DEFAULT_CHECKPOINT)
+    problem = f"{path} not found"
     if Path(path).is_file() and ctx.size != "tiny":
         from attnscope.engine.checkpoint import load_checkpoint
+        from attnscope.engine.errors import CheckpointError
 
-        return load_checkpoint(path).model, str(path)
+        try:
+            loaded = load_checkpoint(path)
+        except CheckpointError as exc:
+            problem = str(exc)
+        else:
+            if loaded.task == "translation":
+                return loaded.model, str(path)
+            problem = f"{path} is a {loaded.task} checkpoint, not a translation one"
     config = bench.demo_model_config(ctx.sizes.vocab, ctx.sizes.width_divisor)
     report.notes["step_vs_floor_ratio"] = (
-        f"{path} not found: measured a random-weight model of the intended demo architecture "
+        f"{problem}: measured a random-weight model of the intended demo architecture "
         "(bi-GRU 256 encoder, GRU 512 decoder, additive attention, embed 256, vocab 8000)"
     )
     return bench.random_model(config, ctx.sizes.seed), "random demo architecture"
@@ -254,17 +272,31 @@ def _peer_missing_reason(python: Path) -> str:
     return reason
 
 
-def _run_json(command: list[str], payload: dict | None = None, timeout: float = 1800) -> dict:
-    """Run ``command`` (+ a JSON file holding ``payload``); parse its last stdout line as JSON."""
+def _run_json(
+    command: list[str],
+    payload: dict | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 1800,
+    expect_json: bool = True,
+) -> dict:
+    """Run ``command`` (+ a JSON file holding ``payload``); parse its last stdout line as JSON.
+
+    Raises ValueError (non-zero exit, no output), subprocess.TimeoutExpired or OSError.
+    """
     with tempfile.TemporaryDirectory() as folder:
         if payload is not None:
             path = Path(folder) / "workload.json"
             path.write_text(json.dumps(payload), encoding="utf-8")
             command = [*command, str(path)]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=timeout, check=False
+        )
     if done.returncode != 0:
         tail = " | ".join(done.stderr.strip().splitlines()[-3:])
         raise ValueError(f"exit code {done.returncode}: {tail}")
+    if not expect_json:
+        return {}
     lines = done.stdout.strip().splitlines()
     if not lines:
         raise ValueError("no output")
@@ -297,40 +329,50 @@ def _memory(ctx: BenchContext, report: Report) -> None:
 
 
 def _startup(ctx: BenchContext, report: Report) -> None:
-    import importlib.util
-
-    spec = importlib.util.find_spec("attnscope.gui")
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    honoured = any(
-        READY_VARIABLE in path.read_text(errors="replace")
-        for folder in folders
-        for path in Path(folder).glob("*.py")
-    )
-    if not honoured:
+    """Seconds from `python -m attnscope gui` to its exit right after the window is shown."""
+    if not _gui_honours_ready_variable():
         report.notes["startup_s"] = f"the GUI does not honour {READY_VARIABLE}=1 yet"
         return
-    env = {**os.environ, READY_VARIABLE: "1"}
-    if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
-        env["QT_QPA_PLATFORM"] = "offscreen"
+    from attnscope.engine.resources import default_checkpoint
+
     samples = []
     for _ in range(1 if ctx.size != "full" else 3):
         start = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "attnscope", "gui"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if done.returncode != 0:
-            report.notes["startup_s"] = f"`attnscope gui` exited {done.returncode}: " + " | ".join(
-                done.stderr.strip().splitlines()[-3:]
+        try:
+            _run_json(
+                [sys.executable, "-m", "attnscope", "gui"],
+                env=_headless_env({READY_VARIABLE: "1"}),
+                timeout=300,
+                expect_json=False,
             )
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            report.notes["startup_s"] = f"`attnscope gui` failed: {exc}"
             return
         samples.append(time.perf_counter() - start)
     report.add_samples("startup_s", samples)
     report.values["startup_s"] = report.median("startup_s")
+    if default_checkpoint() is None:
+        report.notes["startup_s"] = "no bundled checkpoint: the window opened without a model"
+
+
+def _gui_honours_ready_variable() -> bool:
+    """Whether any module of attnscope.gui mentions the ready variable (without importing Qt)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("attnscope.gui")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    return any(
+        READY_VARIABLE in path.read_text(errors="replace")
+        for folder in folders
+        for path in Path(folder).glob("*.py")
+    )
+
+
+def _headless_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, **(extra or {})}
+    if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    return env
 
 
 def _gui(ctx: BenchContext, report: Report) -> None:
@@ -340,12 +382,9 @@ def _gui(ctx: BenchContext, report: Report) -> None:
     if importlib.util.find_spec(GUI_PROBE) is None:
         report.unmeasured(keys, f"{GUI_PROBE} does not exist yet (the GUI responsiveness hook)")
         return
-    env = {**os.environ}
-    if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
-        env["QT_QPA_PLATFORM"] = "offscreen"
     command = [sys.executable, "-m", GUI_PROBE] + (["--quick"] if ctx.size != "full" else [])
     try:
-        result = _run_json(command, timeout=900)
+        result = _run_json(command, env=_headless_env(), timeout=900)
     except (OSError, ValueError, subprocess.SubprocessError) as exc:
         report.unmeasured(keys, f"{GUI_PROBE} failed: {exc}")
         return
