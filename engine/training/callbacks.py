@@ -65,6 +65,9 @@ class ProgressPrinter:
         self.window = _Window()
         self.last = time.monotonic()
 
+    def on_epoch_start(self, trainer: Any, record: dict[str, Any]) -> None:
+        self.window.reset()  # validation and feature caching are not training speed
+
     def on_batch_end(self, trainer: Any, record: dict[str, Any]) -> None:
         self.window.add(record)
         now = time.monotonic()
@@ -100,6 +103,7 @@ class ProgressPrinter:
         self.stream.flush()
 
     def attach(self, trainer: Any) -> ProgressPrinter:
+        trainer.add_callback("on_epoch_start", self.on_epoch_start)
         trainer.add_callback("on_batch_end", self.on_batch_end)
         trainer.add_callback("on_epoch_end", self.on_epoch_end)
         trainer.add_callback("on_train_end", self.on_train_end)
@@ -137,6 +141,9 @@ class MetricsLog:
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({**record, "time": time.time()}, sort_keys=True) + "\n")
 
+    def on_epoch_start(self, trainer: Any, record: dict[str, Any]) -> None:
+        self.window.reset()
+
     def on_batch_end(self, trainer: Any, record: dict[str, Any]) -> None:
         self.window.add(record)
         if record["step"] % self.every_steps:
@@ -157,6 +164,7 @@ class MetricsLog:
         self.write({"event": "epoch", **record})
 
     def attach(self, trainer: Any) -> MetricsLog:
+        trainer.add_callback("on_epoch_start", self.on_epoch_start)
         trainer.add_callback("on_batch_end", self.on_batch_end)
         trainer.add_callback("on_epoch_end", self.on_epoch_end)
         return self

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -203,8 +204,10 @@ class CaptioningTask(TrainingTask):
             logger.info(
                 "caching trunk features of %d images", len(self.train.images) + len(self.val.images)
             )
+            started = time.monotonic()
             self.train.cache_features(model.encoder.trunk, device)
             self.val.cache_features(model.encoder.trunk, device)
+            logger.info("features cached in %.0f s", time.monotonic() - started)
         return changed
 
     def param_groups(self, model: EncoderDecoder) -> list[dict[str, Any]]:

@@ -48,7 +48,14 @@ from attnscope.models.seq2seq import EncoderDecoder
 
 logger = logging.getLogger(__name__)
 
-EVENTS = ("on_train_start", "on_batch_end", "on_epoch_end", "on_checkpoint", "on_train_end")
+EVENTS = (
+    "on_train_start",
+    "on_epoch_start",
+    "on_batch_end",
+    "on_epoch_end",
+    "on_checkpoint",
+    "on_train_end",
+)
 BEST_CHECKPOINT = "best.safetensors"
 LAST_CHECKPOINT = "last.safetensors"
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
@@ -203,6 +210,15 @@ class Trainer:
         changed = self.task.on_epoch_start(epoch, self.model)
         module = self._forward_module(rebuild=changed)
         batches = self._epoch_batches(epoch)
+        self.trigger(
+            "on_epoch_start",
+            {
+                "epoch": epoch + 1,
+                "batch": progress.batch,
+                "batches": len(batches),
+                "step": progress.step,
+            },
+        )
         started = time.monotonic() - progress.epoch_seconds
         self.task.train_mode(self.model)
         for position in range(progress.batch, len(batches)):
