@@ -1,0 +1,16 @@
+"""Training: from users' files to a checkpoint the app opens, on one process or under torchrun.
+
+- ``config``:     ``TrainConfig`` (sections data / vocab / model / optim / run; TOML)
+- ``data``:       readers for parallel text, TSV pairs, captions CSV and split files
+- ``batching``:   length-bucketed batches, reproducible per (seed, epoch), rank shards
+- ``vocab``:      sentencepiece vocabularies trained on the training text
+- ``translation_task`` / ``captioning_task``: data, loss and validation of each task
+- ``trainer``:    the task-agnostic loop with callbacks, checkpoints and exact resume
+- ``state``:      the resumable training state (torch.save, read with weights_only)
+- ``schedules``:  learning-rate warm-up, inverse-sqrt, linear and plateau schedules
+- ``callbacks``:  progress lines on stderr and the JSONL metrics log
+- ``distributed``: process group, ``shard_for_rank`` / ``gather_in_order``
+- ``run``:        ``train(config)``, what ``attnscope train`` calls
+
+See docs/training.md for the user's guide.
+"""
