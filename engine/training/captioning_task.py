@@ -243,7 +243,9 @@ class CaptioningTask(TrainingTask):
         mean_nll = nll / max(tokens, 1.0)
         result: dict[str, Any] = {"val_loss": mean_nll, "val_ppl": metrics.perplexity(mean_nll)}
         if decode:
-            limit = self.config.data.max_val_examples or len(self.val.images)
+            limit = min(
+                self.config.data.max_val_examples or len(self.val.images), len(self.val.images)
+            )
             captions = self.caption_images(model, list(range(limit)), device)
             refs = [item.captions for item in self.val.images[:limit]]
             scores = metrics.caption_scores(captions, refs)

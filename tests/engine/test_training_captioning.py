@@ -36,7 +36,7 @@ def _config(tmp_path, **overrides) -> TrainConfig:
 def test_captioning_run_caches_features_and_saves_a_loadable_checkpoint(tmp_path):
     cached = []
     result = train(
-        _config(tmp_path),
+        _config(tmp_path, data={"max_val_examples": 100}),  # more than the 3 dev images
         callbacks=[("on_epoch_end", lambda t, r: cached.append(t.task.train.features is not None))],
     )
     assert result.status == "finished" and cached == [True]
