@@ -165,7 +165,8 @@ class MainWindow(QMainWindow):
         worker.loadFailed.connect(self._on_load_failed)
         worker.snapshot.connect(self._on_snapshot)
         worker.failed.connect(self._on_worker_failed)
-        worker.cancelled.connect(lambda: self.statusBar().showMessage("Stopped", 3000))
+        # bound methods only: a lambda would run in the worker's thread
+        worker.cancelled.connect(self._on_worker_cancelled)
         worker.busy.connect(self._on_busy_changed)
         worker.batchProgress.connect(self._on_batch_progress)
         worker.batchFinished.connect(self._on_batch_finished)
@@ -356,6 +357,9 @@ class MainWindow(QMainWindow):
         if snapshot.step_ms:
             ms = sorted(snapshot.step_ms)[len(snapshot.step_ms) // 2]
             self.speed_label.setText(f"{ms:.1f} ms/step · {1000 / max(ms, 1e-6):.0f} tokens/s")
+
+    def _on_worker_cancelled(self) -> None:
+        self.statusBar().showMessage("Stopped", 3000)
 
     def _on_busy_changed(self, busy: bool) -> None:
         self.setCursor(Qt.BusyCursor if busy else Qt.ArrowCursor)
