@@ -21,7 +21,8 @@ from helpers_checkpoint import (
     translation_model,
 )
 
-from attnscope.engine.checkpoint import MAX_HEADER_BYTES, load_checkpoint, read_checkpoint_info
+from attnscope.engine.checkpoint import load_checkpoint, read_checkpoint_info
+from attnscope.engine.checkpoint_format import MAX_HEADER_BYTES
 from attnscope.engine.errors import CheckpointError
 
 # torch warns that raw pickles use a newer protocol before refusing them; that is the point
