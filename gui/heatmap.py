@@ -7,7 +7,9 @@ stepping (``append_row``) only writes one row and re-uploads the image; the
 items themselves are built once.
 
 Head modes: a head index shows that head, ``"mean"`` averages the heads and
-``"grid"`` shows every head as a small multiple (``QtHeadGrid``).
+``"grid"`` shows every head as a small multiple (``QtHeadGrid``, in
+``attnscope.gui.head_grid``); the token labels are ``TokenAxis``
+(``attnscope.gui.token_axis``).
 """
 
 from __future__ import annotations
@@ -19,152 +21,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from attnscope.gui.style import (
-    COLORMAPS,
-    DEFAULT_COLORMAP,
-    HIGHLIGHT_COLOUR,
-    colormap,
-    elide,
-    label_font,
-)
+from attnscope.gui.head_grid import QtHeadGrid
+from attnscope.gui.style import COLORMAPS, DEFAULT_COLORMAP, HIGHLIGHT_COLOUR, colormap
+from attnscope.gui.token_axis import TokenAxis
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 logger = logging.getLogger(__name__)
 
 HEAD_MEAN = "mean"
 HEAD_GRID = "grid"
-_LABEL_CHARS = 14  # longer tokens are elided on the axes (full text in tooltips)
-_NICE_STRIDES = (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000)
-
-
-class TokenAxis(pg.AxisItem):
-    """Axis labelled with tokens at cell centres (i + 0.5), thinned so labels never overlap.
-
-    ``setTicks`` with every label would pile 200 tokens on top of each other;
-    instead the stride is picked from the current zoom, so zooming in reveals
-    every token.
-    """
-
-    def __init__(self, orientation: str) -> None:
-        super().__init__(orientation)
-        self._labels: list[str] = []
-        self._extent = 1.0  # pixels one label needs along the axis
-        # let edge labels spill past the axis ends rather than vanish
-        self.setStyle(tickFont=label_font(), hideOverlappingLabels=False)
-
-    def set_labels(self, labels: list[str]) -> None:
-        """Replace the category labels (index i labels cell i)."""
-        self._labels = [elide(text, _LABEL_CHARS) for text in labels]
-        metrics = QtGui.QFontMetricsF(self.style["tickFont"])
-        widest = max((metrics.horizontalAdvance(text) for text in self._labels), default=0.0)
-        if self.orientation in ("top", "bottom"):
-            self._extent = widest + 10.0
-        else:
-            self._extent = metrics.height() + 2.0
-            # pyqtgraph only widens the axis after a paint that clipped labels; size it up front
-            self.setWidth(int(widest) + 16)
-        self.picture = None
-        self.update()
-
-    def labels(self) -> list[str]:
-        return list(self._labels)
-
-    def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
-        count = len(self._labels)
-        minVal, maxVal = sorted((minVal, maxVal))  # an inverted view passes them swapped
-        if count == 0 or size <= 0 or maxVal <= minVal:
-            return []
-        pixels_per_cell = size / (maxVal - minVal)
-        wanted = self._extent / pixels_per_cell
-        stride = next((s for s in _NICE_STRIDES if s >= wanted), _NICE_STRIDES[-1])
-        first = max(0, math.ceil(minVal - 0.5))
-        last = min(count - 1, math.floor(maxVal - 0.5))
-        start = -(-first // stride) * stride
-        return [(float(stride), [i + 0.5 for i in range(start, last + 1, stride)])]
-
-    def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        count = len(self._labels)
-        return [self._labels[int(v)] if 0 <= int(v) < count else "" for v in values]
-
-
-class QtHeadGrid(QtWidgets.QWidget):
-    """Small multiples: one little heat map per attention head.
-
-    Emits ``headClicked(head)`` when a panel is clicked.
-    """
-
-    headClicked = QtCore.Signal(int)
-
-    def __init__(
-        self, parent: QtWidgets.QWidget | None = None, *, colormap_name: str = DEFAULT_COLORMAP
-    ) -> None:
-        super().__init__(parent)
-        self._cmap_name = colormap_name
-        self._view = pg.GraphicsLayoutWidget()
-        self._plots: list[pg.PlotItem] = []
-        self._images: list[pg.ImageItem] = []
-        self._view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._view)
-        self.setToolTip("Every attention head; click one to show it alone")
-
-    def set_heads(self, weights: np.ndarray) -> None:
-        """Show ``weights`` (T, heads, S), one panel per head."""
-        weights = np.asarray(weights, dtype=np.float32)
-        if weights.ndim != 3:
-            raise ValueError(f"head weights must be (T, heads, S), got shape {weights.shape}")
-        if len(self._images) != weights.shape[1]:
-            self._rebuild(weights.shape[1])
-        for head, image in enumerate(self._images):
-            image.setImage(
-                np.ascontiguousarray(weights[:, head, :]), autoLevels=False, levels=(0, 1)
-            )
-
-    def set_colormap(self, name: str) -> None:
-        cmap = colormap(name)
-        self._cmap_name = name
-        for image in self._images:
-            image.setColorMap(cmap)
-
-    def images(self) -> list[np.ndarray]:
-        """The (T, S) array each panel shows, in head order."""
-        return [image.image for image in self._images]
-
-    def head_at(self, scene_pos: QtCore.QPointF) -> int | None:
-        for head, plot in enumerate(self._plots):
-            if plot.sceneBoundingRect().contains(scene_pos):
-                return head
-        return None
-
-    def export_target(self) -> QtWidgets.QGraphicsItem:
-        return self._view.ci
-
-    def _rebuild(self, heads: int) -> None:
-        self._view.clear()
-        self._plots, self._images = [], []
-        columns = max(1, math.ceil(math.sqrt(heads)))
-        cmap = colormap(self._cmap_name)
-        for head in range(heads):
-            plot = self._view.addPlot(
-                row=head // columns, col=head % columns, title=f"head {head + 1}"
-            )
-            plot.hideAxis("left")
-            plot.hideAxis("bottom")
-            plot.setMouseEnabled(x=False, y=False)
-            plot.hideButtons()
-            plot.getViewBox().invertY(True)
-            plot.getViewBox().setDefaultPadding(0.0)
-            image = pg.ImageItem(axisOrder="row-major")
-            image.setColorMap(cmap)
-            plot.addItem(image)
-            self._plots.append(plot)
-            self._images.append(image)
-
-    def _on_mouse_clicked(self, event) -> None:
-        head = self.head_at(event.scenePos())
-        if head is not None:
-            self.headClicked.emit(head)
 
 
 class QtAttentionHeatmap(QtWidgets.QWidget):
