@@ -5,24 +5,21 @@ chose (a path, encoded bytes, or pixels Qt already decoded) as an
 ``ImageInput`` and the worker thread reads it when the session opens. The
 picture shown is the one the worker sends back in each ``SessionSnapshot``
 (``image`` (H, W, 3) uint8, ``grid`` (h, w), ``attention`` (T, heads, h·w)).
+``attnscope.gui.caption_controller`` puts the workspace into the main window.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PIL import Image
-from PySide6.QtCore import QEvent, QObject, QPoint, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QPainter
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QImage, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMenu,
     QScrollArea,
     QSlider,
     QSplitter,
@@ -34,9 +31,11 @@ from PySide6.QtWidgets import (
 
 from attnscope.engine.errors import ImageInputError
 from attnscope.engine.images import MAX_IMAGE_PIXELS
-from attnscope.gui import exports
+from attnscope.gui.attention_render import head_grids, render_strip, small_copy
+from attnscope.gui.attention_strip import QtAttentionStrip
 from attnscope.gui.gallery import ExampleGallery
-from attnscope.gui.image_overlay import QtAttentionStrip, QtImageAttentionOverlay, render_strip
+from attnscope.gui.image_overlay import QtImageAttentionOverlay
+from attnscope.gui.region_words_chart import RegionWordsChart
 from attnscope.gui.token_chips import TokenChips
 
 STRIP_THUMB = 96
@@ -77,101 +76,6 @@ def qimage_to_rgb(image: QImage) -> np.ndarray:
     return rows[:, : width * 3].reshape(height, width, 3).copy()
 
 
-def head_grids(
-    attention: np.ndarray | None, grid: tuple[int, int] | None, head: int | None
-) -> np.ndarray | None:
-    """Attention (T, heads, h·w) as maps (T, h, w): one head, or the mean of heads (None)."""
-    if attention is None or grid is None:
-        return None
-    attention = np.asarray(attention, dtype=np.float32)
-    rows = attention.mean(axis=1) if head is None else attention[:, head]  # (T, h·w)
-    return rows.reshape(len(rows), *grid)
-
-
-def small_copy(rgb: np.ndarray, side: int) -> np.ndarray:
-    """``rgb`` (H, W, 3) shrunk so its longest side is at most ``side`` (for thumbnails)."""
-    picture = Image.fromarray(rgb)
-    picture.thumbnail((side, side), Image.Resampling.BILINEAR)
-    return np.asarray(picture)
-
-
-class RegionWordsChart(QWidget):
-    """Reverse look-up: bars of how much each caption word attended to one image cell.
-
-    Rows are sorted by weight, strongest first; clicking a row emits
-    ``wordClicked(step)`` with that word's decode step.
-    """
-
-    wordClicked = Signal(int)
-    ROW_HEIGHT = 20
-    HEADER = 2 * ROW_HEIGHT + 6  # the title, wrapped over up to two lines
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._title = ""
-        self._rows: list[tuple[int, str, float]] = []
-        self.setMinimumWidth(200)
-        self.setToolTip("Click a region of the picture to see which words looked there")
-
-    def set_region(self, title: str, words, weights) -> None:
-        """``weights[i]`` is word i's attention on the cell (one value per word)."""
-        rows = [(i, w, float(v)) for i, (w, v) in enumerate(zip(words, weights, strict=True))]
-        self._title, self._rows = title, sorted(rows, key=lambda r: -r[2])
-        self.setMinimumHeight(self.HEADER + self.ROW_HEIGHT * (len(rows) + 1))
-        self.updateGeometry()
-        self.update()
-
-    def clear(self) -> None:
-        self._title, self._rows = "", []
-        self.setMinimumHeight(0)
-        self.update()
-
-    def title(self) -> str:
-        return self._title
-
-    def rows(self) -> list[tuple[int, str, float]]:
-        """(step, word, weight) per word, strongest first."""
-        return list(self._rows)
-
-    def sizeHint(self) -> QSize:
-        return QSize(240, self.HEADER + self.ROW_HEIGHT * (len(self._rows) + 1))
-
-    def row_centre(self, index: int) -> QPoint:
-        """Where row ``index`` (0 = strongest) is drawn, in widget coordinates."""
-        return QPoint(40, self.HEADER + index * self.ROW_HEIGHT + self.ROW_HEIGHT // 2)
-
-    def paintEvent(self, _event) -> None:
-        painter = QPainter(self)
-        text = self.palette().windowText().color()
-        painter.setPen(text)
-        if not self._rows:
-            painter.drawText(self.rect().adjusted(8, 8, -8, -8), Qt.TextWordWrap, self.toolTip())
-            return
-        title = QRectF(8, 4, self.width() - 16, self.HEADER - 6)
-        painter.drawText(title, Qt.TextWordWrap | Qt.AlignBottom, self._title)
-        top = max(v for _, _, v in self._rows) or 1.0
-        label_w, value_w = 90, 48
-        bar_w = max(20, self.width() - label_w - value_w - 24)
-        for row, (step, word, value) in enumerate(self._rows):
-            y = self.HEADER + row * self.ROW_HEIGHT
-            label = self.fontMetrics().elidedText(f"{step + 1}. {word}", Qt.ElideRight, label_w)
-            painter.setPen(text)
-            painter.drawText(QRectF(8, y, label_w, self.ROW_HEIGHT), Qt.AlignVCenter, label)
-            bar = QRectF(12 + label_w, y + 3, bar_w * value / top, self.ROW_HEIGHT - 6)
-            painter.fillRect(bar, QColor("#2979ff" if row else "#ff4081"))
-            painter.drawText(
-                QRectF(16 + label_w + bar_w, y, value_w, self.ROW_HEIGHT),
-                Qt.AlignVCenter,
-                f"{value:.3f}",
-            )
-
-    def mousePressEvent(self, event) -> None:
-        offset = event.position().y() - self.HEADER
-        row = int(offset // self.ROW_HEIGHT)
-        if offset >= 0 and row < len(self._rows):
-            self.wordClicked.emit(self._rows[row][0])
-
-
 @dataclass(frozen=True, eq=False)
 class ImageInput:
     """One picture the user chose; ``serial`` is new for every choice."""
@@ -201,7 +105,6 @@ class CaptionWorkspace(QWidget):
         self._selected: int | None = None
         self._region: tuple[int, int] | None = None
         self._streaming = False
-        self._strip_content: tuple[list[str], list[np.ndarray]] = ([], [])
         self._strip_timer = QTimer(self)
         self._strip_timer.setSingleShot(True)
         self._strip_timer.setInterval(STRIP_DELAY_MS)
@@ -238,7 +141,9 @@ class CaptionWorkspace(QWidget):
         self.region_scroll = QScrollArea()
         self.region_scroll.setWidget(self.region_chart)
         self.region_scroll.setWidgetResizable(True)
-        self.strip = QtAttentionStrip(thumb_size=STRIP_THUMB)
+        self.strip = QtAttentionStrip(
+            thumb_size=STRIP_THUMB, colormap_name=self.overlay.colormap_name()
+        )
         self.strip.setMinimumHeight(STRIP_THUMB + 50)
         self.timeline = QSlider(Qt.Horizontal)
         self.timeline.setToolTip("Scrub the decode word by word")
@@ -295,6 +200,7 @@ class CaptionWorkspace(QWidget):
             widget.installEventFilter(self)
         self.region_chart.wordClicked.connect(self.stepSelected)
         self.overlay.regionClicked.connect(self.show_region)
+        self.overlay.colormapChanged.connect(self.strip.set_colormap)
         self.head_box.currentIndexChanged.connect(self._on_head_changed)
         self.timeline.valueChanged.connect(lambda v: self.stepSelected.emit(v - 1) if v else None)
 
@@ -387,14 +293,9 @@ class CaptionWorkspace(QWidget):
         self._refresh_region()
 
     def _refresh_strip(self) -> None:
+        """Hand the strip every word's map; it redraws only the words that changed."""
         grids = [] if self._grids is None else list(self._grids)
-        words = self._words[: len(grids)]
-        shown_words, shown_grids = self._strip_content
-        same = len(grids) == len(shown_grids) and all(map(np.array_equal, grids, shown_grids))
-        if same and words == shown_words:
-            return
-        self._strip_content = (words, grids)
-        self.strip.set_words(words, grids)
+        self.strip.set_words(self._words[: len(grids)], grids)
 
     def set_streaming(self, streaming: bool) -> None:
         """While a Run streams snapshots, the strip redraws at most every STRIP_DELAY_MS."""
@@ -491,6 +392,7 @@ class CaptionWorkspace(QWidget):
             picture,
             thumb_size=2 * STRIP_THUMB,
             mode=self.overlay.mode(),
+            colormap_name=self.overlay.colormap_name(),
             opacity=self.overlay.opacity(),
         )
 
@@ -500,211 +402,3 @@ class CaptionWorkspace(QWidget):
             return None
         attention = np.asarray(self._attention, dtype=np.float32)
         return attention.reshape(*attention.shape[:2], *self._snapshot.grid)
-
-
-# -- wiring into the main window ------------------------------------------------
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
-
-
-class CaptioningController(QObject):
-    """Puts the captioning workspace into a main window: picture inputs, menu, exports."""
-
-    def __init__(self, window, file_menu: QMenu, *, before: QAction | None = None) -> None:
-        super().__init__(window)
-        self.window = window
-        self.view = window.caption_view = CaptionWorkspace()
-        window.workspaces.addWidget(self.view)
-        self.view.stepSelected.connect(window.select_step)
-        self.view.imageChosen.connect(self._on_image_chosen)
-        self.view.openRequested.connect(self.open_dialog)
-        self.view.pasteRequested.connect(self.paste)
-        self.open_action = QAction("Open &image…", window)
-        self.open_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
-        self.open_action.setStatusTip("Open a picture to caption")
-        self.open_action.setToolTip("Open a picture to caption (Ctrl+Shift+O)")
-        self.open_action.triggered.connect(self.open_dialog)
-        file_menu.insertAction(before, self.open_action)
-        self.exporter = attach_caption_exports(window, window.export_menu)
-        window.analysis.beam_tree.nodeSelected.connect(self._on_beam_node)
-        window.decode_actions.run.toggled.connect(self.view.set_streaming)
-
-    def is_active(self) -> bool:
-        summary = self.window.summary
-        return summary is not None and summary.task == "captioning"
-
-    # -- pictures in -------------------------------------------------
-    def open_path(self, path: str) -> None:
-        """Caption the picture file at ``path`` (read by the worker)."""
-        if not self._refused(Path(path).name):
-            self.view.set_image_path(path)
-
-    def open_bytes(self, data: bytes, name: str = "dropped image") -> None:
-        """Caption an encoded picture (PNG, JPEG… bytes; decoded by the worker)."""
-        if not self._refused(name):
-            self.view.set_image_bytes(data, name)
-
-    def open_qimage(self, image: QImage, name: str = "dropped image") -> None:
-        """Caption pixels another application handed over already decoded."""
-        if self._refused(name):
-            return
-        try:
-            rgb = qimage_to_rgb(image)
-        except ImageInputError as exc:
-            self.window.show_message(f"Could not use the {name}: {exc}", "error")
-            return
-        self.view.set_image_array(rgb, name)
-
-    def _refused(self, name: str) -> bool:
-        if self.is_active():
-            return False
-        self.window.show_message(
-            f"{name} is a picture: load a captioning model first (File > Open).", "warning"
-        )
-        return True
-
-    def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)
-        if path:
-            self.open_path(path)
-
-    def paste(self) -> None:
-        """Caption the picture (or picture file) on the clipboard."""
-        from attnscope.gui.drops import encoded_image, handle_drop
-
-        mime = QGuiApplication.clipboard().mimeData()
-        if mime is None or not (mime.hasUrls() or mime.hasImage() or encoded_image(mime)):
-            self.window.show_message("The clipboard holds no picture to caption.", "warning")
-            return
-        handle_drop(self.window, mime)
-
-    # -- sessions --------------------------------------------------------
-    def model_loaded(self) -> None:
-        """A captioner arrived: caption the current picture, or the first example."""
-        if not self.is_active():
-            return
-        examples = self.view.gallery.paths()
-        if self.view.image_source() is not None:
-            self._on_image_chosen()
-        elif examples:
-            self.view.set_image_path(examples[0])
-
-    def open_failed(self, message: str) -> None:
-        if self.is_active():
-            self.view.image_failed(message)
-
-    def _on_image_chosen(self) -> None:
-        window = self.window
-        if not self.is_active():
-            return
-        if window.decode_settings.live.isChecked():
-            window.decode_actions.run.setChecked(True)
-            window.toggle_run()  # opens the session, then runs once it has answered
-        else:
-            window._ensure_session()
-
-    def _on_beam_node(self, node_id: int) -> None:
-        """Show a beam hypothesis's words and maps (the docks handle the tree itself)."""
-        snapshot = self.window.snapshot
-        if not self.is_active() or snapshot is None or snapshot.tree is None:
-            return
-        tree = snapshot.tree
-        path = tree.path(node_id)
-        log_probs = [float(tree.scores[n] - tree.scores[tree.parent_ids[n]]) for n in path]
-        attention = None if snapshot.node_attention is None else snapshot.node_attention[path]
-        self.view.show_hypothesis([snapshot.node_pieces[n] for n in path], log_probs, attention)
-
-
-# -- File > Export while captioning ------------------------------------------
-# label, file filter, default suffix, CaptionExporter method
-CAPTION_EXPORTS = (
-    ("Overlay of the selected word as PNG…", "PNG image (*.png)", ".png", "overlay_png"),
-    ("Strip of every word as PNG…", "PNG image (*.png)", ".png", "strip_png"),
-    ("Attention grids as NumPy (T, heads, h, w)…", "NumPy array (*.npy)", ".npy", "grids_npy"),
-    ("Caption decode as JSON…", "JSON (*.json)", ".json", "decode_json"),
-)
-
-
-class CaptionExporter:
-    """Writes the shown caption decode; each method takes the target path.
-
-    Raises ValueError when there is nothing of that kind to write yet.
-    """
-
-    def __init__(self, window) -> None:
-        self.window = window
-
-    @property
-    def view(self) -> CaptionWorkspace:
-        return self.window.caption_view
-
-    def overlay_png(self, path: str) -> None:
-        exports.export_rgb_png(_required(self.view.render_overlay(), "overlay"), path)
-
-    def strip_png(self, path: str) -> None:
-        exports.export_rgb_png(_required(self.view.render_strip(), "strip"), path)
-
-    def grids_npy(self, path: str) -> None:
-        exports.export_matrix_npy(_required(self.view.attention_grids(), "attention"), path)
-
-    def decode_json(self, path: str) -> None:
-        from attnscope.gui.export_actions import decode_payload
-
-        payload = decode_payload(self.window)
-        payload.pop("source_pieces", None)
-        payload["caption"] = payload.pop("translation")
-        payload["image"] = self.view.image_name()
-        source = self.view.image_source()
-        payload["source"] = source if isinstance(source, str) else None
-        payload["attention"] = self.view.attention_grids()  # (T, heads, h, w)
-        exports.export_decode_json(payload, path)
-
-
-def _required(value, what: str):
-    if value is None:
-        raise ValueError(f"there is no {what} to export yet: caption a picture first")
-    return value
-
-
-def attach_caption_exports(window, menu: QMenu) -> CaptionExporter:
-    """Add the captioning exports to ``menu``; each task's entries show only for that task."""
-    exporter = CaptionExporter(window)
-    others = list(menu.actions())
-    mine = []
-    for label, file_filter, suffix, method in CAPTION_EXPORTS:
-        action = menu.addAction(label)
-        action.setStatusTip(f"Export: {label.rstrip('…').lower()}")
-        action.triggered.connect(
-            lambda _=False, f=file_filter, s=suffix, m=method: _ask_and_export(
-                window, exporter, f, s, m
-            )
-        )
-        mine.append(action)
-
-    def _show_for_task() -> None:
-        captioning = window.summary is not None and window.summary.task == "captioning"
-        for action in mine:
-            action.setVisible(captioning)
-        for action in others:
-            action.setVisible(not captioning)
-
-    menu.aboutToShow.connect(_show_for_task)
-    _show_for_task()
-    return exporter
-
-
-def _ask_and_export(window, exporter, file_filter: str, suffix: str, method: str) -> None:
-    if window.snapshot is None or not window.snapshot.steps:
-        window.show_message("Nothing to export yet: caption a picture first.", "warning")
-        return
-    stem = Path(window.caption_view.image_name() or "caption").stem
-    path, _ = QFileDialog.getSaveFileName(window, "Export", f"{stem}{suffix}", file_filter)
-    if not path:
-        return
-    if not Path(path).suffix:
-        path += suffix
-    try:
-        getattr(exporter, method)(path)
-    except (OSError, ValueError) as exc:
-        window.show_message(f"Could not export {Path(path).name}: {exc}", "error")
-    else:
-        window.show_message(f"Exported {Path(path).name}", "info")

@@ -135,7 +135,7 @@ class MainWindow(QMainWindow):
         from attnscope.gui.export_actions import attach_export_actions
 
         attach_export_actions(self, self.export_menu)
-        from attnscope.gui.caption_view import CaptioningController
+        from attnscope.gui.caption_controller import CaptioningController
 
         self.captioning = CaptioningController(self, file_menu, before=self.batch_action)
         file_menu.addSeparator()

@@ -32,8 +32,8 @@ from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.errors import ImageInputError
 from attnscope.engine.inference import load_inference_model
 from attnscope.engine.resources import example_images
+from attnscope.gui.attention_render import normalize_attention, upsample_attention
 from attnscope.gui.caption_view import caption_word, qimage_to_rgb
-from attnscope.gui.image_overlay import normalize_attention, upsample_attention
 from attnscope.gui.main_window import MainWindow
 
 TIMEOUT = 20_000
@@ -362,7 +362,7 @@ def test_exports_write_files_that_open(qtbot, window, captioner, tmp_path):
 
 def test_export_before_any_word_says_so(qtbot, window, captioner):
     load_captioner(qtbot, window, captioner)
-    from attnscope.gui.caption_view import _ask_and_export
+    from attnscope.gui.caption_controller import _ask_and_export
 
     _ask_and_export(window, window.captioning.exporter, "PNG (*.png)", ".png", "strip_png")
     assert "Nothing to export" in window.message_bar.text()

@@ -9,14 +9,14 @@ import pytest
 from PySide6 import QtCore
 from PySide6.QtTest import QTest
 
-from attnscope.gui.image_overlay import (
-    QtAttentionStrip,
-    QtImageAttentionOverlay,
+from attnscope.gui.attention_render import (
     blend_attention,
     normalize_attention,
     render_strip,
     upsample_attention,
 )
+from attnscope.gui.attention_strip import QtAttentionStrip
+from attnscope.gui.image_overlay import QtImageAttentionOverlay
 
 GRID = np.array([[0.0, 0.1], [0.2, 0.7]], dtype=np.float32)  # (h=2, w=2), sums to 1
 

@@ -1,0 +1,226 @@
+"""Captioning in the main window: picture inputs, the File menu entry and the exports.
+
+``CaptioningController`` builds the ``CaptionWorkspace`` into a main window,
+routes pictures to it (files, encoded bytes, decoded pixels, the clipboard)
+and opens or runs a decode when one is chosen. ``CaptionExporter`` writes what
+the workspace shows (overlay and strip PNGs, the attention grids, the decode
+as JSON); ``attach_caption_exports`` puts those in the File > Export menu.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMenu
+
+from attnscope.engine.errors import ImageInputError
+from attnscope.gui import exports
+from attnscope.gui.caption_view import CaptionWorkspace, qimage_to_rgb
+
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
+
+
+class CaptioningController(QObject):
+    """Puts the captioning workspace into a main window: picture inputs, menu, exports."""
+
+    def __init__(self, window, file_menu: QMenu, *, before: QAction | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.view = window.caption_view = CaptionWorkspace()
+        window.workspaces.addWidget(self.view)
+        self.view.stepSelected.connect(window.select_step)
+        self.view.imageChosen.connect(self._on_image_chosen)
+        self.view.openRequested.connect(self.open_dialog)
+        self.view.pasteRequested.connect(self.paste)
+        self.open_action = QAction("Open &image…", window)
+        self.open_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.open_action.setStatusTip("Open a picture to caption")
+        self.open_action.setToolTip("Open a picture to caption (Ctrl+Shift+O)")
+        self.open_action.triggered.connect(self.open_dialog)
+        file_menu.insertAction(before, self.open_action)
+        self.exporter = attach_caption_exports(window, window.export_menu)
+        window.analysis.beam_tree.nodeSelected.connect(self._on_beam_node)
+        window.decode_actions.run.toggled.connect(self.view.set_streaming)
+
+    def is_active(self) -> bool:
+        summary = self.window.summary
+        return summary is not None and summary.task == "captioning"
+
+    # -- pictures in -------------------------------------------------
+    def open_path(self, path: str) -> None:
+        """Caption the picture file at ``path`` (read by the worker)."""
+        if not self._refused(Path(path).name):
+            self.view.set_image_path(path)
+
+    def open_bytes(self, data: bytes, name: str = "dropped image") -> None:
+        """Caption an encoded picture (PNG, JPEG… bytes; decoded by the worker)."""
+        if not self._refused(name):
+            self.view.set_image_bytes(data, name)
+
+    def open_qimage(self, image: QImage, name: str = "dropped image") -> None:
+        """Caption pixels another application handed over already decoded."""
+        if self._refused(name):
+            return
+        try:
+            rgb = qimage_to_rgb(image)
+        except ImageInputError as exc:
+            self.window.show_message(f"Could not use the {name}: {exc}", "error")
+            return
+        self.view.set_image_array(rgb, name)
+
+    def _refused(self, name: str) -> bool:
+        if self.is_active():
+            return False
+        self.window.show_message(
+            f"{name} is a picture: load a captioning model first (File > Open).", "warning"
+        )
+        return True
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def paste(self) -> None:
+        """Caption the picture (or picture file) on the clipboard."""
+        from attnscope.gui.drops import encoded_image, handle_drop
+
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None or not (mime.hasUrls() or mime.hasImage() or encoded_image(mime)):
+            self.window.show_message("The clipboard holds no picture to caption.", "warning")
+            return
+        handle_drop(self.window, mime)
+
+    # -- sessions --------------------------------------------------------
+    def model_loaded(self) -> None:
+        """A captioner arrived: caption the current picture, or the first example."""
+        if not self.is_active():
+            return
+        examples = self.view.gallery.paths()
+        if self.view.image_source() is not None:
+            self._on_image_chosen()
+        elif examples:
+            self.view.set_image_path(examples[0])
+
+    def open_failed(self, message: str) -> None:
+        if self.is_active():
+            self.view.image_failed(message)
+
+    def _on_image_chosen(self) -> None:
+        window = self.window
+        if not self.is_active():
+            return
+        if window.decode_settings.live.isChecked():
+            window.decode_actions.run.setChecked(True)
+            window.toggle_run()  # opens the session, then runs once it has answered
+        else:
+            window._ensure_session()
+
+    def _on_beam_node(self, node_id: int) -> None:
+        """Show a beam hypothesis's words and maps (the docks handle the tree itself)."""
+        snapshot = self.window.snapshot
+        if not self.is_active() or snapshot is None or snapshot.tree is None:
+            return
+        tree = snapshot.tree
+        path = tree.path(node_id)
+        log_probs = [float(tree.scores[n] - tree.scores[tree.parent_ids[n]]) for n in path]
+        attention = None if snapshot.node_attention is None else snapshot.node_attention[path]
+        self.view.show_hypothesis([snapshot.node_pieces[n] for n in path], log_probs, attention)
+
+
+# -- File > Export while captioning ------------------------------------------
+# label, file filter, default suffix, CaptionExporter method
+CAPTION_EXPORTS = (
+    ("Overlay of the selected word as PNG…", "PNG image (*.png)", ".png", "overlay_png"),
+    ("Strip of every word as PNG…", "PNG image (*.png)", ".png", "strip_png"),
+    ("Attention grids as NumPy (T, heads, h, w)…", "NumPy array (*.npy)", ".npy", "grids_npy"),
+    ("Caption decode as JSON…", "JSON (*.json)", ".json", "decode_json"),
+)
+
+
+class CaptionExporter:
+    """Writes the shown caption decode; each method takes the target path.
+
+    Raises ValueError when there is nothing of that kind to write yet.
+    """
+
+    def __init__(self, window) -> None:
+        self.window = window
+
+    @property
+    def view(self) -> CaptionWorkspace:
+        return self.window.caption_view
+
+    def overlay_png(self, path: str) -> None:
+        exports.export_rgb_png(_required(self.view.render_overlay(), "overlay"), path)
+
+    def strip_png(self, path: str) -> None:
+        exports.export_rgb_png(_required(self.view.render_strip(), "strip"), path)
+
+    def grids_npy(self, path: str) -> None:
+        exports.export_matrix_npy(_required(self.view.attention_grids(), "attention"), path)
+
+    def decode_json(self, path: str) -> None:
+        from attnscope.gui.export_actions import decode_payload
+
+        payload = decode_payload(self.window)
+        payload.pop("source_pieces", None)
+        payload["caption"] = payload.pop("translation")
+        payload["image"] = self.view.image_name()
+        source = self.view.image_source()
+        payload["source"] = source if isinstance(source, str) else None
+        payload["attention"] = self.view.attention_grids()  # (T, heads, h, w)
+        exports.export_decode_json(payload, path)
+
+
+def _required(value, what: str):
+    if value is None:
+        raise ValueError(f"there is no {what} to export yet: caption a picture first")
+    return value
+
+
+def attach_caption_exports(window, menu: QMenu) -> CaptionExporter:
+    """Add the captioning exports to ``menu``; each task's entries show only for that task."""
+    exporter = CaptionExporter(window)
+    others = list(menu.actions())
+    mine = []
+    for label, file_filter, suffix, method in CAPTION_EXPORTS:
+        action = menu.addAction(label)
+        action.setStatusTip(f"Export: {label.rstrip('…').lower()}")
+        action.triggered.connect(
+            lambda _=False, f=file_filter, s=suffix, m=method: _ask_and_export(
+                window, exporter, f, s, m
+            )
+        )
+        mine.append(action)
+
+    def _show_for_task() -> None:
+        captioning = window.summary is not None and window.summary.task == "captioning"
+        for action in mine:
+            action.setVisible(captioning)
+        for action in others:
+            action.setVisible(not captioning)
+
+    menu.aboutToShow.connect(_show_for_task)
+    _show_for_task()
+    return exporter
+
+
+def _ask_and_export(window, exporter, file_filter: str, suffix: str, method: str) -> None:
+    if window.snapshot is None or not window.snapshot.steps:
+        window.show_message("Nothing to export yet: caption a picture first.", "warning")
+        return
+    stem = Path(window.caption_view.image_name() or "caption").stem
+    path, _ = QFileDialog.getSaveFileName(window, "Export", f"{stem}{suffix}", file_filter)
+    if not path:
+        return
+    if not Path(path).suffix:
+        path += suffix
+    try:
+        getattr(exporter, method)(path)
+    except (OSError, ValueError) as exc:
+        window.show_message(f"Could not export {Path(path).name}: {exc}", "error")
+    else:
+        window.show_message(f"Exported {Path(path).name}", "info")
