@@ -1,11 +1,21 @@
 """OpenNMT-py peer for `attnscope bench`: the same beam-search workload, timed in OpenNMT-py.
 
-Run by the *peer* venv's python (see setup_opennmt_peer.sh), never imported by
-AttnScope (OpenNMT-py 3.5.1 needs torch<2.3):
+Two halves in one file:
 
-    <peer-venv>/bin/python benchmarks/opennmt_peer.py WORKLOAD.json
+- the *server* runs in the peer venv (OpenNMT-py 3.5.1 needs torch<2.3, see
+  setup_opennmt_peer.sh) and never imports AttnScope:
 
-WORKLOAD.json (written by attnscope.engine.bench.PeerWorkload.to_json):
+      <peer-venv>/bin/python benchmarks/opennmt_peer.py WORKLOAD.json
+
+  It builds the model, warms up, prints one JSON line ``{"ready": true,
+  "versions": ..., "threads": ...}``, then answers every line ``pass`` on
+  stdin with ``{"tokens": int, "seconds": float}`` (one timed pass over all
+  sentences) until stdin closes.
+- ``PeerProcess`` (standard library only) is the bench's client: it starts
+  the server and asks for passes between its own, so both see the same load
+  on a shared machine.
+
+WORKLOAD.json:
     sources      list of token-id lists (ids 4..vocab-1; 0 pad, 1 unk, 2 bos, 3 eos)
     vocab        source and target vocabulary size
     embed        word vector size
@@ -13,20 +23,22 @@ WORKLOAD.json (written by attnscope.engine.bench.PeerWorkload.to_json):
                  the GRU decoder has it whole
     layers       encoder and decoder layers (OpenNMT-py hands the encoder's
                  final state to the decoder, so both have the same count)
-    beam, batch, length, repeats, threads, seed
+    beam, batch, length, threads, seed
 
 The model is -encoder_type brnn -decoder_type rnn -rnn_type GRU
 -global_attention mlp (input feeding on), random weights. Every sentence is
 forced to exactly ``length`` target tokens (min_length = max_length), so the
-work equals AttnScope's. Prints one JSON object on stdout:
-{"tokens_per_s": [...one per repeat], "tokens": int, "versions": {...}}.
+work equals AttnScope's.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 
 def build_model(workload: dict):
@@ -101,7 +113,8 @@ def make_batches(sources: list[list[int]], batch_size: int) -> list[dict]:
     return batches
 
 
-def run(workload: dict) -> dict:
+def serve(workload: dict, commands, replies) -> None:
+    """Build, warm up, say ready, then time one pass per ``pass`` line of ``commands``."""
     import onmt
     import torch
 
@@ -111,30 +124,103 @@ def run(workload: dict) -> dict:
     batches = make_batches(workload["sources"], workload["batch"])
     warm_up = make_batches(workload["sources"][:2], workload["batch"])[0]
     translator.translate_batch(warm_up, attn_debug=False)
-    samples, tokens = [], 0
-    for _ in range(workload["repeats"]):
-        tokens = 0
-        start = time.perf_counter()
+    versions = {"opennmt_py": onmt.__version__, "torch": torch.__version__}
+    _reply(replies, {"ready": True, "versions": versions, "threads": torch.get_num_threads()})
+    for line in commands:
+        if line.strip() != "pass":
+            _reply(replies, {"error": f"unknown command {line.strip()!r}"})
+            continue
+        tokens, start = 0, time.perf_counter()
         for batch in batches:
             result = translator.translate_batch(batch, attn_debug=False)
             tokens += sum(len(best[0]) for best in result["predictions"])
-        samples.append(tokens / (time.perf_counter() - start))
-    return {
-        "tokens_per_s": samples,
-        "tokens": tokens,
-        "versions": {"opennmt_py": onmt.__version__, "torch": torch.__version__},
-        "threads": torch.get_num_threads(),
-    }
+        _reply(replies, {"tokens": tokens, "seconds": time.perf_counter() - start})
+
+
+def _reply(stream, message: dict) -> None:
+    stream.write(json.dumps(message) + "\n")
+    stream.flush()
+
+
+class PeerProcess:
+    """The server above in a subprocess: ``start()``, then ``one_pass()`` -> tokens/s.
+
+    python: the peer venv's interpreter. Errors (the server died, said
+    something unexpected) raise RuntimeError quoting its stderr.
+    """
+
+    def __init__(self, python: str, workload: dict, *, timeout: float = 1800.0) -> None:
+        self.python = python
+        self.workload = workload
+        self.timeout = timeout
+        self.info: dict = {}
+        self._process = None
+        self._folder = None
+
+    def __enter__(self) -> PeerProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def start(self) -> None:
+        self._folder = tempfile.TemporaryDirectory()
+        folder = Path(self._folder.name)
+        (folder / "workload.json").write_text(json.dumps(self.workload), encoding="utf-8")
+        self._stderr = open(folder / "stderr.txt", "w+", encoding="utf-8")  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [self.python, __file__, str(folder / "workload.json")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        self.info = self._read()
+        if not self.info.get("ready"):
+            raise RuntimeError(f"the peer did not get ready: {self.info}")
+
+    def one_pass(self) -> float:
+        """Target tokens/s of one timed pass over every sentence."""
+        self._process.stdin.write("pass\n")
+        self._process.stdin.flush()
+        reply = self._read()
+        if "tokens" not in reply:
+            raise RuntimeError(f"the peer answered {reply}")
+        self.info["tokens"] = reply["tokens"]
+        return reply["tokens"] / reply["seconds"]
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.stdin.close()
+            try:
+                self._process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+            self._stderr.close()
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+    def _read(self) -> dict:
+        line = self._process.stdout.readline()
+        if not line:
+            self._process.wait(timeout=60)
+            self._stderr.seek(0)
+            tail = " | ".join(self._stderr.read().strip().splitlines()[-3:])
+            raise RuntimeError(f"the peer exited with code {self._process.returncode}: {tail}")
+        return json.loads(line)
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        sys.stderr.write("usage: opennmt_peer.py WORKLOAD.json\n")
+        sys.stderr.write("usage: opennmt_peer.py WORKLOAD.json  (then 'pass' lines on stdin)\n")
         return 2
     with open(argv[0], encoding="utf-8") as handle:
         workload = json.load(handle)
-    json.dump(run(workload), sys.stdout)
-    sys.stdout.write("\n")
+    serve(workload, sys.stdin, sys.stdout)
     return 0
 
 

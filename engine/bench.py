@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -49,12 +50,11 @@ class BenchSizes:
     """How much work each figure does.
 
     sentences:        source sentences for the batched beam (and the OpenNMT-py peer)
-    naive_sentences:  sentences for the naive reference, timed in ``naive_chunks``
-                      equal chunks (its tokens/s does not depend on the count)
+    naive_sentences:  sentences for the naive reference, spread over the rounds
+                      (its tokens/s does not depend on the count)
     batch_size, beam_size: the batched searches' settings
     length:           every hypothesis is forced to exactly this many tokens
-    repeats:          timed passes over the sentences (engine)
-    peer_repeats:     timed passes for the OpenNMT-py peer
+    repeats:          throughput rounds (each: one pass of every system)
     latency_steps:    greedy steps per latency run; ``latency_repeats`` runs
     vocab:            source and target vocabulary of the random models
     width_divisor:    1 = the real model sizes; larger shrinks every layer (tests)
@@ -62,12 +62,10 @@ class BenchSizes:
 
     sentences: int = 500
     naive_sentences: int = 60
-    naive_chunks: int = 5
     batch_size: int = 32
     beam_size: int = 5
     length: int = 50
     repeats: int = 3
-    peer_repeats: int = 3
     latency_steps: int = 50
     latency_repeats: int = 5
     vocab: int = 8000
@@ -76,19 +74,15 @@ class BenchSizes:
 
 
 FULL = BenchSizes()
-QUICK = BenchSizes(
-    sentences=64, naive_sentences=6, naive_chunks=3, peer_repeats=2, latency_repeats=3
-)
+QUICK = BenchSizes(sentences=32, naive_sentences=3, latency_repeats=3)
 # For tests: the same code paths on a toy scale.
 TINY = BenchSizes(
     sentences=4,
     naive_sentences=2,
-    naive_chunks=2,
     batch_size=2,
     beam_size=2,
     length=4,
     repeats=2,
-    peer_repeats=1,
     latency_steps=3,
     latency_repeats=2,
     vocab=50,
@@ -214,24 +208,6 @@ def engine_beam_pass(
     return tokens
 
 
-def engine_tokens_per_s(
-    model: nn.Module,
-    sources: Sequence[Sequence[int]],
-    sizes: BenchSizes,
-    *,
-    alternatives: int = 0,
-) -> list[float]:
-    """Target tokens/s of the engine's batched beam search, one sample per pass."""
-    config = forced_length_config(sizes, alternatives=alternatives)
-    engine_beam_pass(model, sources[:2], config, sizes.batch_size)  # warm-up
-    samples = []
-    for _ in range(sizes.repeats):
-        start = time.perf_counter()
-        tokens = engine_beam_pass(model, sources, config, sizes.batch_size)
-        samples.append(tokens / (time.perf_counter() - start))
-    return samples
-
-
 def benchmark_script(name: str) -> Path:
     """``benchmarks/<name>.py`` of the source tree (it is not installed with the package).
 
@@ -258,25 +234,54 @@ def load_benchmark_script(name: str) -> ModuleType:
     return module
 
 
-def naive_tokens_per_s(
-    model: nn.Module, sources: Sequence[Sequence[int]], sizes: BenchSizes
-) -> list[float]:
-    """Target tokens/s of benchmarks/naive_beam.py, one sample per chunk of sentences."""
-    naive = load_benchmark_script("naive_beam")
+def throughput_rounds(
+    model: nn.Module,
+    sources: Sequence[Sequence[int]],
+    sizes: BenchSizes,
+    *,
+    naive: bool = True,
+    peer_pass: Callable[[], float] | None = None,
+) -> dict[str, list[float]]:
+    """Target tokens/s of the batched beam, the naive reference and a peer, round by round.
+
+    Each of ``sizes.repeats`` rounds times one engine pass over ``sources``,
+    the naive reference on its share of the first ``sizes.naive_sentences``
+    sentences and one ``peer_pass()``: interleaved, a busy machine slows all
+    three alike. Returns {"beam": [...], "naive": [...], "peer": [...]}.
+    """
+    config = forced_length_config(sizes)
+    reference = load_benchmark_script("naive_beam") if naive else None
+    engine_beam_pass(model, sources[:2], config, sizes.batch_size)  # warm-up
+    if reference is not None:
+        reference.naive_translate(model, [sources[0]], beam_size=sizes.beam_size, max_length=2)
+    share = max(1, sizes.naive_sentences // sizes.repeats)
     settings = {
         "beam_size": sizes.beam_size,
         "max_length": sizes.length,
         "min_length": sizes.length,
     }
-    naive.naive_translate(model, [sources[0]], beam_size=sizes.beam_size, max_length=2)  # warm-up
-    chunks = max(1, min(sizes.naive_chunks, len(sources)))
-    chunk = len(sources) // chunks
-    samples = []
-    for start in range(0, chunk * chunks, chunk):
-        begin = time.perf_counter()
-        outputs = naive.naive_translate(model, sources[start : start + chunk], **settings)
-        samples.append(sum(len(o) for o in outputs) / (time.perf_counter() - begin))
+    samples: dict[str, list[float]] = {"beam": [], "naive": [], "peer": []}
+    for round_index in range(sizes.repeats):
+        samples["beam"].append(
+            _rate(lambda: engine_beam_pass(model, sources, config, sizes.batch_size))
+        )
+        if reference is not None:
+            chunk = [sources[(round_index * share + i) % len(sources)] for i in range(share)]
+            samples["naive"].append(_rate(partial(_naive_pass, reference, model, chunk, settings)))
+        if peer_pass is not None:
+            samples["peer"].append(peer_pass())
     return samples
+
+
+def _naive_pass(reference: ModuleType, model: nn.Module, chunk: list, settings: dict) -> int:
+    return sum(len(tokens) for tokens in reference.naive_translate(model, chunk, **settings))
+
+
+def _rate(count_tokens: Callable[[], int]) -> float:
+    """Tokens per second of one call of ``count_tokens`` (which returns its token count)."""
+    start = time.perf_counter()
+    tokens = count_tokens()
+    return tokens / (time.perf_counter() - start)
 
 
 # -- figure 3: batch-1 greedy step vs the bare matrix products ------------------------------

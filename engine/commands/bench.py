@@ -6,16 +6,15 @@ Figures (each a median of several repetitions, with its spread under ``figures``
   tokens) vs benchmarks/naive_beam.py, in target tokens/s.
 - ``beam_vs_opennmt_ratio``: the same workload vs OpenNMT-py 3.5.1, run by
   benchmarks/opennmt_peer.py in its own venv (benchmarks/setup_opennmt_peer.sh).
+  The three systems take turns, one pass each per round, so a busy machine
+  slows them alike.
 - ``step_vs_floor_ratio``: the demo model's batch-1 greedy step vs its bare
   matrix products; also the time to encode a 20-token sentence.
 - ``rss_mb`` / ``rss_all_checkpoints_mb``: resident memory in a fresh process
   after loading the default / every bundled checkpoint.
-- ``startup_s``: `attnscope gui` start to window shown, when the GUI honours
-  ``ATTNSCOPE_EXIT_WHEN_READY=1`` (it then exits once its window is shown).
-- ``gui_step_p95_ms``, ``gui_max_stall_ms``, ``heatmap_200_update_ms``: taken
-  from ``python -m attnscope.gui.bench_probe [--quick]`` when that module exists;
-  it prints one JSON object whose keys are those names (a number, or a dict
-  with a ``median``) and optionally ``notes``.
+- ``gui_step_p95_ms``, ``gui_max_stall_ms``, ``heatmap_200_update_ms`` and
+  ``startup_s``: from ``benchmarks/gui_bench.py CHECKPOINT --json OUT`` when
+  it exists (``GUI_FIGURES`` says where its JSON holds each one).
 
 A figure that cannot be measured is null with the reason under ``notes``.
 Timings are wall clock on whatever else the machine is doing: read the
@@ -25,6 +24,7 @@ spreads and ``machine.load_average``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -51,8 +51,14 @@ TOP_LEVEL_KEYS = (
     "rss_mb",
     "rss_all_checkpoints_mb",
 )
-READY_VARIABLE = "ATTNSCOPE_EXIT_WHEN_READY"
-GUI_PROBE = "attnscope.gui.bench_probe"
+GUI_SCRIPT = "gui_bench"  # benchmarks/gui_bench.py CHECKPOINT --json OUT [--steps N] [--no-startup]
+# top-level key -> where gui_bench.py's JSON holds it (the first path found wins)
+GUI_FIGURES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "gui_step_p95_ms": (("gui_step_ms", "p95"), ("gui_step_p95_ms",)),
+    "gui_max_stall_ms": (("gui_run_stall", "max_gap_ms"), ("gui_max_stall_ms",)),
+    "heatmap_200_update_ms": (("heatmap_200_ms", "p50"), ("heatmap_200_update_ms",)),
+    "startup_s": (("startup_s",),),
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="FIGURE",
-        help="skip a figure group (repeatable): " + ", ".join(FIGURE_GROUPS),
+        help="skip a figure group (repeatable): " + ", ".join(SKIPPABLE),
     )
 
 
@@ -141,6 +147,7 @@ class BenchContext:
     checkpoint: str | None
     peer_python: str | None
     size: str
+    skip: frozenset[str] = frozenset()
 
 
 # -- figure groups ------------------------------------------------------------------------
@@ -190,7 +197,8 @@ def _demo_model(ctx: BenchContext, report: Report) -> tuple[Any, str]:
     return bench.random_model(config, ctx.sizes.seed), "random demo architecture"
 
 
-def _beam(ctx: BenchContext, report: Report) -> None:
+def _throughput(ctx: BenchContext, report: Report) -> None:
+    """Batched beam, naive reference and OpenNMT-py peer, interleaved round by round."""
     from attnscope.engine import bench
 
     sizes = ctx.sizes
@@ -205,31 +213,59 @@ def _beam(ctx: BenchContext, report: Report) -> None:
         "batch_size": sizes.batch_size,
         "beam_size": sizes.beam_size,
         "forced_length": sizes.length,
+        "rounds": sizes.repeats,
         "threads": ctx.threads,
     }
-    logger.info("batched beam: %d sentences x %d passes", sizes.sentences, sizes.repeats)
-    report.add_samples("beam_tokens_per_s", bench.engine_tokens_per_s(model, sources, sizes))
-    logger.info("naive beam: %d sentences", sizes.naive_sentences)
+    naive = _naive_available(ctx, report)
+    if "peer" in ctx.skip:
+        report.notes["beam_vs_opennmt_ratio"] = "skipped (--skip peer)"
+    with contextlib.ExitStack() as stack:
+        peer = None if "peer" in ctx.skip else _start_peer(ctx, report, sources, stack)
+        logger.info("throughput: %d rounds over %d sentences", sizes.repeats, sizes.sentences)
+        try:
+            samples = bench.throughput_rounds(
+                model, sources, sizes, naive=naive, peer_pass=peer.one_pass if peer else None
+            )
+        except RuntimeError as exc:  # the peer died mid-way: measure again without it
+            report.notes["beam_vs_opennmt_ratio"] = f"the OpenNMT-py peer failed: {exc}"
+            samples = bench.throughput_rounds(model, sources, sizes, naive=naive)
+        if peer is not None:
+            report.workload["opennmt"] = peer.info
+    names = {"beam": "beam_tokens_per_s", "naive": "naive_tokens_per_s"}
+    names["peer"] = "opennmt_tokens_per_s"
+    for system, figure in names.items():
+        if samples[system]:
+            report.add_samples(figure, samples[system])
+    report.ratio("beam_vs_naive_ratio", "beam_tokens_per_s", "naive_tokens_per_s")
+    report.ratio("beam_vs_opennmt_ratio", "beam_tokens_per_s", "opennmt_tokens_per_s")
+
+
+def _naive_available(ctx: BenchContext, report: Report) -> bool:
+    from attnscope.engine import bench
+
+    if "naive" in ctx.skip:
+        report.notes["beam_vs_naive_ratio"] = "skipped (--skip naive)"
+        return False
     try:
-        naive = bench.naive_tokens_per_s(model, sources[: sizes.naive_sentences], sizes)
+        bench.benchmark_script("naive_beam")
     except FileNotFoundError as exc:
         report.notes["beam_vs_naive_ratio"] = str(exc)
-    else:
-        report.add_samples("naive_tokens_per_s", naive)
-        report.ratio("beam_vs_naive_ratio", "beam_tokens_per_s", "naive_tokens_per_s")
+        return False
+    return True
 
 
-def _peer(ctx: BenchContext, report: Report) -> None:
+def _start_peer(ctx: BenchContext, report: Report, sources: list, stack: contextlib.ExitStack):
+    """A started PeerProcess for the throughput workload, or None (the reason goes to notes)."""
     from attnscope.engine import bench
 
     python = _peer_python(ctx)
     if not python.is_file():
         report.notes["beam_vs_opennmt_ratio"] = _peer_missing_reason(python)
-        return
+        return None
     sizes = ctx.sizes
     config = bench.beam_model_config(sizes.vocab, sizes.width_divisor)
     workload = {
-        "sources": bench.random_sources(sizes.sentences, sizes.vocab, seed=sizes.seed),
+        "sources": sources,
         "vocab": sizes.vocab,
         "embed": config.embed_dim,
         "hidden": config.decoder.hidden,
@@ -237,19 +273,16 @@ def _peer(ctx: BenchContext, report: Report) -> None:
         "beam": sizes.beam_size,
         "batch": sizes.batch_size,
         "length": sizes.length,
-        "repeats": sizes.peer_repeats,
         "threads": ctx.threads,
         "seed": sizes.seed,
     }
-    logger.info("OpenNMT-py peer: %d sentences x %d passes", sizes.sentences, sizes.peer_repeats)
+    logger.info("starting the OpenNMT-py peer (%s)", python)
     try:
-        result = _run_json([str(python), str(bench.benchmark_script("opennmt_peer"))], workload)
-    except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        report.notes["beam_vs_opennmt_ratio"] = f"the OpenNMT-py peer failed: {exc}"
-        return
-    report.add_samples("opennmt_tokens_per_s", result["tokens_per_s"])
-    report.workload["opennmt"] = {k: v for k, v in result.items() if k != "tokens_per_s"}
-    report.ratio("beam_vs_opennmt_ratio", "beam_tokens_per_s", "opennmt_tokens_per_s")
+        peer_module = bench.load_benchmark_script("opennmt_peer")
+        return stack.enter_context(peer_module.PeerProcess(str(python), workload))
+    except (OSError, RuntimeError, ValueError) as exc:
+        report.notes["beam_vs_opennmt_ratio"] = f"the OpenNMT-py peer failed to start: {exc}"
+        return None
 
 
 def _peer_python(ctx: BenchContext) -> Path:
@@ -328,46 +361,6 @@ def _memory(ctx: BenchContext, report: Report) -> None:
     )
 
 
-def _startup(ctx: BenchContext, report: Report) -> None:
-    """Seconds from `python -m attnscope gui` to its exit right after the window is shown."""
-    if not _gui_honours_ready_variable():
-        report.notes["startup_s"] = f"the GUI does not honour {READY_VARIABLE}=1 yet"
-        return
-    from attnscope.engine.resources import default_checkpoint
-
-    samples = []
-    for _ in range(1 if ctx.size != "full" else 3):
-        start = time.perf_counter()
-        try:
-            _run_json(
-                [sys.executable, "-m", "attnscope", "gui"],
-                env=_headless_env({READY_VARIABLE: "1"}),
-                timeout=300,
-                expect_json=False,
-            )
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            report.notes["startup_s"] = f"`attnscope gui` failed: {exc}"
-            return
-        samples.append(time.perf_counter() - start)
-    report.add_samples("startup_s", samples)
-    report.values["startup_s"] = report.median("startup_s")
-    if default_checkpoint() is None:
-        report.notes["startup_s"] = "no bundled checkpoint: the window opened without a model"
-
-
-def _gui_honours_ready_variable() -> bool:
-    """Whether any module of attnscope.gui mentions the ready variable (without importing Qt)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("attnscope.gui")
-    folders = list(spec.submodule_search_locations or []) if spec else []
-    return any(
-        READY_VARIABLE in path.read_text(errors="replace")
-        for folder in folders
-        for path in Path(folder).glob("*.py")
-    )
-
-
 def _headless_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, **(extra or {})}
     if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
@@ -376,43 +369,65 @@ def _headless_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def _gui(ctx: BenchContext, report: Report) -> None:
-    import importlib.util
+    """GUI responsiveness (and start-up) from benchmarks/gui_bench.py, when it exists."""
+    from attnscope.engine import bench
+    from attnscope.engine.resources import default_checkpoint
 
     keys = GROUP_KEYS["gui"]
-    if importlib.util.find_spec(GUI_PROBE) is None:
-        report.unmeasured(keys, f"{GUI_PROBE} does not exist yet (the GUI responsiveness hook)")
-        return
-    command = [sys.executable, "-m", GUI_PROBE] + (["--quick"] if ctx.size != "full" else [])
     try:
-        result = _run_json(command, env=_headless_env(), timeout=900)
-    except (OSError, ValueError, subprocess.SubprocessError) as exc:
-        report.unmeasured(keys, f"{GUI_PROBE} failed: {exc}")
+        script = bench.benchmark_script(GUI_SCRIPT)
+    except FileNotFoundError as exc:
+        report.unmeasured(keys, f"the GUI hook is missing: {exc}")
         return
-    for key in keys:
-        value = result.get(key)
-        if isinstance(value, dict):
-            report.figures[key] = value
-            value = value.get("median")
-        report.values[key] = value
-    report.notes.update(result.get("notes") or {})
+    checkpoint = ctx.checkpoint or default_checkpoint()
+    if checkpoint is None:
+        report.unmeasured(keys, "needs a checkpoint: none given and none bundled yet")
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "gui.json"
+        command = [sys.executable, str(script), str(checkpoint), "--json", str(out)]
+        command += [] if ctx.size == "full" else ["--steps", "30"]
+        command += ["--no-startup"] if "startup" in ctx.skip else []
+        try:
+            _run_json(command, env=_headless_env(), timeout=1200, expect_json=False)
+            result = json.loads(out.read_text(encoding="utf-8"))
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            report.unmeasured(keys, f"{script.name} failed: {exc}")
+            return
+    report.figures["gui"] = result
+    for key, paths in GUI_FIGURES.items():
+        value = next((v for v in (_lookup(result, p) for p in paths) if v is not None), None)
+        if value is not None:
+            report.values[key] = value
+        elif key == "startup_s" and "startup" in ctx.skip:
+            report.notes[key] = "skipped (--skip startup)"
+        else:
+            report.notes[key] = f"{script.name} reported no {key}"
+
+
+def _lookup(data: Any, path: tuple[str, ...]) -> float | None:
+    """The number at ``path`` in nested dicts (a dict there gives its median / p50)."""
+    for part in path:
+        data = data.get(part) if isinstance(data, dict) else None
+    if isinstance(data, dict):
+        data = data.get("median", data.get("p50"))
+    return float(data) if isinstance(data, int | float) and not isinstance(data, bool) else None
 
 
 FIGURE_GROUPS: dict[str, Callable[[BenchContext, Report], None]] = {
     "latency": _latency,
-    "beam": _beam,
-    "peer": _peer,
+    "throughput": _throughput,
     "memory": _memory,
-    "startup": _startup,
     "gui": _gui,
 }
 GROUP_KEYS = {
     "latency": ("step_vs_floor_ratio",),
-    "beam": ("beam_vs_naive_ratio",),
-    "peer": ("beam_vs_opennmt_ratio",),
+    "throughput": ("beam_vs_naive_ratio", "beam_vs_opennmt_ratio"),
     "memory": ("rss_mb", "rss_all_checkpoints_mb"),
-    "startup": ("startup_s",),
-    "gui": ("gui_step_p95_ms", "gui_max_stall_ms", "heatmap_200_update_ms"),
+    "gui": ("gui_step_p95_ms", "gui_max_stall_ms", "heatmap_200_update_ms", "startup_s"),
 }
+# Parts of groups that can be left out on their own.
+SKIPPABLE = (*GROUP_KEYS, "naive", "peer", "startup")
 
 
 # -- running ------------------------------------------------------------------------------
@@ -441,11 +456,11 @@ def machine_info(threads: int) -> dict[str, Any]:
     }
 
 
-def collect(ctx: BenchContext, skip: set[str]) -> Report:
-    """Run every figure group not in ``skip``; returns the filled report."""
+def collect(ctx: BenchContext) -> Report:
+    """Run every figure group not in ``ctx.skip``; returns the filled report."""
     report = Report(size=ctx.size, machine=machine_info(ctx.threads))
     for name, measure in FIGURE_GROUPS.items():
-        if name in skip:
+        if name in ctx.skip:
             report.unmeasured(GROUP_KEYS[name], f"skipped (--skip {name})")
             continue
         logger.info("bench: %s", name)
@@ -468,9 +483,9 @@ def run(args: argparse.Namespace) -> int:
 
     size = "tiny" if args.tiny else "quick" if args.quick else "full"
     sizes = {"full": bench.FULL, "quick": bench.QUICK, "tiny": bench.TINY}[size]
-    unknown = set(args.skip) - set(FIGURE_GROUPS)
+    unknown = set(args.skip) - set(SKIPPABLE)
     if unknown:
-        raise ValueError(f"unknown figure {sorted(unknown)}; valid: {', '.join(FIGURE_GROUPS)}")
+        raise ValueError(f"unknown figure {sorted(unknown)}; valid: {', '.join(SKIPPABLE)}")
     if args.threads < 0:
         raise ValueError(f"--threads must be >= 0, got {args.threads}")
     if args.threads:
@@ -483,8 +498,9 @@ def run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         peer_python=args.peer_python,
         size=size,
+        skip=frozenset(args.skip),
     )
-    report = collect(ctx, set(args.skip))
+    report = collect(ctx)
     data = report.to_json()
     table = format_table(data)
     if args.json == "-":

@@ -6,6 +6,7 @@ Nothing here looks at how fast anything ran.
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 import torch
@@ -84,3 +85,15 @@ def test_readme_table_renders_values_and_reasons(tiny_report):
     assert table.count("\n| ") == 1 + len(TOP_LEVEL_KEYS)  # separator + one row per key
     assert f"| {tiny_report['beam_vs_naive_ratio']:.2f}× (" in table
     assert "not measured: skipped" in table
+
+
+def test_a_peer_that_cannot_run_leaves_its_ratio_null_with_the_reason(tmp_path):
+    """The project's own python has no OpenNMT-py: the bench must say so, not crash."""
+    out = tmp_path / "bench.json"
+    skips = ["--skip", "latency", "--skip", "naive", "--skip", "memory", "--skip", "gui"]
+    argv = ["bench", "--tiny", "--peer-python", sys.executable, "--json", str(out), *skips]
+    assert main(argv) == 0
+    report = json.loads(out.read_text())
+    assert report["beam_vs_opennmt_ratio"] is None
+    assert "onmt" in report["notes"]["beam_vs_opennmt_ratio"]
+    assert report["figures"]["beam_tokens_per_s"]["n"] == bench.TINY.repeats
