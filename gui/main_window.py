@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -49,6 +49,7 @@ class MainWindow(QMainWindow):
         self.snapshot = None
         self.selected_step: int | None = None
         self._session_key = None  # (source key, settings) of the open session
+        self._paint_scheduled = False
         self._opening = False  # a session was requested and has not answered yet
         self._after_open = None  # the Step/Run waiting for that answer
         self.recent = RecentFiles(self.settings)
@@ -333,11 +334,20 @@ class MainWindow(QMainWindow):
         self._opening = False
         if snapshot.done:
             self.decode_actions.run.setChecked(False)
+        if not self._paint_scheduled:  # latest wins: a slow paint never queues up work
+            self._paint_scheduled = True
+            QTimer.singleShot(0, self._paint_latest)
+        if pending is not None:
+            pending()
+
+    def _paint_latest(self) -> None:
+        self._paint_scheduled = False
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
         self._show_snapshot()
         self._show_speed(snapshot)
         self.snapshotShown.emit(snapshot)
-        if pending is not None:
-            pending()
 
     def _show_snapshot(self) -> None:
         snapshot = self.snapshot

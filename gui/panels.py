@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import QObject, Qt
 
 from attnscope.gui.beam_tree import BeamNode, QtBeamTreeView
 from attnscope.gui.candidates import QtCandidatesPanel
 from attnscope.gui.translate_view import display_piece
+
+TREE_INTERVAL_S = 0.3  # a growing beam tree is redrawn at most ~3 times a second
 
 
 def beam_nodes(snapshot) -> list[BeamNode]:
@@ -53,6 +57,8 @@ class AnalysisDocks(QObject):
         self.candidates.tokenTyped.connect(window.force_typed_token)
         self.beam_tree.nodeSelected.connect(self._on_node_selected)
         self._tree_size = -1
+        self._tree_drawn_at = 0.0
+        self._candidates_key = None
         self._vocab_for = None
 
     def show_snapshot(self, snapshot, selected: int | None) -> None:
@@ -60,25 +66,45 @@ class AnalysisDocks(QObject):
         if summary is not None and self._vocab_for is not summary:
             self._vocab_for = summary
             self.candidates.set_vocabulary([p for p in summary.target_vocab if p])
+        self._show_candidates(snapshot, selected)
+        self._show_tree(snapshot)
+
+    def _show_candidates(self, snapshot, selected: int | None) -> None:
         if selected is None or not snapshot.steps:
+            self._candidates_key = None
             self.candidates.clear()
-        else:
-            step = snapshot.steps[selected]
-            self.candidates.set_topk(
-                step.topk_ids,
-                [display_piece(p) for p in step.topk_pieces],
-                step.topk_probs,
-                chosen_id=step.token_id,
-                step=selected,
-            )
+            return
+        step = snapshot.steps[selected]
+        key = (selected, step.token_id, step.topk_ids.tobytes(), step.topk_probs.tobytes())
+        if key == self._candidates_key:  # unchanged: skip rebuilding the table
+            return
+        self._candidates_key = key
+        self.candidates.set_topk(
+            step.topk_ids,
+            [display_piece(p) for p in step.topk_pieces],
+            step.topk_probs,
+            chosen_id=step.token_id,
+            step=selected,
+        )
+
+    def _show_tree(self, snapshot) -> None:
+        """Redraw the beam tree; while a beam grows, at most every TREE_INTERVAL_S."""
         if snapshot.tree is None:
             if self._tree_size != 0:
                 self.beam_tree.set_tree([])
                 self._tree_size = 0
-        elif len(snapshot.tree) != self._tree_size or snapshot.done:
-            self.beam_tree.set_tree(beam_nodes(snapshot))
-            self._tree_size = len(snapshot.tree)
-            self.beam_tree.select(snapshot.best_node if snapshot.best_node else None)
+            return
+        size = len(snapshot.tree)
+        now = time.perf_counter()
+        growing = self._tree_size < size and not snapshot.done
+        if size == self._tree_size or (
+            growing and now - self._tree_drawn_at < TREE_INTERVAL_S and self._tree_size > 1
+        ):
+            return
+        self.beam_tree.set_tree(beam_nodes(snapshot))
+        self._tree_size = size
+        self._tree_drawn_at = now
+        self.beam_tree.select(snapshot.best_node if snapshot.best_node else None)
 
     def _on_node_selected(self, node_id: int) -> None:
         """Show the chosen hypothesis's attention in the heat map."""

@@ -53,9 +53,12 @@ class TokenChips(QScrollArea):
                 self.chips.append(chip)
             chip = self.chips[i]
             prob = math.exp(log_prob)
-            chip.setText(piece.replace("▁", "␣") if piece.strip("▁") == "" else piece.lstrip("▁"))
-            chip.setToolTip(f"step {i + 1}: {piece!r}  p = {prob:.3f}")
-            chip.setStyleSheet(CHIP_STYLE % _chip_colour(prob))
+            text = piece.replace("▁", "␣") if piece.strip("▁") == "" else piece.lstrip("▁")
+            tip = f"step {i + 1}: {piece!r}  p = {prob:.3f}"
+            if chip.text() != text or chip.toolTip() != tip:  # restyling is the costly part
+                chip.setText(text)
+                chip.setToolTip(tip)
+                chip.setStyleSheet(CHIP_STYLE % _chip_colour(prob))
 
     def select(self, step: int | None) -> None:
         for i, chip in enumerate(self.chips):
