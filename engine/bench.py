@@ -387,9 +387,9 @@ def step_latency(model: nn.Module, sizes: BenchSizes, *, source_length: int = 20
     Returns samples (ms) for: ``greedy_step_ms`` (DecodeSession.step, what the
     GUI calls), ``model_step_ms`` (model.step alone), ``gemm_floor_ms`` (the
     step's matrix products alone, replayed on pre-allocated tensors) and
-    ``encode_ms``, plus ``gemm_calls``, the products the floor replays. The
-    three step timings are interleaved run by run, so a busy machine slows
-    them alike.
+    ``encode_ms``; ``step_vs_floor_ratios``, one ratio of medians per run;
+    and ``gemm_calls``, the products the floor replays. The three step
+    timings are interleaved run by run, so a busy machine slows them alike.
     """
     from attnscope.engine.session import DecodeSession
 
@@ -413,7 +413,7 @@ def step_latency(model: nn.Module, sizes: BenchSizes, *, source_length: int = 20
             model.step(token, state, memory)
 
         calls = capture_matmuls(bare_step)
-        floor = gemm_replay(calls)
+        floor, ratios = gemm_replay(calls), []
         for run in range(sizes.latency_repeats + 1):  # run 0 warms up
             session = DecodeSession(model, memory, config)
             timings = {
@@ -425,8 +425,12 @@ def step_latency(model: nn.Module, sizes: BenchSizes, *, source_length: int = 20
             if run:
                 for key, seconds in timings.items():
                     samples[key] += [1000.0 * t for t in seconds]
+                ratios.append(
+                    statistics.median(timings["greedy_step_ms"])
+                    / statistics.median(timings["gemm_floor_ms"])
+                )
     calls_json = [[name, [list(s) for s in shapes]] for name, shapes in calls]
-    return {**samples, "gemm_calls": calls_json}
+    return {**samples, "step_vs_floor_ratios": ratios, "gemm_calls": calls_json}
 
 
 # -- figure 4: memory (run in a fresh subprocess by the bench command) ---------------------

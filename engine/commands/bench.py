@@ -110,19 +110,11 @@ class Report:
         figure = self.figures.get(name)
         return None if figure is None else figure["median"]
 
-    def ratio(self, key: str, numerator: str, denominator: str) -> None:
-        """values[key] = ratio of the medians; figures[key] adds its widest min..max."""
-        top, bottom = self.figures.get(numerator), self.figures.get(denominator)
-        if top is None or bottom is None or not bottom["min"]:
-            self.notes.setdefault(key, f"needs both {numerator} and {denominator}")
-            return
-        self.values[key] = top["median"] / bottom["median"]
-        self.figures[key] = {
-            "median": self.values[key],
-            "min": top["min"] / bottom["max"],
-            "max": top["max"] / bottom["min"],
-            "n": min(top["n"], bottom["n"]),
-        }
+    def ratio(self, key: str, ratios: list[float]) -> None:
+        """values[key] = the median of per-repetition ratios; figures[key] their spread."""
+        if ratios:
+            self.add_samples(key, ratios)
+            self.values[key] = self.median(key)
 
     def unmeasured(self, keys: tuple[str, ...], reason: str) -> None:
         for key in keys:
@@ -168,7 +160,7 @@ def _latency(ctx: BenchContext, report: Report) -> None:
         report.add_samples(name, samples[name])
     report.add_samples("encode_20_tokens_ms", samples["encode_ms"])
     report.workload["latency"] = {"model": source, "gemm_calls": samples["gemm_calls"]}
-    report.ratio("step_vs_floor_ratio", "greedy_step_ms", "gemm_floor_ms")
+    report.ratio("step_vs_floor_ratio", samples["step_vs_floor_ratios"])
 
 
 def _demo_model(ctx: BenchContext, report: Report) -> tuple[Any, str]:
@@ -236,8 +228,10 @@ def _throughput(ctx: BenchContext, report: Report) -> None:
     for system, figure in names.items():
         if samples[system]:
             report.add_samples(figure, samples[system])
-    report.ratio("beam_vs_naive_ratio", "beam_tokens_per_s", "naive_tokens_per_s")
-    report.ratio("beam_vs_opennmt_ratio", "beam_tokens_per_s", "opennmt_tokens_per_s")
+    for key, other in (("beam_vs_naive_ratio", "naive"), ("beam_vs_opennmt_ratio", "peer")):
+        if samples[other]:  # the systems took turns: compare each round's passes
+            pairs = zip(samples["beam"], samples[other], strict=True)
+            report.ratio(key, [beam / theirs for beam, theirs in pairs])
 
 
 def _naive_available(ctx: BenchContext, report: Report) -> bool:
