@@ -192,11 +192,15 @@ def load_checkpoint(
     opened = _open(path, config_path)
     contents = opened.contents
     try:
-        model = build_model(contents.config)
+        # Shapes first, on the meta device: a config declaring a huge model must
+        # not allocate it before the stored tensors have been checked against it.
+        with torch.device("meta"):
+            skeleton = build_model(contents.config)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise checkpoint_error(path, f"model cannot be built from its config: {exc}") from exc
-    aliases = _aliases(model) if opened.container == "pytorch" else {}
-    _check_tensors(path, _canonical(opened.entries, aliases), _expected_tensors(model))
+    aliases = _aliases(skeleton) if opened.container == "pytorch" else {}
+    _check_tensors(path, _canonical(opened.entries, aliases), _expected_tensors(skeleton))
+    model = build_model(contents.config)
     _fill_model(path, model, _canonical(opened.read_tensors(), aliases))
     target = pick_device(device) if isinstance(device, str) else torch.device(device)
     model = model.to(target).eval()

@@ -186,7 +186,7 @@ def _check_entry(path: Path, name: str, raw: Any, data_size: int) -> tuple[int, 
     if not isinstance(raw, dict) or not {"dtype", "shape", "data_offsets"} <= set(raw):
         raise checkpoint_error(path, f"tensor {name!r} needs dtype, shape and data_offsets")
     dtype, shape, offsets = raw["dtype"], raw["shape"], raw["data_offsets"]
-    if dtype not in SAFETENSORS_DTYPES:
+    if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:
         raise checkpoint_error(path, f"tensor {name!r} has unsupported dtype {dtype!r}")
     if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
         raise checkpoint_error(path, f"tensor {name!r} has an invalid shape {shape!r}")
