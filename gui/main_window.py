@@ -57,6 +57,10 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._connect_worker()
         self._restore_settings()
+        from attnscope.gui.autosave import SessionAutosave
+
+        self.shutdown_timeout_ms = 2000  # closing waits this long for the worker
+        self.autosave = SessionAutosave(self)
 
     # -- construction --------------------------------------------------
     def _build_views(self) -> None:
@@ -410,6 +414,7 @@ class MainWindow(QMainWindow):
     # -- messages, drops, settings, closing -----------------------------
     def _on_worker_failed(self, text: str) -> None:
         self.show_message(text, "error")
+        self.decode_actions.run.setChecked(False)  # a failed Run has stopped: Run again retries
         if self._opening:  # the source could not be opened: the next request retries
             self._opening, self._after_open = False, None
             self._session_key = None
@@ -463,8 +468,28 @@ class MainWindow(QMainWindow):
         self.decode_settings.save(self.settings)
         self.settings.sync()
 
+    def restore_decode(self, source: str, values: dict, plan) -> None:
+        """Show ``source`` with decode settings ``values`` and retake a saved decode's steps."""
+        if self.captioning.is_active():
+            self.caption_view.blockSignals(True)  # no automatic caption: the replay is it
+            self.caption_view.set_image_path(source)
+            self.caption_view.blockSignals(False)
+        else:
+            self.translate_view.set_source(source)
+        self.decode_settings.set_values(values)
+        try:
+            config = self.decode_config()
+        except ValueError as exc:
+            self.show_message(f"The last session's decoding settings: {exc}", "warning")
+            return
+        self._session_key = (self._source_key(source), config)
+        self.selected_step = None
+        self._opening, self._after_open = True, None
+        self.client.replay(source, config, plan)
+
     def closeEvent(self, event) -> None:
         self.save_settings()
-        if not self.client.shutdown(2000):
-            log.warning("the model worker did not stop within 2 s")
+        self.autosave.save_now()
+        if not self.client.shutdown(self.shutdown_timeout_ms):
+            log.warning("the model worker did not stop within %d ms", self.shutdown_timeout_ms)
         event.accept()

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from attnscope.engine import inference
@@ -24,18 +25,33 @@ from attnscope.engine.errors import AttnScopeError, DecodeCancelled
 log = logging.getLogger(__name__)
 
 REPAINT_INTERVAL_S = 1 / 30  # snapshots during Run are throttled to ~30 Hz
+# Worker threads that outlived WorkerClient.shutdown's wait (a long checkpoint load):
+# destroying a running QThread aborts the process, so they are kept until they end.
+_STILL_RUNNING: list[tuple[QThread, QObject]] = []
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Host or device (CUDA, MPS) memory ran out."""
+    out_of_memory = getattr(torch, "OutOfMemoryError", MemoryError)
+    return isinstance(exc, MemoryError | out_of_memory) or "out of memory" in str(exc).lower()
 
 
 def describe_error(exc: BaseException) -> str:
     """One user-facing line for any failure inside the worker."""
-    if isinstance(exc, AttnScopeError | ValueError):  # engine errors say what was wrong
-        return str(exc)
-    if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+    if is_out_of_memory(exc):
         return (
             "Out of memory while running the model. Try a shorter input, a smaller beam, "
             "or switch the device to CPU."
         )
+    if isinstance(exc, AttnScopeError | ValueError):  # engine errors say what was wrong
+        return str(exc)
     return f"Unexpected error ({type(exc).__name__}): {exc}"
+
+
+def release_cached_memory(exc: BaseException) -> None:
+    """After running out of device memory, hand the allocator's cache back (next try may fit)."""
+    if is_out_of_memory(exc) and torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def guarded(method: Callable) -> Callable:
@@ -49,7 +65,11 @@ def guarded(method: Callable) -> Callable:
         except DecodeCancelled:
             self.cancelled.emit()
         except Exception as exc:  # the one place exceptions become messages
-            log.exception("worker request %s failed", method.__name__)
+            if isinstance(exc, AttnScopeError):  # bad input, said clearly: no traceback
+                log.info("worker request %s refused: %s", method.__name__, exc)
+            else:
+                log.exception("worker request %s failed", method.__name__)
+            release_cached_memory(exc)
             self.failed.emit(describe_error(exc))
         finally:
             if not self._running:
@@ -69,6 +89,7 @@ class ModelWorker(QObject):
     busy = Signal(bool)
     batchProgress = Signal(int, int)  # lines done, total
     batchFinished = Signal(str, bool)  # output path, complete?
+    pong = Signal(int)  # answers ping(serial): every earlier request has been handled
 
     def __init__(self, cancel_event: threading.Event) -> None:
         super().__init__()
@@ -104,6 +125,33 @@ class ModelWorker(QObject):
         self._session = None
         model = self._require_model()
         self._session = model.open_session(source, decode_config)
+        self._step_ms.clear()
+        self._emit(force=True)
+
+    @Slot(int)
+    def ping(self, serial: int) -> None:
+        self.pong.emit(serial)
+
+    @Slot(object, object, object)
+    @guarded
+    def replay(self, source: object, decode_config: object, plan: object) -> None:
+        """Reopen ``source`` and take the same steps again: a decode saved before a restart.
+
+        ``plan`` holds one entry per step: None to step (the same model and
+        settings choose the same token again), or the token id that was forced.
+        """
+        self._stop_running()
+        self._session = None
+        self._cancel.clear()
+        session = self._require_model().open_session(source, decode_config)
+        for forced in plan:
+            if session.done or self._cancel.is_set():
+                break
+            if forced is None:
+                session.step()
+            else:
+                session.force(int(forced), at_step=session.step_index)
+        self._session = session
         self._step_ms.clear()
         self._emit(force=True)
 
@@ -166,6 +214,7 @@ class ModelWorker(QObject):
             return
         except Exception as exc:
             log.exception("step failed during run")
+            release_cached_memory(exc)
             self._stop_running()
             self.failed.emit(describe_error(exc))
             return
@@ -230,6 +279,7 @@ class WorkerClient(QObject):
 
     _load = Signal(str, str)
     _open = Signal(object, object)
+    _replay = Signal(object, object, object)
     _step = Signal()
     _back = Signal()
     _reset = Signal()
@@ -237,6 +287,8 @@ class WorkerClient(QObject):
     _pause = Signal()
     _force = Signal(int, int)
     _translate_file = Signal(str, str, object)
+    _ping = Signal(int)
+    answered = Signal(int)  # the worker answered ping(serial); emitted in the GUI thread
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -248,6 +300,7 @@ class WorkerClient(QObject):
         for signal, slot in (
             (self._load, self.worker.load_checkpoint),
             (self._open, self.worker.open_session),
+            (self._replay, self.worker.replay),
             (self._step, self.worker.step),
             (self._back, self.worker.back),
             (self._reset, self.worker.reset),
@@ -255,8 +308,10 @@ class WorkerClient(QObject):
             (self._pause, self.worker.pause),
             (self._force, self.worker.force),
             (self._translate_file, self.worker.translate_file),
+            (self._ping, self.worker.ping),
         ):
             signal.connect(slot)
+        self.worker.pong.connect(self._on_pong)
         self.thread.finished.connect(self.worker.deleteLater)
         self.thread.start()
 
@@ -267,6 +322,11 @@ class WorkerClient(QObject):
     def open_session(self, source: object, decode_config: object) -> None:
         self.cancel()
         self._open.emit(source, decode_config)
+
+    def replay(self, source: object, decode_config: object, plan) -> None:
+        """Open ``source`` and retake its steps (None = step, id = force): a restored decode."""
+        self.cancel()
+        self._replay.emit(source, decode_config, tuple(plan))
 
     def step(self) -> None:
         self._step.emit()
@@ -294,12 +354,46 @@ class WorkerClient(QObject):
         self.cancel()
         self._translate_file.emit(src, out, decode_config)
 
+    def ping(self, serial: int) -> None:
+        """Ask for ``answered(serial)``: arrives once the worker handled all earlier requests."""
+        self._ping.emit(serial)
+
+    @Slot(int)
+    def _on_pong(self, serial: int) -> None:
+        self.answered.emit(serial)
+
     def cancel(self) -> None:
         """Ask whatever is running to stop at its next step boundary."""
         self.cancel_event.set()
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
-        """Stop the worker thread; True when it ended within ``timeout_ms``."""
+        """Stop the worker thread; True when it ended within ``timeout_ms``.
+
+        A request that cannot be interrupted (a checkpoint load) may outlast
+        the wait: the thread is then kept alive until it ends by itself (see
+        ``wait_for_stopped_workers``), never destroyed while running.
+        """
         self.cancel()
         self.thread.quit()
-        return self.thread.wait(timeout_ms)
+        if self.thread.wait(timeout_ms):
+            return True
+        if not any(thread is self.thread for thread, _ in _STILL_RUNNING):
+            _STILL_RUNNING.append((self.thread, self.worker))
+            self.thread.finished.connect(_forget_finished_threads)
+        log.warning("the model worker is still busy after %d ms; it ends on its own", timeout_ms)
+        return False
+
+
+def _forget_finished_threads() -> None:
+    _STILL_RUNNING[:] = [(t, w) for t, w in _STILL_RUNNING if not t.isFinished()]
+
+
+def wait_for_stopped_workers(timeout_ms: int = 60_000) -> bool:
+    """Before the process exits: wait for worker threads that outlived their window."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    for thread, _worker in list(_STILL_RUNNING):
+        remaining = max(0, int((deadline - time.monotonic()) * 1000))
+        if not thread.wait(remaining):
+            return False
+    _forget_finished_threads()
+    return True

@@ -1,0 +1,203 @@
+"""Nothing lost: the source, the last decode and its settings survive a restart or a crash.
+
+``SessionAutosave`` watches the window (source edits, decode settings, shown
+snapshots, loaded checkpoints) and, a moment after a change, writes one small
+JSON file, ``last-session.json``, atomically (temporary file, then rename):
+the checkpoint, the source text (or the picture's file), the decode settings,
+and the shown decode as a replay plan — one entry per step, None where the
+model chose the token, the token id where the user forced it. Nothing else
+is stored: on the next start, once the same checkpoint is loaded, the worker
+takes those steps again (``WorkerClient.replay``), so the tokens, attention
+and candidates come back exactly. QSettings keeps the rest (window layout,
+recent files, decode settings).
+
+The file sits beside the settings file when the window was given an INI
+QSettings (tests, portable set-ups), else in the platform's application data
+folder (``QStandardPaths.AppDataLocation``). A missing, unreadable or
+malformed file is ignored with a log line, never an error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
+
+log = logging.getLogger(__name__)
+
+AUTOSAVE_FILE = "last-session.json"
+AUTOSAVE_VERSION = 1
+SAVE_DELAY_MS = 500  # a burst of edits or steps is written once
+
+
+@dataclass(frozen=True)
+class SavedSession:
+    """What ``last-session.json`` holds (see the module docstring)."""
+
+    checkpoint: str
+    task: str
+    source: str  # the text, or the picture's path ("" when it was not a file)
+    settings: dict[str, Any] = field(default_factory=dict)  # DecodeSettingsPanel.values()
+    plan: tuple[int | None, ...] = ()  # per step: None = stepped, id = forced
+    tokens: tuple[int, ...] = ()  # the shown tokens, to tell whether the replay matched
+
+    def to_json(self) -> str:
+        return json.dumps({"version": AUTOSAVE_VERSION, **asdict(self)}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> SavedSession:
+        """Parse and type-check; anything unexpected raises ValueError."""
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("version") != AUTOSAVE_VERSION:
+            raise ValueError("not an AttnScope session file of a known version")
+        values = {key: data.get(key) for key in ("checkpoint", "task", "source")}
+        if not all(isinstance(v, str) for v in values.values()):
+            raise ValueError("checkpoint, task and source must be strings")
+        settings, plan, tokens = data.get("settings"), data.get("plan"), data.get("tokens")
+        if not isinstance(settings, dict) or not isinstance(plan, list):
+            raise ValueError("settings must be an object and plan a list")
+        if not all(p is None or _is_id(p) for p in plan) or not all(map(_is_id, tokens or [])):
+            raise ValueError("plan and tokens hold token ids")
+        return cls(**values, settings=settings, plan=tuple(plan), tokens=tuple(tokens or ()))
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def autosave_folder(settings: QSettings) -> Path:
+    """Beside an INI settings file, else the application data folder."""
+    if settings.format() == QSettings.IniFormat and settings.fileName():
+        return Path(settings.fileName()).parent
+    return Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation))
+
+
+def read_saved_session(folder: Path) -> SavedSession | None:
+    """The session saved in ``folder``, or None (absent or unreadable: logged, not raised)."""
+    path = folder / AUTOSAVE_FILE
+    try:
+        return SavedSession.from_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as exc:
+        log.warning("ignoring the saved session %s: %s", path, exc)
+        return None
+
+
+def last_checkpoint(settings: QSettings) -> str | None:
+    """The checkpoint of the saved session when that file still exists (to reopen it)."""
+    saved = read_saved_session(autosave_folder(settings))
+    return saved.checkpoint if saved is not None and Path(saved.checkpoint).is_file() else None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def replay_plan(snapshot) -> tuple[tuple[int | None, ...], tuple[int, ...]]:
+    """(plan, shown tokens) of a SessionSnapshot; beam search may have taken extra steps."""
+    plan = [step.token_id if step.forced else None for step in snapshot.steps]
+    tree = snapshot.tree
+    if tree is not None and len(tree) > 1:
+        taken = int(tree.steps.max()) + 1  # steps count from 0; the root is -1
+        plan += [None] * max(0, taken - len(plan))
+    return tuple(plan), tuple(step.token_id for step in snapshot.steps)
+
+
+class SessionAutosave(QObject):
+    """Saves the window's session shortly after each change; restores it once per start."""
+
+    saved = Signal(str)  # the file written
+    restored = Signal(object)  # the SavedSession replayed
+
+    def __init__(self, window, folder: Path | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.path = (folder or autosave_folder(window.settings)) / AUTOSAVE_FILE
+        self.pending = read_saved_session(self.path.parent)  # restored when its model loads
+        self._expected: tuple[int, ...] | None = None  # tokens the replay should show
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(SAVE_DELAY_MS)
+        self._timer.timeout.connect(self.save_now)
+        window.modelLoaded.connect(self._on_model_loaded)
+        window.snapshotShown.connect(self._on_changed)
+        window.translate_view.source_edit.textChanged.connect(self._on_changed)
+        window.decode_settings.changed.connect(self._on_changed)
+        if self.pending is not None and self.pending.task == "translation":
+            window.translate_view.set_source(self.pending.source)
+
+    def current(self) -> SavedSession | None:
+        """The window's session right now, or None before any checkpoint is loaded."""
+        window = self.window
+        summary = window.summary
+        if summary is None:
+            return None
+        captioning = window.captioning.is_active()
+        source = window.current_source() if captioning else window.translate_view.source()
+        if not isinstance(source, str):  # pictures dropped as data or pasted: not kept
+            source = ""
+        plan, tokens = (), ()
+        snapshot = window.snapshot
+        if snapshot is not None and source and snapshot.source_text == source:
+            plan, tokens = replay_plan(snapshot)
+        return SavedSession(
+            checkpoint=summary.path,
+            task=summary.task,
+            source=source,
+            settings=window.decode_settings.values(),
+            plan=plan,
+            tokens=tokens,
+        )
+
+    def save_now(self) -> None:
+        """Write the session now (also called when the window closes)."""
+        self._timer.stop()
+        session = self.current()
+        if session is None:
+            return
+        try:
+            write_atomically(self.path, session.to_json())
+        except OSError as exc:
+            log.warning("could not save the session to %s: %s", self.path, exc)
+            return
+        self.window.settings.sync()
+        self.saved.emit(str(self.path))
+
+    def _on_changed(self, *args) -> None:
+        expected, self._expected = self._expected, None
+        if expected is not None and args and tuple(s.token_id for s in args[0].steps) != expected:
+            self.window.show_message(
+                "The last session's decode came back only in part: the model or the "
+                "decoding settings differ from when it was saved.",
+                "warning",
+            )
+        if self.window.summary is not None:
+            self._timer.start()
+
+    def _on_model_loaded(self, summary) -> None:
+        saved, self.pending = self.pending, None
+        if saved is None or saved.checkpoint != summary.path or saved.task != summary.task:
+            self._timer.start()
+            return
+        if saved.source and (saved.task == "translation" or Path(saved.source).is_file()):
+            self._expected = saved.tokens
+            self.window.restore_decode(saved.source, saved.settings, saved.plan)
+            self.restored.emit(saved)
