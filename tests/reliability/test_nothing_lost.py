@@ -155,3 +155,32 @@ def test_a_failure_during_run_stops_it_and_run_works_again(
     window.decode_actions.run.setChecked(True)
     snapshot = wait_snapshot(qtbot, window, window.toggle_run, lambda s: s.done)
     assert len(snapshot.steps) > 1
+
+
+def test_a_captioned_picture_and_its_decode_survive_a_restart(qtbot, make_window, tmp_path):
+    from fuzz_inputs import write_tiny_captioner
+    from PIL import Image
+
+    captioner = write_tiny_captioner(tmp_path / "models")
+    picture = tmp_path / "red.png"
+    Image.new("RGB", (40, 24), (200, 30, 30)).save(picture)
+    first = make_window()
+    load(qtbot, first, captioner)
+    wait_snapshot(
+        qtbot,
+        first,
+        lambda: first.captioning.open_path(str(picture)),
+        lambda s: s.source_text == str(picture),
+    )
+    for expected in (1, 2):
+        wait_snapshot(qtbot, first, first.step, lambda s, n=expected: len(s.steps) == n)
+    before = first.snapshot
+    first.close()
+
+    second = make_window()
+    wanted = lambda s: s.source_text == str(picture) and len(s.steps) == 2  # noqa: E731
+    wait_snapshot(qtbot, second, lambda: second.load_checkpoint(str(captioner)), wanted)
+    assert [s.token_id for s in second.snapshot.steps] == [s.token_id for s in before.steps]
+    np.testing.assert_allclose(second.snapshot.attention, before.attention, atol=1e-6)
+    assert second.caption_view.image_source() == str(picture)
+    wait_snapshot(qtbot, second, second.step, lambda s: len(s.steps) == 3)
