@@ -196,7 +196,7 @@ def startup_seconds(checkpoint: str, repeats: int = 3) -> dict[str, float]:
 
 def measure(checkpoint: str | None = None, *, steps: int = 100, startup: bool = True) -> dict:
     path = _checkpoint(checkpoint)
-    app, window = _window(path)
+    _app, window = _window(path)
     figures = {
         "checkpoint": Path(path).name,
         "gui_step_ms": step_latency(window, steps),

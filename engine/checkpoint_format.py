@@ -10,7 +10,8 @@ its ``__metadata__`` (string values only) holds:
 ``task``           ``"translation"`` | ``"captioning"``
 ``model_config``   JSON of ``ModelConfig.to_dict()``
 ``tgt_tokenizer``  base64 of the serialized sentencepiece model
-``src_tokenizer``  the same for the source side (translation only)
+``src_tokenizer``  the same for the source side (translation only); the text
+                   ``"same-as-target"`` when both sides share one vocabulary
 ``image_preprocess`` JSON of ``ImagePreprocess.to_dict()`` (captioning only)
 ``special_tokens`` JSON ``{"pad": 0, "unk": 1, "bos": 2, "eos": 3}``
 ``training_info``  JSON object, free-form (data, epochs, scores, ...)
@@ -237,9 +238,14 @@ def _json_field(path: Path, meta: Mapping[str, str], key: str, kind: type) -> An
     return value
 
 
+SAME_AS_TARGET = "same-as-target"  # a joint vocabulary is stored once
+
+
 def _base64_field(path: Path, meta: Mapping[str, str], key: str) -> bytes | None:
     if key not in meta:
         return None
+    if key == "src_tokenizer" and meta[key] == SAME_AS_TARGET:
+        return _base64_field(path, meta, "tgt_tokenizer")
     try:
         return base64.b64decode(meta[key], validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -370,7 +376,11 @@ def encode_metadata(
             raise ValueError(
                 f"translation needs a source tokenizer of {config.src_vocab} pieces, got {found}"
             )
-        meta["src_tokenizer"] = base64.b64encode(src.to_bytes()).decode("ascii")
+        src_bytes = src.to_bytes()
+        shared = src_bytes == tgt.to_bytes()
+        meta["src_tokenizer"] = (
+            SAME_AS_TARGET if shared else base64.b64encode(src_bytes).decode("ascii")
+        )
     else:
         preprocess = preprocess or ImagePreprocess.from_model_config(config.image_encoder)
         meta["image_preprocess"] = json.dumps(preprocess.to_dict())
