@@ -291,12 +291,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("attnscope").setLevel(logging.WARNING)
-    import torch
-
+    from attnscope.engine.devices import configure_threads
     from attnscope.gui.app import get_app
     from attnscope.gui.main_window import MainWindow
 
-    torch.set_num_threads(1)
+    configure_threads(reserve_for_gui=1)  # as the app does
     app = get_app()
     with tempfile.TemporaryDirectory(prefix="attnscope-soak-") as scratch:
         folder = Path(scratch)
