@@ -379,13 +379,8 @@ class WorkerClient(QObject):
             return True
         if not any(thread is self.thread for thread, _ in _STILL_RUNNING):
             _STILL_RUNNING.append((self.thread, self.worker))
-            self.thread.finished.connect(_forget_finished_threads)
         log.warning("the model worker is still busy after %d ms; it ends on its own", timeout_ms)
         return False
-
-
-def _forget_finished_threads() -> None:
-    _STILL_RUNNING[:] = [(t, w) for t, w in _STILL_RUNNING if not t.isFinished()]
 
 
 def wait_for_stopped_workers(timeout_ms: int = 60_000) -> bool:
@@ -395,5 +390,5 @@ def wait_for_stopped_workers(timeout_ms: int = 60_000) -> bool:
         remaining = max(0, int((deadline - time.monotonic()) * 1000))
         if not thread.wait(remaining):
             return False
-    _forget_finished_threads()
+    _STILL_RUNNING.clear()
     return True
