@@ -6,7 +6,8 @@ Actions (weighted, drawn from a seeded RNG): load a translator or a
 captioner, drop a broken file, type a sentence (awkward ones too) or choose a
 picture, Step, Back, Reset, force a candidate, Run, cancel a Run, switch the
 strategy and its knobs, select a step, export (PNG, SVG, CSV, NPY, JSON),
-translate a small file. After every action the worker must answer a ping
+translate a small file. Exports go through File > Export as a user's do
+(the save dialog answered by the script). After every action the worker must answer a ping
 (``WorkerClient.ping``: queued behind every earlier request) within a few
 seconds, and the process's resident memory is sampled (psutil).
 
@@ -39,7 +40,7 @@ import psutil
 from PIL import Image
 from PySide6.QtCore import QEventLoop, QMimeData, QPointF, QSettings, Qt, QTimer, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 log = logging.getLogger("soak")
 
@@ -54,8 +55,6 @@ SENTENCES = [
     " ".join(["hund"] * 500),  # too many tokens: a message
 ]
 PING_TIMEOUT_MS = 15_000
-EXPORTS = ("heatmap_png", "heatmap_svg", "matrix_csv", "matrix_npy", "decode_json")
-CAPTION_EXPORTS = ("overlay_png", "strip_png", "grids_npy", "decode_json")
 
 
 @dataclass
@@ -67,6 +66,7 @@ class SoakReport:
     slot_exceptions: list[str] = field(default_factory=list)
     action_exceptions: list[str] = field(default_factory=list)
     rss_mb: list[float] = field(default_factory=list)
+    messages: Counter = field(default_factory=Counter)  # level -> messages shown
     seconds: float = 0.0
 
     def figures(self, warmup: int) -> dict:
@@ -80,6 +80,7 @@ class SoakReport:
             "unanswered_pings": len(self.unanswered),
             "slot_exceptions": len(self.slot_exceptions),
             "action_exceptions": len(self.action_exceptions),
+            "messages_shown": dict(self.messages),
             "rss_start_mb": round(rss[0], 1) if rss else None,
             "rss_after_warmup_mb": round(after, 1),
             "rss_end_mb": round(rss[-1], 1) if rss else None,
@@ -207,16 +208,21 @@ class SoakSession:
             self.window.select_step(self.rng.randrange(len(snapshot.steps)))
 
     def export(self) -> None:
-        window = self.window
-        captioning = window.captioning.is_active()
-        exporter = window.captioning.exporter if captioning else window.exporter
-        method = self.rng.choice(CAPTION_EXPORTS if captioning else EXPORTS)
-        suffix = {"png": ".png", "svg": ".svg", "csv": ".csv", "npy": ".npy", "json": ".json"}
-        path = self.files["out"] / f"export{suffix[method.rsplit('_', 1)[1]]}"
+        """File > Export > one of the entries shown for the task, the save dialog answered."""
+        menu = self.window.export_menu
+        menu.aboutToShow.emit()  # shows the entries of the current task only
+        action = self.rng.choice([a for a in menu.actions() if a.isVisible()])
+        target = str(self.files["out"] / f"export-{self.rng.randrange(4)}")  # suffix added
+
+        def answer(*_args, **_kwargs):
+            return target, ""
+
+        original = QFileDialog.getSaveFileName
+        QFileDialog.getSaveFileName = answer
         try:
-            getattr(exporter, method)(str(path))
-        except ValueError as exc:  # nothing to export yet: the menu would say so
-            window.show_message(str(exc), "warning")
+            action.trigger()
+        finally:
+            QFileDialog.getSaveFileName = original
 
     def batch(self) -> None:
         if self.window.summary is not None and self.window.summary.task == "translation":
@@ -253,8 +259,20 @@ class SoakSession:
         self.window.load_checkpoint(str(self.files["translator"]))
         return self.answers()
 
+    def _count_messages(self, report: SoakReport) -> Callable[[], None]:
+        """Count the messages the window shows by level; returns the undo."""
+        window, show = self.window, self.window.show_message
+
+        def counting(text: str, level: str = "error") -> None:
+            report.messages[level] += 1
+            show(text, level)
+
+        window.show_message = counting
+        return lambda: delattr(window, "show_message")
+
     def run_actions(self, count: int, report: SoakReport | None = None) -> SoakReport:
         report = report or SoakReport()
+        stop_counting = self._count_messages(report)
         names = list(self.actions)
         weights = [self.actions[n][0] for n in names]
         process = psutil.Process()
@@ -278,6 +296,7 @@ class SoakSession:
                     log.info("%d actions, rss %.0f MB", index + 1, report.rss_mb[-1])
         finally:
             sys.excepthook = previous_hook
+            stop_counting()
         report.seconds += time.perf_counter() - start
         return report
 
