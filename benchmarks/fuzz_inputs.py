@@ -111,7 +111,7 @@ def refusal(exc: Exception, path: Path | None = None) -> str:
     """ "refused: <the kind of message>" (file names and numbers dropped, for counting)."""
     text = str(exc).replace(str(path), "") if path is not None else str(exc)
     text = re.sub(r"image data \([\d,]+ bytes\)|/\S+", "", text)
-    text = re.sub(r"[\d,.]+|'[^']*'|\(.*", "#", text)
+    text = re.sub(r"[\d,.]+|'[^']*'|\([^)]*\)", "#", text)
     return "refused: " + " ".join(text.strip(" :").split()[:6])
 
 
