@@ -15,9 +15,6 @@ BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 if str(BENCHMARKS) not in sys.path:
     sys.path.insert(0, str(BENCHMARKS))
 
-SOURCE = "ein mann fährt fahrrad ."
-TIMEOUT = 20_000
-
 
 @pytest.fixture
 def settings_path(tmp_path):
@@ -47,15 +44,3 @@ def make_window(qtbot, settings_path):
 @pytest.fixture
 def window(make_window):
     return make_window()
-
-
-def load(qtbot, window, path):
-    with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
-        window.load_checkpoint(str(path))
-
-
-def wait_snapshot(qtbot, window, action, check=lambda s: True):
-    """Trigger ``action`` and wait for a shown snapshot that satisfies ``check``."""
-    with qtbot.waitSignal(window.snapshotShown, timeout=TIMEOUT, check_params_cb=check):
-        action()
-    return window.snapshot

@@ -7,8 +7,8 @@ memory is not asserted here (it depends on the machine and on what ran before).
 from __future__ import annotations
 
 import pytest
-from conftest import TIMEOUT
 from soak import SoakSession, write_soak_files
+from window_support import TIMEOUT
 
 ACTIONS = 60
 

@@ -10,11 +10,11 @@ import tracemalloc
 
 import pytest
 import torch
-from conftest import SOURCE, TIMEOUT, load, wait_snapshot
 from fuzz_checkpoints import join_safetensors, split_safetensors
 from hostile_files import HOSTILE, PICKLE_MARKER
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from window_support import SOURCE, TIMEOUT, load, wait_snapshot
 
 import attnscope.engine.checkpoint as checkpoint_module
 from attnscope.engine.checkpoint import load_checkpoint

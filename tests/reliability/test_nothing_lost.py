@@ -8,8 +8,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import SOURCE, TIMEOUT, load, wait_snapshot
 from PySide6.QtCore import QSettings
+from window_support import SOURCE, TIMEOUT, load, wait_snapshot
 
 from attnscope.engine.inference import load_inference_model
 from attnscope.gui.app import create_window

@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from conftest import SOURCE, TIMEOUT, load, wait_snapshot
+from window_support import SOURCE, TIMEOUT, load, wait_snapshot
 
 from attnscope.engine import inference
 from attnscope.engine.decoding import DecodeConfig
