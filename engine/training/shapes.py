@@ -22,15 +22,22 @@ is drawn from its own generator seeded with ``(seed, i)``, so it does not depend
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from attnscope.engine.decoding import DecodeConfig
+    from attnscope.engine.inference import InferenceModel
 
 logger = logging.getLogger(__name__)
 
@@ -296,6 +303,24 @@ def _scene_record(name: str, scene: Scene) -> dict:
     }
 
 
+def _write_images(images_dir: Path, scenes: list[Scene], prefix: str) -> list[dict]:
+    """Save each scene as ``{prefix}_00000.png`` ...; return their ``shapes.json`` records."""
+    images_dir.mkdir(parents=True, exist_ok=True)
+    records = []
+    for index, scene in enumerate(scenes):
+        name = f"{prefix}_{index:05d}.png"
+        scene.to_pil().save(images_dir / name)
+        records.append(_scene_record(name, scene))
+    return records
+
+
+def _write_captions(path: Path, records: list[dict]) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["image", "caption"])
+        writer.writerows([record["image"], record["caption"]] for record in records)
+
+
 def write_dataset(
     out_dir: str | Path, n: int, seed: int, config: ShapesConfig = ShapesConfig()
 ) -> list[Scene]:
@@ -309,18 +334,9 @@ def write_dataset(
     row-major run lengths (``decode_mask``).
     """
     out = Path(out_dir)
-    images_dir = out / "images"
-    images_dir.mkdir(parents=True, exist_ok=True)
     scenes = generate_dataset(n, seed, config)
-    records = []
-    with open(out / "captions.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["image", "caption"])
-        for index, scene in enumerate(scenes):
-            name = f"shapes_{index:05d}.png"
-            scene.to_pil().save(images_dir / name)
-            writer.writerow([name, scene.caption])
-            records.append(_scene_record(name, scene))
+    records = _write_images(out / "images", scenes, "shapes")
+    _write_captions(out / "captions.csv", records)
     annotations = {
         "seed": seed,
         "config": asdict(config),
@@ -330,3 +346,165 @@ def write_dataset(
     (out / "shapes.json").write_text(json.dumps(annotations), encoding="utf-8")
     logger.info("wrote %d shape scenes to %s", n, out)
     return scenes
+
+
+def write_splits(
+    out_dir: str | Path,
+    splits: dict[str, tuple[int, int]],
+    config: ShapesConfig = ShapesConfig(),
+) -> dict[str, list[Scene]]:
+    """Several splits, each ``name: (n, seed)``, in one folder ``attnscope train`` reads.
+
+    Like ``write_dataset``, but images are named ``{split}_00000.png``, a
+    ``splits.tsv`` (``image<TAB>split``, as Flickr8k's) says which split each
+    image is in, and ``shapes.json`` holds ``{"config", "image_size",
+    "splits": {name: {"seed", "scenes"}}}``.
+    """
+    out = Path(out_dir)
+    written, all_records, per_split = {}, [], {}
+    for name, (n, seed) in splits.items():
+        written[name] = generate_dataset(n, seed, config)
+        records = _write_images(out / "images", written[name], name)
+        all_records.extend(records)
+        per_split[name] = {"seed": seed, "scenes": records}
+    _write_captions(out / "captions.csv", all_records)
+    lines = [
+        f"{record['image']}\t{name}\n" for name in per_split for record in per_split[name]["scenes"]
+    ]
+    (out / "splits.tsv").write_text("image\tsplit\n" + "".join(lines), encoding="utf-8")
+    annotations = {
+        "config": asdict(config),
+        "image_size": [config.image_size, config.image_size],
+        "splits": per_split,
+    }
+    (out / "shapes.json").write_text(json.dumps(annotations), encoding="utf-8")
+    logger.info("wrote %s shape scenes to %s", {k: v[0] for k, v in splits.items()}, out)
+    return written
+
+
+# -- pointing accuracy of a trained captioner ------------------------------------
+
+WORD_START = "▁"  # sentencepiece's word-start marker
+
+
+def caption_words(pieces: Sequence[str]) -> list[tuple[str, int]]:
+    """(word, decode step of its first piece) for each word of a generated caption.
+
+    ``pieces`` holds one sentencepiece piece per decode step; a piece starting
+    with ``▁`` starts a word. Control pieces (``</s>``, ``<unk>``) belong to no word.
+    """
+    words: list[list] = []
+    for step, piece in enumerate(pieces):
+        if piece.startswith("<") and piece.endswith(">"):
+            continue
+        if piece.startswith(WORD_START) or not words:
+            words.append([piece.lstrip(WORD_START), step])
+        else:
+            words[-1][0] += piece
+    return [(word, step) for word, step in words]
+
+
+def noun_steps(pieces: Sequence[str], scene: Scene) -> list[int | None]:
+    """Per shape, the step at which a generated caption names it, or None.
+
+    A shape is named where its colour word is directly followed by its kind
+    word (the pair is unique within a scene); the first such mention counts
+    (a later "the <colour> <kind>" only refers back) and its step is that of
+    the noun's first piece.
+    """
+    words = caption_words(pieces)
+    pairs = list(pairwise(words))
+    return [
+        next(
+            (step for (before, _), (word, step) in pairs if (before, word) == (s.colour, s.kind)),
+            None,
+        )
+        for s in scene.shapes
+    ]
+
+
+@dataclass(frozen=True)
+class PointingReport:
+    """How often the attention at a shape's noun peaks inside that shape."""
+
+    scenes: int
+    shapes: int  # shapes in all scenes
+    named: int  # shapes the generated captions name (colour + kind)
+    hits: int  # named shapes whose noun-step attention peak lies inside them
+
+    @property
+    def accuracy(self) -> float:
+        """hits / shapes: a shape the caption never names counts as a miss."""
+        return self.hits / self.shapes if self.shapes else 0.0
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "accuracy": self.accuracy}
+
+
+def measure_pointing(
+    model: InferenceModel, scenes: Sequence[Scene], config: DecodeConfig | None = None
+) -> PointingReport:
+    """Greedy-caption each scene with ``model`` and check every shape's noun step.
+
+    The attention of that step, (heads, h, w) averaged over heads, is tested with
+    ``pointing_hit``; the scene is fed at its own size (preprocessing resizes it).
+    """
+    from attnscope.engine.decoding import DecodeConfig
+
+    config = config or DecodeConfig(max_length=40, max_length_ratio=0.0, topk_alternatives=0)
+    shapes = named = hits = 0
+    for scene in scenes:
+        caption = model.caption(scene.image, config)
+        if caption.attention is None:
+            raise ValueError("pointing needs a model with attention; this one has none")
+        for index, step in enumerate(noun_steps(caption.pieces, scene)):
+            shapes += 1
+            if step is not None:
+                named += 1
+                hits += pointing_hit(caption.attention[step].mean(axis=0), scene, index)
+    return PointingReport(scenes=len(scenes), shapes=shapes, named=named, hits=hits)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m attnscope.engine.training.shapes",
+        description="write a shapes dataset, or measure a captioner's pointing accuracy",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    write = commands.add_parser("write", help="write scenes for `attnscope train`")
+    write.add_argument("out_dir")
+    write.add_argument("--n", type=int, required=True, help="scenes (the train split with --dev-n)")
+    write.add_argument("--seed", type=int, required=True)
+    write.add_argument("--dev-n", type=int, default=0, help="also a dev split, with splits.tsv")
+    write.add_argument("--dev-seed", type=int, default=None, help="default: --seed + 1")
+    point = commands.add_parser("pointing", help="pointing accuracy on fresh scenes")
+    point.add_argument("-c", "--checkpoint", required=True)
+    point.add_argument("--n", type=int, default=150, help="fresh scenes")
+    point.add_argument("--seed", type=int, required=True)
+    point.add_argument("--device", default="cpu")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: ``write OUT_DIR --n N --seed S [--dev-n M]`` | ``pointing -c CKPT ...``."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    args = _parser().parse_args(argv)
+    if args.command == "write":
+        if args.dev_n:
+            dev_seed = args.seed + 1 if args.dev_seed is None else args.dev_seed
+            write_splits(
+                args.out_dir, {"train": (args.n, args.seed), "dev": (args.dev_n, dev_seed)}
+            )
+        else:
+            write_dataset(args.out_dir, args.n, args.seed)
+        return 0
+    from attnscope.engine.inference import load_inference_model
+
+    model = load_inference_model(args.checkpoint, device=args.device)
+    report = measure_pointing(model, generate_dataset(args.n, args.seed))
+    print(json.dumps(report.to_dict()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
