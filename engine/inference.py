@@ -19,7 +19,7 @@ import torch
 
 from attnscope.engine.checkpoint import Checkpoint, load_checkpoint
 from attnscope.engine.decoding import EOS_ID, DecodeConfig, SearchTree, decode
-from attnscope.engine.devices import pick_device
+from attnscope.engine.devices import available_devices, pick_device
 from attnscope.engine.errors import AttnScopeError, DecodeCancelled, InputTextError
 from attnscope.engine.images import ImageSource, load_image, to_rgb, to_tensor
 from attnscope.engine.session import DecodeSession
@@ -51,6 +51,7 @@ class ModelSummary:
     info: dict[str, Any]
     examples: tuple[str, ...]
     target_vocab: tuple[str, ...] = field(repr=False)
+    devices: tuple[str, ...] = ()  # where this machine can run the model, best first
 
     def piece_to_id(self, piece: str) -> int | None:
         """The id of a typed subword (with or without the leading ▁), or None."""
@@ -189,6 +190,7 @@ class InferenceModel:
             info=info,
             examples=examples,
             target_vocab=self._pieces,
+            devices=tuple(available_devices()),
         )
 
     def piece(self, token_id: int) -> str:

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QStackedWidget,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -43,7 +44,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("AttnScope")
         self.setAcceptDrops(True)
         self.settings = settings or QSettings()
-        self.device = device
+        # an explicit --device wins; "auto" falls back to the last choice made in the UI
+        saved = self.settings.value("model/device", "auto", type=str)
+        self.device = saved if device == "auto" else device
         self.client = WorkerClient(self)
         self.summary = None
         self.snapshot = None
@@ -89,9 +92,17 @@ class MainWindow(QMainWindow):
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.hide()
+        self.cancel_batch = QToolButton()
+        self.cancel_batch.setText("Cancel")
+        self.cancel_batch.setToolTip(
+            "Stop the file translation; lines done so far stay in OUT.partial"
+        )
+        self.cancel_batch.clicked.connect(self.client.cancel)
+        self.cancel_batch.hide()
         bar = self.statusBar()
         bar.addPermanentWidget(self.speed_label)
         bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_batch)
         bar.addPermanentWidget(self.device_label)
         self.translate_view.stepSelected.connect(self.select_step)
         self.translate_view.sourceEdited.connect(self._on_source_edited)
@@ -148,6 +159,10 @@ class MainWindow(QMainWindow):
         decode_menu = menu.addMenu("&Decode")
         decode_menu.addActions(acts.all)
         view_menu = menu.addMenu("&View")
+        self.device_menu = view_menu.addMenu("&Device")
+        self.device_menu.setToolTipsVisible(True)
+        self.device_group = QActionGroup(self)
+        self.device_group.triggered.connect(self._on_device_chosen)
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
         help_menu = menu.addMenu("&Help")
@@ -202,6 +217,7 @@ class MainWindow(QMainWindow):
         self._session_key = None
         self.recent.add(summary.path)
         self.model_panel.set_summary(summary)
+        self._fill_device_menu(summary)
         self.device_label.setText(f"Device: {summary.device}")
         self.workspaces.setCurrentWidget(self._workspace_for(summary.task))
         self.setWindowTitle(f"AttnScope — {summary.name}")
@@ -210,6 +226,28 @@ class MainWindow(QMainWindow):
             self.translate_view.set_source(summary.examples[0] if summary.examples else "")
         self.captioning.model_loaded()
         self.modelLoaded.emit(summary)
+
+    def _fill_device_menu(self, summary) -> None:
+        """One checkable entry per device the worker reported, plus "Automatic"."""
+        self.device_menu.clear()
+        for action in self.device_group.actions():
+            self.device_group.removeAction(action)
+        for name in ("auto", *summary.devices):
+            label = "Automatic (GPU when present)" if name == "auto" else name
+            action = self.device_menu.addAction(label)
+            action.setData(name)
+            action.setCheckable(True)
+            action.setChecked(name == self.device)
+            action.setToolTip(f"Reload the model on {label}")
+            self.device_group.addAction(action)
+
+    def _on_device_chosen(self, action) -> None:
+        device = action.data()
+        if device == self.device or self.summary is None:
+            return
+        self.device = device
+        self.settings.setValue("model/device", device)
+        self.load_checkpoint(self.summary.path)
 
     def _workspace_for(self, task: str) -> QWidget:
         views = {"translation": self.translate_view, "captioning": self.caption_view}
@@ -395,6 +433,7 @@ class MainWindow(QMainWindow):
     def translate_file(self, src: str, out: str) -> None:
         self.progress.setRange(0, 0)
         self.progress.show()
+        self.cancel_batch.show()
         self.client.translate_file(src, out, self.decode_config())
 
     def _on_batch_progress(self, done: int, total: int) -> None:
@@ -404,6 +443,7 @@ class MainWindow(QMainWindow):
 
     def _on_batch_finished(self, path: str, complete: bool) -> None:
         self.progress.hide()
+        self.cancel_batch.hide()
         if complete:
             self.show_message(f"Translations written to {path}", "info")
         else:

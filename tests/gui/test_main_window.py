@@ -183,3 +183,34 @@ def test_close_mid_run_stops_the_worker(qtbot, tiny_translation_checkpoint, tmp_
     win.close()
     assert win.client.thread.isFinished()
     assert settings.value("session/source") == SOURCE
+
+
+def test_device_menu_lists_the_workers_devices_and_reloads(
+    qtbot, window, tiny_translation_checkpoint
+):
+    load(qtbot, window, tiny_translation_checkpoint)
+    names = [a.data() for a in window.device_group.actions()]
+    assert names[0] == "auto" and "cpu" in names
+    cpu = next(a for a in window.device_group.actions() if a.data() == "cpu")
+    window.device = "auto"
+    with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
+        cpu.trigger()
+    assert window.device == "cpu" and window.summary.device == "cpu"
+    assert window.settings.value("model/device") == "cpu"
+
+
+def test_cancel_button_stops_a_file_translation(
+    qtbot, window, tiny_translation_checkpoint, tmp_path
+):
+    load(qtbot, window, tiny_translation_checkpoint)
+    source = tmp_path / "many.txt"
+    source.write_text("ein mann fährt fahrrad .\n" * 400, encoding="utf-8")
+    out = tmp_path / "many.en.txt"
+    window.translate_file(str(source), str(out))
+    assert not window.cancel_batch.isHidden()
+    with qtbot.waitSignal(window.client.worker.batchFinished, timeout=60_000) as finished:
+        qtbot.waitSignal(window.client.worker.batchProgress, timeout=60_000).wait()
+        window.cancel_batch.click()
+    assert finished.args == [str(out), False]
+    assert not out.exists() and (tmp_path / "many.en.txt.partial").exists()
+    assert window.cancel_batch.isHidden()
