@@ -513,6 +513,8 @@ def format_table(data: dict[str, Any]) -> str:
     """A plain-text table of the figures (median and min..max) and the top-level values."""
     lines = [f"{'figure':<28} {'median':>12} {'min .. max':>26}"]
     for name, figure in data["figures"].items():
+        if not {"median", "min", "max"} <= set(figure):  # e.g. the GUI script's own JSON
+            continue
         spread = f"{figure['min']:.4g} .. {figure['max']:.4g}"
         lines.append(f"{name:<28} {figure['median']:>12.4g} {spread:>26}")
     lines.append("")

@@ -99,3 +99,16 @@ def test_a_peer_that_cannot_run_leaves_its_ratio_null_with_the_reason(tmp_path):
     assert report["beam_vs_opennmt_ratio"] is None
     assert "onmt" in report["notes"]["beam_vs_opennmt_ratio"]
     assert report["figures"]["beam_tokens_per_s"]["n"] == bench.TINY.repeats
+
+
+def test_table_skips_nested_figures_without_a_spread():
+    from attnscope.engine.commands.bench import TOP_LEVEL_KEYS, format_table
+
+    data = {key: None for key in TOP_LEVEL_KEYS}
+    data["notes"] = {}
+    data["figures"] = {
+        "gui": {"gui_step_ms": {"p50": 1.0, "p95": 2.0}},
+        "step_ms": {"median": 2.0, "min": 1.0, "max": 3.0},
+    }
+    table = format_table(data)
+    assert "step_ms" in table and "gui " not in table
