@@ -255,7 +255,9 @@ class SoakSession:
         return bool(answered)
 
     def start(self) -> bool:
-        """Load the translator first (not counted), so the actions have a model to act on."""
+        """Load both models once (not counted): later loads then reuse memory, and the
+        actions start with a translator to act on."""
+        self.window.load_checkpoint(str(self.files["captioner"]))
         self.window.load_checkpoint(str(self.files["translator"]))
         return self.answers()
 
