@@ -73,10 +73,16 @@ def split_safetensors(blob: bytes) -> tuple[dict, bytes]:
     return json.loads(blob[8 : 8 + length]), blob[8 + length :]
 
 
-def join_safetensors(header: dict, data: bytes) -> bytes:
+def join_safetensors(header: dict, data: bytes, *, sort_keys: bool = False) -> bytes:
     """The file bytes for ``header`` (JSON-encoded, length-prefixed) and ``data``."""
-    raw = json.dumps(header).encode("utf-8", "surrogatepass")
+    raw = json.dumps(header, sort_keys=sort_keys).encode("utf-8", "surrogatepass")
     return struct.pack("<Q", len(raw)) + raw + data
+
+
+def canonical_safetensors(blob: bytes) -> bytes:
+    """The same file with its header's keys sorted (byte-identical from run to run)."""
+    header, data = split_safetensors(blob)
+    return join_safetensors(header, data, sort_keys=True)
 
 
 def _json_paths(doc, prefix=()) -> list[tuple]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from fuzz_checkpoints import CheckpointCase, materialize_checkpoint
+from fuzz_checkpoints import CheckpointCase, canonical_safetensors, materialize_checkpoint
 from fuzz_images import ImageCase, materialize_image
 from hypothesis import strategies as st
 
@@ -131,7 +131,12 @@ class FuzzModels:
         folder.mkdir(parents=True, exist_ok=True)
         self.folder = folder
         paths = {**write_tiny_translator(folder), "captioning": write_tiny_captioner(folder)}
-        self.seeds = {name: path.read_bytes() for name, path in paths.items()}
+        # safetensors writes its metadata in a per-process order: sort it, so that the same
+        # mutation hits the same bytes in every run (a kept failing input replays exactly)
+        self.seeds = {
+            name: path.read_bytes() if name == "pt" else canonical_safetensors(path.read_bytes())
+            for name, path in paths.items()
+        }
         self.sidecar = (folder / "translation.json").read_text(encoding="utf-8")
         self.translator = load_inference_model(paths["translation"], device="cpu")
         self.captioner = load_inference_model(paths["captioning"], device="cpu")
