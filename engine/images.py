@@ -35,6 +35,7 @@ from attnscope.models.config import ImageEncoderConfig
 logger = logging.getLogger(__name__)
 
 MAX_IMAGE_PIXELS = 64_000_000
+MAX_MODEL_INPUT_SIDE = 2048  # model input size a checkpoint may ask for
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 _WHITE = (255, 255, 255)
 
@@ -52,6 +53,11 @@ class ImagePreprocess:
     def __post_init__(self) -> None:
         if len(self.size) != 2 or min(self.size) < 1:
             raise ValueError(f"image size must be two positive ints (h, w), got {self.size}")
+        if max(self.size) > MAX_MODEL_INPUT_SIDE:
+            # a checkpoint is untrusted: it must not make every picture a giant tensor
+            raise ValueError(
+                f"image size {self.size} is larger than {MAX_MODEL_INPUT_SIDE} pixels per side"
+            )
         if len(self.mean) != 3 or len(self.std) != 3:
             raise ValueError(f"mean and std need 3 values, got {self.mean}, {self.std}")
         if min(self.std) <= 0:

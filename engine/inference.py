@@ -319,7 +319,7 @@ class InferenceModel:
 
     # -- batches ---------------------------------------------------------
     def translate(
-        self, texts: list[str], config: DecodeConfig, *, batch_size: int = 32
+        self, texts: list[str], config: DecodeConfig, *, batch_size: int = 32, cancel=None
     ) -> list[Translation]:
         """Translate ``texts`` in batches (sorted by length inside, order kept outside)."""
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -327,15 +327,19 @@ class InferenceModel:
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             for index, translation in zip(
-                chunk, self._translate_chunk([texts[i] for i in chunk], config), strict=True
+                chunk,
+                self._translate_chunk([texts[i] for i in chunk], config, cancel),
+                strict=True,
             ):
                 out[index] = translation
         return out  # type: ignore[return-value]
 
-    def _translate_chunk(self, texts: list[str], config: DecodeConfig) -> Iterator[Translation]:
+    def _translate_chunk(
+        self, texts: list[str], config: DecodeConfig, cancel=None
+    ) -> Iterator[Translation]:
         memory = self.encode_texts(texts)
         with torch.inference_mode():
-            results = decode(self.model, memory, config)
+            results = decode(self.model, memory, config, cancel=cancel)  # checked every step
         for text, result in zip(texts, results, strict=True):
             best = result.best
             tokens = [t for t in best.tokens if t != EOS_ID]
@@ -395,20 +399,27 @@ class InferenceModel:
                     log.info("batch translation stopped after %d of %d lines", start, len(lines))
                     return False
                 chunk = lines[start : start + batch_size]
-                handle.write("".join(text + "\n" for text in self._translate_lines(chunk, config)))
+                try:
+                    texts = self._translate_lines(chunk, config, cancel)
+                except DecodeCancelled:
+                    log.info("batch translation stopped inside lines %d..", start)
+                    return False
+                handle.write("".join(text + "\n" for text in texts))
                 handle.flush()
                 if progress is not None:
                     progress(min(start + batch_size, len(lines)), len(lines))
         os.replace(partial, out_path)
         return True
 
-    def _translate_lines(self, lines: list[str], config: DecodeConfig) -> list[str]:
+    def _translate_lines(self, lines: list[str], config: DecodeConfig, cancel=None) -> list[str]:
         """Translations of ``lines``; empty lines stay empty, bad lines become a marker."""
         wanted = [i for i, line in enumerate(lines) if line.strip()]
         texts = [""] * len(lines)
         try:
             for i, t in zip(
-                wanted, self.translate([lines[i] for i in wanted], config), strict=True
+                wanted,
+                self.translate([lines[i] for i in wanted], config, cancel=cancel),
+                strict=True,
             ):
                 texts[i] = t.text
         except InputTextError:

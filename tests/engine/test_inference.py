@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from attnscope.engine.decoding import DecodeConfig
-from attnscope.engine.errors import InputTextError
+from attnscope.engine.errors import DecodeCancelled, InputTextError
 from attnscope.engine.inference import MAX_SOURCE_TOKENS, load_inference_model
 
 
@@ -83,3 +83,23 @@ def test_cancelled_file_translation_is_clearly_partial(model, tmp_path):
     assert not out.exists()  # never a silently truncated output
     partial = (tmp_path / "out.txt.partial").read_text(encoding="utf-8").splitlines()
     assert len(partial) == 2
+
+
+def test_cancel_reaches_the_decode_loop_and_the_file_stays_partial(model, tmp_path):
+    source = tmp_path / "in.txt"
+    source.write_text("ein mann fährt fahrrad .\n" * 4, encoding="utf-8")
+    out = tmp_path / "out.txt"
+    cancel = threading.Event()
+    cancel.set()  # already cancelled: the first decode step must notice
+    assert not model.translate_file(str(source), str(out), DecodeConfig(), cancel=cancel)
+    assert not out.exists()
+    assert (tmp_path / "out.txt.partial").read_text(encoding="utf-8") == ""
+    with pytest.raises(DecodeCancelled):  # the decode loop itself checks between steps
+        model.translate(["ein mann ."], DecodeConfig(), cancel=cancel)
+
+
+def test_a_checkpoint_cannot_ask_for_giant_model_inputs():
+    from attnscope.engine.images import ImagePreprocess
+
+    with pytest.raises(ValueError, match="larger than"):
+        ImagePreprocess(size=(60000, 60000))
