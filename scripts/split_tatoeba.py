@@ -26,7 +26,9 @@ def read_pairs(path: Path) -> list[str]:
         lines = [line.rstrip("\n") for line in handle if line.strip()]
     bad = [i for i, line in enumerate(lines, 1) if line.count("\t") < 2]
     if bad:
-        raise SystemExit(f"{path}: {len(bad)} lines without 3 tab-separated columns (first: {bad[0]})")
+        raise SystemExit(
+            f"{path}: {len(bad)} lines without 3 tab-separated columns (first: {bad[0]})"
+        )
     return lines
 
 
