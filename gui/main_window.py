@@ -140,6 +140,9 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        from attnscope.gui.demo_menu import DemoMenus
+
+        self.demo_menus = DemoMenus(self, file_menu, before=self.recent_menu.menuAction())
         self.batch_action = self._action(
             "&Translate a file…",
             "Ctrl+Shift+T",
