@@ -11,6 +11,48 @@ def _format_count(n: int) -> str:
     return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n:,}"
 
 
+# metric key -> (label, scale): BLEU-n and CIDEr-D are stored as fractions by the
+# captioning scorers and shown as the usual percentages / raw CIDEr-D.
+_METRICS = {
+    "bleu": ("BLEU", 1.0),
+    "bleu1": ("BLEU-1", 100.0),
+    "bleu4": ("BLEU-4", 100.0),
+    "cider": ("CIDEr-D", 1.0),
+    "val_loss": ("loss", 1.0),
+    "val_ppl": ("ppl", 1.0),
+}
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def describe_training(info: dict) -> str:
+    """The training record in a few readable lines, then the full record as JSON."""
+    lines = []
+    scores = info.get("scores")
+    if isinstance(scores, dict) and scores:
+        lines.append("Scores: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
+    if _number(info.get("epoch")):
+        step = f", step {info['step']:,}" if _number(info.get("step")) else ""
+        lines.append(f"Epoch {info['epoch']}{step}")
+    metrics = info.get("metrics")
+    if isinstance(metrics, dict):
+        shown = [
+            f"{label} {metrics[key] * scale:.2f}"
+            for key, (label, scale) in _METRICS.items()
+            if _number(metrics.get(key))
+        ]
+        if shown:
+            lines.append("Validation: " + " · ".join(shown))
+    if isinstance(info.get("note"), str):
+        lines.append(info["note"])
+    if isinstance(info.get("trained_by"), str):
+        lines.append(f"Trained with {info['trained_by']}")
+    record = json.dumps(info, indent=2, ensure_ascii=False)
+    return "\n".join([*lines, "", "Full record:", record]) if lines else record
+
+
 class ModelPanel(QWidget):
     """Task, architecture, attention, sizes, device and training info of the model."""
 
@@ -27,7 +69,9 @@ class ModelPanel(QWidget):
             layout.addRow(name.capitalize(), label)
         self.training = QPlainTextEdit()
         self.training.setReadOnly(True)
-        self.training.setToolTip("Free-form training information stored in the checkpoint")
+        self.training.setToolTip(
+            "How the checkpoint was trained and scored (the full stored record follows)"
+        )
         self.training.setMaximumHeight(160)
         layout.addRow("Training", self.training)
 
@@ -49,4 +93,4 @@ class ModelPanel(QWidget):
         for name, value in values.items():
             self.labels[name].setText(value)
         self.labels["file"].setToolTip(summary.path)
-        self.training.setPlainText(json.dumps(summary.info, indent=2, ensure_ascii=False))
+        self.training.setPlainText(describe_training(summary.info))
