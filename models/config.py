@@ -12,7 +12,7 @@ from typing import Any
 TASKS = ("translation", "captioning")
 RNN_CELLS = ("gru", "lstm")
 TEXT_ENCODERS = ("rnn", "cnn", "conv_rnn")
-IMAGE_BACKBONES = ("resnet18", "resnet34", "resnet50", "mobilenet_v2")
+IMAGE_BACKBONES = ("resnet18", "resnet34", "resnet50", "mobilenet_v2", "small_cnn")
 ATTENTION_KINDS = (
     "additive",
     "dot",
@@ -64,11 +64,18 @@ class TextEncoderConfig:
 
 @dataclass(frozen=True)
 class ImageEncoderConfig:
-    """Image encoder: a torchvision trunk whose last feature map is the memory grid."""
+    """Image encoder: a CNN trunk whose last feature map is the memory grid.
+
+    ``small_cnn`` is a from-scratch trunk whose cells see only their
+    neighbourhood (see ``encoders.SmallConvTrunk``); with ``positions`` each
+    grid cell also gets a learned embedding, so the attended context says
+    *where* it was read from.
+    """
 
     backbone: str = "resnet18"
     grid: tuple[int, int] | None = (7, 7)  # pooled (h, w); None = the trunk's natural map
     projection: int = 0  # 0 = keep the trunk's channels, else a linear projection
+    positions: bool = False  # learned embedding per grid cell, added to the memory (needs grid)
     dropout: float = 0.1
     image_size: tuple[int, int] = (224, 224)  # (h, w) the preprocessing resizes to
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -80,6 +87,8 @@ class ImageEncoderConfig:
             raise ValueError(
                 f"grid and image size must be positive, got {self.grid}, {self.image_size}"
             )
+        if self.positions and self.grid is None:
+            raise ValueError("grid cell positions need a fixed grid (h, w), got grid None")
 
 
 @dataclass(frozen=True)

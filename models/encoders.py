@@ -126,11 +126,46 @@ class ConvRNNTextEncoder(nn.Module):
 
 TEXT_ENCODERS = {"rnn": RNNTextEncoder, "cnn": ConvTextEncoder, "conv_rnn": ConvRNNTextEncoder}
 
-TRUNK_CHANNELS = {"resnet18": 512, "resnet34": 512, "resnet50": 2048, "mobilenet_v2": 1280}
+TRUNK_CHANNELS = {
+    "resnet18": 512,
+    "resnet34": 512,
+    "resnet50": 2048,
+    "mobilenet_v2": 1280,
+    "small_cnn": 128,
+}
+TRUNK_STRIDES = {name: 32 for name in TRUNK_CHANNELS} | {"small_cnn": 8}  # input px per cell
+SMALL_CNN_WIDTHS = (16, 32, 64, 128)  # output channels of its four conv blocks
+
+
+class SmallConvTrunk(nn.Sequential):
+    """Four conv3x3 + BatchNorm + ReLU blocks, max-pooled (2x2) after the first three.
+
+    (B, 3, H, W) -> (B, 128, H/8, W/8). Trained from scratch. Its receptive field
+    is 38 px, i.e. a cell (8 px) and about two neighbours each side, so a
+    cell's feature describes only what is near it and the decoder has to
+    attend to the right place to read it (a deep ImageNet trunk's cells each
+    see the whole picture, which lets attention stay unlocalised).
+    """
+
+    def __init__(self) -> None:
+        layers: list[nn.Module] = []
+        channels = 3
+        for index, width in enumerate(SMALL_CNN_WIDTHS):
+            layers += [
+                nn.Conv2d(channels, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ]
+            if index < len(SMALL_CNN_WIDTHS) - 1:
+                layers.append(nn.MaxPool2d(2))
+            channels = width
+        super().__init__(*layers)
 
 
 def build_trunk(backbone: str) -> nn.Module:
-    """A torchvision trunk with random weights (never a download); drops the classifier."""
+    """A trunk with random weights (never a download); torchvision's drop the classifier."""
+    if backbone == "small_cnn":
+        return SmallConvTrunk()
     if backbone == "mobilenet_v2":
         return torchvision.models.mobilenet_v2(weights=None).features
     if backbone in ("resnet18", "resnet34", "resnet50"):
@@ -143,7 +178,9 @@ class ImageEncoder(nn.Module):
     """CNN trunk → feature map (B, C, h, w) → grid memory (B, h·w, C').
 
     With ``config.grid`` set, the map is adaptive-average-pooled to that
-    (h, w); otherwise the trunk's natural map is used (7×7 for 224×224).
+    (h, w); otherwise the trunk's natural map is used (7×7 for 224×224 with a
+    torchvision trunk). With ``config.positions`` a learned vector per grid
+    cell is added to each cell's projected feature.
     """
 
     def __init__(self, config: ImageEncoderConfig) -> None:
@@ -153,11 +190,26 @@ class ImageEncoder(nn.Module):
         channels = TRUNK_CHANNELS[config.backbone]
         self.proj = nn.Linear(channels, config.projection) if config.projection else nn.Identity()
         self.output_size = config.projection or channels
+        if config.positions:  # only then: other checkpoints keep their state dict
+            cells = config.grid[0] * config.grid[1]
+            self.positions = nn.Parameter(torch.randn(cells, self.output_size) * 0.02)
+        else:
+            self.positions = None
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, images: Tensor) -> EncoderMemory:
-        features = self.pool(self.trunk(images))  # (B, C, h, w)
-        batch, _, h, w = features.shape
-        values = self.dropout(self.proj(features.flatten(2).transpose(1, 2)))  # (B, h·w, C')
-        mask = torch.ones(batch, h * w, dtype=torch.bool, device=images.device)
+        return self.from_trunk_features(self.trunk(images))
+
+    def from_trunk_features(self, features: Tensor) -> EncoderMemory:
+        """The memory from the trunk's output (B, C, H', W'): pooled, projected, positioned.
+
+        Training with a frozen trunk calls this on cached features.
+        """
+        pooled = self.pool(features)  # (B, C, h, w)
+        batch, _, h, w = pooled.shape
+        values = self.proj(pooled.flatten(2).transpose(1, 2))  # (B, h·w, C')
+        if self.positions is not None:
+            values = values + self.positions  # (h·w, C') broadcast over the batch
+        values = self.dropout(values)
+        mask = torch.ones(batch, h * w, dtype=torch.bool, device=features.device)
         return EncoderMemory(values=values, mask=mask, final=values.mean(1), grid=(h, w))

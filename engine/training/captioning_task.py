@@ -4,9 +4,12 @@
   caption length.
 - The CNN trunk starts from a local weights file when given (random
   otherwise), is frozen by default and can be unfrozen from epoch
-  ``run.fine_tune_after`` with its own learning-rate scale. Its BatchNorm
-  statistics always stay frozen (eval mode): small caption batches would
-  only corrupt them.
+  ``run.fine_tune_after`` with its own learning-rate scale (0 with no
+  weights file trains a from-scratch trunk such as ``small_cnn`` end to end).
+  Its BatchNorm statistics stay frozen (eval mode), since small caption
+  batches would only corrupt pretrained ones, unless
+  ``run.update_trunk_statistics`` asks a trainable from-scratch trunk to
+  learn them.
 - While the trunk is frozen its output is computed once per image and
   cached in memory (``run.cache_features``), which is what makes CPU
   training bearable: each epoch then only runs the decoder.
@@ -223,7 +226,8 @@ class CaptioningTask(TrainingTask):
 
     def train_mode(self, model: EncoderDecoder) -> None:
         model.train()
-        model.encoder.trunk.eval()  # BatchNorm statistics stay frozen
+        if not (self.trunk_trainable and self.config.run.update_trunk_statistics):
+            model.encoder.trunk.eval()  # BatchNorm statistics stay frozen
 
     def loss_terms(self, log_probs: Tensor, attn: Tensor | None, batch: Batch) -> LossTerms:
         terms = super().loss_terms(log_probs, attn, batch)

@@ -207,6 +207,7 @@ class RunConfig:
     trunk_lr_scale: float = 0.1  # learning-rate factor of the unfrozen trunk
     trunk_weights: str | None = None  # local ImageNet weights file for the trunk
     cache_features: bool = True  # captioning: trunk features computed once while frozen
+    update_trunk_statistics: bool = False  # captioning: a trainable trunk's BatchNorm learns
     storage_dtype: str = "float32"  # checkpoint weights: float32 | float16 | bfloat16
     num_threads: int = 0  # torch CPU threads (0 = torch's default)
 

@@ -55,15 +55,11 @@ class Batch:
 def encode_from_features(model: EncoderDecoder, features: Tensor) -> EncoderMemory:
     """Captioning encode from precomputed trunk output (B, C, h, w), skipping the trunk.
 
-    Mirrors ``ImageEncoder.forward`` after its trunk (a test checks the two
-    agree), so a frozen trunk runs once per image instead of once per epoch.
+    Runs the same ``ImageEncoder.from_trunk_features`` as its forward (a test
+    checks the two agree), so a frozen trunk runs once per image instead of
+    once per epoch.
     """
-    encoder = model.encoder
-    pooled = encoder.pool(features)  # (B, C, h, w)
-    batch, _, h, w = pooled.shape
-    values = encoder.dropout(encoder.proj(pooled.flatten(2).transpose(1, 2)))  # (B, h·w, C')
-    mask = torch.ones(batch, h * w, dtype=torch.bool, device=features.device)
-    memory = EncoderMemory(values=values, mask=mask, final=values.mean(1), grid=(h, w))
+    memory = model.encoder.from_trunk_features(features)
     return model.decoder.precompute(memory)
 
 

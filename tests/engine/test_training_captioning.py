@@ -97,3 +97,27 @@ def test_trunk_starts_from_a_local_weights_file(tmp_path):
     loaded = load_checkpoint(result.last_checkpoint).model.encoder.trunk.state_dict()
     for name, value in trunk.state_dict().items():
         assert torch.equal(loaded[name], value), name  # frozen: unchanged by training
+
+
+def test_small_cnn_trains_from_scratch_with_learned_batchnorm_statistics(tmp_path):
+    image_encoder = {"backbone": "small_cnn", "grid": [8, 8], "positions": True}
+    run = {
+        "fine_tune_after": 0,
+        "trunk_lr_scale": 1.0,
+        "update_trunk_statistics": True,
+        "cache_features": False,
+        "val_decode": False,
+    }
+    config = _config(tmp_path, model={"image_encoder": image_encoder}, run=run)
+    initial = build_model(config.model_config(src_vocab=0, tgt_vocab=24)).encoder
+    cached = []
+    result = train(
+        config,
+        callbacks=[("on_epoch_end", lambda t, r: cached.append(t.task.train.features is not None))],
+    )
+    assert result.status == "finished" and cached == [False]
+    loaded = load_checkpoint(result.last_checkpoint).model.encoder
+    trained, start = loaded.trunk.state_dict(), initial.trunk.state_dict()
+    running = [k for k in trained if k.endswith("running_mean")]
+    assert running and all(not torch.equal(trained[k], start[k]) for k in running)
+    assert loaded.positions.shape == (64, initial.output_size)

@@ -1,10 +1,11 @@
-"""Image encoder: grid shapes for square and non-square inputs, every backbone."""
+"""Image encoder: grid shapes for square and non-square inputs, every backbone;
+the from-scratch ``small_cnn`` trunk and the learned grid-cell positions."""
 
 import pytest
 import torch
 
 from attnscope.models.config import ImageEncoderConfig
-from attnscope.models.encoders import TRUNK_CHANNELS, ImageEncoder
+from attnscope.models.encoders import TRUNK_CHANNELS, TRUNK_STRIDES, ImageEncoder
 
 
 @pytest.mark.parametrize("backbone", sorted(TRUNK_CHANNELS))
@@ -12,8 +13,9 @@ def test_natural_grid_224(backbone):
     encoder = ImageEncoder(ImageEncoderConfig(backbone=backbone, grid=None)).eval()
     with torch.no_grad():
         memory = encoder(torch.randn(1, 3, 224, 224))
-    assert memory.grid == (7, 7)
-    assert memory.values.shape == (1, 49, TRUNK_CHANNELS[backbone])
+    side = 224 // TRUNK_STRIDES[backbone]  # 7 for the torchvision trunks
+    assert memory.grid == (side, side)
+    assert memory.values.shape == (1, side * side, TRUNK_CHANNELS[backbone])
     assert memory.mask.all()
 
 
@@ -33,3 +35,54 @@ def test_pooled_grid_and_projection():
     assert memory.grid == (14, 14)
     assert memory.values.shape == (1, 196, 32)
     assert memory.final.shape == (1, 32)
+
+
+def _small(**overrides) -> ImageEncoder:
+    settings = {"backbone": "small_cnn", "image_size": (32, 48), "grid": (4, 6), "dropout": 0.0}
+    return ImageEncoder(ImageEncoderConfig(**{**settings, **overrides}))
+
+
+def test_small_cnn_gives_one_cell_per_8_pixels():
+    encoder = _small(grid=None, projection=24).eval()
+    with torch.no_grad():
+        memory = encoder(torch.randn(2, 3, 32, 48))
+    assert memory.grid == (4, 6)
+    assert memory.values.shape == (2, 24, 24)
+
+
+def test_small_cnn_cell_sees_only_its_neighbourhood():
+    """A pixel change far from a cell leaves that cell's feature untouched."""
+    encoder = _small(grid=None).eval()
+    images = torch.randn(1, 3, 96, 96)
+    changed = images.clone()
+    changed[:, :, 88:, 88:] = 5.0  # bottom-right corner only
+    with torch.no_grad():
+        before, after = encoder(images).values, encoder(changed).values  # (1, 144, 128)
+    moved = (before - after).abs().amax(-1).reshape(12, 12) > 0
+    assert moved[11, 11] and not moved[:8, :8].any()
+
+
+def test_small_cnn_trains_end_to_end():
+    encoder = _small(projection=16, positions=True).train()
+    encoder(torch.randn(2, 3, 32, 48)).values.square().mean().backward()
+    for name, param in encoder.named_parameters():
+        assert param.grad is not None and param.grad.abs().sum() > 0, name
+
+
+def test_positions_tell_cells_with_the_same_content_apart():
+    plain = torch.zeros(1, 3, 32, 48)  # every cell's trunk feature is the same
+    without = _small(projection=16).eval()
+    with_positions = _small(projection=16, positions=True).eval()
+    with torch.no_grad():
+        flat = without(plain).values[0]  # (24, 16)
+        placed = with_positions(plain).values[0]
+    interior = flat.reshape(4, 6, 16)[1:3, 1:5].reshape(-1, 16)  # away from padding
+    assert torch.allclose(interior, interior[:1].expand_as(interior))
+    assert torch.unique(placed, dim=0).shape[0] == 24
+
+
+def test_positions_need_a_fixed_grid_and_leave_other_state_dicts_alone():
+    with pytest.raises(ValueError, match="grid"):
+        ImageEncoderConfig(backbone="small_cnn", grid=None, positions=True)
+    assert "positions" not in ImageEncoder(ImageEncoderConfig(backbone="resnet18")).state_dict()
+    assert _small(positions=True).state_dict()["positions"].shape == (24, 128)
