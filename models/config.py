@@ -69,13 +69,17 @@ class ImageEncoderConfig:
     ``small_cnn`` is a from-scratch trunk whose cells see only their
     neighbourhood (see ``encoders.SmallConvTrunk``); with ``positions`` each
     grid cell also gets a learned embedding, so the attended context says
-    *where* it was read from.
+    *where* it was read from. Without ``summary`` the decoder starts from a
+    zero summary instead of the mean of all cells, which would otherwise tell it
+    what the picture holds without attending anywhere.
     """
 
     backbone: str = "resnet18"
     grid: tuple[int, int] | None = (7, 7)  # pooled (h, w); None = the trunk's natural map
     projection: int = 0  # 0 = keep the trunk's channels, else a linear projection
     positions: bool = False  # learned embedding per grid cell, added to the memory (needs grid)
+    summary: bool = True  # final = mean over cells (decoder init); False = zeros, so the
+    # decoder learns about the picture only through attention (no bag-of-features bypass)
     dropout: float = 0.1
     image_size: tuple[int, int] = (224, 224)  # (h, w) the preprocessing resizes to
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)

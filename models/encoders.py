@@ -6,7 +6,6 @@ Each returns an ``EncoderMemory``: values (B, S, H), mask (B, S), final (B, H).
 from __future__ import annotations
 
 import torch
-import torchvision
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -166,6 +165,8 @@ def build_trunk(backbone: str) -> nn.Module:
     """A trunk with random weights (never a download); torchvision's drop the classifier."""
     if backbone == "small_cnn":
         return SmallConvTrunk()
+    import torchvision  # imported on demand: it pulls in torch._dynamo (seconds at start-up)
+
     if backbone == "mobilenet_v2":
         return torchvision.models.mobilenet_v2(weights=None).features
     if backbone in ("resnet18", "resnet34", "resnet50"):
@@ -195,6 +196,7 @@ class ImageEncoder(nn.Module):
             self.positions = nn.Parameter(torch.randn(cells, self.output_size) * 0.02)
         else:
             self.positions = None
+        self.summary = config.summary
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, images: Tensor) -> EncoderMemory:
@@ -212,4 +214,5 @@ class ImageEncoder(nn.Module):
             values = values + self.positions  # (h·w, C') broadcast over the batch
         values = self.dropout(values)
         mask = torch.ones(batch, h * w, dtype=torch.bool, device=features.device)
-        return EncoderMemory(values=values, mask=mask, final=values.mean(1), grid=(h, w))
+        final = values.mean(1) if self.summary else values.new_zeros(batch, values.size(-1))
+        return EncoderMemory(values=values, mask=mask, final=final, grid=(h, w))  # final (B, C')

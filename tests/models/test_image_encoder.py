@@ -86,3 +86,11 @@ def test_positions_need_a_fixed_grid_and_leave_other_state_dicts_alone():
         ImageEncoderConfig(backbone="small_cnn", grid=None, positions=True)
     assert "positions" not in ImageEncoder(ImageEncoderConfig(backbone="resnet18")).state_dict()
     assert _small(positions=True).state_dict()["positions"].shape == (24, 128)
+
+
+def test_without_summary_the_final_vector_says_nothing_about_the_picture():
+    encoder = _small(projection=16, summary=False).eval()
+    with torch.no_grad():
+        first, second = encoder(torch.randn(2, 3, 32, 48)), encoder(torch.randn(2, 3, 32, 48))
+    assert torch.equal(first.final, torch.zeros(2, 16)) and torch.equal(first.final, second.final)
+    assert not torch.equal(first.values, second.values)
