@@ -7,7 +7,8 @@ Prints JSON with:
 - gui_max_stall_ms: longest gap of a 5 ms heartbeat timer while Run decodes
   50 tokens with beam 5 (eos banned until then), i.e. the worst freeze a user sees
 - heatmap_200_update_ms: set tokens + matrix of a 200×200 attention and repaint
-- startup_s: process start -> window shown with the checkpoint loaded (subprocess)
+- startup_s: process start -> window shown with the checkpoint loaded (subprocess);
+  window_shown_s: process start -> the window's first paint ("Loading…", usable)
 Nothing here passes or fails: it prints figures.
 """
 
@@ -163,12 +164,15 @@ STARTUP_SCRIPT = """
 import os, sys, time, psutil
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 started = psutil.Process().create_time()
+from PySide6.QtCore import QTimer
 from attnscope.gui.app import create_window, get_app
 app = get_app()
-window = create_window(sys.argv[1], device="cpu")
+window = create_window(sys.argv[1], device="cpu", reserve_cores_for_gui=1)  # as `attnscope gui`
 window.show()
+shown = []
+QTimer.singleShot(0, lambda: shown.append(time.time() - started))  # after the first paint
 def ready(_summary):
-    print(time.time() - started, flush=True)
+    print(shown[0], time.time() - started, flush=True)
     window.close()
     app.quit()
 window.modelLoaded.connect(ready)
@@ -176,9 +180,13 @@ app.exec()
 """
 
 
-def startup_seconds(checkpoint: str, repeats: int = 3) -> dict[str, float]:
-    """Process start -> window shown with the checkpoint loaded, in a fresh process."""
-    samples = []
+def startup_seconds(checkpoint: str, repeats: int = 3) -> dict[str, dict[str, float]]:
+    """Process start -> window shown, and -> the checkpoint loaded, in fresh processes.
+
+    Returns {"window_shown_s": ..., "checkpoint_ready_s": ...}: the window
+    draws first ("Loading…"), the worker imports torch and loads after it.
+    """
+    shown, ready = [], []
     for _ in range(repeats):
         result = subprocess.run(
             [sys.executable, "-c", STARTUP_SCRIPT, checkpoint],
@@ -190,8 +198,10 @@ def startup_seconds(checkpoint: str, repeats: int = 3) -> dict[str, float]:
         lines = result.stdout.strip().splitlines()
         if result.returncode != 0 or not lines:
             raise RuntimeError(f"start-up run failed: {result.stderr[-400:]}")
-        samples.append(float(lines[-1]))
-    return _percentiles(samples)
+        first, last = (float(v) for v in lines[-1].split())
+        shown.append(first)
+        ready.append(last)
+    return {"window_shown_s": _percentiles(shown), "checkpoint_ready_s": _percentiles(ready)}
 
 
 def measure(checkpoint: str | None = None, *, steps: int = 100, startup: bool = True) -> dict:
@@ -205,7 +215,9 @@ def measure(checkpoint: str | None = None, *, steps: int = 100, startup: bool = 
     }
     window.close()
     if startup:
-        figures["startup_s"] = startup_seconds(path)
+        times = startup_seconds(path)
+        figures["startup_s"] = times["checkpoint_ready_s"]  # shown *and* loaded: the honest one
+        figures["window_shown_s"] = times["window_shown_s"]
     return figures
 
 

@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 from attnscope.engine.checkpoint_format import (
     FORMAT_VERSION,
@@ -194,7 +195,7 @@ def load_checkpoint(
     try:
         # Shapes first, on the meta device: a config declaring a huge model must
         # not allocate it before the stored tensors have been checked against it.
-        with torch.device("meta"):
+        with torch.device("meta"), _SkipParameterInit():
             skeleton = build_model(contents.config)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise checkpoint_error(path, f"model cannot be built from its config: {exc}") from exc
@@ -221,6 +222,38 @@ def load_checkpoint(
         info=dict(contents.info),
         num_parameters=sum(p.numel() for p in model.parameters()),
     )
+
+
+class _SkipParameterInit(TorchFunctionMode):
+    """Inside: ``nn.init``'s random fills do nothing (for a meta-device skeleton).
+
+    A skeleton only has shapes; running the fills on the meta device would go
+    through ``torch._refs`` and import ``torch._dynamo`` (seconds at start-up).
+    """
+
+    SKIPPED = frozenset(
+        {
+            "uniform_",
+            "normal_",
+            "trunc_normal_",
+            "constant_",
+            "zero_",
+            "zeros_",
+            "ones_",
+            "fill_",
+            "xavier_uniform_",
+            "xavier_normal_",
+            "kaiming_uniform_",
+            "kaiming_normal_",
+            "orthogonal_",
+        }
+    )
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") in self.SKIPPED:
+            return args[0] if args else kwargs["tensor"]  # in-place: the tensor itself
+        return func(*args, **kwargs)
 
 
 def _architecture(config: ModelConfig) -> dict[str, str]:

@@ -23,14 +23,16 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from attnscope.engine.errors import ImageInputError
 from attnscope.models.config import ImageEncoderConfig
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +196,8 @@ def to_tensor(image: Image.Image, preprocess: ImagePreprocess) -> torch.Tensor:
     mean = np.asarray(preprocess.mean, dtype=np.float32)
     std = np.asarray(preprocess.std, dtype=np.float32)
     normalised = (array - mean) / std
+    import torch  # on demand: the GUI imports this module before torch is needed
+
     return torch.from_numpy(np.ascontiguousarray(normalised.transpose(2, 0, 1)))  # (3, H, W)
 
 

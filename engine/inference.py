@@ -288,7 +288,7 @@ class InferenceModel:
             )
         attention = best.attention if self.model.num_heads else None
         pieces = tuple(s.piece for s in steps)
-        extra = self._tree_parts(session, history) if session.config.strategy == "beam" else {}
+        extra = self._tree_parts(result.tree, history) if session.config.strategy == "beam" else {}
         return SessionSnapshot(
             source_text=opened.source_text,
             source_pieces=opened.source_pieces,
@@ -306,8 +306,7 @@ class InferenceModel:
             **extra,
         )
 
-    def _tree_parts(self, session: DecodeSession, history) -> dict[str, Any]:
-        tree = session.tree
+    def _tree_parts(self, tree: SearchTree, history) -> dict[str, Any]:
         pieces = tuple(self.piece(t) if i else "<s>" for i, t in enumerate(tree.tokens))
         node_attention = None
         if self.model.num_heads and history:

@@ -40,25 +40,34 @@ def get_app(argv: list[str] | None = None) -> QApplication:
 
 
 def create_window(
-    checkpoint: str | None, *, device: str = "auto", settings: QSettings | None = None
+    checkpoint: str | None,
+    *,
+    device: str = "auto",
+    settings: QSettings | None = None,
+    reserve_cores_for_gui: int | None = None,
 ):
     """The main window with ``checkpoint`` loading in the worker.
 
     Without one: the checkpoint of the last session (when it still exists, so
-    its decode comes back), else the bundled default.
+    its decode comes back), else the bundled default. The window can be shown
+    at once: the worker imports torch and loads the checkpoint in its thread
+    (the window says "Loading…" meanwhile). ``reserve_cores_for_gui``: see
+    ``WorkerClient``.
     """
     from attnscope.engine.resources import default_checkpoint
     from attnscope.gui.autosave import last_checkpoint
     from attnscope.gui.main_window import MainWindow
 
-    window = MainWindow(settings=settings, device=device)
+    window = MainWindow(
+        settings=settings, device=device, reserve_cores_for_gui=reserve_cores_for_gui
+    )
     path = checkpoint or last_checkpoint(window.settings) or default_checkpoint()
     if path is None:
         window.show_message(
             "No bundled checkpoint was found; open one with File > Open.", "warning"
         )
     else:
-        window.load_checkpoint(str(path))
+        window.load_checkpoint(str(path), after_paint=True)
     return window
 
 

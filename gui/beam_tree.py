@@ -111,25 +111,54 @@ def layout_tree(by_id: dict[int, BeamNode]) -> dict[int, QtCore.QPointF]:
     return positions
 
 
+def _edge_path(start: QtCore.QPointF, end: QtCore.QPointF) -> QtGui.QPainterPath:
+    """A horizontal S-curve from the right side of one box to the left side of the next."""
+    a = start + QtCore.QPointF(_BOX.right(), 0)
+    b = end + QtCore.QPointF(_BOX.left(), 0)
+    bend = (b.x() - a.x()) / 2.0
+    path = QtGui.QPainterPath(a)
+    path.cubicTo(a + QtCore.QPointF(bend, 0), b - QtCore.QPointF(bend, 0), b)
+    return path
+
+
+def _bounds(centres: Iterable[QtCore.QPointF]) -> QtCore.QRectF:
+    """The scene rectangle holding every node box (with a margin)."""
+    xs, ys = [], []
+    for point in centres:
+        xs.append(point.x())
+        ys.append(point.y())
+    if not xs:
+        return QtCore.QRectF()
+    return QtCore.QRectF(
+        QtCore.QPointF(min(xs) + _BOX.left(), min(ys) + _BOX.top()),
+        QtCore.QPointF(max(xs) + _BOX.right(), max(ys) + _BOX.bottom()),
+    ).adjusted(-20, -20, 20, 20)
+
+
 class _NodeItem(QtWidgets.QGraphicsRectItem):
     """A rounded box with the token and its score."""
 
     def __init__(self, node: BeamNode, centre: QtCore.QPointF) -> None:
         super().__init__(_BOX)
-        self.node = node
         self.selected_path = False
         self.setPos(centre)
         self.setData(_NODE_ID_KEY, node.id)
-        self.style = STATUS_STYLES[node.status]
-        self.setOpacity(self.style.opacity)
-        self.setBrush(QtGui.QColor(self.style.fill))
         self.setZValue(2)
         self.setAcceptHoverEvents(True)
         self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
+        self.set_node(node)
+
+    def set_node(self, node: BeamNode) -> None:
+        """Show ``node`` (same id; its status may have changed)."""
+        self.node = node
+        self.style = STATUS_STYLES[node.status]
+        self.setOpacity(self.style.opacity)
+        self.setBrush(QtGui.QColor(self.style.fill))
         self.setToolTip(
             f"step {node.step}: {node.token!r}\nscore (log p) {node.score:.3f}\nstatus {node.status}"
         )
         self._apply_pen()
+        self.update()
 
     def set_selected_path(self, selected: bool) -> None:
         self.selected_path = selected
@@ -199,6 +228,7 @@ class QtBeamTreeView(QtWidgets.QWidget):
         self._items: dict[int, _NodeItem] = {}
         self._edges: dict[int, QtWidgets.QGraphicsPathItem] = {}  # child id -> edge into it
         self._selected: int | None = None
+        self._path: set[int] = set()  # node ids drawn as the selected path
         legend = QtWidgets.QLabel("faded = pruned · green = finished · gold = n-best")
         legend.setToolTip("How hypothesis statuses are drawn")
         bar = QtWidgets.QHBoxLayout()
@@ -217,11 +247,49 @@ class QtBeamTreeView(QtWidgets.QWidget):
         layout.addWidget(self._view, 1)
 
     def set_tree(self, nodes: Iterable[BeamNode]) -> None:
-        """Replace the drawing with ``nodes`` (raises ValueError for an inconsistent tree)."""
+        """Show ``nodes`` (raises ValueError for an inconsistent tree).
+
+        When the new tree only adds nodes to the drawn one (a beam growing step
+        by step) or changes statuses, existing items are kept and only the new
+        and changed ones are touched: a growing tree costs its new step, not
+        the whole scene.
+        """
         by_id = validate_tree(nodes)
         positions = layout_tree(by_id)
+        if self._extends_drawn(by_id):
+            self._update_scene(by_id, positions)
+        else:
+            self._rebuild_scene(by_id, positions)
+        self._scene.setSceneRect(_bounds(positions.values()))
+        keep = self._selected if self._selected in by_id else None
+        self._clear_path()
+        if keep is not None:
+            self.select(keep)
+        elif by_id:  # follow a live decode: show the newest, best hypothesis
+            latest = max(by_id.values(), key=lambda n: (n.step, n.score))
+            self._view.ensureVisible(self._items[latest.id], 40, 40)
+
+    def _extends_drawn(self, by_id: dict[int, BeamNode]) -> bool:
+        """Every drawn node is still there with the same parent, token, score and step."""
+        if not self._nodes or len(by_id) < len(self._nodes):
+            return False
+        for node_id, old in self._nodes.items():
+            new = by_id.get(node_id)
+            if new is None or (new.parent, new.token, new.score, new.step) != (
+                old.parent,
+                old.token,
+                old.score,
+                old.step,
+            ):
+                return False
+        return True
+
+    def _rebuild_scene(
+        self, by_id: dict[int, BeamNode], positions: dict[int, QtCore.QPointF]
+    ) -> None:
         self._scene.clear()
         self._nodes, self._items, self._edges = by_id, {}, {}
+        self._path = set()
         for node_id, node in by_id.items():
             item = _NodeItem(node, positions[node_id])
             self._scene.addItem(item)
@@ -231,27 +299,57 @@ class QtBeamTreeView(QtWidgets.QWidget):
                 self._edges[node.id] = self._add_edge(
                     node, positions[node.parent], positions[node.id]
                 )
-        self._scene.setSceneRect(self._scene.itemsBoundingRect().adjusted(-20, -20, 20, 20))
-        keep = self._selected if self._selected in by_id else None
-        self._selected = None
-        if keep is not None:
-            self.select(keep)
-        elif by_id:  # follow a live decode: show the newest, best hypothesis
-            latest = max(by_id.values(), key=lambda n: (n.step, n.score))
-            self._view.ensureVisible(self._items[latest.id], 40, 40)
+
+    def _update_scene(
+        self, by_id: dict[int, BeamNode], positions: dict[int, QtCore.QPointF]
+    ) -> None:
+        """Add the new nodes, move the ones the layout moved, restyle changed statuses."""
+        moved = set()
+        for node_id, item in self._items.items():
+            node = by_id[node_id]
+            if item.pos() != positions[node_id]:
+                item.setPos(positions[node_id])
+                moved.add(node_id)
+            if node.status != item.node.status:
+                item.set_node(node)
+                edge = self._edges.get(node_id)
+                if edge is not None:
+                    self._style_edge(edge, node, on_path=node_id in self._path)
+        added = [node for node_id, node in by_id.items() if node_id not in self._items]
+        for node in added:
+            item = _NodeItem(node, positions[node.id])
+            self._scene.addItem(item)
+            self._items[node.id] = item
+        self._nodes = by_id
+        for node in added:
+            if node.parent is not None:
+                self._edges[node.id] = self._add_edge(
+                    node, positions[node.parent], positions[node.id]
+                )
+        for child_id, edge in self._edges.items():
+            node = by_id[child_id]
+            if child_id in moved or node.parent in moved:
+                edge.setPath(_edge_path(positions[node.parent], positions[child_id]))
 
     def select(self, node_id: int | None) -> None:
         """Mark ``node_id`` and its path from the root (None clears); scrolls it into view."""
         if node_id is not None and node_id not in self._nodes:
             raise ValueError(f"no beam node with id {node_id}")
         path = set(self.path_to(node_id)) if node_id is not None else set()
-        for other_id, item in self._items.items():
-            item.set_selected_path(other_id in path)
-        for child_id, edge in self._edges.items():
-            self._style_edge(edge, self._nodes[child_id], on_path=child_id in path)
+        for changed in path ^ self._path:  # only the nodes entering or leaving the path
+            on_path = changed in path
+            self._items[changed].set_selected_path(on_path)
+            edge = self._edges.get(changed)
+            if edge is not None:
+                self._style_edge(edge, self._nodes[changed], on_path=on_path)
+        self._path = path
         self._selected = node_id
         if node_id is not None:
             self._view.ensureVisible(self._items[node_id], 40, 40)
+
+    def _clear_path(self) -> None:
+        self._path = {node_id for node_id in self._path if node_id in self._items}
+        self.select(None)
 
     def selected(self) -> int | None:
         return self._selected
@@ -291,12 +389,7 @@ class QtBeamTreeView(QtWidgets.QWidget):
     def _add_edge(
         self, child: BeamNode, start: QtCore.QPointF, end: QtCore.QPointF
     ) -> QtWidgets.QGraphicsPathItem:
-        a = start + QtCore.QPointF(_BOX.right(), 0)
-        b = end + QtCore.QPointF(_BOX.left(), 0)
-        bend = (b.x() - a.x()) / 2.0
-        path = QtGui.QPainterPath(a)
-        path.cubicTo(a + QtCore.QPointF(bend, 0), b - QtCore.QPointF(bend, 0), b)
-        edge = self._scene.addPath(path)
+        edge = self._scene.addPath(_edge_path(start, end))
         edge.setZValue(1)
         self._style_edge(edge, child, on_path=False)
         return edge

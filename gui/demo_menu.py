@@ -17,7 +17,6 @@ from PySide6.QtCore import QProcess
 from PySide6.QtWidgets import QMenu
 
 from attnscope.engine import resources
-from attnscope.engine.checkpoint import read_checkpoint_info
 from attnscope.engine.errors import CheckpointError
 
 Launcher = Callable[[str, Sequence[str]], bool]
@@ -100,6 +99,8 @@ class DemoMenus:
 
     def entries(self) -> list[tuple[Path, str, str]]:
         """(path, label, tooltip) of every readable bundled checkpoint."""
+        from attnscope.engine.checkpoint import read_checkpoint_info  # torch: not at start-up
+
         found = []
         for path in self._checkpoints():
             try:

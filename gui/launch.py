@@ -25,13 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from attnscope.engine.devices import configure_threads
     from attnscope.gui.app import create_window, get_app, scripted_exit
     from attnscope.gui.worker import wait_for_stopped_workers
 
-    configure_threads(reserve_for_gui=1)
     app = get_app()
-    window = create_window(args.checkpoint, device=args.device)
+    # torch's threads are set (and torch imported) by the worker, after the window shows
+    window = create_window(args.checkpoint, device=args.device, reserve_cores_for_gui=1)
     hook = scripted_exit(window)  # noqa: F841 - kept alive by its parent, the window
     window.show()
     code = app.exec()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -30,6 +31,8 @@ from attnscope.gui.worker import WorkerClient
 
 log = logging.getLogger(__name__)
 
+FRAME_S = 1 / 60  # snapshots are painted at most this often; the gap keeps input responsive
+PLACEHOLDER_TEXT = "Open a checkpoint (File > Open, or drop a file here)."
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.attnscope *.pt *.pth);;All files (*)"
 
 
@@ -39,7 +42,14 @@ class MainWindow(QMainWindow):
     snapshotShown = Signal(object)  # after the views drew a snapshot (tests, benchmarks)
     modelLoaded = Signal(object)
 
-    def __init__(self, settings: QSettings | None = None, device: str = "auto") -> None:
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        device: str = "auto",
+        *,
+        reserve_cores_for_gui: int | None = None,
+    ) -> None:
+        """``reserve_cores_for_gui``: when given, the worker leaves that many cores to the GUI."""
         super().__init__()
         self.setWindowTitle("AttnScope")
         self.setAcceptDrops(True)
@@ -47,14 +57,16 @@ class MainWindow(QMainWindow):
         # an explicit --device wins; "auto" falls back to the last choice made in the UI
         saved = self.settings.value("model/device", "auto", type=str)
         self.device = saved if device == "auto" else device
-        self.client = WorkerClient(self)
+        self.client = WorkerClient(self, reserve_cores_for_gui=reserve_cores_for_gui)
         self.summary = None
         self.snapshot = None
         self.selected_step: int | None = None
         self._session_key = None  # (source key, settings) of the open session
         self._paint_scheduled = False
+        self._next_paint_at = 0.0  # perf_counter time before which no snapshot is painted
         self._opening = False  # a session was requested and has not answered yet
         self._after_open = None  # the Step/Run waiting for that answer
+        self._loading: str | None = None  # name of the checkpoint being loaded
         self.recent = RecentFiles(self.settings)
         self._build_views()
         self._build_actions()
@@ -69,7 +81,7 @@ class MainWindow(QMainWindow):
     def _build_views(self) -> None:
         self.message_bar = MessageBar()
         self.translate_view = TranslateWorkspace()
-        self.placeholder = QLabel("Open a checkpoint (File > Open, or drop a file here).")
+        self.placeholder = QLabel(PLACEHOLDER_TEXT)
         self.placeholder.setAlignment(Qt.AlignCenter)
         self.workspaces = QStackedWidget()
         self.workspaces.addWidget(self.placeholder)
@@ -195,9 +207,17 @@ class MainWindow(QMainWindow):
         worker.batchFinished.connect(self._on_batch_finished)
 
     # -- model loading -----------------------------------------------
-    def load_checkpoint(self, path: str | Path) -> None:
+    def load_checkpoint(self, path: str | Path, *, after_paint: bool = False) -> None:
+        """Load ``path`` in the worker; ``after_paint``: send the request once the window
+        has drawn itself (the worker's first load imports torch, seconds of busy GIL)."""
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
-        self.client.load_checkpoint(str(path), self.device)
+        self._loading = Path(path).name
+        if self.summary is None:  # the first load: the window shows before torch is ready
+            self.placeholder.setText(f"Loading {self._loading}…")
+        if after_paint:
+            QTimer.singleShot(0, self, lambda: self.client.load_checkpoint(str(path), self.device))
+        else:
+            self.client.load_checkpoint(str(path), self.device)
 
     def open_dialog(self) -> None:
         start = str(Path(self.recent.paths()[0]).parent) if self.recent.paths() else ""
@@ -215,6 +235,7 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("(none yet)").setEnabled(False)
 
     def _on_model_loaded(self, summary) -> None:
+        self._loading = None
         self.summary = summary
         self.snapshot = None
         self._session_key = None
@@ -261,6 +282,8 @@ class MainWindow(QMainWindow):
         return self.caption_view if self.captioning.is_active() else self.translate_view
 
     def _on_load_failed(self, path: str, message: str) -> None:
+        self._loading = None
+        self.placeholder.setText(PLACEHOLDER_TEXT)
         self.statusBar().clearMessage()
         self.show_message(f"Could not open {Path(path).name}: {message}", "error")
 
@@ -285,7 +308,10 @@ class MainWindow(QMainWindow):
     def _ensure_session(self) -> bool:
         """Open a new session when the source or the settings changed; False if impossible."""
         if self.summary is None:
-            self.show_message("No checkpoint is loaded: open one with File > Open.", "warning")
+            if self._loading:
+                self.statusBar().showMessage(f"{self._loading} is still loading…", 3000)
+            else:
+                self.show_message("No checkpoint is loaded: open one with File > Open.", "warning")
             return False
         source = self.current_source()
         if source is None:
@@ -381,7 +407,9 @@ class MainWindow(QMainWindow):
             self.decode_actions.run.setChecked(False)
         if not self._paint_scheduled:  # latest wins: a slow paint never queues up work
             self._paint_scheduled = True
-            QTimer.singleShot(0, self._paint_latest)
+            # at most one paint per frame, and a frame's rest stays free for input events
+            wait = self._next_paint_at - time.perf_counter()
+            QTimer.singleShot(max(0, round(wait * 1000)), self._paint_latest)
         if pending is not None:
             pending()
 
@@ -392,6 +420,7 @@ class MainWindow(QMainWindow):
             return
         self._show_snapshot()
         self._show_speed(snapshot)
+        self._next_paint_at = time.perf_counter() + FRAME_S
         self.snapshotShown.emit(snapshot)
 
     def _show_snapshot(self) -> None:

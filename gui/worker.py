@@ -11,16 +11,21 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
-from attnscope.engine import inference
 from attnscope.engine.errors import AttnScopeError, DecodeCancelled
+
+if TYPE_CHECKING:
+    from attnscope.engine import inference
+
+# torch and the engine are imported by the worker thread on its first request, so
+# the window shows without waiting for them (seconds at start-up).
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +35,15 @@ REPAINT_INTERVAL_S = 1 / 30  # snapshots during Run are throttled to ~30 Hz
 _STILL_RUNNING: list[tuple[QThread, QObject]] = []
 
 
+def _no_model_error(message: str) -> Exception:
+    from attnscope.engine.inference import NoModelError
+
+    return NoModelError(message)
+
+
 def is_out_of_memory(exc: BaseException) -> bool:
     """Host or device (CUDA, MPS) memory ran out."""
+    torch = sys.modules.get("torch")  # not imported yet: no tensor can have run out
     out_of_memory = getattr(torch, "OutOfMemoryError", MemoryError)
     return isinstance(exc, MemoryError | out_of_memory) or "out of memory" in str(exc).lower()
 
@@ -50,7 +62,8 @@ def describe_error(exc: BaseException) -> str:
 
 def release_cached_memory(exc: BaseException) -> None:
     """After running out of device memory, hand the allocator's cache back (next try may fit)."""
-    if is_out_of_memory(exc) and torch.cuda.is_available():
+    torch = sys.modules.get("torch")
+    if torch is not None and is_out_of_memory(exc) and torch.cuda.is_available():
         torch.cuda.empty_cache()
 
 
@@ -101,12 +114,21 @@ class ModelWorker(QObject):
         self._step_ms: list[float] = []
 
     # -- model -----------------------------------------------------------
+    @Slot(int)
+    def configure_threads(self, reserve_for_gui: int) -> None:
+        """torch's CPU threads: every core but ``reserve_for_gui`` (imports torch here)."""
+        from attnscope.engine.devices import configure_threads
+
+        configure_threads(reserve_for_gui=reserve_for_gui)
+
     @Slot(str, str)
     def load_checkpoint(self, path: str, device: str) -> None:
         self._stop_running()
         self.busy.emit(True)
         try:
-            model = inference.load_inference_model(path, device=device)
+            from attnscope.engine.inference import load_inference_model
+
+            model = load_inference_model(path, device=device)
         except Exception as exc:
             log.info("could not load %s: %s", path, exc)
             self.loadFailed.emit(path, describe_error(exc))
@@ -245,12 +267,12 @@ class ModelWorker(QObject):
     # -- helpers ---------------------------------------------------------
     def _require_model(self) -> inference.InferenceModel:
         if self._model is None:
-            raise inference.NoModelError("No checkpoint is loaded: open one with File > Open.")
+            raise _no_model_error("No checkpoint is loaded: open one with File > Open.")
         return self._model
 
     def _require_session(self):
         if self._session is None:
-            raise inference.NoModelError("Nothing to decode yet: enter a source first.")
+            raise _no_model_error("Nothing to decode yet: enter a source first.")
         return self._session
 
     def _timed_step(self) -> None:
@@ -288,9 +310,13 @@ class WorkerClient(QObject):
     _force = Signal(int, int)
     _translate_file = Signal(str, str, object)
     _ping = Signal(int)
+    _configure = Signal(int)
     answered = Signal(int)  # the worker answered ping(serial); emitted in the GUI thread
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    def __init__(
+        self, parent: QObject | None = None, *, reserve_cores_for_gui: int | None = None
+    ) -> None:
+        """``reserve_cores_for_gui``: when given, the worker sets torch's thread count first."""
         super().__init__(parent)
         self.cancel_event = threading.Event()
         self.thread = QThread()
@@ -309,14 +335,19 @@ class WorkerClient(QObject):
             (self._force, self.worker.force),
             (self._translate_file, self.worker.translate_file),
             (self._ping, self.worker.ping),
+            (self._configure, self.worker.configure_threads),
         ):
             signal.connect(slot)
         self.worker.pong.connect(self._on_pong)
         self.thread.finished.connect(self.worker.deleteLater)
         self.thread.start()
+        self._reserve_cores = reserve_cores_for_gui  # sent before the first load
 
     def load_checkpoint(self, path: str, device: str = "auto") -> None:
         self.cancel()
+        if self._reserve_cores is not None:
+            self._configure.emit(self._reserve_cores)
+            self._reserve_cores = None
         self._load.emit(path, device)
 
     def open_session(self, source: object, decode_config: object) -> None:

@@ -122,3 +122,42 @@ def test_five_beams_fifty_steps_scrolls_instead_of_squashing(tree_view):
     assert view.horizontalScrollBar().maximum() > 0
     tree_view.zoom_to_fit()
     assert view.transform().m11() < 1.0
+
+
+def _drawn(view: QtBeamTreeView) -> dict:
+    """Every node's position, status and path flag, and every edge's path and pen."""
+    nodes = {
+        node_id: (view.node_item(node_id).pos(), view.node_item(node_id).node.status)
+        for node_id in range(view.node_count())
+    }
+    edges = {
+        child: (view.edge_item(child).path(), view.edge_item(child).pen().widthF())
+        for child in range(1, view.node_count())
+    }
+    return {"nodes": nodes, "edges": edges, "selected": view.selected()}
+
+
+def test_a_growing_tree_keeps_its_items_and_draws_like_a_fresh_one(qtbot, tree_view):
+    first_step = [node for node in TREE if node.step <= 1]
+    tree_view.set_tree(first_step)
+    tree_view.select(1)
+    kept = tree_view.node_item(1)
+    tree_view.set_tree(TREE)  # step 2 added; statuses unchanged for steps 0..1
+    assert tree_view.node_item(1) is kept  # not rebuilt
+    changed = [BeamNode(n.id, n.parent, n.token, n.score, n.step, "pruned") for n in TREE[:3]]
+    tree_view.set_tree(changed + TREE[3:])  # statuses change: restyled in place
+    assert tree_view.node_item(1) is kept and kept.node.status == "pruned"
+    fresh = QtBeamTreeView()
+    qtbot.addWidget(fresh)
+    fresh.set_tree(changed + TREE[3:])
+    fresh.select(1)
+    assert _drawn(tree_view) == _drawn(fresh)
+
+
+def test_a_tree_that_is_not_an_extension_is_rebuilt(tree_view):
+    tree_view.set_tree(TREE)
+    kept = tree_view.node_item(3)
+    other = [*TREE[:3], BeamNode(3, 2, "▁dog", -1.0, 2, "nbest")]  # node 3 moved to parent 2
+    tree_view.set_tree(other)
+    assert tree_view.node_item(3) is not kept
+    assert tree_view.node_count() == 4 and tree_view.edge_count() == 3
