@@ -23,6 +23,7 @@ Launcher = Callable[[str, Sequence[str]], bool]
 
 _SCORE_NAMES = {
     "test_bleu_beam5": "test BLEU",
+    "val_bleu_beam5_gnmt1": "val BLEU (beam 5)",
     "val_bleu_greedy": "val BLEU",
     "dev_bleu4_beam3": "dev BLEU-4",
     "pointing_accuracy": "pointing",
