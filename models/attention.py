@@ -59,7 +59,8 @@ class BahdanauAttention(Attention):
         return self.key_proj(values)  # (B, S, A)
 
     def forward(self, query: Tensor, memory: EncoderMemory, state: DecoderState):
-        energy = torch.tanh(self.query_proj(query).unsqueeze(1) + memory.keys)  # (B, S, A)
+        # in place: one (B, S, A) buffer per step instead of two (the sum and its tanh)
+        energy = (self.query_proj(query).unsqueeze(1) + memory.keys).tanh_()  # (B, S, A)
         weights = masked_softmax(self.score(energy).transpose(1, 2), memory.mask)  # (B, 1, S)
         return self.weighted_sum(weights, memory.values), weights
 
@@ -142,7 +143,7 @@ class LocationSensitiveAttention(BahdanauAttention):
             previous = memory.values.new_zeros(memory.values.size(0), 1, memory.values.size(1))
         location = self.location_conv(previous)  # (B, C, S)
         location = self.location_proj(location.transpose(1, 2))  # (B, S, A)
-        energy = torch.tanh(self.query_proj(query).unsqueeze(1) + memory.keys + location)
+        energy = (self.query_proj(query).unsqueeze(1) + memory.keys).add_(location).tanh_()
         weights = masked_softmax(self.score(energy).transpose(1, 2), memory.mask)  # (B, 1, S)
         return self.weighted_sum(weights, memory.values), weights
 

@@ -7,6 +7,7 @@ All functions are vectorised over the rows (hypotheses) of a step.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -61,6 +62,13 @@ def force_token(log_probs: Tensor, token: int) -> Tensor:
     return forced
 
 
+@functools.lru_cache(maxsize=32)
+def _token_index(ids: tuple[int, ...], device: torch.device) -> Tensor:
+    """The long tensor of ``ids`` on ``device``, made once (not at every step)."""
+    with torch.inference_mode(False):  # a normal tensor: usable inside and outside the mode
+        return torch.tensor(ids, dtype=torch.long, device=device)
+
+
 def apply_rules(
     log_probs: Tensor, history: Tensor, *, step: int, rules: StepRules, forced: int | None
 ) -> Tensor:
@@ -77,7 +85,7 @@ def apply_rules(
         banned_ids.append(UNK_ID)
     allowed = log_probs
     if banned_ids:
-        index = torch.tensor(banned_ids, device=log_probs.device)
+        index = _token_index(tuple(banned_ids), log_probs.device)
         allowed = allowed.index_fill(1, index, NEG_INF)  # a copy; the input stays
     if rules.block_ngram_repeat > 0:
         mask = blocked_ngram_mask(history, rules.block_ngram_repeat, log_probs.size(1))

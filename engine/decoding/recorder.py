@@ -56,8 +56,11 @@ def _group_bounds(batch_index: np.ndarray) -> list[tuple[int, int, int]]:
     """(input, start, stop) for each run of equal values in a sorted array."""
     if batch_index.size == 0:
         return []
-    starts = np.flatnonzero(np.r_[True, batch_index[1:] != batch_index[:-1]])
-    stops = np.r_[starts[1:], batch_index.size]
+    if batch_index[0] == batch_index[-1]:  # one input (sorted): the GUI's every step
+        return [(int(batch_index[0]), 0, int(batch_index.size))]
+    changes = np.flatnonzero(batch_index[1:] != batch_index[:-1]) + 1  # (np.r_ is slow per step)
+    starts = np.concatenate(([0], changes))
+    stops = np.concatenate((changes, [batch_index.size]))
     return [(int(batch_index[a]), int(a), int(b)) for a, b in zip(starts, stops, strict=True)]
 
 
