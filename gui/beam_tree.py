@@ -146,6 +146,8 @@ class _NodeItem(QtWidgets.QGraphicsRectItem):
         self.setZValue(2)
         self.setAcceptHoverEvents(True)
         self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
+        # painted once into a pixmap, then blitted: a growing tree repaints only its new nodes
+        self.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.set_node(node)
 
     def set_node(self, node: BeamNode) -> None:

@@ -19,6 +19,10 @@ from attnscope.gui.style import label_font
 _PROB_ROLE = QtCore.Qt.ItemDataRole.UserRole + 1
 _ID_ROLE = QtCore.Qt.ItemDataRole.UserRole + 2
 _CHOSEN_ROLE = QtCore.Qt.ItemDataRole.UserRole + 3
+_FONT_ROLE = QtCore.Qt.ItemDataRole.FontRole
+_DISPLAY_ROLE = QtCore.Qt.ItemDataRole.DisplayRole
+_TOOLTIP_ROLE = QtCore.Qt.ItemDataRole.ToolTipRole
+_BACKGROUND_ROLE = QtCore.Qt.ItemDataRole.BackgroundRole
 _COLUMNS = ("#", "token", "probability")
 _BAR_COLOUR = "#5c9ded"
 _CHOSEN_BAR_COLOUR = "#f4a236"
@@ -37,6 +41,9 @@ class Candidate:
 class ProbabilityBarDelegate(QtWidgets.QStyledItemDelegate):
     """Paints a cell's probability (``_PROB_ROLE``) as a horizontal bar with a percentage."""
 
+    _BAR = QtGui.QColor(_BAR_COLOUR)
+    _CHOSEN_BAR = QtGui.QColor(_CHOSEN_BAR_COLOUR)
+
     def paint(self, painter: QtGui.QPainter, option, index: QtCore.QModelIndex) -> None:
         prob = index.data(_PROB_ROLE)
         if prob is None:
@@ -48,15 +55,13 @@ class ProbabilityBarDelegate(QtWidgets.QStyledItemDelegate):
         style.drawControl(
             QtWidgets.QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget
         )
-        chosen = bool(index.data(_CHOSEN_ROLE))
+        # few calls into Qt per cell: this runs for every visible row on every repaint
         rect = option.rect.adjusted(3, 4, -3, -4)
-        bar = QtCore.QRectF(
-            rect.x(), rect.y(), rect.width() * min(max(prob, 0.0), 1.0), rect.height()
-        )
         painter.save()
         painter.setPen(QtCore.Qt.PenStyle.NoPen)
-        painter.setBrush(QtGui.QColor(_CHOSEN_BAR_COLOUR if chosen else _BAR_COLOUR))
-        painter.drawRoundedRect(bar, 2, 2)
+        painter.setBrush(self._CHOSEN_BAR if index.data(_CHOSEN_ROLE) else self._BAR)
+        width = round(rect.width() * min(max(prob, 0.0), 1.0))
+        painter.drawRoundedRect(rect.x(), rect.y(), width, rect.height(), 2, 2)
         painter.setPen(option.palette.color(QtGui.QPalette.ColorRole.Text))
         painter.setFont(option.font)
         painter.drawText(
@@ -73,6 +78,23 @@ def _percent(prob: float) -> str:
     return f"{100.0 * prob:.1f}%" if prob >= 0.001 else f"{100.0 * prob:.2g}%"
 
 
+class _CandidatesTable(QtWidgets.QTableWidget):
+    """The candidates table; Enter/Return emits ``rowActivated`` for the current row.
+
+    A subclass rather than an event filter: a filter routes every event of the
+    table (each paint of a live decode) through Python.
+    """
+
+    rowActivated = QtCore.Signal(int)
+
+    def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
+        if event.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter):
+            self.rowActivated.emit(self.currentRow())
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
 class QtCandidatesPanel(QtWidgets.QWidget):
     """The top-k tokens of one step, most probable first, the chosen one marked."""
 
@@ -86,6 +108,8 @@ class QtCandidatesPanel(QtWidgets.QWidget):
         self._title = QtWidgets.QLabel("Candidates")
         self._title.setFont(label_font(bold=True))
         self._title.setToolTip("The most probable next tokens at the selected step")
+        self._chosen_font = label_font(bold=True)
+        self._chosen_brush = QtGui.QBrush(QtGui.QColor(_CHOSEN_BACKGROUND))
         self._table = self._build_table()
         self._force_edit = QtWidgets.QLineEdit()
         self._force_edit.setPlaceholderText("type a subword, press Enter")
@@ -124,12 +148,22 @@ class QtCandidatesPanel(QtWidgets.QWidget):
         self._candidates = tuple(sorted(candidates, key=lambda c: c.prob, reverse=True))
         self._chosen_id = chosen_id
         self._title.setText("Candidates" if step is None else f"Candidates at step {step + 1}")
-        self._table.setRowCount(len(self._candidates))
-        for row, candidate in enumerate(self._candidates):
-            self._fill_row(row, candidate, chosen=candidate.token_id == chosen_id)
-        if self._candidates:
-            chosen_row = self.chosen_row()
-            self._table.setCurrentCell(0 if chosen_row is None else chosen_row, 1)
+        table = self._table
+        table.setUpdatesEnabled(False)  # one repaint for the whole table, not one per cell
+        try:
+            table.setRowCount(len(self._candidates))
+            model = table.model()
+            with QtCore.QSignalBlocker(model):  # one change signal below, not one per cell
+                for row, candidate in enumerate(self._candidates):
+                    self._fill_row(row, candidate, chosen=candidate.token_id == chosen_id)
+            if self._candidates:
+                last = model.index(len(self._candidates) - 1, len(_COLUMNS) - 1)
+                model.dataChanged.emit(model.index(0, 0), last)
+            if self._candidates:
+                chosen_row = self.chosen_row()
+                table.setCurrentCell(0 if chosen_row is None else chosen_row, 1)
+        finally:
+            table.setUpdatesEnabled(True)
 
     def set_topk(
         self,
@@ -177,7 +211,7 @@ class QtCandidatesPanel(QtWidgets.QWidget):
 
     # --------------------------------------------------------------- building
     def _build_table(self) -> QtWidgets.QTableWidget:
-        table = QtWidgets.QTableWidget(0, len(_COLUMNS))
+        table = _CandidatesTable(0, len(_COLUMNS))
         table.setHorizontalHeaderLabels(list(_COLUMNS))
         table.verticalHeader().hide()
         table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -190,10 +224,12 @@ class QtCandidatesPanel(QtWidgets.QWidget):
         header.setSectionResizeMode(2, QtWidgets.QHeaderView.ResizeMode.Stretch)
         table.setToolTip("Double-click a candidate (or press Enter) to force it at this step")
         table.cellDoubleClicked.connect(self._on_cell_double_clicked)
-        table.installEventFilter(self)
+        table.rowActivated.connect(self._activate_row)
         return table
 
     def _fill_row(self, row: int, candidate: Candidate, *, chosen: bool) -> None:
+        """Write one row into the table's items, made once per cell and then reused
+        (a new QTableWidgetItem per cell and step cost more than the whole paint)."""
         log_prob = math.log(candidate.prob) if candidate.prob > 0 else -math.inf
         tip = (
             f"{candidate.token!r} (id {candidate.token_id})\n"
@@ -201,17 +237,22 @@ class QtCandidatesPanel(QtWidgets.QWidget):
             + ("\nchosen at this step" if chosen else "")
         )
         texts = (("▶ " if chosen else "") + str(row + 1), candidate.token or "∅", "")
+        model = self._table.model()
         for column, text in enumerate(texts):
-            item = QtWidgets.QTableWidgetItem(text)
-            item.setToolTip(tip)
-            item.setData(_ID_ROLE, candidate.token_id)
-            item.setData(_CHOSEN_ROLE, chosen)
+            if self._table.item(row, column) is None:
+                self._table.setItem(row, column, QtWidgets.QTableWidgetItem())
+            roles = {
+                _DISPLAY_ROLE: text,
+                _TOOLTIP_ROLE: tip,
+                _ID_ROLE: candidate.token_id,
+                _CHOSEN_ROLE: chosen,
+                # the chosen row is bold on orange; the others fall back to the table's defaults
+                _FONT_ROLE: self._chosen_font if chosen else None,
+                _BACKGROUND_ROLE: self._chosen_brush if chosen else None,
+            }
             if column == 2:
-                item.setData(_PROB_ROLE, float(candidate.prob))
-            if chosen:
-                item.setFont(label_font(bold=True))
-                item.setBackground(QtGui.QColor(_CHOSEN_BACKGROUND))
-            self._table.setItem(row, column, item)
+                roles[_PROB_ROLE] = float(candidate.prob)
+            model.setItemData(model.index(row, column), roles)  # one change signal per cell
 
     # --------------------------------------------------------------- handlers
     def _on_cell_double_clicked(self, row: int, _column: int) -> None:
@@ -226,15 +267,3 @@ class QtCandidatesPanel(QtWidgets.QWidget):
     def _activate_row(self, row: int) -> None:
         if 0 <= row < len(self._candidates):
             self.candidateActivated.emit(self._candidates[row].token_id)
-
-    def eventFilter(self, watched: QtCore.QObject, event: QtCore.QEvent) -> bool:
-        """Enter/Return on the table activates the current row (double-click does too)."""
-        enter_keys = (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter)
-        if (
-            watched is self._table
-            and event.type() == QtCore.QEvent.Type.KeyPress
-            and event.key() in enter_keys
-        ):
-            self._activate_row(self._table.currentRow())
-            return True
-        return super().eventFilter(watched, event)

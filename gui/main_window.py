@@ -446,7 +446,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Stopped", 3000)
 
     def _on_busy_changed(self, busy: bool) -> None:
-        self.setCursor(Qt.BusyCursor if busy else Qt.ArrowCursor)
+        cursor = Qt.BusyCursor if busy else Qt.ArrowCursor
+        if self.cursor().shape() != cursor:
+            self.setCursor(cursor)
 
     # -- batch translation ---------------------------------------------
     def translate_file_dialog(self) -> None:

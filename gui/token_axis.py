@@ -29,20 +29,38 @@ class TokenAxis(pg.AxisItem):
         super().__init__(orientation)
         self._labels: list[str] = []
         self._extent = 1.0  # pixels one label needs along the axis
+        self._metrics: QtGui.QFontMetricsF | None = None
+        self._widths: dict[str, float] = {}  # label text -> pixels (the font never changes)
+        self._fixed_width: int | None = None
         # let edge labels spill past the axis ends rather than vanish
         self.setStyle(tickFont=label_font(), hideOverlappingLabels=False)
 
     def set_labels(self, labels: list[str]) -> None:
-        """Replace the category labels (index i labels cell i)."""
-        self._labels = [elide(text, LABEL_CHARS) for text in labels]
-        metrics = QtGui.QFontMetricsF(self.style["tickFont"])
-        widest = max((metrics.horizontalAdvance(text) for text in self._labels), default=0.0)
+        """Replace the category labels (index i labels cell i).
+
+        Unchanged labels cost nothing (no new picture); label widths are
+        measured once per text, so a decode adding one row measures one label.
+        """
+        elided = [elide(text, LABEL_CHARS) for text in labels]
+        if elided == self._labels:
+            return
+        self._labels = elided
+        if self._metrics is None:
+            self._metrics = QtGui.QFontMetricsF(self.style["tickFont"])
+        widths = self._widths
+        for text in elided:
+            if text not in widths:
+                widths[text] = self._metrics.horizontalAdvance(text)
+        widest = max((widths[text] for text in elided), default=0.0)
         if self.orientation in ("top", "bottom"):
             self._extent = widest + 10.0
         else:
-            self._extent = metrics.height() + 2.0
+            self._extent = self._metrics.height() + 2.0
             # pyqtgraph only widens the axis after a paint that clipped labels; size it up front
-            self.setWidth(int(widest) + 16)
+            width = int(widest) + 16
+            if width != self._fixed_width:
+                self._fixed_width = width
+                self.setWidth(width)
         self.picture = None
         self.update()
 

@@ -7,19 +7,40 @@ import math
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QToolButton, QWidget
 
-CHIP_STYLE = (
-    "QToolButton {border:1px solid #b8c4d0; border-radius:6px; padding:2px 6px; background:%s;}"
-    "QToolButton:checked {border:2px solid #1f6feb; background:#dbe9ff;}"
+# One style sheet on the row, chips pick their colour by the "band" property: a style
+# sheet per chip made Qt parse and polish a new sheet for every token of a decode.
+_BANDS = {"sure": "#f4f8fb", "unsure": "#fff6dc", "doubtful": "#ffe3de"}
+CHIPS_STYLE = (
+    "QToolButton {border:1px solid #b8c4d0; border-radius:6px; padding:2px 6px;}"
+    + "".join(
+        f'QToolButton[band="{band}"] {{background:{colour};}}' for band, colour in _BANDS.items()
+    )
+    + "QToolButton:checked {border:2px solid #1f6feb; background:#dbe9ff;}"
 )
 
 
-def _chip_colour(prob: float) -> str:
+def _chip_band(prob: float) -> str:
     """Low-probability tokens get a warmer background so doubts stand out."""
     if prob >= 0.7:
-        return "#f4f8fb"
+        return "sure"
     if prob >= 0.4:
-        return "#fff6dc"
-    return "#ffe3de"
+        return "unsure"
+    return "doubtful"
+
+
+class _Chip(QToolButton):
+    """A checkable token button that reports the pointer entering it (and no other event:
+    an event filter would route every paint and move of every chip through Python)."""
+
+    entered = Signal(object)
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.setText(text)
+
+    def enterEvent(self, event) -> None:
+        self.entered.emit(self)
+        super().enterEvent(event)
 
 
 class TokenChips(QScrollArea):
@@ -36,6 +57,7 @@ class TokenChips(QScrollArea):
         self._layout = QHBoxLayout(self._inner)
         self._layout.setContentsMargins(4, 4, 4, 4)
         self._layout.addStretch(1)
+        self._inner.setStyleSheet(CHIPS_STYLE)
         self.setWidget(self._inner)
         self.chips: list[QToolButton] = []
 
@@ -44,29 +66,36 @@ class TokenChips(QScrollArea):
         while len(self.chips) > len(pieces):
             self.chips.pop().deleteLater()
         for i, (piece, log_prob) in enumerate(zip(pieces, log_probs, strict=True)):
-            if i == len(self.chips):
-                chip = QToolButton()
-                chip.setCheckable(True)
-                chip.clicked.connect(lambda _=False, step=i: self.stepSelected.emit(step))
-                chip.installEventFilter(self)
-                self._layout.insertWidget(i, chip)
-                self.chips.append(chip)
-            chip = self.chips[i]
             prob = math.exp(log_prob)
             text = piece.replace("▁", "␣") if piece.strip("▁") == "" else piece.lstrip("▁")
             tip = f"step {i + 1}: {piece!r}  p = {prob:.3f}"
-            if chip.text() != text or chip.toolTip() != tip:  # restyling is the costly part
+            band = _chip_band(prob)
+            if i == len(self.chips):
+                chip = _Chip(text)
+                chip.setToolTip(tip)
+                chip.setProperty("band", band)  # before the first polish: nothing to redo
+                chip.setCheckable(True)
+                chip.clicked.connect(lambda _=False, step=i: self.stepSelected.emit(step))
+                chip.entered.connect(self._on_chip_entered)
+                self._layout.insertWidget(i, chip)
+                self.chips.append(chip)
+                continue
+            chip = self.chips[i]
+            if chip.text() != text or chip.toolTip() != tip:
                 chip.setText(text)
                 chip.setToolTip(tip)
-                chip.setStyleSheet(CHIP_STYLE % _chip_colour(prob))
+                if chip.property("band") != band:
+                    chip.setProperty("band", band)
+                    chip.style().unpolish(chip)  # re-match the style sheet's band selector
+                    chip.style().polish(chip)
 
     def select(self, step: int | None) -> None:
         for i, chip in enumerate(self.chips):
-            chip.setChecked(i == step)
+            if chip.isChecked() != (i == step):
+                chip.setChecked(i == step)
         if step is not None and 0 <= step < len(self.chips):
             self.ensureWidgetVisible(self.chips[step])
 
-    def eventFilter(self, watched, event):
-        if event.type() == event.Type.Enter and watched in self.chips:
-            self.stepHovered.emit(self.chips.index(watched))
-        return super().eventFilter(watched, event)
+    def _on_chip_entered(self, chip: QToolButton) -> None:
+        if chip in self.chips:
+            self.stepHovered.emit(self.chips.index(chip))
