@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QSlider,
     QSplitter,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -17,6 +18,14 @@ from attnscope.gui.heatmap import QtAttentionHeatmap
 from attnscope.gui.token_chips import TokenChips
 
 LIVE_DELAY_MS = 400
+
+
+NO_ATTENTION_TEXT = (
+    "This model has no attention: every decoder step reads only the encoder's final "
+    "summary of the sentence, so there is no alignment to show.\n\n"
+    "Open an attention model next to it (File > Open demo model in a new window) "
+    "to compare."
+)
 
 
 def display_piece(piece: str) -> str:
@@ -46,6 +55,13 @@ class TranslateWorkspace(QWidget):
             "Target subwords: hover for the probability, click to select the step"
         )
         self.heatmap = QtAttentionHeatmap()
+        self.no_attention = QLabel(NO_ATTENTION_TEXT)
+        self.no_attention.setAlignment(Qt.AlignCenter)
+        self.no_attention.setWordWrap(True)
+        self.no_attention.setStyleSheet("color: palette(mid); font-size: 14px; padding: 24px;")
+        self.attention_pages = QStackedWidget()
+        self.attention_pages.addWidget(self.heatmap)
+        self.attention_pages.addWidget(self.no_attention)
         self.timeline = QSlider(Qt.Horizontal)
         self.timeline.setToolTip("Scrub the decode step by step")
         self.timeline.setRange(0, 0)
@@ -72,7 +88,7 @@ class TranslateWorkspace(QWidget):
         top_layout.addWidget(self.chips)
         splitter = QSplitter(Qt.Vertical)
         splitter.addWidget(top)
-        splitter.addWidget(self.heatmap)
+        splitter.addWidget(self.attention_pages)
         splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
@@ -95,6 +111,9 @@ class TranslateWorkspace(QWidget):
         attention = snapshot.attention
         source = [display_piece(p) for p in snapshot.source_pieces]
         rows = 0 if attention is None else attention.shape[0]
+        self.attention_pages.setCurrentWidget(
+            self.no_attention if snapshot.num_heads == 0 else self.heatmap
+        )
         if attention is None:
             self.heatmap.clear()
         elif (

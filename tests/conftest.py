@@ -87,3 +87,10 @@ def tiny_translation_checkpoint(tmp_path_factory):
 def tiny_multihead_checkpoint(tmp_path_factory):
     path = tmp_path_factory.mktemp("ckpt") / "tiny-mh.safetensors"
     return make_tiny_translation_checkpoint(path, attention="multihead", heads=4)
+
+
+@pytest.fixture(scope="session")
+def tiny_plain_checkpoint(tmp_path_factory):
+    """A tiny translation model without attention (the decoder reads the encoder summary)."""
+    path = tmp_path_factory.mktemp("ckpt") / "tiny-plain.safetensors"
+    return make_tiny_translation_checkpoint(path, attention="none")

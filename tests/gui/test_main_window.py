@@ -214,3 +214,21 @@ def test_cancel_button_stops_a_file_translation(
     assert finished.args == [str(out), False]
     assert not out.exists() and (tmp_path / "many.en.txt.partial").exists()
     assert window.cancel_batch.isHidden()
+
+
+def test_a_model_without_attention_says_so_instead_of_an_empty_heat_map(
+    qtbot, window, tiny_translation_checkpoint, tiny_plain_checkpoint
+):
+    load(qtbot, window, tiny_plain_checkpoint)
+    view = window.translate_view
+    view.set_source(SOURCE)
+    window.decode_actions.run.setChecked(True)
+    snapshot = wait_snapshot(qtbot, window, window.toggle_run, lambda s: s.done)
+    assert snapshot.attention is None and snapshot.target_pieces
+    assert view.attention_pages.currentWidget() is view.no_attention
+    assert "no attention" in view.no_attention.text()
+    # an attention model brings the heat map back, with a row per step
+    load(qtbot, window, tiny_translation_checkpoint)
+    snapshot = wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
+    assert view.attention_pages.currentWidget() is view.heatmap
+    assert view.heatmap.matrix().shape[0] == 1
