@@ -22,7 +22,12 @@ import torch
 from torch import Tensor
 
 from attnscope.engine.decoding.config import BOS_ID, DecodeConfig
-from attnscope.engine.decoding.constraints import StepRules
+from attnscope.engine.decoding.constraints import (
+    StepRules,
+    apply_rules,
+    banned_tokens,
+    drop_banned,
+)
 from attnscope.engine.decoding.recorder import SearchRecorder, backtrack, build_tree
 from attnscope.engine.decoding.results import DecodeResult, StepResult
 
@@ -219,6 +224,32 @@ class DecodeStrategy(ABC):
             alt_values, alt_ids = log_probs[:, :0], ids[:, :0]
             if k > 0:
                 alt_values, alt_ids = log_probs.topk(k, dim=1)
+        return values, ids, alt_ids.cpu().numpy(), alt_values.float().exp().cpu().numpy()
+
+    def _row_top_allowed(
+        self, log_probs: Tensor, width: int, *, forced: int | None
+    ) -> tuple[Tensor, Tensor, np.ndarray, np.ndarray]:
+        """``_row_top`` of ``apply_rules(log_probs, ...)``, without making that (N, V) copy
+        when the step's only rules ban single tokens (eos before the minimum length, unk):
+        then one top-k of the model's log-probs gives the allowed best and the alternatives.
+        """
+        rules = self.rules
+        vocab = log_probs.size(1)
+        width = min(width, vocab)
+        banned = banned_tokens(self.step_index, rules)
+        if forced is not None or rules.block_ngram_repeat > 0 or width + len(banned) > vocab:
+            allowed = apply_rules(
+                log_probs, self._rows.history, step=self.step_index, rules=rules, forced=forced
+            )
+            return self._row_top(log_probs, allowed, width)
+        k = min(self.config.topk_alternatives, vocab)
+        wide = width + len(banned)
+        values, ids = log_probs.topk(max(wide, k), dim=1)
+        alt_values, alt_ids = values[:, :k], ids[:, :k]
+        if banned:
+            values, ids = drop_banned(values[:, :wide], ids[:, :wide], banned, width)
+        else:
+            values, ids = values[:, :width], ids[:, :width]
         return values, ids, alt_ids.cpu().numpy(), alt_values.float().exp().cpu().numpy()
 
     def _record_finished(self, batch_index: np.ndarray, node_ids: np.ndarray) -> None:

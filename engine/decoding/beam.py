@@ -22,7 +22,6 @@ from torch import Tensor
 
 from attnscope.engine.decoding.base import DecodeStrategy, SearchRows
 from attnscope.engine.decoding.config import EOS_ID
-from attnscope.engine.decoding.constraints import apply_rules
 from attnscope.engine.decoding.recorder import StepRecord
 from attnscope.engine.decoding.results import StepResult
 
@@ -65,11 +64,10 @@ class BeamSearch(DecodeStrategy):
         """log_probs (B'·k, V), attn (B'·k, heads, S) | None -> this step's StepResults."""
         rows = self._rows
         k = self.config.beam_size
-        allowed = apply_rules(
-            log_probs, rows.history, step=self.step_index, rules=self.rules, forced=forced
-        )
-        # an input's best 2k extensions are always among its rows' best 2k tokens
-        values, ids, topk_ids, topk_probs = self._row_top(log_probs, allowed, 2 * k)  # (N, w)
+        # an input's best 2k extensions are always among its rows' best 2k allowed tokens
+        values, ids, topk_ids, topk_probs = self._row_top_allowed(
+            log_probs, 2 * k, forced=forced
+        )  # (N, w)
         per_row = values.size(1)
         total = (rows.scores.unsqueeze(1) + values).view(rows.inputs.size, k * per_row)
         scores, flat = total.topk(min(2 * k, k * per_row), dim=1)  # (B', C), best first

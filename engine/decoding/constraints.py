@@ -69,6 +69,25 @@ def _token_index(ids: tuple[int, ...], device: torch.device) -> Tensor:
         return torch.tensor(ids, dtype=torch.long, device=device)
 
 
+def banned_tokens(step: int, rules: StepRules) -> tuple[int, ...]:
+    """The token ids banned outright at ``step``: eos before the minimum length, unk if asked."""
+    banned = (EOS_ID,) if step < rules.min_length else ()
+    return (*banned, UNK_ID) if rules.ban_unk else banned
+
+
+def drop_banned(values: Tensor, ids: Tensor, banned: tuple[int, ...], width: int):
+    """The best ``width`` of a top-(width + len(banned)) selection once ``banned`` ids are out.
+
+    values, ids: (N, width + len(banned)), best first, of the unbanned log-probs; they hold
+    every row's best ``width`` allowed tokens, so the (N, V) banned copy is never needed.
+    Returns values, ids (N, width), best first; banned ids that remain carry -inf.
+    """
+    index = _token_index(banned, ids.device)
+    hit = (ids.unsqueeze(2) == index).any(dim=2)  # (N, width + len(banned))
+    values, order = values.masked_fill(hit, NEG_INF).topk(width, dim=1)
+    return values, ids.gather(1, order)
+
+
 def apply_rules(
     log_probs: Tensor, history: Tensor, *, step: int, rules: StepRules, forced: int | None
 ) -> Tensor:
@@ -80,12 +99,10 @@ def apply_rules(
     """
     if forced is not None:
         return force_token(log_probs, forced)
-    banned_ids = [EOS_ID] if step < rules.min_length else []
-    if rules.ban_unk:
-        banned_ids.append(UNK_ID)
+    banned_ids = banned_tokens(step, rules)
     allowed = log_probs
     if banned_ids:
-        index = _token_index(tuple(banned_ids), log_probs.device)
+        index = _token_index(banned_ids, log_probs.device)
         allowed = allowed.index_fill(1, index, NEG_INF)  # a copy; the input stays
     if rules.block_ngram_repeat > 0:
         mask = blocked_ngram_mask(history, rules.block_ngram_repeat, log_probs.size(1))
