@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self._after_open = None  # the Step/Run waiting for that answer
         self._loading: str | None = None  # name of the checkpoint being loaded
         self.recent = RecentFiles(self.settings)
+        self._font_warnings: set[str] = set()  # scripts already reported as without a font
         self._build_views()
         self._build_actions()
         self._connect_worker()
@@ -329,11 +330,20 @@ class MainWindow(QMainWindow):
             return False
         key = (self._source_key(source), config)
         if key != self._session_key:
+            if isinstance(source, str):
+                self._warn_if_no_font(source)
             self._session_key = key
             self.selected_step = None
             self._opening, self._after_open = True, None
             self.client.open_session(source, config)
         return True
+
+    def _warn_if_no_font(self, text: str) -> None:
+        from attnscope.gui.fonts import missing_font_message
+
+        message = missing_font_message(text, self._font_warnings)
+        if message:
+            self.show_message(message, "warning")
 
     def _send(self, request) -> None:
         """Send ``request`` now, or once the session being opened has answered
