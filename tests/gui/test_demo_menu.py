@@ -6,11 +6,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 
 from attnscope.engine.checkpoint import read_checkpoint_info
 from attnscope.gui.demo_menu import DemoMenus, demo_label
-from attnscope.gui.main_window import MainWindow
 
 TIMEOUT = 20_000
 
@@ -23,15 +21,6 @@ def demo_folder(tmp_path, tiny_translation_checkpoint, tiny_multihead_checkpoint
     shutil.copy(tiny_multihead_checkpoint, folder / "b-multihead.safetensors")
     (folder / "c-broken.safetensors").write_bytes(b"\x00\x01 not a checkpoint")
     return folder
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    win = MainWindow(settings=settings, device="cpu")
-    qtbot.addWidget(win)
-    yield win
-    win.client.shutdown()
 
 
 def attach(window, folder, launched):

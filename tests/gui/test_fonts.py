@@ -2,6 +2,7 @@
 
 import pytest
 from PySide6.QtGui import QFontDatabase
+from window_support import load, wait_snapshot
 
 from attnscope.gui import fonts
 
@@ -29,24 +30,11 @@ def test_no_warning_when_some_font_declares_the_script(qapp, monkeypatch):
 
 @pytest.mark.parametrize("installed", [[], ["Some CJK"]])
 def test_the_window_warns_when_it_opens_a_session_without_a_font(
-    qtbot, tmp_path, tiny_translation_checkpoint, monkeypatch, installed
+    qtbot, window, tiny_translation_checkpoint, monkeypatch, installed
 ):
-    from PySide6.QtCore import QSettings
-
-    from attnscope.gui.main_window import MainWindow
-
     monkeypatch.setattr(QFontDatabase, "families", staticmethod(lambda *system: installed))
-    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.IniFormat), device="cpu")
-    qtbot.addWidget(win)
-    try:
-        with qtbot.waitSignal(win.modelLoaded, timeout=20_000):
-            win.load_checkpoint(str(tiny_translation_checkpoint))
-        win.translate_view.set_source("我想喝一杯热茶。")
-        with qtbot.waitSignal(
-            win.snapshotShown, timeout=20_000, check_params_cb=lambda snap: len(snap.steps) == 1
-        ):
-            win.step()
-        assert ("Chinese characters" in win.message_bar.text()) == (not installed)
-        assert win.snapshot.steps  # the decode itself went ahead
-    finally:
-        win.client.shutdown()
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source("我想喝一杯热茶。")
+    wait_snapshot(qtbot, window, window.step, lambda snap: len(snap.steps) == 1)
+    assert ("Chinese characters" in window.message_bar.text()) == (not installed)
+    assert window.snapshot.steps  # the decode itself went ahead

@@ -4,38 +4,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QFileDialog
+from window_support import SOURCE, TIMEOUT, load, wait_snapshot
 
 from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.inference import load_inference_model
 from attnscope.gui.main_window import MainWindow
-
-SOURCE = "ein mann fährt fahrrad ."
-TIMEOUT = 20_000
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    win = MainWindow(settings=settings, device="cpu")
-    qtbot.addWidget(win)
-    yield win
-    win.client.shutdown()
-
-
-def load(qtbot, window, path):
-    with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
-        window.load_checkpoint(str(path))
-
-
-def wait_snapshot(qtbot, window, action, check=lambda s: True):
-    """Trigger ``action`` and wait for a shown snapshot that satisfies ``check``."""
-    with qtbot.waitSignal(window.snapshotShown, timeout=TIMEOUT, check_params_cb=check):
-        action()
-    return window.snapshot
 
 
 def drop_files(window, paths):

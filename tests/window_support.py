@@ -1,4 +1,4 @@
-"""Driving the real main window in the reliability tests: load, wait for a drawn snapshot."""
+"""Driving the real main window in GUI and reliability tests: load, wait for a drawn snapshot."""
 
 SOURCE = "ein mann fährt fahrrad ."
 TIMEOUT = 20_000
