@@ -98,8 +98,8 @@ class DemoMenus:
         self.here.aboutToShow.connect(lambda: self._fill(self.here, self.window.load_checkpoint))
         self.elsewhere.aboutToShow.connect(lambda: self._fill(self.elsewhere, self.open_new_window))
 
-    def entries(self) -> list[tuple[Path, str, str]]:
-        """(path, label, tooltip) of every readable bundled checkpoint."""
+    def entries(self) -> list[tuple[Path, str, str, bool]]:
+        """(path, label, tooltip, readable) of every bundled checkpoint."""
         from attnscope.engine.checkpoint import read_checkpoint_info  # torch: not at start-up
 
         found = []
@@ -107,18 +107,18 @@ class DemoMenus:
             try:
                 info = read_checkpoint_info(path)
             except CheckpointError as error:
-                found.append((path, f"{path.stem} — unreadable", str(error)))
+                found.append((path, f"{path.stem} — unreadable", str(error), False))
                 continue
-            found.append((path, demo_label(info), demo_tooltip(info)))
+            found.append((path, demo_label(info), demo_tooltip(info), True))
         return found
 
     def _fill(self, menu: QMenu, open_path: Callable[[str], None]) -> None:
         menu.clear()
         entries = self.entries()
-        for path, label, tip in entries:
+        for path, label, tip, readable in entries:
             action = menu.addAction(label)
             action.setToolTip(tip)
-            action.setEnabled(not label.endswith("unreadable"))
+            action.setEnabled(readable)
             action.triggered.connect(lambda _=False, p=str(path): open_path(p))
         if not entries:
             menu.addAction("(no bundled models found)").setEnabled(False)
