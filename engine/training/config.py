@@ -200,6 +200,7 @@ class RunConfig:
     device: str = "auto"
     resume: bool = False
     save_every_minutes: float = 10.0  # mid-epoch resumable state (0 = epoch ends only)
+    keep_epochs: int = 0  # also keep epoch-NNN.safetensors for the last N epochs (averaging)
     log_every: int = 50  # optimizer steps between metrics-log records
     progress_seconds: float = 10.0  # seconds between progress lines on stderr
     val_decode: bool = True  # greedy-decode the validation set for BLEU / CIDEr-D
@@ -217,7 +218,13 @@ class RunConfig:
             raise ValueError(
                 f"unknown best metric {self.best_metric!r}; valid: {', '.join(BEST_METRICS)}"
             )
-        for name in ("max_steps", "early_stopping", "save_every_minutes", "num_threads"):
+        for name in (
+            "max_steps",
+            "early_stopping",
+            "save_every_minutes",
+            "keep_epochs",
+            "num_threads",
+        ):
             _positive(name, getattr(self, name), allow_zero=True)
         _positive("log_every", self.log_every)
         _positive("trunk_lr_scale", self.trunk_lr_scale)

@@ -7,7 +7,9 @@ Rank 0 writes into ``run.out_dir``:
 
 - checkpoints in the engine's single-file format: ``best.safetensors``
   (best validation metric) and ``last.safetensors`` (also rewritten with
-  every mid-epoch save, so a killed run always leaves a usable model);
+  every mid-epoch save, so a killed run always leaves a usable model), and
+  with ``run.keep_epochs = N`` also ``epoch-NNN.safetensors`` for the last N
+  epochs (for checkpoint averaging);
 - ``train_state.pt``: the resumable state (see ``state.py``), written at the
   end of every epoch, every ``run.save_every_minutes`` mid-epoch, and when
   stopped; ``run.resume`` continues from it exactly (same batches, same
@@ -58,6 +60,14 @@ EVENTS = (
 )
 BEST_CHECKPOINT = "best.safetensors"
 LAST_CHECKPOINT = "last.safetensors"
+EPOCH_CHECKPOINT_GLOB = "epoch-[0-9][0-9][0-9].safetensors"
+
+
+def epoch_checkpoint_name(epoch: int) -> str:
+    """``epoch-007.safetensors``: zero-padded so names sort by epoch."""
+    return f"epoch-{epoch:03d}.safetensors"
+
+
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 Callback = Callable[["Trainer", dict[str, Any]], None]
 
@@ -350,9 +360,18 @@ class Trainer:
         self.task.save_checkpoint(self.out_dir / LAST_CHECKPOINT, self.model, info)
         if best:
             self.task.save_checkpoint(self.out_dir / BEST_CHECKPOINT, self.model, info)
+        if self.run.keep_epochs:
+            self._keep_epoch_checkpoint(record["epoch"], info)
         self.trigger(
             "on_checkpoint", {"epoch": record["epoch"], "step": record["step"], "best": best}
         )
+
+    def _keep_epoch_checkpoint(self, epoch: int, info: dict[str, Any]) -> None:
+        """Save this epoch's weights and drop the ones older than ``run.keep_epochs``."""
+        self.task.save_checkpoint(self.out_dir / epoch_checkpoint_name(epoch), self.model, info)
+        kept = sorted(self.out_dir.glob(EPOCH_CHECKPOINT_GLOB))
+        for old in kept[: -self.run.keep_epochs]:
+            old.unlink()
 
     # -- resumable state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -185,3 +185,13 @@ def test_early_stopping_and_plateau_decay_follow_the_validation_metric(tmp_path)
     assert [r["best"] for r in result.history] == [True, True, False, False]
     assert result.best == 2.0
     assert trainer.schedule.plateau_scale == pytest.approx(0.25)  # decayed after epochs 3 and 4
+
+
+def test_keep_epochs_keeps_the_last_epoch_checkpoints(tmp_path):
+    result = train(
+        reverse_config(tmp_path, run={"epochs": 3, "keep_epochs": 2, "val_decode": False})
+    )
+    kept = sorted(p.name for p in (tmp_path / "run").glob("epoch-*.safetensors"))
+    assert kept == ["epoch-002.safetensors", "epoch-003.safetensors"]
+    info = load_checkpoint(tmp_path / "run" / "epoch-003.safetensors").info
+    assert info["epoch"] == result.history[-1]["epoch"] == 3
