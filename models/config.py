@@ -80,6 +80,9 @@ class ImageEncoderConfig:
     positions: bool = False  # learned embedding per grid cell, added to the memory (needs grid)
     summary: bool = True  # final = mean over cells (decoder init); False = zeros, so the
     # decoder learns about the picture only through attention (no bag-of-features bypass)
+    local_keys: bool = False  # attention *keys* from each cell's own pixels (colour mean and
+    # mean square, plus its position); the values stay the trunk's features. Where the
+    # attention peaks then says which cells' own pixels matched (see encoders.ImageEncoder)
     dropout: float = 0.1
     image_size: tuple[int, int] = (224, 224)  # (h, w) the preprocessing resizes to
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -93,6 +96,8 @@ class ImageEncoderConfig:
             )
         if self.positions and self.grid is None:
             raise ValueError("grid cell positions need a fixed grid (h, w), got grid None")
+        if self.local_keys and self.grid is None:
+            raise ValueError("local attention keys need a fixed grid (h, w), got grid None")
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,13 @@ class ModelConfig:
             raise ValueError(
                 f"share_embeddings needs one joint vocabulary, got src {self.src_vocab} "
                 f"and tgt {self.tgt_vocab}"
+            )
+        keyed = ("additive", "general", "location_sensitive")  # keys = a projection of memory
+        local = self.task == "captioning" and self.image_encoder.local_keys
+        if local and self.attention.kind not in keyed:
+            raise ValueError(
+                f"local attention keys need {', '.join(keyed)} attention, "
+                f"got {self.attention.kind!r}"
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -113,7 +113,8 @@ class AttentionDecoder(_RecurrentDecoderBase):
         """Attach the attention's per-source projection (once per input)."""
         from dataclasses import replace
 
-        return replace(memory, keys=self.attention.precompute(memory.values))
+        source = memory.values if memory.key_source is None else memory.key_source
+        return replace(memory, keys=self.attention.precompute(source))
 
     def init_state(self, memory: EncoderMemory) -> DecoderState:
         hidden, cell = self._initial_hidden(memory)

@@ -5,6 +5,8 @@ Each returns an ``EncoderMemory``: values (B, S, H), mask (B, S), final (B, H).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -182,6 +184,14 @@ class ImageEncoder(nn.Module):
     (h, w); otherwise the trunk's natural map is used (7×7 for 224×224 with a
     torchvision trunk). With ``config.positions`` a learned vector per grid
     cell is added to each cell's projected feature.
+
+    With ``config.local_keys`` the attention's keys come from each cell's own
+    pixels instead (per channel, the mean and mean square of the normalised
+    input over the cell: its colour and how uniform it is), projected to the
+    memory size, plus the cell's position; the values the decoder reads stay
+    the trunk's features. The attention can then only pick cells by what is
+    *in* them, so its peak marks the pixels it matched, while the context it
+    reads still sees the trunk's wider receptive field.
     """
 
     def __init__(self, config: ImageEncoderConfig) -> None:
@@ -198,9 +208,20 @@ class ImageEncoder(nn.Module):
             self.positions = None
         self.summary = config.summary
         self.dropout = nn.Dropout(config.dropout)
+        self.cell_pool = nn.AdaptiveAvgPool2d(tuple(config.grid)) if config.grid else None
+        self.local_keys = nn.Linear(6, self.output_size) if config.local_keys else None
 
     def forward(self, images: Tensor) -> EncoderMemory:
-        return self.from_trunk_features(self.trunk(images))
+        memory = self.from_trunk_features(self.trunk(images))
+        if self.local_keys is None:
+            return memory
+        return replace(memory, key_source=self.cell_keys(images))
+
+    def cell_keys(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) -> (B, h·w, C'): each cell's colour statistics, projected and positioned."""
+        stats = self.cell_pool(torch.cat([images, images * images], dim=1))  # (B, 6, h, w)
+        keys = self.local_keys(stats.flatten(2).transpose(1, 2))
+        return keys if self.positions is None else keys + self.positions
 
     def from_trunk_features(self, features: Tensor) -> EncoderMemory:
         """The memory from the trunk's output (B, C, H', W'): pooled, projected, positioned.

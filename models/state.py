@@ -30,6 +30,8 @@ class EncoderMemory:
     keys:   attention-specific projection of ``values`` computed once per source
             (e.g. U·h for additive attention); None until the decoder fills it
     grid:   (h, w) when positions are image cells, else None
+    key_source: (B, S, K) what the attention keys are computed from when it is not
+            ``values`` (an image encoder's ``local_keys``), else None
     """
 
     values: Tensor
@@ -37,6 +39,7 @@ class EncoderMemory:
     final: Tensor
     keys: Tensor | None = None
     grid: tuple[int, int] | None = None
+    key_source: Tensor | None = None
 
     @property
     def lengths(self) -> Tensor:
@@ -51,6 +54,7 @@ class EncoderMemory:
             mask=self.mask.index_select(0, index),
             final=self.final.index_select(0, index),
             keys=_select(self.keys, index),
+            key_source=_select(self.key_source, index),
         )
 
     def repeat_interleave(self, times: int) -> EncoderMemory:

@@ -201,7 +201,11 @@ class CaptioningTask(TrainingTask):
         set_trunk_trainable(model, trainable)
         if trainable:
             self.train.features = self.val.features = None
-        elif self.config.run.cache_features and self.train.features is None:
+        elif (
+            self.config.run.cache_features
+            and model.encoder.local_keys is None  # local keys are read from the images
+            and self.train.features is None
+        ):
             device = next(model.parameters()).device
             model.encoder.trunk.eval()
             logger.info(

@@ -94,3 +94,47 @@ def test_without_summary_the_final_vector_says_nothing_about_the_picture():
         first, second = encoder(torch.randn(2, 3, 32, 48)), encoder(torch.randn(2, 3, 32, 48))
     assert torch.equal(first.final, torch.zeros(2, 16)) and torch.equal(first.final, second.final)
     assert not torch.equal(first.values, second.values)
+
+
+def test_local_keys_depend_only_on_each_cells_own_pixels():
+    encoder = _small(projection=16, local_keys=True).eval()  # 4x6 grid of 8 px cells
+    images = torch.randn(1, 3, 32, 48)
+    changed = images.clone()
+    changed[:, :, 8:16, 16:24] = 3.0  # exactly cell (1, 2)
+    with torch.no_grad():
+        before, after = encoder(images), encoder(changed)
+    moved = (before.key_source - after.key_source).abs().amax(-1).reshape(4, 6) > 0
+    assert moved[1, 2] and moved.sum() == 1
+    values_moved = (before.values - after.values).abs().amax(-1).reshape(4, 6) > 0
+    assert values_moved.sum() > 1  # the values still see the trunk's neighbourhood
+
+
+def test_local_keys_feed_the_attention_and_survive_beam_reordering():
+    from attnscope.models.config import AttentionConfig, DecoderConfig, ModelConfig
+    from attnscope.models.registry import build_model
+
+    config = ModelConfig(
+        task="captioning",
+        tgt_vocab=12,
+        embed_dim=8,
+        image_encoder=ImageEncoderConfig(
+            backbone="small_cnn", grid=(4, 6), projection=16, local_keys=True, image_size=(32, 48)
+        ),
+        decoder=DecoderConfig(hidden=16, dropout=0.0),
+    )
+    model = build_model(config).eval()
+    with torch.no_grad():
+        memory = model.encode(torch.randn(2, 3, 32, 48))
+        expected = model.decoder.attention.precompute(memory.key_source)
+        assert torch.equal(memory.keys, expected)
+        picked = memory.index_select(torch.tensor([1, 1, 0]))
+    assert torch.equal(picked.key_source[2], memory.key_source[0])
+    with pytest.raises(ValueError, match="local attention keys"):
+        ModelConfig(
+            task="captioning",
+            tgt_vocab=12,
+            image_encoder=ImageEncoderConfig(backbone="small_cnn", local_keys=True),
+            attention=AttentionConfig(kind="multihead", heads=2),
+        )
+    with pytest.raises(ValueError, match="local attention keys need a fixed grid"):
+        ImageEncoderConfig(backbone="small_cnn", grid=None, local_keys=True)
