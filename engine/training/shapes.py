@@ -11,7 +11,7 @@ and a template caption that names them and their spatial relation::
 Because every shape's pixel mask and the word index of its noun in the caption
 are known exactly, a captioning model trained on these scenes can be checked
 for *pointing accuracy*: when the decoder emits a shape's noun, does the peak
-of its attention grid fall inside that shape? (``pointing_hit``.)
+of its attention grid fall inside that shape? (``pointing.py``.)
 
 Word indices count whitespace-separated words of the caption (``caption.split()``);
 a sub-word tokenizer has to map them to its own pieces.
@@ -28,16 +28,10 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
-
-if TYPE_CHECKING:
-    from attnscope.engine.decoding import DecodeConfig
-    from attnscope.engine.inference import InferenceModel
 
 logger = logging.getLogger(__name__)
 
@@ -239,36 +233,6 @@ def generate_dataset(n: int, seed: int, config: ShapesConfig = ShapesConfig()) -
     return [generate_scene(np.random.default_rng([seed, i]), config) for i in range(n)]
 
 
-def pointing_hit(
-    attention_grid: np.ndarray,
-    scene: Scene,
-    shape_index: int,
-    image_size: int | tuple[int, int] | None = None,
-) -> bool:
-    """Does the attention peak fall inside shape ``shape_index``?
-
-    ``attention_grid`` (h, w) covers the whole model input, whose (height, width)
-    is ``image_size`` (an int for a square input; the scene's own size when None; a plain resize is assumed,
-    as AttnScope's preprocessing does). The centre of the argmax cell is mapped
-    to input pixels, then to scene pixels, and tested against the shape's mask.
-    """
-    grid = np.asarray(attention_grid)
-    if grid.ndim != 2 or grid.size == 0:
-        raise ValueError(f"attention grid must be a non-empty (h, w) array, got shape {grid.shape}")
-    if not 0 <= shape_index < len(scene.shapes):
-        raise ValueError(f"shape_index {shape_index} out of range for {len(scene.shapes)} shapes")
-    scene_h, scene_w = scene.image.shape[:2]
-    if image_size is None:
-        image_size = (scene_h, scene_w)
-    input_h, input_w = (image_size, image_size) if isinstance(image_size, int) else image_size
-    row, col = np.unravel_index(int(np.argmax(grid)), grid.shape)
-    y_input = (row + 0.5) * input_h / grid.shape[0]  # cell centre, input pixels
-    x_input = (col + 0.5) * input_w / grid.shape[1]
-    y = min(int(y_input * scene_h / input_h), scene_h - 1)  # back to scene pixels
-    x = min(int(x_input * scene_w / input_w), scene_w - 1)
-    return bool(scene.shapes[shape_index].mask[y, x])
-
-
 def encode_mask(mask: np.ndarray) -> list[int]:
     """Run lengths of a bool mask in row-major order, starting with a False run."""
     flat = np.asarray(mask, dtype=bool).ravel()
@@ -382,89 +346,6 @@ def write_splits(
     return written
 
 
-# -- pointing accuracy of a trained captioner ------------------------------------
-
-WORD_START = "▁"  # sentencepiece's word-start marker
-
-
-def caption_words(pieces: Sequence[str]) -> list[tuple[str, int]]:
-    """(word, decode step of its first piece) for each word of a generated caption.
-
-    ``pieces`` holds one sentencepiece piece per decode step; a piece starting
-    with ``▁`` starts a word. Control pieces (``</s>``, ``<unk>``) belong to no word.
-    """
-    words: list[list] = []
-    for step, piece in enumerate(pieces):
-        if piece.startswith("<") and piece.endswith(">"):
-            continue
-        if piece.startswith(WORD_START) or not words:
-            words.append([piece.lstrip(WORD_START), step])
-        else:
-            words[-1][0] += piece
-    return [(word, step) for word, step in words]
-
-
-def noun_steps(pieces: Sequence[str], scene: Scene) -> list[int | None]:
-    """Per shape, the step at which a generated caption names it, or None.
-
-    A shape is named where its colour word is directly followed by its kind
-    word (the pair is unique within a scene); the first such mention counts
-    (a later "the <colour> <kind>" only refers back) and its step is that of
-    the noun's first piece.
-    """
-    words = caption_words(pieces)
-    pairs = list(pairwise(words))
-    return [
-        next(
-            (step for (before, _), (word, step) in pairs if (before, word) == (s.colour, s.kind)),
-            None,
-        )
-        for s in scene.shapes
-    ]
-
-
-@dataclass(frozen=True)
-class PointingReport:
-    """How often the attention at a shape's noun peaks inside that shape."""
-
-    scenes: int
-    shapes: int  # shapes in all scenes
-    named: int  # shapes the generated captions name (colour + kind)
-    hits: int  # named shapes whose noun-step attention peak lies inside them
-
-    @property
-    def accuracy(self) -> float:
-        """hits / shapes: a shape the caption never names counts as a miss."""
-        return self.hits / self.shapes if self.shapes else 0.0
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "accuracy": self.accuracy}
-
-
-def measure_pointing(
-    model: InferenceModel, scenes: Sequence[Scene], config: DecodeConfig | None = None
-) -> PointingReport:
-    """Greedy-caption each scene with ``model`` and check every shape's noun step.
-
-    The attention of that step, (heads, h, w) averaged over heads, is tested with
-    ``pointing_hit``; the scene is fed at its own size (preprocessing resizes it).
-    """
-    from attnscope.engine.decoding import DecodeConfig
-
-    config = config or DecodeConfig(max_length=40, max_length_ratio=0.0, topk_alternatives=0)
-    shapes = named = hits = 0
-    for scene in scenes:
-        caption = model.caption(scene.image, config)
-        if caption.attention is None:
-            raise ValueError("pointing needs a model with attention; this one has none")
-        for index, step in enumerate(noun_steps(caption.pieces, scene)):
-            shapes += 1
-            if step is not None:
-                named += 1
-                hits += pointing_hit(caption.attention[step].mean(axis=0), scene, index)
-    return PointingReport(scenes=len(scenes), shapes=shapes, named=named, hits=hits)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m attnscope.engine.training.shapes",
@@ -499,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             write_dataset(args.out_dir, args.n, args.seed)
         return 0
     from attnscope.engine.inference import load_inference_model
+    from attnscope.engine.training.pointing import measure_pointing
 
     model = load_inference_model(args.checkpoint, device=args.device)
     report = measure_pointing(model, generate_dataset(args.n, args.seed))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from attnscope.engine.training.pointing import pointing_hit
 from attnscope.engine.training.shapes import (
     COLOURS,
     ShapesConfig,
@@ -15,7 +16,6 @@ from attnscope.engine.training.shapes import (
     encode_mask,
     generate_dataset,
     generate_scene,
-    pointing_hit,
     relation,
     write_dataset,
 )

@@ -18,15 +18,8 @@ from attnscope.engine.checkpoint import read_checkpoint_info
 from attnscope.engine.inference import load_inference_model
 from attnscope.engine.resources import resource_dir
 from attnscope.engine.training.data import load_captioned_images
-from attnscope.engine.training.shapes import (
-    Scene,
-    SceneShape,
-    caption_words,
-    generate_dataset,
-    main,
-    measure_pointing,
-    noun_steps,
-)
+from attnscope.engine.training.pointing import caption_words, measure_pointing, noun_steps
+from attnscope.engine.training.shapes import Scene, SceneShape, generate_dataset, main
 
 CHECKPOINT = resource_dir() / "checkpoints" / "shapes-attention.safetensors"
 FRESH_SEED = 20_240_607  # not the training (1) / dev (2) / report (3) / gallery (4) seed
@@ -138,3 +131,12 @@ def test_shipped_shapes_model_points_well_above_chance(fresh_report):
 def test_shipped_shapes_model_points_at_the_shapes_it_names(fresh_report):
     report, _ = fresh_report
     assert report.accuracy >= 0.9, report
+
+
+def test_report_counts_unnamed_shapes_as_misses_and_also_gives_the_named_rate():
+    from attnscope.engine.training.pointing import PointingReport
+
+    report = PointingReport(scenes=2, shapes=5, named=4, hits=3)
+    assert report.accuracy == pytest.approx(0.6) and report.named_accuracy == pytest.approx(0.75)
+    assert report.to_dict()["named_accuracy"] == pytest.approx(0.75)
+    assert PointingReport(scenes=0, shapes=0, named=0, hits=0).named_accuracy == 0.0
