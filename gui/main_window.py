@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel
+from attnscope.gui.frame_scheduler import FrameScheduler
 from attnscope.gui.message_bar import MessageBar
 from attnscope.gui.model_panel import ModelPanel
 from attnscope.gui.recent import RecentFiles
@@ -32,6 +33,7 @@ from attnscope.gui.worker import WorkerClient
 log = logging.getLogger(__name__)
 
 FRAME_S = 1 / 60  # snapshots are painted at most this often; the gap keeps input responsive
+VIEW_JOB_GAP_S = 0.004  # between two view updates (snapshot, beam tree): repaint and input
 PLACEHOLDER_TEXT = "Open a checkpoint (File > Open, or drop a file here)."
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.attnscope *.pt *.pth);;All files (*)"
 
@@ -62,7 +64,8 @@ class MainWindow(QMainWindow):
         self.snapshot = None
         self.selected_step: int | None = None
         self._session_key = None  # (source key, settings) of the open session
-        self._paint_scheduled = False
+        # view updates run as separate jobs (see FrameScheduler): a paint never stalls for all
+        self.frames = FrameScheduler(self, gap_s=VIEW_JOB_GAP_S)
         self._next_paint_at = 0.0  # perf_counter time before which no snapshot is painted
         self._opening = False  # a session was requested and has not answered yet
         self._after_open = None  # the Step/Run waiting for that answer
@@ -415,16 +418,13 @@ class MainWindow(QMainWindow):
         self._opening = False
         if snapshot.done:
             self.decode_actions.run.setChecked(False)
-        if not self._paint_scheduled:  # latest wins: a slow paint never queues up work
-            self._paint_scheduled = True
+        if not self.frames.pending("snapshot"):  # latest wins: a waiting paint takes the newest
             # at most one paint per frame, and a frame's rest stays free for input events
-            wait = self._next_paint_at - time.perf_counter()
-            QTimer.singleShot(max(0, round(wait * 1000)), self._paint_latest)
+            self.frames.request("snapshot", self._paint_latest, not_before=self._next_paint_at)
         if pending is not None:
             pending()
 
     def _paint_latest(self) -> None:
-        self._paint_scheduled = False
         snapshot = self.snapshot
         if snapshot is None:
             return

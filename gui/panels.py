@@ -12,6 +12,11 @@ from attnscope.gui.candidates import QtCandidatesPanel
 from attnscope.gui.translate_view import display_piece
 
 TREE_INTERVAL_S = 0.3  # a growing beam tree is redrawn at most ~3 times a second
+# The tree is drawn as a view job of its own (the window's FrameScheduler): its scene update
+# and repaint never add to the frame that painted the heat map, chips and candidates.
+TREE_JOB = "tree"
+TREE_PRIORITY = 1  # after a waiting snapshot: the new row is what the user waits for
+_TREE_ARRAYS = ("parent_ids", "tokens", "scores", "finished", "pruned", "nbest_rank")
 
 
 def beam_nodes(snapshot) -> list[BeamNode]:
@@ -56,7 +61,8 @@ class AnalysisDocks(QObject):
         self.candidates.candidateActivated.connect(window.force_token)
         self.candidates.tokenTyped.connect(window.force_typed_token)
         self.beam_tree.nodeSelected.connect(self._on_node_selected)
-        self._tree_size = -1
+        self._drawn_tree = None  # (tree, best node) on screen; tree None = empty
+        self._pending_tree = None  # the snapshot whose tree waits for its view job
         self._tree_drawn_at = 0.0
         self._candidates_key = None
         self._vocab_for = None
@@ -88,29 +94,59 @@ class AnalysisDocks(QObject):
         )
 
     def _show_tree(self, snapshot) -> None:
-        """Redraw the beam tree; while a beam grows, at most every TREE_INTERVAL_S."""
+        """Queue the beam tree of ``snapshot`` as a view job; while a beam grows, at most
+        every TREE_INTERVAL_S. The latest snapshot wins."""
+        frames = self.window.frames
+        if self._is_drawn(snapshot):
+            self._pending_tree = None
+            frames.cancel(TREE_JOB)
+            return
+        self._pending_tree = snapshot
+        drawn = self._drawn_tree[0] if self._drawn_tree else None
+        growing = (
+            not snapshot.done
+            and snapshot.tree is not None
+            and drawn is not None
+            and len(drawn) > 1
+            and len(snapshot.tree) > len(drawn)
+        )
+        not_before = self._tree_drawn_at + TREE_INTERVAL_S if growing else 0.0
+        frames.request(
+            TREE_JOB, self._draw_pending_tree, not_before=not_before, priority=TREE_PRIORITY
+        )
+
+    def _is_drawn(self, snapshot) -> bool:
+        """The view already shows ``snapshot``'s tree with its best node selected."""
+        if self._drawn_tree is None:
+            return False
+        tree, best = self._drawn_tree
+        new = snapshot.tree
+        if new is None or tree is None:
+            return new is tree
+        return (
+            best == snapshot.best_node
+            and len(new) == len(tree)
+            and all(np.array_equal(getattr(new, a), getattr(tree, a)) for a in _TREE_ARRAYS)
+        )
+
+    def _draw_pending_tree(self) -> None:
+        snapshot, self._pending_tree = self._pending_tree, None
+        if snapshot is None:
+            return
         if snapshot.tree is None:
-            if self._tree_size != 0:
-                self.beam_tree.set_tree([])
-                self._tree_size = 0
-            return
-        size = len(snapshot.tree)
-        now = time.perf_counter()
-        growing = self._tree_size < size and not snapshot.done
-        if size == self._tree_size or (
-            growing and now - self._tree_drawn_at < TREE_INTERVAL_S and self._tree_size > 1
-        ):
-            return
-        self.beam_tree.set_tree(beam_nodes(snapshot))
-        self._tree_size = size
-        self._tree_drawn_at = now
-        self.beam_tree.select(snapshot.best_node if snapshot.best_node else None)
+            self.beam_tree.set_tree([])
+        else:
+            self.beam_tree.set_tree(beam_nodes(snapshot))
+            self.beam_tree.select(snapshot.best_node if snapshot.best_node else None)
+        self._drawn_tree = (snapshot.tree, snapshot.best_node)
+        self._tree_drawn_at = time.perf_counter()
 
     def _on_node_selected(self, node_id: int) -> None:
         """Show the chosen hypothesis's attention in the heat map."""
         snapshot = self.window.snapshot
         if snapshot is None or snapshot.tree is None or snapshot.node_attention is None:
             return
+        self.window.frames.run_now(TREE_JOB)  # a waiting redraw first: the node may be new
         self.beam_tree.select(node_id)
         path = snapshot.tree.path(node_id)
         if not path:
