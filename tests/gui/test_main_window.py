@@ -140,6 +140,23 @@ def test_beam_node_selection_changes_heatmap(qtbot, window, tiny_translation_che
     assert heatmap.matrix().shape != before.shape or not np.allclose(heatmap.matrix(), before)
 
 
+def test_beam_tree_is_drawn_as_its_own_view_job_after_the_snapshot(
+    qtbot, window, tiny_translation_checkpoint
+):
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    window.decode_settings.set_values({"strategy": "beam", "beam_size": 3})
+    tree_view = window.analysis.beam_tree
+    drawn_when_shown = []
+    window.snapshotShown.connect(lambda _s: drawn_when_shown.append(tree_view.node_count()))
+    window.decode_actions.run.setChecked(True)
+    snapshot = wait_snapshot(qtbot, window, window.toggle_run, lambda s: s.done)
+    assert drawn_when_shown[-1] < len(snapshot.tree)  # not inside the snapshot's paint
+    qtbot.waitUntil(lambda: tree_view.node_count() == len(snapshot.tree), timeout=TIMEOUT)
+    assert tree_view.selected() == snapshot.best_node
+    assert not window.frames.pending("tree")
+
+
 def test_empty_source_gives_a_message_not_a_crash(qtbot, window, tiny_translation_checkpoint):
     load(qtbot, window, tiny_translation_checkpoint)
     window.translate_view.set_source("   ")

@@ -1,0 +1,62 @@
+"""FrameScheduler: keyed view jobs, one per event-loop turn, latest request wins."""
+
+import time
+
+import pytest
+
+from attnscope.gui.frame_scheduler import FrameScheduler
+
+
+@pytest.fixture
+def scheduler(qtbot):
+    return FrameScheduler(gap_s=0.0)
+
+
+def test_a_job_requested_again_before_it_ran_runs_once_with_the_latest(qtbot, scheduler):
+    ran = []
+    scheduler.request("snapshot", lambda: ran.append("old"))
+    scheduler.request("snapshot", lambda: ran.append("new"))
+    qtbot.waitUntil(lambda: not scheduler.pending("snapshot"))
+    assert ran == ["new"]
+
+
+def test_each_job_runs_in_its_own_timer_callback(qtbot, scheduler):
+    ran = []
+
+    def first():
+        ran.append("first")
+        assert scheduler.pending("second")  # not run from inside this callback
+
+    scheduler.request("first", first)
+    scheduler.request("second", lambda: ran.append("second"))
+    qtbot.waitUntil(lambda: len(ran) == 2)
+    assert ran == ["first", "second"]
+
+
+def test_due_jobs_run_by_priority_then_request_order(qtbot, scheduler):
+    ran = []
+    scheduler.request("tree", lambda: ran.append("tree"), priority=1)
+    scheduler.request("a", lambda: ran.append("a"))
+    scheduler.request("b", lambda: ran.append("b"))
+    qtbot.waitUntil(lambda: len(ran) == 3)
+    assert ran == ["a", "b", "tree"]
+
+
+def test_not_before_holds_a_job_back_without_blocking_others(qtbot, scheduler):
+    ran = []
+    scheduler.request("later", lambda: ran.append("later"), not_before=time.perf_counter() + 0.05)
+    scheduler.request("now", lambda: ran.append("now"))
+    qtbot.waitUntil(lambda: ran == ["now"])
+    qtbot.waitUntil(lambda: ran == ["now", "later"])
+
+
+def test_run_now_and_cancel(qtbot, scheduler):
+    ran = []
+    scheduler.request("tree", lambda: ran.append("tree"), not_before=time.perf_counter() + 60)
+    scheduler.request("gone", lambda: ran.append("gone"), not_before=time.perf_counter() + 60)
+    scheduler.run_now("tree")
+    scheduler.cancel("gone")
+    assert ran == ["tree"]
+    assert not scheduler.pending("tree") and not scheduler.pending("gone")
+    scheduler.run_now("tree")  # nothing waiting: nothing runs
+    assert ran == ["tree"]
