@@ -201,7 +201,7 @@ def load_checkpoint(
         raise checkpoint_error(path, f"model cannot be built from its config: {exc}") from exc
     aliases = _aliases(skeleton) if opened.container == "pytorch" else {}
     _check_tensors(path, _canonical(opened.entries, aliases), _expected_tensors(skeleton))
-    model = build_model(contents.config)
+    model = _build_for_loading(contents.config)
     _fill_model(path, model, _canonical(opened.read_tensors(), aliases))
     target = pick_device(device) if isinstance(device, str) else torch.device(device)
     model = model.to(target).eval()
@@ -222,6 +222,21 @@ def load_checkpoint(
         info=dict(contents.info),
         num_parameters=sum(p.numel() for p in model.parameters()),
     )
+
+
+def _build_for_loading(config) -> nn.Module:
+    """The model to fill from a checkpoint, without the random init the fill overwrites.
+
+    The strict load that follows writes every entry of the state dict, so the
+    nn.init fills are skipped (tens of ms at start-up). A model holding a
+    non-persistent buffer (not in the state dict, so not loaded) is built
+    normally.
+    """
+    with _SkipParameterInit():
+        model = build_model(config)
+    if any(module._non_persistent_buffers_set for module in model.modules()):
+        model = build_model(config)
+    return model
 
 
 class _SkipParameterInit(TorchFunctionMode):
