@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.exporters
-from PIL import Image
-from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
+
+# pyqtgraph.exporters, QtSvg and PIL are imported by the exports that use them: the window
+# is built (and shows) before any export is asked for.
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +82,10 @@ def _export_item(source: Any) -> QtWidgets.QGraphicsItem:
 def export_heatmap_png(source: Any, path: str | os.PathLike, *, width: int | None = None) -> Path:
     """Render a heat map (or any pyqtgraph widget/item) to PNG, ``width`` pixels wide
     (default: twice its on-screen width)."""
+    import pyqtgraph.exporters
+
     item = _export_item(source)
-    exporter = pg.exporters.ImageExporter(item)
+    exporter = pyqtgraph.exporters.ImageExporter(item)
     on_screen = int(item.sceneBoundingRect().width())
     exporter.parameters()["width"] = int(width or max(1, on_screen * _DEFAULT_PNG_SCALE))
     with _atomic_path(path) as temp:
@@ -103,6 +106,8 @@ def export_heatmap_svg(source: Any, path: str | os.PathLike) -> Path:
     Drawn with Qt's own QSvgGenerator: pyqtgraph's SVGExporter cannot parse the
     path syntax that current Qt writes (pyqtgraph issue #3485).
     """
+    from PySide6 import QtSvg
+
     item = _export_item(source)
     region = item.sceneBoundingRect()
     scene = item.scene()
@@ -196,6 +201,8 @@ def export_decode_json(payload: dict, path: str | os.PathLike) -> Path:
 
 def export_rgb_png(rgb: np.ndarray, path: str | os.PathLike) -> Path:
     """Write an (H, W, 3) or (H, W, 4) uint8 image (e.g. a rendered attention strip) as PNG."""
+    from PIL import Image
+
     rgb = np.asarray(rgb)
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
         raise ValueError(
