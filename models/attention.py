@@ -13,9 +13,11 @@ Call signature shared by all: ``attn(query, memory, state) -> (context, weights)
 from __future__ import annotations
 
 import math
+import threading
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional
 
 from attnscope.models.config import AttentionConfig
 from attnscope.models.state import DecoderState, EncoderMemory
@@ -28,6 +30,56 @@ def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
     """
     scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
     return torch.softmax(scores, dim=-1)
+
+
+def memory_softmax(scores: Tensor, memory: EncoderMemory) -> Tensor:
+    """``masked_softmax(scores, memory.mask)`` with the memory's padding worked out once.
+
+    scores: (B, heads, S). Without padding (batch 1) there is nothing to mask.
+    """
+    if memory.padding is not None:
+        scores = scores.masked_fill(memory.padding, float("-inf"))
+    return torch.softmax(scores, dim=-1)
+
+
+_scratch = threading.local()
+# Below this size (256 KiB of float32) a fresh tensor comes cheap from the heap and the
+# pool's bookkeeping would cost more than it saves (batch-1 stepping).
+SCRATCH_MIN_ELEMENTS = 1 << 16
+# Additive attention scores only the real positions of a padded batch when at most this
+# share of the (B, S) grid is real (a random batch of 10..30-token sentences: ~2/3).
+PACK_MAX_FRACTION = 0.9
+
+
+def _scratch_buffer(shape: torch.Size, like: Tensor) -> Tensor:
+    """A reused buffer of ``shape`` (per thread, dtype and device) for a step's temporary.
+
+    Only for a value that dies inside the call that asks for it: the next call
+    overwrites it. A fresh multi-megabyte tensor per beam step costs its page
+    faults every time; this one is allocated once.
+    """
+    pool = _scratch.__dict__.setdefault("pool", {})
+    key, size = (like.dtype, like.device), math.prod(shape)
+    buffer = pool.get(key)
+    if buffer is None or buffer.numel() < size:
+        buffer = pool[key] = torch.empty(size, dtype=like.dtype, device=like.device)
+    return buffer[:size].view(shape)
+
+
+def additive_energy(query: Tensor, keys: Tensor, location: Tensor | None = None) -> Tensor:
+    """tanh(query + keys [+ location]): query (B, 1, A), keys (B, S, A) -> (B, S, A).
+
+    Under ``torch.inference_mode`` a large (B, S, A) result (beam search over a
+    batch) lives in a reused scratch buffer, valid until the next call in this
+    thread; otherwise it is a new tensor. Same arithmetic either way.
+    """
+    if keys.numel() >= SCRATCH_MIN_ELEMENTS and torch.is_inference_mode_enabled():
+        energy = torch.add(query, keys, out=_scratch_buffer(keys.shape, keys))
+    else:
+        energy = query + keys
+    if location is not None:
+        energy.add_(location)
+    return energy.tanh_()
 
 
 class Attention(nn.Module):
@@ -59,10 +111,54 @@ class BahdanauAttention(Attention):
         return self.key_proj(values)  # (B, S, A)
 
     def forward(self, query: Tensor, memory: EncoderMemory, state: DecoderState):
-        # in place: one (B, S, A) buffer per step instead of two (the sum and its tanh)
-        energy = (self.query_proj(query).unsqueeze(1) + memory.keys).tanh_()  # (B, S, A)
-        weights = masked_softmax(self.score(energy).transpose(1, 2), memory.mask)  # (B, 1, S)
+        projected = functional.linear(query, self.query_proj.weight)  # (B, A)
+        packed = self._real_positions(memory)
+        if packed is None:
+            energy = additive_energy(projected.unsqueeze(1), memory.keys)  # (B, S, A)
+            scores = functional.linear(energy, self.score.weight).transpose(1, 2)  # (B, 1, S)
+            weights = memory_softmax(scores, memory)
+        else:
+            weights = self._packed_weights(projected, memory, *packed)
         return self.weighted_sum(weights, memory.values), weights
+
+    def _real_positions(self, memory: EncoderMemory) -> tuple[Tensor, Tensor, Tensor] | None:
+        """(rows (P,), flat (P,), keys (P, A)) of the P real positions, once per memory.
+
+        Only for a large padded batch under ``torch.inference_mode`` (beam search
+        over sentences of mixed lengths), where a third or more of a (B, S, A)
+        energy would be computed for padding; None otherwise.
+        """
+        keys = memory.keys
+        if (
+            memory.padding is None
+            or keys.numel() < SCRATCH_MIN_ELEMENTS
+            or not torch.is_inference_mode_enabled()
+        ):
+            return None
+        derived = memory.derived
+        if self not in derived:
+            flat = memory.mask.reshape(-1).nonzero().squeeze(1)  # (P,) into B·S
+            worth = flat.numel() <= PACK_MAX_FRACTION * memory.mask.numel()
+            derived[self] = None
+            if worth:
+                rows = torch.div(flat, memory.mask.size(1), rounding_mode="floor")
+                derived[self] = (rows, flat, keys.reshape(-1, keys.size(-1)).index_select(0, flat))
+        return derived[self]
+
+    def _packed_weights(
+        self, projected: Tensor, memory: EncoderMemory, rows: Tensor, flat: Tensor, keys: Tensor
+    ) -> Tensor:
+        """The weights (B, 1, S) from energies at the real positions only.
+
+        Each real position gets the same tanh(W q + U h) and vᵀ· as in the
+        padded path; padding gets -inf before the softmax, as masking gives it.
+        """
+        energy = torch.index_select(projected, 0, rows, out=_scratch_buffer(keys.shape, keys))
+        energy.add_(keys).tanh_()  # (P, A)
+        batch, length = memory.mask.shape
+        scores = projected.new_full((batch * length,), float("-inf"))
+        scores.index_copy_(0, flat, functional.linear(energy, self.score.weight).view(-1))
+        return torch.softmax(scores.view(batch, 1, length), dim=-1)
 
 
 class LuongDotAttention(Attention):
@@ -81,7 +177,7 @@ class LuongDotAttention(Attention):
 
     def forward(self, query: Tensor, memory: EncoderMemory, state: DecoderState):
         scores = torch.bmm(memory.keys, query.unsqueeze(2)).transpose(1, 2)  # (B, 1, S)
-        weights = masked_softmax(scores, memory.mask)
+        weights = memory_softmax(scores, memory)
         return self.weighted_sum(weights, memory.values), weights
 
 
@@ -118,7 +214,7 @@ class LuongLocationAttention(Attention):
                 f"source has {length} positions; location attention supports {self.max_positions}"
             )
         scores = self.position_scores(query)[:, :length].unsqueeze(1)  # (B, 1, S)
-        weights = masked_softmax(scores, memory.mask)
+        weights = memory_softmax(scores, memory)
         return self.weighted_sum(weights, memory.values), weights
 
 
@@ -143,8 +239,10 @@ class LocationSensitiveAttention(BahdanauAttention):
             previous = memory.values.new_zeros(memory.values.size(0), 1, memory.values.size(1))
         location = self.location_conv(previous)  # (B, C, S)
         location = self.location_proj(location.transpose(1, 2))  # (B, S, A)
-        energy = (self.query_proj(query).unsqueeze(1) + memory.keys).add_(location).tanh_()
-        weights = masked_softmax(self.score(energy).transpose(1, 2), memory.mask)  # (B, 1, S)
+        projected = functional.linear(query, self.query_proj.weight).unsqueeze(1)  # (B, 1, A)
+        energy = additive_energy(projected, memory.keys, location)  # (B, S, A)
+        scores = functional.linear(energy, self.score.weight).transpose(1, 2)  # (B, 1, S)
+        weights = memory_softmax(scores, memory)
         return self.weighted_sum(weights, memory.values), weights
 
 
@@ -180,7 +278,7 @@ class MultiHeadAttention(Attention):
         keys, values = memory.keys
         q = self.query_proj(query).view(-1, self.heads, 1, self.head_dim)  # (B, h, 1, d)
         scores = torch.matmul(q, keys.transpose(2, 3)).squeeze(2) / math.sqrt(self.head_dim)
-        weights = masked_softmax(scores, memory.mask)  # (B, h, S)
+        weights = memory_softmax(scores, memory)  # (B, h, S)
         context = torch.matmul(weights.unsqueeze(2), values).squeeze(2)  # (B, h, d)
         return self.out_proj(context.reshape(context.size(0), -1)), weights
 
@@ -214,6 +312,8 @@ __all__ = [
     "LuongGeneralAttention",
     "LuongLocationAttention",
     "MultiHeadAttention",
+    "additive_energy",
     "build_attention",
     "masked_softmax",
+    "memory_softmax",
 ]

@@ -13,7 +13,8 @@ loss all use this one step.
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
+from torch import _VF, Tensor, nn
+from torch.nn import functional
 
 from attnscope.models.attention import Attention, build_attention
 from attnscope.models.config import DecoderConfig, ModelConfig
@@ -38,7 +39,11 @@ class OutputLayer(nn.Module):
             self.proj = nn.Linear(hidden, vocab)
 
     def forward(self, hidden: Tensor) -> Tensor:
-        return torch.log_softmax(self.proj(self.pre(hidden)), dim=-1)
+        if isinstance(self.pre, nn.Linear):  # functional calls: no module dispatch per step
+            hidden = functional.linear(hidden, self.pre.weight, self.pre.bias)
+        return torch.log_softmax(
+            functional.linear(hidden, self.proj.weight, self.proj.bias), dim=-1
+        )
 
 
 class _RecurrentDecoderBase(nn.Module):
@@ -60,6 +65,16 @@ class _RecurrentDecoderBase(nn.Module):
         self.bridge = nn.Linear(encoder_size, config.hidden)
         self.dropout = nn.Dropout(config.dropout)
 
+    def _drop(self, x: Tensor) -> Tensor:
+        """Dropout while training; nothing to call in eval."""
+        return self.dropout(x) if self.training else x
+
+    def _embed(self, tokens: Tensor) -> Tensor:
+        """(B,) token ids -> (B, E), dropout while training."""
+        return self._drop(
+            functional.embedding(tokens, self.embedding.weight, self.embedding.padding_idx)
+        )
+
     def _initial_hidden(self, memory: EncoderMemory) -> tuple[Tensor, Tensor | None]:
         """(L, B, H) hidden from tanh(W·final), and a zero cell for LSTM."""
         h0 = torch.tanh(self.bridge(memory.final))  # (B, H)
@@ -67,15 +82,33 @@ class _RecurrentDecoderBase(nn.Module):
         cell = torch.zeros_like(hidden) if self.config.cell == "lstm" else None
         return hidden, cell
 
+    def _refresh_rnn_weights(self) -> None:
+        """Re-read the RNN's weight list if its parameters were replaced (once per decode)."""
+        if self.rnn._weights_have_changed():
+            self.rnn._init_flat_weights()
+
     def _run_cell(
         self, inputs: Tensor, state: DecoderState
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """One RNN time step: inputs (B, I) -> output (B, H), hidden, cell."""
-        rnn_state = (state.hidden, state.cell) if state.cell is not None else state.hidden
-        output, new = self.rnn(inputs.unsqueeze(1), rnn_state)
-        if isinstance(new, tuple):
-            return output.squeeze(1), new[0], new[1]
-        return output.squeeze(1), new, None
+        rnn = self.rnn
+        if self.training:  # the module: inter-layer dropout, weight checks
+            rnn_state = (state.hidden, state.cell) if state.cell is not None else state.hidden
+            output, new = rnn(inputs.unsqueeze(1), rnn_state)
+            if isinstance(new, tuple):
+                return output.squeeze(1), new[0], new[1]
+            return output.squeeze(1), new, None
+        # eval: the very ATen call nn.GRU / nn.LSTM.forward makes, without its per-call checks
+        settings = (rnn.bias, rnn.num_layers, rnn.dropout, False, False, True)
+        if state.cell is None:
+            output, hidden = _VF.gru(
+                inputs.unsqueeze(1), state.hidden, rnn._flat_weights, *settings
+            )
+            return output.squeeze(1), hidden, None
+        output, hidden, cell = _VF.lstm(
+            inputs.unsqueeze(1), (state.hidden, state.cell), rnn._flat_weights, *settings
+        )
+        return output.squeeze(1), hidden, cell
 
 
 class AttentionDecoder(_RecurrentDecoderBase):
@@ -117,6 +150,7 @@ class AttentionDecoder(_RecurrentDecoderBase):
         return replace(memory, keys=self.attention.precompute(source))
 
     def init_state(self, memory: EncoderMemory) -> DecoderState:
+        self._refresh_rnn_weights()
         hidden, cell = self._initial_hidden(memory)
         batch, length = memory.mask.shape
         feed = hidden.new_zeros(batch, self.config.hidden) if self.config.input_feed else None
@@ -133,7 +167,7 @@ class AttentionDecoder(_RecurrentDecoderBase):
         Training runs ``advance`` per token and ``output`` once over all
         tokens (one large matrix product instead of T small ones).
         """
-        embedded = self.dropout(self.embedding(prev_tokens))  # (B, E)
+        embedded = self._embed(prev_tokens)  # (B, E)
         feed = [state.feed] if self.config.input_feed else []
         if self.config.placement == "bahdanau":
             context, weights = self.attention(state.hidden[-1], memory, state)
@@ -141,7 +175,10 @@ class AttentionDecoder(_RecurrentDecoderBase):
         else:
             output, hidden, cell = self._run_cell(torch.cat([embedded, *feed], -1), state)
             context, weights = self.attention(output, memory, state)
-        attentional = torch.tanh(self.combine(torch.cat([output, context], -1)))  # (B, H)
+        combined = torch.cat([output, context], -1)  # (B, H + C)
+        attentional = torch.tanh(
+            functional.linear(combined, self.combine.weight, self.combine.bias)
+        )
         new_state = DecoderState(
             hidden=hidden,
             cell=cell,
@@ -149,7 +186,7 @@ class AttentionDecoder(_RecurrentDecoderBase):
             alignment=weights,
             cumulative=state.cumulative + weights,
         )
-        return self.dropout(attentional), new_state, weights
+        return self._drop(attentional), new_state, weights
 
 
 class PlainDecoder(_RecurrentDecoderBase):
@@ -168,6 +205,7 @@ class PlainDecoder(_RecurrentDecoderBase):
         return memory
 
     def init_state(self, memory: EncoderMemory) -> DecoderState:
+        self._refresh_rnn_weights()
         hidden, cell = self._initial_hidden(memory)
         return DecoderState(hidden=hidden, cell=cell)
 
@@ -177,9 +215,9 @@ class PlainDecoder(_RecurrentDecoderBase):
 
     def advance(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory):
         """The step without the output layer: -> (readout (B, H + H_enc), new state, None)."""
-        embedded = self.dropout(self.embedding(prev_tokens))
+        embedded = self._embed(prev_tokens)
         output, hidden, cell = self._run_cell(torch.cat([embedded, memory.final], -1), state)
-        readout = self.dropout(torch.cat([output, memory.final], -1))
+        readout = self._drop(torch.cat([output, memory.final], -1))
         return readout, DecoderState(hidden=hidden, cell=cell), None
 
 

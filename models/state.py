@@ -7,6 +7,7 @@ its hypotheses (``state``) and drops finished sentences (``memory``).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -45,6 +46,22 @@ class EncoderMemory:
     def lengths(self) -> Tensor:
         """(B,) number of real positions per row."""
         return self.mask.sum(dim=1)
+
+    @cached_property
+    def padding(self) -> Tensor | None:
+        """(B, 1, S) bool, True at padding; None when no row is padded (a batch of one).
+
+        Worked out once per memory, not at every decoder step (``index_select``
+        makes a new memory, which works it out again).
+        """
+        if bool(self.mask.all()):
+            return None
+        return ~self.mask.unsqueeze(1)
+
+    @cached_property
+    def derived(self) -> dict:
+        """Per-memory values a module works out once and reuses at every step (its own keys)."""
+        return {}
 
     def index_select(self, index: Tensor) -> EncoderMemory:
         """Rows picked (and possibly repeated) by ``index`` (N,)."""

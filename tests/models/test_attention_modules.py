@@ -93,3 +93,38 @@ def test_cumulative_location_sensitive_reads_the_coverage():
     a = DecoderState(hidden=hidden, alignment=same_prev, cumulative=same_prev)
     b = DecoderState(hidden=hidden, alignment=same_prev, cumulative=same_prev * 3)
     assert not torch.allclose(attention(query, memory, a)[1], attention(query, memory, b)[1])
+
+
+def test_additive_inference_fast_paths_match_the_plain_computation():
+    """A large padded batch under inference_mode scores only real positions, in a reused
+    buffer: same weights and context as with autograd (which takes the plain path)."""
+    from attnscope.models.attention import SCRATCH_MIN_ELEMENTS, BahdanauAttention
+
+    torch.manual_seed(0)
+    attention = BahdanauAttention(query_size=32, value_size=24, hidden=512)
+    values = torch.randn(8, 16, 24)
+    lengths = torch.tensor([16, 9, 3, 12, 5, 16, 1, 7])
+    memory = memory_for(attention, values, lengths)
+    assert memory.keys.numel() >= SCRATCH_MIN_ELEMENTS
+    state = DecoderState(hidden=torch.zeros(1, 8, 32))
+    queries = [torch.randn(8, 32) for _ in range(2)]
+    plain = [attention(q, memory, state) for q in queries]
+    with torch.inference_mode():
+        fast = [attention(q, memory, state) for q in queries]  # the second reuses the buffer
+    assert memory.derived  # the packed positions were kept for the next step
+    for (context, weights), (fast_context, fast_weights) in zip(plain, fast, strict=True):
+        torch.testing.assert_close(fast_weights, weights, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(fast_context, context, atol=1e-6, rtol=1e-5)
+        padding = ~memory.mask.unsqueeze(1)
+        assert torch.all(fast_weights[padding] == 0)
+        torch.testing.assert_close(fast_weights.sum(-1), torch.ones(8, 1))
+
+
+def test_memory_padding_is_none_without_padding():
+    values = torch.randn(2, 5, 4)
+    full = EncoderMemory(values=values, mask=torch.ones(2, 5, dtype=torch.bool), final=values[:, 0])
+    assert full.padding is None
+    padded = EncoderMemory(
+        values=values, mask=lengths_to_mask(torch.tensor([5, 2]), 5), final=values[:, 0]
+    )
+    assert padded.padding.tolist() == [[[False] * 5], [[False, False, True, True, True]]]
