@@ -38,6 +38,7 @@ class RandomSampling(GreedySearch):
     """Draws each token from the (tempered, truncated) distribution of the step."""
 
     name = "sampling"
+    argmax_only = False  # choose_tokens draws from the full (N, V) log-probs with bans
 
     def __init__(self, config, **kwargs) -> None:
         super().__init__(config, **kwargs)
