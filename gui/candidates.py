@@ -39,34 +39,43 @@ class Candidate:
 
 
 class ProbabilityBarDelegate(QtWidgets.QStyledItemDelegate):
-    """Paints a cell's probability (``_PROB_ROLE``) as a horizontal bar with a percentage."""
+    """Paints a cell's probability (``_PROB_ROLE``) as a horizontal bar with a percentage.
+
+    Painted directly (background or selection, bar, text) rather than through the
+    style's item-view drawing: this runs for every row on every frame of a live
+    decode, and the style's layout of an empty item cost more than the whole bar.
+    """
 
     _BAR = QtGui.QColor(_BAR_COLOUR)
     _CHOSEN_BAR = QtGui.QColor(_CHOSEN_BAR_COLOUR)
+    _SELECTED = QtWidgets.QStyle.StateFlag.State_Selected
+    _HIGHLIGHT = QtGui.QPalette.ColorRole.Highlight
+    _TEXT = QtGui.QPalette.ColorRole.Text
+    _NO_PEN = QtCore.Qt.PenStyle.NoPen
+    _ALIGN = QtCore.Qt.AlignmentFlag.AlignVCenter
 
     def paint(self, painter: QtGui.QPainter, option, index: QtCore.QModelIndex) -> None:
         prob = index.data(_PROB_ROLE)
         if prob is None:
             super().paint(painter, option, index)
             return
-        self.initStyleOption(option, index)
-        style = option.widget.style() if option.widget else QtWidgets.QApplication.style()
-        option.text = ""
-        style.drawControl(
-            QtWidgets.QStyle.ControlElement.CE_ItemViewItem, option, painter, option.widget
-        )
-        # few calls into Qt per cell: this runs for every visible row on every repaint
-        rect = option.rect.adjusted(3, 4, -3, -4)
+        cell, palette = option.rect, option.palette
+        if option.state & self._SELECTED:
+            painter.fillRect(cell, palette.brush(self._HIGHLIGHT))
+        else:
+            background = index.data(_BACKGROUND_ROLE)
+            if background is not None:
+                painter.fillRect(cell, background)
+        rect = cell.adjusted(3, 4, -3, -4)
         painter.save()
-        painter.setPen(QtCore.Qt.PenStyle.NoPen)
+        painter.setPen(self._NO_PEN)
         painter.setBrush(self._CHOSEN_BAR if index.data(_CHOSEN_ROLE) else self._BAR)
         width = round(rect.width() * min(max(prob, 0.0), 1.0))
         painter.drawRoundedRect(rect.x(), rect.y(), width, rect.height(), 2, 2)
-        painter.setPen(option.palette.color(QtGui.QPalette.ColorRole.Text))
-        painter.setFont(option.font)
-        painter.drawText(
-            rect.adjusted(4, 0, -2, 0), QtCore.Qt.AlignmentFlag.AlignVCenter, _percent(prob)
-        )
+        painter.setPen(palette.color(self._TEXT))
+        font = index.data(_FONT_ROLE)
+        painter.setFont(font if font is not None else option.font)
+        painter.drawText(rect.adjusted(4, 0, -2, 0), self._ALIGN, _percent(prob))
         painter.restore()
 
     def sizeHint(self, option, index: QtCore.QModelIndex) -> QtCore.QSize:
