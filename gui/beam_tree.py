@@ -11,6 +11,7 @@ drawn bold.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +28,11 @@ _ROW_HEIGHT = 48.0  # scene units between nodes of one step
 _BOX = QtCore.QRectF(-48.0, -18.0, 96.0, 36.0)  # node box around its centre
 _TOKEN_CHARS = 11
 _NODE_ID_KEY = 0  # QGraphicsItem.data key holding the node id
+_TOKEN_RECT = _BOX.adjusted(4, 2, -4, -18)  # where a node's token and score are written
+_SCORE_RECT = _BOX.adjusted(4, 18, -4, -2)
+_CENTRE = QtCore.Qt.AlignmentFlag.AlignCenter
+_POINTING_HAND = QtCore.Qt.CursorShape.PointingHandCursor
+_CACHE = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,30 @@ STATUS_STYLES: dict[str, NodeStyle] = {
     "finished": NodeStyle("#e8f5e9", "#2e7d32", "#1b3d1d", 1.0, 2.5, False),
     "nbest": NodeStyle("#ffd54f", "#ff8f00", "#3e2700", 1.0, 3.0, False),
 }
+
+
+@functools.cache
+def _pen(colour: str, width: float, dashed: bool = False) -> QtGui.QPen:
+    """Pens, brushes and fonts are made once: a growing tree styles every new node and edge."""
+    pen = QtGui.QPen(QtGui.QColor(colour), width)
+    if dashed:
+        pen.setStyle(QtCore.Qt.PenStyle.DashLine)
+    return pen
+
+
+@functools.cache
+def _brush(colour: str) -> QtGui.QBrush:
+    return QtGui.QBrush(QtGui.QColor(colour))
+
+
+@functools.cache
+def _node_fonts() -> tuple[QtGui.QFont, QtGui.QFont, QtGui.QFont]:
+    """(token, n-best token, score) fonts; made on first paint (needs the application)."""
+    return (
+        label_font(),
+        label_font(bold=True),
+        label_font(max(7.0, label_font().pointSizeF() - 1.5)),
+    )
 
 
 def validate_tree(nodes: Iterable[BeamNode]) -> dict[int, BeamNode]:
@@ -145,9 +175,9 @@ class _NodeItem(QtWidgets.QGraphicsRectItem):
         self.setData(_NODE_ID_KEY, node.id)
         self.setZValue(2)
         self.setAcceptHoverEvents(True)
-        self.setCursor(QtCore.Qt.CursorShape.PointingHandCursor)
+        self.setCursor(_POINTING_HAND)
         # painted once into a pixmap, then blitted: a growing tree repaints only its new nodes
-        self.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setCacheMode(_CACHE)
         self.set_node(node)
 
     def set_node(self, node: BeamNode) -> None:
@@ -155,7 +185,7 @@ class _NodeItem(QtWidgets.QGraphicsRectItem):
         self.node = node
         self.style = STATUS_STYLES[node.status]
         self.setOpacity(self.style.opacity)
-        self.setBrush(QtGui.QColor(self.style.fill))
+        self.setBrush(_brush(self.style.fill))
         self.setToolTip(
             f"step {node.step}: {node.token!r}\nscore (log p) {node.score:.3f}\nstatus {node.status}"
         )
@@ -169,20 +199,19 @@ class _NodeItem(QtWidgets.QGraphicsRectItem):
     def _apply_pen(self) -> None:
         colour = SELECTION_COLOUR if self.selected_path else self.style.border
         width = self.style.border_width + (1.5 if self.selected_path else 0.0)
-        self.setPen(QtGui.QPen(QtGui.QColor(colour), width))
+        self.setPen(_pen(colour, width))
 
     def paint(self, painter: QtGui.QPainter, option, widget=None) -> None:
         painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         painter.setPen(self.pen())
         painter.setBrush(self.brush())
         painter.drawRoundedRect(self.rect(), 6, 6)
-        painter.setPen(QtGui.QColor(self.style.text))
-        top, bottom = self.rect().adjusted(4, 2, -4, -18), self.rect().adjusted(4, 18, -4, -2)
-        painter.setFont(label_font(bold=self.node.status == "nbest"))
-        centre = QtCore.Qt.AlignmentFlag.AlignCenter
-        painter.drawText(top, centre, elide(self.node.token or "∅", _TOKEN_CHARS))
-        painter.setFont(label_font(max(7.0, label_font().pointSizeF() - 1.5)))
-        painter.drawText(bottom, centre, f"{self.node.score:.2f}")
+        painter.setPen(_pen(self.style.text, 1.0))
+        token_font, nbest_font, score_font = _node_fonts()
+        painter.setFont(nbest_font if self.node.status == "nbest" else token_font)
+        painter.drawText(_TOKEN_RECT, _CENTRE, elide(self.node.token or "∅", _TOKEN_CHARS))
+        painter.setFont(score_font)
+        painter.drawText(_SCORE_RECT, _CENTRE, f"{self.node.score:.2f}")
 
 
 class _BeamGraphicsView(QtWidgets.QGraphicsView):
@@ -400,12 +429,10 @@ class QtBeamTreeView(QtWidgets.QWidget):
         self, edge: QtWidgets.QGraphicsPathItem, child: BeamNode, *, on_path: bool
     ) -> None:
         style = STATUS_STYLES[child.status]
-        pen = QtGui.QPen(
-            QtGui.QColor(SELECTION_COLOUR if on_path else style.border), 3.0 if on_path else 1.2
-        )
-        if style.edge_dashed and not on_path:
-            pen.setStyle(QtCore.Qt.PenStyle.DashLine)
-        edge.setPen(pen)
+        if on_path:
+            edge.setPen(_pen(SELECTION_COLOUR, 3.0))
+        else:
+            edge.setPen(_pen(style.border, 1.2, style.edge_dashed))
         edge.setOpacity(1.0 if on_path else style.opacity)
 
     def _on_node_clicked(self, node_id: int) -> None:
