@@ -21,6 +21,7 @@ from torch.nn import functional
 
 from attnscope.models.config import AttentionConfig
 from attnscope.models.state import DecoderState, EncoderMemory
+from attnscope.models.weight_layout import InputMajorWeights, use_input_major
 
 
 def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
@@ -106,12 +107,20 @@ class BahdanauAttention(Attention):
         self.key_proj = nn.Linear(value_size, hidden)
         self.score = nn.Linear(hidden, 1, bias=False)
         self.context_size = value_size
+        self._input_major = InputMajorWeights()
 
     def precompute(self, values: Tensor) -> Tensor:
         return self.key_proj(values)  # (B, S, A)
 
+    def _project_query(self, query: Tensor) -> Tensor:
+        """W q: (B, Hq) -> (B, A)."""
+        weight = self.query_proj.weight
+        if use_input_major(query.size(0)):
+            weight = self._input_major.get(weight)
+        return functional.linear(query, weight)
+
     def forward(self, query: Tensor, memory: EncoderMemory, state: DecoderState):
-        projected = functional.linear(query, self.query_proj.weight)  # (B, A)
+        projected = self._project_query(query)  # (B, A)
         packed = self._real_positions(memory)
         if packed is None:
             energy = additive_energy(projected.unsqueeze(1), memory.keys)  # (B, S, A)
@@ -239,7 +248,7 @@ class LocationSensitiveAttention(BahdanauAttention):
             previous = memory.values.new_zeros(memory.values.size(0), 1, memory.values.size(1))
         location = self.location_conv(previous)  # (B, C, S)
         location = self.location_proj(location.transpose(1, 2))  # (B, S, A)
-        projected = functional.linear(query, self.query_proj.weight).unsqueeze(1)  # (B, 1, A)
+        projected = self._project_query(query).unsqueeze(1)  # (B, 1, A)
         energy = additive_energy(projected, memory.keys, location)  # (B, S, A)
         scores = functional.linear(energy, self.score.weight).transpose(1, 2)  # (B, 1, S)
         weights = memory_softmax(scores, memory)

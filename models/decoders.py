@@ -20,6 +20,7 @@ from attnscope.models.attention import Attention, build_attention
 from attnscope.models.config import DecoderConfig, ModelConfig
 from attnscope.models.encoders import RNN_CLASSES
 from attnscope.models.state import DecoderState, EncoderMemory
+from attnscope.models.weight_layout import InputMajorWeights, use_input_major
 
 StepOutput = tuple[Tensor, DecoderState, Tensor | None]
 
@@ -37,13 +38,16 @@ class OutputLayer(nn.Module):
         else:
             self.pre = nn.Identity()
             self.proj = nn.Linear(hidden, vocab)
+        self._input_major = InputMajorWeights()
 
     def forward(self, hidden: Tensor) -> Tensor:
-        if isinstance(self.pre, nn.Linear):  # functional calls: no module dispatch per step
-            hidden = functional.linear(hidden, self.pre.weight, self.pre.bias)
-        return torch.log_softmax(
-            functional.linear(hidden, self.proj.weight, self.proj.bias), dim=-1
-        )
+        pre, proj = self.pre, self.proj  # functional calls: no module dispatch per step
+        batched = use_input_major(hidden.numel() // hidden.size(-1))
+        if isinstance(pre, nn.Linear):
+            weight = self._input_major.get(pre.weight) if batched else pre.weight
+            hidden = functional.linear(hidden, weight, pre.bias)
+        weight = self._input_major.get(proj.weight) if batched else proj.weight
+        return torch.log_softmax(functional.linear(hidden, weight, proj.bias), dim=-1)
 
 
 class _RecurrentDecoderBase(nn.Module):
@@ -64,6 +68,7 @@ class _RecurrentDecoderBase(nn.Module):
         )
         self.bridge = nn.Linear(encoder_size, config.hidden)
         self.dropout = nn.Dropout(config.dropout)
+        self._input_major = InputMajorWeights()
 
     def _drop(self, x: Tensor) -> Tensor:
         """Dropout while training; nothing to call in eval."""
@@ -100,13 +105,14 @@ class _RecurrentDecoderBase(nn.Module):
             return output.squeeze(1), new, None
         # eval: the very ATen call nn.GRU / nn.LSTM.forward makes, without its per-call checks
         settings = (rnn.bias, rnn.num_layers, rnn.dropout, False, False, True)
+        weights = rnn._flat_weights
+        if use_input_major(inputs.size(0)):
+            weights = self._input_major.get_all(weights)
         if state.cell is None:
-            output, hidden = _VF.gru(
-                inputs.unsqueeze(1), state.hidden, rnn._flat_weights, *settings
-            )
+            output, hidden = _VF.gru(inputs.unsqueeze(1), state.hidden, weights, *settings)
             return output.squeeze(1), hidden, None
         output, hidden, cell = _VF.lstm(
-            inputs.unsqueeze(1), (state.hidden, state.cell), rnn._flat_weights, *settings
+            inputs.unsqueeze(1), (state.hidden, state.cell), weights, *settings
         )
         return output.squeeze(1), hidden, cell
 
@@ -176,9 +182,10 @@ class AttentionDecoder(_RecurrentDecoderBase):
             output, hidden, cell = self._run_cell(torch.cat([embedded, *feed], -1), state)
             context, weights = self.attention(output, memory, state)
         combined = torch.cat([output, context], -1)  # (B, H + C)
-        attentional = torch.tanh(
-            functional.linear(combined, self.combine.weight, self.combine.bias)
-        )
+        weight = self.combine.weight
+        if use_input_major(combined.size(0)):
+            weight = self._input_major.get(weight)
+        attentional = torch.tanh(functional.linear(combined, weight, self.combine.bias))
         new_state = DecoderState(
             hidden=hidden,
             cell=cell,
