@@ -45,6 +45,8 @@ class SearchRows:
     node_ids:      (N,) int64 tree node of each row (-1 for an empty slot)
     select:        (N,) long rows of the previous step each row continues, or None
     memory_select: (N,) long rows of the previous memory to keep, or None
+    last:          (N,) long the token each row feeds to the next step; None = the
+                   history's last column (bos before the first step)
     """
 
     inputs: np.ndarray
@@ -55,6 +57,7 @@ class SearchRows:
     node_ids: np.ndarray
     select: Tensor | None = None
     memory_select: Tensor | None = None
+    last: Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +114,8 @@ class DecodeStrategy(ABC):
     @property
     def current_tokens(self) -> Tensor:
         """(N,) long, the token each row feeds to the next model step."""
+        if self._rows.last is not None:
+            return self._rows.last
         history = self._rows.history
         if history.size(1) == 0:
             return torch.full((history.size(0),), BOS_ID, dtype=torch.long, device=self.device)

@@ -5,6 +5,8 @@ in how ``choose_tokens`` picks a token from the step's log-probs.
 
 The running scores live in numpy (float32): greedy and sampling need them
 only for the CPU-side record, so no device tensor is made for them per step.
+The rows' token history is kept only when n-gram blocking reads it; the
+next step's tokens are ``SearchRows.last``.
 """
 
 from __future__ import annotations
@@ -112,7 +114,8 @@ class GreedySearch(DecodeStrategy):
             tokens = torch.from_numpy(tokens_np).to(ids.device)
         else:
             tokens_np, token_log_probs, tokens = ids_np[:, 0], values_np[:, 0], ids[:, 0]
-        topk_probs = values[:, :k].float().exp().cpu().numpy()
+        top = values if values.size(1) == k else values[:, :k]
+        topk_probs = top.float().exp().cpu().numpy()
         return tokens, tokens_np, token_log_probs, ids_np[:, :k], topk_probs
 
     def _initial_rows(self, max_lengths: np.ndarray) -> SearchRows:
@@ -127,19 +130,29 @@ class GreedySearch(DecodeStrategy):
         node_ids: np.ndarray,
         finished: np.ndarray,
     ) -> SearchRows:
+        history = rows.history
+        if self.rules.block_ngram_repeat > 0:  # the only reader of the history
+            history = torch.cat([history, tokens.unsqueeze(1)], dim=1)  # (N, t + 1)
+        if not finished.any():  # every row goes on (batch-1 stepping: every step but the last)
+            return replace(
+                rows,
+                history=history,
+                scores=scores,
+                node_ids=node_ids,
+                last=tokens,
+                select=None,
+                memory_select=None,
+            )
         keep = np.flatnonzero(~finished)
-        history = torch.cat([rows.history, tokens.unsqueeze(1)], dim=1)  # (N, t + 1)
-        select = None
-        if keep.size < finished.size:
-            select = torch.as_tensor(keep, device=tokens.device)
-            history, scores = history.index_select(0, select), scores[keep]
+        select = torch.as_tensor(keep, device=tokens.device)
         return SearchRows(
             inputs=rows.inputs[keep],
             max_lengths=rows.max_lengths[keep],
             n_finished=rows.n_finished[keep],
-            history=history,
-            scores=scores,
+            history=history.index_select(0, select),
+            scores=scores[keep],
             node_ids=node_ids[keep],
             select=select,
             memory_select=select,
+            last=tokens.index_select(0, select),
         )
