@@ -12,9 +12,10 @@ from attnscope.gui.candidates import QtCandidatesPanel
 from attnscope.gui.translate_view import display_piece
 
 TREE_INTERVAL_S = 0.3  # a growing beam tree is redrawn at most ~3 times a second
-# The tree is drawn as a view job of its own (the window's FrameScheduler): its scene update
-# and repaint never add to the frame that painted the heat map, chips and candidates.
+# The candidates and the tree are drawn as view jobs of their own (the window's
+# FrameScheduler): their updates and repaints never add to the frame that painted the heat map.
 TREE_JOB = "tree"
+CANDIDATES_JOB = "candidates"
 TREE_PRIORITY = 1  # after a waiting snapshot: the new row is what the user waits for
 _TREE_ARRAYS = ("parent_ids", "tokens", "scores", "finished", "pruned", "nbest_rank")
 
@@ -65,15 +66,28 @@ class AnalysisDocks(QObject):
         self._pending_tree = None  # the snapshot whose tree waits for its view job
         self._tree_drawn_at = 0.0
         self._candidates_key = None
+        self._pending_candidates = None  # (snapshot, selected step) waiting for its view job
         self._vocab_for = None
 
     def show_snapshot(self, snapshot, selected: int | None) -> None:
+        """Queue the candidates of step ``selected`` and the beam tree of ``snapshot``.
+
+        Both are view jobs of their own (the window's FrameScheduler), so their
+        updates and repaints never add to the frame that drew the heat map.
+        """
+        self._pending_candidates = (snapshot, selected)
+        self.window.frames.request(CANDIDATES_JOB, self._draw_pending_candidates)
+        self._show_tree(snapshot)
+
+    def _draw_pending_candidates(self) -> None:
+        pending, self._pending_candidates = self._pending_candidates, None
+        if pending is None:
+            return
         summary = self.window.summary
         if summary is not None and self._vocab_for is not summary:
             self._vocab_for = summary
             self.candidates.set_vocabulary([p for p in summary.target_vocab if p])
-        self._show_candidates(snapshot, selected)
-        self._show_tree(snapshot)
+        self._show_candidates(*pending)
 
     def _show_candidates(self, snapshot, selected: int | None) -> None:
         if selected is None or not snapshot.steps:
