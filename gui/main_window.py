@@ -433,12 +433,25 @@ class MainWindow(QMainWindow):
         self._next_paint_at = time.perf_counter() + FRAME_S
         self.snapshotShown.emit(snapshot)
 
+    def _shown_step(self) -> int | None:
+        """The step the views show as selected: the user's choice, else the newest."""
+        if self.selected_step is not None:
+            return self.selected_step
+        return len(self.snapshot.steps) - 1 if self.snapshot.steps else None
+
     def _show_snapshot(self) -> None:
-        snapshot = self.snapshot
-        last = len(snapshot.steps) - 1 if snapshot.steps else None
-        selected = self.selected_step if self.selected_step is not None else last
-        self._active_view().show_snapshot(snapshot, selected)
+        snapshot, selected = self.snapshot, self._shown_step()
+        view = self._active_view()
+        if view is self.translate_view:  # the text and chips are a view job of their own
+            view.show_attention(snapshot, selected)
+            self.frames.request("tokens", self._show_tokens)
+        else:
+            view.show_snapshot(snapshot, selected)
         self.analysis.show_snapshot(snapshot, selected)
+
+    def _show_tokens(self) -> None:
+        if self.snapshot is not None and self._active_view() is self.translate_view:
+            self.translate_view.show_tokens(self.snapshot, self._shown_step())
 
     def select_step(self, step: int) -> None:
         if self.snapshot is None or not 0 <= step < len(self.snapshot.steps):

@@ -104,10 +104,19 @@ class TranslateWorkspace(QWidget):
         self.source_edit.blockSignals(False)
 
     def show_snapshot(self, snapshot, selected: int | None) -> None:
-        """Draw ``snapshot`` (an engine SessionSnapshot); rows are appended when possible."""
-        pieces = [display_piece(p) for p in snapshot.target_pieces]
+        """Draw ``snapshot`` (an engine SessionSnapshot): its attention and its tokens."""
+        self.show_attention(snapshot, selected)
+        self.show_tokens(snapshot, selected)
+
+    def show_tokens(self, snapshot, selected: int | None) -> None:
+        """The translation text and the token chips of ``snapshot``."""
         self.target_label.setText(snapshot.target_text or "<i>(nothing yet)</i>")
         self.chips.set_tokens(list(snapshot.target_pieces), [s.log_prob for s in snapshot.steps])
+        self.chips.select(selected)
+
+    def show_attention(self, snapshot, selected: int | None) -> None:
+        """The heat map (rows appended when possible) and the timeline of ``snapshot``."""
+        pieces = [display_piece(p) for p in snapshot.target_pieces]
         attention = snapshot.attention
         source = [display_piece(p) for p in snapshot.source_pieces]
         rows = 0 if attention is None else attention.shape[0]
@@ -131,7 +140,8 @@ class TranslateWorkspace(QWidget):
         self.timeline.setRange(0, len(snapshot.steps))
         self.timeline.setValue(0 if selected is None else selected + 1)
         self.timeline.blockSignals(False)
-        self.select_step(selected)
+        if selected is not None and selected < self._shown_rows:
+            self.heatmap.select_row(selected)
 
     def select_step(self, step: int | None) -> None:
         self.chips.select(step)

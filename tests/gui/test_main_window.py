@@ -71,7 +71,7 @@ def test_step_three_times_back_and_heatmap_matches_engine(
     assert heatmap.matrix().shape == (3, source_len)
     reference = engine_attention(tiny_translation_checkpoint, 3)
     np.testing.assert_allclose(heatmap.matrix(), reference[:, 0, :], atol=1e-6)
-    assert len(window.translate_view.chips.chips) == 3
+    qtbot.waitUntil(lambda: len(window.translate_view.chips.chips) == 3)  # a view job of its own
     wait_snapshot(qtbot, window, window.back, lambda s: len(s.steps) == 2)
     assert heatmap.matrix().shape == (2, source_len)
 
