@@ -66,6 +66,8 @@ class FrameScheduler(QObject):
         if not self._jobs:
             self._timer.stop()
             return
+        if self._free_at == math.inf:  # a job is running; its end arms the timer
+            return
         due = max(self._free_at, min(not_before for _, not_before, _ in self._jobs.values()))
         wait_ms = max(0, math.ceil((due - time.perf_counter()) * 1000))
         if not self._timer.isActive() or self._timer.remainingTime() > wait_ms:
@@ -84,6 +86,7 @@ class FrameScheduler(QObject):
         self._arm()
 
     def _run(self, job: Callable[[], None]) -> None:
+        self._free_at = math.inf  # jobs requested by this one wait for its end (armed below)
         try:
             job()
         finally:

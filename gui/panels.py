@@ -17,6 +17,7 @@ TREE_INTERVAL_S = 0.3  # a growing beam tree is redrawn at most ~3 times a secon
 TREE_JOB = "tree"
 CANDIDATES_JOB = "candidates"
 TREE_PRIORITY = 1  # after a waiting snapshot: the new row is what the user waits for
+TREE_CHUNK_NODES = 30  # new nodes added per tree job; more are added by the jobs after it
 _TREE_ARRAYS = ("parent_ids", "tokens", "scores", "finished", "pruned", "nbest_rank")
 
 
@@ -143,14 +144,23 @@ class AnalysisDocks(QObject):
             and all(np.array_equal(getattr(new, a), getattr(tree, a)) for a in _TREE_ARRAYS)
         )
 
-    def _draw_pending_tree(self) -> None:
-        snapshot, self._pending_tree = self._pending_tree, None
+    def _draw_pending_tree(self, *, whole: bool = False) -> None:
+        """Draw the waiting tree; a tree that grew by more than TREE_CHUNK_NODES (node ids
+        run step by step, so any prefix is a tree) is drawn over several jobs, unless
+        ``whole``."""
+        snapshot = self._pending_tree
         if snapshot is None:
             return
-        if snapshot.tree is None:
-            self.beam_tree.set_tree([])
-        else:
-            self.beam_tree.set_tree(beam_nodes(snapshot))
+        nodes = beam_nodes(snapshot) if snapshot.tree is not None else []
+        drawn = self.beam_tree.node_count()
+        if not whole and drawn and len(nodes) > drawn + TREE_CHUNK_NODES:
+            self.beam_tree.set_tree(nodes[: drawn + TREE_CHUNK_NODES])
+            self._drawn_tree = None  # part of a tree: not what any snapshot shows
+            self.window.frames.request(TREE_JOB, self._draw_pending_tree, priority=TREE_PRIORITY)
+            return
+        self._pending_tree = None
+        self.beam_tree.set_tree(nodes)
+        if nodes:
             self.beam_tree.select(snapshot.best_node if snapshot.best_node else None)
         self._drawn_tree = (snapshot.tree, snapshot.best_node)
         self._tree_drawn_at = time.perf_counter()
@@ -160,7 +170,9 @@ class AnalysisDocks(QObject):
         snapshot = self.window.snapshot
         if snapshot is None or snapshot.tree is None or snapshot.node_attention is None:
             return
-        self.window.frames.run_now(TREE_JOB)  # a waiting redraw first: the node may be new
+        if self._pending_tree is not None:  # a waiting redraw first: the node may be new
+            self.window.frames.cancel(TREE_JOB)
+            self._draw_pending_tree(whole=True)
         self.beam_tree.select(node_id)
         path = snapshot.tree.path(node_id)
         if not path:

@@ -1,5 +1,6 @@
 """Drive the real main window as a user would: offscreen, real worker thread."""
 
+import itertools
 import json
 from pathlib import Path
 
@@ -155,6 +156,29 @@ def test_beam_tree_is_drawn_as_its_own_view_job_after_the_snapshot(
     qtbot.waitUntil(lambda: tree_view.node_count() == len(snapshot.tree), timeout=TIMEOUT)
     assert tree_view.selected() == snapshot.best_node
     assert not window.frames.pending("tree")
+
+
+def test_a_tree_that_grew_a_lot_is_drawn_over_several_jobs(
+    qtbot, window, tiny_translation_checkpoint, monkeypatch
+):
+    from attnscope.gui import panels
+
+    monkeypatch.setattr(panels, "TREE_CHUNK_NODES", 4)
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    window.decode_settings.set_values({"strategy": "beam", "beam_size": 3})
+    tree_view = window.analysis.beam_tree
+    sizes = []
+    set_tree = tree_view.set_tree
+    monkeypatch.setattr(
+        tree_view, "set_tree", lambda nodes: (sizes.append(len(nodes)), set_tree(nodes))
+    )
+    window.decode_actions.run.setChecked(True)
+    snapshot = wait_snapshot(qtbot, window, window.toggle_run, lambda s: s.done)
+    qtbot.waitUntil(lambda: tree_view.node_count() == len(snapshot.tree), timeout=TIMEOUT)
+    grown = [b - a for a, b in itertools.pairwise(sizes) if a > 0 and b > a]
+    assert all(step <= 4 for step in grown)  # never more than a chunk on top of a drawn tree
+    assert tree_view.selected() == snapshot.best_node
 
 
 def test_empty_source_gives_a_message_not_a_crash(qtbot, window, tiny_translation_checkpoint):
