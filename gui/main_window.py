@@ -14,15 +14,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QStackedWidget,
     QToolBar,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel
+from attnscope.gui.file_translation import FileTranslation
 from attnscope.gui.frame_scheduler import FrameScheduler
 from attnscope.gui.message_bar import MessageBar
 from attnscope.gui.model_panel import ModelPanel
@@ -105,16 +104,9 @@ class MainWindow(QMainWindow):
         self._build_extra_docks()
         self.device_label = QLabel()
         self.speed_label = QLabel()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.hide()
-        self.cancel_batch = QToolButton()
-        self.cancel_batch.setText("Cancel")
-        self.cancel_batch.setToolTip(
-            "Stop the file translation; lines done so far stay in OUT.partial"
-        )
-        self.cancel_batch.clicked.connect(self.client.cancel)
-        self.cancel_batch.hide()
+        self.file_translation = FileTranslation(self)
+        self.progress = self.file_translation.progress
+        self.cancel_batch = self.file_translation.cancel
         bar = self.statusBar()
         bar.addPermanentWidget(self.speed_label)
         bar.addPermanentWidget(self.progress)
@@ -159,12 +151,7 @@ class MainWindow(QMainWindow):
         from attnscope.gui.demo_menu import DemoMenus
 
         self.demo_menus = DemoMenus(self, file_menu, before=self.recent_menu.menuAction())
-        self.batch_action = self._action(
-            "&Translate a file…",
-            "Ctrl+Shift+T",
-            self.translate_file_dialog,
-            "Translate every line of a text file into another file",
-        )
+        self.batch_action = self.file_translation.action
         file_menu.addAction(self.batch_action)
         self.export_menu = file_menu.addMenu("&Export")
         from attnscope.gui.export_actions import attach_export_actions
@@ -207,8 +194,6 @@ class MainWindow(QMainWindow):
         # bound methods only: a lambda would run in the worker's thread
         worker.cancelled.connect(self._on_worker_cancelled)
         worker.busy.connect(self._on_busy_changed)
-        worker.batchProgress.connect(self._on_batch_progress)
-        worker.batchFinished.connect(self._on_batch_finished)
 
     # -- model loading -----------------------------------------------
     def load_checkpoint(self, path: str | Path, *, after_paint: bool = False) -> None:
@@ -473,40 +458,9 @@ class MainWindow(QMainWindow):
         if self.cursor().shape() != cursor:
             self.setCursor(cursor)
 
-    # -- batch translation ---------------------------------------------
-    def translate_file_dialog(self) -> None:
-        if self.summary is None or self.summary.task != "translation":
-            self.show_message("Load a translation checkpoint first.", "warning")
-            return
-        src, _ = QFileDialog.getOpenFileName(
-            self, "Text file to translate", "", "Text (*.txt *.gz);;All files (*)"
-        )
-        if not src:
-            return
-        out, _ = QFileDialog.getSaveFileName(self, "Save translations as", src + ".translated.txt")
-        if out:
-            self.translate_file(src, out)
-
     def translate_file(self, src: str, out: str) -> None:
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self.cancel_batch.show()
-        self.client.translate_file(src, out, self.decode_config())
-
-    def _on_batch_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, total)
-        self.progress.setValue(done)
-        self.progress.setFormat(f"{done}/{total} lines")
-
-    def _on_batch_finished(self, path: str, complete: bool) -> None:
-        self.progress.hide()
-        self.cancel_batch.hide()
-        if complete:
-            self.show_message(f"Translations written to {path}", "info")
-        else:
-            self.show_message(
-                f"Stopped early: the lines done so far are in {path}.partial", "warning"
-            )
+        """Translate every line of ``src`` into ``out`` (see FileTranslation)."""
+        self.file_translation.start(src, out)
 
     # -- messages, drops, settings, closing -----------------------------
     def _on_worker_failed(self, text: str) -> None:

@@ -1,0 +1,76 @@
+"""File > Translate a file…: every line of a text file through the model worker.
+
+``FileTranslation`` owns the menu action, the status bar's progress bar and
+its Cancel button, and shows the worker's progress and outcome; the lines
+done before a cancel stay in ``OUT.partial``.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QProgressBar, QToolButton
+
+TEXT_FILTER = "Text (*.txt *.gz);;All files (*)"
+
+
+class FileTranslation(QObject):
+    """Translating a whole file from a main window (its worker does the work)."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window)
+        self.window = window
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.hide()
+        self.cancel = QToolButton()
+        self.cancel.setText("Cancel")
+        self.cancel.setToolTip("Stop the file translation; lines done so far stay in OUT.partial")
+        self.cancel.clicked.connect(window.client.cancel)
+        self.cancel.hide()
+        tip = "Translate every line of a text file into another file"
+        self.action = QAction("&Translate a file…", window)
+        self.action.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        self.action.setStatusTip(tip)
+        self.action.setToolTip(tip)
+        self.action.triggered.connect(self.ask_and_start)
+        worker = window.client.worker  # bound slots: they run in the GUI thread
+        worker.batchProgress.connect(self._on_progress)
+        worker.batchFinished.connect(self._on_finished)
+
+    def ask_and_start(self) -> None:
+        """Ask for the file to translate and where to write it."""
+        window = self.window
+        if window.summary is None or window.summary.task != "translation":
+            window.show_message("Load a translation checkpoint first.", "warning")
+            return
+        src, _ = QFileDialog.getOpenFileName(window, "Text file to translate", "", TEXT_FILTER)
+        if not src:
+            return
+        out, _ = QFileDialog.getSaveFileName(
+            window, "Save translations as", src + ".translated.txt"
+        )
+        if out:
+            self.start(src, out)
+
+    def start(self, src: str, out: str) -> None:
+        """Translate ``src`` line by line into ``out`` with the window's decode settings."""
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel.show()
+        self.window.client.translate_file(src, out, self.window.decode_config())
+
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{done}/{total} lines")
+
+    def _on_finished(self, path: str, complete: bool) -> None:
+        self.progress.hide()
+        self.cancel.hide()
+        if complete:
+            self.window.show_message(f"Translations written to {path}", "info")
+        else:
+            self.window.show_message(
+                f"Stopped early: the lines done so far are in {path}.partial", "warning"
+            )
