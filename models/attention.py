@@ -115,7 +115,7 @@ class BahdanauAttention(Attention):
     def _project_query(self, query: Tensor) -> Tensor:
         """W q: (B, Hq) -> (B, A)."""
         weight = self.query_proj.weight
-        if use_input_major(query.size(0)):
+        if use_input_major(query):
             weight = self._input_major.get(weight)
         return functional.linear(query, weight)
 

@@ -42,7 +42,7 @@ class OutputLayer(nn.Module):
 
     def forward(self, hidden: Tensor) -> Tensor:
         pre, proj = self.pre, self.proj  # functional calls: no module dispatch per step
-        batched = use_input_major(hidden.numel() // hidden.size(-1))
+        batched = use_input_major(hidden)
         if isinstance(pre, nn.Linear):
             weight = self._input_major.get(pre.weight) if batched else pre.weight
             hidden = functional.linear(hidden, weight, pre.bias)
@@ -106,7 +106,7 @@ class _RecurrentDecoderBase(nn.Module):
         # eval: the very ATen call nn.GRU / nn.LSTM.forward makes, without its per-call checks
         settings = (rnn.bias, rnn.num_layers, rnn.dropout, False, False, True)
         weights = rnn._flat_weights
-        if use_input_major(inputs.size(0)):
+        if use_input_major(inputs):
             weights = self._input_major.get_all(weights)
         if state.cell is None:
             output, hidden = _VF.gru(inputs.unsqueeze(1), state.hidden, weights, *settings)
@@ -183,7 +183,7 @@ class AttentionDecoder(_RecurrentDecoderBase):
             context, weights = self.attention(output, memory, state)
         combined = torch.cat([output, context], -1)  # (B, H + C)
         weight = self.combine.weight
-        if use_input_major(combined.size(0)):
+        if use_input_major(combined):
             weight = self._input_major.get(weight)
         attentional = torch.tanh(functional.linear(combined, weight, self.combine.bias))
         new_state = DecoderState(

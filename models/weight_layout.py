@@ -48,9 +48,16 @@ class InputMajorWeights:
         return [self.get(w) if w.dim() == 2 else w for w in weights]
 
 
-def use_input_major(rows: int) -> bool:
-    """True for a product of ``rows`` rows run without autograd (a batched decode)."""
-    return rows >= MIN_ROWS and not torch.is_grad_enabled()
+def use_input_major(inputs: Tensor) -> bool:
+    """True for a product of ``inputs`` (..., in) with at least ``MIN_ROWS`` rows, run on
+    the CPU without autograd (a batched decode). Other devices keep the module's weights:
+    the measurement above is MKL's.
+    """
+    return (
+        inputs.device.type == "cpu"
+        and inputs.numel() >= MIN_ROWS * inputs.size(-1)
+        and not torch.is_grad_enabled()
+    )
 
 
 __all__ = ["MIN_ROWS", "InputMajorWeights", "use_input_major"]

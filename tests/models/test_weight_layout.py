@@ -23,9 +23,11 @@ def test_copy_is_remade_after_an_in_place_change():
 
 
 def test_only_batched_products_without_autograd_use_copies():
-    assert not use_input_major(MIN_ROWS)  # autograd on: the module's own weights
+    assert not use_input_major(torch.ones(MIN_ROWS, 3))  # autograd on: the module's weights
     with torch.no_grad():
-        assert use_input_major(MIN_ROWS) and not use_input_major(MIN_ROWS - 1)
+        assert use_input_major(torch.ones(MIN_ROWS, 3))
+        assert use_input_major(torch.ones(2, MIN_ROWS, 3))  # rows of a (B, T, in) input
+        assert not use_input_major(torch.ones(MIN_ROWS - 1, 3))
 
 
 def test_batched_step_follows_new_weights_and_matches_the_autograd_step():
