@@ -150,3 +150,57 @@ class DecodeSettingsPanel(QWidget):
         if isinstance(values, dict):
             self.set_values(values)
         self.live.setChecked(settings.value("decode/live", False, type=bool))
+
+
+def describe_decoding(values: dict[str, Any]) -> str:
+    """'beam 5, GNMT length penalty α 1.5' for a settings dict (DecodeConfig keys)."""
+    strategy = values.get("strategy", "greedy")
+    if strategy != "beam":
+        return strategy
+    text = f"beam {values.get('beam_size', 5)}"
+    penalty = values.get("length_penalty", "none")
+    if penalty == "gnmt":
+        return f"{text}, GNMT length penalty α {values.get('alpha', 0.6)}"
+    return text if penalty == "none" else f"{text}, {penalty} length penalty"
+
+
+class RecommendedDecoding:
+    """Decode > Use the model's recommended settings: what its checkpoint says decodes best.
+
+    ``scripts/ship_checkpoint.py --recommend`` stores the settings chosen on the
+    model's validation set as ``info["recommended_decoding"]``; the action is
+    enabled only for a model that has them, and never changes settings by itself.
+    """
+
+    NONE_TIP = "This model's checkpoint recommends no decoding settings"
+
+    def __init__(self, parent: QWidget, panel: DecodeSettingsPanel, notify) -> None:
+        self.panel, self.notify = panel, notify
+        self.values: dict[str, Any] = {}
+        self.action = QAction("Use the model's &recommended settings", parent)
+        self.action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        self.action.triggered.connect(self.apply)
+        self.model_loaded(None)
+
+    def model_loaded(self, summary) -> None:
+        recommended = summary.info.get("recommended_decoding") if summary else None
+        self.values = dict(recommended) if isinstance(recommended, dict) else {}
+        tip = (
+            f"Decode with {describe_decoding(self.values)}, as chosen on this model's "
+            "validation set (Ctrl+Shift+R)"
+            if self.values
+            else self.NONE_TIP
+        )
+        self.action.setEnabled(bool(self.values))
+        self.action.setToolTip(tip)
+        self.action.setStatusTip(tip)
+        if self.values and self.panel.values()["strategy"] != self.values.get("strategy"):
+            self.notify(
+                f"This model decodes best with {describe_decoding(self.values)}: "
+                "Decode > Use the model's recommended settings (Ctrl+Shift+R)"
+            )
+
+    def apply(self) -> None:
+        if self.values:
+            self.panel.set_values(self.values)
+            self.notify(f"Decoding set to {describe_decoding(self.values)}")

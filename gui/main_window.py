@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel
+from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel, RecommendedDecoding
 from attnscope.gui.file_translation import FileTranslation
 from attnscope.gui.frame_scheduler import FrameScheduler
 from attnscope.gui.message_bar import MessageBar
@@ -164,6 +164,11 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self._action("&Quit", QKeySequence.Quit, self.close, "Quit AttnScope"))
         decode_menu = menu.addMenu("&Decode")
         decode_menu.addActions(acts.all)
+        decode_menu.addSeparator()
+        self.recommended = RecommendedDecoding(
+            self, self.decode_settings, lambda text: self.statusBar().showMessage(text, 8000)
+        )
+        decode_menu.addAction(self.recommended.action)
         view_menu = menu.addMenu("&View")
         self.device_menu = view_menu.addMenu("&Device")
         self.device_menu.setToolTipsVisible(True)
@@ -235,6 +240,7 @@ class MainWindow(QMainWindow):
         self.workspaces.setCurrentWidget(self._workspace_for(summary.task))
         self.setWindowTitle(f"AttnScope — {summary.name}")
         self.statusBar().showMessage(f"Loaded {summary.name}", 4000)
+        self.recommended.model_loaded(summary)  # may replace the message with a hint
         if summary.task == "translation" and not self.translate_view.source().strip():
             self.translate_view.set_source(summary.examples[0] if summary.examples else "")
         self.captioning.model_loaded()

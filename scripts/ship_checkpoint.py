@@ -1,10 +1,13 @@
 """Copy a trained checkpoint into resources/: fp16 storage, example inputs and scores in its info.
 
     python scripts/ship_checkpoint.py RUN/best.safetensors resources/checkpoints/NAME.safetensors \
-        --examples resources/examples/sentences_de.txt --score test_bleu=... --score ...
+        --examples resources/examples/sentences_de.txt --score test_bleu=... --score ... \
+        --recommend strategy=beam --recommend beam_size=5 --recommend length_penalty=gnmt
 
 The weights are unchanged (re-saved through the engine, so a joint vocabulary is
-stored once); the app shows ``info["examples"][0]`` as the first source.
+stored once); the app shows ``info["examples"][0]`` as the first source, and
+offers ``info["recommended_decoding"]`` (DecodeConfig fields, e.g. the beam and
+length penalty chosen on validation) under Decode > Use the model's recommended settings.
 """
 
 from __future__ import annotations
@@ -16,6 +19,29 @@ from pathlib import Path
 import torch
 
 from attnscope.engine.checkpoint import load_checkpoint, save_checkpoint
+from attnscope.engine.decoding import DecodeConfig
+
+
+def _values(items: list[str]) -> dict:
+    """``name=value`` strings -> dict, each value JSON if it parses, else the string."""
+    values = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            values[name] = json.loads(value)
+        except json.JSONDecodeError:
+            values[name] = value
+    return values
+
+
+def recommended_decoding(items: list[str]) -> dict:
+    """The ``--recommend`` settings, checked by building a DecodeConfig from them."""
+    values = _values(items)
+    try:
+        DecodeConfig(**values)
+    except (TypeError, ValueError) as error:  # unknown field / bad value
+        raise SystemExit(f"--recommend: {error}") from None
+    return values
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,19 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", help="text file, one example input per line")
     parser.add_argument("--score", action="append", default=[], help="name=value, repeatable")
     parser.add_argument("--note", help="free text stored as info['note']")
+    parser.add_argument(
+        "--recommend", action="append", default=[], help="name=value of a DecodeConfig field"
+    )
     args = parser.parse_args(argv)
     checkpoint = load_checkpoint(args.source)
     info = dict(checkpoint.info)
     if args.examples:
         lines = Path(args.examples).read_text(encoding="utf-8").splitlines()
         info["examples"] = [line.strip() for line in lines if line.strip()]
-    scores = dict(info.get("scores", {}))
-    for item in args.score:
-        name, _, value = item.partition("=")
-        try:
-            scores[name] = json.loads(value)
-        except json.JSONDecodeError:
-            scores[name] = value
+    scores = {**info.get("scores", {}), **_values(args.score)}
+    if args.recommend:
+        info["recommended_decoding"] = recommended_decoding(args.recommend)
     if scores:
         info["scores"] = scores
     if args.note:
