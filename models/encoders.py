@@ -208,7 +208,6 @@ class ImageEncoder(nn.Module):
             self.positions = None
         self.summary = config.summary
         self.dropout = nn.Dropout(config.dropout)
-        self.cell_pool = nn.AdaptiveAvgPool2d(tuple(config.grid)) if config.grid else None
         self.local_keys = nn.Linear(6, self.output_size) if config.local_keys else None
 
     def forward(self, images: Tensor) -> EncoderMemory:
@@ -219,7 +218,8 @@ class ImageEncoder(nn.Module):
 
     def cell_keys(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) -> (B, h·w, C'): each cell's colour statistics, projected and positioned."""
-        stats = self.cell_pool(torch.cat([images, images * images], dim=1))  # (B, 6, h, w)
+        # self.pool is the grid's average pool (local keys need a fixed grid)
+        stats = self.pool(torch.cat([images, images * images], dim=1))  # (B, 6, h, w)
         keys = self.local_keys(stats.flatten(2).transpose(1, 2))
         return keys if self.positions is None else keys + self.positions
 
