@@ -1,22 +1,17 @@
 """scripts/average_checkpoints.py: the element-wise mean of one run's checkpoints."""
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
+from script_support import load_script
 
 from attnscope.engine.checkpoint import load_checkpoint, save_checkpoint
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "average_checkpoints.py"
 
 
 @pytest.fixture(scope="module")
 def averager():
-    spec = importlib.util.spec_from_file_location("average_checkpoints", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("average_checkpoints")
 
 
 def _shifted_copy(source: Path, target: Path, shift: float, epoch: int) -> Path:

@@ -1,21 +1,14 @@
 """scripts/ship_checkpoint.py: fp16 copy with examples, scores and recommended decoding."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from script_support import load_script
 
 from attnscope.engine.checkpoint import load_checkpoint, read_checkpoint_info
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "ship_checkpoint.py"
 
 
 @pytest.fixture(scope="module")
 def shipper():
-    spec = importlib.util.spec_from_file_location("ship_checkpoint", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ship_checkpoint")
 
 
 def test_ship_stores_scores_and_recommended_decoding(

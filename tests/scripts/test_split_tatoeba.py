@@ -1,20 +1,15 @@
 """scripts/split_tatoeba.py: fixed-seed splits by English sentence, attribution kept."""
 
 import gzip
-import importlib.util
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "split_tatoeba.py"
+from script_support import load_script
 
 
 @pytest.fixture(scope="module")
 def splitter():
-    spec = importlib.util.spec_from_file_location("split_tatoeba", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("split_tatoeba")
 
 
 def write_pairs(path: Path, n: int) -> list[str]:
