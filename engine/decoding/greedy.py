@@ -104,7 +104,13 @@ class GreedySearch(DecodeStrategy):
         values, ids = log_probs.topk(max(wide, k), dim=1)  # (N, w), best first
         ids_np = ids.cpu().numpy()
         values_np = values.float().cpu().numpy()
-        if banned:  # the first id of each row that is not banned (np.isin is slow on tiny arrays)
+        if banned and ids_np.shape[0] == 1:  # batch-1 stepping: numpy is slow on tiny arrays
+            column = next(
+                j for j, token in enumerate(ids_np[0, :wide].tolist()) if token not in banned
+            )
+            tokens = ids[:, column]
+            tokens_np, token_log_probs = ids_np[:, column], values_np[:, column]
+        elif banned:  # the first id of each row that is not banned (np.isin is slow on tiny arrays)
             allowed = ids_np[:, :wide] != banned[0]
             for token in banned[1:]:
                 allowed &= ids_np[:, :wide] != token
@@ -134,14 +140,14 @@ class GreedySearch(DecodeStrategy):
         if self.rules.block_ngram_repeat > 0:  # the only reader of the history
             history = torch.cat([history, tokens.unsqueeze(1)], dim=1)  # (N, t + 1)
         if not finished.any():  # every row goes on (batch-1 stepping: every step but the last)
-            return replace(
-                rows,
+            return SearchRows(  # (dataclasses.replace costs as much again per step)
+                inputs=rows.inputs,
+                max_lengths=rows.max_lengths,
+                n_finished=rows.n_finished,
                 history=history,
                 scores=scores,
                 node_ids=node_ids,
                 last=tokens,
-                select=None,
-                memory_select=None,
             )
         keep = np.flatnonzero(~finished)
         select = torch.as_tensor(keep, device=tokens.device)

@@ -97,3 +97,18 @@ def test_no_attention_model_gives_none():
     model = ScriptedModel(V, table_probs({}, eos_heavy(V)), num_heads=0)
     result = decode(model, scripted_memory([3]), DecodeConfig())[0]
     assert result.steps[0].attention is None and result.best.attention is None
+
+
+def test_argmax_shortcut_agrees_with_the_full_rules_for_one_row_and_many():
+    generator = torch.Generator().manual_seed(0)
+    for rows in (1, 3):
+        search = greedy(batch_size=rows, min_length=2, ban_unk=True)
+        log_probs = torch.log_softmax(torch.randn(rows, V, generator=generator) * 3, dim=1)
+        log_probs[:, EOS_ID] = 0.0  # the banned tokens are the rows' best
+        log_probs[:, UNK_ID] = -0.01
+        quick = search._pick_argmax(log_probs, None)
+        full = search._pick_with_rules(log_probs, None)
+        assert quick[0].tolist() == full[0].tolist()
+        assert EOS_ID not in quick[1] and UNK_ID not in quick[1]
+        for a, b in zip(quick[1:], full[1:], strict=True):
+            np.testing.assert_array_equal(a, b)

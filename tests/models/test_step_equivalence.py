@@ -102,3 +102,24 @@ def test_teacher_forcing_ratio_feeds_model_predictions():
             prev = lp.argmax(-1)
     torch.testing.assert_close(free, torch.stack(greedy, 1))
     torch.testing.assert_close(forced[:, 0], free[:, 0])
+
+
+@pytest.mark.parametrize(("layers", "batch"), [(1, 1), (1, 6), (3, 1), (3, 6)])
+def test_eval_gru_step_has_the_bits_of_nn_gru(layers, batch):
+    """The decoder's eval GRU step (torch.gru_cell per layer) is nn.GRU to the last bit,
+    also on the input-major weight copies a batched decode (>= MIN_ROWS rows) uses."""
+    from attnscope.models.decoders import _gru_layers
+    from attnscope.models.weight_layout import MIN_ROWS, InputMajorWeights
+
+    torch.manual_seed(layers * 10 + batch)
+    rnn = torch.nn.GRU(13, 21, num_layers=layers, batch_first=True).eval()
+    inputs, hidden = torch.randn(batch, 13), torch.randn(layers, batch, 21)
+    with torch.inference_mode():
+        expected_output, expected_hidden = rnn(inputs.unsqueeze(1), hidden)
+        layouts = [rnn._flat_weights]
+        if batch >= MIN_ROWS:
+            layouts.append(InputMajorWeights().get_all(rnn._flat_weights))
+        for weights in layouts:
+            output, new_hidden = _gru_layers(inputs, hidden, weights)
+            assert torch.equal(output, expected_output[:, 0])
+            assert torch.equal(new_hidden, expected_hidden)
