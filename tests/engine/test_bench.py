@@ -112,3 +112,15 @@ def test_table_skips_nested_figures_without_a_spread():
     }
     table = format_table(data)
     assert "step_ms" in table and "gui " not in table
+
+
+def test_interference_script_times_only_the_products_and_reports_every_setting(capsys):
+    interference = bench.load_benchmark_script("gemv_interference")
+    calls = []
+    replays = [lambda: calls.append("product"), lambda: calls.append("product")]
+    seconds = interference.products_time(replays, lambda: calls.append("between"))
+    assert calls == ["between", "product", "between", "product"] and seconds >= 0
+    interference.main(["--rounds", "1"])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 + len(interference.SETTINGS)
+    assert lines[1].startswith("back to back (the floor)") and lines[1].split()[-1] == "1.00"
