@@ -24,33 +24,28 @@ spreads and ``machine.load_average``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
-import platform
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from attnscope.engine.commands.bench_report import (
+    TOP_LEVEL_KEYS,
+    BenchContext,
+    Report,
+    format_table,
+    machine_info,
+)
+from attnscope.engine.commands.bench_throughput import measure_throughput
+
 logger = logging.getLogger(__name__)
 
-TOP_LEVEL_KEYS = (
-    "beam_vs_naive_ratio",
-    "beam_vs_opennmt_ratio",
-    "step_vs_floor_ratio",
-    "gui_step_p95_ms",
-    "gui_max_stall_ms",
-    "heatmap_200_update_ms",
-    "startup_s",
-    "rss_mb",
-    "rss_all_checkpoints_mb",
-)
 GUI_SCRIPT = "gui_bench"  # benchmarks/gui_bench.py CHECKPOINT --json OUT [--steps N] [--no-startup]
 # top-level key -> where gui_bench.py's JSON holds it (the first path found wins)
 GUI_FIGURES: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -90,70 +85,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@dataclass
-class Report:
-    """The JSON being built: top-level figures, detailed spreads, notes."""
-
-    size: str
-    values: dict[str, float | None] = field(default_factory=lambda: dict.fromkeys(TOP_LEVEL_KEYS))
-    figures: dict[str, Any] = field(default_factory=dict)
-    notes: dict[str, str] = field(default_factory=dict)
-    workload: dict[str, Any] = field(default_factory=dict)
-    machine: dict[str, Any] = field(default_factory=dict)
-
-    def add_samples(self, name: str, samples: list[float]) -> None:
-        from attnscope.engine.bench import spread
-
-        self.figures[name] = spread(samples)
-
-    def median(self, name: str) -> float | None:
-        figure = self.figures.get(name)
-        return None if figure is None else figure["median"]
-
-    def ratio(self, key: str, ratios: list[float]) -> None:
-        """values[key] = the median of per-repetition ratios; figures[key] their spread."""
-        if ratios:
-            self.add_samples(key, ratios)
-            self.values[key] = self.median(key)
-
-    def unmeasured(self, keys: tuple[str, ...], reason: str) -> None:
-        for key in keys:
-            self.values[key] = None
-            self.notes.setdefault(key, reason)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **self.values,
-            "machine": self.machine,
-            "notes": self.notes,
-            "size": self.size,
-            "figures": self.figures,
-            "workload": self.workload,
-        }
-
-
-@dataclass(frozen=True)
-class BenchContext:
-    sizes: Any  # attnscope.engine.bench.BenchSizes
-    threads: int
-    checkpoint: str | None
-    peer_python: str | None
-    size: str
-    skip: frozenset[str] = frozenset()
-
-
 # -- figure groups ------------------------------------------------------------------------
 def _latency(ctx: BenchContext, report: Report) -> None:
     import torch
 
-    from attnscope.engine import bench
     from attnscope.engine.devices import configure_threads
+    from attnscope.engine.step_floor import step_latency
 
     model, source = _demo_model(ctx, report)
     previous = torch.get_num_threads()
     report.machine["latency_threads"] = configure_threads(reserve_for_gui=1)  # as the GUI worker
     try:
-        samples = bench.step_latency(model, ctx.sizes)
+        samples = step_latency(model, ctx.sizes)
     finally:
         torch.set_num_threads(previous)
     for name in ("greedy_step_ms", "model_step_ms", "gemm_floor_ms"):
@@ -187,116 +130,6 @@ def _demo_model(ctx: BenchContext, report: Report) -> tuple[Any, str]:
         "(bi-GRU 256 encoder, GRU 512 decoder, additive attention, embed 256, vocab 8000)"
     )
     return bench.random_model(config, ctx.sizes.seed), "random demo architecture"
-
-
-def _throughput(ctx: BenchContext, report: Report) -> None:
-    """Batched beam, naive reference and OpenNMT-py peer, interleaved round by round."""
-    from attnscope.engine import bench
-
-    sizes = ctx.sizes
-    config = bench.beam_model_config(sizes.vocab, sizes.width_divisor)
-    model = bench.random_model(config, sizes.seed)
-    sources = bench.random_sources(sizes.sentences, sizes.vocab, seed=sizes.seed)
-    report.workload["beam"] = {
-        "model_config": config.to_dict(),
-        "sentences": sizes.sentences,
-        "naive_sentences": sizes.naive_sentences,
-        "source_lengths": list(bench.SOURCE_LENGTHS),
-        "batch_size": sizes.batch_size,
-        "beam_size": sizes.beam_size,
-        "forced_length": sizes.length,
-        "rounds": sizes.repeats,
-        "threads": ctx.threads,
-    }
-    naive = _naive_available(ctx, report)
-    if "peer" in ctx.skip:
-        report.notes["beam_vs_opennmt_ratio"] = "skipped (--skip peer)"
-    with contextlib.ExitStack() as stack:
-        peer = None if "peer" in ctx.skip else _start_peer(ctx, report, sources, stack)
-        logger.info("throughput: %d rounds over %d sentences", sizes.repeats, sizes.sentences)
-        try:
-            samples = bench.throughput_rounds(
-                model, sources, sizes, naive=naive, peer_pass=peer.one_pass if peer else None
-            )
-        except RuntimeError as exc:  # the peer died mid-way: measure again without it
-            report.notes["beam_vs_opennmt_ratio"] = f"the OpenNMT-py peer failed: {exc}"
-            samples = bench.throughput_rounds(model, sources, sizes, naive=naive)
-        if peer is not None:
-            report.workload["opennmt"] = peer.info
-    names = {"beam": "beam_tokens_per_s", "naive": "naive_tokens_per_s"}
-    names["peer"] = "opennmt_tokens_per_s"
-    for system, figure in names.items():
-        if samples[system]:
-            report.add_samples(figure, samples[system])
-    for key, other in (("beam_vs_naive_ratio", "naive"), ("beam_vs_opennmt_ratio", "peer")):
-        if samples[other]:  # the systems took turns: compare each round's passes
-            pairs = zip(samples["beam"], samples[other], strict=True)
-            report.ratio(key, [beam / theirs for beam, theirs in pairs])
-
-
-def _naive_available(ctx: BenchContext, report: Report) -> bool:
-    from attnscope.engine import bench
-
-    if "naive" in ctx.skip:
-        report.notes["beam_vs_naive_ratio"] = "skipped (--skip naive)"
-        return False
-    try:
-        bench.benchmark_script("naive_beam")
-    except FileNotFoundError as exc:
-        report.notes["beam_vs_naive_ratio"] = str(exc)
-        return False
-    return True
-
-
-def _start_peer(ctx: BenchContext, report: Report, sources: list, stack: contextlib.ExitStack):
-    """A started PeerProcess for the throughput workload, or None (the reason goes to notes)."""
-    from attnscope.engine import bench
-
-    python = _peer_python(ctx)
-    if not python.is_file():
-        report.notes["beam_vs_opennmt_ratio"] = _peer_missing_reason(python)
-        return None
-    sizes = ctx.sizes
-    config = bench.beam_model_config(sizes.vocab, sizes.width_divisor)
-    workload = {
-        "sources": sources,
-        "vocab": sizes.vocab,
-        "embed": config.embed_dim,
-        "hidden": config.decoder.hidden,
-        "layers": config.decoder.layers,
-        "beam": sizes.beam_size,
-        "batch": sizes.batch_size,
-        "length": sizes.length,
-        "threads": ctx.threads,
-        "seed": sizes.seed,
-    }
-    logger.info("starting the OpenNMT-py peer (%s)", python)
-    try:
-        peer_module = bench.load_benchmark_script("opennmt_peer")
-        return stack.enter_context(peer_module.PeerProcess(str(python), workload))
-    except (OSError, RuntimeError, ValueError) as exc:
-        report.notes["beam_vs_opennmt_ratio"] = f"the OpenNMT-py peer failed to start: {exc}"
-        return None
-
-
-def _peer_python(ctx: BenchContext) -> Path:
-    if ctx.peer_python:
-        return Path(ctx.peer_python)
-    venv = os.environ.get("ATTNSCOPE_PEER_VENV") or Path.home() / ".cache/attnscope-peer/venv"
-    return Path(venv) / "bin" / "python"
-
-
-def _peer_missing_reason(python: Path) -> str:
-    """Why there is no peer: no venv, or the setup script's pip error."""
-    reason = (
-        f"OpenNMT-py peer not installed ({python} missing): run benchmarks/setup_opennmt_peer.sh"
-    )
-    log = python.parent.parent.parent / "setup.log"
-    if log.is_file():
-        errors = [line for line in log.read_text(errors="replace").splitlines() if "ERROR" in line]
-        if errors:
-            reason += "; its last setup failed with: " + " | ".join(errors[-3:])
-    return reason
 
 
 def _run_json(
@@ -410,7 +243,7 @@ def _lookup(data: Any, path: tuple[str, ...]) -> float | None:
 
 FIGURE_GROUPS: dict[str, Callable[[BenchContext, Report], None]] = {
     "latency": _latency,
-    "throughput": _throughput,
+    "throughput": measure_throughput,
     "memory": _memory,
     "gui": _gui,
 }
@@ -425,29 +258,6 @@ SKIPPABLE = (*GROUP_KEYS, "naive", "peer", "startup")
 
 
 # -- running ------------------------------------------------------------------------------
-def machine_info(threads: int) -> dict[str, Any]:
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [
-            line.split(":", 1)[1].strip()
-            for line in cpuinfo.read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        cpu = names[0] if names else cpu
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {
-        "cpu": cpu,
-        "logical_cores": os.cpu_count(),
-        "usable_cores": usable,
-        "torch": torch.__version__,
-        "threads": threads,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "load_average": {"start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None},
-    }
 
 
 def collect(ctx: BenchContext) -> Report:
@@ -507,20 +317,3 @@ def run(args: argparse.Namespace) -> int:
             Path(args.json).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
             logger.info("wrote %s", args.json)
     return 0
-
-
-def format_table(data: dict[str, Any]) -> str:
-    """A plain-text table of the figures (median and min..max) and the top-level values."""
-    lines = [f"{'figure':<28} {'median':>12} {'min .. max':>26}"]
-    for name, figure in data["figures"].items():
-        if not {"median", "min", "max"} <= set(figure):  # e.g. the GUI script's own JSON
-            continue
-        spread = f"{figure['min']:.4g} .. {figure['max']:.4g}"
-        lines.append(f"{name:<28} {figure['median']:>12.4g} {spread:>26}")
-    lines.append("")
-    for key in TOP_LEVEL_KEYS:
-        value = data[key]
-        shown = "null" if value is None else f"{value:.3g}"
-        note = f"  ({data['notes'][key]})" if value is None and key in data["notes"] else ""
-        lines.append(f"{key:<28} {shown:>12}{note}")
-    return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from attnscope.engine import bench
+from attnscope.engine import bench, step_floor
 from attnscope.engine.cli import main
 from attnscope.engine.commands.bench import TOP_LEVEL_KEYS
 from attnscope.engine.decoding import decode
@@ -77,9 +77,9 @@ def test_gemm_capture_and_replay_match_a_linear_layer():
     layer = torch.nn.Linear(6, 4)
     inputs = torch.randn(3, 6)
     with torch.inference_mode():
-        calls = bench.capture_matmuls(lambda: layer(inputs))
+        calls = step_floor.capture_matmuls(lambda: layer(inputs))
     assert calls == [("aten::addmm", ((4,), (3, 6), (6, 4)))]
-    bench.gemm_replay(calls)()  # the replay accepts the captured shapes
+    step_floor.gemm_replay(calls)()  # the replay accepts the captured shapes
 
 
 def test_readme_table_renders_values_and_reasons(tiny_report):
