@@ -64,33 +64,43 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _translate_chunk(model, chunk, config, *, as_json: bool) -> list[object]:
-    """Translations of (index, line) pairs; a bad line becomes an error entry, not a crash."""
+    """Translations of (index, line) pairs, the chunk's lines decoded as one batch.
+
+    A line the model cannot take (too long, nothing the tokenizer reads) would
+    sink its whole batch: then the chunk is translated line by line and only
+    that line becomes an error entry (stderr says why), not a crash.
+    """
+    texts = [line for _, line in chunk if line.strip()]
+    try:
+        done = iter(model.translate(texts, config, batch_size=max(len(texts), 1)))
+    except AttnScopeError:
+        done = None
     results: list[object] = []
     for _, line in chunk:
         if not line.strip():
             results.append({"source": line, "translation": ""} if as_json else "")
             continue
         try:
-            (t,) = model.translate([line], config)
+            t = next(done) if done is not None else model.translate([line], config)[0]
         except AttnScopeError as exc:
             results.append({"source": line, "error": str(exc)} if as_json else "")
             print(f"attnscope: line skipped: {exc}", file=sys.stderr)
             continue
-        if as_json:
-            results.append(
-                {
-                    "source": t.source,
-                    "translation": t.text,
-                    "source_tokens": t.source_pieces,
-                    "tokens": t.pieces,
-                    "score": t.score,
-                    "nbest": [{"translation": s, "score": v} for s, v in t.nbest],
-                    "attention": t.attention,
-                }
-            )
-        else:
-            results.append(t.text)
+        results.append(_as_output(t) if as_json else t.text)
     return results
+
+
+def _as_output(t) -> dict[str, object]:
+    """One translation as the JSON object --json prints."""
+    return {
+        "source": t.source,
+        "translation": t.text,
+        "source_tokens": t.source_pieces,
+        "tokens": t.pieces,
+        "score": t.score,
+        "nbest": [{"translation": s, "score": v} for s, v in t.nbest],
+        "attention": t.attention,
+    }
 
 
 def _write(ordered: list[object], args: argparse.Namespace) -> int:

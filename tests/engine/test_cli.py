@@ -103,3 +103,26 @@ def test_translate_rejects_captioning_or_bad_file(tmp_path, capsys):
     bad.write_bytes(b"\x00" * 3)
     assert main(["translate", "-c", str(bad)]) == 2
     assert "x.safetensors" in capsys.readouterr().err
+
+
+def test_translate_batches_lines_and_a_bad_line_only_skips_itself(
+    tiny_translation_checkpoint, tmp_path, capsys
+):
+    from attnscope.engine.inference import MAX_SOURCE_TOKENS
+
+    good = ["ein mann .", "zwei hunde spielen im park .", "eine frau"]
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join([good[0], "ein " * (MAX_SOURCE_TOKENS * 2), *good[1:]]) + "\n")
+    args = ["translate", "-c", str(tiny_translation_checkpoint), "--max-length", "8"]
+    assert main([*args, "-i", str(source), "--json"]) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [("error" in row) for row in rows] == [False, True, False, False]
+    assert "tokens long" in rows[1]["error"] and "line skipped" in captured.err
+    one_by_one = []
+    for line in good:  # the batched lines read as each line alone
+        single = tmp_path / "one.txt"
+        single.write_text(line + "\n")
+        assert main([*args, "-i", str(single), "--json"]) == 0
+        one_by_one.append(json.loads(capsys.readouterr().out))
+    assert [r["tokens"] for r in rows if "error" not in r] == [r["tokens"] for r in one_by_one]
