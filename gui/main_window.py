@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -21,11 +21,12 @@ from PySide6.QtWidgets import (
 )
 
 from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel, RecommendedDecoding
+from attnscope.gui.device_menu import DeviceMenu
 from attnscope.gui.file_translation import FileTranslation
 from attnscope.gui.frame_scheduler import FrameScheduler
 from attnscope.gui.message_bar import MessageBar
 from attnscope.gui.model_panel import ModelPanel
-from attnscope.gui.recent import RecentFiles
+from attnscope.gui.recent import RecentFiles, RecentMenu
 from attnscope.gui.translate_view import TranslateWorkspace
 from attnscope.gui.worker import WorkerClient
 
@@ -147,7 +148,7 @@ class MainWindow(QMainWindow):
         )
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &recent")
-        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._recent_entries = RecentMenu(self.recent_menu, self.recent, self.load_checkpoint)
         from attnscope.gui.demo_menu import DemoMenus
 
         self.demo_menus = DemoMenus(self, file_menu, before=self.recent_menu.menuAction())
@@ -170,10 +171,8 @@ class MainWindow(QMainWindow):
         )
         decode_menu.addAction(self.recommended.action)
         view_menu = menu.addMenu("&View")
-        self.device_menu = view_menu.addMenu("&Device")
-        self.device_menu.setToolTipsVisible(True)
-        self.device_group = QActionGroup(self)
-        self.device_group.triggered.connect(self._on_device_chosen)
+        self.device_menu = DeviceMenu(self, view_menu)
+        self.device_group = self.device_menu.group
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
         help_menu = menu.addMenu("&Help")
@@ -219,15 +218,6 @@ class MainWindow(QMainWindow):
         if path:
             self.load_checkpoint(path)
 
-    def _fill_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for path in self.recent.paths():
-            action = self.recent_menu.addAction(Path(path).name)
-            action.setToolTip(path)
-            action.triggered.connect(lambda _=False, p=path: self.load_checkpoint(p))
-        if not self.recent.paths():
-            self.recent_menu.addAction("(none yet)").setEnabled(False)
-
     def _on_model_loaded(self, summary) -> None:
         self._loading = None
         self.summary = summary
@@ -235,7 +225,7 @@ class MainWindow(QMainWindow):
         self._session_key = None
         self.recent.add(summary.path)
         self.model_panel.set_summary(summary)
-        self._fill_device_menu(summary)
+        self.device_menu.model_loaded(summary)
         self.device_label.setText(f"Device: {summary.device}")
         self.workspaces.setCurrentWidget(self._workspace_for(summary.task))
         self.setWindowTitle(f"AttnScope — {summary.name}")
@@ -245,28 +235,6 @@ class MainWindow(QMainWindow):
             self.translate_view.set_source(summary.examples[0] if summary.examples else "")
         self.captioning.model_loaded()
         self.modelLoaded.emit(summary)
-
-    def _fill_device_menu(self, summary) -> None:
-        """One checkable entry per device the worker reported, plus "Automatic"."""
-        self.device_menu.clear()
-        for action in self.device_group.actions():
-            self.device_group.removeAction(action)
-        for name in ("auto", *summary.devices):
-            label = "Automatic (GPU when present)" if name == "auto" else name
-            action = self.device_menu.addAction(label)
-            action.setData(name)
-            action.setCheckable(True)
-            action.setChecked(name == self.device)
-            action.setToolTip(f"Reload the model on {label}")
-            self.device_group.addAction(action)
-
-    def _on_device_chosen(self, action) -> None:
-        device = action.data()
-        if device == self.device or self.summary is None:
-            return
-        self.device = device
-        self.settings.setValue("model/device", device)
-        self.load_checkpoint(self.summary.path)
 
     def _workspace_for(self, task: str) -> QWidget:
         views = {"translation": self.translate_view, "captioning": self.caption_view}
