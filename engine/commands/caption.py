@@ -11,6 +11,7 @@ from attnscope.engine.commands.common import (
     decode_config_from_args,
     fail,
     print_json_line,
+    recommended_decoding,
 )
 from attnscope.engine.errors import AttnScopeError
 
@@ -38,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     from attnscope.engine.inference import load_inference_model
 
     try:
-        config = decode_config_from_args(args, text=False)
+        decode_config_from_args(args, text=False)  # bad options fail before the load
         model = load_inference_model(args.checkpoint, device=args.device)
+        config = decode_config_from_args(args, text=False, recommended=recommended_decoding(model))
     except (AttnScopeError, ValueError, OSError) as exc:
         return fail(str(exc))
     if model.task != "captioning":

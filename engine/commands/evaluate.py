@@ -24,7 +24,12 @@ import json
 import sys
 from typing import Any
 
-from attnscope.engine.commands.common import add_decode_arguments, decode_config_from_args, fail
+from attnscope.engine.commands.common import (
+    add_decode_arguments,
+    decode_config_from_args,
+    fail,
+    recommended_decoding,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         model = load_inference_model(args.checkpoint, device=args.device)
-        config = decode_config_from_args(args, text=model.task == "translation")
+        text = model.task == "translation"
+        config = decode_config_from_args(args, text=text, recommended=recommended_decoding(model))
         job = TASK_JOBS[model.task]
         inputs, references = job.read(args)
     except (AttnScopeError, ValueError, OSError) as exc:

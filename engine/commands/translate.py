@@ -11,6 +11,7 @@ from attnscope.engine.commands.common import (
     add_decode_arguments,
     decode_config_from_args,
     fail,
+    recommended_decoding,
     to_jsonable,
 )
 from attnscope.engine.errors import AttnScopeError
@@ -35,10 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from attnscope.engine.training import distributed
 
     try:
-        config = decode_config_from_args(args, text=True)
+        decode_config_from_args(args, text=True)  # bad options fail before the load
         model = load_inference_model(args.checkpoint, device=args.device)
         if model.task != "translation":
             return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope caption`")
+        config = decode_config_from_args(args, text=True, recommended=recommended_decoding(model))
         if args.input:
             with open(args.input, encoding="utf-8") as handle:
                 lines = handle.read().splitlines()
