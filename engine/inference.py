@@ -1,8 +1,9 @@
 """A loaded checkpoint ready to run: text or image in, sessions and batches out.
 
 This is the one bridge the CLI and the GUI worker use. Everything it hands
-out (``ModelSummary``, ``SessionSnapshot``, ``Translation``) is plain data:
-numpy arrays, tuples and strings, never torch tensors.
+out (``ModelSummary``, ``SessionSnapshot``, ``Translation``, in
+engine/inference_results.py) is plain data: numpy arrays, tuples and
+strings, never torch tensors.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,13 @@ from attnscope.engine.decoding import EOS_ID, DecodeConfig, SearchTree, decode
 from attnscope.engine.devices import available_devices, pick_device
 from attnscope.engine.errors import AttnScopeError, DecodeCancelled, InputTextError
 from attnscope.engine.images import ImageSource, load_image, to_rgb, to_tensor
+from attnscope.engine.inference_results import (
+    Caption,
+    ModelSummary,
+    SessionSnapshot,
+    TokenStep,
+    Translation,
+)
 from attnscope.engine.session import DecodeSession
 
 log = logging.getLogger(__name__)
@@ -32,99 +40,6 @@ EOS_PIECE = "</s>"
 
 class NoModelError(AttnScopeError):
     """A request that needs a model or a session arrived before one existed."""
-
-
-@dataclass(frozen=True)
-class ModelSummary:
-    """What the model panel shows; ``target_vocab`` lets the GUI look pieces up."""
-
-    path: str
-    name: str
-    task: str
-    architecture: str
-    attention: str
-    heads: int
-    parameters: int
-    src_vocab: int
-    tgt_vocab: int
-    device: str
-    info: dict[str, Any]
-    examples: tuple[str, ...]
-    target_vocab: tuple[str, ...] = field(repr=False)
-    devices: tuple[str, ...] = ()  # where this machine can run the model, best first
-
-    def piece_to_id(self, piece: str) -> int | None:
-        """The id of a typed subword (with or without the leading ▁), or None."""
-        for candidate in (piece, "▁" + piece):
-            if candidate in self.target_vocab:
-                return self.target_vocab.index(candidate)
-        return None
-
-
-@dataclass(frozen=True)
-class TokenStep:
-    """One generated token of the shown hypothesis and the alternatives at that step."""
-
-    token_id: int
-    piece: str
-    log_prob: float
-    topk_ids: np.ndarray
-    topk_probs: np.ndarray
-    topk_pieces: tuple[str, ...]
-    forced: bool
-
-
-@dataclass(frozen=True)
-class SessionSnapshot:
-    """Everything the views need to draw one moment of a decode.
-
-    attention:      (T, heads, S) of the shown hypothesis, None without attention
-    tree:           the beam search tree (beam only), with ``node_attention``
-                    (n, heads, S) and ``node_pieces`` per node id
-    grid:           (h, w) for captioning (S = h·w), None for text
-    image:          (H, W, 3) uint8 picture being captioned, None for text
-    """
-
-    source_text: str
-    source_pieces: tuple[str, ...]
-    target_pieces: tuple[str, ...]
-    target_text: str
-    steps: tuple[TokenStep, ...]
-    attention: np.ndarray | None
-    num_heads: int
-    done: bool
-    strategy: str
-    step_ms: tuple[float, ...] = ()
-    tree: SearchTree | None = None
-    node_pieces: tuple[str, ...] = ()
-    node_attention: np.ndarray | None = None
-    best_node: int = 0
-    grid: tuple[int, int] | None = None
-    image: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class Translation:
-    """One input's output for the CLI: text, pieces, score, attention (T, heads, S)."""
-
-    source: str
-    text: str
-    pieces: tuple[str, ...]
-    score: float
-    attention: np.ndarray | None
-    source_pieces: tuple[str, ...]
-    nbest: tuple[tuple[str, float], ...] = ()
-
-
-@dataclass(frozen=True)
-class Caption:
-    """One picture's caption: text, pieces, score, attention (T, heads, h, w)."""
-
-    text: str
-    pieces: tuple[str, ...]
-    score: float
-    grid: tuple[int, int]
-    attention: np.ndarray | None
 
 
 @dataclass

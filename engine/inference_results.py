@@ -1,0 +1,105 @@
+"""What ``InferenceModel`` hands out: plain data (numpy arrays, tuples, strings), never
+torch tensors, so it crosses from the GUI's worker thread to the views as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from attnscope.engine.decoding.results import SearchTree
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What the model panel shows; ``target_vocab`` lets the GUI look pieces up."""
+
+    path: str
+    name: str
+    task: str
+    architecture: str
+    attention: str
+    heads: int
+    parameters: int
+    src_vocab: int
+    tgt_vocab: int
+    device: str
+    info: dict[str, Any]
+    examples: tuple[str, ...]
+    target_vocab: tuple[str, ...] = field(repr=False)
+    devices: tuple[str, ...] = ()  # where this machine can run the model, best first
+
+    def piece_to_id(self, piece: str) -> int | None:
+        """The id of a typed subword (with or without the leading ▁), or None."""
+        for candidate in (piece, "▁" + piece):
+            if candidate in self.target_vocab:
+                return self.target_vocab.index(candidate)
+        return None
+
+
+@dataclass(frozen=True)
+class TokenStep:
+    """One generated token of the shown hypothesis and the alternatives at that step."""
+
+    token_id: int
+    piece: str
+    log_prob: float
+    topk_ids: np.ndarray
+    topk_probs: np.ndarray
+    topk_pieces: tuple[str, ...]
+    forced: bool
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """Everything the views need to draw one moment of a decode.
+
+    attention:      (T, heads, S) of the shown hypothesis, None without attention
+    tree:           the beam search tree (beam only), with ``node_attention``
+                    (n, heads, S) and ``node_pieces`` per node id
+    grid:           (h, w) for captioning (S = h·w), None for text
+    image:          (H, W, 3) uint8 picture being captioned, None for text
+    """
+
+    source_text: str
+    source_pieces: tuple[str, ...]
+    target_pieces: tuple[str, ...]
+    target_text: str
+    steps: tuple[TokenStep, ...]
+    attention: np.ndarray | None
+    num_heads: int
+    done: bool
+    strategy: str
+    step_ms: tuple[float, ...] = ()
+    tree: SearchTree | None = None
+    node_pieces: tuple[str, ...] = ()
+    node_attention: np.ndarray | None = None
+    best_node: int = 0
+    grid: tuple[int, int] | None = None
+    image: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Translation:
+    """One input's output for the CLI: text, pieces, score, attention (T, heads, S)."""
+
+    source: str
+    text: str
+    pieces: tuple[str, ...]
+    score: float
+    attention: np.ndarray | None
+    source_pieces: tuple[str, ...]
+    nbest: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Caption:
+    """One picture's caption: text, pieces, score, attention (T, heads, h, w)."""
+
+    text: str
+    pieces: tuple[str, ...]
+    score: float
+    grid: tuple[int, int]
+    attention: np.ndarray | None
