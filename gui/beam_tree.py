@@ -18,37 +18,25 @@ from dataclasses import dataclass
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from attnscope.gui.beam_layout import (
+    BOX,
+    BeamNode,
+    edge_path,
+    layout_tree,
+    scene_bounds,
+    validate_tree,
+)
 from attnscope.gui.style import SELECTION_COLOUR, elide, label_font
 
 logger = logging.getLogger(__name__)
 
-STATUSES = ("alive", "pruned", "finished", "nbest")
-_STEP_WIDTH = 120.0  # scene units between step columns
-_ROW_HEIGHT = 48.0  # scene units between nodes of one step
-_BOX = QtCore.QRectF(-48.0, -18.0, 96.0, 36.0)  # node box around its centre
 _TOKEN_CHARS = 11
 _NODE_ID_KEY = 0  # QGraphicsItem.data key holding the node id
-_TOKEN_RECT = _BOX.adjusted(4, 2, -4, -18)  # where a node's token and score are written
-_SCORE_RECT = _BOX.adjusted(4, 18, -4, -2)
+_TOKEN_RECT = BOX.adjusted(4, 2, -4, -18)  # where a node's token and score are written
+_SCORE_RECT = BOX.adjusted(4, 18, -4, -2)
 _CENTRE = QtCore.Qt.AlignmentFlag.AlignCenter
 _POINTING_HAND = QtCore.Qt.CursorShape.PointingHandCursor
 _CACHE = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
-
-
-@dataclass(frozen=True)
-class BeamNode:
-    """One hypothesis prefix: ``token`` appended at ``step`` to ``parent`` (None for the root).
-
-    score: cumulative log-probability of the prefix (higher is better).
-    status: one of ``STATUSES``.
-    """
-
-    id: int
-    parent: int | None
-    token: str
-    score: float
-    step: int
-    status: str = "alive"
 
 
 @dataclass(frozen=True)
@@ -95,81 +83,11 @@ def _node_fonts() -> tuple[QtGui.QFont, QtGui.QFont, QtGui.QFont]:
     )
 
 
-def validate_tree(nodes: Iterable[BeamNode]) -> dict[int, BeamNode]:
-    """Nodes by id; raises ValueError for duplicate ids, unknown parents/statuses or steps
-    that do not increase from parent to child."""
-    by_id: dict[int, BeamNode] = {}
-    for node in nodes:
-        if node.id in by_id:
-            raise ValueError(f"duplicate beam node id {node.id}")
-        if node.status not in STATUS_STYLES:
-            raise ValueError(
-                f"node {node.id} has unknown status {node.status!r}; use one of {STATUSES}"
-            )
-        by_id[node.id] = node
-    for node in by_id.values():
-        if node.parent is None:
-            continue
-        parent = by_id.get(node.parent)
-        if parent is None:
-            raise ValueError(f"node {node.id} names parent {node.parent}, which is not in the tree")
-        if parent.step >= node.step:
-            raise ValueError(
-                f"node {node.id} (step {node.step}) is not after its parent (step {parent.step})"
-            )
-    return by_id
-
-
-def layout_tree(by_id: dict[int, BeamNode]) -> dict[int, QtCore.QPointF]:
-    """Scene position of each node's centre: x from the step, y from depth-first rank."""
-    children: dict[int | None, list[BeamNode]] = {}
-    for node in by_id.values():
-        children.setdefault(node.parent, []).append(node)
-    for siblings in children.values():
-        siblings.sort(key=lambda n: (-n.score, n.id))
-    order: dict[int, list[int]] = {}  # step -> node ids top to bottom
-    stack = list(reversed(children.get(None, [])))
-    while stack:
-        node = stack.pop()
-        order.setdefault(node.step, []).append(node.id)
-        stack.extend(reversed(children.get(node.id, [])))
-    positions = {}
-    for step, ids in order.items():
-        middle = (len(ids) - 1) / 2.0
-        for rank, node_id in enumerate(ids):
-            positions[node_id] = QtCore.QPointF(step * _STEP_WIDTH, (rank - middle) * _ROW_HEIGHT)
-    return positions
-
-
-def _edge_path(start: QtCore.QPointF, end: QtCore.QPointF) -> QtGui.QPainterPath:
-    """A horizontal S-curve from the right side of one box to the left side of the next."""
-    a = start + QtCore.QPointF(_BOX.right(), 0)
-    b = end + QtCore.QPointF(_BOX.left(), 0)
-    bend = (b.x() - a.x()) / 2.0
-    path = QtGui.QPainterPath(a)
-    path.cubicTo(a + QtCore.QPointF(bend, 0), b - QtCore.QPointF(bend, 0), b)
-    return path
-
-
-def _bounds(centres: Iterable[QtCore.QPointF]) -> QtCore.QRectF:
-    """The scene rectangle holding every node box (with a margin)."""
-    xs, ys = [], []
-    for point in centres:
-        xs.append(point.x())
-        ys.append(point.y())
-    if not xs:
-        return QtCore.QRectF()
-    return QtCore.QRectF(
-        QtCore.QPointF(min(xs) + _BOX.left(), min(ys) + _BOX.top()),
-        QtCore.QPointF(max(xs) + _BOX.right(), max(ys) + _BOX.bottom()),
-    ).adjusted(-20, -20, 20, 20)
-
-
 class _NodeItem(QtWidgets.QGraphicsRectItem):
     """A rounded box with the token and its score."""
 
     def __init__(self, node: BeamNode, centre: QtCore.QPointF) -> None:
-        super().__init__(_BOX)
+        super().__init__(BOX)
         self.selected_path = False
         self.setPos(centre)
         self.setData(_NODE_ID_KEY, node.id)
@@ -291,7 +209,7 @@ class QtBeamTreeView(QtWidgets.QWidget):
             self._update_scene(by_id, positions)
         else:
             self._rebuild_scene(by_id, positions)
-        self._scene.setSceneRect(_bounds(positions.values()))
+        self._scene.setSceneRect(scene_bounds(positions.values()))
         keep = self._selected if self._selected in by_id else None
         self._clear_path()
         if keep is not None:
@@ -360,7 +278,7 @@ class QtBeamTreeView(QtWidgets.QWidget):
         for child_id, edge in self._edges.items():
             node = by_id[child_id]
             if child_id in moved or node.parent in moved:
-                edge.setPath(_edge_path(positions[node.parent], positions[child_id]))
+                edge.setPath(edge_path(positions[node.parent], positions[child_id]))
 
     def select(self, node_id: int | None) -> None:
         """Mark ``node_id`` and its path from the root (None clears); scrolls it into view."""
@@ -420,7 +338,7 @@ class QtBeamTreeView(QtWidgets.QWidget):
     def _add_edge(
         self, child: BeamNode, start: QtCore.QPointF, end: QtCore.QPointF
     ) -> QtWidgets.QGraphicsPathItem:
-        edge = self._scene.addPath(_edge_path(start, end))
+        edge = self._scene.addPath(edge_path(start, end))
         edge.setZValue(1)
         self._style_edge(edge, child, on_path=False)
         return edge

@@ -161,3 +161,10 @@ def test_a_tree_that_is_not_an_extension_is_rebuilt(tree_view):
     tree_view.set_tree(other)
     assert tree_view.node_item(3) is not kept
     assert tree_view.node_count() == 4 and tree_view.edge_count() == 3
+
+
+def test_every_status_a_node_may_have_is_drawn_with_a_style():
+    from attnscope.gui.beam_layout import STATUSES
+    from attnscope.gui.beam_tree import STATUS_STYLES
+
+    assert set(STATUS_STYLES) == set(STATUSES)
