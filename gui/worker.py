@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from attnscope.engine.errors import AttnScopeError, DecodeCancelled
+from attnscope.gui.worker_errors import describe_error, release_cached_memory
 
 if TYPE_CHECKING:
     from attnscope.engine import inference
@@ -39,32 +39,6 @@ def _no_model_error(message: str) -> Exception:
     from attnscope.engine.inference import NoModelError
 
     return NoModelError(message)
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """Host or device (CUDA, MPS) memory ran out."""
-    torch = sys.modules.get("torch")  # not imported yet: no tensor can have run out
-    out_of_memory = getattr(torch, "OutOfMemoryError", MemoryError)
-    return isinstance(exc, MemoryError | out_of_memory) or "out of memory" in str(exc).lower()
-
-
-def describe_error(exc: BaseException) -> str:
-    """One user-facing line for any failure inside the worker."""
-    if is_out_of_memory(exc):
-        return (
-            "Out of memory while running the model. Try a shorter input, a smaller beam, "
-            "or switch the device to CPU."
-        )
-    if isinstance(exc, AttnScopeError | ValueError):  # engine errors say what was wrong
-        return str(exc)
-    return f"Unexpected error ({type(exc).__name__}): {exc}"
-
-
-def release_cached_memory(exc: BaseException) -> None:
-    """After running out of device memory, hand the allocator's cache back (next try may fit)."""
-    torch = sys.modules.get("torch")
-    if torch is not None and is_out_of_memory(exc) and torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def guarded(method: Callable) -> Callable:
