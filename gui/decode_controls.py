@@ -194,11 +194,22 @@ class RecommendedDecoding:
         self.action.setEnabled(bool(self.values))
         self.action.setToolTip(tip)
         self.action.setStatusTip(tip)
-        if self.values and self.panel.values()["strategy"] != self.values.get("strategy"):
+        if self.values and not self.in_use():
             self.notify(
                 f"This model decodes best with {describe_decoding(self.values)}: "
                 "Decode > Use the model's recommended settings (Ctrl+Shift+R)"
             )
+
+    def in_use(self) -> bool:
+        """The panel already decodes as recommended (every recommended value the panel shows)."""
+        current = self.panel.values()
+        return all(
+            current[name] == value
+            if not isinstance(value, float)
+            else abs(current[name] - value) < 1e-9
+            for name, value in self.values.items()
+            if name in current
+        )
 
     def apply(self) -> None:
         if self.values:

@@ -57,3 +57,18 @@ def test_describe_decoding():
     assert describe_decoding({"strategy": "beam", "length_penalty": "average"}) == (
         "beam 5, average length penalty"
     )
+
+
+def test_no_hint_when_the_settings_already_decode_as_recommended(
+    qtbot, window, tiny_translation_checkpoint, tmp_path
+):
+    path = _with_recommendation(tiny_translation_checkpoint, tmp_path / "rec.safetensors")
+    window.decode_settings.set_values({**RECOMMENDED, "alpha": 1.0})  # beam 3, another alpha
+    load(qtbot, window, path)
+    assert "Ctrl+Shift+R" in window.statusBar().currentMessage()  # alpha differs: hinted
+    assert not window.recommended.in_use()
+    window.recommended.action.trigger()
+    assert window.recommended.in_use()
+    window.statusBar().clearMessage()
+    load(qtbot, window, path)  # loaded again with the recommended settings in place
+    assert "Ctrl+Shift+R" not in window.statusBar().currentMessage()
