@@ -174,13 +174,18 @@ class RecommendedDecoding:
 
     NONE_TIP = "This model's checkpoint recommends no decoding settings"
 
-    def __init__(self, parent: QWidget, panel: DecodeSettingsPanel, notify) -> None:
-        self.panel, self.notify = panel, notify
+    def __init__(self, parent: QWidget, panel: DecodeSettingsPanel, status_bar) -> None:
+        self.panel, self.status_bar = panel, status_bar
         self.values: dict[str, Any] = {}
+        self._hint = ""  # the load-time hint while the status bar may still show it
         self.action = QAction("Use the model's &recommended settings", parent)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+R"))
         self.action.triggered.connect(self.apply)
+        panel.changed.connect(self._withdraw_hint)
         self.model_loaded(None)
+
+    def notify(self, text: str) -> None:
+        self.status_bar.showMessage(text, 8000)
 
     def model_loaded(self, summary) -> None:
         recommended = summary.info.get("recommended_decoding") if summary else None
@@ -194,11 +199,19 @@ class RecommendedDecoding:
         self.action.setEnabled(bool(self.values))
         self.action.setToolTip(tip)
         self.action.setStatusTip(tip)
+        self._hint = ""
         if self.values and not self.in_use():
-            self.notify(
+            self._hint = (
                 f"This model decodes best with {describe_decoding(self.values)}: "
                 "Decode > Use the model's recommended settings (Ctrl+Shift+R)"
             )
+            self.notify(self._hint)
+
+    def _withdraw_hint(self) -> None:
+        """Settings now as recommended (the user, or a restored session, set them): no hint."""
+        if self._hint and self.status_bar.currentMessage() == self._hint and self.in_use():
+            self.status_bar.clearMessage()
+            self._hint = ""
 
     def in_use(self) -> bool:
         """The panel already decodes as recommended (every recommended value the panel shows)."""

@@ -166,9 +166,7 @@ class MainWindow(QMainWindow):
         decode_menu = menu.addMenu("&Decode")
         decode_menu.addActions(acts.all)
         decode_menu.addSeparator()
-        self.recommended = RecommendedDecoding(
-            self, self.decode_settings, lambda text: self.statusBar().showMessage(text, 8000)
-        )
+        self.recommended = RecommendedDecoding(self, self.decode_settings, self.statusBar())
         decode_menu.addAction(self.recommended.action)
         view_menu = menu.addMenu("&View")
         self.device_menu = DeviceMenu(self, view_menu)

@@ -72,3 +72,16 @@ def test_no_hint_when_the_settings_already_decode_as_recommended(
     window.statusBar().clearMessage()
     load(qtbot, window, path)  # loaded again with the recommended settings in place
     assert "Ctrl+Shift+R" not in window.statusBar().currentMessage()
+
+
+def test_the_hint_goes_once_the_settings_match(
+    qtbot, window, tiny_translation_checkpoint, tmp_path
+):
+    """As when an autosaved session restores recommended settings after the model loaded."""
+    path = _with_recommendation(tiny_translation_checkpoint, tmp_path / "rec.safetensors")
+    load(qtbot, window, path)
+    assert "Ctrl+Shift+R" in window.statusBar().currentMessage()
+    window.decode_settings.set_values({"strategy": "beam", "beam_size": 4})  # not yet: kept
+    assert "Ctrl+Shift+R" in window.statusBar().currentMessage()
+    window.decode_settings.set_values(RECOMMENDED)
+    assert window.statusBar().currentMessage() == ""
