@@ -8,6 +8,7 @@ from pathlib import Path
 
 from attnscope.engine.commands.common import (
     add_decode_arguments,
+    config_from_options,
     decode_config_from_args,
     fail,
     print_json_line,
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from attnscope.engine.inference import load_inference_model
 
     try:
-        decode_config_from_args(args, text=False)  # bad options fail before the load
+        config_from_options(args, text=False)  # bad options fail before the load
         model = load_inference_model(args.checkpoint, device=args.device)
         config = decode_config_from_args(args, text=False, recommended=recommended_decoding(model))
     except (AttnScopeError, ValueError, OSError) as exc:

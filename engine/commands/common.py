@@ -86,7 +86,7 @@ def decode_config_from_args(
     ``info["recommended_decoding"]``) fills every setting whose options were
     left at their defaults; a checkpoint without one gets a note on stderr.
     """
-    config = _config_from_options(args, text=text)
+    config = config_from_options(args, text=text)
     if not getattr(args, "recommended", False):
         return config
     if not recommended:
@@ -106,7 +106,8 @@ def decode_config_from_args(
     return config
 
 
-def _config_from_options(args: argparse.Namespace, *, text: bool) -> DecodeConfig:
+def config_from_options(args: argparse.Namespace, *, text: bool) -> DecodeConfig:
+    """The DecodeConfig of the options alone (no recommendation): checks them before a load."""
     if args.sample and args.beam:
         raise ValueError("choose either --beam or --sample, not both")
     strategy = "sampling" if args.sample else "beam" if args.beam > 1 else "greedy"

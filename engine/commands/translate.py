@@ -9,6 +9,7 @@ import sys
 
 from attnscope.engine.commands.common import (
     add_decode_arguments,
+    config_from_options,
     decode_config_from_args,
     fail,
     recommended_decoding,
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from attnscope.engine.training import distributed
 
     try:
-        decode_config_from_args(args, text=True)  # bad options fail before the load
+        config_from_options(args, text=True)  # bad options fail before the load
         model = load_inference_model(args.checkpoint, device=args.device)
         if model.task != "translation":
             return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope caption`")

@@ -59,3 +59,27 @@ def test_translate_with_recommended_on_a_checkpoint_without_one(
     assert main([*args, "--recommended"]) == 0
     captured = capsys.readouterr()
     assert len(captured.out.splitlines()) == 1 and "recommends no decoding" in captured.err
+
+
+def test_translate_with_recommended_uses_the_checkpoints_settings_without_a_note(
+    tiny_translation_checkpoint, tmp_path, capsys, monkeypatch
+):
+    import io
+    import json
+
+    from attnscope.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    checkpoint = load_checkpoint(tiny_translation_checkpoint)
+    path = save_checkpoint(
+        tmp_path / "rec.safetensors",
+        model=checkpoint.model,
+        src_tokenizer=checkpoint.src_tokenizer,
+        tgt_tokenizer=checkpoint.tgt_tokenizer,
+        info={**checkpoint.info, "recommended_decoding": {"strategy": "beam", "beam_size": 3}},
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("ein mann .\n"))
+    args = ["translate", "-c", str(path), "--max-length", "6", "--n-best", "2", "--json"]
+    assert main([*args, "--recommended"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)["nbest"]) == 2  # a beam: the recommendation applied
+    assert "recommends no decoding" not in captured.err
