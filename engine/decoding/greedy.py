@@ -140,14 +140,14 @@ class GreedySearch(DecodeStrategy):
         if self.rules.block_ngram_repeat > 0:  # the only reader of the history
             history = torch.cat([history, tokens.unsqueeze(1)], dim=1)  # (N, t + 1)
         if not finished.any():  # every row goes on (batch-1 stepping: every step but the last)
-            return SearchRows(  # (dataclasses.replace costs as much again per step)
-                inputs=rows.inputs,
-                max_lengths=rows.max_lengths,
-                n_finished=rows.n_finished,
+            return replace(
+                rows,
                 history=history,
                 scores=scores,
                 node_ids=node_ids,
                 last=tokens,
+                select=None,
+                memory_select=None,
             )
         keep = np.flatnonzero(~finished)
         select = torch.as_tensor(keep, device=tokens.device)

@@ -39,9 +39,6 @@ class StepRecord:
     attention: np.ndarray | None
 
 
-_RECORD_FIELDS = tuple(StepRecord.__dataclass_fields__)
-
-
 @dataclass(frozen=True)
 class TreeColumns:
     """One input's nodes (index = node id, row 0 = root), for backtracking."""
@@ -53,11 +50,6 @@ class TreeColumns:
     steps: np.ndarray  # (n,)
     finished: np.ndarray  # (n,)
     attention: np.ndarray | None  # (n, heads, S)
-
-
-def astuple_shallow(record: StepRecord) -> tuple:
-    """The record's fields in order, not copied (``dataclasses.astuple`` deep-copies)."""
-    return tuple(getattr(record, name) for name in _RECORD_FIELDS)
 
 
 def _group_bounds(batch_index: np.ndarray) -> list[tuple[int, int, int]]:
@@ -87,16 +79,13 @@ class SearchRecorder:
         self, step: int, record: StepRecord, *, forced: bool
     ) -> tuple[np.ndarray, list[StepResult]]:
         """Store one step; returns the new node ids (M,) and one StepResult per input."""
-        for array in astuple_shallow(record):
+        for name in StepRecord.__dataclass_fields__:
+            array = getattr(record, name)
             if array is not None:
                 array.flags.writeable = False  # shared by the StepResults: hand out read-only
-        groups = _group_bounds(record.batch_index)
-        if len(groups) == 1:  # one input (the GUI's every step): its arrays as they are
-            b, _, size = groups[0]
-            return self._add_whole(step, b, size, record, forced=forced)
         node_ids = np.empty(record.batch_index.size, dtype=np.int64)
         results = []
-        for b, start, stop in groups:
+        for b, start, stop in _group_bounds(record.batch_index):
             ids = np.arange(self._next_id[b], self._next_id[b] + stop - start)
             self._next_id[b] += stop - start
             node_ids[start:stop] = ids
@@ -122,34 +111,6 @@ class SearchRecorder:
             )
             self._steps[b].append(results[-1])
         return node_ids, results
-
-    def _add_whole(
-        self, step: int, b: int, size: int, record: StepRecord, *, forced: bool
-    ) -> tuple[np.ndarray, list[StepResult]]:
-        """``add_step`` for a record that is all one input's (no slicing per field)."""
-        first = int(self._next_id[b])
-        self._next_id[b] = first + size
-        node_ids = np.arange(first, first + size)
-        node_ids.flags.writeable = False
-        attention = record.attention
-        if attention is not None and attention.shape[2] != self._source_lengths[b]:
-            attention = attention[:, :, : self._source_lengths[b]]
-        result = StepResult(
-            step=step,
-            batch_index=b,
-            tokens=record.tokens,
-            log_probs=record.log_probs,
-            scores=record.scores,
-            node_ids=node_ids,
-            parent_ids=record.parent_ids,
-            finished=record.finished,
-            topk_ids=record.topk_ids,
-            topk_probs=record.topk_probs,
-            attention=attention,
-            forced=forced,
-        )
-        self._steps[b].append(result)
-        return node_ids, [result]
 
     def snapshot(self) -> tuple[tuple[tuple[StepResult, ...], ...], np.ndarray]:
         """The log as it is now (shallow: StepResults are immutable and shared)."""
