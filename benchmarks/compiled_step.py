@@ -13,8 +13,10 @@ makes, in the same order, so the bits are the same), builds it with
 It needs a C++ compiler, ninja and Python's headers; the first build takes
 ~25 s and is cached by torch (``~/.cache/torch_extensions``). The model must
 have the demo's decoder: GRU, additive (Bahdanau) attention before the RNN,
-an optional input feed and pre-output layer. Prints, per run and variant, the
-session step, the model step alone and the floor (ms), and the two ratios.
+an optional input feed and pre-output layer. Prints the session's own work per
+step (around a canned model answer, warm and right after a pass of the
+products), then per run and variant the session step, the model step alone
+and the floor (ms), and the two ratios.
 
 It is an experiment, not a code path of the app: the app would need a
 compiler on every user's machine, and the table shows what is left after it.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -167,6 +170,48 @@ def identical_steps(model: nn.Module, compiled: CompiledStep, memory: EncoderMem
     return True
 
 
+class _CannedModel:
+    """A model whose every step returns one precomputed answer: the session's own work alone."""
+
+    training = False
+
+    def __init__(self, model: nn.Module, answer: tuple) -> None:
+        self._model, self._answer = model, answer
+
+    def init_state(self, memory: EncoderMemory) -> DecoderState:
+        return self._model.init_state(memory)
+
+    def step(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory):
+        return self._answer
+
+
+def bookkeeping_us(model: nn.Module, memory: EncoderMemory, steps: int, rounds: int = 20):
+    """Median µs of ``DecodeSession.step`` around a canned model answer: warm (step after
+    step) and cold (each step right after one untimed pass of the step's bare products)."""
+    from attnscope.engine.decoding import DecodeConfig
+    from attnscope.engine.session import DecodeSession
+    from attnscope.engine.step_floor import capture_matmuls, gemm_replay
+
+    def one_step():
+        with torch.inference_mode():
+            return model.step(torch.tensor([2]), model.init_state(memory), memory)
+
+    products = gemm_replay(capture_matmuls(one_step))
+    canned = _CannedModel(model, one_step())
+    config = DecodeConfig(strategy="greedy", max_length=steps, min_length=steps, max_length_ratio=0)
+    samples: dict[str, list[float]] = {"warm": [], "cold": []}
+    for _ in range(rounds):
+        for name, samples_of in samples.items():
+            session = DecodeSession(canned, memory, config)
+            for _ in range(steps):
+                if name == "cold":
+                    products()
+                start = time.perf_counter()
+                session.step()
+                samples_of.append(time.perf_counter() - start)
+    return {name: 1e6 * statistics.median(values) for name, values in samples.items()}
+
+
 def _load_model(checkpoint: Path | None) -> nn.Module:
     from attnscope.engine.checkpoint import load_checkpoint
     from attnscope.engine.resources import DEFAULT_CHECKPOINT, resource_dir
@@ -194,6 +239,11 @@ def main(argv: list[str] | None = None) -> None:
         memory = model.encode(*pad_batch(source))
     same = identical_steps(model, compiled, memory, args.steps)
     print(f"compiled step bit-identical to model.step over {args.steps} steps: {same}")
+    cost = bookkeeping_us(model, memory, args.steps)
+    print(
+        f"session work around a canned model answer: {cost['warm']:.0f} µs warm,"
+        f" {cost['cold']:.0f} µs right after a pass of the products"
+    )
     sizes = BenchSizes(latency_steps=args.steps, latency_repeats=5)
     print(
         f"{'run':4s} {'step':9s} {'session ms':>10s} {'model ms':>9s} {'floor ms':>9s}"

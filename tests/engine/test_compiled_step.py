@@ -64,3 +64,22 @@ def test_compiled_step_gives_the_models_bits(decoder):
 def test_other_decoders_are_refused(decoder):
     with pytest.raises(ValueError, match="GRU decoders with additive attention"):
         compiled_step.CompiledStep(_model(**decoder), extension=None)
+
+
+def test_bookkeeping_times_a_full_session_around_a_canned_answer(monkeypatch):
+    model = _model()
+    steps = []
+    monkeypatch.setattr(
+        compiled_step._CannedModel, "step", _counting(compiled_step._CannedModel.step, steps)
+    )
+    cost = compiled_step.bookkeeping_us(model, _memory(model), steps=3, rounds=2)
+    assert set(cost) == {"warm", "cold"} and all(value > 0 for value in cost.values())
+    assert len(steps) == 2 * 2 * 3  # rounds x (warm, cold) x steps, every one a session step
+
+
+def _counting(step, calls):
+    def counted(self, *args):
+        calls.append(1)
+        return step(self, *args)
+
+    return counted
