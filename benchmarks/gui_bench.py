@@ -113,8 +113,8 @@ def run_stall(window, tokens: int = 50, beam: int = 5) -> dict[str, float]:
     config = DecodeConfig(
         strategy="beam", beam_size=beam, min_length=tokens, max_length=tokens, max_length_ratio=0.0
     )
-    window.decode_config = lambda: config
-    window._session_key = None
+    window.requests.decode_config = lambda: config
+    window.requests.forget()
     gaps: list[float] = []
     last = [time.perf_counter()]
 

@@ -116,7 +116,7 @@ class CaptioningController(QObject):
             window.decode_actions.run.setChecked(True)
             window.toggle_run()  # opens the session, then runs once it has answered
         else:
-            window._ensure_session()
+            window.requests.ensure_session()
 
     def _on_beam_node(self, node_id: int) -> None:
         """Show a beam hypothesis's words and maps (the docks handle the tree itself)."""

@@ -24,7 +24,7 @@ EXPORTS = (
 def decode_payload(window) -> dict:
     """Input, settings, tokens, scores, top-k and attention of the shown decode."""
     snapshot = window.snapshot
-    config = window._session_key[1] if window._session_key else None
+    config = window.requests.config
     return {
         "model": window.summary.path if window.summary else None,
         "source": snapshot.source_text,

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel, RecommendedDecoding
+from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.device_menu import DeviceMenu
 from attnscope.gui.file_translation import FileTranslation
 from attnscope.gui.frame_scheduler import FrameScheduler
@@ -62,16 +63,13 @@ class MainWindow(QMainWindow):
         self.client = WorkerClient(self, reserve_cores_for_gui=reserve_cores_for_gui)
         self.summary = None
         self.snapshot = None
-        self.selected_step: int | None = None
-        self._session_key = None  # (source key, settings) of the open session
+        self.selected_step: int | None = None  # the step the user picked; None = the newest
         # view updates run as separate jobs (see FrameScheduler): a paint never stalls for all
         self.frames = FrameScheduler(self, gap_s=VIEW_JOB_GAP_S)
         self._next_paint_at = 0.0  # perf_counter time before which no snapshot is painted
-        self._opening = False  # a session was requested and has not answered yet
-        self._after_open = None  # the Step/Run waiting for that answer
-        self._loading: str | None = None  # name of the checkpoint being loaded
+        self.loading: str | None = None  # name of the checkpoint being loaded
         self.recent = RecentFiles(self.settings)
-        self._font_warnings: set[str] = set()  # scripts already reported as without a font
+        self.requests = DecodeRequests(self)
         self._build_views()
         self._build_actions()
         self._connect_worker()
@@ -202,9 +200,9 @@ class MainWindow(QMainWindow):
         """Load ``path`` in the worker; ``after_paint``: send the request once the window
         has drawn itself (the worker's first load imports torch, seconds of busy GIL)."""
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
-        self._loading = Path(path).name
+        self.loading = Path(path).name
         if self.summary is None:  # the first load: the window shows before torch is ready
-            self.placeholder.setText(f"Loading {self._loading}…")
+            self.placeholder.setText(f"Loading {self.loading}…")
         if after_paint:
             QTimer.singleShot(0, self, lambda: self.client.load_checkpoint(str(path), self.device))
         else:
@@ -217,10 +215,10 @@ class MainWindow(QMainWindow):
             self.load_checkpoint(path)
 
     def _on_model_loaded(self, summary) -> None:
-        self._loading = None
+        self.loading = None
         self.summary = summary
         self.snapshot = None
-        self._session_key = None
+        self.requests.forget()
         self.recent.add(summary.path)
         self.model_panel.set_summary(summary)
         self.device_menu.model_loaded(summary)
@@ -243,101 +241,30 @@ class MainWindow(QMainWindow):
         return self.caption_view if self.captioning.is_active() else self.translate_view
 
     def _on_load_failed(self, path: str, message: str) -> None:
-        self._loading = None
+        self.loading = None
         self.placeholder.setText(PLACEHOLDER_TEXT)
         self.statusBar().clearMessage()
         self.show_message(f"Could not open {Path(path).name}: {message}", "error")
 
-    # -- decoding requests --------------------------------------------
+    # -- decoding requests (gui/decode_requests.py) ----------------------
     def current_source(self):
         """Text to translate, or the picture to caption (path, bytes or RGB array)."""
-        if self.captioning.is_active():
-            return self.caption_view.image_source()
-        return self.translate_view.source()
-
-    def _source_key(self, source):
-        """A comparable stand-in for ``source`` (pictures are compared by choice)."""
-        return self.caption_view.image_key() if self.captioning.is_active() else source
+        return self.requests.current_source()
 
     def decode_config(self):
-        from attnscope.engine.decoding import DecodeConfig
-
-        values = self.decode_settings.values()
-        values["n_best"] = min(values["beam_size"], 5) if values["strategy"] == "beam" else 1
-        return DecodeConfig(**values)
-
-    def _ensure_session(self) -> bool:
-        """Open a new session when the source or the settings changed; False if impossible."""
-        if self.summary is None:
-            if self._loading:
-                self.statusBar().showMessage(f"{self._loading} is still loading…", 3000)
-            else:
-                self.show_message("No checkpoint is loaded: open one with File > Open.", "warning")
-            return False
-        source = self.current_source()
-        if source is None:
-            self.show_message(
-                "Drop a picture on the window or open one (Ctrl+Shift+O) first.", "warning"
-            )
-            return False
-        if isinstance(source, str) and not source.strip():
-            self.show_message("Enter a source sentence first.", "warning")
-            return False
-        try:
-            config = self.decode_config()
-        except ValueError as exc:
-            self.show_message(f"Decoding settings: {exc}", "error")
-            return False
-        key = (self._source_key(source), config)
-        if key != self._session_key:
-            if isinstance(source, str):
-                self._warn_if_no_font(source)
-            self._session_key = key
-            self.selected_step = None
-            self._opening, self._after_open = True, None
-            self.client.open_session(source, config)
-        return True
-
-    def _warn_if_no_font(self, text: str) -> None:
-        from attnscope.gui.fonts import missing_font_message
-
-        message = missing_font_message(text, self._font_warnings)
-        if message:
-            self.show_message(message, "warning")
-
-    def _send(self, request) -> None:
-        """Send ``request`` now, or once the session being opened has answered
-        (so a source that cannot be opened gets one clear message, not two)."""
-        if self._opening:
-            self._after_open = request
-        else:
-            request()
+        return self.requests.decode_config()
 
     def step(self) -> None:
-        if self._ensure_session():
-            self.selected_step = None
-            self._send(self.client.step)
+        self.requests.step()
 
     def toggle_run(self) -> None:
-        if not self.decode_actions.run.isChecked():
-            self._after_open = None
-            self.client.pause()
-            return
-        if self._ensure_session():
-            self.selected_step = None
-            self._send(self.client.run)
-        else:
-            self.decode_actions.run.setChecked(False)
+        self.requests.toggle_run()
 
     def back(self) -> None:
-        if self._session_key is not None:
-            self.selected_step = None
-            self.client.back()
+        self.requests.back()
 
     def reset(self) -> None:
-        if self._session_key is not None:
-            self.selected_step = None
-            self.client.reset()
+        self.requests.reset()
 
     def force_token(self, token_id: int) -> None:
         """Replace the selected step's token and let the decode continue live."""
@@ -346,10 +273,7 @@ class MainWindow(QMainWindow):
         step = (
             self.selected_step if self.selected_step is not None else len(self.snapshot.steps) - 1
         )
-        self.selected_step = None
-        self.client.force(token_id, step)
-        self.decode_actions.run.setChecked(True)
-        self.client.run()
+        self.requests.force(token_id, step)
 
     def force_typed_token(self, text: str) -> None:
         if self.summary is None:
@@ -359,6 +283,10 @@ class MainWindow(QMainWindow):
             self.show_message(f"{text.strip()!r} is not in the target vocabulary.", "warning")
         else:
             self.force_token(token_id)
+
+    def restore_decode(self, source: str, values: dict, plan) -> None:
+        """Show ``source`` with decode settings ``values`` and retake a saved decode's steps."""
+        self.requests.restore(source, values, plan)
 
     def _on_source_edited(self) -> None:
         if self.decode_settings.live.isChecked() and self.translate_view.source().strip():
@@ -371,15 +299,12 @@ class MainWindow(QMainWindow):
     # -- results --------------------------------------------------------
     def _on_snapshot(self, snapshot) -> None:
         self.snapshot = snapshot
-        pending, self._after_open = self._after_open, None
-        self._opening = False
         if snapshot.done:
             self.decode_actions.run.setChecked(False)
         if not self.frames.pending("snapshot"):  # latest wins: a waiting paint takes the newest
             # at most one paint per frame, and a frame's rest stays free for input events
             self.frames.request("snapshot", self._paint_latest, not_before=self._next_paint_at)
-        if pending is not None:
-            pending()
+        self.requests.answered()  # a Step/Run that waited for the session goes now
 
     def _paint_latest(self) -> None:
         snapshot = self.snapshot
@@ -438,9 +363,7 @@ class MainWindow(QMainWindow):
     def _on_worker_failed(self, text: str) -> None:
         self.show_message(text, "error")
         self.decode_actions.run.setChecked(False)  # a failed Run has stopped: Run again retries
-        if self._opening:  # the source could not be opened: the next request retries
-            self._opening, self._after_open = False, None
-            self._session_key = None
+        if self.requests.failed():  # the source could not be opened: the next request retries
             self.captioning.open_failed(text)
 
     def show_message(self, text: str, level: str = "error") -> None:
@@ -490,25 +413,6 @@ class MainWindow(QMainWindow):
         self.settings.setValue("session/source", self.translate_view.source())
         self.decode_settings.save(self.settings)
         self.settings.sync()
-
-    def restore_decode(self, source: str, values: dict, plan) -> None:
-        """Show ``source`` with decode settings ``values`` and retake a saved decode's steps."""
-        if self.captioning.is_active():
-            self.caption_view.blockSignals(True)  # no automatic caption: the replay is it
-            self.caption_view.set_image_path(source)
-            self.caption_view.blockSignals(False)
-        else:
-            self.translate_view.set_source(source)
-        self.decode_settings.set_values(values)
-        try:
-            config = self.decode_config()
-        except ValueError as exc:
-            self.show_message(f"The last session's decoding settings: {exc}", "warning")
-            return
-        self._session_key = (self._source_key(source), config)
-        self.selected_step = None
-        self._opening, self._after_open = True, None
-        self.client.replay(source, config, plan)
 
     def closeEvent(self, event) -> None:
         self.save_settings()
