@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QWidget
 
@@ -23,6 +24,32 @@ _METRICS = {
 }
 
 
+# parts of a stored score's name ("test_bleu_beam5_gnmt1.5") -> how they read
+_SCORE_WORDS = {"bleu": "BLEU", "bleu4": "BLEU-4", "chrf": "chrF", "cider": "CIDEr-D"}
+_SCORE_SETTINGS = (
+    (re.compile(r"(greedy)"), "{}"),
+    (re.compile(r"beam(\d+)"), "beam {}"),
+    (re.compile(r"gnmt([\d.]+)"), "GNMT α {}"),
+    (re.compile(r"seed(\d+)"), "seed {}"),
+    (re.compile(r"n(\d+)"), "{} samples"),
+)
+
+
+def describe_score(name: str, value) -> str:
+    """One stored score in words: ``test_bleu_beam5_gnmt1.5`` 36.76 -> ``test BLEU 36.76
+    (beam 5, GNMT α 1.5)``. Unknown parts of the name are kept as they are."""
+    words, settings = [], []
+    for part in name.split("_"):
+        for pattern, template in _SCORE_SETTINGS:
+            match = pattern.fullmatch(part)
+            if match:
+                settings.append(template.format(match.group(1)))
+                break
+        else:
+            words.append(_SCORE_WORDS.get(part, part))
+    return " ".join([*words, str(value)]) + (f" ({', '.join(settings)})" if settings else "")
+
+
 def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -32,7 +59,8 @@ def describe_training(info: dict) -> str:
     lines = []
     scores = info.get("scores")
     if isinstance(scores, dict) and scores:
-        lines.append("Scores: " + ", ".join(f"{k} {v}" for k, v in scores.items()))
+        lines.append("Scores:")
+        lines += [f"  {describe_score(str(k), v)}" for k, v in scores.items()]
     if _number(info.get("epoch")):
         step = f", step {info['step']:,}" if _number(info.get("step")) else ""
         lines.append(f"Epoch {info['epoch']}{step}")

@@ -2,7 +2,9 @@
 
 import json
 
-from attnscope.gui.model_panel import describe_training
+import pytest
+
+from attnscope.gui.model_panel import describe_score, describe_training
 
 INFO = {
     "trained_by": "attnscope train",
@@ -18,8 +20,9 @@ INFO = {
 def test_summary_lines_come_first_and_the_full_record_follows():
     text = describe_training(INFO)
     head, _, record = text.partition("Full record:\n")
-    assert head.splitlines()[:5] == [
-        "Scores: dev_bleu4_beam3 15.5",
+    assert head.splitlines()[:6] == [
+        "Scores:",
+        "  dev BLEU-4 15.5 (beam 3)",
         "Epoch 25, step 2,925",
         "Validation: BLEU-4 10.84 · CIDEr-D 0.31 · ppl 50.93",
         "Snapshot after epoch 5.",
@@ -35,3 +38,17 @@ def test_a_record_without_known_fields_is_shown_as_json_only():
 def test_wrongly_typed_fields_are_skipped_not_raised():
     text = describe_training({"epoch": "five", "metrics": "n/a", "scores": [], "note": 3})
     assert json.loads(text) == {"epoch": "five", "metrics": "n/a", "scores": [], "note": 3}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "words"),
+    [
+        ("test_bleu_beam5_gnmt1.5", 36.76, "test BLEU 36.76 (beam 5, GNMT α 1.5)"),
+        ("val_bleu_greedy", 35.99, "val BLEU 35.99 (greedy)"),
+        ("test_chrf_beam5", 55.23, "test chrF 55.23 (beam 5)"),
+        ("pointing_accuracy_seed3_n300", 0.816, "pointing accuracy 0.816 (seed 3, 300 samples)"),
+        ("my_own_score", 2, "my own score 2"),
+    ],
+)
+def test_score_names_read_as_words_with_their_decoding(name, value, words):
+    assert describe_score(name, value) == words
