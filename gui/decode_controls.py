@@ -42,6 +42,19 @@ class DecodeActions:
             act.setEnabled(enabled)
 
 
+# task -> (label, tooltip) of the switch that decodes without pressing Run
+LIVE_WORDING = {
+    "translation": (
+        "Translate as you type",
+        "Re-run the decode a moment after each edit of the source",
+    ),
+    "captioning": (
+        "Caption each new picture",
+        "Caption a picture as soon as it is chosen, dropped or pasted",
+    ),
+}
+
+
 class DecodeSettingsPanel(QWidget):
     """Strategy and its knobs; emits ``changed`` and persists in QSettings."""
 
@@ -67,8 +80,8 @@ class DecodeSettingsPanel(QWidget):
         self.length_penalty.addItems(list(LENGTH_PENALTIES))
         self.length_penalty.setToolTip("Beam search: how scores are normalised by length")
         self.alpha = self._double(0.0, 2.0, 0.6, 0.1, "Strength of the GNMT length penalty")
-        self.live = QCheckBox("Translate as you type")
-        self.live.setToolTip("Re-run the decode a moment after each edit of the source")
+        self.live = QCheckBox()
+        self.set_task("translation")
         for label, widget in (
             ("Strategy", self.strategy),
             ("Beam size", self.beam_size),
@@ -85,6 +98,12 @@ class DecodeSettingsPanel(QWidget):
         self.strategy.currentTextChanged.connect(self._on_strategy_changed)
         self.length_penalty.currentTextChanged.connect(lambda _: self.changed.emit())
         self._on_strategy_changed(self.strategy.currentText())
+
+    def set_task(self, task: str) -> None:
+        """Word the live-decoding switch for ``task`` ("translation" or "captioning")."""
+        text, tip = LIVE_WORDING.get(task, LIVE_WORDING["translation"])
+        self.live.setText(text)
+        self.live.setToolTip(tip)
 
     def _spin(self, low: int, high: int, value: int, tip: str) -> QSpinBox:
         box = QSpinBox()

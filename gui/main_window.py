@@ -221,6 +221,7 @@ class MainWindow(QMainWindow):
         self.requests.forget()
         self.recent.add(summary.path)
         self.model_panel.set_summary(summary)
+        self.decode_settings.set_task(summary.task)
         self.device_menu.model_loaded(summary)
         self.device_label.setText(f"Device: {summary.device}")
         self.workspaces.setCurrentWidget(self._workspace_for(summary.task))

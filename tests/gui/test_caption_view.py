@@ -131,6 +131,7 @@ def test_loading_a_captioner_shows_the_picture_pane_with_an_example(qtbot, windo
     assert snapshot.grid == GRID and snapshot.steps == ()
     assert len(view.gallery.buttons) == len(example_images())
     assert window.captioning.open_action.shortcut().toString() == "Ctrl+Shift+O"
+    assert window.decode_settings.live.text() == "Caption each new picture"
     window.export_menu.aboutToShow.emit()
     visible = [a.text() for a in window.export_menu.actions() if a.isVisible()]
     assert any("Strip of every word" in t for t in visible)
