@@ -50,12 +50,37 @@ class DecodeRequests:
 
     @property
     def config(self):
-        """The open session's DecodeConfig, None before one is opened."""
-        return self.key[1] if self.key is not None else None
+        """The open session's DecodeConfig, None before one is opened or for a reference check."""
+        return self.key[1] if self.key is not None and len(self.key) == 2 else None
 
     # -- opening ------------------------------------------------------------
     def ensure_session(self) -> bool:
         """Open a new session when the source or the settings changed; False if impossible."""
+        checked = self._checked_request()
+        if checked is None:
+            return False
+        source, config = checked
+        key = (self.source_key(source), config)
+        if key != self.key:
+            self._open(key, lambda: self.client.open_session(source, config))
+        return True
+
+    def check_reference(self, reference: str) -> bool:
+        """Open a session that takes ``reference`` (the translation or caption the user
+        expected) and compares it with the model's choices; False if impossible."""
+        if not reference.strip():
+            self.window.show_message("Type the translation you expected first.", "warning")
+            return False
+        checked = self._checked_request()
+        if checked is None:
+            return False
+        source, config = checked
+        key = (self.source_key(source), "reference", reference)  # a later Step starts afresh
+        self._open(key, lambda: self.client.check_reference(source, config, reference))
+        return True
+
+    def _checked_request(self) -> tuple[Any, Any] | None:
+        """(source, DecodeConfig) to decode, or None after telling the user what is missing."""
         window = self.window
         if window.summary is None:
             if window.loading:
@@ -64,27 +89,24 @@ class DecodeRequests:
                 window.show_message(
                     "No checkpoint is loaded: open one with File > Open.", "warning"
                 )
-            return False
+            return None
         source = self.current_source()
         if source is None:
             window.show_message(
                 "Drop a picture on the window or open one (Ctrl+Shift+O) first.", "warning"
             )
-            return False
+            return None
         if isinstance(source, str) and not source.strip():
             window.show_message("Enter a source sentence first.", "warning")
-            return False
+            return None
         try:
             config = self.decode_config()
         except ValueError as exc:
             window.show_message(f"Decoding settings: {exc}", "error")
-            return False
-        key = (self.source_key(source), config)
-        if key != self.key:
-            if isinstance(source, str):
-                self._warn_if_no_font(source)
-            self._open(key, lambda: self.client.open_session(source, config))
-        return True
+            return None
+        if isinstance(source, str) and (self.source_key(source), config) != self.key:
+            self._warn_if_no_font(source)
+        return source, config
 
     def restore(self, source: str, values: dict, plan) -> None:
         """Show ``source`` with decode settings ``values`` and retake a saved decode's steps."""

@@ -166,6 +166,9 @@ class MainWindow(QMainWindow):
         decode_menu.addSeparator()
         self.recommended = RecommendedDecoding(self, self.decode_settings, self.statusBar())
         decode_menu.addAction(self.recommended.action)
+        from attnscope.gui.reference_check import ReferenceCheck
+
+        self.reference_check = ReferenceCheck(self, decode_menu)
         view_menu = menu.addMenu("&View")
         self.device_menu = DeviceMenu(self, view_menu)
         self.device_group = self.device_menu.group
@@ -367,9 +370,9 @@ class MainWindow(QMainWindow):
         if self.requests.failed():  # the source could not be opened: the next request retries
             self.captioning.open_failed(text)
 
-    def show_message(self, text: str, level: str = "error") -> None:
+    def show_message(self, text: str, level: str = "error", *, keep: bool = False) -> None:
         log.info("message (%s): %s", level, text)
-        self.message_bar.show_message(text, level)
+        self.message_bar.show_message(text, level, keep=keep)
 
     def dragEnterEvent(self, event) -> None:
         from attnscope.gui.drops import accepts
@@ -391,7 +394,7 @@ class MainWindow(QMainWindow):
             "About AttnScope",
             f"<b>AttnScope {__version__}</b><p>Step through encoder–decoder models and "
             "watch where they attend.</p><p>Shortcuts: Step F10 · Run/Pause F5 · "
-            "Back Shift+F10 · Reset Esc · Open Ctrl+O</p>",
+            "Back Shift+F10 · Reset Esc · Open Ctrl+O · Check a reference Ctrl+Shift+E</p>",
         )
 
     def _restore_settings(self) -> None:

@@ -34,13 +34,14 @@ class MessageBar(QFrame):
         self.level = ""
         self.hide()
 
-    def show_message(self, text: str, level: str = "error") -> None:
+    def show_message(self, text: str, level: str = "error", *, keep: bool = False) -> None:
+        """Show ``text``; an info message hides itself after a while unless ``keep``."""
         self.level = level
         self.setStyleSheet(f"MessageBar {{{STYLES[level]}}} QLabel {{border:none;}}")
         self.label.setText(text)
         self.show()
         self._timer.stop()
-        if level == "info":
+        if level == "info" and not keep:
             self._timer.start(6000)
 
     def text(self) -> str:

@@ -77,6 +77,7 @@ class ModelWorker(QObject):
     batchProgress = Signal(int, int)  # lines done, total
     batchFinished = Signal(str, bool)  # output path, complete?
     pong = Signal(int)  # answers ping(serial): every earlier request has been handled
+    referenceChecked = Signal(object)  # ReferenceReport, after the reference's snapshot
 
     def __init__(self, cancel_event: threading.Event) -> None:
         super().__init__()
@@ -150,6 +151,24 @@ class ModelWorker(QObject):
         self._session = session
         self._step_ms.clear()
         self._emit(force=True)
+
+    @Slot(object, object, str)
+    @guarded
+    def check_reference(self, source: object, decode_config: object, reference: str) -> None:
+        """Open ``source`` taking ``reference`` token by token, then say where the model (with
+        ``decode_config``) would have chosen otherwise. A refused reference keeps the session."""
+        from attnscope.engine.reference import force_reference
+
+        self._stop_running()
+        self._cancel.clear()
+        model = self._require_model()
+        session, report = force_reference(
+            model, source, decode_config, reference, cancel=self._cancel
+        )
+        self._session = session
+        self._step_ms.clear()
+        self._emit(force=True)
+        self.referenceChecked.emit(report)
 
     @Slot()
     @guarded
@@ -276,6 +295,7 @@ class WorkerClient(QObject):
     _load = Signal(str, str)
     _open = Signal(object, object)
     _replay = Signal(object, object, object)
+    _reference = Signal(object, object, str)
     _step = Signal()
     _back = Signal()
     _reset = Signal()
@@ -301,6 +321,7 @@ class WorkerClient(QObject):
             (self._load, self.worker.load_checkpoint),
             (self._open, self.worker.open_session),
             (self._replay, self.worker.replay),
+            (self._reference, self.worker.check_reference),
             (self._step, self.worker.step),
             (self._back, self.worker.back),
             (self._reset, self.worker.reset),
@@ -332,6 +353,11 @@ class WorkerClient(QObject):
         """Open ``source`` and retake its steps (None = step, id = force): a restored decode."""
         self.cancel()
         self._replay.emit(source, decode_config, tuple(plan))
+
+    def check_reference(self, source: object, decode_config: object, reference: str) -> None:
+        """Open ``source`` forcing ``reference``; answers with a snapshot and referenceChecked."""
+        self.cancel()
+        self._reference.emit(source, decode_config, reference)
 
     def step(self) -> None:
         self._step.emit()

@@ -1,0 +1,163 @@
+"""Force a reference translation (or caption) through the model and say where it disagrees.
+
+"Why did the model not say X?" The reference is tokenized with the model's
+target tokenizer and every piece (then eos) is forced, one step at a time, in
+a greedy session: each step keeps the model's own probabilities and its top
+alternatives, so the views show the reference's attention and, step by step,
+what the model would have said instead. ``ReferenceReport`` sums it up against
+the model's own decode with the user's settings.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from attnscope.engine.decoding import EOS_ID, UNK_ID, DecodeConfig
+from attnscope.engine.errors import InputTextError
+
+MAX_REFERENCE_TOKENS = 400  # as many as a source may have
+SHOWN_DISAGREEMENTS = 3  # the message names at most this many steps
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """A step where the model's first choice was not the reference's piece."""
+
+    step: int
+    reference: str
+    reference_prob: float
+    model: str
+    model_prob: float
+
+
+@dataclass(frozen=True)
+class ReferenceReport:
+    """How likely the model finds the reference, and where it would have said otherwise.
+
+    log_prob: sum over the reference's pieces and eos; own_log_prob: the model's own
+    best hypothesis under the user's settings (same sum, no length penalty).
+    """
+
+    pieces: tuple[str, ...]
+    log_prob: float
+    unknown: tuple[str, ...]  # the reference's text pieces the target vocabulary lacks
+    disagreements: tuple[Disagreement, ...]
+    own_text: str
+    own_log_prob: float
+    own_length: int
+
+    @property
+    def perplexity(self) -> float:
+        return math.exp(-self.log_prob / max(len(self.pieces), 1))
+
+    def describe(self) -> str:
+        """One paragraph for the message bar or the command line."""
+        tokens = len(self.pieces)
+        text = (
+            f"Reference: log-prob {self.log_prob:.2f} over {tokens} tokens "
+            f"(perplexity {self.perplexity:.2f}); the model's own output: "
+            f"{self.own_log_prob:.2f} over {self.own_length} tokens."
+        )
+        if self.unknown:
+            shown = ", ".join(f"“{_word(piece)}”" for piece in self.unknown)
+            text += f" Not in the target vocabulary (the model reads <unk>): {shown}."
+        if not self.disagreements:
+            return text + " The model's first choice matched the reference at every step."
+        shown = "; ".join(
+            f"step {d.step + 1}: “{_word(d.model)}” {_percent(d.model_prob)} over "
+            f"“{_word(d.reference)}” {_percent(d.reference_prob)}"
+            for d in self.disagreements[:SHOWN_DISAGREEMENTS]
+        )
+        more = len(self.disagreements) - SHOWN_DISAGREEMENTS
+        tail = f" and {more} more" if more > 0 else ""
+        return (
+            f"{text} The model preferred another token at {len(self.disagreements)} of "
+            f"{tokens} steps ({shown}{tail})."
+        )
+
+
+def _word(piece: str) -> str:
+    """A piece as the views show it: without sentencepiece's word-start mark."""
+    return piece.lstrip("▁") or piece
+
+
+def _percent(probability: float) -> str:
+    return f"{probability:.0%}" if probability >= 0.01 else "<1%"
+
+
+def reference_ids(model: Any, reference: str) -> list[int]:
+    """Target ids of ``reference`` (without eos); empty or over-long text raises."""
+    if not reference or not reference.strip():
+        raise InputTextError("the reference is empty: type the translation to check")
+    ids = model.tgt_tokenizer.encode(reference)
+    if not ids:
+        raise InputTextError("the reference has nothing the target tokenizer can read")
+    if len(ids) + 1 > MAX_REFERENCE_TOKENS:
+        raise InputTextError(
+            f"the reference is {len(ids)} tokens long; at most {MAX_REFERENCE_TOKENS - 1} "
+            "are checked at once"
+        )
+    return ids
+
+
+def forced_config(config: DecodeConfig, length: int) -> DecodeConfig:
+    """Greedy without rules, room for ``length`` tokens and eos (and for the model to go
+    on after a token forced in place of one of them, up to the user's maximum)."""
+    return DecodeConfig(
+        strategy="greedy",
+        max_length=max(config.max_length, length + 1),
+        max_length_ratio=0.0,
+        topk_alternatives=config.topk_alternatives,
+    )
+
+
+def force_reference(model: Any, source: Any, config: DecodeConfig, reference: str, cancel=None):
+    """Open a session on ``source`` that takes ``reference``; returns (session, report).
+
+    model: an InferenceModel; config: the user's settings (for the model's own
+    decode to compare with); cancel: a callable or Event, checked between steps.
+    """
+    from attnscope.engine.decoding.driver import raise_if_cancelled
+
+    ids = reference_ids(model, reference)
+    opened = model.open_session(source, forced_config(config, len(ids)))
+    for token in [*ids, EOS_ID]:
+        raise_if_cancelled(cancel, opened.step_index)
+        opened.force(token, at_step=opened.step_index)
+    own = model.open_session(source, replace(config, n_best=1))
+    while not own.done:
+        raise_if_cancelled(cancel, own.step_index)
+        own.step()
+    unknown = tuple(
+        piece
+        for piece, token in zip(model.tgt_tokenizer.pieces(reference), ids, strict=False)
+        if token == UNK_ID
+    )
+    return opened, _report(model.snapshot(opened), model.snapshot(own), unknown)
+
+
+def _report(forced, own, unknown: tuple[str, ...]) -> ReferenceReport:
+    disagreements = []
+    for index, step in enumerate(forced.steps):
+        best = int(step.topk_ids[0]) if len(step.topk_ids) else step.token_id
+        if best != step.token_id:
+            disagreements.append(
+                Disagreement(
+                    step=index,
+                    reference=step.piece,
+                    reference_prob=math.exp(step.log_prob),
+                    model=step.topk_pieces[0],
+                    model_prob=float(step.topk_probs[0]),
+                )
+            )
+    return ReferenceReport(
+        pieces=forced.target_pieces,
+        log_prob=sum(step.log_prob for step in forced.steps),
+        unknown=unknown,
+        disagreements=tuple(disagreements),
+        own_text=own.target_text,
+        own_log_prob=sum(step.log_prob for step in own.steps),
+        own_length=len(own.steps),
+    )

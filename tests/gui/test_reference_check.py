@@ -1,0 +1,88 @@
+"""Decode > Check a reference: the window shows the forced reference and keeps the report up."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QInputDialog
+from window_support import SOURCE, TIMEOUT, load, wait_snapshot
+
+REFERENCE = "two dogs play in the snow ."
+
+
+def _check(qtbot, window, reference):
+    """Check ``reference`` and wait for both the finished snapshot and the report."""
+    with qtbot.waitSignal(window.client.worker.referenceChecked, timeout=TIMEOUT):
+        snapshot = wait_snapshot(
+            qtbot, window, lambda: window.reference_check.check(reference), lambda s: s.done
+        )
+    qtbot.waitUntil(lambda: window.reference_check.report is not None, timeout=TIMEOUT)
+    return snapshot
+
+
+def test_the_menu_action_forces_the_reference_and_reports(
+    qtbot, window, tiny_translation_checkpoint, monkeypatch
+):
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: (REFERENCE, True))
+    with qtbot.waitSignal(window.client.worker.referenceChecked, timeout=TIMEOUT):
+        window.reference_check.action.trigger()
+    qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.done, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: window.reference_check.report is not None, timeout=TIMEOUT)
+    report = window.reference_check.report
+    assert window.snapshot.target_pieces == report.pieces
+    assert all(step.forced for step in window.snapshot.steps)
+    assert window.message_bar.text() == report.describe()
+    assert window.reference_check.last_reference == REFERENCE
+    assert window.reference_check.action.shortcut().toString() == "Ctrl+Shift+E"
+
+
+def test_the_report_stays_until_dismissed_and_a_step_starts_a_normal_decode(
+    qtbot, window, tiny_translation_checkpoint
+):
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    _check(qtbot, window, REFERENCE)
+    assert not window.message_bar._timer.isActive()  # kept: the user reads it at leisure
+    snapshot = wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
+    assert not snapshot.steps[0].forced  # a fresh session with the panel's settings
+
+
+def test_forcing_the_models_choice_at_a_step_lets_it_continue(
+    qtbot, window, tiny_translation_checkpoint
+):
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    first = _check(qtbot, window, REFERENCE)
+    window.select_step(1)
+    alternative = int(first.steps[1].topk_ids[1])
+    snapshot = wait_snapshot(
+        qtbot, window, lambda: window.force_token(alternative), lambda s: s.done
+    )
+    assert snapshot.steps[0].token_id == first.steps[0].token_id  # the reference's start
+    assert snapshot.steps[1].token_id == alternative and snapshot.steps[1].forced
+    assert not any(step.forced for step in snapshot.steps[2:])  # the model's own words
+
+
+def test_an_empty_reference_or_no_model_gets_a_message_and_sends_nothing(
+    qtbot, window, tiny_translation_checkpoint
+):
+    assert not window.reference_check.check(REFERENCE)
+    assert "No checkpoint is loaded" in window.message_bar.text()
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    assert not window.reference_check.check("   ")
+    assert "Type the translation you expected" in window.message_bar.text()
+    assert window.requests.key is None and window.snapshot is None
+
+
+def test_an_overlong_reference_is_refused_by_the_worker_and_the_app_goes_on(
+    qtbot, window, tiny_translation_checkpoint
+):
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    with qtbot.waitSignal(window.client.worker.failed, timeout=TIMEOUT):
+        assert window.reference_check.check("the dog runs . " * 400)
+    qtbot.waitUntil(lambda: "tokens long" in window.message_bar.text(), timeout=TIMEOUT)
+    assert window.requests.key is None  # the next request opens a session again
+    snapshot = wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
+    assert snapshot.source_text == SOURCE
