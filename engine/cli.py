@@ -23,6 +23,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "info": ("attnscope.engine.commands.info", "describe a checkpoint as JSON"),
     "train": ("attnscope.engine.commands.train", "train a translation or captioning model"),
     "evaluate": ("attnscope.engine.commands.evaluate", "score a checkpoint (BLEU/chrF, CIDEr-D)"),
+    "score": (
+        "attnscope.engine.commands.score",
+        "how likely the model finds each reference, and where it disagrees",
+    ),
     "bench": ("attnscope.engine.commands.bench", "print performance figures as JSON"),
 }
 

@@ -36,17 +36,22 @@ class Disagreement:
 class ReferenceReport:
     """How likely the model finds the reference, and where it would have said otherwise.
 
-    log_prob: sum over the reference's pieces and eos; own_log_prob: the model's own
-    best hypothesis under the user's settings (same sum, no length penalty).
+    log_prob: sum of ``token_log_probs``, one per reference piece and eos; own_*: the
+    model's own best hypothesis under the user's settings (the same sum, no length
+    penalty), None when it was not decoded.
     """
 
     pieces: tuple[str, ...]
-    log_prob: float
+    token_log_probs: tuple[float, ...]
     unknown: tuple[str, ...]  # the reference's text pieces the target vocabulary lacks
     disagreements: tuple[Disagreement, ...]
-    own_text: str
-    own_log_prob: float
-    own_length: int
+    own_text: str | None = None
+    own_log_prob: float | None = None
+    own_length: int | None = None
+
+    @property
+    def log_prob(self) -> float:
+        return sum(self.token_log_probs)
 
     @property
     def perplexity(self) -> float:
@@ -57,9 +62,12 @@ class ReferenceReport:
         tokens = len(self.pieces)
         text = (
             f"Reference: log-prob {self.log_prob:.2f} over {tokens} tokens "
-            f"(perplexity {self.perplexity:.2f}); the model's own output: "
-            f"{self.own_log_prob:.2f} over {self.own_length} tokens."
+            f"(perplexity {self.perplexity:.2f})"
         )
+        if self.own_log_prob is not None:
+            text += f"; the model's own output: {self.own_log_prob:.2f} over {self.own_length}"
+            text += " tokens"
+        text += "."
         if self.unknown:
             shown = ", ".join(f"“{_word(piece)}”" for piece in self.unknown)
             text += f" Not in the target vocabulary (the model reads <unk>): {shown}."
@@ -113,11 +121,20 @@ def forced_config(config: DecodeConfig, length: int) -> DecodeConfig:
     )
 
 
-def force_reference(model: Any, source: Any, config: DecodeConfig, reference: str, cancel=None):
+def force_reference(
+    model: Any,
+    source: Any,
+    config: DecodeConfig,
+    reference: str,
+    *,
+    cancel=None,
+    compare: bool = True,
+):
     """Open a session on ``source`` that takes ``reference``; returns (session, report).
 
     model: an InferenceModel; config: the user's settings (for the model's own
-    decode to compare with); cancel: a callable or Event, checked between steps.
+    decode to compare with, when ``compare``); cancel: a callable or Event,
+    checked between steps.
     """
     from attnscope.engine.decoding.driver import raise_if_cancelled
 
@@ -126,16 +143,19 @@ def force_reference(model: Any, source: Any, config: DecodeConfig, reference: st
     for token in [*ids, EOS_ID]:
         raise_if_cancelled(cancel, opened.step_index)
         opened.force(token, at_step=opened.step_index)
-    own = model.open_session(source, replace(config, n_best=1))
-    while not own.done:
-        raise_if_cancelled(cancel, own.step_index)
-        own.step()
+    own = None
+    if compare:
+        own = model.open_session(source, replace(config, n_best=1))
+        while not own.done:
+            raise_if_cancelled(cancel, own.step_index)
+            own.step()
     unknown = tuple(
         piece
         for piece, token in zip(model.tgt_tokenizer.pieces(reference), ids, strict=False)
         if token == UNK_ID
     )
-    return opened, _report(model.snapshot(opened), model.snapshot(own), unknown)
+    own_snapshot = model.snapshot(own) if own is not None else None
+    return opened, _report(model.snapshot(opened), own_snapshot, unknown)
 
 
 def _report(forced, own, unknown: tuple[str, ...]) -> ReferenceReport:
@@ -152,11 +172,16 @@ def _report(forced, own, unknown: tuple[str, ...]) -> ReferenceReport:
                     model_prob=float(step.topk_probs[0]),
                 )
             )
-    return ReferenceReport(
+    report = ReferenceReport(
         pieces=forced.target_pieces,
-        log_prob=sum(step.log_prob for step in forced.steps),
+        token_log_probs=tuple(step.log_prob for step in forced.steps),
         unknown=unknown,
         disagreements=tuple(disagreements),
+    )
+    if own is None:
+        return report
+    return replace(
+        report,
         own_text=own.target_text,
         own_log_prob=sum(step.log_prob for step in own.steps),
         own_length=len(own.steps),

@@ -148,6 +148,15 @@ def recommended_decoding(model) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+def show_progress(done: int, total: int, unit: str = "lines") -> None:
+    """A progress bar on stderr, redrawn in place; call it only when stderr is a terminal."""
+    width = 30
+    filled = width * done // max(total, 1)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit}")
+    if done == total:
+        sys.stderr.write("\n")
+
+
 def fail(message: str) -> int:
     """One clear line on stderr; exit status 2."""
     print(f"attnscope: error: {message}", file=sys.stderr)

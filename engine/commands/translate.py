@@ -13,6 +13,7 @@ from attnscope.engine.commands.common import (
     decode_config_from_args,
     fail,
     recommended_decoding,
+    show_progress,
     to_jsonable,
 )
 from attnscope.engine.errors import AttnScopeError
@@ -22,14 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser)
     parser.add_argument("-i", "--input", help="text file to translate (default: stdin)")
     parser.add_argument("-o", "--output", help="write here (default: stdout)")
-
-
-def _progress(done: int, total: int) -> None:
-    width = 30
-    filled = width * done // max(total, 1)
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} lines")
-    if done == total:
-        sys.stderr.write("\n")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         chunk = mine[start : start + batch]
         outputs.extend(_translate_chunk(model, chunk, config, as_json=args.json))
         if args.input and sys.stderr.isatty():
-            _progress(min(start + batch, len(mine)), len(mine))
+            show_progress(min(start + batch, len(mine)), len(mine))
     ordered = distributed.gather_in_order([to_jsonable(o) for o in outputs], context)
     if context is not None:
         distributed.shutdown_distributed()

@@ -120,7 +120,7 @@ def test_the_description_names_the_first_disagreements_and_counts_the_rest():
     )
     report = ReferenceReport(
         pieces=("▁a",) * 10,
-        log_prob=-10.0,
+        token_log_probs=(-1.0,) * 10,
         unknown=(),
         disagreements=disagreements,
         own_text="a bicycle",
@@ -131,3 +131,16 @@ def test_the_description_names_the_first_disagreements_and_counts_the_rest():
     assert "at 5 of 10 steps" in text and "and 2 more" in text
     assert "step 1: “bicycle” 61% over “bike” <1%" in text
     assert report.perplexity == pytest.approx(math.e)
+    assert report.log_prob == pytest.approx(-10.0)
+    assert "the model's own output: -3.00 over 4 tokens" in text
+
+
+def test_without_the_comparison_the_models_own_output_is_not_decoded(model, monkeypatch):
+    opened_sources = []
+    original = model.open_session
+    monkeypatch.setattr(
+        model, "open_session", lambda *args: opened_sources.append(args) or original(*args)
+    )
+    _, report = force_reference(model, SOURCE, DecodeConfig(), REFERENCE, compare=False)
+    assert len(opened_sources) == 1 and report.own_text is None
+    assert "own output" not in report.describe() and report.describe().startswith("Reference:")
