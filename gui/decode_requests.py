@@ -53,6 +53,13 @@ class DecodeRequests:
         """The open session's DecodeConfig, None before one is opened or for a reference check."""
         return self.key[1] if self.key is not None and len(self.key) == 2 else None
 
+    @property
+    def reference(self) -> str | None:
+        """The reference the open session was forced to take (Check a reference), else None."""
+        if self.key is not None and len(self.key) == 3:
+            return self.key[2]
+        return None
+
     # -- opening ------------------------------------------------------------
     def ensure_session(self) -> bool:
         """Open a new session when the source or the settings changed; False if impossible."""

@@ -25,7 +25,7 @@ def decode_payload(window) -> dict:
     """Input, settings, tokens, scores, top-k and attention of the shown decode."""
     snapshot = window.snapshot
     config = window.requests.config
-    return {
+    payload = {
         "model": window.summary.path if window.summary else None,
         "source": snapshot.source_text,
         "source_pieces": list(snapshot.source_pieces),
@@ -47,6 +47,19 @@ def decode_payload(window) -> dict:
         "attention": snapshot.attention,
         "grid": snapshot.grid,
     }
+    report = window.reference_check.report
+    if window.requests.reference is not None and report is not None:
+        payload["reference_check"] = {
+            "reference": window.requests.reference,
+            "log_prob": report.log_prob,
+            "perplexity": report.perplexity,
+            "token_log_probs": report.token_log_probs,
+            "disagreements": report.disagreements,
+            "unknown": report.unknown,
+            "model_output": report.own_text,
+            "model_log_prob": report.own_log_prob,
+        }
+    return payload
 
 
 class Exporter:

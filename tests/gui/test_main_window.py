@@ -118,6 +118,7 @@ def test_run_to_the_end_and_export(qtbot, window, tiny_translation_checkpoint, t
     assert np.load(tmp_path / "a.npy").shape[0] == rows
     payload = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
     assert payload["source"] == SOURCE and len(payload["steps"]) == rows
+    assert payload["settings"]["strategy"] == "greedy" and "reference_check" not in payload
 
 
 def test_beam_node_selection_changes_heatmap(qtbot, window, tiny_translation_checkpoint):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from PySide6.QtWidgets import QInputDialog
 from window_support import SOURCE, TIMEOUT, load, wait_snapshot
 
@@ -36,13 +39,20 @@ def test_the_menu_action_forces_the_reference_and_reports(
     assert window.reference_check.action.shortcut().toString() == "Ctrl+Shift+E"
 
 
-def test_the_report_stays_until_dismissed_and_a_step_starts_a_normal_decode(
-    qtbot, window, tiny_translation_checkpoint
+def test_the_report_stays_until_dismissed_is_exported_and_a_step_starts_afresh(
+    qtbot, window, tiny_translation_checkpoint, tmp_path
 ):
     load(qtbot, window, tiny_translation_checkpoint)
     window.translate_view.set_source(SOURCE)
     _check(qtbot, window, REFERENCE)
     assert not window.message_bar._timer.isActive()  # kept: the user reads it at leisure
+    window.exporter.decode_json(str(tmp_path / "check.json"))
+    exported = json.loads((tmp_path / "check.json").read_text(encoding="utf-8"))
+    report = window.reference_check.report
+    assert exported["reference_check"]["reference"] == REFERENCE
+    assert exported["reference_check"]["log_prob"] == pytest.approx(report.log_prob, abs=1e-5)
+    assert len(exported["reference_check"]["disagreements"]) == len(report.disagreements)
+    assert exported["settings"] == {}  # the forced session is not the panel's decode
     snapshot = wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
     assert not snapshot.steps[0].forced  # a fresh session with the panel's settings
 
