@@ -167,6 +167,7 @@ class CaptionExporter:
 
         payload = decode_payload(self.window)
         payload.pop("source_pieces", None)
+        payload.pop("alignment", None)  # word links are for text sources
         payload["caption"] = payload.pop("translation")
         payload["image"] = self.view.image_name()
         source = self.view.image_source()

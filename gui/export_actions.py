@@ -1,4 +1,5 @@
-"""File > Export: the heat map as PNG/SVG, the matrix as CSV/.npy, the decode as JSON."""
+"""File > Export: the heat map as PNG/SVG, the matrix as CSV/.npy, word alignments, the
+decode as JSON."""
 
 from __future__ import annotations
 
@@ -17,8 +18,20 @@ EXPORTS = (
     ("Heat map as SVG…", "SVG image (*.svg)", ".svg", "heatmap_svg"),
     ("Attention matrix as CSV…", "CSV (*.csv)", ".csv", "matrix_csv"),
     ("Attention matrix as NumPy…", "NumPy array (*.npy)", ".npy", "matrix_npy"),
+    ("Word alignment (Pharaoh)…", "Text (*.txt)", ".txt", "alignment_txt"),
     ("Whole decode as JSON…", "JSON (*.json)", ".json", "decode_json"),
 )
+
+
+def word_alignment(snapshot) -> str | None:
+    """The shown translation's word links in Pharaoh format, None without attention."""
+    from attnscope.engine.alignment import hard_alignment, pharaoh
+
+    if snapshot.attention is None or not snapshot.source_pieces:
+        return None
+    return pharaoh(
+        hard_alignment(snapshot.attention, snapshot.source_pieces, snapshot.target_pieces)
+    )
 
 
 def decode_payload(window) -> dict:
@@ -45,6 +58,7 @@ def decode_payload(window) -> dict:
             for s in snapshot.steps
         ],
         "attention": snapshot.attention,
+        "alignment": word_alignment(snapshot),
         "grid": snapshot.grid,
     }
     report = window.reference_check.report
@@ -87,6 +101,13 @@ class Exporter:
         attention = self.window.snapshot.attention
         exports.export_matrix_npy(attention if attention is not None else self._matrix(), path)
 
+    def alignment_txt(self, path: str) -> None:
+        """One line: ``source-target`` word links read off the attention."""
+        links = word_alignment(self.window.snapshot)
+        if links is None:
+            raise ValueError("this model has no attention to read word alignments from")
+        Path(path).write_text(links + "\n", encoding="utf-8")
+
     def decode_json(self, path: str) -> None:
         exports.export_decode_json(decode_payload(self.window), path)
 
@@ -116,5 +137,7 @@ def _ask_and_export(window, file_filter: str, suffix: str, method: str) -> None:
         getattr(window.exporter, method)(path)
     except OSError as exc:
         window.show_message(f"Could not write {path}: {exc.strerror or exc}", "error")
+    except ValueError as exc:
+        window.show_message(f"Nothing written: {exc}.", "warning")
     else:
         window.show_message(f"Exported {Path(path).name}", "info")

@@ -23,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser)
     parser.add_argument("-i", "--input", help="text file to translate (default: stdin)")
     parser.add_argument("-o", "--output", help="write here (default: stdout)")
+    parser.add_argument(
+        "--align",
+        action="store_true",
+        help="add word alignments read off the attention (Pharaoh 'src-tgt' pairs): "
+        "'translation ||| 0-0 1-2 ...', or an 'alignment' field with --json",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
         model = load_inference_model(args.checkpoint, device=args.device)
         if model.task != "translation":
             return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope caption`")
+        if args.align and not model.model.num_heads:
+            return fail(f"{args.checkpoint} has no attention to read alignments from")
         config = decode_config_from_args(args, text=True, recommended=recommended_decoding(model))
         if args.input:
             with open(args.input, encoding="utf-8") as handle:
@@ -48,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     batch = max(args.batch_size, 1)
     for start in range(0, len(mine), batch):
         chunk = mine[start : start + batch]
-        outputs.extend(_translate_chunk(model, chunk, config, as_json=args.json))
+        outputs.extend(_translate_chunk(model, chunk, config, as_json=args.json, align=args.align))
         if args.input and sys.stderr.isatty():
             show_progress(min(start + batch, len(mine)), len(mine))
     ordered = distributed.gather_in_order([to_jsonable(o) for o in outputs], context)
@@ -59,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     return _write(ordered, args)
 
 
-def _translate_chunk(model, chunk, config, *, as_json: bool) -> list[object]:
+def _translate_chunk(model, chunk, config, *, as_json: bool, align: bool) -> list[object]:
     """Translations of (index, line) pairs, the chunk's lines decoded as one batch.
 
     A line the model cannot take (too long, nothing the tokenizer reads) would
@@ -82,12 +90,25 @@ def _translate_chunk(model, chunk, config, *, as_json: bool) -> list[object]:
             results.append({"source": line, "error": str(exc)} if as_json else "")
             print(f"attnscope: line skipped: {exc}", file=sys.stderr)
             continue
-        results.append(_as_output(t) if as_json else t.text)
+        if as_json:
+            results.append(_as_output(t, align=align))
+        else:
+            results.append(f"{t.text} ||| {_alignment(t)}" if align else t.text)
     return results
 
 
-def _as_output(t) -> dict[str, object]:
+def _alignment(t) -> str:
+    """Pharaoh word links of one translation (empty when it has no attention)."""
+    from attnscope.engine.alignment import hard_alignment, pharaoh
+
+    if t.attention is None:
+        return ""
+    return pharaoh(hard_alignment(t.attention, t.source_pieces, t.pieces))
+
+
+def _as_output(t, *, align: bool = False) -> dict[str, object]:
     """One translation as the JSON object --json prints."""
+    extra = {"alignment": _alignment(t)} if align else {}
     return {
         "source": t.source,
         "translation": t.text,
@@ -96,6 +117,7 @@ def _as_output(t) -> dict[str, object]:
         "score": t.score,
         "nbest": [{"translation": s, "score": v} for s, v in t.nbest],
         "attention": t.attention,
+        **extra,
     }
 
 

@@ -119,6 +119,25 @@ def test_run_to_the_end_and_export(qtbot, window, tiny_translation_checkpoint, t
     payload = json.loads((tmp_path / "a.json").read_text(encoding="utf-8"))
     assert payload["source"] == SOURCE and len(payload["steps"]) == rows
     assert payload["settings"]["strategy"] == "greedy" and "reference_check" not in payload
+    exporter.alignment_txt(str(tmp_path / "a.txt"))
+    links = (tmp_path / "a.txt").read_text(encoding="utf-8").strip()
+    assert links == payload["alignment"]
+    assert all(int(s) < 5 for s, _ in (pair.split("-") for pair in links.split()))
+
+
+def test_alignment_export_of_a_model_without_attention_says_why(
+    qtbot, window, tiny_plain_checkpoint, tmp_path, monkeypatch
+):
+    from attnscope.gui.export_actions import _ask_and_export
+
+    load(qtbot, window, tiny_plain_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
+    target = tmp_path / "links.txt"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    _ask_and_export(window, "Text (*.txt)", ".txt", "alignment_txt")
+    assert "no attention to read word alignments from" in window.message_bar.text()
+    assert not target.exists()
 
 
 def test_beam_node_selection_changes_heatmap(qtbot, window, tiny_translation_checkpoint):
