@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from attnscope.engine.devices import configure_threads
     from attnscope.gui.app import get_app
-    from attnscope.gui.worker import wait_for_stopped_workers
+    from attnscope.gui.worker_client import wait_for_stopped_workers
 
     configure_threads(reserve_for_gui=1)  # as the app does: torch threads + the GUI thread
     app = get_app()

@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from attnscope.gui.app import create_window, get_app, scripted_exit
-    from attnscope.gui.worker import wait_for_stopped_workers
+    from attnscope.gui.worker_client import wait_for_stopped_workers
 
     app = get_app()
     # torch's threads are set (and torch imported) by the worker, after the window shows

@@ -29,7 +29,7 @@ from attnscope.gui.message_bar import MessageBar
 from attnscope.gui.model_panel import ModelPanel
 from attnscope.gui.recent import RecentFiles, RecentMenu
 from attnscope.gui.translate_view import TranslateWorkspace
-from attnscope.gui.worker import WorkerClient
+from attnscope.gui.worker_client import WorkerClient
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,8 @@ class MainWindow(QMainWindow):
         from attnscope.gui.reference_check import ReferenceCheck
 
         self.reference_check = ReferenceCheck(self, decode_menu)
+        toolbar.addSeparator()
+        toolbar.addAction(self.reference_check.action)
         view_menu = menu.addMenu("&View")
         self.device_menu = DeviceMenu(self, view_menu)
         self.device_group = self.device_menu.group

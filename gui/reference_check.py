@@ -32,6 +32,7 @@ class ReferenceCheck(QObject):
         super().__init__(window)
         self.window = window
         self.action = QAction("Check a &reference…", window)
+        self.action.setIconText("Check reference…")  # the toolbar's shorter label
         self.action.setShortcut(QKeySequence(SHORTCUT))
         tip = "Force the translation you expected and see where the model would differ"
         self.action.setToolTip(f"{tip} ({SHORTCUT})")

@@ -1,7 +1,7 @@
 """The one worker that owns the model: a QObject living in its own QThread.
 
 The GUI thread never calls torch. It sends requests through ``WorkerClient``
-(queued signals) and receives plain data back (``ModelSummary``,
+(gui/worker_client.py, queued signals) and receives plain data back (``ModelSummary``,
 ``SessionSnapshot``, progress numbers, messages). Cancelling is cooperative:
 a ``threading.Event`` checked between steps, so a new request or closing the
 window stops a running decode at the next step boundary.
@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from attnscope.engine.errors import AttnScopeError, DecodeCancelled
 from attnscope.gui.worker_errors import describe_error, release_cached_memory
@@ -30,9 +30,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPAINT_INTERVAL_S = 1 / 30  # snapshots during Run are throttled to ~30 Hz
-# Worker threads that outlived WorkerClient.shutdown's wait (a long checkpoint load):
-# destroying a running QThread aborts the process, so they are kept until they end.
-_STILL_RUNNING: list[tuple[QThread, QObject]] = []
 
 
 def _no_model_error(message: str) -> Exception:
@@ -287,139 +284,3 @@ class ModelWorker(QObject):
             return
         self._last_emit = now
         self.snapshot.emit(self._model.snapshot(self._session, step_ms=list(self._step_ms)))
-
-
-class WorkerClient(QObject):
-    """GUI-side handle: owns the thread, forwards requests, shuts down cleanly."""
-
-    _load = Signal(str, str)
-    _open = Signal(object, object)
-    _replay = Signal(object, object, object)
-    _reference = Signal(object, object, str)
-    _step = Signal()
-    _back = Signal()
-    _reset = Signal()
-    _run = Signal()
-    _pause = Signal()
-    _force = Signal(int, int)
-    _translate_file = Signal(str, str, object)
-    _ping = Signal(int)
-    _configure = Signal(int)
-    answered = Signal(int)  # the worker answered ping(serial); emitted in the GUI thread
-
-    def __init__(
-        self, parent: QObject | None = None, *, reserve_cores_for_gui: int | None = None
-    ) -> None:
-        """``reserve_cores_for_gui``: when given, the worker sets torch's thread count first."""
-        super().__init__(parent)
-        self.cancel_event = threading.Event()
-        self.thread = QThread()
-        self.thread.setObjectName("attnscope-model-worker")
-        self.worker = ModelWorker(self.cancel_event)
-        self.worker.moveToThread(self.thread)
-        for signal, slot in (
-            (self._load, self.worker.load_checkpoint),
-            (self._open, self.worker.open_session),
-            (self._replay, self.worker.replay),
-            (self._reference, self.worker.check_reference),
-            (self._step, self.worker.step),
-            (self._back, self.worker.back),
-            (self._reset, self.worker.reset),
-            (self._run, self.worker.run),
-            (self._pause, self.worker.pause),
-            (self._force, self.worker.force),
-            (self._translate_file, self.worker.translate_file),
-            (self._ping, self.worker.ping),
-            (self._configure, self.worker.configure_threads),
-        ):
-            signal.connect(slot)
-        self.worker.pong.connect(self._on_pong)
-        self.thread.finished.connect(self.worker.deleteLater)
-        self.thread.start()
-        self._reserve_cores = reserve_cores_for_gui  # sent before the first load
-
-    def load_checkpoint(self, path: str, device: str = "auto") -> None:
-        self.cancel()
-        if self._reserve_cores is not None:
-            self._configure.emit(self._reserve_cores)
-            self._reserve_cores = None
-        self._load.emit(path, device)
-
-    def open_session(self, source: object, decode_config: object) -> None:
-        self.cancel()
-        self._open.emit(source, decode_config)
-
-    def replay(self, source: object, decode_config: object, plan) -> None:
-        """Open ``source`` and retake its steps (None = step, id = force): a restored decode."""
-        self.cancel()
-        self._replay.emit(source, decode_config, tuple(plan))
-
-    def check_reference(self, source: object, decode_config: object, reference: str) -> None:
-        """Open ``source`` forcing ``reference``; answers with a snapshot and referenceChecked."""
-        self.cancel()
-        self._reference.emit(source, decode_config, reference)
-
-    def step(self) -> None:
-        self._step.emit()
-
-    def back(self) -> None:
-        self.cancel()
-        self._back.emit()
-
-    def reset(self) -> None:
-        self.cancel()
-        self._reset.emit()
-
-    def run(self) -> None:
-        self._run.emit()
-
-    def pause(self) -> None:
-        self.cancel()
-        self._pause.emit()
-
-    def force(self, token_id: int, at_step: int) -> None:
-        self.cancel()
-        self._force.emit(token_id, at_step)
-
-    def translate_file(self, src: str, out: str, decode_config: object) -> None:
-        self.cancel()
-        self._translate_file.emit(src, out, decode_config)
-
-    def ping(self, serial: int) -> None:
-        """Ask for ``answered(serial)``: arrives once the worker handled all earlier requests."""
-        self._ping.emit(serial)
-
-    @Slot(int)
-    def _on_pong(self, serial: int) -> None:
-        self.answered.emit(serial)
-
-    def cancel(self) -> None:
-        """Ask whatever is running to stop at its next step boundary."""
-        self.cancel_event.set()
-
-    def shutdown(self, timeout_ms: int = 2000) -> bool:
-        """Stop the worker thread; True when it ended within ``timeout_ms``.
-
-        A request that cannot be interrupted (a checkpoint load) may outlast
-        the wait: the thread is then kept alive until it ends by itself (see
-        ``wait_for_stopped_workers``), never destroyed while running.
-        """
-        self.cancel()
-        self.thread.quit()
-        if self.thread.wait(timeout_ms):
-            return True
-        if not any(thread is self.thread for thread, _ in _STILL_RUNNING):
-            _STILL_RUNNING.append((self.thread, self.worker))
-        log.warning("the model worker is still busy after %d ms; it ends on its own", timeout_ms)
-        return False
-
-
-def wait_for_stopped_workers(timeout_ms: int = 60_000) -> bool:
-    """Before the process exits: wait for worker threads that outlived their window."""
-    deadline = time.monotonic() + timeout_ms / 1000
-    for thread, _worker in list(_STILL_RUNNING):
-        remaining = max(0, int((deadline - time.monotonic()) * 1000))
-        if not thread.wait(remaining):
-            return False
-    _STILL_RUNNING.clear()
-    return True

@@ -18,7 +18,7 @@ from window_support import SOURCE, TIMEOUT, load, wait_snapshot
 
 from attnscope.engine import inference
 from attnscope.engine.decoding import DecodeConfig
-from attnscope.gui import worker as worker_module
+from attnscope.gui import worker_client as worker_module
 
 CLOSE_BUDGET_S = 2.0
 THREAD_TROUBLE = ("QThread", "Destroyed while", "another thread", "different thread", "killTimer")
