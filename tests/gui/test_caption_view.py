@@ -1,13 +1,22 @@
-"""The captioning workspace driven as a user would: real window, real worker thread, tiny model."""
+"""The captioning workspace driven as a user would: real window, real worker thread, tiny model.
 
-import json
-from pathlib import Path
+Choosing, dropping, pasting and stepping pictures here; attention views and exports in
+test_caption_attention.py."""
 
 import numpy as np
 import pytest
+from caption_window_support import (
+    GRID,
+    drop,
+    drop_and_wait,
+    drop_file,
+    engine_snapshot,
+    load_captioner,
+    shown_overlay_matches,
+    step_to,
+)
 from captioning_support import (
     gradient_rgb,
-    make_tiny_captioning_checkpoint,
     save_animated_gif,
     save_bomb_png,
     save_corrupt_jpeg,
@@ -16,110 +25,22 @@ from captioning_support import (
 from PIL import Image
 from PySide6.QtCore import (
     QByteArray,
-    QCoreApplication,
-    QEvent,
     QMimeData,
     QPoint,
-    QPointF,
-    QSettings,
     Qt,
-    QUrl,
 )
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QGuiApplication, QImage, QKeySequence
+from PySide6.QtGui import QColor, QDragEnterEvent, QGuiApplication, QImage, QKeySequence
 from PySide6.QtTest import QTest
+from window_support import TIMEOUT, wait_snapshot
 
-from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.errors import ImageInputError
-from attnscope.engine.inference import load_inference_model
 from attnscope.engine.resources import example_images
-from attnscope.gui.attention_render import normalize_attention, upsample_attention
-from attnscope.gui.caption_view import caption_word, qimage_to_rgb
-from attnscope.gui.main_window import MainWindow
-
-TIMEOUT = 20_000
-GRID = (3, 3)
-
-
-@pytest.fixture(scope="session")
-def captioner(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ckpt") / "tiny-captioner.safetensors"
-    return make_tiny_captioning_checkpoint(path, grid=GRID)
-
-
-@pytest.fixture(scope="session")
-def multihead_captioner(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ckpt") / "tiny-captioner-mh.safetensors"
-    return make_tiny_captioning_checkpoint(path, grid=(4, 4), attention="multihead", heads=2)
+from attnscope.gui.caption_view import qimage_to_rgb
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
-    win = MainWindow(settings=settings, device="cpu")
-    qtbot.addWidget(win)
-    win.resize(1200, 800)
-    win.show()
-    qtbot.waitExposed(win)
-    yield win
-    win.client.shutdown()
-
-
-def wait_snapshot(qtbot, window, action, check=lambda s: True):
-    """Trigger ``action`` and wait for a shown snapshot that satisfies ``check``."""
-    with qtbot.waitSignal(window.snapshotShown, timeout=TIMEOUT, check_params_cb=check):
-        action()
-    return window.snapshot
-
-
-def load_captioner(qtbot, window, path):
-    """Load ``path``; the window opens the first example picture by itself."""
-    first = str(example_images()[0])
-    return wait_snapshot(
-        qtbot, window, lambda: window.load_checkpoint(str(path)), lambda s: s.source_text == first
-    )
-
-
-def drop(window, mime):
-    event = QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
-    window.dropEvent(event)
-
-
-def drop_file(window, path):
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    drop(window, mime)
-
-
-def drop_and_wait(qtbot, window, path):
-    return wait_snapshot(
-        qtbot, window, lambda: drop_file(window, path), lambda s: s.source_text == str(path)
-    )
-
-
-def step_to(qtbot, window, count):
-    for n in range(len(window.snapshot.steps) + 1, count + 1):
-        wait_snapshot(qtbot, window, window.step, lambda s, n=n: len(s.steps) == n)
-    return window.snapshot
-
-
-def run_to_end(qtbot, window):
-    window.decode_actions.run.setChecked(True)
-    return wait_snapshot(qtbot, window, window.toggle_run, lambda s: s.done)
-
-
-def engine_snapshot(checkpoint, source, steps):
-    model = load_inference_model(checkpoint, device="cpu")
-    opened = model.open_session(source, DecodeConfig())
-    for _ in range(steps):
-        opened.step()
-    return model.snapshot(opened)
-
-
-def shown_overlay_matches(view, grid):
-    """The overlay draws ``grid`` (h, w), normalised and upsampled in its current mode."""
-    drawn = view.overlay.overlay_array()
-    expected = upsample_attention(normalize_attention(grid), *drawn.shape, view.overlay.mode())
-    return np.allclose(drawn, expected, atol=1e-6)
+def window(shown_window):
+    return shown_window
 
 
 # -- loading and choosing pictures -----------------------------------------------------------
@@ -254,119 +175,6 @@ def test_a_picture_without_a_captioner_gets_a_message(qtbot, window, tmp_path):
     drop_file(window, picture)
     assert "captioning model first" in window.message_bar.text()
     assert window.caption_view.image_source() is None
-
-
-# -- looking at attention ---------------------------------------------------------------------
-def test_hovering_a_word_shows_its_map_and_leaving_restores(qtbot, window, captioner):
-    load_captioner(qtbot, window, captioner)
-    snapshot = step_to(qtbot, window, 3)
-    view = window.caption_view
-    grids = snapshot.attention[:, 0].reshape(3, *GRID)
-    assert shown_overlay_matches(view, grids[2])
-    QCoreApplication.sendEvent(view.chips.chips[0], QEvent(QEvent.Type.Enter))
-    assert shown_overlay_matches(view, grids[0])
-    assert "Word 1" in view.word_label.text()
-    QCoreApplication.sendEvent(view.chips, QEvent(QEvent.Type.Leave))
-    assert shown_overlay_matches(view, grids[2])
-    QCoreApplication.sendEvent(view.strip.thumbnail_widget(1), QEvent(QEvent.Type.Enter))
-    assert shown_overlay_matches(view, grids[1])
-
-
-def test_clicking_a_region_lists_the_words_that_looked_there(qtbot, window, captioner):
-    load_captioner(qtbot, window, captioner)
-    window.decode_settings.set_values({"max_length": 5})
-    snapshot = run_to_end(qtbot, window)
-    view = window.caption_view
-    overlay = view.overlay
-    overlay.graphics_view().grab()  # apply the pending auto-range
-    gx, gy = 2, 1
-    gview = overlay.graphics_view()
-    point = gview.mapFromScene(overlay.scene_pos_of_cell(gx, gy))
-    QTest.mouseClick(gview.viewport(), Qt.LeftButton, pos=point)
-    rows = view.region_chart.rows()
-    weights = snapshot.attention[:, 0].reshape(-1, *GRID)[:, gy, gx]
-    assert len(rows) == len(snapshot.steps)
-    assert [r[2] for r in rows] == sorted(weights.tolist(), reverse=True)
-    top_step, top_word, top_weight = rows[0]
-    assert top_weight == pytest.approx(float(weights.max()))
-    assert top_word == caption_word(snapshot.target_pieces[top_step])
-    # clicking the top bar selects that word
-    with qtbot.waitSignal(view.stepSelected) as blocker:
-        QTest.mouseClick(view.region_chart, Qt.LeftButton, pos=view.region_chart.row_centre(0))
-    assert blocker.args == [top_step]
-    chart = view.region_chart
-    with qtbot.waitSignal(view.stepSelected) as blocker:
-        QTest.mouseClick(chart, Qt.LeftButton, pos=chart.row_centre(len(rows) - 1))
-    assert blocker.args == [rows[-1][0]]
-    assert "row 2, column 3 (of 3×3)" in view.region_chart.title()
-
-
-def test_multihead_maps_follow_the_head_selector(qtbot, window, multihead_captioner):
-    load_captioner(qtbot, window, multihead_captioner)
-    snapshot = step_to(qtbot, window, 2)
-    view = window.caption_view
-    assert not view.head_box.isHidden() and view.head_box.count() == 3
-    per_head = snapshot.attention.reshape(2, 2, 4, 4)  # (T, heads, h, w)
-    np.testing.assert_allclose(view.shown_grid(), per_head[1].mean(axis=0), atol=1e-6)
-    view.set_head(1)
-    np.testing.assert_allclose(view.shown_grid(), per_head[1, 1], atol=1e-6)
-    assert shown_overlay_matches(view, per_head[1, 1])
-    assert view.strip.thumbnail_count() == 2
-    assert view.attention_grids().shape == (2, 2, 4, 4)
-
-
-def test_beam_hypothesis_selection_shows_its_words_and_maps(qtbot, window, captioner):
-    load_captioner(qtbot, window, captioner)
-    window.decode_settings.set_values({"strategy": "beam", "beam_size": 3, "max_length": 6})
-    snapshot = run_to_end(qtbot, window)
-    tree = snapshot.tree
-    other = next(
-        n
-        for n in range(1, len(tree))
-        if n not in tree.path(snapshot.best_node) and tree.steps[n] >= 1
-    )
-    window.analysis.beam_tree.nodeSelected.emit(other)
-    path = tree.path(other)
-    view = window.caption_view
-    assert len(view.chips.chips) == len(path) == view.strip.thumbnail_count()
-    expected = snapshot.node_attention[path][-1, 0].reshape(GRID)
-    np.testing.assert_allclose(view.shown_grid(), expected, atol=1e-6)
-
-
-# -- exports ----------------------------------------------------------------------------------
-def test_exports_write_files_that_open(qtbot, window, captioner, tmp_path):
-    load_captioner(qtbot, window, captioner)
-    window.decode_settings.set_values({"max_length": 4})
-    snapshot = run_to_end(qtbot, window)
-    window.select_step(1)
-    exporter = window.captioning.exporter
-    exporter.overlay_png(str(tmp_path / "overlay.png"))
-    exporter.strip_png(str(tmp_path / "strip.png"))
-    exporter.grids_npy(str(tmp_path / "grids.npy"))
-    exporter.decode_json(str(tmp_path / "decode.json"))
-    height, width = snapshot.image.shape[:2]
-    overlay = Image.open(tmp_path / "overlay.png")
-    assert overlay.size == (width, height)
-    assert not np.array_equal(np.asarray(overlay.convert("RGB")), snapshot.image)
-    strip = Image.open(tmp_path / "strip.png")
-    assert strip.size[0] > len(snapshot.steps) * 100
-    grids = np.load(tmp_path / "grids.npy")
-    assert grids.shape == (len(snapshot.steps), 1, *GRID)
-    np.testing.assert_allclose(grids.reshape(len(snapshot.steps), 1, -1), snapshot.attention)
-    payload = json.loads((tmp_path / "decode.json").read_text(encoding="utf-8"))
-    assert payload["caption"] == snapshot.target_text
-    assert payload["image"] == Path(snapshot.source_text).name
-    assert payload["grid"] == list(GRID)
-    assert np.asarray(payload["attention"]).shape == grids.shape
-    assert len(payload["steps"]) == len(snapshot.steps)
-
-
-def test_export_before_any_word_says_so(qtbot, window, captioner):
-    load_captioner(qtbot, window, captioner)
-    from attnscope.gui.caption_controller import _ask_and_export
-
-    _ask_and_export(window, window.captioning.exporter, "PNG (*.png)", ".png", "strip_png")
-    assert "Nothing to export" in window.message_bar.text()
 
 
 # -- awkward pictures -----------------------------------------------------------------------
