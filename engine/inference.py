@@ -269,6 +269,7 @@ class InferenceModel:
                 attention=best.attention,
                 source_pieces=tuple(self.src_tokenizer.pieces(text)) + (EOS_PIECE,),
                 nbest=nbest,
+                log_prob=float(best.log_prob),
             )
 
     def caption(self, image: ImageSource | np.ndarray, config: DecodeConfig) -> Caption:

@@ -92,6 +92,7 @@ class Translation:
     attention: np.ndarray | None
     source_pieces: tuple[str, ...]
     nbest: tuple[tuple[str, float], ...] = ()
+    log_prob: float | None = None  # sum of the pieces' log-probs (score adds penalties)
 
 
 @dataclass(frozen=True)

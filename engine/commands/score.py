@@ -20,7 +20,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from attnscope.engine.commands.common import (
     add_decode_arguments,
@@ -61,9 +61,21 @@ def run(args: argparse.Namespace) -> int:
         config = decode_config_from_args(args, text=text, recommended=recommended_decoding(model))
     except (AttnScopeError, ValueError, OSError) as exc:
         return fail(str(exc))
+    own = {}  # line index -> Translation: a translator's own outputs, decoded in batches
+    if text and not args.no_compare:
+        own = _own_translations(model, sources, config, max(args.batch_size, 1))
     rows, reports = [], []
     for number, (source, reference) in enumerate(zip(sources, references, strict=True), 1):
-        report = _score(model, source, reference, config, compare=not args.no_compare, line=number)
+        compare = not args.no_compare and not text  # a captioner compares line by line
+        report = _score(model, source, reference, config, compare=compare, line=number)
+        if report is not None and number - 1 in own:
+            translation = own[number - 1]
+            report = replace(
+                report,
+                own_text=translation.text,
+                own_log_prob=translation.log_prob,
+                own_length=len(translation.pieces),
+            )
         reports.append(report)
         rows.append(_as_json(source, reference, report) if args.json else _as_row(report))
         if sys.stderr.isatty():
@@ -78,6 +90,25 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(output)
     print(summarize([r for r in reports if r is not None], len(reports)), file=sys.stderr)
     return 0
+
+
+def _own_translations(model, sources: list[str], config, batch: int) -> dict[int, object]:
+    """The model's own translation of every source line it can take, ``batch`` at a time;
+    a chunk with a line the model refuses is translated line by line."""
+    indices = [i for i, source in enumerate(sources) if source.strip()]
+    own = {}
+    for start in range(0, len(indices), batch):
+        chunk = indices[start : start + batch]
+        try:
+            done = model.translate([sources[i] for i in chunk], config, batch_size=len(chunk))
+            own.update(zip(chunk, done, strict=True))
+        except AttnScopeError:
+            for i in chunk:
+                try:
+                    own[i] = model.translate([sources[i]], config)[0]
+                except AttnScopeError:
+                    continue  # _score reports it
+    return own
 
 
 def _read_lines(path: str) -> list[str]:

@@ -94,3 +94,17 @@ def test_the_default_model_agrees_with_its_own_greedy_output(tmp_path, capsys):
     row = capsys.readouterr().out.split("\t")
     assert row[3] == "0"  # its greedy output is its first choice at every step
     assert float(row[0]) == pytest.approx(float(row[4]), abs=1e-3)
+
+
+def test_a_source_the_model_refuses_leaves_only_its_own_row_empty(
+    tiny_translation_checkpoint, tmp_path, capsys
+):
+    src, ref = tmp_path / "src.txt", tmp_path / "ref.txt"
+    src.write_text(f"{SOURCES[0]}\n{'hund ' * 500}\n", encoding="utf-8")
+    ref.write_text(f"{REFERENCES[0]}\na dog .\n", encoding="utf-8")
+    argv = ["score", "-c", str(tiny_translation_checkpoint), "--src", str(src), "--ref", str(ref)]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    first, second = out.splitlines()
+    assert first.split("\t")[4] not in ("", "-")  # compared although its batch failed
+    assert second == "\t" * 5 and "line 2 skipped" in err
