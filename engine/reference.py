@@ -98,7 +98,7 @@ def _percent(probability: float) -> str:
 def reference_ids(model: Any, reference: str) -> list[int]:
     """Target ids of ``reference`` (without eos); empty or over-long text raises."""
     if not reference or not reference.strip():
-        raise InputTextError("the reference is empty: type the translation to check")
+        raise InputTextError("the reference is empty: type the translation or caption you expected")
     ids = model.tgt_tokenizer.encode(reference)
     if not ids:
         raise InputTextError("the reference has nothing the target tokenizer can read")

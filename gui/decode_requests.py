@@ -76,7 +76,9 @@ class DecodeRequests:
         """Open a session that takes ``reference`` (the translation or caption the user
         expected) and compares it with the model's choices; False if impossible."""
         if not reference.strip():
-            self.window.show_message("Type the translation you expected first.", "warning")
+            self.window.show_message(
+                "Type the translation or caption you expected first.", "warning"
+            )
             return False
         checked = self._checked_request()
         if checked is None:

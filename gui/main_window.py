@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QStackedWidget,
     QToolBar,
     QVBoxLayout,
@@ -389,15 +388,9 @@ class MainWindow(QMainWindow):
         event.acceptProposedAction()
 
     def about(self) -> None:
-        from attnscope import __version__
+        from attnscope.gui.about import show_about
 
-        QMessageBox.about(
-            self,
-            "About AttnScope",
-            f"<b>AttnScope {__version__}</b><p>Step through encoder–decoder models and "
-            "watch where they attend.</p><p>Shortcuts: Step F10 · Run/Pause F5 · "
-            "Back Shift+F10 · Reset Esc · Open Ctrl+O · Check a reference Ctrl+Shift+E</p>",
-        )
+        show_about(self)
 
     def _restore_settings(self) -> None:
         geometry = self.settings.value("window/geometry")

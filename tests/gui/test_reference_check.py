@@ -81,7 +81,7 @@ def test_an_empty_reference_or_no_model_gets_a_message_and_sends_nothing(
     load(qtbot, window, tiny_translation_checkpoint)
     window.translate_view.set_source(SOURCE)
     assert not window.reference_check.check("   ")
-    assert "Type the translation you expected" in window.message_bar.text()
+    assert "Type the translation or caption you expected" in window.message_bar.text()
     assert window.requests.key is None and window.snapshot is None
 
 
