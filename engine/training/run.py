@@ -9,6 +9,7 @@ a thin argparse layer over this function.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import signal
@@ -26,6 +27,7 @@ from attnscope.engine.training.captioning_task import CaptioningTask
 from attnscope.engine.training.config import TrainConfig
 from attnscope.engine.training.distributed import (
     DistributedContext,
+    barrier,
     init_distributed,
     shutdown_distributed,
 )
@@ -157,7 +159,14 @@ def train(
             "es" if context.world_size > 1 else "",
         )
         with _stop_on_signals(trainer, handle_signals):
-            return trainer.fit()
+            result = trainer.fit()
+        # ranks leave together: none tears the group down while another still saves or
+        # talks (a rank of a two-process run aborted at exit now and then without this)
+        barrier(context)
+        return result
     finally:
+        if context.enabled:
+            trainer = None  # the DistributedDataParallel wrapper goes before its process group
+            gc.collect()
         shutdown_distributed()
         torch.set_num_threads(threads)
