@@ -108,3 +108,19 @@ def test_a_source_the_model_refuses_leaves_only_its_own_row_empty(
     first, second = out.splitlines()
     assert first.split("\t")[4] not in ("", "-")  # compared although its batch failed
     assert second == "\t" * 5 and "line 2 skipped" in err
+
+
+def test_a_missing_file_or_a_bad_checkpoint_gets_one_line_and_exit_2(
+    tiny_translation_checkpoint, pair_files, tmp_path, capsys
+):
+    src, ref = pair_files
+    missing = str(tmp_path / "nope.txt")
+    assert (
+        main(["score", "-c", str(tiny_translation_checkpoint), "--src", missing, "--ref", ref]) == 2
+    )
+    assert "nope.txt" in capsys.readouterr().err
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    assert main(["score", "-c", str(bad), "--src", src, "--ref", ref]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("attnscope: error:") and len(err.strip().splitlines()) == 1
