@@ -247,7 +247,10 @@ class CaptionWorkspace(QWidget):
         if snapshot.image is not None and snapshot.image is not self._shown_image:
             self._show_picture(snapshot.image)
         self._set_decode(
-            snapshot.target_pieces, [s.log_prob for s in snapshot.steps], snapshot.attention
+            snapshot.target_pieces,
+            [s.log_prob for s in snapshot.steps],
+            snapshot.attention,
+            snapshot.steps,
         )
         self.caption_label.setText(snapshot.target_text or "<i>(press Step or Run)</i>")
         self.timeline.blockSignals(True)
@@ -267,8 +270,9 @@ class CaptionWorkspace(QWidget):
         self.caption_label.setText(" ".join(caption_word(p) for p in pieces))
         self.select_step(len(pieces) - 1 if len(pieces) else None)
 
-    def _set_decode(self, pieces, log_probs, attention: np.ndarray | None) -> None:
-        self.chips.set_tokens(list(pieces), list(log_probs))
+    def _set_decode(self, pieces, log_probs, attention: np.ndarray | None, steps=None) -> None:
+        """steps: the snapshot's TokenSteps (None for a beam hypothesis's path)."""
+        self.chips.set_tokens(list(pieces), list(log_probs), steps)
         self._attention = attention
         self._set_head_count(0 if attention is None else attention.shape[1])
         self._words = [caption_word(p) for p in pieces]

@@ -1,4 +1,8 @@
-"""The target tokens as chips: hover for the probability, click to select that step."""
+"""The target tokens as chips: hover for the probability, click to select that step.
+
+A chip whose token was forced (by the user or by Check a reference) has a dashed
+border; its tooltip also names the model's own first choice when that differs.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,22 @@ CHIPS_STYLE = (
     + "".join(
         f'QToolButton[band="{band}"] {{background:{colour};}}' for band, colour in _BANDS.items()
     )
+    + 'QToolButton[forced="true"] {border-style:dashed; border-color:#6b7785;}'
     + "QToolButton:checked {border:2px solid #1f6feb; background:#dbe9ff;}"
 )
+
+
+def step_note(step) -> str:
+    """What a chip's tooltip adds for one TokenStep: forced, and the model's first choice
+    when it was another token."""
+    notes = []
+    if step.forced:
+        notes.append("forced")
+    if len(step.topk_ids) and int(step.topk_ids[0]) != step.token_id:
+        notes.append(
+            f"the model's first choice: {step.topk_pieces[0]!r} p = {float(step.topk_probs[0]):.3f}"
+        )
+    return " · ".join(notes)
 
 
 def _chip_band(prob: float) -> str:
@@ -61,19 +79,26 @@ class TokenChips(QScrollArea):
         self.setWidget(self._inner)
         self.chips: list[QToolButton] = []
 
-    def set_tokens(self, pieces: list[str], log_probs: list[float]) -> None:
-        """Rebuild only what changed: chips are reused when the prefix is the same."""
+    def set_tokens(self, pieces: list[str], log_probs: list[float], steps=None) -> None:
+        """Rebuild only what changed: chips are reused when the prefix is the same.
+
+        steps: the snapshot's TokenSteps, for the forced mark and the model's own choice.
+        """
         while len(self.chips) > len(pieces):
             self.chips.pop().deleteLater()
         for i, (piece, log_prob) in enumerate(zip(pieces, log_probs, strict=True)):
             prob = math.exp(log_prob)
             text = piece.replace("▁", "␣") if piece.strip("▁") == "" else piece.lstrip("▁")
             tip = f"step {i + 1}: {piece!r}  p = {prob:.3f}"
+            note = step_note(steps[i]) if steps is not None else ""
+            forced = "true" if steps is not None and steps[i].forced else "false"
+            tip += f"\n{note}" if note else ""
             band = _chip_band(prob)
             if i == len(self.chips):
                 chip = _Chip(text)
                 chip.setToolTip(tip)
                 chip.setProperty("band", band)  # before the first polish: nothing to redo
+                chip.setProperty("forced", forced)
                 chip.setCheckable(True)
                 chip.clicked.connect(lambda _=False, step=i: self.stepSelected.emit(step))
                 chip.entered.connect(self._on_chip_entered)
@@ -84,9 +109,10 @@ class TokenChips(QScrollArea):
             if chip.text() != text or chip.toolTip() != tip:
                 chip.setText(text)
                 chip.setToolTip(tip)
-                if chip.property("band") != band:
+                if chip.property("band") != band or chip.property("forced") != forced:
                     chip.setProperty("band", band)
-                    chip.style().unpolish(chip)  # re-match the style sheet's band selector
+                    chip.setProperty("forced", forced)
+                    chip.style().unpolish(chip)  # re-match the style sheet's selectors
                     chip.style().polish(chip)
 
     def select(self, step: int | None) -> None:

@@ -111,7 +111,8 @@ class TranslateWorkspace(QWidget):
     def show_tokens(self, snapshot, selected: int | None) -> None:
         """The translation text and the token chips of ``snapshot``."""
         self.target_label.setText(snapshot.target_text or "<i>(nothing yet)</i>")
-        self.chips.set_tokens(list(snapshot.target_pieces), [s.log_prob for s in snapshot.steps])
+        steps = snapshot.steps
+        self.chips.set_tokens(list(snapshot.target_pieces), [s.log_prob for s in steps], steps)
         self.chips.select(selected)
 
     def show_attention(self, snapshot, selected: int | None) -> None:

@@ -37,6 +37,14 @@ def test_the_menu_action_forces_the_reference_and_reports(
     assert window.message_bar.text() == report.describe()
     assert window.reference_check.last_reference == REFERENCE
     assert window.reference_check.action.shortcut().toString() == "Ctrl+Shift+E"
+    # every chip is marked forced; a step where the model would have chosen otherwise says so
+    qtbot.waitUntil(lambda: len(window.translate_view.chips.chips) == len(report.pieces))
+    chips = window.translate_view.chips.chips
+    assert all(chip.property("forced") == "true" for chip in chips)
+    for step in report.disagreements:
+        assert f"the model's first choice: {step.model!r}" in chips[step.step].toolTip()
+    agreed = set(range(len(chips))) - {d.step for d in report.disagreements}
+    assert all("first choice" not in chips[i].toolTip() for i in agreed)
 
 
 def test_the_report_stays_until_dismissed_is_exported_and_a_step_starts_afresh(
@@ -96,3 +104,24 @@ def test_an_overlong_reference_is_refused_by_the_worker_and_the_app_goes_on(
     assert window.requests.key is None  # the next request opens a session again
     snapshot = wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
     assert snapshot.source_text == SOURCE
+
+
+def test_a_chip_note_says_forced_and_names_a_different_first_choice():
+    import numpy as np
+
+    from attnscope.engine.inference_results import TokenStep
+    from attnscope.gui.token_chips import step_note
+
+    def step(token_id, forced):
+        return TokenStep(
+            token_id=token_id,
+            piece="▁b",
+            log_prob=-1.0,
+            topk_ids=np.array([7, token_id]),
+            topk_probs=np.array([0.6, 0.3], dtype=np.float32),
+            topk_pieces=("▁a", "▁b"),
+            forced=forced,
+        )
+
+    assert step_note(step(9, forced=True)) == "forced · the model's first choice: '▁a' p = 0.600"
+    assert step_note(step(7, forced=False)) == ""
