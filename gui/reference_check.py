@@ -16,6 +16,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMainWindow, QMenu
 
 SHORTCUT = "Ctrl+Shift+E"
+DIALOG_WIDTH = 640  # px: a whole sentence stays visible while it is edited
 PROMPTS = {
     "translation": "The translation you expected (it is forced through the model):",
     "captioning": "The caption you expected (it is forced through the model):",
@@ -46,10 +47,15 @@ class ReferenceCheck(QObject):
     def ask(self) -> None:
         """Ask for the expected output, then check it."""
         summary = self.window.summary
-        prompt = PROMPTS.get(summary.task if summary else "", PROMPTS["translation"])
-        text, accepted = QInputDialog.getText(
-            self.window, "Check a reference", prompt, QLineEdit.Normal, self.last_reference
-        )
+        dialog = QInputDialog(self.window)
+        dialog.setWindowTitle("Check a reference")
+        dialog.setLabelText(PROMPTS.get(summary.task if summary else "", PROMPTS["translation"]))
+        dialog.setTextEchoMode(QLineEdit.Normal)
+        dialog.setTextValue(self.last_reference)
+        dialog.resize(DIALOG_WIDTH, dialog.sizeHint().height())  # room for a sentence
+        accepted = dialog.exec() == QInputDialog.Accepted
+        text = dialog.textValue()
+        dialog.deleteLater()
         if accepted:
             self.check(text)
 

@@ -8,6 +8,8 @@ import pytest
 from PySide6.QtWidgets import QInputDialog
 from window_support import SOURCE, TIMEOUT, load, wait_snapshot
 
+from attnscope.gui.reference_check import DIALOG_WIDTH, PROMPTS
+
 REFERENCE = "two dogs play in the snow ."
 
 
@@ -26,7 +28,14 @@ def test_the_menu_action_forces_the_reference_and_reports(
 ):
     load(qtbot, window, tiny_translation_checkpoint)
     window.translate_view.set_source(SOURCE)
-    monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: (REFERENCE, True))
+    shown = []
+
+    def answer(dialog):  # the user types the reference and presses OK
+        shown.append((dialog.labelText(), dialog.width()))
+        dialog.setTextValue(REFERENCE)
+        return QInputDialog.Accepted
+
+    monkeypatch.setattr(QInputDialog, "exec", answer)
     with qtbot.waitSignal(window.client.worker.referenceChecked, timeout=TIMEOUT):
         window.reference_check.action.trigger()
     qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.done, timeout=TIMEOUT)
@@ -36,6 +45,7 @@ def test_the_menu_action_forces_the_reference_and_reports(
     assert all(step.forced for step in window.snapshot.steps)
     assert window.message_bar.text() == report.describe()
     assert window.reference_check.last_reference == REFERENCE
+    assert shown == [(PROMPTS["translation"], DIALOG_WIDTH)]
     assert window.reference_check.action.shortcut().toString() == "Ctrl+Shift+E"
     # every chip is marked forced; a step where the model would have chosen otherwise says so
     qtbot.waitUntil(lambda: len(window.translate_view.chips.chips) == len(report.pieces))
