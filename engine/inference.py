@@ -34,7 +34,7 @@ from attnscope.engine.session import DecodeSession
 
 log = logging.getLogger(__name__)
 
-MAX_SOURCE_TOKENS = 400  # longer inputs are refused with a message, not truncated
+MAX_SOURCE_TOKENS = 400  # longer texts (sources, references) are refused with a message
 EOS_PIECE = "</s>"
 
 
@@ -54,6 +54,22 @@ class OpenSession:
 
     def __getattr__(self, name: str) -> Any:  # step/back/force/reset/done pass through
         return getattr(self.session, name)
+
+
+def _checked_ids(tokenizer, text: str, what: str) -> list[int]:
+    """Ids of ``text`` (no eos); empty, unreadable or over-long text raises
+    InputTextError naming ``what`` ("source text", "reference")."""
+    if not text or not text.strip():
+        raise InputTextError(f"the {what} is empty")
+    ids = tokenizer.encode(text)
+    if not ids:
+        raise InputTextError(f"the {what} has nothing the tokenizer can read")
+    if len(ids) + 1 > MAX_SOURCE_TOKENS:
+        raise InputTextError(
+            f"the {what} is {len(ids)} tokens long; at most {MAX_SOURCE_TOKENS - 1} "
+            "are taken at once (split it into sentences)"
+        )
+    return ids
 
 
 def _architecture(config) -> str:
@@ -116,17 +132,12 @@ class InferenceModel:
         """Token ids of ``text`` plus eos; empty or over-long text raises InputTextError."""
         if self.src_tokenizer is None:
             raise InputTextError("this is a captioning model: give it an image, not text")
-        if not text or not text.strip():
-            raise InputTextError("the source text is empty")
-        ids = self.src_tokenizer.encode(text)
-        if not ids:
-            raise InputTextError("the source text has nothing the tokenizer can read")
-        if len(ids) + 1 > MAX_SOURCE_TOKENS:
-            raise InputTextError(
-                f"the source is {len(ids)} tokens long; at most {MAX_SOURCE_TOKENS - 1} "
-                "are translated at once (split it into sentences)"
-            )
-        return [*ids, EOS_ID]
+        return [*_checked_ids(self.src_tokenizer, text, "source text"), EOS_ID]
+
+    def target_ids(self, text: str) -> list[int]:
+        """Target token ids of ``text`` (an expected output), without eos; empty or
+        over-long text raises InputTextError."""
+        return _checked_ids(self.tgt_tokenizer, text, "reference")
 
     def encode_texts(self, texts: list[str]):
         """EncoderMemory for a batch of texts (padded with 0)."""

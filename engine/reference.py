@@ -15,9 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from attnscope.engine.decoding import EOS_ID, UNK_ID, DecodeConfig
-from attnscope.engine.errors import InputTextError
 
-MAX_REFERENCE_TOKENS = 400  # as many as a source may have
 SHOWN_DISAGREEMENTS = 3  # the message names at most this many steps
 
 
@@ -95,21 +93,6 @@ def _percent(probability: float) -> str:
     return f"{probability:.0%}" if probability >= 0.01 else "<1%"
 
 
-def reference_ids(model: Any, reference: str) -> list[int]:
-    """Target ids of ``reference`` (without eos); empty or over-long text raises."""
-    if not reference or not reference.strip():
-        raise InputTextError("the reference is empty: type the translation or caption you expected")
-    ids = model.tgt_tokenizer.encode(reference)
-    if not ids:
-        raise InputTextError("the reference has nothing the target tokenizer can read")
-    if len(ids) + 1 > MAX_REFERENCE_TOKENS:
-        raise InputTextError(
-            f"the reference is {len(ids)} tokens long; at most {MAX_REFERENCE_TOKENS - 1} "
-            "are checked at once"
-        )
-    return ids
-
-
 def forced_config(config: DecodeConfig, length: int) -> DecodeConfig:
     """Greedy without rules, room for ``length`` tokens and eos (and for the model to go
     on after a token forced in place of one of them, up to the user's maximum)."""
@@ -138,7 +121,7 @@ def force_reference(
     """
     from attnscope.engine.decoding.driver import raise_if_cancelled
 
-    ids = reference_ids(model, reference)
+    ids = model.target_ids(reference)
     opened = model.open_session(source, forced_config(config, len(ids)))
     for token in [*ids, EOS_ID]:
         raise_if_cancelled(cancel, opened.step_index)

@@ -16,7 +16,6 @@ from attnscope.engine.reference import (
     ReferenceReport,
     force_reference,
     forced_config,
-    reference_ids,
 )
 
 SOURCE = "ein mann fährt fahrrad ."
@@ -86,11 +85,11 @@ def test_an_empty_reference_is_refused(model, text):
 
 def test_an_overlong_reference_is_refused(model):
     with pytest.raises(InputTextError, match="tokens long"):
-        reference_ids(model, "the dog runs . " * 400)
+        model.target_ids("the dog runs . " * 400)
 
 
 def test_pieces_outside_the_vocabulary_are_counted(model):
-    ids = reference_ids(model, "a ☃ dog")
+    ids = model.target_ids("a ☃ dog")
     assert UNK_ID in ids
     _, report = force_reference(model, SOURCE, DecodeConfig(), "a ☃ dog")
     assert report.unknown == ("☃",) and "Not in the target vocabulary" in report.describe()
