@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from attnscope.engine.decoding import DecodeConfig
+from attnscope.engine.errors import AttnScopeError
 
 # DecodeConfig field -> the options that set it; with --recommended, a field comes from the
 # checkpoint unless one of its options was given a value other than its default
@@ -124,6 +125,26 @@ def config_from_options(args: argparse.Namespace, *, text: bool) -> DecodeConfig
         top_p=args.top_p,
         seed=args.seed,
     )
+
+
+def translate_batch_or_lines(model, texts: list[str], config: DecodeConfig) -> list[Any]:
+    """``model.translate`` of ``texts`` as one batch: a Translation per text.
+
+    A text the model cannot take (too long, nothing the tokenizer reads) would
+    sink the whole batch; then each text is translated alone and a refused one
+    gets its AttnScopeError in place of a Translation.
+    """
+    try:
+        return list(model.translate(texts, config, batch_size=max(len(texts), 1)))
+    except AttnScopeError:
+        pass
+    results: list[Any] = []
+    for text in texts:
+        try:
+            results.append(model.translate([text], config)[0])
+        except AttnScopeError as exc:
+            results.append(exc)
+    return results
 
 
 def to_jsonable(value: Any) -> Any:

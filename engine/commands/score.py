@@ -29,6 +29,7 @@ from attnscope.engine.commands.common import (
     fail,
     recommended_decoding,
     show_progress,
+    translate_batch_or_lines,
 )
 from attnscope.engine.errors import AttnScopeError
 
@@ -64,9 +65,9 @@ def run(args: argparse.Namespace) -> int:
     own = {}  # line index -> Translation: a translator's own outputs, decoded in batches
     if text and not args.no_compare:
         own = _own_translations(model, sources, config, max(args.batch_size, 1))
+    compare = not args.no_compare and not text  # a captioner compares line by line
     rows, reports = [], []
     for number, (source, reference) in enumerate(zip(sources, references, strict=True), 1):
-        compare = not args.no_compare and not text  # a captioner compares line by line
         report = _score(model, source, reference, config, compare=compare, line=number)
         if report is not None and number - 1 in own:
             translation = own[number - 1]
@@ -93,21 +94,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _own_translations(model, sources: list[str], config, batch: int) -> dict[int, object]:
-    """The model's own translation of every source line it can take, ``batch`` at a time;
-    a chunk with a line the model refuses is translated line by line."""
+    """The model's own translation of every source line it can take, ``batch`` at a time
+    (a line it refuses is left out: ``_score`` reports it)."""
     indices = [i for i, source in enumerate(sources) if source.strip()]
     own = {}
     for start in range(0, len(indices), batch):
         chunk = indices[start : start + batch]
-        try:
-            done = model.translate([sources[i] for i in chunk], config, batch_size=len(chunk))
-            own.update(zip(chunk, done, strict=True))
-        except AttnScopeError:
-            for i in chunk:
-                try:
-                    own[i] = model.translate([sources[i]], config)[0]
-                except AttnScopeError:
-                    continue  # _score reports it
+        done = translate_batch_or_lines(model, [sources[i] for i in chunk], config)
+        own.update(
+            (i, t) for i, t in zip(chunk, done, strict=True) if not isinstance(t, AttnScopeError)
+        )
     return own
 
 
@@ -121,11 +117,10 @@ def _score(model, source: str, reference: str, config, *, compare: bool, line: i
     from attnscope.engine.reference import force_reference
 
     try:
-        opened, report = force_reference(model, source, config, reference, compare=compare)
+        _, report = force_reference(model, source, config, reference, compare=compare)
     except AttnScopeError as exc:
         print(f"attnscope: line {line} skipped: {exc}", file=sys.stderr)
         return None
-    del opened  # the CLI keeps the numbers, not the session
     return report
 
 

@@ -15,6 +15,7 @@ from attnscope.engine.commands.common import (
     recommended_decoding,
     show_progress,
     to_jsonable,
+    translate_batch_or_lines,
 )
 from attnscope.engine.errors import AttnScopeError
 
@@ -75,20 +76,16 @@ def _translate_chunk(model, chunk, config, *, as_json: bool, align: bool) -> lis
     that line becomes an error entry (stderr says why), not a crash.
     """
     texts = [line for _, line in chunk if line.strip()]
-    try:
-        done = iter(model.translate(texts, config, batch_size=max(len(texts), 1)))
-    except AttnScopeError:
-        done = None
+    done = iter(translate_batch_or_lines(model, texts, config))
     results: list[object] = []
     for _, line in chunk:
         if not line.strip():
             results.append({"source": line, "translation": ""} if as_json else "")
             continue
-        try:
-            t = next(done) if done is not None else model.translate([line], config)[0]
-        except AttnScopeError as exc:
-            results.append({"source": line, "error": str(exc)} if as_json else "")
-            print(f"attnscope: line skipped: {exc}", file=sys.stderr)
+        t = next(done)
+        if isinstance(t, AttnScopeError):
+            results.append({"source": line, "error": str(t)} if as_json else "")
+            print(f"attnscope: line skipped: {t}", file=sys.stderr)
             continue
         if as_json:
             results.append(_as_output(t, align=align))
