@@ -8,9 +8,23 @@ message, not two. A failed opening is forgotten, so the next request retries.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtWidgets import QMainWindow
+
+
+@dataclass(frozen=True)
+class SessionKey:
+    """What the open session decodes: a new key means a new session.
+
+    source: the text, or a picture's key; config: the DecodeConfig of a decode, None for
+    a reference check; reference: the text a reference check forces, else None.
+    """
+
+    source: Any
+    config: Any = None
+    reference: str | None = None
 
 
 class DecodeRequests:
@@ -22,7 +36,7 @@ class DecodeRequests:
     def __init__(self, window: QMainWindow) -> None:
         self.window = window
         self.client = window.client
-        self.key = None  # (source key, DecodeConfig) of the open session
+        self.key: SessionKey | None = None  # of the open session
         self.opening = False  # a session was requested and has not answered yet
         self._after_open = None  # the Step/Run waiting for that answer
         self._font_warnings: set[str] = set()  # scripts already reported as without a font
@@ -51,14 +65,12 @@ class DecodeRequests:
     @property
     def config(self):
         """The open session's DecodeConfig, None before one is opened or for a reference check."""
-        return self.key[1] if self.key is not None and len(self.key) == 2 else None
+        return self.key.config if self.key is not None else None
 
     @property
     def reference(self) -> str | None:
         """The reference the open session was forced to take (Check a reference), else None."""
-        if self.key is not None and len(self.key) == 3:
-            return self.key[2]
-        return None
+        return self.key.reference if self.key is not None else None
 
     # -- opening ------------------------------------------------------------
     def ensure_session(self) -> bool:
@@ -67,7 +79,7 @@ class DecodeRequests:
         if checked is None:
             return False
         source, config = checked
-        key = (self.source_key(source), config)
+        key = SessionKey(self.source_key(source), config)
         if key != self.key:
             self._open(key, lambda: self.client.open_session(source, config))
         return True
@@ -84,7 +96,7 @@ class DecodeRequests:
         if checked is None:
             return False
         source, config = checked
-        key = (self.source_key(source), "reference", reference)  # a later Step starts afresh
+        key = SessionKey(self.source_key(source), reference=reference)  # Step starts afresh
         self._open(key, lambda: self.client.check_reference(source, config, reference))
         return True
 
@@ -113,7 +125,7 @@ class DecodeRequests:
         except ValueError as exc:
             window.show_message(f"Decoding settings: {exc}", "error")
             return None
-        if isinstance(source, str) and (self.source_key(source), config) != self.key:
+        if isinstance(source, str) and SessionKey(self.source_key(source), config) != self.key:
             self._warn_if_no_font(source)
         return source, config
 
@@ -133,10 +145,11 @@ class DecodeRequests:
             window.show_message(f"The last session's decoding settings: {exc}", "warning")
             return
         self._open(
-            (self.source_key(source), config), lambda: self.client.replay(source, config, plan)
+            SessionKey(self.source_key(source), config),
+            lambda: self.client.replay(source, config, plan),
         )
 
-    def _open(self, key, request) -> None:
+    def _open(self, key: SessionKey, request) -> None:
         self.key = key
         self.window.selected_step = None
         self.opening, self._after_open = True, None
