@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-WORD_START = "▁"
-EOS_PIECE = "</s>"
+from attnscope.engine.tokenizers import EOS_PIECE, WORD_START
 
 
 def word_index(pieces: tuple[str, ...] | list[str]) -> list[int]:

@@ -31,11 +31,11 @@ from attnscope.engine.inference_results import (
     Translation,
 )
 from attnscope.engine.session import DecodeSession
+from attnscope.engine.tokenizers import EOS_PIECE
 
 log = logging.getLogger(__name__)
 
 MAX_SOURCE_TOKENS = 400  # longer texts (sources, references) are refused with a message
-EOS_PIECE = "</s>"
 
 
 class NoModelError(AttnScopeError):

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from attnscope.engine.decoding import EOS_ID, UNK_ID, DecodeConfig
+from attnscope.engine.tokenizers import WORD_START
 
 SHOWN_DISAGREEMENTS = 3  # the message names at most this many steps
 
@@ -86,7 +87,7 @@ class ReferenceReport:
 
 def _word(piece: str) -> str:
     """A piece as the views show it: without sentencepiece's word-start mark."""
-    return piece.lstrip("▁") or piece
+    return piece.lstrip(WORD_START) or piece
 
 
 def _percent(probability: float) -> str:

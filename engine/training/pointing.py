@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from attnscope.engine.tokenizers import WORD_START
 from attnscope.engine.training.shapes import Scene
 
 if TYPE_CHECKING:
@@ -52,9 +53,6 @@ def pointing_hit(
     y = min(int(y_input * scene_h / input_h), scene_h - 1)  # back to scene pixels
     x = min(int(x_input * scene_w / input_w), scene_w - 1)
     return bool(scene.shapes[shape_index].mask[y, x])
-
-
-WORD_START = "▁"  # sentencepiece's word-start marker
 
 
 def caption_words(pieces: Sequence[str]) -> list[tuple[str, int]]:
