@@ -16,12 +16,17 @@ SOURCES = ["ein mann fährt fahrrad .", "zwei hunde spielen im schnee ."]
 REFERENCES = ["a man rides a bike .", "two dogs play in the snow ."]
 
 
+def write_pairs(folder, sources, references):
+    """Source and reference files, one line per item; returns their paths as strings."""
+    src, ref = folder / "src.txt", folder / "ref.txt"
+    src.write_text("".join(f"{line}\n" for line in sources), encoding="utf-8")
+    ref.write_text("".join(f"{line}\n" for line in references), encoding="utf-8")
+    return str(src), str(ref)
+
+
 @pytest.fixture
 def pair_files(tmp_path):
-    src, ref = tmp_path / "src.txt", tmp_path / "ref.txt"
-    src.write_text("\n".join(SOURCES) + "\n", encoding="utf-8")
-    ref.write_text("\n".join(REFERENCES) + "\n", encoding="utf-8")
-    return str(src), str(ref)
+    return write_pairs(tmp_path, SOURCES, REFERENCES)
 
 
 def test_rows_hold_the_references_figures(tiny_translation_checkpoint, pair_files, capsys):
@@ -52,10 +57,8 @@ def test_json_without_the_comparison(tiny_translation_checkpoint, pair_files, ca
 
 
 def test_a_pair_the_model_cannot_take_is_left_empty(tiny_translation_checkpoint, tmp_path, capsys):
-    src, ref = tmp_path / "src.txt", tmp_path / "ref.txt"
-    src.write_text("ein hund .\nein mann .\n", encoding="utf-8")
-    ref.write_text("a dog .\n\n", encoding="utf-8")
-    argv = ["score", "-c", str(tiny_translation_checkpoint), "--src", str(src), "--ref", str(ref)]
+    src, ref = write_pairs(tmp_path, ["ein hund .", "ein mann ."], ["a dog .", ""])
+    argv = ["score", "-c", str(tiny_translation_checkpoint), "--src", src, "--ref", ref]
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert out.splitlines()[1] == "\t" * 5
@@ -63,20 +66,16 @@ def test_a_pair_the_model_cannot_take_is_left_empty(tiny_translation_checkpoint,
 
 
 def test_files_of_different_lengths_are_refused(tiny_translation_checkpoint, tmp_path, capsys):
-    src, ref = tmp_path / "src.txt", tmp_path / "ref.txt"
-    src.write_text("a\nb\n", encoding="utf-8")
-    ref.write_text("a\n", encoding="utf-8")
-    argv = ["score", "-c", str(tiny_translation_checkpoint), "--src", str(src), "--ref", str(ref)]
+    src, ref = write_pairs(tmp_path, ["a", "b"], ["a"])
+    argv = ["score", "-c", str(tiny_translation_checkpoint), "--src", src, "--ref", ref]
     assert main(argv) == 2
     assert "has 2 lines but" in capsys.readouterr().err
 
 
 def test_a_captioner_scores_a_caption_of_an_image_path(tmp_path, capsys):
     checkpoint = resource_dir() / "checkpoints" / "flickr8k-mobilenet.safetensors"
-    src, ref = tmp_path / "images.txt", tmp_path / "captions.txt"
-    src.write_text(f"{example_images()[0]}\n", encoding="utf-8")
-    ref.write_text("a woman in a white suit\n", encoding="utf-8")
-    argv = ["score", "-c", str(checkpoint), "--src", str(src), "--ref", str(ref), "--json"]
+    src, ref = write_pairs(tmp_path, [example_images()[0]], ["a woman in a white suit"])
+    argv = ["score", "-c", str(checkpoint), "--src", src, "--ref", ref, "--json"]
     assert main(argv) == 0
     row = json.loads(capsys.readouterr().out)
     assert row["tokens"][-1] == "</s>" and row["model_output"]
@@ -87,10 +86,8 @@ def test_the_default_model_agrees_with_its_own_greedy_output(tmp_path, capsys):
     model = load_inference_model(checkpoint, device="cpu")
     source = "Ein Hund rennt über eine Wiese."
     own = model.translate([source], DecodeConfig())[0].text
-    src, ref = tmp_path / "src.txt", tmp_path / "ref.txt"
-    src.write_text(source + "\n", encoding="utf-8")
-    ref.write_text(own + "\n", encoding="utf-8")
-    assert main(["score", "-c", str(checkpoint), "--src", str(src), "--ref", str(ref)]) == 0
+    src, ref = write_pairs(tmp_path, [source], [own])
+    assert main(["score", "-c", str(checkpoint), "--src", src, "--ref", ref]) == 0
     row = capsys.readouterr().out.split("\t")
     assert row[3] == "0"  # its greedy output is its first choice at every step
     assert float(row[0]) == pytest.approx(float(row[4]), abs=1e-3)
@@ -99,10 +96,8 @@ def test_the_default_model_agrees_with_its_own_greedy_output(tmp_path, capsys):
 def test_a_source_the_model_refuses_leaves_only_its_own_row_empty(
     tiny_translation_checkpoint, tmp_path, capsys
 ):
-    src, ref = tmp_path / "src.txt", tmp_path / "ref.txt"
-    src.write_text(f"{SOURCES[0]}\n{'hund ' * 500}\n", encoding="utf-8")
-    ref.write_text(f"{REFERENCES[0]}\na dog .\n", encoding="utf-8")
-    argv = ["score", "-c", str(tiny_translation_checkpoint), "--src", str(src), "--ref", str(ref)]
+    src, ref = write_pairs(tmp_path, [SOURCES[0], "hund " * 500], [REFERENCES[0], "a dog ."])
+    argv = ["score", "-c", str(tiny_translation_checkpoint), "--src", src, "--ref", ref]
     assert main(argv) == 0
     out, err = capsys.readouterr()
     first, second = out.splitlines()
