@@ -11,7 +11,7 @@ the model's own decode with the user's settings.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from attnscope.engine.decoding import EOS_ID, UNK_ID, DecodeConfig
@@ -55,6 +55,20 @@ class ReferenceReport:
     @property
     def perplexity(self) -> float:
         return math.exp(-self.log_prob / max(len(self.pieces), 1))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (what `attnscope score --json` and the decode
+        export write); log-probs rounded to 5 decimals."""
+        return {
+            "tokens": list(self.pieces),
+            "token_log_probs": [round(v, 5) for v in self.token_log_probs],
+            "log_prob": round(self.log_prob, 5),
+            "perplexity": round(self.perplexity, 5),
+            "disagreements": [asdict(d) for d in self.disagreements],
+            "unknown": list(self.unknown),
+            "model_output": self.own_text,
+            "model_log_prob": self.own_log_prob,
+        }
 
     def describe(self) -> str:
         """One paragraph for the message bar or the command line."""

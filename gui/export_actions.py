@@ -63,16 +63,7 @@ def decode_payload(window) -> dict:
     }
     report = window.reference_check.report
     if window.requests.reference is not None and report is not None:
-        payload["reference_check"] = {
-            "reference": window.requests.reference,
-            "log_prob": report.log_prob,
-            "perplexity": report.perplexity,
-            "token_log_probs": report.token_log_probs,
-            "disagreements": report.disagreements,
-            "unknown": report.unknown,
-            "model_output": report.own_text,
-            "model_log_prob": report.own_log_prob,
-        }
+        payload["reference_check"] = {"reference": window.requests.reference, **report.as_dict()}
     return payload
 
 

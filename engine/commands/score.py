@@ -20,7 +20,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from attnscope.engine.commands.common import (
     add_decode_arguments,
@@ -141,18 +141,7 @@ def _as_row(report) -> str:
 def _as_json(source: str, reference: str, report) -> dict[str, object]:
     if report is None:
         return {"source": source, "reference": reference, "error": "skipped (see stderr)"}
-    return {
-        "source": source,
-        "reference": reference,
-        "tokens": list(report.pieces),
-        "token_log_probs": [round(v, 5) for v in report.token_log_probs],
-        "log_prob": round(report.log_prob, 5),
-        "perplexity": round(report.perplexity, 5),
-        "disagreements": [asdict(d) for d in report.disagreements],
-        "unknown": list(report.unknown),
-        "model_output": report.own_text,
-        "model_log_prob": report.own_log_prob,
-    }
+    return {"source": source, "reference": reference, **report.as_dict()}
 
 
 def summarize(reports: list, total: int) -> str:
