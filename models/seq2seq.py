@@ -31,6 +31,10 @@ class EncoderDecoder(nn.Module):
         """(B,) tokens -> (log_probs (B, V), new state, attn (B, heads, S) | None)."""
         return self.decoder.step(prev_tokens, state, memory)
 
+    def reorder(self, state: DecoderState, index: Tensor) -> DecoderState:
+        """The state of rows ``index`` (N',) long, in that order (beam search, finished rows)."""
+        return state.index_select(index)
+
     def decode_teacher_forced(
         self,
         memory: EncoderMemory,

@@ -82,6 +82,9 @@ class ScriptedModel:
             log_probs = torch.from_numpy(np.log(probs)).float()
         return log_probs, ScriptedState(history), self._attention(history.size(1) - 1, memory)
 
+    def reorder(self, state: ScriptedState, index: Tensor) -> ScriptedState:
+        return state.index_select(index)
+
     def _distribution(self, b: int, prefix: tuple[int, ...]) -> np.ndarray:
         probs = np.asarray(self.next_probs(b, prefix), dtype=np.float64)
         if probs.shape != (self.vocab_size,) or np.any(probs < 0) or probs.sum() <= 0:
