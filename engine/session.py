@@ -1,43 +1,40 @@
 """``DecodeSession``: the step-wise decode of one input that the GUI drives.
 
-It wraps the same ``DecodeLoop`` as ``decode()``, so stepping to the end
+It wraps the same ``DecodeStepper`` as ``decode()``, so stepping to the end
 gives exactly the full decode's tokens and attention. Before every step the
-loop is snapshotted (a few references: decoder states and strategy
-bookkeeping are immutable), which makes ``back()`` and ``force()`` cheap and
-exact. With beam search one step expands every hypothesis of the beam; the
+stepper is saved (a few references: decoder states and strategy bookkeeping
+are immutable), which makes ``back()`` and ``force()`` cheap and exact.
+Running several steps goes through the one step loop (``StepLoop``), like
+every other consumer. With beam search one step expands every hypothesis of the beam; the
 session shows the current best one and the search tree.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from attnscope.engine.decoding.config import DecodeConfig
-from attnscope.engine.decoding.driver import (
-    CancelFlag,
-    DecodeLoop,
-    LoopSnapshot,
-    raise_if_cancelled,
-)
+from attnscope.engine.decoding.driver import DecodeStepper, SavedStepper
 from attnscope.engine.decoding.results import DecodeResult, Hypothesis, SearchTree, StepResult
+from attnscope.engine.decoding.step_loop import CancelFlag, StepLoop, StopHook
+from attnscope.engine.decoding.step_model import StepMemory, StepModel
 
 
 class DecodeSession:
     """Decode one input token by token, with undo and forced choices.
 
-    model:  anything with the shared step (``init_state`` / ``step``), in eval mode
-    memory: the input's encoded ``EncoderMemory`` (batch 1)
+    model:  anything with the step-model protocol, in eval mode
+    memory: the input's encoded memory (batch 1)
     config: how to decode (greedy, beam or sampling)
     ban_eos_until: eos is banned before this step (on top of ``config.min_length``)
     """
 
     def __init__(
         self,
-        model: Any,
-        memory: Any,
+        model: StepModel,
+        memory: StepMemory,
         config: DecodeConfig,
         *,
         ban_eos_until: int | None = None,
@@ -55,10 +52,10 @@ class DecodeSession:
 
     def reset(self) -> None:
         """Back to the start: no tokens, a fresh strategy (sampling restarts from its seed)."""
-        self._loop = DecodeLoop(
+        self._loop = DecodeStepper(
             self.model, self.memory, self.config, ban_eos_until=self.ban_eos_until
         )
-        self._undo: list[LoopSnapshot] = []  # _undo[i]: the loop before step i
+        self._undo: list[SavedStepper] = []  # _undo[i]: the stepper before step i
         self._history: list[StepResult] = []
 
     # -- stepping -------------------------------------------------------------
@@ -77,33 +74,50 @@ class DecodeSession:
         return len(self._history)
 
     def step(self, forced: int | None = None) -> StepResult:
-        """Generate one token (beam: expand every hypothesis once); ``forced`` imposes it."""
+        """Generate one token (beam: expand every hypothesis once); ``forced`` imposes it.
+
+        A refused token (outside the vocabulary, or impossible here) raises ValueError
+        and changes nothing.
+        """
         if self.done:
             raise ValueError("the decode is finished; step back, force a token or reset")
-        snapshot = self._loop.snapshot()
+        vocab = self._loop.vocab_size
+        if forced is not None and (forced < 0 or (vocab is not None and forced >= vocab)):
+            raise ValueError(f"forced token id {forced} outside the vocabulary of {vocab}")
+        saved = self._loop.save()
         results = self._loop.step(forced)
         if not results:  # beam: every extension had probability 0
-            self._loop.restore(snapshot)
+            self._loop.restore(saved)
             raise ValueError(f"token {forced} has probability 0 here; it cannot be forced")
-        self._undo.append(snapshot)
+        self._undo.append(saved)
         self._history.append(results[0])
         return results[0]
+
+    def steps(
+        self,
+        until: int | None = None,
+        cancel: CancelFlag | None = None,
+        *,
+        plan: Sequence[int | None] = (),
+        stop: StopHook | None = None,
+    ) -> StepLoop[StepResult]:
+        """The step loop over this session: iterate it (or ``.run()``) to take the steps.
+
+        until: stop once this many steps exist; plan: tokens imposed at steps 0, 1, …
+        (None: the model's choice); cancel: checked before every step, raises
+        DecodeCancelled (the steps already taken stay); stop: the breakpoint hook.
+        """
+        return StepLoop(self, until=until, plan=plan, cancel=cancel, stop=stop)
 
     def run_iter(
         self, until: int | None = None, cancel: CancelFlag | None = None
     ) -> Iterator[StepResult]:
-        """Step until done (or until ``until`` steps were taken), yielding each step.
-
-        ``cancel`` (an Event or a callable) is checked before every step and
-        raises DecodeCancelled; the steps already taken stay.
-        """
-        while not self.done and (until is None or self.step_index < until):
-            raise_if_cancelled(cancel, self.step_index)
-            yield self.step()
+        """Step until done (or until ``until`` steps were taken), yielding each step."""
+        return iter(self.steps(until, cancel))
 
     def run(self, until: int | None = None, cancel: CancelFlag | None = None) -> list[StepResult]:
-        """``run_iter`` to completion; returns the new steps."""
-        return list(self.run_iter(until, cancel))
+        """Every step until done (or ``until``); returns the new steps."""
+        return self.steps(until, cancel).run()
 
     def back(self) -> StepResult | None:
         """Undo the last step exactly; returns it, or None when there is nothing to undo."""
@@ -124,12 +138,9 @@ class DecodeSession:
             at_step = max(self.step_index - 1, 0)
         if not 0 <= at_step <= self.step_index:
             raise ValueError(f"cannot force step {at_step}; steps 0..{self.step_index} exist")
-        vocab = self._loop.vocab_size
-        if token_id < 0 or (vocab is not None and token_id >= vocab):
-            raise ValueError(f"forced token id {token_id} outside the vocabulary of {vocab}")
         if at_step == self.step_index and self.done:
             raise ValueError("the decode is finished; force an earlier step")
-        now = (self._loop.snapshot(), list(self._undo), list(self._history))
+        now = (self._loop.save(), list(self._undo), list(self._history))
         if at_step < self.step_index:
             self._loop.restore(self._undo[at_step])
             del self._undo[at_step:]
@@ -137,8 +148,8 @@ class DecodeSession:
         try:
             return self.step(forced=token_id)
         except ValueError:
-            snapshot, self._undo, self._history = now  # a refused force changes nothing
-            self._loop.restore(snapshot)
+            saved, self._undo, self._history = now  # a refused force changes nothing
+            self._loop.restore(saved)
             raise
 
     # -- what the views show -----------------------------------------------------

@@ -1,6 +1,6 @@
 """``DecodeStrategy``: what the one decode loop needs from greedy, beam and sampling.
 
-The loop (``driver.DecodeLoop``) feeds ``current_tokens`` to the model, hands
+The loop (``driver.DecodeStepper``) feeds ``current_tokens`` to the model, hands
 the step's log-probs and attention to ``advance``, then reorders the decoder
 state by ``select_indices`` and the encoder memory by ``memory_indices``,
 until ``done``. Strategies never see the model, so they are tested with
@@ -61,7 +61,7 @@ class SearchRows:
 
 
 @dataclass(frozen=True)
-class StrategySnapshot:
+class SavedSearch:
     """Everything needed to put a strategy back to another step (earlier or later)."""
 
     step_index: int
@@ -137,24 +137,24 @@ class DecodeStrategy(ABC):
     ) -> list[StepResult]:
         """Consume one step: log_probs (N, V), attn (N, heads, S) | None."""
 
-    # -- snapshots ----------------------------------------------------------
-    def snapshot(self) -> StrategySnapshot:
-        return StrategySnapshot(
+    # -- save points (for Back and Force) -----------------------------------
+    def save(self) -> SavedSearch:
+        return SavedSearch(
             step_index=self.step_index,
             rows=self._rows,
-            recorder=self.recorder.snapshot(),
+            recorder=self.recorder.save(),
             finished=tuple(self._finished),
-            extra=self._extra_snapshot(),
+            extra=self._save_extra(),
         )
 
-    def restore(self, snapshot: StrategySnapshot) -> None:
-        self.step_index = snapshot.step_index
-        self._rows = snapshot.rows
-        self.recorder.restore(snapshot.recorder)
-        self._finished = list(snapshot.finished)
-        self._restore_extra(snapshot.extra)
+    def restore(self, saved: SavedSearch) -> None:
+        self.step_index = saved.step_index
+        self._rows = saved.rows
+        self.recorder.restore(saved.recorder)
+        self._finished = list(saved.finished)
+        self._restore_extra(saved.extra)
 
-    def _extra_snapshot(self) -> object:
+    def _save_extra(self) -> object:
         return None
 
     def _restore_extra(self, extra: object) -> None:

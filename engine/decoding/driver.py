@@ -1,36 +1,35 @@
-"""The one decode loop: any model with the shared step, any strategy from the registry.
+"""Decoding a batch: any step model, any strategy from the registry.
 
-``model`` is anything with ``init_state(memory)`` and
-``step(prev_tokens (N,), state, memory) -> (log_probs (N, V), state, attn (N, heads, S) | None)``
-(see docs/CONTRACTS.md); ``memory`` is an ``EncoderMemory`` (or anything with
-``mask``, ``index_select`` and ``repeat_interleave``) with one row per input.
+``model`` is anything with the step-model protocol (engine/decoding/step_model.py:
+``init_state``, ``step``, ``reorder``); ``memory`` its encoded input with one row per
+input (``mask``, ``index_select``, ``repeat_interleave``).
 
-- ``decode_steps`` is a generator yielding one ``StepResult`` per input and
-  step and returning the list of ``DecodeResult``; progress, live views and
-  cancelling hang off it.
+- ``DecodeStepper`` takes one step of the model under a strategy and can save and
+  restore itself (``DecodeSession`` uses that to step back and force tokens);
+- ``decode_steps`` runs it through the one step loop (engine/decoding/step_loop.py),
+  yielding one ``StepResult`` per input and step and returning the ``DecodeResult``s;
 - ``decode`` runs it to the end.
-- ``DecodeLoop`` is the loop as an object that can snapshot and restore
-  itself; ``DecodeSession`` uses it to step back and force tokens.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from attnscope.engine.decoding.base import DecodeStrategy, StrategySnapshot
+from attnscope.engine.decoding.base import DecodeStrategy, SavedSearch
 from attnscope.engine.decoding.beam import BeamSearch
 from attnscope.engine.decoding.config import DecodeConfig
 from attnscope.engine.decoding.constraints import StepRules
 from attnscope.engine.decoding.greedy import GreedySearch
 from attnscope.engine.decoding.results import DecodeResult, StepResult
 from attnscope.engine.decoding.sampling import RandomSampling
-from attnscope.engine.errors import DecodeCancelled
+from attnscope.engine.decoding.step_loop import CancelFlag, StepLoop
+from attnscope.engine.decoding.step_model import StepMemory, StepModel
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +38,6 @@ STRATEGIES: dict[str, type[DecodeStrategy]] = {
     "beam": BeamSearch,
     "sampling": RandomSampling,
 }
-
-# A cancel flag: a threading.Event (anything with is_set()) or a no-argument callable.
-CancelFlag = Callable[[], bool] | Any
 
 
 def build_strategy(config: DecodeConfig, **kwargs: Any) -> DecodeStrategy:
@@ -55,50 +51,33 @@ def build_strategy(config: DecodeConfig, **kwargs: Any) -> DecodeStrategy:
     return strategy_class(config, **kwargs)
 
 
-def is_cancelled(cancel: CancelFlag | None) -> bool:
-    """True when ``cancel`` (an Event-like object or a callable) says stop."""
-    if cancel is None:
-        return False
-    if hasattr(cancel, "is_set"):
-        return bool(cancel.is_set())
-    return bool(cancel())
-
-
-def raise_if_cancelled(cancel: CancelFlag | None, step: int) -> None:
-    if is_cancelled(cancel):
-        raise DecodeCancelled(f"decode cancelled before step {step}")
-
-
 @dataclass(frozen=True)
-class LoopSnapshot:
-    """A DecodeLoop at one step: the strategy's bookkeeping plus the model's state."""
+class SavedStepper:
+    """A DecodeStepper at one step: the strategy's bookkeeping plus the model's state."""
 
-    strategy: StrategySnapshot
+    search: SavedSearch
     state: Any
-    memory: Any
+    memory: StepMemory
 
 
-class DecodeLoop:
+class DecodeStepper:
     """Runs ``model.step`` under a strategy, one step at a time.
 
-    forced_prefix: tokens imposed at steps 0, 1, ... (for every input)
     ban_eos_until: eos is banned before this step (on top of ``config.min_length``)
     """
 
     def __init__(
         self,
-        model: Any,
-        memory: Any,
+        model: StepModel,
+        memory: StepMemory,
         config: DecodeConfig,
         *,
-        forced_prefix: Sequence[int] | None = None,
         ban_eos_until: int | None = None,
     ) -> None:
         if getattr(model, "training", False):
             logger.warning("decoding a model in training mode; call model.eval() first")
         self.model = model
         self.config = config
-        self.forced_prefix = tuple(int(t) for t in (forced_prefix or ()))
         self.vocab_size: int | None = None  # known after the first step
         source_lengths = memory.mask.sum(dim=1).cpu().numpy().astype(np.int64)
         self.strategy = build_strategy(
@@ -130,9 +109,6 @@ class DecodeLoop:
         """One model step for every unfinished input; ``forced`` imposes a token."""
         if self.done:
             raise ValueError("the decode is finished; there is no next step")
-        step = self.strategy.step_index
-        if forced is None and step < len(self.forced_prefix):
-            forced = self.forced_prefix[step]
         with torch.inference_mode():
             tokens = self.strategy.current_tokens
             log_probs, state, attn = self.model.step(tokens, self._state, self._memory)
@@ -140,28 +116,28 @@ class DecodeLoop:
             results = self.strategy.advance(log_probs, attn, forced=forced)
             if not self.strategy.done:
                 if self.strategy.select_indices is not None:
-                    state = state.index_select(self.strategy.select_indices)
+                    state = self.model.reorder(state, self.strategy.select_indices)
                 if self.strategy.memory_indices is not None:
                     self._memory = self._memory.index_select(self.strategy.memory_indices)
             self._state = state
         return results
 
-    def snapshot(self) -> LoopSnapshot:
-        """Cheap: the state objects are immutable and only referenced."""
-        return LoopSnapshot(self.strategy.snapshot(), self._state, self._memory)
+    def save(self) -> SavedStepper:
+        """A save point to come back to; cheap: the states are immutable and only referenced."""
+        return SavedStepper(self.strategy.save(), self._state, self._memory)
 
-    def restore(self, snapshot: LoopSnapshot) -> None:
-        self.strategy.restore(snapshot.strategy)
-        self._state = snapshot.state
-        self._memory = snapshot.memory
+    def restore(self, saved: SavedStepper) -> None:
+        self.strategy.restore(saved.search)
+        self._state = saved.state
+        self._memory = saved.memory
 
     def results(self) -> list[DecodeResult]:
         return self.strategy.results()
 
 
 def decode_steps(
-    model: Any,
-    memory: Any,
+    model: StepModel,
+    memory: StepMemory,
     config: DecodeConfig,
     *,
     forced_prefix: Sequence[int] | None = None,
@@ -170,35 +146,21 @@ def decode_steps(
 ) -> Generator[StepResult, None, list[DecodeResult]]:
     """Yield a StepResult per input and step; return one DecodeResult per input.
 
-    ``cancel`` is checked before every step; when set, DecodeCancelled is raised.
+    forced_prefix: tokens imposed at steps 0, 1, ... (for every input)
+    cancel: checked before every step; when set, DecodeCancelled is raised.
     """
-    loop = DecodeLoop(
-        model, memory, config, forced_prefix=forced_prefix, ban_eos_until=ban_eos_until
-    )
-    while not loop.done:
-        raise_if_cancelled(cancel, loop.step_index)
-        yield from loop.step()
-    return loop.results()
+    stepper = DecodeStepper(model, memory, config, ban_eos_until=ban_eos_until)
+    for results in StepLoop(stepper, plan=tuple(forced_prefix or ()), cancel=cancel):
+        yield from results
+    return stepper.results()
 
 
 def decode(
-    model: Any,
-    memory: Any,
-    config: DecodeConfig,
-    *,
-    forced_prefix: Sequence[int] | None = None,
-    ban_eos_until: int | None = None,
-    cancel: CancelFlag | None = None,
+    model: StepModel, memory: StepMemory, config: DecodeConfig, **options: Any
 ) -> list[DecodeResult]:
-    """Decode a whole batch: one DecodeResult per row of ``memory``."""
-    steps = decode_steps(
-        model,
-        memory,
-        config,
-        forced_prefix=forced_prefix,
-        ban_eos_until=ban_eos_until,
-        cancel=cancel,
-    )
+    """Decode a whole batch: one DecodeResult per row of ``memory`` (``options``: the
+    keyword arguments of ``decode_steps``)."""
+    steps = decode_steps(model, memory, config, **options)
     while True:
         try:
             next(steps)

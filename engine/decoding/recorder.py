@@ -3,7 +3,7 @@
 Strategies hand it one flat batch of new hypotheses per step; it numbers them
 as tree nodes, slices them into one ``StepResult`` per input, and later walks
 parent pointers back to build ``Hypothesis`` objects and the ``SearchTree``.
-The StepResults are the only storage, and they are immutable, so a snapshot
+The StepResults are the only storage, and they are immutable, so a save point
 is a shallow copy of the lists.
 """
 
@@ -112,13 +112,13 @@ class SearchRecorder:
             self._steps[b].append(results[-1])
         return node_ids, results
 
-    def snapshot(self) -> tuple[tuple[tuple[StepResult, ...], ...], np.ndarray]:
+    def save(self) -> tuple[tuple[tuple[StepResult, ...], ...], np.ndarray]:
         """The log as it is now (shallow: StepResults are immutable and shared)."""
         return tuple(tuple(steps) for steps in self._steps), self._next_id.copy()
 
-    def restore(self, snapshot: tuple[tuple[tuple[StepResult, ...], ...], np.ndarray]) -> None:
-        """Back (or forward) to a snapshot."""
-        steps, next_id = snapshot
+    def restore(self, saved: tuple[tuple[tuple[StepResult, ...], ...], np.ndarray]) -> None:
+        """Back (or forward) to a save point."""
+        steps, next_id = saved
         self._steps = [list(s) for s in steps]
         self._next_id = next_id.copy()
 

@@ -1,7 +1,7 @@
 """Random sampling with temperature, top-k and top-p (nucleus), reproducible by seed.
 
 The randomness comes from one ``torch.Generator`` per decode, seeded from
-``DecodeConfig.seed``; its state is part of a strategy snapshot, so stepping
+``DecodeConfig.seed``; its state is part of a strategy save point, so stepping
 back and forward again draws the same tokens.
 """
 
@@ -56,7 +56,7 @@ class RandomSampling(GreedySearch):
         probs = logits.softmax(dim=1)
         return torch.multinomial(probs, 1, generator=self.generator).squeeze(1)
 
-    def _extra_snapshot(self) -> object:
+    def _save_extra(self) -> object:
         return self.generator.get_state()
 
     def _restore_extra(self, extra: object) -> None:
