@@ -1,0 +1,317 @@
+"""The decode record: the one place a decode becomes JSON-ready data.
+
+Every writer of a decode as data goes through here: ``attnscope translate
+--json`` and ``caption --json`` (one record per line), File > Export > Whole
+decode and the caption exporter (one record per file). The record's fields,
+array axes and versioning rules are in docs/decode-record.md; its JSON Schema
+ships beside this module (``decode_record.schema.json``, see ``load_schema``).
+
+Three builders, all keyword-only after the decode itself, all returning a
+JSON-ready ``dict`` (``to_jsonable`` already applied):
+
+- ``snapshot_record(snapshot, ...)``: a ``SessionSnapshot`` the app shows (steps
+  with their top-k candidates, attention, optionally the beam tree and a
+  reference check);
+- ``translation_record(translation, ...)`` / ``caption_record(caption, ...)``:
+  the batch results the command line prints;
+- ``no_decode_record(...)``: an input that produced no decode (an empty line,
+  or an input the model refused, with ``error``).
+
+A later feature adds an optional field to the record (documented, in the
+schema) without changing ``RECORD_VERSION``; renaming, removing or changing
+the meaning of a field bumps it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from attnscope.engine.inference_results import Caption, SessionSnapshot, Translation
+
+RECORD_FORMAT = "attnscope.decode"
+RECORD_VERSION = 1
+SCHEMA_FILE = "decode_record.schema.json"
+SIGNIFICANT_DIGITS = 7  # float32 precision: the arrays come from float32 tensors
+
+TRANSLATION = "translation"
+CAPTIONING = "captioning"
+_TEXT_FIELD = {TRANSLATION: "translation", CAPTIONING: "caption"}  # task -> output field
+
+Settings = Mapping[str, Any] | Any  # a DecodeConfig (any dataclass) or a plain mapping
+
+
+# -- JSON-ready values ------------------------------------------------------------------------
+def to_jsonable(value: Any) -> Any:
+    """``value`` as JSON types: numpy arrays -> nested lists, tuples and sets -> lists,
+    dataclasses -> dicts, paths -> strings, numpy scalars -> Python numbers.
+
+    Every float is rounded to ``SIGNIFICANT_DIGITS`` significant digits (the
+    precision of the float32 arrays it mostly comes from) and a non-finite one
+    (NaN, ±inf, e.g. a log-probability of -inf) becomes None, so the output is
+    strict JSON any parser reads. Raises ValueError for anything else.
+    """
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            return _float_array(value)
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+        return value
+    if isinstance(value, float):
+        return _rounded(value)
+    if isinstance(value, Mapping):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, set | frozenset):
+        return [to_jsonable(item) for item in sorted(value)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_jsonable(dataclasses.asdict(value))
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise ValueError(f"cannot write a {type(value).__name__} to JSON: {value!r:.80}")
+
+
+def _rounded(value: float) -> float | None:
+    if not math.isfinite(value):
+        return None
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+def _float_array(array: np.ndarray) -> list | float | None:
+    """A float array as nested lists, rounded as ``to_jsonable`` rounds one float (flat loop:
+    attention arrays hold tens of thousands of values)."""
+    values = array.astype(np.float64)
+    finite = np.isfinite(values)
+    rounded = np.array(
+        [float(f"{v:.{SIGNIFICANT_DIGITS}g}") for v in values.ravel().tolist()], dtype=np.float64
+    ).reshape(values.shape)
+    if finite.all():
+        return rounded.tolist()
+    with_none = rounded.astype(object)
+    with_none[~finite] = None
+    return with_none.tolist()
+
+
+def json_line(record: Mapping[str, Any]) -> str:
+    """One record as a single line of strict JSON (no trailing newline)."""
+    return json.dumps(to_jsonable(record), ensure_ascii=False, allow_nan=False)
+
+
+# -- the schema -------------------------------------------------------------------------------
+@functools.cache
+def _schema_text() -> str:
+    return resources.files("attnscope.engine").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
+
+
+def load_schema() -> dict[str, Any]:
+    """The record's JSON Schema (draft 2020-12), a fresh dict each call."""
+    return json.loads(_schema_text())
+
+
+# -- builders ---------------------------------------------------------------------------------
+def snapshot_record(
+    snapshot: SessionSnapshot,
+    *,
+    model: str | os.PathLike | None = None,
+    settings: Settings | None = None,
+    reference: str | None = None,
+    report: Any = None,
+    image: str | None = None,
+    image_path: str | os.PathLike | None = None,
+    align: bool = True,
+    include_tree: bool = False,
+) -> dict[str, Any]:
+    """The record of a decode the app shows: what File > Export > Whole decode writes.
+
+    snapshot:     the view record; a captioning one is told by its ``grid``
+    model:        the checkpoint's path (ModelSummary.path)
+    settings:     the DecodeConfig (or its dict) the shown decode used; None when
+                  there is none (a forced reference session) -> ``{}``
+    reference:    the reference text of a reference check, with its ``report``
+                  (engine.reference.ReferenceReport) -> ``reference_check``
+    image:        the picture's display name (captioning; default: the file
+                  name of ``image_path`` or of the snapshot's source)
+    image_path:   the picture's path (captioning; default: the snapshot's source)
+    align:        add ``alignment`` (Pharaoh word links) for a text decode
+    include_tree: add the beam search ``tree`` (beam only; its node attention
+                  makes the record a lot larger)
+    """
+    captioning = snapshot.grid is not None
+    task = CAPTIONING if captioning else TRANSLATION
+    pieces = tuple(snapshot.target_pieces)
+    record = _header(task, model, settings)
+    record.update(
+        source=str(image_path if image_path is not None else snapshot.source_text),
+        **{_TEXT_FIELD[task]: snapshot.target_text},
+        pieces=pieces,
+        log_prob=float(sum(step.log_prob for step in snapshot.steps)),
+        done=bool(snapshot.done),
+        steps=[_step(step) for step in snapshot.steps],
+        attention=_attention(snapshot.attention, snapshot.grid),
+    )
+    if captioning:
+        record["image"] = image if image is not None else Path(record["source"]).name
+        record["grid"] = snapshot.grid
+    else:
+        record["source_pieces"] = snapshot.source_pieces
+        if align:
+            record["alignment"] = _alignment(snapshot.attention, snapshot.source_pieces, pieces)
+    if include_tree and snapshot.tree is not None:
+        record["tree"] = _tree(snapshot)
+    if report is not None:
+        record["reference_check"] = {"reference": reference, **report.as_dict()}
+    return to_jsonable(record)
+
+
+def translation_record(
+    translation: Translation,
+    *,
+    model: str | os.PathLike | None = None,
+    settings: Settings | None = None,
+    align: bool = False,
+) -> dict[str, Any]:
+    """The record of one batch translation: what ``attnscope translate --json`` prints.
+
+    align: add ``alignment`` (Pharaoh word links; None without attention).
+    """
+    record = _header(TRANSLATION, model, settings)
+    record.update(
+        source=translation.source,
+        translation=translation.text,
+        source_pieces=translation.source_pieces,
+        pieces=translation.pieces,
+        score=translation.score,
+        log_prob=translation.log_prob,
+        nbest=[{"translation": text, "score": score} for text, score in translation.nbest],
+        attention=translation.attention,
+    )
+    if align:
+        record["alignment"] = _alignment(
+            translation.attention, translation.source_pieces, translation.pieces
+        )
+    return to_jsonable(record)
+
+
+def caption_record(
+    caption: Caption,
+    *,
+    source: str | os.PathLike | None = None,
+    model: str | os.PathLike | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """The record of one picture's caption: what ``attnscope caption --json`` prints.
+
+    source: the picture's path (None for pixels that came from no file)
+    """
+    record = _header(CAPTIONING, model, settings)
+    record.update(
+        source=None if source is None else os.fspath(source),
+        image=None if source is None else Path(source).name,
+        caption=caption.text,
+        pieces=caption.pieces,
+        score=caption.score,
+        grid=caption.grid,
+        attention=caption.attention,  # already (T, heads, h, w)
+    )
+    return to_jsonable(record)
+
+
+def no_decode_record(
+    *,
+    task: str,
+    source: str | os.PathLike | None,
+    error: str | None = None,
+    model: str | os.PathLike | None = None,
+    settings: Settings | None = None,
+) -> dict[str, Any]:
+    """The record of an input with no decode: an empty line (``error`` None: empty output)
+    or an input the model refused (``error`` says why; no output fields)."""
+    if task not in _TEXT_FIELD:
+        raise ValueError(f"unknown task {task!r}; valid: {', '.join(_TEXT_FIELD)}")
+    record = _header(task, model, settings)
+    record["source"] = None if source is None else os.fspath(source)
+    if task == CAPTIONING and source is not None:
+        record["image"] = Path(source).name
+    if error is not None:
+        record["error"] = error
+    else:
+        record.update({_TEXT_FIELD[task]: "", "pieces": [], "attention": None})
+    return to_jsonable(record)
+
+
+# -- parts --------------------------------------------------------------------------------------
+def _header(task: str, model: str | os.PathLike | None, settings: Settings | None) -> dict:
+    return {
+        "format": RECORD_FORMAT,
+        "version": RECORD_VERSION,
+        "task": task,
+        "model": None if model is None else os.fspath(model),
+        "settings": _settings(settings),
+    }
+
+
+def _settings(settings: Settings | None) -> dict[str, Any]:
+    if settings is None:
+        return {}
+    if dataclasses.is_dataclass(settings) and not isinstance(settings, type):
+        return dataclasses.asdict(settings)
+    if isinstance(settings, Mapping):
+        return dict(settings)
+    raise ValueError(
+        f"settings must be a DecodeConfig or a mapping, got a {type(settings).__name__}"
+    )
+
+
+def _step(step) -> dict[str, Any]:
+    """One TokenStep: the chosen token and the candidates the model weighed."""
+    return {
+        "token_id": step.token_id,
+        "piece": step.piece,
+        "log_prob": step.log_prob,
+        "forced": step.forced,
+        "topk": [
+            {"token_id": int(i), "piece": p, "prob": float(q)}
+            for i, p, q in zip(step.topk_ids, step.topk_pieces, step.topk_probs, strict=True)
+        ],
+    }
+
+
+def _attention(attention: np.ndarray | None, grid: tuple[int, int] | None) -> np.ndarray | None:
+    """(T, heads, S) as it is for text; (T, heads, h, w) for a picture of ``grid`` cells."""
+    if attention is None or grid is None:
+        return attention
+    attention = np.asarray(attention)
+    return attention.reshape(*attention.shape[:2], *grid)  # (T, heads, h, w)
+
+
+def _alignment(attention, source_pieces, target_pieces) -> str | None:
+    """Pharaoh word links read off the attention, None without attention."""
+    from attnscope.engine.alignment import hard_alignment, pharaoh
+
+    if attention is None or not source_pieces:
+        return None
+    return pharaoh(hard_alignment(attention, tuple(source_pieces), tuple(target_pieces)))
+
+
+def _tree(snapshot: SessionSnapshot) -> dict[str, Any]:
+    """The beam search tree column by column (index = node id), as SearchTree has it."""
+    tree = snapshot.tree
+    columns = ("parent_ids", "tokens", "scores", "steps", "finished", "pruned", "nbest_rank")
+    out: dict[str, Any] = {name: getattr(tree, name) for name in columns}
+    out["final_scores"] = tree.final_scores  # NaN (-> null) for unfinished nodes
+    out["pieces"] = snapshot.node_pieces
+    out["best_node"] = snapshot.best_node
+    out["attention"] = _attention(snapshot.node_attention, snapshot.grid)
+    return out
