@@ -8,7 +8,7 @@ makes, in the same order, so the bits are the same), builds it with
 ``torch.utils.cpp_extension`` and times both through the bench's own
 ``step_latency``:
 
-    python benchmarks/compiled_step.py [--runs 3] [--checkpoint PATH]
+    python -m benchmarks.compiled_step [--runs 3] [--checkpoint PATH]   # from the checkout's root
 
 It needs a C++ compiler, ninja and Python's headers; the first build takes
 ~25 s and is cached by torch (``~/.cache/torch_extensions``). The model must
@@ -190,7 +190,7 @@ def bookkeeping_us(model: nn.Module, memory: EncoderMemory, steps: int, rounds: 
     step) and cold (each step right after one untimed pass of the step's bare products)."""
     from attnscope.engine.decoding import DecodeConfig
     from attnscope.engine.session import DecodeSession
-    from attnscope.engine.step_floor import capture_matmuls, gemm_replay
+    from benchmarks.step_floor import capture_matmuls, gemm_replay
 
     def one_step():
         with torch.inference_mode():
@@ -223,8 +223,8 @@ def _load_model(checkpoint: Path | None) -> nn.Module:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from attnscope.engine.bench import BenchSizes, pad_batch, random_sources
-    from attnscope.engine.step_floor import step_latency
+    from benchmarks.step_floor import step_latency
+    from benchmarks.workloads import BenchSizes, pad_batch, random_sources
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="interleaved runs (default 3)")

@@ -1,14 +1,14 @@
 """How much slower the step's matrix products run when other work sits between them.
 
 The step-latency figure divides a batch-1 greedy step by the bare matrix
-products of that step replayed back to back (``engine.step_floor.gemm_replay``).
+products of that step replayed back to back (``benchmarks.step_floor.gemm_replay``).
 Those products are matrix-vector products that stream ~20 MB of weights, so
 their speed depends on what the caches still hold. This script replays the
 same products (the de->en demo step's shapes) and times only them, with
 nothing, with an idle wait, or with an elementwise op of growing size between
 consecutive products:
 
-    python benchmarks/gemv_interference.py [--rounds 15]
+    python -m benchmarks.gemv_interference [--rounds 15]   # from the checkout's root
 
 A product preceded by work that touches memory runs slower than the same
 product in a tight loop; the step's attention, softmax, top-k and Python
@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import torch
 
-from attnscope.engine.step_floor import GEMM_REPLAYS
+from benchmarks.step_floor import GEMM_REPLAYS
 
 # (op, input shapes) of one step of the bundled de->en model, as ``attnscope bench`` captures
 DEMO_STEP = [

@@ -27,7 +27,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "attnscope.engine.commands.score",
         "how likely the model finds each reference, and where it disagrees",
     ),
-    "bench": ("attnscope.engine.commands.bench", "print performance figures as JSON"),
+    "bench": (
+        "attnscope.engine.commands.bench",
+        "print performance figures as JSON (from a source checkout)",
+    ),
 }
 
 EXIT_USAGE = 2

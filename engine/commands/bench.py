@@ -1,319 +1,64 @@
-"""`attnscope bench [--quick] [--json OUT]`: measure, print a table, write the figures as JSON.
+"""`attnscope bench [...]`: the performance figures, from the source checkout's benchmarks/.
 
-Figures (each a median of several repetitions, with its spread under ``figures``):
-
-- ``beam_vs_naive_ratio``: batched beam search (batch 32, beam 5, 50 forced
-  tokens) vs benchmarks/naive_beam.py, in target tokens/s.
-- ``beam_vs_opennmt_ratio``: the same workload vs OpenNMT-py 3.5.1, run by
-  benchmarks/opennmt_peer.py in its own venv (benchmarks/setup_opennmt_peer.sh).
-  The three systems take turns, one pass each per round, so a busy machine
-  slows them alike.
-- ``step_vs_floor_ratio``: the demo model's batch-1 greedy step vs its bare
-  matrix products; also the time to encode a 20-token sentence.
-- ``rss_mb`` / ``rss_all_checkpoints_mb``: resident memory in a fresh process
-  after loading the default / every bundled checkpoint.
-- ``gui_step_p95_ms``, ``gui_max_stall_ms``, ``heatmap_200_update_ms`` and
-  ``startup_s``: from ``benchmarks/gui_bench.py CHECKPOINT --json OUT`` when
-  it exists (``GUI_FIGURES`` says where its JSON holds each one).
-
-A figure that cannot be measured is null with the reason under ``notes``.
-Timings are wall clock on whatever else the machine is doing: read the
-spreads and ``machine.load_average``.
+The benchmarks are a package of the source tree (benchmarks/), not of the
+installed product. When ``attnscope`` itself is imported from a checkout (an
+editable install such as ``make`` makes, or PYTHONPATH=<checkout>), that
+checkout's ``benchmarks`` package gets the arguments (benchmarks/command.py).
+From an installed wheel there is none: the command says so in one line and
+exits 2, like a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import os
-import subprocess
+import importlib
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from types import ModuleType
 
-from attnscope.engine.commands.bench_report import (
-    TOP_LEVEL_KEYS,
-    BenchContext,
-    Report,
-    format_table,
-    machine_info,
+EXIT_NEEDS_CHECKOUT = 2
+NEEDS_CHECKOUT = (
+    "attnscope bench runs from a source checkout: clone the repository, "
+    "install it with `pip install -e .` (or `make run`) and run `make bench`"
 )
-from attnscope.engine.commands.bench_throughput import measure_throughput
 
-logger = logging.getLogger(__name__)
 
-GUI_SCRIPT = "gui_bench"  # benchmarks/gui_bench.py CHECKPOINT --json OUT [--steps N] [--no-startup]
-# top-level key -> where gui_bench.py's JSON holds it (the first path found wins)
-GUI_FIGURES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "gui_step_p95_ms": (("gui_step_ms", "p95"), ("gui_step_p95_ms",)),
-    "gui_max_stall_ms": (("gui_run_stall", "max_gap_ms"), ("gui_max_stall_ms",)),
-    "heatmap_200_update_ms": (("heatmap_200_ms", "p50"), ("heatmap_200_update_ms",)),
-    "startup_s": (("startup_s",),),
-}
+def checkout_root() -> Path | None:
+    """The source checkout ``attnscope`` is imported from, or None (an installed wheel).
+
+    A checkout holds the ``attnscope`` package folder beside ``benchmarks/``
+    and ``pyproject.toml``; a wheel puts ``attnscope`` in site-packages, where
+    neither is.
+    """
+    import attnscope
+
+    root = Path(attnscope.__file__).resolve().parents[1]
+    if (root / "benchmarks" / "__init__.py").is_file() and (root / "pyproject.toml").is_file():
+        return root
+    return None
+
+
+def benchmarks_command(root: Path) -> ModuleType:
+    """``benchmarks.command`` of the checkout at ``root`` (put first on sys.path)."""
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    module = importlib.import_module("benchmarks.command")
+    found = Path(module.__file__).resolve().parents[1]
+    if found != root:
+        raise ImportError(f"`benchmarks` was imported from {found}, not from the checkout {root}")
+    return module
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="fewer sentences (under 3 minutes)")
-    size.add_argument("--tiny", action="store_true", help="toy sizes, for tests only")
-    parser.add_argument("--json", metavar="OUT", help="write the figures as JSON ('-' = stdout)")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        help="torch threads for the throughput figures (default: all cores but one, as the app)",
-    )
-    parser.add_argument(
-        "--checkpoint",
-        help="demo checkpoint for the step latency (default: the bundled de→en demo)",
-    )
-    parser.add_argument(
-        "--peer-python",
-        help="python of the OpenNMT-py venv (default: $ATTNSCOPE_PEER_VENV/bin/python "
-        "or ~/.cache/attnscope-peer/venv/bin/python)",
-    )
-    parser.add_argument(
-        "--skip",
-        action="append",
-        default=[],
-        metavar="FIGURE",
-        help="skip a figure group (repeatable): " + ", ".join(SKIPPABLE),
-    )
-
-
-# -- figure groups ------------------------------------------------------------------------
-def _latency(ctx: BenchContext, report: Report) -> None:
-    import torch
-
-    from attnscope.engine.devices import configure_threads
-    from attnscope.engine.step_floor import step_latency
-
-    model, source = _demo_model(ctx, report)
-    previous = torch.get_num_threads()
-    report.machine["latency_threads"] = configure_threads(reserve_for_gui=1)  # as the GUI worker
-    try:
-        samples = step_latency(model, ctx.sizes)
-    finally:
-        torch.set_num_threads(previous)
-    for name in ("greedy_step_ms", "model_step_ms", "gemm_floor_ms"):
-        report.add_samples(name, samples[name])
-    report.add_samples("encode_20_tokens_ms", samples["encode_ms"])
-    report.workload["latency"] = {"model": source, "gemm_calls": samples["gemm_calls"]}
-    report.ratio("step_vs_floor_ratio", samples["step_vs_floor_ratios"])
-
-
-def _demo_model(ctx: BenchContext, report: Report) -> tuple[Any, str]:
-    from attnscope.engine import bench
-    from attnscope.engine.resources import DEFAULT_CHECKPOINT, resource_dir
-
-    path = ctx.checkpoint or str(resource_dir() / "checkpoints" / DEFAULT_CHECKPOINT)
-    problem = f"{path} not found"
-    if Path(path).is_file() and ctx.size != "tiny":
-        from attnscope.engine.checkpoint import load_checkpoint
-        from attnscope.engine.errors import CheckpointError
-
-        try:
-            loaded = load_checkpoint(path)
-        except CheckpointError as exc:
-            problem = str(exc)
-        else:
-            if loaded.task == "translation":
-                return loaded.model, str(path)
-            problem = f"{path} is a {loaded.task} checkpoint, not a translation one"
-    config = bench.demo_model_config(ctx.sizes.vocab, ctx.sizes.width_divisor)
-    report.notes["step_vs_floor_ratio"] = (
-        f"{problem}: measured a random-weight model of the intended demo architecture "
-        "(bi-GRU 256 encoder, GRU 512 decoder, additive attention, embed 256, vocab 8000)"
-    )
-    return bench.random_model(config, ctx.sizes.seed), "random demo architecture"
-
-
-def _run_json(
-    command: list[str],
-    payload: dict | None = None,
-    *,
-    env: dict[str, str] | None = None,
-    timeout: float = 1800,
-    expect_json: bool = True,
-) -> dict:
-    """Run ``command`` (+ a JSON file holding ``payload``); parse its last stdout line as JSON.
-
-    Raises ValueError (non-zero exit, no output), subprocess.TimeoutExpired or OSError.
-    """
-    with tempfile.TemporaryDirectory() as folder:
-        if payload is not None:
-            path = Path(folder) / "workload.json"
-            path.write_text(json.dumps(payload), encoding="utf-8")
-            command = [*command, str(path)]
-        done = subprocess.run(
-            command, capture_output=True, text=True, env=env, timeout=timeout, check=False
-        )
-    if done.returncode != 0:
-        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-        raise ValueError(f"exit code {done.returncode}: {tail}")
-    if not expect_json:
-        return {}
-    lines = done.stdout.strip().splitlines()
-    if not lines:
-        raise ValueError("no output")
-    return json.loads(lines[-1])
-
-
-def _memory(ctx: BenchContext, report: Report) -> None:
-    from attnscope.engine.resources import checkpoints, default_checkpoint
-
-    default, every = default_checkpoint(), checkpoints()
-    if default is None:
-        report.unmeasured(
-            ("rss_mb", "rss_all_checkpoints_mb"),
-            "no bundled checkpoint (resources/checkpoints/ holds no .safetensors file yet)",
-        )
-        return
-    probe = "import json, sys; from attnscope.engine.bench import rss_after_loading as r; "
-    probe += "print(json.dumps(r(sys.argv[1:])))"
-    for key, paths in (("rss_mb", [default]), ("rss_all_checkpoints_mb", every)):
-        try:
-            result = _run_json([sys.executable, "-c", probe, *map(str, paths)], timeout=600)
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            report.notes[key] = f"memory probe failed: {exc}"
-            continue
-        report.values[key] = result["after_each_mb"][-1]
-        report.figures[key] = {**result, "checkpoints": [p.name for p in paths]}
-    report.notes.setdefault(
-        "rss_mb", "engine only (torch + model, no Qt), in a fresh process; see figures"
-    )
-
-
-def _headless_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {**os.environ, **(extra or {})}
-    if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
-        env["QT_QPA_PLATFORM"] = "offscreen"
-    return env
-
-
-def _gui(ctx: BenchContext, report: Report) -> None:
-    """GUI responsiveness (and start-up) from benchmarks/gui_bench.py, when it exists."""
-    from attnscope.engine import bench
-    from attnscope.engine.resources import default_checkpoint
-
-    keys = GROUP_KEYS["gui"]
-    try:
-        script = bench.benchmark_script(GUI_SCRIPT)
-    except FileNotFoundError as exc:
-        report.unmeasured(keys, f"the GUI hook is missing: {exc}")
-        return
-    checkpoint = ctx.checkpoint or default_checkpoint()
-    if checkpoint is None:
-        report.unmeasured(keys, "needs a checkpoint: none given and none bundled yet")
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "gui.json"
-        command = [sys.executable, str(script), str(checkpoint), "--json", str(out)]
-        command += [] if ctx.size == "full" else ["--steps", "30"]
-        command += ["--no-startup"] if "startup" in ctx.skip else []
-        try:
-            _run_json(command, env=_headless_env(), timeout=1200, expect_json=False)
-            result = json.loads(out.read_text(encoding="utf-8"))
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            report.unmeasured(keys, f"{script.name} failed: {exc}")
-            return
-    report.figures["gui"] = result
-    for key, paths in GUI_FIGURES.items():
-        value = next((v for v in (_lookup(result, p) for p in paths) if v is not None), None)
-        if value is not None:
-            report.values[key] = value
-        elif key == "startup_s" and "startup" in ctx.skip:
-            report.notes[key] = "skipped (--skip startup)"
-        else:
-            report.notes[key] = f"{script.name} reported no {key}"
-
-
-def _lookup(data: Any, path: tuple[str, ...]) -> float | None:
-    """The number at ``path`` in nested dicts (a dict there gives its median / p50)."""
-    for part in path:
-        data = data.get(part) if isinstance(data, dict) else None
-    if isinstance(data, dict):
-        data = data.get("median", data.get("p50"))
-    return float(data) if isinstance(data, int | float) and not isinstance(data, bool) else None
-
-
-FIGURE_GROUPS: dict[str, Callable[[BenchContext, Report], None]] = {
-    "latency": _latency,
-    "throughput": measure_throughput,
-    "memory": _memory,
-    "gui": _gui,
-}
-GROUP_KEYS = {
-    "latency": ("step_vs_floor_ratio",),
-    "throughput": ("beam_vs_naive_ratio", "beam_vs_opennmt_ratio"),
-    "memory": ("rss_mb", "rss_all_checkpoints_mb"),
-    "gui": ("gui_step_p95_ms", "gui_max_stall_ms", "heatmap_200_update_ms", "startup_s"),
-}
-# Parts of groups that can be left out on their own.
-SKIPPABLE = (*GROUP_KEYS, "naive", "peer", "startup")
-
-
-# -- running ------------------------------------------------------------------------------
-
-
-def collect(ctx: BenchContext) -> Report:
-    """Run every figure group not in ``ctx.skip``; returns the filled report."""
-    report = Report(size=ctx.size, machine=machine_info(ctx.threads))
-    for name, measure in FIGURE_GROUPS.items():
-        if name in ctx.skip:
-            report.unmeasured(GROUP_KEYS[name], f"skipped (--skip {name})")
-            continue
-        logger.info("bench: %s", name)
-        start = time.perf_counter()
-        measure(ctx, report)
-        report.machine.setdefault("seconds", {})[name] = round(time.perf_counter() - start, 1)
-    if hasattr(os, "getloadavg"):
-        report.machine["load_average"]["end"] = list(os.getloadavg())
-    for key in TOP_LEVEL_KEYS:
-        if report.values[key] is None:
-            report.notes.setdefault(key, "not measured")
-    return report
+    root = checkout_root()
+    if root is None:  # before argparse rejects flags it does not know
+        parser.exit(EXIT_NEEDS_CHECKOUT, NEEDS_CHECKOUT + "\n")
+    benchmarks_command(root).add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
-    from attnscope.engine import bench
-    from attnscope.engine.devices import configure_threads
-
-    size = "tiny" if args.tiny else "quick" if args.quick else "full"
-    sizes = {"full": bench.FULL, "quick": bench.QUICK, "tiny": bench.TINY}[size]
-    unknown = set(args.skip) - set(SKIPPABLE)
-    if unknown:
-        raise ValueError(f"unknown figure {sorted(unknown)}; valid: {', '.join(SKIPPABLE)}")
-    if args.threads < 0:
-        raise ValueError(f"--threads must be >= 0, got {args.threads}")
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    else:  # like the app's worker: every core but one, which also steadies shared machines
-        configure_threads(reserve_for_gui=1)
-    ctx = BenchContext(
-        sizes=sizes,
-        threads=torch.get_num_threads(),
-        checkpoint=args.checkpoint,
-        peer_python=args.peer_python,
-        size=size,
-        skip=frozenset(args.skip),
-    )
-    report = collect(ctx)
-    data = report.to_json()
-    table = format_table(data)
-    if args.json == "-":
-        json.dump(data, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        sys.stderr.write(table)
-    else:
-        sys.stdout.write(table)
-        if args.json:
-            Path(args.json).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-            logger.info("wrote %s", args.json)
-    return 0
+    root = checkout_root()
+    if root is None:
+        sys.stderr.write(NEEDS_CHECKOUT + "\n")
+        return EXIT_NEEDS_CHECKOUT
+    return benchmarks_command(root).run(args)

@@ -1,8 +1,8 @@
 """Performance figures measured in this process: the workloads, beam throughput, memory.
 
 Everything here is a plain function returning samples (one per repetition;
-the batch-1 step against its floor is in engine/step_floor.py); ``attnscope
-bench`` (engine/commands/bench.py) runs them, adds the figures
+the batch-1 step against its floor is in benchmarks/step_floor.py); ``attnscope
+bench`` (benchmarks/command.py) runs them, adds the figures
 that need other processes (the OpenNMT-py peer, memory, start-up, the GUI)
 and writes the JSON. Nothing here passes or fails on time.
 
@@ -13,17 +13,14 @@ the work is organised, not what a trained model says.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import logging
 import os
 import random
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -38,6 +35,7 @@ from attnscope.models.config import (
     TextEncoderConfig,
 )
 from attnscope.models.registry import build_model
+from benchmarks import naive_beam
 
 logger = logging.getLogger(__name__)
 
@@ -208,32 +206,6 @@ def engine_beam_pass(
     return tokens
 
 
-def benchmark_script(name: str) -> Path:
-    """``benchmarks/<name>.py`` of the source tree (it is not installed with the package).
-
-    Raises FileNotFoundError when AttnScope runs from an installed wheel.
-    """
-    import attnscope
-
-    path = Path(attnscope.__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found (benchmarks/ ships with the source tree only)")
-    return path
-
-
-def load_benchmark_script(name: str) -> ModuleType:
-    """Import ``benchmarks/<name>.py`` (see ``benchmark_script``)."""
-    path = benchmark_script(name)
-    module_name = f"attnscope_benchmarks_{name}"
-    if module_name in sys.modules:
-        return sys.modules[module_name]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses look their module up while it loads
-    spec.loader.exec_module(module)
-    return module
-
-
 def throughput_rounds(
     model: nn.Module,
     sources: Sequence[Sequence[int]],
@@ -250,7 +222,7 @@ def throughput_rounds(
     three alike. Returns {"beam": [...], "naive": [...], "peer": [...]}.
     """
     config = forced_length_config(sizes)
-    reference = load_benchmark_script("naive_beam") if naive else None
+    reference = naive_beam if naive else None
     engine_beam_pass(model, sources[:2], config, sizes.batch_size)  # warm-up
     if reference is not None:
         reference.naive_translate(model, [sources[0]], beam_size=sizes.beam_size, max_length=2)

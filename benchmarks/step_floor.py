@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from attnscope.engine.bench import BenchSizes, pad_batch, random_sources, time_call
 from attnscope.engine.decoding import DecodeConfig
+from benchmarks.workloads import BenchSizes, pad_batch, random_sources, time_call
 
 GEMM_OPS = frozenset(
     {"aten::addmm", "aten::mm", "aten::bmm", "aten::mv", "aten::addmv", "aten::baddbmm"}

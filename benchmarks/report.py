@@ -37,7 +37,7 @@ class Report:
     machine: dict[str, Any] = field(default_factory=dict)
 
     def add_samples(self, name: str, samples: list[float]) -> None:
-        from attnscope.engine.bench import spread
+        from benchmarks.workloads import spread
 
         self.figures[name] = spread(samples)
 
@@ -69,7 +69,7 @@ class Report:
 
 @dataclass(frozen=True)
 class BenchContext:
-    sizes: Any  # attnscope.engine.bench.BenchSizes
+    sizes: Any  # benchmarks.workloads.BenchSizes
     threads: int
     checkpoint: str | None
     peer_python: str | None

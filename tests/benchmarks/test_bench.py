@@ -11,10 +11,10 @@ import sys
 import pytest
 import torch
 
-from attnscope.engine import bench, step_floor
 from attnscope.engine.cli import main
-from attnscope.engine.commands.bench import TOP_LEVEL_KEYS
 from attnscope.engine.decoding import decode
+from benchmarks import gemv_interference, naive_beam, readme_table, step_floor, workloads
+from benchmarks.command import TOP_LEVEL_KEYS, format_table
 
 
 @pytest.fixture(scope="module")
@@ -52,23 +52,22 @@ def test_measured_figures_carry_median_and_spread(tiny_report):
 
 
 def test_spread_quartiles():
-    result = bench.spread([5.0, 1.0, 3.0, 2.0, 4.0])
+    result = workloads.spread([5.0, 1.0, 3.0, 2.0, 4.0])
     assert result == {"median": 3.0, "min": 1.0, "max": 5.0, "q1": 2.0, "q3": 4.0, "n": 5}
-    assert bench.spread([7.0])["q1"] == 7.0
+    assert workloads.spread([7.0])["q1"] == 7.0
     with pytest.raises(ValueError):
-        bench.spread([])
+        workloads.spread([])
 
 
 def test_naive_reference_finds_the_engines_best_hypothesis():
     """Same model, same forced length: the two searches must agree (a fair baseline)."""
-    sizes = bench.TINY
-    model = bench.random_model(bench.beam_model_config(sizes.vocab, sizes.width_divisor))
-    sources = bench.random_sources(3, sizes.vocab, seed=1)
-    naive = bench.load_benchmark_script("naive_beam")
-    expected = naive.naive_translate(model, sources, beam_size=3, max_length=6, min_length=6)
-    config = bench.forced_length_config(bench.BenchSizes(beam_size=3, length=6))
+    sizes = workloads.TINY
+    model = workloads.random_model(workloads.beam_model_config(sizes.vocab, sizes.width_divisor))
+    sources = workloads.random_sources(3, sizes.vocab, seed=1)
+    expected = naive_beam.naive_translate(model, sources, beam_size=3, max_length=6, min_length=6)
+    config = workloads.forced_length_config(workloads.BenchSizes(beam_size=3, length=6))
     with torch.inference_mode():
-        results = decode(model, model.encode(*bench.pad_batch(sources)), config)
+        results = decode(model, model.encode(*workloads.pad_batch(sources)), config)
     assert [list(r.tokens) for r in results] == expected
     assert all(len(tokens) == 6 for tokens in expected)
 
@@ -83,7 +82,7 @@ def test_gemm_capture_and_replay_match_a_linear_layer():
 
 
 def test_readme_table_renders_values_and_reasons(tiny_report):
-    table = bench.load_benchmark_script("readme_table").render(tiny_report)
+    table = readme_table.render(tiny_report)
     assert table.count("\n| ") == 1 + len(TOP_LEVEL_KEYS)  # separator + one row per key
     assert f"| {tiny_report['beam_vs_naive_ratio']:.2f}× (" in table
     assert "not measured: skipped" in table
@@ -98,12 +97,10 @@ def test_a_peer_that_cannot_run_leaves_its_ratio_null_with_the_reason(tmp_path):
     report = json.loads(out.read_text())
     assert report["beam_vs_opennmt_ratio"] is None
     assert "onmt" in report["notes"]["beam_vs_opennmt_ratio"]
-    assert report["figures"]["beam_tokens_per_s"]["n"] == bench.TINY.repeats
+    assert report["figures"]["beam_tokens_per_s"]["n"] == workloads.TINY.repeats
 
 
 def test_table_skips_nested_figures_without_a_spread():
-    from attnscope.engine.commands.bench import TOP_LEVEL_KEYS, format_table
-
     data = {key: None for key in TOP_LEVEL_KEYS}
     data["notes"] = {}
     data["figures"] = {
@@ -115,12 +112,11 @@ def test_table_skips_nested_figures_without_a_spread():
 
 
 def test_interference_script_times_only_the_products_and_reports_every_setting(capsys):
-    interference = bench.load_benchmark_script("gemv_interference")
     calls = []
     replays = [lambda: calls.append("product"), lambda: calls.append("product")]
-    seconds = interference.products_time(replays, lambda: calls.append("between"))
+    seconds = gemv_interference.products_time(replays, lambda: calls.append("between"))
     assert calls == ["between", "product", "between", "product"] and seconds >= 0
-    interference.main(["--rounds", "1"])
+    gemv_interference.main(["--rounds", "1"])
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 1 + len(interference.SETTINGS)
+    assert len(lines) == 1 + len(gemv_interference.SETTINGS)
     assert lines[1].startswith("back to back (the floor)") and lines[1].split()[-1] == "1.00"

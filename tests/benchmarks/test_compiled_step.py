@@ -11,11 +11,9 @@ import shutil
 import pytest
 import torch
 
-from attnscope.engine import bench
 from attnscope.models.config import AttentionConfig, DecoderConfig, ModelConfig, TextEncoderConfig
 from attnscope.models.registry import build_model
-
-compiled_step = bench.load_benchmark_script("compiled_step")
+from benchmarks import compiled_step, workloads
 
 
 def _model(**decoder) -> torch.nn.Module:
@@ -31,9 +29,9 @@ def _model(**decoder) -> torch.nn.Module:
 
 
 def _memory(model: torch.nn.Module):
-    source = bench.random_sources(1, model.config.src_vocab, lengths=(7, 7), seed=1)
+    source = workloads.random_sources(1, model.config.src_vocab, lengths=(7, 7), seed=1)
     with torch.inference_mode():
-        return model.encode(*bench.pad_batch(source))
+        return model.encode(*workloads.pad_batch(source))
 
 
 @pytest.mark.skipif(

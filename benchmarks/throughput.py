@@ -1,5 +1,5 @@
 """The throughput figures of ``attnscope bench``: batched beam vs the naive reference
-and the OpenNMT-py peer (see engine/commands/bench.py for the workload).
+and the OpenNMT-py peer (see benchmarks/command.py for the workload).
 """
 
 from __future__ import annotations
@@ -9,24 +9,25 @@ import logging
 import os
 from pathlib import Path
 
-from attnscope.engine.commands.bench_report import BenchContext, Report
+from benchmarks import opennmt_peer
+from benchmarks.report import BenchContext, Report
 
 logger = logging.getLogger(__name__)
 
 
 def measure_throughput(ctx: BenchContext, report: Report) -> None:
     """Batched beam, naive reference and OpenNMT-py peer, interleaved round by round."""
-    from attnscope.engine import bench
+    from benchmarks import workloads
 
     sizes = ctx.sizes
-    config = bench.beam_model_config(sizes.vocab, sizes.width_divisor)
-    model = bench.random_model(config, sizes.seed)
-    sources = bench.random_sources(sizes.sentences, sizes.vocab, seed=sizes.seed)
+    config = workloads.beam_model_config(sizes.vocab, sizes.width_divisor)
+    model = workloads.random_model(config, sizes.seed)
+    sources = workloads.random_sources(sizes.sentences, sizes.vocab, seed=sizes.seed)
     report.workload["beam"] = {
         "model_config": config.to_dict(),
         "sentences": sizes.sentences,
         "naive_sentences": sizes.naive_sentences,
-        "source_lengths": list(bench.SOURCE_LENGTHS),
+        "source_lengths": list(workloads.SOURCE_LENGTHS),
         "batch_size": sizes.batch_size,
         "beam_size": sizes.beam_size,
         "forced_length": sizes.length,
@@ -40,12 +41,12 @@ def measure_throughput(ctx: BenchContext, report: Report) -> None:
         peer = None if "peer" in ctx.skip else _start_peer(ctx, report, sources, stack)
         logger.info("throughput: %d rounds over %d sentences", sizes.repeats, sizes.sentences)
         try:
-            samples = bench.throughput_rounds(
+            samples = workloads.throughput_rounds(
                 model, sources, sizes, naive=naive, peer_pass=peer.one_pass if peer else None
             )
         except RuntimeError as exc:  # the peer died mid-way: measure again without it
             report.notes["beam_vs_opennmt_ratio"] = f"the OpenNMT-py peer failed: {exc}"
-            samples = bench.throughput_rounds(model, sources, sizes, naive=naive)
+            samples = workloads.throughput_rounds(model, sources, sizes, naive=naive)
         if peer is not None:
             report.workload["opennmt"] = peer.info
     names = {"beam": "beam_tokens_per_s", "naive": "naive_tokens_per_s"}
@@ -60,29 +61,22 @@ def measure_throughput(ctx: BenchContext, report: Report) -> None:
 
 
 def _naive_available(ctx: BenchContext, report: Report) -> bool:
-    from attnscope.engine import bench
-
     if "naive" in ctx.skip:
         report.notes["beam_vs_naive_ratio"] = "skipped (--skip naive)"
-        return False
-    try:
-        bench.benchmark_script("naive_beam")
-    except FileNotFoundError as exc:
-        report.notes["beam_vs_naive_ratio"] = str(exc)
         return False
     return True
 
 
 def _start_peer(ctx: BenchContext, report: Report, sources: list, stack: contextlib.ExitStack):
     """A started PeerProcess for the throughput workload, or None (the reason goes to notes)."""
-    from attnscope.engine import bench
+    from benchmarks import workloads
 
     python = _peer_python(ctx)
     if not python.is_file():
         report.notes["beam_vs_opennmt_ratio"] = _peer_missing_reason(python)
         return None
     sizes = ctx.sizes
-    config = bench.beam_model_config(sizes.vocab, sizes.width_divisor)
+    config = workloads.beam_model_config(sizes.vocab, sizes.width_divisor)
     workload = {
         "sources": sources,
         "vocab": sizes.vocab,
@@ -97,8 +91,7 @@ def _start_peer(ctx: BenchContext, report: Report, sources: list, stack: context
     }
     logger.info("starting the OpenNMT-py peer (%s)", python)
     try:
-        peer_module = bench.load_benchmark_script("opennmt_peer")
-        return stack.enter_context(peer_module.PeerProcess(str(python), workload))
+        return stack.enter_context(opennmt_peer.PeerProcess(str(python), workload))
     except (OSError, RuntimeError, ValueError) as exc:
         report.notes["beam_vs_opennmt_ratio"] = f"the OpenNMT-py peer failed to start: {exc}"
         return None
