@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import dataclasses
 import json
 import logging
-import math
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -23,6 +21,8 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
+
+from attnscope.engine.decode_record import to_jsonable
 
 # pyqtgraph.exporters, QtSvg and PIL are imported by the exports that use them: the window
 # is built (and shows) before any export is asked for.
@@ -163,35 +163,9 @@ def export_matrix_npy(matrix: np.ndarray, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
-def to_jsonable(value: Any) -> Any:
-    """``value`` with numpy arrays/scalars, dataclasses, paths and sets turned into JSON types.
-
-    Non-finite floats (e.g. a log-probability of -inf) become None, so the
-    file is strict JSON that any parser reads.
-    """
-    if isinstance(value, np.ndarray):
-        return to_jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return to_jsonable(value.item())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(key): to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(item) for item in value]
-    if isinstance(value, set | frozenset):
-        return [to_jsonable(item) for item in sorted(value)]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_jsonable(dataclasses.asdict(value))
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if value is None or isinstance(value, str | int | bool):
-        return value
-    raise ValueError(f"cannot write a {type(value).__name__} to JSON: {value!r:.80}")
-
-
 def export_decode_json(payload: dict, path: str | os.PathLike) -> Path:
-    """Write a decode (tokens, scores, attention arrays, settings...) as UTF-8 JSON."""
+    """Write a decode as UTF-8 JSON: a decode record (engine/decode_record.py builds it) or
+    any payload ``to_jsonable`` takes (numpy arrays, dataclasses...; NaN/inf -> null)."""
     document = to_jsonable(payload)  # converted first: a bad value leaves no file at all
     with _atomic_path(path) as temp, open(temp, "w", encoding="utf-8") as handle:
         json.dump(document, handle, ensure_ascii=False, indent=1, allow_nan=False)

@@ -14,6 +14,7 @@ from attnscope.engine.commands.common import (
     print_json_line,
     recommended_decoding,
 )
+from attnscope.engine.decode_record import CAPTIONING, caption_record, no_decode_record
 from attnscope.engine.errors import AttnScopeError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -48,27 +49,21 @@ def run(args: argparse.Namespace) -> int:
     if model.task != "captioning":
         return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope translate`")
     status = 0
+    named = {"model": args.checkpoint, "settings": config}  # what every --json record names
     for path in expand_images(args.images):
         try:
             caption = model.caption(path, config)
         except AttnScopeError as exc:
             if args.json:
-                print_json_line({"image": str(path), "error": str(exc)})
+                print_json_line(
+                    no_decode_record(task=CAPTIONING, source=path, error=str(exc), **named)
+                )
             else:
                 print(f"attnscope: {path}: {exc}", file=sys.stderr, flush=True)
             status = 1
             continue
         if args.json:
-            print_json_line(
-                {
-                    "image": str(path),
-                    "caption": caption.text,
-                    "tokens": caption.pieces,
-                    "score": caption.score,
-                    "grid": caption.grid,
-                    "attention": caption.attention,
-                }
-            )
+            print_json_line(caption_record(caption, source=path, **named))
         else:
             print(f"{path}\t{caption.text}", flush=True)
     return status

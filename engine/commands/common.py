@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
+from attnscope.engine.decode_record import json_line
 from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.errors import AttnScopeError
 
@@ -147,20 +145,10 @@ def translate_batch_or_lines(model, texts: list[str], config: DecodeConfig) -> l
     return results
 
 
-def to_jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return np.round(value.astype(float), 5).tolist()
-    if isinstance(value, dict):
-        return {k: to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def print_json_line(payload: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(to_jsonable(payload), ensure_ascii=False) + "\n")
+def print_json_line(record: dict[str, Any]) -> None:
+    """One record on stdout as a line of strict JSON (engine/decode_record.json_line)."""
+    sys.stdout.write(json_line(record) + "\n")
+    sys.stdout.flush()
 
 
 def recommended_decoding(model) -> dict[str, Any] | None:

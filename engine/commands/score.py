@@ -17,7 +17,6 @@ cannot take is reported there and left empty.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import replace
@@ -31,6 +30,7 @@ from attnscope.engine.commands.common import (
     show_progress,
     translate_batch_or_lines,
 )
+from attnscope.engine.decode_record import json_line
 from attnscope.engine.errors import AttnScopeError
 
 COLUMNS = ("log_prob", "tokens", "perplexity", "disagreements", "model_log_prob", "model_tokens")
@@ -81,9 +81,7 @@ def run(args: argparse.Namespace) -> int:
         rows.append(_as_json(source, reference, report) if args.json else _as_row(report))
         if sys.stderr.isatty():
             show_progress(number, len(sources), "pairs")
-    output = "".join(
-        (json.dumps(row, ensure_ascii=False) if args.json else row) + "\n" for row in rows
-    )
+    output = "".join((json_line(row) if args.json else row) + "\n" for row in rows)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
             handle.write(output)

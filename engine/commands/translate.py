@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -14,8 +13,13 @@ from attnscope.engine.commands.common import (
     fail,
     recommended_decoding,
     show_progress,
-    to_jsonable,
     translate_batch_or_lines,
+)
+from attnscope.engine.decode_record import (
+    TRANSLATION,
+    json_line,
+    no_decode_record,
+    translation_record,
 )
 from attnscope.engine.errors import AttnScopeError
 
@@ -56,11 +60,14 @@ def run(args: argparse.Namespace) -> int:
     outputs = []
     batch = max(args.batch_size, 1)
     for start in range(0, len(mine), batch):
-        chunk = mine[start : start + batch]
-        outputs.extend(_translate_chunk(model, chunk, config, as_json=args.json, align=args.align))
+        for line, outcome in _translate_chunk(model, mine[start : start + batch], config):
+            if args.json:
+                outputs.append(_as_record(line, outcome, args.checkpoint, config, align=args.align))
+            else:
+                outputs.append(_as_text(outcome, align=args.align))
         if args.input and sys.stderr.isatty():
             show_progress(min(start + batch, len(mine)), len(mine))
-    ordered = distributed.gather_in_order([to_jsonable(o) for o in outputs], context)
+    ordered = distributed.gather_in_order(outputs, context)  # strings or JSON-ready records
     if context is not None:
         distributed.shutdown_distributed()
         if not context.is_main:
@@ -68,8 +75,10 @@ def run(args: argparse.Namespace) -> int:
     return _write(ordered, args)
 
 
-def _translate_chunk(model, chunk, config, *, as_json: bool, align: bool) -> list[object]:
-    """Translations of (index, line) pairs, the chunk's lines decoded as one batch.
+def _translate_chunk(model, chunk, config) -> list[tuple[str, object]]:
+    """(line, outcome) of (index, line) pairs, the chunk's lines decoded as one batch;
+    the outcome is a Translation, the AttnScopeError that refused the line, or None
+    for an empty line.
 
     A line the model cannot take (too long, nothing the tokenizer reads) would
     sink its whole batch: then the chunk is translated line by line and only
@@ -77,21 +86,30 @@ def _translate_chunk(model, chunk, config, *, as_json: bool, align: bool) -> lis
     """
     texts = [line for _, line in chunk if line.strip()]
     done = iter(translate_batch_or_lines(model, texts, config))
-    results: list[object] = []
+    results: list[tuple[str, object]] = []
     for _, line in chunk:
-        if not line.strip():
-            results.append({"source": line, "translation": ""} if as_json else "")
-            continue
-        t = next(done)
-        if isinstance(t, AttnScopeError):
-            results.append({"source": line, "error": str(t)} if as_json else "")
-            print(f"attnscope: line skipped: {t}", file=sys.stderr)
-            continue
-        if as_json:
-            results.append(_as_output(t, align=align))
-        else:
-            results.append(f"{t.text} ||| {_alignment(t)}" if align else t.text)
+        outcome = next(done) if line.strip() else None
+        if isinstance(outcome, AttnScopeError):
+            print(f"attnscope: line skipped: {outcome}", file=sys.stderr)
+        results.append((line, outcome))
     return results
+
+
+def _as_text(outcome, *, align: bool) -> str:
+    """One output line: the translation (with ``||| links`` when aligning), or empty."""
+    if outcome is None or isinstance(outcome, AttnScopeError):
+        return ""
+    return f"{outcome.text} ||| {_alignment(outcome)}" if align else outcome.text
+
+
+def _as_record(line: str, outcome, checkpoint: str, config, *, align: bool) -> dict:
+    """One line's decode record (engine/decode_record.py), as --json prints it."""
+    named = {"model": checkpoint, "settings": config}
+    if outcome is None:
+        return no_decode_record(task=TRANSLATION, source=line, **named)
+    if isinstance(outcome, AttnScopeError):
+        return no_decode_record(task=TRANSLATION, source=line, error=str(outcome), **named)
+    return translation_record(outcome, align=align, **named)
 
 
 def _alignment(t) -> str:
@@ -103,27 +121,9 @@ def _alignment(t) -> str:
     return pharaoh(hard_alignment(t.attention, t.source_pieces, t.pieces))
 
 
-def _as_output(t, *, align: bool = False) -> dict[str, object]:
-    """One translation as the JSON object --json prints."""
-    extra = {"alignment": _alignment(t)} if align else {}
-    return {
-        "source": t.source,
-        "translation": t.text,
-        "source_tokens": t.source_pieces,
-        "tokens": t.pieces,
-        "score": t.score,
-        "nbest": [{"translation": s, "score": v} for s, v in t.nbest],
-        "attention": t.attention,
-        **extra,
-    }
-
-
 def _write(ordered: list[object], args: argparse.Namespace) -> int:
     """Write in input order; a file is written whole to a temp name, then renamed."""
-    text = "".join(
-        (json.dumps(item, ensure_ascii=False) if args.json else str(item)) + "\n"
-        for item in ordered
-    )
+    text = "".join((json_line(item) if args.json else str(item)) + "\n" for item in ordered)
     if not args.output:
         sys.stdout.write(text)
         return 0

@@ -78,7 +78,7 @@ def test_translate_json_align_is_the_translations_own_alignment(
     config = DecodeConfig(max_length=8)
     translation = model.translate(["ein mann fährt fahrrad ."], config)[0]
     expected = hard_alignment(translation.attention, translation.source_pieces, translation.pieces)
-    assert row["alignment"] == pharaoh(expected) and row["tokens"] == list(translation.pieces)
+    assert row["alignment"] == pharaoh(expected) and row["pieces"] == list(translation.pieces)
 
 
 def test_a_model_without_attention_has_nothing_to_align(tiny_plain_checkpoint, capsys):

@@ -66,8 +66,8 @@ def test_translate_json_has_tokens_scores_and_attention(
     assert record["source"] == "ein mann fährt fahrrad ."
     assert len(record["nbest"]) == 2
     attention = record["attention"]
-    assert len(attention) == len(record["tokens"])
-    assert len(attention[0][0]) == len(record["source_tokens"])
+    assert len(attention) == len(record["pieces"])
+    assert len(attention[0][0]) == len(record["source_pieces"])
     assert all(abs(sum(row[0]) - 1) < 1e-3 for row in attention)
 
 
@@ -125,4 +125,4 @@ def test_translate_batches_lines_and_a_bad_line_only_skips_itself(
         single.write_text(line + "\n")
         assert main([*args, "-i", str(single), "--json"]) == 0
         one_by_one.append(json.loads(capsys.readouterr().out))
-    assert [r["tokens"] for r in rows if "error" not in r] == [r["tokens"] for r in one_by_one]
+    assert [r["pieces"] for r in rows if "error" not in r] == [r["pieces"] for r in one_by_one]
