@@ -134,19 +134,14 @@ def force_reference(
     decode to compare with, when ``compare``); cancel: a callable or Event,
     checked between steps.
     """
-    from attnscope.engine.decoding.driver import raise_if_cancelled
-
     ids = model.target_ids(reference)
     opened = model.open_session(source, forced_config(config, len(ids)))
-    for token in [*ids, EOS_ID]:
-        raise_if_cancelled(cancel, opened.step_index)
-        opened.force(token, at_step=opened.step_index)
+    plan = [*ids, EOS_ID]
+    opened.session.steps(until=len(plan), plan=plan, cancel=cancel).run()
     own = None
     if compare:
         own = model.open_session(source, replace(config, n_best=1))
-        while not own.done:
-            raise_if_cancelled(cancel, own.step_index)
-            own.step()
+        own.session.steps(cancel=cancel).run()
     unknown = tuple(
         piece
         for piece, token in zip(model.tgt_tokenizer.pieces(reference), ids, strict=False)

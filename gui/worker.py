@@ -23,6 +23,7 @@ from attnscope.gui.worker_errors import describe_error, release_cached_memory
 
 if TYPE_CHECKING:
     from attnscope.engine import inference
+    from attnscope.engine.decoding.step_loop import StepLoop
 
 # torch and the engine are imported by the worker thread on its first request, so
 # the window shows without waiting for them (seconds at start-up).
@@ -56,7 +57,7 @@ def guarded(method: Callable) -> Callable:
             release_cached_memory(exc)
             self.failed.emit(describe_error(exc))
         finally:
-            if not self._running:
+            if self._running is None:
                 self.busy.emit(False)
 
     return wrapper
@@ -81,7 +82,7 @@ class ModelWorker(QObject):
         self._cancel = cancel_event
         self._model: inference.InferenceModel | None = None
         self._session = None
-        self._running = False
+        self._running: StepLoop | None = None  # the step loop of a Run in progress
         self._last_emit = 0.0
         self._step_ms: list[float] = []
 
@@ -137,15 +138,12 @@ class ModelWorker(QObject):
         self._stop_running()
         self._session = None
         self._cancel.clear()
-        session = self._require_model().open_session(source, decode_config)
-        for forced in plan:
-            if session.done or self._cancel.is_set():
-                break
-            if forced is None:
-                session.step()
-            else:
-                session.force(int(forced), at_step=session.step_index)
-        self._session = session
+        opened = self._require_model().open_session(source, decode_config)
+        try:
+            opened.session.steps(until=len(plan), plan=plan, cancel=self._cancel).run()
+        except DecodeCancelled:
+            log.info("replay stopped after %d of %d steps", opened.session.step_index, len(plan))
+        self._session = opened
         self._step_ms.clear()
         self._emit(force=True)
 
@@ -171,7 +169,9 @@ class ModelWorker(QObject):
     @guarded
     def step(self) -> None:
         self._stop_running()
-        self._timed_step()
+        session = self._require_session()
+        if not session.done:
+            self._timed(session.step)
         self._emit(force=True)
 
     @Slot()
@@ -199,11 +199,12 @@ class ModelWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        """Step until done, paused or cancelled; one queued event per step."""
+        """Step until done, paused or cancelled: the session's step loop, one queued event
+        per step so that Pause and new requests get through between steps."""
         if self._session is None or self._session.done:
             return
         self._cancel.clear()
-        self._running = True
+        self._running = self._session.session.steps(cancel=self._cancel)
         self.busy.emit(True)
         QTimer.singleShot(0, self._run_next)
 
@@ -213,12 +214,11 @@ class ModelWorker(QObject):
         self._emit(force=True)
 
     def _run_next(self) -> None:
-        if not self._running:
+        loop = self._running
+        if loop is None:
             return
         try:
-            if self._cancel.is_set():
-                raise DecodeCancelled("decode cancelled")
-            self._timed_step()
+            self._timed(loop.take_step)
         except DecodeCancelled:
             self._stop_running()
             self._emit(force=True)
@@ -230,7 +230,7 @@ class ModelWorker(QObject):
             self._stop_running()
             self.failed.emit(describe_error(exc))
             return
-        if self._session.done:
+        if loop.finished or loop.stopped is not None:
             self._stop_running()
             self._emit(force=True)
             return
@@ -265,17 +265,15 @@ class ModelWorker(QObject):
             raise _no_model_error("Nothing to decode yet: enter a source first.")
         return self._session
 
-    def _timed_step(self) -> None:
-        session = self._require_session()
-        if session.done:
-            return
+    def _timed(self, take_step: Callable[[], object]) -> None:
+        """Take one step and keep how long it took (the status bar's ms/step)."""
         start = time.perf_counter()
-        session.step()
+        take_step()
         self._step_ms.append((time.perf_counter() - start) * 1000)
 
     def _stop_running(self) -> None:
-        if self._running:
-            self._running = False
+        if self._running is not None:
+            self._running = None
             self.busy.emit(False)
 
     def _emit(self, *, force: bool) -> None:
