@@ -7,26 +7,29 @@
 - attn:        (B, heads, S) weights of this step, None without attention
 
 Greedy, beam, sampling, forced tokens, the GUI's stepping and the training
-loss all use this one step.
+loss all use this one step. What is written here is the reference math; in eval a
+decoder runs the same step optimised by models/fast_step.py unless switched off with
+``fast_step.use_fast_paths(model, False)`` (see ``_RecurrentDecoderBase._fast``).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
-from torch import _VF, Tensor, nn
-from torch.nn import functional
+from torch import Tensor, nn
 
 from attnscope.models.attention import Attention, build_attention
 from attnscope.models.config import DecoderConfig, ModelConfig
 from attnscope.models.encoders import RNN_CLASSES
+from attnscope.models.fast_step import FastStep
 from attnscope.models.state import DecoderState, EncoderMemory
-from attnscope.models.weight_layout import InputMajorWeights, use_input_major
 
 StepOutput = tuple[Tensor, DecoderState, Tensor | None]
 
 
 class OutputLayer(nn.Module):
-    """Hidden (B, H) -> log-probs (B, V); optionally tied to the target embedding."""
+    """Hidden (..., H) -> log-probs (..., V); optionally tied to the target embedding."""
 
     def __init__(self, hidden: int, embedding: nn.Embedding, *, tie: bool) -> None:
         super().__init__()
@@ -38,38 +41,20 @@ class OutputLayer(nn.Module):
         else:
             self.pre = nn.Identity()
             self.proj = nn.Linear(hidden, vocab)
-        self._input_major = InputMajorWeights()
 
     def forward(self, hidden: Tensor) -> Tensor:
-        pre, proj = self.pre, self.proj  # functional calls: no module dispatch per step
-        batched = use_input_major(hidden)
-        if isinstance(pre, nn.Linear):
-            weight = self._input_major.get(pre.weight) if batched else pre.weight
-            hidden = functional.linear(hidden, weight, pre.bias)
-        weight = self._input_major.get(proj.weight) if batched else proj.weight
-        return torch.log_softmax(functional.linear(hidden, weight, proj.bias), dim=-1)
-
-
-def _gru_layers(inputs: Tensor, hidden: Tensor, weights: list[Tensor]) -> tuple[Tensor, Tensor]:
-    """One eval time step of a stacked GRU: inputs (B, I), hidden (L, B, H) -> output, hidden.
-
-    ``torch.gru_cell`` per layer gives the bits of ``nn.GRU``'s own call
-    (``_VF.gru``) without its sequence bookkeeping (~12 µs less per batch-1
-    step); ``weights`` are the RNN's flat weights, four per layer.
-    """
-    layers = hidden.size(0)
-    if layers == 1:
-        output = torch.gru_cell(inputs, hidden[0], *weights[:4])
-        return output, output.unsqueeze(0)
-    states = []
-    for layer in range(layers):
-        inputs = torch.gru_cell(inputs, hidden[layer], *weights[4 * layer : 4 * layer + 4])
-        states.append(inputs)
-    return inputs, torch.stack(states)
+        return torch.log_softmax(self.proj(self.pre(hidden)), dim=-1)  # (..., V)
 
 
 class _RecurrentDecoderBase(nn.Module):
-    """Shared parts: embedding, RNN cell stack, bridge from the encoder summary."""
+    """Shared parts: embedding, RNN cell stack, bridge from the encoder summary, output.
+
+    ``fast_step`` is the one switch between the reference math (subclasses'
+    ``_reference_advance`` and ``output``) and the optimised eval step: a
+    ``FastStep`` (the default) or None (``fast_step.use_fast_paths(model, False)``).
+    """
+
+    output: OutputLayer
 
     def __init__(
         self, embedding: nn.Embedding, config: DecoderConfig, *, input_size: int, encoder_size: int
@@ -86,17 +71,39 @@ class _RecurrentDecoderBase(nn.Module):
         )
         self.bridge = nn.Linear(encoder_size, config.hidden)
         self.dropout = nn.Dropout(config.dropout)
-        self._input_major = InputMajorWeights()
+        self.fast_step: FastStep | None = FastStep()
 
-    def _drop(self, x: Tensor) -> Tensor:
-        """Dropout while training; nothing to call in eval."""
-        return self.dropout(x) if self.training else x
+    def _fast(self) -> FastStep | None:
+        """The optimised step if switched on and in eval mode; training runs the reference."""
+        return None if self.training else self.fast_step
+
+    def step(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory) -> StepOutput:
+        """(B,) tokens -> (log_probs (B, V), new state, attn (B, heads, S) | None)."""
+        readout, new_state, weights = self.advance(prev_tokens, state, memory)
+        return self.log_probs(readout), new_state, weights
+
+    def advance(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory):
+        """The step without the output layer: -> (readout (B, H'), new state, attn | None).
+
+        Training runs ``advance`` per token and ``log_probs`` once over all tokens
+        (one large matrix product instead of T small ones).
+        """
+        fast = self._fast()
+        if fast is not None:
+            return fast.advance(self, prev_tokens, state, memory)
+        return self._reference_advance(prev_tokens, state, memory)
+
+    def log_probs(self, readout: Tensor) -> Tensor:
+        """The output layer: readout (..., H') -> log-probs (..., V)."""
+        fast = self._fast()
+        return self.output(readout) if fast is None else fast.log_probs(self.output, readout)
+
+    def _reference_advance(self, prev_tokens: Tensor, state: DecoderState, memory):
+        raise NotImplementedError
 
     def _embed(self, tokens: Tensor) -> Tensor:
         """(B,) token ids -> (B, E), dropout while training."""
-        return self._drop(
-            functional.embedding(tokens, self.embedding.weight, self.embedding.padding_idx)
-        )
+        return self.dropout(self.embedding(tokens))
 
     def _initial_hidden(self, memory: EncoderMemory) -> tuple[Tensor, Tensor | None]:
         """(L, B, H) hidden from tanh(W·final), and a zero cell for LSTM."""
@@ -106,34 +113,20 @@ class _RecurrentDecoderBase(nn.Module):
         return hidden, cell
 
     def _refresh_rnn_weights(self) -> None:
-        """Re-read the RNN's weight list if its parameters were replaced (once per decode)."""
+        """Re-read the RNN's weight list if its parameters were replaced (once per decode:
+        the fast step reads ``rnn._flat_weights`` without the module's per-call check)."""
         if self.rnn._weights_have_changed():
             self.rnn._init_flat_weights()
 
     def _run_cell(
         self, inputs: Tensor, state: DecoderState
     ) -> tuple[Tensor, Tensor, Tensor | None]:
-        """One RNN time step: inputs (B, I) -> output (B, H), hidden, cell."""
-        rnn = self.rnn
-        if self.training:  # the module: inter-layer dropout, weight checks
-            rnn_state = (state.hidden, state.cell) if state.cell is not None else state.hidden
-            output, new = rnn(inputs.unsqueeze(1), rnn_state)
-            if isinstance(new, tuple):
-                return output.squeeze(1), new[0], new[1]
-            return output.squeeze(1), new, None
-        weights = rnn._flat_weights
-        if use_input_major(inputs):
-            weights = self._input_major.get_all(weights)
+        """One RNN time step: inputs (B, I) -> output (B, H), hidden (L, B, H), cell."""
+        rnn_state = state.hidden if state.cell is None else (state.hidden, state.cell)
+        output, new = self.rnn(inputs.unsqueeze(1), rnn_state)  # output (B, 1, H)
         if state.cell is None:
-            output, hidden = _gru_layers(inputs, state.hidden, weights)
-            return output, hidden, None
-        # eval LSTM: the very ATen call nn.LSTM.forward makes, without its per-call checks
-        # (its cell function would round differently)
-        settings = (rnn.bias, rnn.num_layers, rnn.dropout, False, False, True)
-        output, hidden, cell = _VF.lstm(
-            inputs.unsqueeze(1), (state.hidden, state.cell), weights, *settings
-        )
-        return output.squeeze(1), hidden, cell
+            return output.squeeze(1), new, None
+        return output.squeeze(1), new[0], new[1]
 
 
 class AttentionDecoder(_RecurrentDecoderBase):
@@ -169,8 +162,6 @@ class AttentionDecoder(_RecurrentDecoderBase):
 
     def precompute(self, memory: EncoderMemory) -> EncoderMemory:
         """Attach the attention's per-source projection (once per input)."""
-        from dataclasses import replace
-
         source = memory.values if memory.key_source is None else memory.key_source
         return replace(memory, keys=self.attention.precompute(source))
 
@@ -182,29 +173,20 @@ class AttentionDecoder(_RecurrentDecoderBase):
         zeros = hidden.new_zeros(batch, self.attention.heads, length)
         return DecoderState(hidden=hidden, cell=cell, feed=feed, alignment=zeros, cumulative=zeros)
 
-    def step(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory) -> StepOutput:
-        readout, new_state, weights = self.advance(prev_tokens, state, memory)
-        return self.output(readout), new_state, weights
-
-    def advance(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory):
-        """The step without the output layer: -> (readout (B, H), new state, attn).
-
-        Training runs ``advance`` per token and ``output`` once over all
-        tokens (one large matrix product instead of T small ones).
-        """
+    def _reference_advance(self, prev_tokens: Tensor, state: DecoderState, memory):
+        """-> (readout h̃ (B, H), new state, attn (B, heads, S))."""
         embedded = self._embed(prev_tokens)  # (B, E)
-        feed = [state.feed] if self.config.input_feed else []
+        feed = [state.feed] if self.config.input_feed else []  # h̃_{t-1}: (B, H)
         if self.config.placement == "bahdanau":
-            context, weights = self.attention(state.hidden[-1], memory, state)
-            output, hidden, cell = self._run_cell(torch.cat([embedded, context, *feed], -1), state)
+            context, weights = self.attention(state.hidden[-1], memory, state)  # (B, C)
+            inputs = torch.cat([embedded, context, *feed], -1)  # (B, E + C [+ H])
+            output, hidden, cell = self._run_cell(inputs, state)  # h_t: (B, H)
         else:
-            output, hidden, cell = self._run_cell(torch.cat([embedded, *feed], -1), state)
-            context, weights = self.attention(output, memory, state)
+            inputs = torch.cat([embedded, *feed], -1)  # (B, E [+ H])
+            output, hidden, cell = self._run_cell(inputs, state)  # h_t: (B, H)
+            context, weights = self.attention(output, memory, state)  # (B, C)
         combined = torch.cat([output, context], -1)  # (B, H + C)
-        weight = self.combine.weight
-        if use_input_major(combined):
-            weight = self._input_major.get(weight)
-        attentional = torch.tanh(functional.linear(combined, weight, self.combine.bias))
+        attentional = torch.tanh(self.combine(combined))  # h̃_t: (B, H)
         new_state = DecoderState(
             hidden=hidden,
             cell=cell,
@@ -212,7 +194,7 @@ class AttentionDecoder(_RecurrentDecoderBase):
             alignment=weights,
             cumulative=state.cumulative + weights,
         )
-        return self._drop(attentional), new_state, weights
+        return self.dropout(attentional), new_state, weights
 
 
 class PlainDecoder(_RecurrentDecoderBase):
@@ -235,15 +217,12 @@ class PlainDecoder(_RecurrentDecoderBase):
         hidden, cell = self._initial_hidden(memory)
         return DecoderState(hidden=hidden, cell=cell)
 
-    def step(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory) -> StepOutput:
-        readout, new_state, _ = self.advance(prev_tokens, state, memory)
-        return self.output(readout), new_state, None
-
-    def advance(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory):
-        """The step without the output layer: -> (readout (B, H + H_enc), new state, None)."""
-        embedded = self._embed(prev_tokens)
-        output, hidden, cell = self._run_cell(torch.cat([embedded, memory.final], -1), state)
-        readout = self._drop(torch.cat([output, memory.final], -1))
+    def _reference_advance(self, prev_tokens: Tensor, state: DecoderState, memory):
+        """-> (readout (B, H + H_enc), new state, None)."""
+        embedded = self._embed(prev_tokens)  # (B, E)
+        inputs = torch.cat([embedded, memory.final], -1)  # (B, E + H_enc)
+        output, hidden, cell = self._run_cell(inputs, state)  # (B, H)
+        readout = self.dropout(torch.cat([output, memory.final], -1))  # (B, H + H_enc)
         return readout, DecoderState(hidden=hidden, cell=cell), None
 
 

@@ -57,7 +57,7 @@ class EncoderDecoder(nn.Module):
             readouts.append(readout)
             if attn is not None:
                 all_attn.append(attn)
-        log_probs = self.decoder.output(torch.stack(readouts, dim=1))  # (B, T, V) in one GEMM
+        log_probs = self.decoder.log_probs(torch.stack(readouts, dim=1))  # (B, T, V), one GEMM
         attn_out = torch.stack(all_attn, dim=1) if all_attn else None
         return log_probs, attn_out
 

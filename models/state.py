@@ -52,7 +52,7 @@ class EncoderMemory:
         """(B, 1, S) bool, True at padding; None when no row is padded (a batch of one).
 
         Worked out once per memory, not at every decoder step (``index_select``
-        makes a new memory, which works it out again).
+        makes a new memory, which works it out again); the fast step masks with it.
         """
         if bool(self.mask.all()):
             return None
@@ -60,7 +60,8 @@ class EncoderMemory:
 
     @cached_property
     def derived(self) -> dict:
-        """Per-memory values a module works out once and reuses at every step (its own keys)."""
+        """Per-memory values a module works out once and reuses at every step (its own keys;
+        the fast step keeps an additive attention's real positions here)."""
         return {}
 
     def index_select(self, index: Tensor) -> EncoderMemory:

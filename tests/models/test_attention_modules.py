@@ -96,9 +96,11 @@ def test_cumulative_location_sensitive_reads_the_coverage():
 
 
 def test_additive_inference_fast_paths_match_the_plain_computation():
-    """A large padded batch under inference_mode scores only real positions, in a reused
-    buffer: same weights and context as with autograd (which takes the plain path)."""
-    from attnscope.models.attention import SCRATCH_MIN_ELEMENTS, BahdanauAttention
+    """The fast step's additive attention on a large padded batch under inference_mode scores
+    only real positions, in a reused buffer: same weights and context as the module's own
+    (reference) computation."""
+    from attnscope.models.attention import BahdanauAttention
+    from attnscope.models.fast_step import SCRATCH_MIN_ELEMENTS, FastStep
 
     torch.manual_seed(0)
     attention = BahdanauAttention(query_size=32, value_size=24, hidden=512)
@@ -110,7 +112,8 @@ def test_additive_inference_fast_paths_match_the_plain_computation():
     queries = [torch.randn(8, 32) for _ in range(2)]
     plain = [attention(q, memory, state) for q in queries]
     with torch.inference_mode():
-        fast = [attention(q, memory, state) for q in queries]  # the second reuses the buffer
+        # the second reuses the buffer
+        fast = [FastStep().attend(attention, q, memory, state) for q in queries]
     assert memory.derived  # the packed positions were kept for the next step
     for (context, weights), (fast_context, fast_weights) in zip(plain, fast, strict=True):
         torch.testing.assert_close(fast_weights, weights, atol=1e-6, rtol=1e-5)

@@ -108,8 +108,7 @@ def test_teacher_forcing_ratio_feeds_model_predictions():
 def test_eval_gru_step_has_the_bits_of_nn_gru(layers, batch):
     """The decoder's eval GRU step (torch.gru_cell per layer) is nn.GRU to the last bit,
     also on the input-major weight copies a batched decode (>= MIN_ROWS rows) uses."""
-    from attnscope.models.decoders import _gru_layers
-    from attnscope.models.weight_layout import MIN_ROWS, InputMajorWeights
+    from attnscope.models.fast_step import MIN_ROWS, InputMajorWeights, gru_layers
 
     torch.manual_seed(layers * 10 + batch)
     rnn = torch.nn.GRU(13, 21, num_layers=layers, batch_first=True).eval()
@@ -120,6 +119,6 @@ def test_eval_gru_step_has_the_bits_of_nn_gru(layers, batch):
         if batch >= MIN_ROWS:
             layouts.append(InputMajorWeights().get_all(rnn._flat_weights))
         for weights in layouts:
-            output, new_hidden = _gru_layers(inputs, hidden, weights)
+            output, new_hidden = gru_layers(inputs, hidden, weights)
             assert torch.equal(output, expected_output[:, 0])
             assert torch.equal(new_hidden, expected_hidden)

@@ -2,8 +2,8 @@
 
 import torch
 
-from attnscope.engine import bench
-from attnscope.models.weight_layout import MIN_ROWS, InputMajorWeights, use_input_major
+from attnscope.models.fast_step import MIN_ROWS, InputMajorWeights, use_input_major
+from benchmarks import workloads as bench
 
 
 def test_copy_is_the_same_matrix_laid_out_input_major():
