@@ -33,6 +33,8 @@ test: lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$status
 
+# The benchmarks are a package of this checkout (benchmarks/, never installed); the editable
+# install lets `attnscope bench` find them. See benchmarks/README.md.
 bench: $(RUN_STAMP)
 	$(BIN)/attnscope bench --quick
 
