@@ -167,7 +167,7 @@ class FuzzModels:
         for _ in range(3):
             if not opened.done:
                 opened.step()
-        snapshot = self.translator.snapshot(opened)
+        snapshot = opened.snapshot()
         _check_str(snapshot.target_text, "snapshot text")
         check_attention_rows(snapshot.attention, len(snapshot.source_pieces), "session")
         return "accepted"

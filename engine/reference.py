@@ -147,8 +147,8 @@ def force_reference(
         for piece, token in zip(model.tgt_tokenizer.pieces(reference), ids, strict=False)
         if token == UNK_ID
     )
-    own_snapshot = model.snapshot(own) if own is not None else None
-    return opened, _report(model.snapshot(opened), own_snapshot, unknown)
+    own_snapshot = own.snapshot() if own is not None else None
+    return opened, _report(opened.snapshot(), own_snapshot, unknown)
 
 
 def _report(forced, own, unknown: tuple[str, ...]) -> ReferenceReport:

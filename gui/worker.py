@@ -281,4 +281,4 @@ class ModelWorker(QObject):
         if self._session is None or (not force and now - self._last_emit < REPAINT_INTERVAL_S):
             return
         self._last_emit = now
-        self.snapshot.emit(self._model.snapshot(self._session, step_ms=list(self._step_ms)))
+        self.snapshot.emit(self._session.snapshot(step_ms=self._step_ms))

@@ -45,7 +45,7 @@ def test_session_snapshot_matches_batch_translation(model):
     opened = model.open_session("zwei hunde spielen im schnee .", config)
     while not opened.done:
         opened.step()
-    snapshot = model.snapshot(opened)
+    snapshot = opened.snapshot()
     (batch,) = model.translate(["zwei hunde spielen im schnee ."], config)
     assert snapshot.target_pieces == batch.pieces
     np.testing.assert_allclose(snapshot.attention, batch.attention, atol=1e-6)

@@ -29,7 +29,7 @@ def model(tiny_translation_checkpoint):
 
 def test_the_session_takes_the_reference_and_eos(model):
     opened, report = force_reference(model, SOURCE, DecodeConfig(), REFERENCE)
-    snapshot = model.snapshot(opened)
+    snapshot = opened.snapshot()
     ids = model.tgt_tokenizer.encode(REFERENCE)
     assert [s.token_id for s in snapshot.steps] == [*ids, EOS_ID]
     assert all(s.forced for s in snapshot.steps) and opened.done
@@ -41,7 +41,7 @@ def test_the_session_takes_the_reference_and_eos(model):
 
 def test_disagreements_are_the_steps_whose_best_candidate_is_not_the_reference(model):
     opened, report = force_reference(model, SOURCE, DecodeConfig(), REFERENCE)
-    steps = model.snapshot(opened).steps
+    steps = opened.snapshot().steps
     expected = [i for i, s in enumerate(steps) if int(s.topk_ids[0]) != s.token_id]
     assert [d.step for d in report.disagreements] == expected
     for d in report.disagreements:
@@ -55,12 +55,12 @@ def test_the_models_own_greedy_output_as_reference_agrees_at_every_step(model, m
     config = DecodeConfig(max_length=8)
     own = model.open_session(SOURCE, config)
     own.run()
-    own_steps = model.snapshot(own).steps
+    own_steps = own.snapshot().steps
     ids = [s.token_id for s in own_steps if s.token_id != EOS_ID]
     # the reference is given as those ids (no detokenize/tokenize round trip in between)
     monkeypatch.setattr(model.tgt_tokenizer, "encode", lambda text: list(ids))
     opened, report = force_reference(model, SOURCE, config, "the model's own words")
-    forced_steps = model.snapshot(opened).steps
+    forced_steps = opened.snapshot().steps
     assert [d.step for d in report.disagreements if d.step < len(ids)] == []
     for forced, free in zip(forced_steps, own_steps[: len(ids)], strict=False):
         assert forced.log_prob == pytest.approx(free.log_prob, abs=1e-6)
