@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attnscope.engine.decoding import EOS_ID, UNK_ID, DecodeConfig
+from attnscope.engine.decoding.step_loop import CancelFlag
 from attnscope.engine.tokenizers import WORD_START
+
+if TYPE_CHECKING:
+    from attnscope.engine.inference import InferenceModel
+    from attnscope.engine.snapshot import OpenSession
 
 SHOWN_DISAGREEMENTS = 3  # the message names at most this many steps
 
@@ -120,19 +125,18 @@ def forced_config(config: DecodeConfig, length: int) -> DecodeConfig:
 
 
 def force_reference(
-    model: Any,
+    model: InferenceModel,
     source: Any,
     config: DecodeConfig,
     reference: str,
     *,
-    cancel=None,
+    cancel: CancelFlag | None = None,
     compare: bool = True,
-):
+) -> tuple[OpenSession, ReferenceReport]:
     """Open a session on ``source`` that takes ``reference``; returns (session, report).
 
-    model: an InferenceModel; config: the user's settings (for the model's own
-    decode to compare with, when ``compare``); cancel: a callable or Event,
-    checked between steps.
+    config: the user's settings (for the model's own decode to compare with, when
+    ``compare``); cancel: a callable or Event, checked between steps.
     """
     ids = model.target_ids(reference)
     opened = model.open_session(source, forced_config(config, len(ids)))
