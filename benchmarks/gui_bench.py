@@ -67,7 +67,7 @@ def _window(checkpoint: str):
     window.load_checkpoint(checkpoint)
     QTimer.singleShot(120_000, loop.quit)
     loop.exec()
-    if window.summary is None:
+    if window.state.summary is None:
         raise SystemExit(f"could not load {checkpoint}")
     return app, window
 
@@ -90,13 +90,13 @@ def _wait_snapshot(window, action, check) -> None:
 
 def step_latency(window, steps: int) -> dict[str, float]:
     """Step (F10) -> the new row drawn, N times (the decode restarts when it ends)."""
-    source = window.summary.examples[0] if window.summary.examples else "ein hund"
+    source = window.state.summary.examples[0] if window.state.summary.examples else "ein hund"
     window.translate_view.set_source(source)
     samples: list[float] = []
     while len(samples) < steps:
-        if window.snapshot is not None and window.snapshot.done:
+        if window.state.snapshot is not None and window.state.snapshot.done:
             _wait_snapshot(window, window.reset, lambda s: not s.steps)
-        expected = 1 + (len(window.snapshot.steps) if window.snapshot else 0)
+        expected = 1 + (len(window.state.snapshot.steps) if window.state.snapshot else 0)
         start = time.perf_counter()
         _wait_snapshot(window, window.step, lambda s, n=expected: len(s.steps) >= n)
         window.translate_view.heatmap.repaint()

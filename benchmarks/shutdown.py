@@ -63,7 +63,7 @@ def _window(folder: Path, index: int):
 def _loaded(folder, index, model):
     window = _window(folder, index)
     window.load_checkpoint(str(model))
-    _wait(lambda: window.summary is not None)
+    _wait(lambda: window.state.summary is not None)
     return window
 
 
@@ -73,7 +73,7 @@ def scenario_run(folder: Path, index: int, model: Path):
     window.decode_settings.set_values({"strategy": "beam", "beam_size": 8, "max_length": 300})
     window.decode_actions.run.setChecked(True)
     window.toggle_run()
-    _wait(lambda: window.snapshot is not None and window.snapshot.steps)
+    _wait(lambda: window.state.snapshot is not None and window.state.snapshot.steps)
     return window, None
 
 

@@ -176,7 +176,7 @@ class SoakSession:
             window.translate_view.set_source(self.rng.choice(SENTENCES))
 
     def force(self) -> None:
-        snapshot = self.window.snapshot
+        snapshot = self.window.state.snapshot
         if snapshot is None or not snapshot.steps:
             return
         step = self.rng.randrange(len(snapshot.steps))
@@ -203,7 +203,7 @@ class SoakSession:
         )
 
     def select_step(self) -> None:
-        snapshot = self.window.snapshot
+        snapshot = self.window.state.snapshot
         if snapshot is not None and snapshot.steps:
             self.window.select_step(self.rng.randrange(len(snapshot.steps)))
 
@@ -225,7 +225,10 @@ class SoakSession:
             QFileDialog.getSaveFileName = original
 
     def batch(self) -> None:
-        if self.window.summary is not None and self.window.summary.task == "translation":
+        if (
+            self.window.state.summary is not None
+            and self.window.state.summary.task == "translation"
+        ):
             out = self.files["out"] / "batch.txt"
             self.window.translate_file(str(self.files["lines"]), str(out))
 

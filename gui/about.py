@@ -1,10 +1,10 @@
-"""Help > About: the version and every keyboard shortcut, read off the window's own menus
+"""Help > About: the version and every keyboard shortcut, read off the menu bar itself
 (so the list cannot fall behind the actions it describes)."""
 
 from __future__ import annotations
 
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
+from PySide6.QtWidgets import QMenu, QMenuBar, QMessageBox, QWidget
 
 # gestures that are not menu actions
 OTHER_ROWS = (
@@ -14,7 +14,7 @@ OTHER_ROWS = (
 )
 
 
-def shortcut_rows(window: QMainWindow) -> list[tuple[str, str]]:
+def shortcut_rows(menu_bar: QMenuBar) -> list[tuple[str, str]]:
     """(action, shortcut) for every menu action that has a shortcut, in menu order."""
     rows, seen = [], set()
 
@@ -29,21 +29,22 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str]]:
                 seen.add(name)
                 rows.append((name, keys))
 
-    for action in window.menuBar().actions():
+    for action in menu_bar.actions():
         if action.menu() is not None:
             walk(action.menu())
     return rows
 
 
-def show_about(window: QMainWindow) -> None:
+def show_about(parent: QWidget, menu_bar: QMenuBar) -> None:
+    """The About box over ``parent``, with the shortcuts of ``menu_bar``'s menus."""
     from attnscope import __version__
 
     table = "".join(
         f"<tr><td>{name}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>"
-        for name, keys in (*shortcut_rows(window), *OTHER_ROWS)
+        for name, keys in (*shortcut_rows(menu_bar), *OTHER_ROWS)
     )
     QMessageBox.about(
-        window,
+        parent,
         "About AttnScope",
         f"<b>AttnScope {__version__}</b><p>Step through encoder–decoder models and watch "
         f"where they attend.</p><p>Keyboard shortcuts:</p><table>{table}</table>",

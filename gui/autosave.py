@@ -1,7 +1,7 @@
 """Nothing lost: the source, the last decode and its settings survive a restart or a crash.
 
-``SessionAutosave`` watches the window (source edits, decode settings, shown
-snapshots, loaded checkpoints) and, a moment after a change, writes one small
+``SessionAutosave`` watches the shown decode (source edits, decode settings,
+shown snapshots, loaded checkpoints) and, a moment after a change, writes one small
 JSON file, ``last-session.json``, atomically (temporary file, then rename):
 the checkpoint, the source text (or the picture's file), the decode settings,
 and the shown decode as a replay plan — one entry per step, None where the
@@ -23,11 +23,16 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
+
+from attnscope.gui.decode_controls import DecodeSettingsPanel
+from attnscope.gui.decode_state import DecodeState
+from attnscope.gui.translate_view import TranslateWorkspace
 
 log = logging.getLogger(__name__)
 
@@ -122,47 +127,70 @@ def replay_plan(snapshot) -> tuple[tuple[int | None, ...], tuple[int, ...]]:
 
 
 class SessionAutosave(QObject):
-    """Saves the window's session shortly after each change; restores it once per start."""
+    """Saves the shown session shortly after each change; restores it once per start.
+
+    state: the decode shown (model, view record); settings: where QSettings lives (the
+    file goes beside it, or in ``folder``); translate_view and decode_settings: the
+    source text and the Decoding panel, watched for edits; current_source: the source
+    to decode (a caption's picture); restore_decode(source, values, plan): retakes a
+    saved decode; show_message: tells the user when it came back only in part.
+    The owner calls ``model_loaded`` and ``snapshot_shown``.
+    """
 
     saved = Signal(str)  # the file written
     restored = Signal(object)  # the SavedSession replayed
 
-    def __init__(self, window, folder: Path | None = None) -> None:
-        super().__init__(window)
-        self.window = window
-        self.path = (folder or autosave_folder(window.settings)) / AUTOSAVE_FILE
+    def __init__(
+        self,
+        state: DecodeState,
+        *,
+        settings: QSettings,
+        translate_view: TranslateWorkspace,
+        decode_settings: DecodeSettingsPanel,
+        current_source: Callable[[], Any],
+        restore_decode: Callable[[str, dict, tuple], None],
+        show_message: Callable[[str, str], None],
+        folder: Path | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.settings = settings
+        self.translate_view = translate_view
+        self.decode_settings = decode_settings
+        self._current_source = current_source
+        self._restore_decode = restore_decode
+        self._show_message = show_message
+        self.path = (folder or autosave_folder(settings)) / AUTOSAVE_FILE
         self.pending = read_saved_session(self.path.parent)  # restored when its model loads
         self._expected: tuple[int, ...] | None = None  # tokens the replay should show
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(SAVE_DELAY_MS)
         self._timer.timeout.connect(self.save_now)
-        window.modelLoaded.connect(self._on_model_loaded)
-        window.snapshotShown.connect(self._on_changed)
-        window.translate_view.source_edit.textChanged.connect(self._on_changed)
-        window.decode_settings.changed.connect(self._on_changed)
+        translate_view.source_edit.textChanged.connect(self._on_changed)
+        decode_settings.changed.connect(self._on_changed)
         if self.pending is not None and self.pending.task == "translation":
-            window.translate_view.set_source(self.pending.source)
+            translate_view.set_source(self.pending.source)
 
     def current(self) -> SavedSession | None:
-        """The window's session right now, or None before any checkpoint is loaded."""
-        window = self.window
-        summary = window.summary
+        """The session shown right now, or None before any checkpoint is loaded."""
+        summary = self.state.summary
         if summary is None:
             return None
-        captioning = window.captioning.is_active()
-        source = window.current_source() if captioning else window.translate_view.source()
+        captioning = summary.task == "captioning"
+        source = self._current_source() if captioning else self.translate_view.source()
         if not isinstance(source, str):  # pictures dropped as data or pasted: not kept
             source = ""
         plan, tokens = (), ()
-        snapshot = window.snapshot
+        snapshot = self.state.snapshot
         if snapshot is not None and source and snapshot.source_text == source:
             plan, tokens = replay_plan(snapshot)
         return SavedSession(
             checkpoint=summary.path,
             task=summary.task,
             source=source,
-            settings=window.decode_settings.values(),
+            settings=self.decode_settings.values(),
             plan=plan,
             tokens=tokens,
         )
@@ -178,26 +206,31 @@ class SessionAutosave(QObject):
         except OSError as exc:
             log.warning("could not save the session to %s: %s", self.path, exc)
             return
-        self.window.settings.sync()
+        self.settings.sync()
         self.saved.emit(str(self.path))
 
-    def _on_changed(self, *args) -> None:
+    def snapshot_shown(self, snapshot) -> None:
+        """The views drew ``snapshot``: the first after a restore is checked against it."""
         expected, self._expected = self._expected, None
-        if expected is not None and args and tuple(s.token_id for s in args[0].steps) != expected:
-            self.window.show_message(
+        if expected is not None and tuple(s.token_id for s in snapshot.steps) != expected:
+            self._show_message(
                 "The last session's decode came back only in part: the model or the "
                 "decoding settings differ from when it was saved.",
                 "warning",
             )
-        if self.window.summary is not None:
+        self._on_changed()
+
+    def _on_changed(self, *_args) -> None:
+        if self.state.summary is not None:
             self._timer.start()
 
-    def _on_model_loaded(self, summary) -> None:
+    def model_loaded(self, summary) -> None:
+        """A model is loaded: replay the saved session when it was made with this one."""
         saved, self.pending = self.pending, None
         if saved is None or saved.checkpoint != summary.path or saved.task != summary.task:
             self._timer.start()
             return
         if saved.source and (saved.task == "translation" or Path(saved.source).is_file()):
             self._expected = saved.tokens
-            self.window.restore_decode(saved.source, saved.settings, saved.plan)
+            self._restore_decode(saved.source, saved.settings, saved.plan)
             self.restored.emit(saved)

@@ -1,52 +1,68 @@
 """Captioning in the main window: picture inputs, the File menu entry and the exports.
 
-``CaptioningController`` builds the ``CaptionWorkspace`` into a main window,
+``CaptioningController`` serves the window's ``CaptionWorkspace``: it
 routes pictures to it (files, encoded bytes, decoded pixels, the clipboard)
 and opens or runs a decode when one is chosen. ``CaptionExporter`` writes what
 the workspace shows (overlay and strip PNGs, the attention grids, the decode
-as JSON); ``attach_caption_exports`` puts those in the File > Export menu.
+as JSON); ``add_caption_exports`` puts those in the File > Export menu.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from attnscope.engine.errors import ImageInputError
 from attnscope.gui import exports
 from attnscope.gui.caption_view import CaptionWorkspace, qimage_to_rgb
+from attnscope.gui.decode_state import DecodeState
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
 
 
 class CaptioningController(QObject):
-    """Puts the captioning workspace into a main window: picture inputs, menu, exports."""
+    """Routes pictures to the caption workspace and opens a decode when one is chosen.
 
-    def __init__(self, window, file_menu: QMenu, *, before: QAction | None = None) -> None:
-        super().__init__(window)
-        self.window = window
-        self.view = window.caption_view = CaptionWorkspace()
-        window.workspaces.addWidget(self.view)
-        self.view.stepSelected.connect(window.select_step)
+    state: the decode shown; view: the CaptionWorkspace (the window's, in its stack);
+    decode_input: starts the decode of a newly chosen picture (Run when live, else open);
+    load_checkpoint: for a checkpoint file pasted instead of a picture;
+    show_message: tells the user what went wrong; parent: the dialogs' parent.
+    ``open_action`` (File > Open image) and ``exporter`` are for the owner's menus.
+    """
+
+    def __init__(
+        self,
+        state: DecodeState,
+        view: CaptionWorkspace,
+        *,
+        decode_input: Callable[[], None],
+        load_checkpoint: Callable[[str], None],
+        show_message: Callable[[str, str], None],
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.view = view
+        self.parent_widget = parent
+        self._decode_input = decode_input
+        self._load_checkpoint = load_checkpoint
+        self._show_message = show_message
         self.view.imageChosen.connect(self._on_image_chosen)
         self.view.openRequested.connect(self.open_dialog)
         self.view.pasteRequested.connect(self.paste)
-        self.open_action = QAction("Open &image…", window)
+        self.open_action = QAction("Open &image…", parent)
         self.open_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
         self.open_action.setStatusTip("Open a picture to caption")
         self.open_action.setToolTip("Open a picture to caption (Ctrl+Shift+O)")
         self.open_action.triggered.connect(self.open_dialog)
-        file_menu.insertAction(before, self.open_action)
-        self.exporter = attach_caption_exports(window, window.export_menu)
-        window.analysis.beam_tree.nodeSelected.connect(self._on_beam_node)
-        window.decode_actions.run.toggled.connect(self.view.set_streaming)
+        self.exporter = CaptionExporter(state, view, parent=parent, show_message=show_message)
 
     def is_active(self) -> bool:
-        summary = self.window.summary
-        return summary is not None and summary.task == "captioning"
+        return self.state.task == "captioning"
 
     # -- pictures in -------------------------------------------------
     def open_path(self, path: str) -> None:
@@ -66,20 +82,20 @@ class CaptioningController(QObject):
         try:
             rgb = qimage_to_rgb(image)
         except ImageInputError as exc:
-            self.window.show_message(f"Could not use the {name}: {exc}", "error")
+            self._show_message(f"Could not use the {name}: {exc}", "error")
             return
         self.view.set_image_array(rgb, name)
 
     def _refused(self, name: str) -> bool:
         if self.is_active():
             return False
-        self.window.show_message(
+        self._show_message(
             f"{name} is a picture: load a captioning model first (File > Open).", "warning"
         )
         return True
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.window, "Open image", "", IMAGE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.parent_widget, "Open image", "", IMAGE_FILTER)
         if path:
             self.open_path(path)
 
@@ -89,9 +105,14 @@ class CaptioningController(QObject):
 
         mime = QGuiApplication.clipboard().mimeData()
         if mime is None or not (mime.hasUrls() or mime.hasImage() or encoded_image(mime)):
-            self.window.show_message("The clipboard holds no picture to caption.", "warning")
+            self._show_message("The clipboard holds no picture to caption.", "warning")
             return
-        handle_drop(self.window, mime)
+        handle_drop(
+            mime,
+            pictures=self,
+            load_checkpoint=self._load_checkpoint,
+            show_message=self._show_message,
+        )
 
     # -- sessions --------------------------------------------------------
     def model_loaded(self) -> None:
@@ -109,18 +130,12 @@ class CaptioningController(QObject):
             self.view.image_failed(message)
 
     def _on_image_chosen(self) -> None:
-        window = self.window
-        if not self.is_active():
-            return
-        if window.decode_settings.live.isChecked():
-            window.decode_actions.run.setChecked(True)
-            window.toggle_run()  # opens the session, then runs once it has answered
-        else:
-            window.requests.ensure_session()
+        if self.is_active():
+            self._decode_input()
 
-    def _on_beam_node(self, node_id: int) -> None:
+    def show_beam_node(self, node_id: int) -> None:
         """Show a beam hypothesis's words and maps (the docks handle the tree itself)."""
-        snapshot = self.window.snapshot
+        snapshot = self.state.snapshot
         if not self.is_active() or snapshot is None or snapshot.tree is None:
             return
         tree = snapshot.tree
@@ -144,14 +159,21 @@ class CaptionExporter:
     """Writes the shown caption decode; each method takes the target path.
 
     Raises ValueError when there is nothing of that kind to write yet.
+    ``ask_and_export`` asks where first (File > Export while captioning).
     """
 
-    def __init__(self, window) -> None:
-        self.window = window
-
-    @property
-    def view(self) -> CaptionWorkspace:
-        return self.window.caption_view
+    def __init__(
+        self,
+        state: DecodeState,
+        view: CaptionWorkspace,
+        *,
+        parent: QWidget,
+        show_message: Callable[[str, str], None],
+    ) -> None:
+        self.state = state
+        self.view = view
+        self.parent = parent
+        self.show_message = show_message
 
     def overlay_png(self, path: str) -> None:
         exports.export_rgb_png(_required(self.view.render_overlay(), "overlay"), path)
@@ -165,7 +187,7 @@ class CaptionExporter:
     def decode_json(self, path: str) -> None:
         from attnscope.gui.export_actions import decode_payload
 
-        payload = decode_payload(self.window)
+        payload = decode_payload(self.state)
         payload.pop("source_pieces", None)
         payload.pop("alignment", None)  # word links are for text sources
         payload["caption"] = payload.pop("translation")
@@ -182,23 +204,20 @@ def _required(value, what: str):
     return value
 
 
-def attach_caption_exports(window, menu: QMenu) -> CaptionExporter:
+def add_caption_exports(menu: QMenu, exporter: CaptionExporter, state: DecodeState) -> None:
     """Add the captioning exports to ``menu``; each task's entries show only for that task."""
-    exporter = CaptionExporter(window)
     others = list(menu.actions())
     mine = []
     for label, file_filter, suffix, method in CAPTION_EXPORTS:
         action = menu.addAction(label)
         action.setStatusTip(f"Export: {label.rstrip('…').lower()}")
         action.triggered.connect(
-            lambda _=False, f=file_filter, s=suffix, m=method: _ask_and_export(
-                window, exporter, f, s, m
-            )
+            lambda _=False, f=file_filter, s=suffix, m=method: _ask_and_export(exporter, f, s, m)
         )
         mine.append(action)
 
     def _show_for_task() -> None:
-        captioning = window.summary is not None and window.summary.task == "captioning"
+        captioning = state.task == "captioning"
         for action in mine:
             action.setVisible(captioning)
         for action in others:
@@ -206,15 +225,15 @@ def attach_caption_exports(window, menu: QMenu) -> CaptionExporter:
 
     menu.aboutToShow.connect(_show_for_task)
     _show_for_task()
-    return exporter
 
 
-def _ask_and_export(window, exporter, file_filter: str, suffix: str, method: str) -> None:
-    if window.snapshot is None or not window.snapshot.steps:
-        window.show_message("Nothing to export yet: caption a picture first.", "warning")
+def _ask_and_export(exporter: CaptionExporter, file_filter: str, suffix: str, method: str) -> None:
+    snapshot, show_message = exporter.state.snapshot, exporter.show_message
+    if snapshot is None or not snapshot.steps:
+        show_message("Nothing to export yet: caption a picture first.", "warning")
         return
-    stem = Path(window.caption_view.image_name() or "caption").stem
-    path, _ = QFileDialog.getSaveFileName(window, "Export", f"{stem}{suffix}", file_filter)
+    stem = Path(exporter.view.image_name() or "caption").stem
+    path, _ = QFileDialog.getSaveFileName(exporter.parent, "Export", f"{stem}{suffix}", file_filter)
     if not path:
         return
     if not Path(path).suffix:
@@ -222,6 +241,6 @@ def _ask_and_export(window, exporter, file_filter: str, suffix: str, method: str
     try:
         getattr(exporter, method)(path)
     except (OSError, ValueError) as exc:
-        window.show_message(f"Could not export {Path(path).name}: {exc}", "error")
+        show_message(f"Could not export {Path(path).name}: {exc}", "error")
     else:
-        window.show_message(f"Exported {Path(path).name}", "info")
+        show_message(f"Exported {Path(path).name}", "info")

@@ -1,76 +1,100 @@
-"""``DecodeRequests``: what the main window asks of the worker's decode session, and when.
+"""``DecodeRequests``: what the GUI asks of the worker's decode session, and when.
 
 A Step or Run first makes sure a session is open for the source and settings
 on screen: a new one is opened whenever either changed, and the request waits
 until that session answers, so a source that cannot be opened gets one clear
 message, not two. A failed opening is forgotten, so the next request retries.
+
+The state machine knows nothing of windows or threads: it talks to the worker
+through ``DecodeClient``, reads what to decode through ``DecodeInputs``, and
+records what it opened in a ``DecodeState``. Tests drive it with fakes of both.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
-from PySide6.QtWidgets import QMainWindow
+from attnscope.gui.decode_state import DecodeState, SessionKey
+
+__all__ = ["DecodeClient", "DecodeInputs", "DecodeRequests", "SessionKey"]
 
 
-@dataclass(frozen=True)
-class SessionKey:
-    """What the open session decodes: a new key means a new session.
+class DecodeClient(Protocol):
+    """The WorkerClient methods the request state machine calls (gui/worker_client.py)."""
 
-    source: the text, or a picture's key; config: the DecodeConfig of a decode, None for
-    a reference check; reference: the text a reference check forces, else None.
-    """
+    def open_session(self, source: object, decode_config: object) -> None: ...
+    def check_reference(self, source: object, decode_config: object, reference: str) -> None: ...
+    def replay(self, source: object, decode_config: object, plan: Sequence[int | None]) -> None: ...
+    def step(self) -> None: ...
+    def run(self) -> None: ...
+    def pause(self) -> None: ...
+    def back(self) -> None: ...
+    def reset(self) -> None: ...
+    def force(self, token_id: int, at_step: int) -> None: ...
 
-    source: Any
-    config: Any = None
-    reference: str | None = None
+
+class DecodeInputs(Protocol):
+    """What the user put on screen to decode, and where to tell them about it."""
+
+    def current_source(self) -> Any:
+        """Text to translate, or the picture to caption (path, bytes or RGB array)."""
+
+    def source_key(self, source: Any) -> Any:
+        """A comparable stand-in for ``source`` (pictures are compared by choice)."""
+
+    def decode_values(self) -> dict[str, Any]:
+        """The Decoding panel's settings (DecodeSettingsPanel.values())."""
+
+    def show_source(self, source: str) -> None:
+        """Put a saved source on screen without starting a decode of its own."""
+
+    def set_decode_values(self, values: dict[str, Any]) -> None: ...
+    def run_checked(self) -> bool: ...
+    def set_run_checked(self, checked: bool) -> None: ...
+    def show_message(self, text: str, level: str) -> None: ...
+    def show_status(self, text: str, timeout_ms: int) -> None: ...
 
 
 class DecodeRequests:
-    """The window's side of the decode session: opening it, stepping it, restoring it.
+    """The GUI's side of the decode session: opening it, stepping it, restoring it."""
 
-    window: the MainWindow (its client, views, settings panel and messages)
-    """
-
-    def __init__(self, window: QMainWindow) -> None:
-        self.window = window
-        self.client = window.client
-        self.key: SessionKey | None = None  # of the open session
+    def __init__(self, state: DecodeState, client: DecodeClient, inputs: DecodeInputs) -> None:
+        self.state = state
+        self.client = client
+        self.inputs = inputs
         self.opening = False  # a session was requested and has not answered yet
-        self._after_open = None  # the Step/Run waiting for that answer
+        self._opening_config = None  # the DecodeConfig of that session
+        self._after_open: Callable[[], None] | None = None  # the Step/Run waiting for it
         self._font_warnings: set[str] = set()  # scripts already reported as without a font
 
     # -- what is decoded --------------------------------------------------
     def current_source(self) -> Any:
         """Text to translate, or the picture to caption (path, bytes or RGB array)."""
-        window = self.window
-        if window.captioning.is_active():
-            return window.caption_view.image_source()
-        return window.translate_view.source()
-
-    def source_key(self, source: Any) -> Any:
-        """A comparable stand-in for ``source`` (pictures are compared by choice)."""
-        window = self.window
-        return window.caption_view.image_key() if window.captioning.is_active() else source
+        return self.inputs.current_source()
 
     def decode_config(self):
         """The Decoding panel's settings as a DecodeConfig (ValueError when inconsistent)."""
         from attnscope.engine.decoding import DecodeConfig
 
-        values = self.window.decode_settings.values()
+        values = self.inputs.decode_values()
         values["n_best"] = min(values["beam_size"], 5) if values["strategy"] == "beam" else 1
         return DecodeConfig(**values)
 
     @property
+    def key(self) -> SessionKey | None:
+        """The open (or opening) session's key, None before one is opened."""
+        return self.state.session_key
+
+    @property
     def config(self):
-        """The open session's DecodeConfig, None before one is opened or for a reference check."""
+        """The open session's DecodeConfig, None before one is opened."""
         return self.key.config if self.key is not None else None
 
     @property
     def reference(self) -> str | None:
         """The reference the open session was forced to take (Check a reference), else None."""
-        return self.key.reference if self.key is not None else None
+        return self.state.reference
 
     # -- opening ------------------------------------------------------------
     def ensure_session(self) -> bool:
@@ -79,7 +103,7 @@ class DecodeRequests:
         if checked is None:
             return False
         source, config = checked
-        key = SessionKey(self.source_key(source), config)
+        key = SessionKey(self.inputs.source_key(source), config)
         if key != self.key:
             self._open(key, lambda: self.client.open_session(source, config))
         return True
@@ -88,7 +112,7 @@ class DecodeRequests:
         """Open a session that takes ``reference`` (the translation or caption the user
         expected) and compares it with the model's choices; False if impossible."""
         if not reference.strip():
-            self.window.show_message(
+            self.inputs.show_message(
                 "Type the translation or caption you expected first.", "warning"
             )
             return False
@@ -96,63 +120,58 @@ class DecodeRequests:
         if checked is None:
             return False
         source, config = checked
-        key = SessionKey(self.source_key(source), reference=reference)  # Step starts afresh
+        key = SessionKey(self.inputs.source_key(source), config, reference)  # Step: afresh
         self._open(key, lambda: self.client.check_reference(source, config, reference))
         return True
 
     def _checked_request(self) -> tuple[Any, Any] | None:
         """(source, DecodeConfig) to decode, or None after telling the user what is missing."""
-        window = self.window
-        if window.summary is None:
-            if window.loading:
-                window.statusBar().showMessage(f"{window.loading} is still loading…", 3000)
+        inputs = self.inputs
+        if self.state.summary is None:
+            if self.state.loading:
+                inputs.show_status(f"{self.state.loading} is still loading…", 3000)
             else:
-                window.show_message(
+                inputs.show_message(
                     "No checkpoint is loaded: open one with File > Open.", "warning"
                 )
             return None
-        source = self.current_source()
+        source = inputs.current_source()
         if source is None:
-            window.show_message(
+            inputs.show_message(
                 "Drop a picture on the window or open one (Ctrl+Shift+O) first.", "warning"
             )
             return None
         if isinstance(source, str) and not source.strip():
-            window.show_message("Enter a source sentence first.", "warning")
+            inputs.show_message("Enter a source sentence first.", "warning")
             return None
         try:
             config = self.decode_config()
         except ValueError as exc:
-            window.show_message(f"Decoding settings: {exc}", "error")
+            inputs.show_message(f"Decoding settings: {exc}", "error")
             return None
-        if isinstance(source, str) and SessionKey(self.source_key(source), config) != self.key:
+        if isinstance(source, str) and SessionKey(inputs.source_key(source), config) != self.key:
             self._warn_if_no_font(source)
         return source, config
 
-    def restore(self, source: str, values: dict, plan) -> None:
+    def restore(self, source: str, values: dict, plan: Sequence[int | None]) -> None:
         """Show ``source`` with decode settings ``values`` and retake a saved decode's steps."""
-        window = self.window
-        if window.captioning.is_active():
-            window.caption_view.blockSignals(True)  # no automatic caption: the replay is it
-            window.caption_view.set_image_path(source)
-            window.caption_view.blockSignals(False)
-        else:
-            window.translate_view.set_source(source)
-        window.decode_settings.set_values(values)
+        self.inputs.show_source(source)
+        self.inputs.set_decode_values(values)
         try:
             config = self.decode_config()
         except ValueError as exc:
-            window.show_message(f"The last session's decoding settings: {exc}", "warning")
+            self.inputs.show_message(f"The last session's decoding settings: {exc}", "warning")
             return
         self._open(
-            SessionKey(self.source_key(source), config),
+            SessionKey(self.inputs.source_key(source), config),
             lambda: self.client.replay(source, config, plan),
         )
 
-    def _open(self, key: SessionKey, request) -> None:
-        self.key = key
-        self.window.selected_step = None
-        self.opening, self._after_open = True, None
+    def _open(self, key: SessionKey, request: Callable[[], None]) -> None:
+        self.state.set_session_key(key)
+        self.state.set_selected_step(None)
+        self.state.set_report(None)  # a report belongs to the decode that made it
+        self.opening, self._opening_config, self._after_open = True, key.config, None
         request()
 
     def _warn_if_no_font(self, text: str) -> None:
@@ -160,44 +179,44 @@ class DecodeRequests:
 
         message = missing_font_message(text, self._font_warnings)
         if message:
-            self.window.show_message(message, "warning")
+            self.inputs.show_message(message, "warning")
 
     # -- the decode buttons ---------------------------------------------------
     def step(self) -> None:
         if self.ensure_session():
-            self.window.selected_step = None
+            self.state.set_selected_step(None)
             self._send(self.client.step)
 
     def toggle_run(self) -> None:
-        run = self.window.decode_actions.run
-        if not run.isChecked():
+        """Run when the Run action is checked (opening a session first), else pause."""
+        if not self.inputs.run_checked():
             self._after_open = None
             self.client.pause()
             return
         if self.ensure_session():
-            self.window.selected_step = None
+            self.state.set_selected_step(None)
             self._send(self.client.run)
         else:
-            run.setChecked(False)
+            self.inputs.set_run_checked(False)
 
     def back(self) -> None:
         if self.key is not None:
-            self.window.selected_step = None
+            self.state.set_selected_step(None)
             self.client.back()
 
     def reset(self) -> None:
         if self.key is not None:
-            self.window.selected_step = None
+            self.state.set_selected_step(None)
             self.client.reset()
 
     def force(self, token_id: int, step: int) -> None:
         """Replace step ``step``'s token and let the decode continue live."""
-        self.window.selected_step = None
+        self.state.set_selected_step(None)
         self.client.force(token_id, step)
-        self.window.decode_actions.run.setChecked(True)
+        self.inputs.set_run_checked(True)
         self.client.run()
 
-    def _send(self, request) -> None:
+    def _send(self, request: Callable[[], None]) -> None:
         """Send ``request`` now, or once the session being opened has answered."""
         if self.opening:
             self._after_open = request
@@ -207,6 +226,8 @@ class DecodeRequests:
     # -- the worker's answers ---------------------------------------------------
     def answered(self) -> None:
         """A snapshot arrived: the session is open; send the request that waited for it."""
+        if self.opening:  # the shown decode is now the new session's
+            self.state.set_decode_config(self._opening_config)
         pending, self._after_open = self._after_open, None
         self.opening = False
         if pending is not None:
@@ -217,9 +238,10 @@ class DecodeRequests:
         next request opens the session again)."""
         if not self.opening:
             return False
-        self.opening, self._after_open, self.key = False, None, None
+        self.opening, self._after_open = False, None
+        self.state.set_session_key(None)
         return True
 
     def forget(self) -> None:
         """A new model: the next request opens a new session."""
-        self.key = None
+        self.state.set_session_key(None)

@@ -75,14 +75,20 @@ class DemoMenus:
 
     def __init__(
         self,
-        window,
         file_menu: QMenu,
         *,
         before,
+        load_checkpoint: Callable[[str], None],
+        show_message: Callable[[str, str], None],
+        show_status: Callable[[str, int], None],
         checkpoints: Callable[[], list[Path]] = resources.checkpoints,
         launcher: Launcher = launch_new_window,
     ) -> None:
-        self.window = window
+        """``load_checkpoint`` opens an entry here; ``show_message`` and ``show_status``
+        report on a second window; ``checkpoints`` and ``launcher`` are for tests."""
+        self._load_checkpoint = load_checkpoint
+        self._show_message = show_message
+        self._show_status = show_status
         self._checkpoints = checkpoints
         self._launcher = launcher
         self.here = QMenu("Open &demo model", file_menu)
@@ -95,7 +101,7 @@ class DemoMenus:
         )
         file_menu.insertMenu(before, self.here)
         file_menu.insertMenu(before, self.elsewhere)
-        self.here.aboutToShow.connect(lambda: self._fill(self.here, self.window.load_checkpoint))
+        self.here.aboutToShow.connect(lambda: self._fill(self.here, self._load_checkpoint))
         self.elsewhere.aboutToShow.connect(lambda: self._fill(self.elsewhere, self.open_new_window))
 
     def entries(self) -> list[tuple[Path, str, str, bool]]:
@@ -127,9 +133,9 @@ class DemoMenus:
         """A second AttnScope process on ``path``; a message if it could not start."""
         started = self._launcher(sys.executable, ["-m", "attnscope", "gui", path])
         if started:
-            self.window.statusBar().showMessage(f"Opening {Path(path).name} in a new window…", 5000)
+            self._show_status(f"Opening {Path(path).name} in a new window…", 5000)
         else:
-            self.window.show_message(
+            self._show_message(
                 f"Could not start a new AttnScope window for {Path(path).name}.", "error"
             )
         return started

@@ -2,40 +2,77 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QAction, QActionGroup
+from PySide6.QtWidgets import QMenu
+
+from attnscope.gui.decode_state import DecodeState
+
+SETTINGS_KEY = "model/device"
 
 
-class DeviceMenu:
-    """One checkable entry per device the worker reported, plus "Automatic".
+class DeviceChoice:
+    """The device models are loaded on, remembered in ``settings`` (``model/device``).
 
-    The choice is remembered in the window's settings (``model/device``) and
-    the open checkpoint is reloaded on the chosen device.
+    An explicit ``requested`` device (``--device``) wins; "auto" falls back to the last
+    choice made in the UI.
     """
 
-    def __init__(self, window, view_menu) -> None:
-        self.window = window
+    def __init__(self, settings: QSettings, requested: str = "auto") -> None:
+        self.settings = settings
+        saved = settings.value(SETTINGS_KEY, "auto", type=str)
+        self.device = saved if requested == "auto" else requested
+
+    def choose(self, device: str) -> None:
+        self.device = device
+        self.settings.setValue(SETTINGS_KEY, device)
+
+
+class DeviceMenu(QObject):
+    """One checkable entry per device the worker reported, plus "Automatic".
+
+    The entries follow the loaded model (``state.summary.devices``); choosing one
+    records it in ``choice`` and calls ``reload`` with the open checkpoint's path.
+    """
+
+    def __init__(
+        self,
+        state: DecodeState,
+        choice: DeviceChoice,
+        view_menu: QMenu,
+        *,
+        reload: Callable[[str], None],
+    ) -> None:
+        super().__init__(view_menu)
+        self.state = state
+        self.choice = choice
+        self._reload = reload
         self.menu = view_menu.addMenu("&Device")
         self.menu.setToolTipsVisible(True)
-        self.group = QActionGroup(window)
+        self.group = QActionGroup(self.menu)
         self.group.triggered.connect(self._chosen)
+        state.summaryChanged.connect(self._on_summary_changed)
 
-    def model_loaded(self, summary) -> None:
+    def _on_summary_changed(self, summary) -> None:
         self.menu.clear()
         for action in self.group.actions():
             self.group.removeAction(action)
+        if summary is None:
+            return
         for name in ("auto", *summary.devices):
             label = "Automatic (GPU when present)" if name == "auto" else name
             action = self.menu.addAction(label)
             action.setData(name)
             action.setCheckable(True)
-            action.setChecked(name == self.window.device)
+            action.setChecked(name == self.choice.device)
             action.setToolTip(f"Reload the model on {label}")
             self.group.addAction(action)
 
     def _chosen(self, action: QAction) -> None:
-        window, device = self.window, action.data()
-        if device == window.device or window.summary is None:
+        device, summary = action.data(), self.state.summary
+        if device == self.choice.device or summary is None:
             return
-        window.device = device
-        window.settings.setValue("model/device", device)
-        window.load_checkpoint(window.summary.path)
+        self.choice.choose(device)
+        self._reload(summary.path)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from PySide6.QtCore import QMimeData
+from PySide6.QtGui import QImage
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CHECKPOINT_SUFFIXES = {".safetensors", ".attnscope", ".pt", ".pth"}
@@ -38,26 +41,40 @@ def accepts(mime: QMimeData) -> bool:
     )
 
 
-def handle_drop(window, mime: QMimeData) -> None:
+class PictureInput(Protocol):
+    """Where dropped pictures go (CaptioningController)."""
+
+    def is_active(self) -> bool: ...
+    def open_path(self, path: str) -> None: ...
+    def open_bytes(self, data: bytes) -> None: ...
+    def open_qimage(self, image: QImage) -> None: ...
+
+
+def handle_drop(
+    mime: QMimeData,
+    *,
+    pictures: PictureInput,
+    load_checkpoint: Callable[[str], None],
+    show_message: Callable[[str, str], None],
+) -> None:
     """A checkpoint file loads; a picture (file or data) goes to captioning; else a message.
 
     A file with neither suffix is tried as a picture while a captioner is loaded
     (the worker says clearly if it is not one) and as a checkpoint otherwise.
     """
-    captioning = window.captioning
     paths = [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
     if not paths:
         data = encoded_image(mime)
         if data is not None:
-            captioning.open_bytes(data)
+            pictures.open_bytes(data)
         elif mime.hasImage():
-            captioning.open_qimage(mime.imageData())
+            pictures.open_qimage(mime.imageData())
         else:
-            window.show_message("Only local files or pictures can be dropped here.", "warning")
+            show_message("Only local files or pictures can be dropped here.", "warning")
         return
     path = paths[0]
     suffix = path.suffix.lower()
-    if suffix in IMAGE_SUFFIXES or (suffix not in CHECKPOINT_SUFFIXES and captioning.is_active()):
-        captioning.open_path(str(path))
+    if suffix in IMAGE_SUFFIXES or (suffix not in CHECKPOINT_SUFFIXES and pictures.is_active()):
+        pictures.open_path(str(path))
     else:
-        window.load_checkpoint(str(path))
+        load_checkpoint(str(path))

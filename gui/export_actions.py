@@ -3,14 +3,17 @@ decode as JSON."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from attnscope.gui import exports
+from attnscope.gui.decode_state import DecodeState
+from attnscope.gui.heatmap import QtAttentionHeatmap
 
 # label, file filter, default suffix, writer method name
 EXPORTS = (
@@ -34,12 +37,16 @@ def word_alignment(snapshot) -> str | None:
     )
 
 
-def decode_payload(window) -> dict:
-    """Input, settings, tokens, scores, top-k and attention of the shown decode."""
-    snapshot = window.snapshot
-    config = window.requests.config
+def decode_payload(state: DecodeState) -> dict:
+    """Input, settings, tokens, scores, top-k and attention of the shown decode.
+
+    ``settings`` is the DecodeConfig the shown decode used; for a reference check that
+    is the user's settings its comparison decode ran with.
+    """
+    snapshot = state.snapshot
+    config = state.decode_config
     payload = {
-        "model": window.summary.path if window.summary else None,
+        "model": state.summary.path if state.summary else None,
         "source": snapshot.source_text,
         "source_pieces": list(snapshot.source_pieces),
         "settings": asdict(config) if config is not None else {},
@@ -61,74 +68,88 @@ def decode_payload(window) -> dict:
         "alignment": word_alignment(snapshot),
         "grid": snapshot.grid,
     }
-    report = window.reference_check.report
-    if window.requests.reference is not None and report is not None:
-        payload["reference_check"] = {"reference": window.requests.reference, **report.as_dict()}
+    if state.reference is not None and state.report is not None:
+        payload["reference_check"] = {"reference": state.reference, **state.report.as_dict()}
     return payload
 
 
 class Exporter:
-    """Writes the shown decode in each format; every method takes the target path."""
+    """Writes the shown decode in each format; every method takes the target path.
 
-    def __init__(self, window) -> None:
-        self.window = window
+    ``ask_and_export`` asks where first (a File > Export entry); ``parent`` is the
+    dialog's parent and ``show_message`` tells the user how it went.
+    """
+
+    def __init__(
+        self,
+        state: DecodeState,
+        heatmap: QtAttentionHeatmap,
+        *,
+        parent: QWidget,
+        show_message: Callable[[str, str], None],
+    ) -> None:
+        self.state = state
+        self.heatmap = heatmap
+        self.parent = parent
+        self.show_message = show_message
 
     def _matrix(self) -> np.ndarray:
-        return self.window.translate_view.heatmap.matrix()
+        return self.heatmap.matrix()
 
     def heatmap_png(self, path: str) -> None:
-        exports.export_heatmap_png(self.window.translate_view.heatmap, path)
+        exports.export_heatmap_png(self.heatmap, path)
 
     def heatmap_svg(self, path: str) -> None:
-        exports.export_heatmap_svg(self.window.translate_view.heatmap, path)
+        exports.export_heatmap_svg(self.heatmap, path)
 
     def matrix_csv(self, path: str) -> None:
-        heatmap = self.window.translate_view.heatmap
+        heatmap = self.heatmap
         exports.export_matrix_csv(
             self._matrix(), heatmap.source_tokens(), heatmap.target_tokens(), path
         )
 
     def matrix_npy(self, path: str) -> None:
-        attention = self.window.snapshot.attention
+        attention = self.state.snapshot.attention
         exports.export_matrix_npy(attention if attention is not None else self._matrix(), path)
 
     def alignment_txt(self, path: str) -> None:
         """One line: ``source-target`` word links read off the attention."""
-        links = word_alignment(self.window.snapshot)
+        links = word_alignment(self.state.snapshot)
         if links is None:
             raise ValueError("this model has no attention to read word alignments from")
         Path(path).write_text(links + "\n", encoding="utf-8")
 
     def decode_json(self, path: str) -> None:
-        exports.export_decode_json(decode_payload(self.window), path)
+        exports.export_decode_json(decode_payload(self.state), path)
 
+    def add_actions(self, menu: QMenu) -> None:
+        """One File > Export entry per format."""
+        for label, file_filter, suffix, method in EXPORTS:
+            action = QAction(label, menu)
+            action.setStatusTip(f"Export: {label.rstrip('…').lower()}")
+            action.triggered.connect(
+                lambda _=False, f=file_filter, s=suffix, m=method: self.ask_and_export(f, s, m)
+            )
+            menu.addAction(action)
 
-def attach_export_actions(window, menu: QMenu) -> None:
-    exporter = Exporter(window)
-    window.exporter = exporter
-    for label, file_filter, suffix, method in EXPORTS:
-        action = QAction(label, window)
-        action.setStatusTip(f"Export: {label.rstrip('…').lower()}")
-        action.triggered.connect(
-            lambda _=False, f=file_filter, s=suffix, m=method: _ask_and_export(window, f, s, m)
+    def ask_and_export(self, file_filter: str, suffix: str, method: str) -> None:
+        """Ask for a file name, then write it with writer ``method``; say how it went."""
+        snapshot = self.state.snapshot
+        if snapshot is None or not snapshot.steps:
+            self.show_message("Nothing to export yet: decode something first.", "warning")
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self.parent, "Export", f"attnscope{suffix}", file_filter
         )
-        menu.addAction(action)
-
-
-def _ask_and_export(window, file_filter: str, suffix: str, method: str) -> None:
-    if window.snapshot is None or not window.snapshot.steps:
-        window.show_message("Nothing to export yet: decode something first.", "warning")
-        return
-    path, _ = QFileDialog.getSaveFileName(window, "Export", f"attnscope{suffix}", file_filter)
-    if not path:
-        return
-    if not Path(path).suffix:
-        path += suffix
-    try:
-        getattr(window.exporter, method)(path)
-    except OSError as exc:
-        window.show_message(f"Could not write {path}: {exc.strerror or exc}", "error")
-    except ValueError as exc:
-        window.show_message(f"Nothing written: {exc}.", "warning")
-    else:
-        window.show_message(f"Exported {Path(path).name}", "info")
+        if not path:
+            return
+        if not Path(path).suffix:
+            path += suffix
+        try:
+            getattr(self, method)(path)
+        except OSError as exc:
+            self.show_message(f"Could not write {path}: {exc.strerror or exc}", "error")
+        except ValueError as exc:
+            self.show_message(f"Nothing written: {exc}.", "warning")
+        else:
+            self.show_message(f"Exported {Path(path).name}", "info")

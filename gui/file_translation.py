@@ -7,58 +7,80 @@ done before a cancel stay in ``OUT.partial``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QProgressBar, QToolButton
+from PySide6.QtWidgets import QFileDialog, QProgressBar, QToolButton, QWidget
+
+from attnscope.gui.decode_state import DecodeState
+from attnscope.gui.worker_client import WorkerClient
 
 TEXT_FILTER = "Text (*.txt *.gz);;All files (*)"
 
 
 class FileTranslation(QObject):
-    """Translating a whole file from a main window (its worker does the work)."""
+    """Translating a whole file with the loaded model (the worker does the work).
 
-    def __init__(self, window) -> None:
-        super().__init__(window)
-        self.window = window
+    state: tells whether a translation model is loaded; client: the worker;
+    decode_config: the Decoding panel's settings as a DecodeConfig;
+    show_message: tells the user how it went; parent: the dialogs' parent.
+    """
+
+    def __init__(
+        self,
+        state: DecodeState,
+        client: WorkerClient,
+        *,
+        decode_config: Callable[[], object],
+        show_message: Callable[[str, str], None],
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.client = client
+        self.parent_widget = parent
+        self._decode_config = decode_config
+        self._show_message = show_message
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(220)
         self.progress.hide()
         self.cancel = QToolButton()
         self.cancel.setText("Cancel")
         self.cancel.setToolTip("Stop the file translation; lines done so far stay in OUT.partial")
-        self.cancel.clicked.connect(window.client.cancel)
+        self.cancel.clicked.connect(client.cancel)
         self.cancel.hide()
         tip = "Translate every line of a text file into another file"
-        self.action = QAction("&Translate a file…", window)
+        self.action = QAction("&Translate a file…", parent)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+T"))
         self.action.setStatusTip(tip)
         self.action.setToolTip(tip)
         self.action.triggered.connect(self.ask_and_start)
-        worker = window.client.worker  # bound slots: they run in the GUI thread
+        worker = client.worker  # bound slots: they run in the GUI thread
         worker.batchProgress.connect(self._on_progress)
         worker.batchFinished.connect(self._on_finished)
 
     def ask_and_start(self) -> None:
         """Ask for the file to translate and where to write it."""
-        window = self.window
-        if window.summary is None or window.summary.task != "translation":
-            window.show_message("Load a translation checkpoint first.", "warning")
+        if self.state.task != "translation":
+            self._show_message("Load a translation checkpoint first.", "warning")
             return
-        src, _ = QFileDialog.getOpenFileName(window, "Text file to translate", "", TEXT_FILTER)
+        parent = self.parent_widget
+        src, _ = QFileDialog.getOpenFileName(parent, "Text file to translate", "", TEXT_FILTER)
         if not src:
             return
         out, _ = QFileDialog.getSaveFileName(
-            window, "Save translations as", src + ".translated.txt"
+            parent, "Save translations as", src + ".translated.txt"
         )
         if out:
             self.start(src, out)
 
     def start(self, src: str, out: str) -> None:
-        """Translate ``src`` line by line into ``out`` with the window's decode settings."""
+        """Translate ``src`` line by line into ``out`` with the Decoding panel's settings."""
         self.progress.setRange(0, 0)
         self.progress.show()
         self.cancel.show()
-        self.window.client.translate_file(src, out, self.window.decode_config())
+        self.client.translate_file(src, out, self._decode_config())
 
     def _on_progress(self, done: int, total: int) -> None:
         self.progress.setRange(0, total)
@@ -69,8 +91,8 @@ class FileTranslation(QObject):
         self.progress.hide()
         self.cancel.hide()
         if complete:
-            self.window.show_message(f"Translations written to {path}", "info")
+            self._show_message(f"Translations written to {path}", "info")
         else:
-            self.window.show_message(
+            self._show_message(
                 f"Stopped early: the lines done so far are in {path}.partial", "warning"
             )

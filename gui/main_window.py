@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -13,33 +12,47 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QStackedWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
+from attnscope.gui.autosave import SessionAutosave
+from attnscope.gui.caption_controller import CaptioningController, add_caption_exports
+from attnscope.gui.caption_view import CaptionWorkspace
 from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel, RecommendedDecoding
+from attnscope.gui.decode_inputs import WorkspaceInputs
 from attnscope.gui.decode_requests import DecodeRequests
-from attnscope.gui.device_menu import DeviceMenu
+from attnscope.gui.decode_state import DecodeState
+from attnscope.gui.demo_menu import DemoMenus
+from attnscope.gui.device_menu import DeviceChoice, DeviceMenu
+from attnscope.gui.export_actions import Exporter
 from attnscope.gui.file_translation import FileTranslation
 from attnscope.gui.frame_scheduler import FrameScheduler
 from attnscope.gui.message_bar import MessageBar
 from attnscope.gui.model_panel import ModelPanel
+from attnscope.gui.panels import AnalysisDocks
 from attnscope.gui.recent import RecentFiles, RecentMenu
+from attnscope.gui.reference_check import ReferenceCheck
+from attnscope.gui.snapshot_painter import SnapshotPainter
 from attnscope.gui.translate_view import TranslateWorkspace
 from attnscope.gui.worker_client import WorkerClient
 
 log = logging.getLogger(__name__)
 
-FRAME_S = 1 / 60  # snapshots are painted at most this often; the gap keeps input responsive
 VIEW_JOB_GAP_S = 0.004  # between two view updates (snapshot, beam tree): repaint and input
 PLACEHOLDER_TEXT = "Open a checkpoint (File > Open, or drop a file here)."
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.attnscope *.pt *.pth);;All files (*)"
 
 
 class MainWindow(QMainWindow):
-    """One window: a workspace matching the checkpoint's task, docks around it."""
+    """One window: a workspace matching the checkpoint's task, docks around it.
+
+    ``state`` (a DecodeState) is the decode shown; the window's parts are handed it,
+    the worker client and the widgets or callbacks they need, never the window.
+    """
 
     snapshotShown = Signal(object)  # after the views drew a snapshot (tests, benchmarks)
     modelLoaded = Signal(object)
@@ -56,37 +69,30 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("AttnScope")
         self.setAcceptDrops(True)
         self.settings = settings or QSettings()
-        # an explicit --device wins; "auto" falls back to the last choice made in the UI
-        saved = self.settings.value("model/device", "auto", type=str)
-        self.device = saved if device == "auto" else device
+        self.device_choice = DeviceChoice(self.settings, device)
         self.client = WorkerClient(self, reserve_cores_for_gui=reserve_cores_for_gui)
-        self.summary = None
-        self.snapshot = None
-        self.selected_step: int | None = None  # the step the user picked; None = the newest
+        self.state = DecodeState(self)
         # view updates run as separate jobs (see FrameScheduler): a paint never stalls for all
         self.frames = FrameScheduler(self, gap_s=VIEW_JOB_GAP_S)
-        self._next_paint_at = 0.0  # perf_counter time before which no snapshot is painted
-        self.loading: str | None = None  # name of the checkpoint being loaded
         self.recent = RecentFiles(self.settings)
-        self.requests = DecodeRequests(self)
         self._build_views()
+        self.requests = DecodeRequests(self.state, self.client, self._decode_inputs())
         self._build_actions()
         self._connect_worker()
         self._restore_settings()
-        from attnscope.gui.autosave import SessionAutosave
-
         self.shutdown_timeout_ms = 2000  # closing waits this long for the worker
-        self.autosave = SessionAutosave(self)
+        self.autosave = self._build_autosave()
 
     # -- construction --------------------------------------------------
     def _build_views(self) -> None:
         self.message_bar = MessageBar()
         self.translate_view = TranslateWorkspace()
+        self.caption_view = CaptionWorkspace()
         self.placeholder = QLabel(PLACEHOLDER_TEXT)
         self.placeholder.setAlignment(Qt.AlignCenter)
         self.workspaces = QStackedWidget()
-        self.workspaces.addWidget(self.placeholder)
-        self.workspaces.addWidget(self.translate_view)
+        for view in (self.placeholder, self.translate_view, self.caption_view):
+            self.workspaces.addWidget(view)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -99,26 +105,61 @@ class MainWindow(QMainWindow):
             "model": self._dock("Model", self.model_panel, Qt.LeftDockWidgetArea),
             "decode": self._dock("Decoding", self.decode_settings, Qt.LeftDockWidgetArea),
         }
-        self._build_extra_docks()
-        self.device_label = QLabel()
-        self.speed_label = QLabel()
-        self.file_translation = FileTranslation(self)
-        self.progress = self.file_translation.progress
-        self.cancel_batch = self.file_translation.cancel
-        bar = self.statusBar()
-        bar.addPermanentWidget(self.speed_label)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_batch)
-        bar.addPermanentWidget(self.device_label)
+        self._build_analysis_docks()
+        self.decode_actions = DecodeActions(self)
+        self._build_status_bar()
+        self.painter = SnapshotPainter(
+            self.state,
+            frames=self.frames,
+            translate_view=self.translate_view,
+            caption_view=self.caption_view,
+            analysis=self.analysis,
+            speed_label=self.speed_label,
+            parent=self,
+        )
+        self.painter.shown.connect(self.snapshotShown)
         self.translate_view.stepSelected.connect(self.select_step)
+        self.caption_view.stepSelected.connect(self.select_step)
         self.translate_view.sourceEdited.connect(self._on_source_edited)
         self.decode_settings.changed.connect(self._on_settings_changed)
 
-    def _build_extra_docks(self) -> None:
-        """Candidates and beam tree docks (filled by their own modules)."""
-        from attnscope.gui.panels import attach_analysis_docks
+    def _build_analysis_docks(self) -> None:
+        """Candidates and beam tree docks (filled by gui/panels.py)."""
+        self.analysis = AnalysisDocks(
+            self.state, frames=self.frames, translate_view=self.translate_view, parent=self
+        )
+        right = Qt.RightDockWidgetArea
+        self.docks["candidates"] = self._dock("Candidates", self.analysis.candidates, right)
+        self.docks["beam"] = self._dock("Beam search", self.analysis.beam_tree, right)
+        self.analysis.candidates.candidateActivated.connect(self.force_token)
+        self.analysis.candidates.tokenTyped.connect(self.force_typed_token)
 
-        attach_analysis_docks(self)
+    def _build_status_bar(self) -> None:
+        self.device_label = QLabel()
+        self.speed_label = QLabel()
+        self.file_translation = FileTranslation(
+            self.state,
+            self.client,
+            decode_config=self.decode_config,
+            show_message=self.show_message,
+            parent=self,
+        )
+        self.progress = self.file_translation.progress
+        self.cancel_batch = self.file_translation.cancel
+        bar = self.statusBar()
+        for widget in (self.speed_label, self.progress, self.cancel_batch, self.device_label):
+            bar.addPermanentWidget(widget)
+
+    def _decode_inputs(self) -> WorkspaceInputs:
+        return WorkspaceInputs(
+            self.state,
+            translate_view=self.translate_view,
+            caption_view=self.caption_view,
+            settings_panel=self.decode_settings,
+            run_action=self.decode_actions.run,
+            show_message=self.show_message,
+            show_status=self.statusBar().showMessage,
+        )
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -128,7 +169,6 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_actions(self) -> None:
-        self.decode_actions = DecodeActions(self)
         acts = self.decode_actions
         acts.step.triggered.connect(self.step)
         acts.run.triggered.connect(self.toggle_run)
@@ -139,39 +179,22 @@ class MainWindow(QMainWindow):
         toolbar.addActions(acts.all)
         self.addToolBar(toolbar)
         menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        self.open_action = self._action(
-            "&Open checkpoint…", QKeySequence.Open, self.open_dialog, "Open a model checkpoint"
-        )
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        self._recent_entries = RecentMenu(self.recent_menu, self.recent, self.load_checkpoint)
-        from attnscope.gui.demo_menu import DemoMenus
-
-        self.demo_menus = DemoMenus(self, file_menu, before=self.recent_menu.menuAction())
-        self.batch_action = self.file_translation.action
-        file_menu.addAction(self.batch_action)
-        self.export_menu = file_menu.addMenu("&Export")
-        from attnscope.gui.export_actions import attach_export_actions
-
-        attach_export_actions(self, self.export_menu)
-        from attnscope.gui.caption_controller import CaptioningController
-
-        self.captioning = CaptioningController(self, file_menu, before=self.batch_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self._action("&Quit", QKeySequence.Quit, self.close, "Quit AttnScope"))
+        self._build_file_menu(menu.addMenu("&File"))
         decode_menu = menu.addMenu("&Decode")
         decode_menu.addActions(acts.all)
         decode_menu.addSeparator()
         self.recommended = RecommendedDecoding(self, self.decode_settings, self.statusBar())
         decode_menu.addAction(self.recommended.action)
-        from attnscope.gui.reference_check import ReferenceCheck
-
-        self.reference_check = ReferenceCheck(self, decode_menu)
+        self.reference_check = ReferenceCheck(
+            self.state, self.requests, self.client, show_message=self.show_message, parent=self
+        )
+        decode_menu.addAction(self.reference_check.action)
         toolbar.addSeparator()
         toolbar.addAction(self.reference_check.action)
         view_menu = menu.addMenu("&View")
-        self.device_menu = DeviceMenu(self, view_menu)
+        self.device_menu = DeviceMenu(
+            self.state, self.device_choice, view_menu, reload=self.load_checkpoint
+        )
         self.device_group = self.device_menu.group
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
@@ -179,6 +202,57 @@ class MainWindow(QMainWindow):
         help_menu.addAction(
             self._action("&About AttnScope", None, self.about, "About this program")
         )
+
+    def _build_file_menu(self, file_menu: QMenu) -> None:
+        self.open_action = self._action(
+            "&Open checkpoint…", QKeySequence.Open, self.open_dialog, "Open a model checkpoint"
+        )
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        self._recent_entries = RecentMenu(self.recent_menu, self.recent, self.load_checkpoint)
+        self.demo_menus = DemoMenus(
+            file_menu,
+            before=self.recent_menu.menuAction(),
+            load_checkpoint=self.load_checkpoint,
+            show_message=self.show_message,
+            show_status=self.statusBar().showMessage,
+        )
+        self.batch_action = self.file_translation.action
+        file_menu.addAction(self.batch_action)
+        self.export_menu = file_menu.addMenu("&Export")
+        self.exporter = Exporter(
+            self.state, self.translate_view.heatmap, parent=self, show_message=self.show_message
+        )
+        self.exporter.add_actions(self.export_menu)
+        self.captioning = CaptioningController(
+            self.state,
+            self.caption_view,
+            decode_input=self._decode_new_picture,
+            load_checkpoint=self.load_checkpoint,
+            show_message=self.show_message,
+            parent=self,
+        )
+        file_menu.insertAction(self.batch_action, self.captioning.open_action)
+        add_caption_exports(self.export_menu, self.captioning.exporter, self.state)
+        self.analysis.beam_tree.nodeSelected.connect(self.captioning.show_beam_node)
+        self.decode_actions.run.toggled.connect(self.caption_view.set_streaming)
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", QKeySequence.Quit, self.close, "Quit AttnScope"))
+
+    def _build_autosave(self) -> SessionAutosave:
+        autosave = SessionAutosave(
+            self.state,
+            settings=self.settings,
+            translate_view=self.translate_view,
+            decode_settings=self.decode_settings,
+            current_source=self.current_source,
+            restore_decode=self.restore_decode,
+            show_message=self.show_message,
+            parent=self,
+        )
+        self.modelLoaded.connect(autosave.model_loaded)
+        self.snapshotShown.connect(autosave.snapshot_shown)
+        return autosave
 
     def _action(self, text: str, key, slot, tip: str) -> QAction:
         action = QAction(text, self)
@@ -193,7 +267,7 @@ class MainWindow(QMainWindow):
         worker = self.client.worker
         worker.loaded.connect(self._on_model_loaded)
         worker.loadFailed.connect(self._on_load_failed)
-        worker.snapshot.connect(self._on_snapshot)
+        worker.snapshot.connect(self._on_worker_snapshot)
         worker.failed.connect(self._on_worker_failed)
         # bound methods only: a lambda would run in the worker's thread
         worker.cancelled.connect(self._on_worker_cancelled)
@@ -204,13 +278,14 @@ class MainWindow(QMainWindow):
         """Load ``path`` in the worker; ``after_paint``: send the request once the window
         has drawn itself (the worker's first load imports torch, seconds of busy GIL)."""
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
-        self.loading = Path(path).name
-        if self.summary is None:  # the first load: the window shows before torch is ready
-            self.placeholder.setText(f"Loading {self.loading}…")
+        self.state.loading = Path(path).name
+        if self.state.summary is None:  # the first load: the window shows before torch is ready
+            self.placeholder.setText(f"Loading {self.state.loading}…")
+        device = self.device_choice.device
         if after_paint:
-            QTimer.singleShot(0, self, lambda: self.client.load_checkpoint(str(path), self.device))
+            QTimer.singleShot(0, self, lambda: self.client.load_checkpoint(str(path), device))
         else:
-            self.client.load_checkpoint(str(path), self.device)
+            self.client.load_checkpoint(str(path), device)
 
     def open_dialog(self) -> None:
         start = str(Path(self.recent.paths()[0]).parent) if self.recent.paths() else ""
@@ -219,14 +294,13 @@ class MainWindow(QMainWindow):
             self.load_checkpoint(path)
 
     def _on_model_loaded(self, summary) -> None:
-        self.loading = None
-        self.summary = summary
-        self.snapshot = None
+        self.state.loading = None
+        self.state.set_snapshot(None)
+        self.state.set_summary(summary)
         self.requests.forget()
         self.recent.add(summary.path)
         self.model_panel.set_summary(summary)
         self.decode_settings.set_task(summary.task)
-        self.device_menu.model_loaded(summary)
         self.device_label.setText(f"Device: {summary.device}")
         self.workspaces.setCurrentWidget(self._workspace_for(summary.task))
         self.setWindowTitle(f"AttnScope — {summary.name}")
@@ -241,12 +315,8 @@ class MainWindow(QMainWindow):
         views = {"translation": self.translate_view, "captioning": self.caption_view}
         return views.get(task, self.placeholder)
 
-    def _active_view(self) -> QWidget:
-        """The workspace showing decodes: translation or captioning."""
-        return self.caption_view if self.captioning.is_active() else self.translate_view
-
     def _on_load_failed(self, path: str, message: str) -> None:
-        self.loading = None
+        self.state.loading = None
         self.placeholder.setText(PLACEHOLDER_TEXT)
         self.statusBar().clearMessage()
         self.show_message(f"Could not open {Path(path).name}: {message}", "error")
@@ -273,17 +343,15 @@ class MainWindow(QMainWindow):
 
     def force_token(self, token_id: int) -> None:
         """Replace the selected step's token and let the decode continue live."""
-        if self.snapshot is None or not self.snapshot.steps:
-            return
-        step = (
-            self.selected_step if self.selected_step is not None else len(self.snapshot.steps) - 1
-        )
-        self.requests.force(token_id, step)
+        step = self.state.shown_step()
+        if step is not None:
+            self.requests.force(token_id, step)
 
     def force_typed_token(self, text: str) -> None:
-        if self.summary is None:
+        summary = self.state.summary
+        if summary is None:
             return
-        token_id = self.summary.piece_to_id(text.strip())
+        token_id = summary.piece_to_id(text.strip())
         if token_id is None:
             self.show_message(f"{text.strip()!r} is not in the target vocabulary.", "warning")
         else:
@@ -298,59 +366,27 @@ class MainWindow(QMainWindow):
             self.decode_actions.run.setChecked(True)
             self.toggle_run()
 
+    def _decode_new_picture(self) -> None:
+        """A picture was chosen: caption it live (Run), else open its session."""
+        if self.decode_settings.live.isChecked():
+            self.decode_actions.run.setChecked(True)
+            self.toggle_run()  # opens the session, then runs once it has answered
+        else:
+            self.requests.ensure_session()
+
     def _on_settings_changed(self) -> None:
         self.decode_settings.save(self.settings)
 
     # -- results --------------------------------------------------------
-    def _on_snapshot(self, snapshot) -> None:
-        self.snapshot = snapshot
+    def _on_worker_snapshot(self, snapshot) -> None:
+        self.state.set_snapshot(snapshot)
         if snapshot.done:
             self.decode_actions.run.setChecked(False)
-        if not self.frames.pending("snapshot"):  # latest wins: a waiting paint takes the newest
-            # at most one paint per frame, and a frame's rest stays free for input events
-            self.frames.request("snapshot", self._paint_latest, not_before=self._next_paint_at)
         self.requests.answered()  # a Step/Run that waited for the session goes now
 
-    def _paint_latest(self) -> None:
-        snapshot = self.snapshot
-        if snapshot is None:
-            return
-        self._show_snapshot()
-        self._show_speed(snapshot)
-        self._next_paint_at = time.perf_counter() + FRAME_S
-        self.snapshotShown.emit(snapshot)
-
-    def _shown_step(self) -> int | None:
-        """The step the views show as selected: the user's choice, else the newest."""
-        if self.selected_step is not None:
-            return self.selected_step
-        return len(self.snapshot.steps) - 1 if self.snapshot.steps else None
-
-    def _show_snapshot(self) -> None:
-        snapshot, selected = self.snapshot, self._shown_step()
-        view = self._active_view()
-        if view is self.translate_view:  # the text and chips are a view job of their own
-            view.show_attention(snapshot, selected)
-            self.frames.request("tokens", self._show_tokens)
-        else:
-            view.show_snapshot(snapshot, selected)
-        self.analysis.show_snapshot(snapshot, selected)
-
-    def _show_tokens(self) -> None:
-        if self.snapshot is not None and self._active_view() is self.translate_view:
-            self.translate_view.show_tokens(self.snapshot, self._shown_step())
-
     def select_step(self, step: int) -> None:
-        if self.snapshot is None or not 0 <= step < len(self.snapshot.steps):
-            return
-        self.selected_step = step
-        self._active_view().select_step(step)
-        self.analysis.show_snapshot(self.snapshot, step)
-
-    def _show_speed(self, snapshot) -> None:
-        if snapshot.step_ms:
-            ms = sorted(snapshot.step_ms)[len(snapshot.step_ms) // 2]
-            self.speed_label.setText(f"{ms:.1f} ms/step · {1000 / max(ms, 1e-6):.0f} tokens/s")
+        """Show step ``step`` as selected (a chip, the timeline, a heat map row)."""
+        self.painter.select_step(step)
 
     def _on_worker_cancelled(self) -> None:
         self.statusBar().showMessage("Stopped", 3000)
@@ -384,13 +420,18 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:
         from attnscope.gui.drops import handle_drop
 
-        handle_drop(self, event.mimeData())
+        handle_drop(
+            event.mimeData(),
+            pictures=self.captioning,
+            load_checkpoint=self.load_checkpoint,
+            show_message=self.show_message,
+        )
         event.acceptProposedAction()
 
     def about(self) -> None:
         from attnscope.gui.about import show_about
 
-        show_about(self)
+        show_about(self, self.menuBar())
 
     def _restore_settings(self) -> None:
         geometry = self.settings.value("window/geometry")

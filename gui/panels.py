@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject
 
 from attnscope.gui.beam_tree import BeamNode, QtBeamTreeView
 from attnscope.gui.candidates import QtCandidatesPanel
-from attnscope.gui.translate_view import display_piece
+from attnscope.gui.decode_state import DecodeState
+from attnscope.gui.frame_scheduler import FrameScheduler
+from attnscope.gui.translate_view import TranslateWorkspace, display_piece
 
 TREE_INTERVAL_S = 0.3  # a growing beam tree is redrawn at most ~3 times a second
 # The candidates and the tree are drawn as view jobs of their own (the window's
@@ -49,26 +51,40 @@ def beam_nodes(snapshot) -> list[BeamNode]:
 
 
 class AnalysisDocks(QObject):
-    """Owns the candidates and beam docks of a main window and keeps them in sync."""
+    """The candidates and beam tree widgets of one decode, kept in sync with its state.
 
-    def __init__(self, window) -> None:
-        super().__init__(window)
-        self.window = window
+    The owner puts ``candidates`` and ``beam_tree`` in docks. Their redraws are view
+    jobs of ``frames`` (the window's FrameScheduler); choosing a beam node shows that
+    hypothesis in ``translate_view``'s heat map.
+    """
+
+    def __init__(
+        self,
+        state: DecodeState,
+        *,
+        frames: FrameScheduler,
+        translate_view: TranslateWorkspace,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.frames = frames
+        self.translate_view = translate_view
         self.candidates = QtCandidatesPanel()
         self.beam_tree = QtBeamTreeView()
-        window.docks["candidates"] = window._dock(
-            "Candidates", self.candidates, Qt.RightDockWidgetArea
-        )
-        window.docks["beam"] = window._dock("Beam search", self.beam_tree, Qt.RightDockWidgetArea)
-        self.candidates.candidateActivated.connect(window.force_token)
-        self.candidates.tokenTyped.connect(window.force_typed_token)
         self.beam_tree.nodeSelected.connect(self._on_node_selected)
         self._drawn_tree = None  # (tree, best node) on screen; tree None = empty
         self._pending_tree = None  # the snapshot whose tree waits for its view job
         self._tree_drawn_at = 0.0
         self._candidates_key = None
         self._pending_candidates = None  # (snapshot, selected step) waiting for its view job
-        self._vocab_for = None
+        state.summaryChanged.connect(self._on_summary_changed)
+
+    def _on_summary_changed(self, summary) -> None:
+        """Another model: its vocabulary for typed tokens; the old candidates go."""
+        self._pending_candidates, self._candidates_key = None, None
+        self.candidates.clear()
+        self.candidates.set_vocabulary([p for p in summary.target_vocab if p] if summary else [])
 
     def show_snapshot(self, snapshot, selected: int | None) -> None:
         """Queue the candidates of step ``selected`` and the beam tree of ``snapshot``.
@@ -77,18 +93,13 @@ class AnalysisDocks(QObject):
         updates and repaints never add to the frame that drew the heat map.
         """
         self._pending_candidates = (snapshot, selected)
-        self.window.frames.request(CANDIDATES_JOB, self._draw_pending_candidates)
+        self.frames.request(CANDIDATES_JOB, self._draw_pending_candidates)
         self._show_tree(snapshot)
 
     def _draw_pending_candidates(self) -> None:
         pending, self._pending_candidates = self._pending_candidates, None
-        if pending is None:
-            return
-        summary = self.window.summary
-        if summary is not None and self._vocab_for is not summary:
-            self._vocab_for = summary
-            self.candidates.set_vocabulary([p for p in summary.target_vocab if p])
-        self._show_candidates(*pending)
+        if pending is not None:
+            self._show_candidates(*pending)
 
     def _show_candidates(self, snapshot, selected: int | None) -> None:
         if selected is None or not snapshot.steps:
@@ -111,7 +122,7 @@ class AnalysisDocks(QObject):
     def _show_tree(self, snapshot) -> None:
         """Queue the beam tree of ``snapshot`` as a view job; while a beam grows, at most
         every TREE_INTERVAL_S. The latest snapshot wins."""
-        frames = self.window.frames
+        frames = self.frames
         if self._is_drawn(snapshot):
             self._pending_tree = None
             frames.cancel(TREE_JOB)
@@ -156,7 +167,7 @@ class AnalysisDocks(QObject):
         if not whole and drawn and len(nodes) > drawn + TREE_CHUNK_NODES:
             self.beam_tree.set_tree(nodes[: drawn + TREE_CHUNK_NODES])
             self._drawn_tree = None  # part of a tree: not what any snapshot shows
-            self.window.frames.request(TREE_JOB, self._draw_pending_tree, priority=TREE_PRIORITY)
+            self.frames.request(TREE_JOB, self._draw_pending_tree, priority=TREE_PRIORITY)
             return
         self._pending_tree = None
         self.beam_tree.set_tree(nodes)
@@ -167,23 +178,19 @@ class AnalysisDocks(QObject):
 
     def _on_node_selected(self, node_id: int) -> None:
         """Show the chosen hypothesis's attention in the heat map."""
-        snapshot = self.window.snapshot
+        snapshot = self.state.snapshot
         if snapshot is None or snapshot.tree is None or snapshot.node_attention is None:
             return
         if self._pending_tree is not None:  # a waiting redraw first: the node may be new
-            self.window.frames.cancel(TREE_JOB)
+            self.frames.cancel(TREE_JOB)
             self._draw_pending_tree(whole=True)
         self.beam_tree.select(node_id)
         path = snapshot.tree.path(node_id)
         if not path:
             return
-        heatmap = self.window.translate_view.heatmap
+        heatmap = self.translate_view.heatmap
         heatmap.set_tokens(
             list(heatmap.source_tokens()), [display_piece(snapshot.node_pieces[n]) for n in path]
         )
         heatmap.set_heads(np.ascontiguousarray(snapshot.node_attention[path]))
-        self.window.translate_view._shown_rows = -1  # next snapshot redraws fully
-
-
-def attach_analysis_docks(window) -> None:
-    window.analysis = AnalysisDocks(window)
+        self.translate_view._shown_rows = -1  # next snapshot redraws fully

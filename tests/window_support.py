@@ -13,4 +13,4 @@ def wait_snapshot(qtbot, window, action, check=lambda s: True):
     """Trigger ``action`` and wait for a shown snapshot that satisfies ``check``."""
     with qtbot.waitSignal(window.snapshotShown, timeout=TIMEOUT, check_params_cb=check):
         action()
-    return window.snapshot
+    return window.state.snapshot

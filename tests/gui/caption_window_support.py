@@ -43,9 +43,9 @@ def drop_and_wait(qtbot, window, path):
 
 
 def step_to(qtbot, window, count):
-    for n in range(len(window.snapshot.steps) + 1, count + 1):
+    for n in range(len(window.state.snapshot.steps) + 1, count + 1):
         wait_snapshot(qtbot, window, window.step, lambda s, n=n: len(s.steps) == n)
-    return window.snapshot
+    return window.state.snapshot
 
 
 def run_to_end(qtbot, window):

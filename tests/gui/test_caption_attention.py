@@ -134,5 +134,5 @@ def test_export_before_any_word_says_so(qtbot, window, captioner):
     load_captioner(qtbot, window, captioner)
     from attnscope.gui.caption_controller import _ask_and_export
 
-    _ask_and_export(window, window.captioning.exporter, "PNG (*.png)", ".png", "strip_png")
+    _ask_and_export(window.captioning.exporter, "PNG (*.png)", ".png", "strip_png")
     assert "Nothing to export" in window.message_bar.text()

@@ -60,7 +60,7 @@ def test_loading_a_captioner_shows_the_picture_pane_with_an_example(qtbot, windo
     # a gallery click captions another bundled picture
     second = str(example_images()[1])
     wait_snapshot(qtbot, window, view.gallery.buttons[1].click, lambda s: s.source_text == second)
-    assert window.snapshot.image.shape[:2] == Image.open(second).size[::-1]
+    assert window.state.snapshot.image.shape[:2] == Image.open(second).size[::-1]
 
 
 def test_drop_a_file_step_and_overlay_matches_the_engine(qtbot, window, captioner, tmp_path):
@@ -289,7 +289,7 @@ def test_step_before_any_picture_asks_for_one(qtbot, window, captioner):
     assert window.workspaces.currentWidget() is view and view.pages.currentWidget() is view.hint
     window.step()
     assert "Drop a picture" in window.message_bar.text()
-    assert window.snapshot is None
+    assert window.state.snapshot is None
 
 
 def _fake_snapshot(steps, image, grid=GRID, heads=1):

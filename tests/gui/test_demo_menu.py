@@ -29,9 +29,11 @@ def attach(window, folder, launched):
         return True
 
     return DemoMenus(
-        window,
         window.menuBar().actions()[0].menu(),
         before=window.recent_menu.menuAction(),
+        load_checkpoint=window.load_checkpoint,
+        show_message=window.show_message,
+        show_status=window.statusBar().showMessage,
         checkpoints=lambda: sorted(folder.glob("*.safetensors")),
         launcher=launcher,
     )
@@ -58,7 +60,7 @@ def test_menu_lists_every_bundled_model_and_opens_one_here(qtbot, window, demo_f
     assert "decoder:" in actions[0].toolTip()
     with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
         actions[1].trigger()
-    assert window.summary.name == "b-multihead.safetensors"
+    assert window.state.summary.name == "b-multihead.safetensors"
     # the menu is rebuilt, not appended to, each time it opens
     menus.here.aboutToShow.emit()
     assert len(menus.here.actions()) == 3
@@ -77,9 +79,11 @@ def test_new_window_starts_a_second_process_on_that_checkpoint(window, demo_fold
 
 def test_a_refused_launch_says_so_and_the_window_keeps_working(window, demo_folder):
     menus = DemoMenus(
-        window,
         window.menuBar().actions()[0].menu(),
         before=window.recent_menu.menuAction(),
+        load_checkpoint=window.load_checkpoint,
+        show_message=window.show_message,
+        show_status=window.statusBar().showMessage,
         checkpoints=lambda: sorted(demo_folder.glob("*.safetensors")),
         launcher=lambda program, arguments: False,
     )

@@ -37,4 +37,4 @@ def test_the_window_warns_when_it_opens_a_session_without_a_font(
     window.translate_view.set_source("我想喝一杯热茶。")
     wait_snapshot(qtbot, window, window.step, lambda snap: len(snap.steps) == 1)
     assert ("Chinese characters" in window.message_bar.text()) == (not installed)
-    assert window.snapshot.steps  # the decode itself went ahead
+    assert window.state.snapshot.steps  # the decode itself went ahead

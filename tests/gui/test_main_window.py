@@ -38,7 +38,7 @@ def test_open_action_loads_and_shows_the_model(
     )
     with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
         window.open_action.trigger()
-    assert window.summary.task == "translation"
+    assert window.state.summary.task == "translation"
     assert window.model_panel.labels["task"].text() == "translation"
     assert "GRU" in window.model_panel.labels["architecture"].text()
     assert window.workspaces.currentWidget() is window.translate_view
@@ -54,7 +54,7 @@ def test_drop_a_checkpoint_then_a_bad_file(qtbot, window, tiny_translation_check
         drop_files(window, [bad])
     qtbot.waitUntil(lambda: "notes.safetensors" in window.message_bar.text())
     # the previous model is still there and still translates
-    assert window.summary.name == Path(tiny_translation_checkpoint).name
+    assert window.state.summary.name == Path(tiny_translation_checkpoint).name
     window.translate_view.set_source(SOURCE)
     snapshot = wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
     assert snapshot.target_pieces
@@ -68,7 +68,7 @@ def test_step_three_times_back_and_heatmap_matches_engine(
     for expected in (1, 2, 3):
         wait_snapshot(qtbot, window, window.step, lambda s, n=expected: len(s.steps) == n)
     heatmap = window.translate_view.heatmap
-    source_len = len(window.snapshot.source_pieces)
+    source_len = len(window.state.snapshot.source_pieces)
     assert heatmap.matrix().shape == (3, source_len)
     reference = engine_attention(tiny_translation_checkpoint, 3)
     np.testing.assert_allclose(heatmap.matrix(), reference[:, 0, :], atol=1e-6)
@@ -82,7 +82,7 @@ def test_force_candidate_changes_target_from_that_step(qtbot, window, tiny_trans
     window.translate_view.set_source(SOURCE)
     for expected in (1, 2, 3):
         wait_snapshot(qtbot, window, window.step, lambda s, n=expected: len(s.steps) == n)
-    before = window.snapshot.steps
+    before = window.state.snapshot.steps
     window.select_step(1)
     alternative = int(before[1].topk_ids[1])  # the runner-up at step 2
     wait_snapshot(
@@ -91,7 +91,7 @@ def test_force_candidate_changes_target_from_that_step(qtbot, window, tiny_trans
         lambda: window.force_token(alternative),
         lambda s: s.done and len(s.steps) >= 2 and s.steps[1].token_id == alternative,
     )
-    after = window.snapshot.steps
+    after = window.state.snapshot.steps
     assert after[0].token_id == before[0].token_id
     assert after[1].token_id == alternative and after[1].forced
 
@@ -128,14 +128,12 @@ def test_run_to_the_end_and_export(qtbot, window, tiny_translation_checkpoint, t
 def test_alignment_export_of_a_model_without_attention_says_why(
     qtbot, window, tiny_plain_checkpoint, tmp_path, monkeypatch
 ):
-    from attnscope.gui.export_actions import _ask_and_export
-
     load(qtbot, window, tiny_plain_checkpoint)
     window.translate_view.set_source(SOURCE)
     wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
     target = tmp_path / "links.txt"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
-    _ask_and_export(window, "Text (*.txt)", ".txt", "alignment_txt")
+    window.exporter.ask_and_export("Text (*.txt)", ".txt", "alignment_txt")
     assert "no attention to read word alignments from" in window.message_bar.text()
     assert not target.exists()
 
@@ -229,10 +227,10 @@ def test_device_menu_lists_the_workers_devices_and_reloads(
     names = [a.data() for a in window.device_group.actions()]
     assert names[0] == "auto" and "cpu" in names
     cpu = next(a for a in window.device_group.actions() if a.data() == "cpu")
-    window.device = "auto"
+    window.device_choice.device = "auto"
     with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
         cpu.trigger()
-    assert window.device == "cpu" and window.summary.device == "cpu"
+    assert window.device_choice.device == "cpu" and window.state.summary.device == "cpu"
     assert window.settings.value("model/device") == "cpu"
 
 

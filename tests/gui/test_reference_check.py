@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import pytest
 from PySide6.QtWidgets import QInputDialog
@@ -38,11 +39,13 @@ def test_the_menu_action_forces_the_reference_and_reports(
     monkeypatch.setattr(QInputDialog, "exec", answer)
     with qtbot.waitSignal(window.client.worker.referenceChecked, timeout=TIMEOUT):
         window.reference_check.action.trigger()
-    qtbot.waitUntil(lambda: window.snapshot is not None and window.snapshot.done, timeout=TIMEOUT)
+    qtbot.waitUntil(
+        lambda: window.state.snapshot is not None and window.state.snapshot.done, timeout=TIMEOUT
+    )
     qtbot.waitUntil(lambda: window.reference_check.report is not None, timeout=TIMEOUT)
     report = window.reference_check.report
-    assert window.snapshot.target_pieces == report.pieces
-    assert all(step.forced for step in window.snapshot.steps)
+    assert window.state.snapshot.target_pieces == report.pieces
+    assert all(step.forced for step in window.state.snapshot.steps)
     assert window.message_bar.text() == report.describe()
     assert window.reference_check.last_reference == REFERENCE
     assert shown == [(PROMPTS["translation"], DIALOG_WIDTH)]
@@ -70,7 +73,8 @@ def test_the_report_stays_until_dismissed_is_exported_and_a_step_starts_afresh(
     assert exported["reference_check"]["reference"] == REFERENCE
     assert exported["reference_check"]["log_prob"] == pytest.approx(report.log_prob, abs=1e-5)
     assert len(exported["reference_check"]["disagreements"]) == len(report.disagreements)
-    assert exported["settings"] == {}  # the forced session is not the panel's decode
+    # the comparison decode ran with the panel's settings, and the export says so
+    assert exported["settings"] == asdict(window.decode_config())
     snapshot = wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
     assert not snapshot.steps[0].forced  # a fresh session with the panel's settings
 
@@ -100,7 +104,7 @@ def test_an_empty_reference_or_no_model_gets_a_message_and_sends_nothing(
     window.translate_view.set_source(SOURCE)
     assert not window.reference_check.check("   ")
     assert "Type the translation or caption you expected" in window.message_bar.text()
-    assert window.requests.key is None and window.snapshot is None
+    assert window.requests.key is None and window.state.snapshot is None
 
 
 def test_an_overlong_reference_is_refused_by_the_worker_and_the_app_goes_on(

@@ -114,10 +114,10 @@ def test_dropping_a_hostile_file_gives_a_message_and_the_app_still_translates(
     assert message.startswith(f"Could not open {bad.name}: ")
     assert "Unexpected error" not in message, message
     assert not (tmp_path / PICKLE_MARKER).exists()
-    assert window.summary.path == str(tiny_translation_checkpoint)
+    assert window.state.summary.path == str(tiny_translation_checkpoint)
     window.translate_view.set_source(SOURCE)
     snapshot = wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
-    assert snapshot.target_pieces and os.path.exists(window.summary.path)
+    assert snapshot.target_pieces and os.path.exists(window.state.summary.path)
     assert [r.message for r in qtlog.records if r.type != 0] == []  # no Qt warnings at all
 
 

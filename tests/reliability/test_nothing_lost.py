@@ -23,9 +23,9 @@ def decode_a_few_steps(qtbot, window, checkpoint) -> None:
     for expected in (1, 2, 3):
         wait_snapshot(qtbot, window, window.step, lambda s, n=expected: len(s.steps) == n)
     window.select_step(1)
-    alternative = int(window.snapshot.steps[1].topk_ids[1])
+    alternative = int(window.state.snapshot.steps[1].topk_ids[1])
     wait_snapshot(qtbot, window, lambda: window.force_token(alternative), lambda s: s.done)
-    length = len(window.snapshot.steps)
+    length = len(window.state.snapshot.steps)
     wait_snapshot(qtbot, window, window.back, lambda s: len(s.steps) == length - 1)
 
 
@@ -42,7 +42,7 @@ def test_source_settings_and_the_last_decode_survive_a_restart(
     first = make_window()
     first.decode_settings.set_values({"max_length": 37, "beam_size": 3})
     decode_a_few_steps(qtbot, first, tiny_translation_checkpoint)
-    before = first.snapshot
+    before = first.state.snapshot
     assert any(s.forced for s in before.steps)
     first.close()
 
@@ -53,8 +53,8 @@ def test_source_settings_and_the_last_decode_survive_a_restart(
         assert second.translate_view.source() == SOURCE  # before any model is back
         # the last checkpoint reopens by itself and the decode is retaken
         qtbot.waitSignal(second.snapshotShown, timeout=TIMEOUT).wait()
-        assert second.summary.path == str(tiny_translation_checkpoint)
-        same_decode(second.snapshot, before)
+        assert second.state.summary.path == str(tiny_translation_checkpoint)
+        same_decode(second.state.snapshot, before)
         assert second.decode_settings.values()["max_length"] == 37
         assert second.decode_settings.values()["beam_size"] == 3
         # and the restored session goes on like any other
@@ -72,15 +72,15 @@ def test_the_session_is_saved_as_it_changes_so_a_crash_loses_nothing(
     wait_snapshot(qtbot, crashed, crashed.step, lambda s: len(s.steps) == 1)
     with qtbot.waitSignal(crashed.autosave.saved, timeout=TIMEOUT):
         crashed.step()  # written a moment after the step is shown, without any close
-    before = crashed.snapshot
+    before = crashed.state.snapshot
     assert len(before.steps) == 2
     # the process "dies" here: no closeEvent; a new window starts from the files alone
     restarted = make_window()
     assert restarted.translate_view.source() == SOURCE
     with qtbot.waitSignal(restarted.autosave.restored, timeout=TIMEOUT):
         load(qtbot, restarted, tiny_translation_checkpoint)
-    qtbot.waitUntil(lambda: restarted.snapshot is not None, timeout=TIMEOUT)
-    same_decode(restarted.snapshot, before)
+    qtbot.waitUntil(lambda: restarted.state.snapshot is not None, timeout=TIMEOUT)
+    same_decode(restarted.state.snapshot, before)
 
 
 def test_a_damaged_session_file_is_ignored_and_replaced(
@@ -135,7 +135,7 @@ def test_a_failing_step_is_a_message_and_the_next_step_works(
     window.step()
     qtbot.waitUntil(lambda: message in window.message_bar.text(), timeout=TIMEOUT)
     assert window.message_bar.level == "error"
-    assert len(window.snapshot.steps) == 1  # nothing half-done is shown
+    assert len(window.state.snapshot.steps) == 1  # nothing half-done is shown
     wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 2)
 
 
@@ -174,13 +174,13 @@ def test_a_captioned_picture_and_its_decode_survive_a_restart(qtbot, make_window
     )
     for expected in (1, 2):
         wait_snapshot(qtbot, first, first.step, lambda s, n=expected: len(s.steps) == n)
-    before = first.snapshot
+    before = first.state.snapshot
     first.close()
 
     second = make_window()
     wanted = lambda s: s.source_text == str(picture) and len(s.steps) == 2  # noqa: E731
     wait_snapshot(qtbot, second, lambda: second.load_checkpoint(str(captioner)), wanted)
-    assert [s.token_id for s in second.snapshot.steps] == [s.token_id for s in before.steps]
-    np.testing.assert_allclose(second.snapshot.attention, before.attention, atol=1e-6)
+    assert [s.token_id for s in second.state.snapshot.steps] == [s.token_id for s in before.steps]
+    np.testing.assert_allclose(second.state.snapshot.attention, before.attention, atol=1e-6)
     assert second.caption_view.image_source() == str(picture)
     wait_snapshot(qtbot, second, second.step, lambda s: len(s.steps) == 3)
