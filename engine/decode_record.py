@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.inference_results import Caption, SessionSnapshot, Translation
 
 RECORD_FORMAT = "attnscope.decode"
@@ -47,7 +48,7 @@ TRANSLATION = "translation"
 CAPTIONING = "captioning"
 _TEXT_FIELD = {TRANSLATION: "translation", CAPTIONING: "caption"}  # task -> output field
 
-Settings = Mapping[str, Any] | Any  # a DecodeConfig (any dataclass) or a plain mapping
+Settings = DecodeConfig | Mapping[str, Any]  # a record's ``settings``: the config or its dict
 
 
 # -- JSON-ready values ------------------------------------------------------------------------
