@@ -12,5 +12,9 @@
 - ``distributed``: process group, ``shard_for_rank`` / ``gather_in_order``
 - ``run``:        ``train(config)``, what ``attnscope train`` calls
 
+The shapes data set and its pointing metric are in ``attnscope.engine.shapes``: measuring
+a trained model is evaluation, and training imports neither it nor ``engine.inference``
+(tests/engine/test_training_imports.py).
+
 See docs/training.md for the user's guide.
 """

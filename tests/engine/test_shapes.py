@@ -8,16 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from attnscope.engine.training.pointing import pointing_hit
-from attnscope.engine.training.shapes import (
+from attnscope.engine.shapes.dataset_files import decode_mask, encode_mask, write_dataset
+from attnscope.engine.shapes.pointing import pointing_hit
+from attnscope.engine.shapes.scenes import (
     COLOURS,
     ShapesConfig,
-    decode_mask,
-    encode_mask,
     generate_dataset,
     generate_scene,
     relation,
-    write_dataset,
 )
 
 CONFIG = ShapesConfig(image_size=64, shape_size=(12, 20), gap=3)

@@ -17,9 +17,10 @@ import pytest
 from attnscope.engine.checkpoint import read_checkpoint_info
 from attnscope.engine.inference import load_inference_model
 from attnscope.engine.resources import resource_dir
+from attnscope.engine.shapes.cli import main
+from attnscope.engine.shapes.pointing import caption_words, measure_pointing, noun_steps
+from attnscope.engine.shapes.scenes import Scene, SceneShape, generate_dataset
 from attnscope.engine.training.data import load_captioned_images
-from attnscope.engine.training.pointing import caption_words, measure_pointing, noun_steps
-from attnscope.engine.training.shapes import Scene, SceneShape, generate_dataset, main
 
 CHECKPOINT = resource_dir() / "checkpoints" / "shapes-attention.safetensors"
 FRESH_SEED = 20_240_607  # not the training (1) / dev (2) / report (3) / gallery (4) seed
@@ -142,7 +143,7 @@ def test_shipped_shapes_model_points_at_every_shape(fresh_report):
 
 
 def test_report_counts_unnamed_shapes_as_misses_and_also_gives_the_named_rate():
-    from attnscope.engine.training.pointing import PointingReport
+    from attnscope.engine.shapes.pointing import PointingReport
 
     report = PointingReport(scenes=2, shapes=5, named=4, hits=3)
     assert report.accuracy == pytest.approx(0.6) and report.named_accuracy == pytest.approx(0.75)

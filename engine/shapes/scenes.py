@@ -11,7 +11,8 @@ and a template caption that names them and their spatial relation::
 Because every shape's pixel mask and the word index of its noun in the caption
 are known exactly, a captioning model trained on these scenes can be checked
 for *pointing accuracy*: when the decoder emits a shape's noun, does the peak
-of its attention grid fall inside that shape? (``pointing.py``.)
+of its attention grid fall inside that shape? (``pointing.py``; ``dataset_files.py``
+writes scenes as files ``attnscope train`` reads.)
 
 Word indices count whitespace-separated words of the caption (``caption.split()``);
 a sub-word tokenizer has to map them to its own pieces.
@@ -22,18 +23,11 @@ is drawn from its own generator seeded with ``(seed, i)``, so it does not depend
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
-import logging
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
-
-logger = logging.getLogger(__name__)
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (215, 38, 38),
@@ -231,162 +225,3 @@ def generate_dataset(n: int, seed: int, config: ShapesConfig = ShapesConfig()) -
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
     return [generate_scene(np.random.default_rng([seed, i]), config) for i in range(n)]
-
-
-def encode_mask(mask: np.ndarray) -> list[int]:
-    """Run lengths of a bool mask in row-major order, starting with a False run."""
-    flat = np.asarray(mask, dtype=bool).ravel()
-    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    bounds = np.concatenate([[0], changes, [flat.size]])
-    runs = np.diff(bounds).tolist()
-    return [0, *runs] if flat.size and flat[0] else runs
-
-
-def decode_mask(runs: list[int], shape: tuple[int, int]) -> np.ndarray:
-    """Inverse of ``encode_mask``: (H, W) bool."""
-    if sum(runs) != shape[0] * shape[1]:
-        raise ValueError(f"mask runs cover {sum(runs)} pixels, expected {shape[0] * shape[1]}")
-    values = np.arange(len(runs)) % 2 == 1  # runs alternate False, True, ...
-    return np.repeat(values, runs).reshape(shape)
-
-
-def _scene_record(name: str, scene: Scene) -> dict:
-    return {
-        "image": name,
-        "caption": scene.caption,
-        "shapes": [
-            {
-                "kind": shape.kind,
-                "colour": shape.colour,
-                "box": list(shape.box),
-                "noun_index": shape.noun_index,
-                "mask_runs": encode_mask(shape.mask),
-            }
-            for shape in scene.shapes
-        ],
-    }
-
-
-def _write_images(images_dir: Path, scenes: list[Scene], prefix: str) -> list[dict]:
-    """Save each scene as ``{prefix}_00000.png`` ...; return their ``shapes.json`` records."""
-    images_dir.mkdir(parents=True, exist_ok=True)
-    records = []
-    for index, scene in enumerate(scenes):
-        name = f"{prefix}_{index:05d}.png"
-        scene.to_pil().save(images_dir / name)
-        records.append(_scene_record(name, scene))
-    return records
-
-
-def _write_captions(path: Path, records: list[dict]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["image", "caption"])
-        writer.writerows([record["image"], record["caption"]] for record in records)
-
-
-def write_dataset(
-    out_dir: str | Path, n: int, seed: int, config: ShapesConfig = ShapesConfig()
-) -> list[Scene]:
-    """Write ``n`` scenes to ``out_dir`` and return them.
-
-    Files: ``images/shapes_00000.png`` ... (lossless, so masks stay exact),
-    ``captions.csv`` (header ``image,caption``, as Flickr8k's captions file;
-    image names are relative to ``images/``), and ``shapes.json`` with the
-    config, the seed, and per scene the caption and each shape's kind, colour,
-    box ``[x0, y0, x1, y1]`` (exclusive ends), noun word index and mask as
-    row-major run lengths (``decode_mask``).
-    """
-    out = Path(out_dir)
-    scenes = generate_dataset(n, seed, config)
-    records = _write_images(out / "images", scenes, "shapes")
-    _write_captions(out / "captions.csv", records)
-    annotations = {
-        "seed": seed,
-        "config": asdict(config),
-        "image_size": [config.image_size, config.image_size],
-        "scenes": records,
-    }
-    (out / "shapes.json").write_text(json.dumps(annotations), encoding="utf-8")
-    logger.info("wrote %d shape scenes to %s", n, out)
-    return scenes
-
-
-def write_splits(
-    out_dir: str | Path,
-    splits: dict[str, tuple[int, int]],
-    config: ShapesConfig = ShapesConfig(),
-) -> dict[str, list[Scene]]:
-    """Several splits, each ``name: (n, seed)``, in one folder ``attnscope train`` reads.
-
-    Like ``write_dataset``, but images are named ``{split}_00000.png``, a
-    ``splits.tsv`` (``image<TAB>split``, as Flickr8k's) says which split each
-    image is in, and ``shapes.json`` holds ``{"config", "image_size",
-    "splits": {name: {"seed", "scenes"}}}``.
-    """
-    out = Path(out_dir)
-    written, all_records, per_split = {}, [], {}
-    for name, (n, seed) in splits.items():
-        written[name] = generate_dataset(n, seed, config)
-        records = _write_images(out / "images", written[name], name)
-        all_records.extend(records)
-        per_split[name] = {"seed": seed, "scenes": records}
-    _write_captions(out / "captions.csv", all_records)
-    lines = [
-        f"{record['image']}\t{name}\n" for name in per_split for record in per_split[name]["scenes"]
-    ]
-    (out / "splits.tsv").write_text("image\tsplit\n" + "".join(lines), encoding="utf-8")
-    annotations = {
-        "config": asdict(config),
-        "image_size": [config.image_size, config.image_size],
-        "splits": per_split,
-    }
-    (out / "shapes.json").write_text(json.dumps(annotations), encoding="utf-8")
-    logger.info("wrote %s shape scenes to %s", {k: v[0] for k, v in splits.items()}, out)
-    return written
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m attnscope.engine.training.shapes",
-        description="write a shapes dataset, or measure a captioner's pointing accuracy",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    write = commands.add_parser("write", help="write scenes for `attnscope train`")
-    write.add_argument("out_dir")
-    write.add_argument("--n", type=int, required=True, help="scenes (the train split with --dev-n)")
-    write.add_argument("--seed", type=int, required=True)
-    write.add_argument("--dev-n", type=int, default=0, help="also a dev split, with splits.tsv")
-    write.add_argument("--dev-seed", type=int, default=None, help="default: --seed + 1")
-    point = commands.add_parser("pointing", help="pointing accuracy on fresh scenes")
-    point.add_argument("-c", "--checkpoint", required=True)
-    point.add_argument("--n", type=int, default=150, help="fresh scenes")
-    point.add_argument("--seed", type=int, required=True)
-    point.add_argument("--device", default="cpu")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: ``write OUT_DIR --n N --seed S [--dev-n M]`` | ``pointing -c CKPT ...``."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    args = _parser().parse_args(argv)
-    if args.command == "write":
-        if args.dev_n:
-            dev_seed = args.seed + 1 if args.dev_seed is None else args.dev_seed
-            write_splits(
-                args.out_dir, {"train": (args.n, args.seed), "dev": (args.dev_n, dev_seed)}
-            )
-        else:
-            write_dataset(args.out_dir, args.n, args.seed)
-        return 0
-    from attnscope.engine.inference import load_inference_model
-    from attnscope.engine.training.pointing import measure_pointing
-
-    model = load_inference_model(args.checkpoint, device=args.device)
-    report = measure_pointing(model, generate_dataset(args.n, args.seed))
-    print(json.dumps(report.to_dict()))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

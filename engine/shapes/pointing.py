@@ -1,11 +1,12 @@
 """Pointing accuracy: does a captioner's attention, when it names a shape, peak inside it?
 
-For the generated shape scenes of ``shapes.py`` every shape's pixel mask is
+For the generated shape scenes of ``scenes.py`` every shape's pixel mask is
 known, so a captioning model's overlay can be checked: greedy-caption a scene,
 find the decode step of each shape's noun (``noun_steps``), and test whether
 the argmax cell of that step's attention grid has its centre inside the shape
 (``pointing_hit``). ``measure_pointing`` counts this over many fresh scenes;
-``python -m attnscope.engine.training.shapes pointing`` runs it on a checkpoint.
+``python -m attnscope.engine.shapes pointing`` runs it on a checkpoint. It measures
+a trained model (evaluation), so it lives here, not in engine/training.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from attnscope.engine.shapes.scenes import Scene
 from attnscope.engine.tokenizers import WORD_START
-from attnscope.engine.training.shapes import Scene
 
 if TYPE_CHECKING:
     from attnscope.engine.decoding import DecodeConfig
