@@ -185,17 +185,15 @@ class CaptionExporter:
         exports.export_matrix_npy(_required(self.view.attention_grids(), "attention"), path)
 
     def decode_json(self, path: str) -> None:
-        from attnscope.gui.export_actions import decode_payload
+        from attnscope.gui.export_actions import decode_record
 
-        payload = decode_payload(self.state)
-        payload.pop("source_pieces", None)
-        payload.pop("alignment", None)  # word links are for text sources
-        payload["caption"] = payload.pop("translation")
-        payload["image"] = self.view.image_name()
-        source = self.view.image_source()
-        payload["source"] = source if isinstance(source, str) else None
-        payload["attention"] = self.view.attention_grids()  # (T, heads, h, w)
-        exports.export_decode_json(payload, path)
+        source = self.view.image_source()  # a path, or pixels that came from no file
+        record = decode_record(
+            self.state,
+            image=self.view.image_name(),
+            image_path=source if isinstance(source, str) else None,
+        )
+        exports.export_decode_json(record, path)
 
 
 def _required(value, what: str):

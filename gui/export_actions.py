@@ -4,7 +4,6 @@ decode as JSON."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -37,40 +36,25 @@ def word_alignment(snapshot) -> str | None:
     )
 
 
-def decode_payload(state: DecodeState) -> dict:
-    """Input, settings, tokens, scores, top-k and attention of the shown decode.
+def decode_record(state: DecodeState, *, image: str | None = None, image_path=None) -> dict:
+    """The shown decode as a decode record (engine/decode_record.py, the one writer).
 
     ``settings`` is the DecodeConfig the shown decode used; for a reference check that
-    is the user's settings its comparison decode ran with.
+    is the user's settings its comparison decode ran with. ``image``/``image_path``: the
+    picture's name and path when captioning (see ``snapshot_record``).
     """
-    snapshot = state.snapshot
-    config = state.decode_config
-    payload = {
-        "model": state.summary.path if state.summary else None,
-        "source": snapshot.source_text,
-        "source_pieces": list(snapshot.source_pieces),
-        "settings": asdict(config) if config is not None else {},
-        "translation": snapshot.target_text,
-        "steps": [
-            {
-                "token_id": s.token_id,
-                "piece": s.piece,
-                "log_prob": s.log_prob,
-                "forced": s.forced,
-                "topk": [
-                    {"token_id": int(i), "piece": p, "prob": float(q)}
-                    for i, p, q in zip(s.topk_ids, s.topk_pieces, s.topk_probs, strict=True)
-                ],
-            }
-            for s in snapshot.steps
-        ],
-        "attention": snapshot.attention,
-        "alignment": word_alignment(snapshot),
-        "grid": snapshot.grid,
-    }
-    if state.reference is not None and state.report is not None:
-        payload["reference_check"] = {"reference": state.reference, **state.report.as_dict()}
-    return payload
+    from attnscope.engine.decode_record import snapshot_record
+
+    summary = state.summary
+    return snapshot_record(
+        state.snapshot,
+        model=summary.path if summary is not None else None,
+        settings=state.decode_config,
+        reference=state.reference,
+        report=state.report if state.reference is not None else None,
+        image=image,
+        image_path=image_path,
+    )
 
 
 class Exporter:
@@ -120,7 +104,7 @@ class Exporter:
         Path(path).write_text(links + "\n", encoding="utf-8")
 
     def decode_json(self, path: str) -> None:
-        exports.export_decode_json(decode_payload(self.state), path)
+        exports.export_decode_json(decode_record(self.state), path)
 
     def add_actions(self, menu: QMenu) -> None:
         """One File > Export entry per format."""
