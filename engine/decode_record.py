@@ -198,6 +198,7 @@ def translation_record(
         nbest=[{"translation": text, "score": score} for text, score in translation.nbest],
         attention=translation.attention,
     )
+    record.update(_command_line_names(translation.pieces, translation.source_pieces))
     if align:
         record["alignment"] = _alignment(
             translation.attention, translation.source_pieces, translation.pieces
@@ -226,6 +227,7 @@ def caption_record(
         grid=caption.grid,
         attention=caption.attention,  # already (T, heads, h, w)
     )
+    record.update(_command_line_names(caption.pieces, None))
     return to_jsonable(record)
 
 
@@ -250,6 +252,15 @@ def no_decode_record(
     else:
         record.update({_TEXT_FIELD[task]: "", "pieces": [], "attention": None})
     return to_jsonable(record)
+
+
+def _command_line_names(pieces, source_pieces) -> dict[str, Any]:
+    """``tokens`` / ``source_tokens``: what the CLI called the pieces before the record had a
+    version; kept beside ``pieces`` so scripts written then still work."""
+    names = {"tokens": pieces}
+    if source_pieces is not None:
+        names["source_tokens"] = source_pieces
+    return names
 
 
 # -- parts --------------------------------------------------------------------------------------

@@ -72,11 +72,8 @@ def tiny_captioner(tmp_path_factory):
 
 
 def _view(model, opened):
-    """The SessionSnapshot of ``opened``: ``OpenSession.snapshot()`` where the view record's
-    builder lives now, ``InferenceModel.snapshot(opened)`` before it moved."""
-    if hasattr(opened, "snapshot"):
-        return opened.snapshot()
-    return model.snapshot(opened)
+    """The SessionSnapshot of ``opened`` (built by engine/snapshot.py)."""
+    return opened.snapshot()
 
 
 def _run_to_end(model, source, config):
@@ -220,6 +217,18 @@ def _translation(**changes):
         "log_prob": -1.25,
     }
     return Translation(**{**fields, **changes})
+
+
+def test_command_line_records_keep_the_names_scripts_read_before_the_record_had_a_version(
+    validator,
+):
+    from attnscope.engine.inference_results import Caption
+
+    row = valid(validator, translation_record(_translation()))
+    assert row["tokens"] == row["pieces"] == ["▁x", "</s>"]
+    assert row["source_tokens"] == row["source_pieces"] == ["▁a", "▁b", "</s>"]
+    caption = Caption(text="x", pieces=("▁x",), score=-0.5, grid=(1, 1), attention=None)
+    assert valid(validator, caption_record(caption))["tokens"] == ["▁x"]
 
 
 def test_caption_record_of_pixels_from_no_file(validator):
