@@ -267,3 +267,21 @@ def test_opening_a_session_clears_the_selection_and_the_old_report(requests, sta
     state.set_report(object())
     requests.step()
     assert state.selected_step is None and state.report is None
+
+
+def test_the_worker_client_offers_every_method_of_the_protocol():
+    """DecodeClient lists WorkerClient methods: same names, same parameters."""
+    import inspect
+
+    from attnscope.gui.decode_requests import DecodeClient
+    from attnscope.gui.worker_client import WorkerClient
+
+    names = [n for n in vars(DecodeClient) if not n.startswith("_")]
+    assert sorted(names) == sorted(
+        ["open_session", "check_reference", "replay", "step", "run", "pause"]
+        + ["back", "reset", "force"]
+    )
+    for name in names:
+        wanted = list(inspect.signature(getattr(DecodeClient, name)).parameters)
+        offered = list(inspect.signature(getattr(WorkerClient, name)).parameters)
+        assert offered == wanted, name
