@@ -58,7 +58,7 @@ def engine_snapshot(checkpoint, source, steps):
     opened = model.open_session(source, DecodeConfig())
     for _ in range(steps):
         opened.step()
-    return model.snapshot(opened)
+    return opened.snapshot()
 
 
 def shown_overlay_matches(view, grid):

@@ -27,7 +27,7 @@ def engine_attention(checkpoint, steps):
     opened = model.open_session(SOURCE, DecodeConfig())
     for _ in range(steps):
         opened.step()
-    return model.snapshot(opened).attention
+    return opened.snapshot().attention
 
 
 def test_open_action_loads_and_shows_the_model(
