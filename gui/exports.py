@@ -22,8 +22,6 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from attnscope.engine.decode_record import to_jsonable
-
 # pyqtgraph.exporters, QtSvg and PIL are imported by the exports that use them: the window
 # is built (and shows) before any export is asked for.
 
@@ -166,6 +164,8 @@ def export_matrix_npy(matrix: np.ndarray, path: str | os.PathLike) -> Path:
 def export_decode_json(payload: dict, path: str | os.PathLike) -> Path:
     """Write a decode as UTF-8 JSON: a decode record (engine/decode_record.py builds it) or
     any payload ``to_jsonable`` takes (numpy arrays, dataclasses...; NaN/inf -> null)."""
+    from attnscope.engine.decode_record import to_jsonable  # loads torch: not at start-up
+
     document = to_jsonable(payload)  # converted first: a bad value leaves no file at all
     with _atomic_path(path) as temp, open(temp, "w", encoding="utf-8") as handle:
         json.dump(document, handle, ensure_ascii=False, indent=1, allow_nan=False)
