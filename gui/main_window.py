@@ -6,36 +6,30 @@ import logging
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
     QStackedWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from attnscope.gui.autosave import SessionAutosave
-from attnscope.gui.caption_controller import CaptioningController, add_caption_exports
 from attnscope.gui.caption_view import CaptionWorkspace
-from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel, RecommendedDecoding
+from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel
 from attnscope.gui.decode_inputs import WorkspaceInputs
 from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.decode_state import DecodeState
-from attnscope.gui.demo_menu import DemoMenus
-from attnscope.gui.device_menu import DeviceChoice, DeviceMenu
-from attnscope.gui.export_actions import Exporter
+from attnscope.gui.device_menu import DeviceChoice
 from attnscope.gui.file_translation import FileTranslation
 from attnscope.gui.frame_scheduler import FrameScheduler
+from attnscope.gui.menus import WindowCommands, WindowMenus
 from attnscope.gui.message_bar import MessageBar
 from attnscope.gui.model_panel import ModelPanel
 from attnscope.gui.panels import AnalysisDocks
-from attnscope.gui.recent import RecentFiles, RecentMenu
-from attnscope.gui.reference_check import ReferenceCheck
+from attnscope.gui.recent import RecentFiles
 from attnscope.gui.snapshot_painter import SnapshotPainter
 from attnscope.gui.translate_view import TranslateWorkspace
 from attnscope.gui.worker_client import WorkerClient
@@ -174,70 +168,35 @@ class MainWindow(QMainWindow):
         acts.run.triggered.connect(self.toggle_run)
         acts.back.triggered.connect(self.back)
         acts.reset.triggered.connect(self.reset)
-        toolbar = QToolBar("Decode")
-        toolbar.setObjectName("toolbar-decode")
-        toolbar.addActions(acts.all)
-        self.addToolBar(toolbar)
-        menu = self.menuBar()
-        self._build_file_menu(menu.addMenu("&File"))
-        decode_menu = menu.addMenu("&Decode")
-        decode_menu.addActions(acts.all)
-        decode_menu.addSeparator()
-        self.recommended = RecommendedDecoding(self, self.decode_settings, self.statusBar())
-        decode_menu.addAction(self.recommended.action)
-        self.reference_check = ReferenceCheck(
-            self.state, self.requests, self.client, show_message=self.show_message, parent=self
+        self.menus = menus = WindowMenus(
+            self,
+            state=self.state,
+            client=self.client,
+            requests=self.requests,
+            translate_view=self.translate_view,
+            caption_view=self.caption_view,
+            decode_settings=self.decode_settings,
+            decode_actions=acts,
+            file_translation=self.file_translation,
+            recent=self.recent,
+            device_choice=self.device_choice,
+            commands=WindowCommands(
+                open_dialog=self.open_dialog,
+                load_checkpoint=self.load_checkpoint,
+                decode_new_picture=self._decode_new_picture,
+                show_message=self.show_message,
+                about=self.about,
+                quit=self.close,
+            ),
         )
-        decode_menu.addAction(self.reference_check.action)
-        toolbar.addSeparator()
-        toolbar.addAction(self.reference_check.action)
-        view_menu = menu.addMenu("&View")
-        self.device_menu = DeviceMenu(
-            self.state, self.device_choice, view_menu, reload=self.load_checkpoint
-        )
-        self.device_group = self.device_menu.group
-        for dock in self.docks.values():
-            view_menu.addAction(dock.toggleViewAction())
-        help_menu = menu.addMenu("&Help")
-        help_menu.addAction(
-            self._action("&About AttnScope", None, self.about, "About this program")
-        )
-
-    def _build_file_menu(self, file_menu: QMenu) -> None:
-        self.open_action = self._action(
-            "&Open checkpoint…", QKeySequence.Open, self.open_dialog, "Open a model checkpoint"
-        )
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &recent")
-        self._recent_entries = RecentMenu(self.recent_menu, self.recent, self.load_checkpoint)
-        self.demo_menus = DemoMenus(
-            file_menu,
-            before=self.recent_menu.menuAction(),
-            load_checkpoint=self.load_checkpoint,
-            show_message=self.show_message,
-            show_status=self.statusBar().showMessage,
-        )
-        self.batch_action = self.file_translation.action
-        file_menu.addAction(self.batch_action)
-        self.export_menu = file_menu.addMenu("&Export")
-        self.exporter = Exporter(
-            self.state, self.translate_view.heatmap, parent=self, show_message=self.show_message
-        )
-        self.exporter.add_actions(self.export_menu)
-        self.captioning = CaptioningController(
-            self.state,
-            self.caption_view,
-            decode_input=self._decode_new_picture,
-            load_checkpoint=self.load_checkpoint,
-            show_message=self.show_message,
-            parent=self,
-        )
-        file_menu.insertAction(self.batch_action, self.captioning.open_action)
-        add_caption_exports(self.export_menu, self.captioning.exporter, self.state)
+        menus.add_docks(self.docks)
+        self.open_action, self.recent_menu = menus.open_action, menus.recent_menu
+        self.demo_menus, self.batch_action = menus.demo_menus, menus.batch_action
+        self.export_menu, self.exporter = menus.export_menu, menus.exporter
+        self.captioning, self.recommended = menus.captioning, menus.recommended
+        self.reference_check, self.device_menu = menus.reference_check, menus.device_menu
+        self.device_group = menus.device_menu.group
         self.analysis.beam_tree.nodeSelected.connect(self.captioning.show_beam_node)
-        self.decode_actions.run.toggled.connect(self.caption_view.set_streaming)
-        file_menu.addSeparator()
-        file_menu.addAction(self._action("&Quit", QKeySequence.Quit, self.close, "Quit AttnScope"))
 
     def _build_autosave(self) -> SessionAutosave:
         autosave = SessionAutosave(
@@ -253,15 +212,6 @@ class MainWindow(QMainWindow):
         self.modelLoaded.connect(autosave.model_loaded)
         self.snapshotShown.connect(autosave.snapshot_shown)
         return autosave
-
-    def _action(self, text: str, key, slot, tip: str) -> QAction:
-        action = QAction(text, self)
-        if key is not None:
-            action.setShortcut(QKeySequence(key))
-        action.setStatusTip(tip)
-        action.setToolTip(tip)
-        action.triggered.connect(slot)
-        return action
 
     def _connect_worker(self) -> None:
         worker = self.client.worker
