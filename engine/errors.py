@@ -37,6 +37,11 @@ class DeviceError(AttnScopeError, ValueError):
     """A requested compute device or precision is unknown or not available here."""
 
 
+class SessionFileError(AttnScopeError, ValueError):
+    """A saved session (.attnscope-session) is malformed, hostile, or does not match its
+    checkpoint."""
+
+
 class DecodeCancelled(AttnScopeError):
     """A running decode was cancelled by its caller (not a failure)."""
 
@@ -49,5 +54,6 @@ __all__ = [
     "DeviceError",
     "ImageInputError",
     "InputTextError",
+    "SessionFileError",
     "TokenizerError",
 ]
