@@ -1,13 +1,20 @@
 """The attention family. Every module scores one decoder query against the memory.
 
-Call signature shared by all: ``attn(query, memory, state) -> (context, weights)``
+Call signature shared by all: ``attn(query, memory, state, override=None) -> (context, weights)``
 
-- query:   (B, Hq) decoder state (Bahdanau placement) or output (Luong placement)
-- memory:  EncoderMemory with values (B, S, Hv), mask (B, S) and ``keys`` made by
+- query:    (B, Hq) decoder state (Bahdanau placement) or output (Luong placement)
+- memory:   EncoderMemory with values (B, S, Hv), mask (B, S) and ``keys`` made by
   ``attn.precompute(values)`` once per source
-- state:   the DecoderState (location-sensitive reads its previous alignment)
-- context: (B, attn.context_size)
-- weights: (B, heads, S); padding gets exactly 0 and each row sums to 1.
+- state:    the DecoderState (location-sensitive reads its previous alignment)
+- override: (B, heads, S) replacement weights (the what-if edit), checked and
+  normalised by ``check_override``; the context is then made from them
+- context:  (B, attn.context_size)
+- weights:  (B, heads, S); padding gets exactly 0 and each row sums to 1.
+
+Each module splits into ``scores(query, memory, state)`` (B, heads, S), the raw
+pre-softmax scores (additive energies, dot products, location scores; padding
+not masked), and ``context(weights, memory)`` (B, C); ``forward`` is
+``context(masked_softmax(scores))``, or ``context(override)`` when one is given.
 
 This is the reference math, the one training runs. In eval the decoder runs the
 additive kinds through models/fast_step.py instead (same results, less time).
@@ -33,8 +40,33 @@ def masked_softmax(scores: Tensor, mask: Tensor) -> Tensor:
     return torch.softmax(scores, dim=-1)
 
 
+def check_override(override: Tensor, mask: Tensor, heads: int) -> Tensor:
+    """Replacement attention weights, validated and normalised so each row sums to 1.
+
+    override: (B, heads, S) finite, non-negative, exactly 0 on padding, each row with
+    some mass; mask: (B, S) bool, True at real positions. -> (B, heads, S) float.
+    Raises ValueError saying what was wrong.
+    """
+    expected = (mask.size(0), heads, mask.size(1))
+    if not isinstance(override, Tensor) or tuple(override.shape) != expected:
+        shape = tuple(override.shape) if isinstance(override, Tensor) else type(override).__name__
+        raise ValueError(f"attention override has shape {shape}; this step needs {expected}")
+    if not override.is_floating_point():
+        raise ValueError(f"attention override must be floating point, got {override.dtype}")
+    if not bool(torch.isfinite(override).all()):
+        raise ValueError("attention override contains NaN or infinite weights")
+    if bool((override < 0).any()):
+        raise ValueError("attention override contains negative weights")
+    if bool((override.masked_select(~mask.unsqueeze(1).expand_as(override)) != 0).any()):
+        raise ValueError("attention override puts weight on padding; it must be exactly 0 there")
+    totals = override.sum(dim=-1, keepdim=True)  # (B, heads, 1)
+    if bool((totals <= 0).any()):
+        raise ValueError("attention override has a row with no weight; each row must sum to 1")
+    return override / totals
+
+
 class Attention(nn.Module):
-    """Base class: subclasses set ``heads`` and ``context_size``."""
+    """Base class: subclasses set ``heads`` and ``context_size`` and give ``scores``."""
 
     heads: int = 1
     context_size: int
@@ -42,6 +74,29 @@ class Attention(nn.Module):
     def precompute(self, values: Tensor) -> Tensor | tuple[Tensor, ...] | None:
         """Per-source projection of the memory, reused at every step."""
         return None
+
+    def scores(self, query: Tensor, memory: EncoderMemory, state: DecoderState) -> Tensor:
+        """Raw pre-softmax scores (B, heads, S); padding positions are not masked."""
+        raise NotImplementedError
+
+    def context(self, weights: Tensor, memory: EncoderMemory) -> Tensor:
+        """weights (B, heads, S) -> context (B, C): the weighted sum of the values."""
+        return self.weighted_sum(weights, memory.values)
+
+    def forward(
+        self,
+        query: Tensor,
+        memory: EncoderMemory,
+        state: DecoderState,
+        override: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """-> context (B, C), weights (B, heads, S); ``override`` (checked) replaces the
+        softmax's weights."""
+        if override is None:
+            weights = masked_softmax(self.scores(query, memory, state), memory.mask)
+        else:
+            weights = override
+        return self.context(weights, memory), weights
 
     def weighted_sum(self, weights: Tensor, values: Tensor) -> Tensor:
         """(B, 1, S) x (B, S, Hv) -> (B, Hv)."""
@@ -61,12 +116,11 @@ class BahdanauAttention(Attention):
     def precompute(self, values: Tensor) -> Tensor:
         return self.key_proj(values)  # U h: (B, S, A)
 
-    def forward(self, query: Tensor, memory: EncoderMemory, state: DecoderState):
+    def scores(self, query: Tensor, memory: EncoderMemory, state: DecoderState) -> Tensor:
+        """vᵀ tanh(W q + U h): (B, 1, S) additive energies."""
         projected = self.query_proj(query).unsqueeze(1)  # W q: (B, 1, A)
         energy = torch.tanh(projected + memory.keys)  # (B, S, A)
-        scores = self.score(energy).transpose(1, 2)  # (B, 1, S)
-        weights = masked_softmax(scores, memory.mask)  # (B, 1, S)
-        return self.weighted_sum(weights, memory.values), weights  # (B, Hv), (B, 1, S)
+        return self.score(energy).transpose(1, 2)  # (B, 1, S)
 
 
 class LuongDotAttention(Attention):
@@ -83,10 +137,9 @@ class LuongDotAttention(Attention):
     def precompute(self, values: Tensor) -> Tensor:
         return values
 
-    def forward(self, query: Tensor, memory: EncoderMemory, state: DecoderState):
-        scores = torch.bmm(memory.keys, query.unsqueeze(2)).transpose(1, 2)  # (B, 1, S)
-        weights = masked_softmax(scores, memory.mask)  # (B, 1, S)
-        return self.weighted_sum(weights, memory.values), weights  # (B, Hv), (B, 1, S)
+    def scores(self, query: Tensor, memory: EncoderMemory, state: DecoderState) -> Tensor:
+        """qᵀ h (or qᵀ W h): (B, 1, S) dot products."""
+        return torch.bmm(memory.keys, query.unsqueeze(2)).transpose(1, 2)  # (B, 1, S)
 
 
 class LuongGeneralAttention(LuongDotAttention):
@@ -115,15 +168,14 @@ class LuongLocationAttention(Attention):
         self.max_positions = max_positions
         self.context_size = value_size
 
-    def forward(self, query: Tensor, memory: EncoderMemory, state: DecoderState):
+    def scores(self, query: Tensor, memory: EncoderMemory, state: DecoderState) -> Tensor:
+        """W q cut to the source length: (B, 1, S) location scores."""
         length = memory.values.size(1)
         if length > self.max_positions:
             raise ValueError(
                 f"source has {length} positions; location attention supports {self.max_positions}"
             )
-        scores = self.position_scores(query)[:, :length].unsqueeze(1)  # (B, 1, S)
-        weights = masked_softmax(scores, memory.mask)  # (B, 1, S)
-        return self.weighted_sum(weights, memory.values), weights  # (B, Hv), (B, 1, S)
+        return self.position_scores(query)[:, :length].unsqueeze(1)  # (B, 1, S)
 
 
 class LocationSensitiveAttention(BahdanauAttention):
@@ -149,13 +201,12 @@ class LocationSensitiveAttention(BahdanauAttention):
         location = self.location_conv(previous)  # (B, C, S)
         return self.location_proj(location.transpose(1, 2))  # (B, S, A)
 
-    def forward(self, query: Tensor, memory: EncoderMemory, state: DecoderState):
+    def scores(self, query: Tensor, memory: EncoderMemory, state: DecoderState) -> Tensor:
+        """vᵀ tanh(W q + U h + V (F * α_prev)): (B, 1, S) location-sensitive energies."""
         projected = self.query_proj(query).unsqueeze(1)  # W q: (B, 1, A)
         location = self.location_features(memory, state)  # (B, S, A)
         energy = torch.tanh(projected + memory.keys + location)  # (B, S, A)
-        scores = self.score(energy).transpose(1, 2)  # (B, 1, S)
-        weights = masked_softmax(scores, memory.mask)  # (B, 1, S)
-        return self.weighted_sum(weights, memory.values), weights  # (B, Hv), (B, 1, S)
+        return self.score(energy).transpose(1, 2)  # (B, 1, S)
 
 
 class MultiHeadAttention(Attention):
@@ -186,13 +237,17 @@ class MultiHeadAttention(Attention):
     def precompute(self, values: Tensor) -> tuple[Tensor, Tensor]:
         return self._split(self.key_proj(values)), self._split(self.value_proj(values))
 
-    def forward(self, query: Tensor, memory: EncoderMemory, state: DecoderState):
-        keys, values = memory.keys
+    def scores(self, query: Tensor, memory: EncoderMemory, state: DecoderState) -> Tensor:
+        """qₕᵀ kₕ / √d per head: (B, h, S) scaled dot products."""
+        keys, _ = memory.keys
         q = self.query_proj(query).view(-1, self.heads, 1, self.head_dim)  # (B, h, 1, d)
-        scores = torch.matmul(q, keys.transpose(2, 3)).squeeze(2) / math.sqrt(self.head_dim)
-        weights = masked_softmax(scores, memory.mask)  # (B, h, S)
+        return torch.matmul(q, keys.transpose(2, 3)).squeeze(2) / math.sqrt(self.head_dim)
+
+    def context(self, weights: Tensor, memory: EncoderMemory) -> Tensor:
+        """Each head's weights (B, h, S) over its values, concatenated and projected: (B, C)."""
+        _, values = memory.keys
         context = torch.matmul(weights.unsqueeze(2), values).squeeze(2)  # (B, h, d)
-        return self.out_proj(context.reshape(context.size(0), -1)), weights
+        return self.out_proj(context.reshape(context.size(0), -1))
 
 
 def build_attention(
@@ -225,5 +280,6 @@ __all__ = [
     "LuongLocationAttention",
     "MultiHeadAttention",
     "build_attention",
+    "check_override",
     "masked_softmax",
 ]

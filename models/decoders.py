@@ -5,6 +5,12 @@
 - memory:      EncoderMemory (values (B, S, Hv), mask, final, keys)
 - log_probs:   (B, V) log-softmax over the target vocabulary
 - attn:        (B, heads, S) weights of this step, None without attention
+- attention_override: optional (B, heads, S) replacement weights for this step (the
+  what-if edit): the context is made from them instead of the model's softmax, and they
+  are returned as the step's attention and kept in the state (``alignment``,
+  ``cumulative``), so location-sensitive attention convolves the edited alignment at
+  the next step. A step with an override runs the reference math (the fast step does
+  not take one); the no-attention decoder refuses it with ValueError.
 
 Greedy, beam, sampling, forced tokens, the GUI's stepping and the training
 loss all use this one step. What is written here is the reference math; in eval a
@@ -19,7 +25,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from attnscope.models.attention import Attention, build_attention
+from attnscope.models.attention import Attention, build_attention, check_override, masked_softmax
 from attnscope.models.config import DecoderConfig, ModelConfig
 from attnscope.models.encoders import RNN_CLASSES
 from attnscope.models.fast_step import FastStep
@@ -77,28 +83,57 @@ class _RecurrentDecoderBase(nn.Module):
         """The optimised step if switched on and in eval mode; training runs the reference."""
         return None if self.training else self.fast_step
 
-    def step(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory) -> StepOutput:
+    num_heads: int
+
+    def step(
+        self,
+        prev_tokens: Tensor,
+        state: DecoderState,
+        memory: EncoderMemory,
+        attention_override: Tensor | None = None,
+    ) -> StepOutput:
         """(B,) tokens -> (log_probs (B, V), new state, attn (B, heads, S) | None)."""
-        readout, new_state, weights = self.advance(prev_tokens, state, memory)
+        readout, new_state, weights = self.advance(prev_tokens, state, memory, attention_override)
         return self.log_probs(readout), new_state, weights
 
-    def advance(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory):
+    def advance(
+        self,
+        prev_tokens: Tensor,
+        state: DecoderState,
+        memory: EncoderMemory,
+        attention_override: Tensor | None = None,
+    ):
         """The step without the output layer: -> (readout (B, H'), new state, attn | None).
 
         Training runs ``advance`` per token and ``log_probs`` once over all tokens
-        (one large matrix product instead of T small ones).
+        (one large matrix product instead of T small ones). With ``attention_override``
+        (B, heads, S) the step runs the reference math with those weights.
         """
+        if attention_override is not None:
+            override = self._checked_override(attention_override, memory)
+            return self._reference_advance(prev_tokens, state, memory, override)
         fast = self._fast()
         if fast is not None:
             return fast.advance(self, prev_tokens, state, memory)
         return self._reference_advance(prev_tokens, state, memory)
+
+    def _checked_override(self, override: Tensor, memory: EncoderMemory) -> Tensor:
+        """``override`` validated and normalised (check_override); ValueError without attention."""
+        if self.num_heads == 0:
+            raise ValueError(
+                "this model has no attention (its decoder reads only the encoder's summary); "
+                "there are no attention weights to edit"
+            )
+        if isinstance(override, Tensor) and override.is_floating_point():
+            override = override.to(device=memory.values.device, dtype=memory.values.dtype)
+        return check_override(override, memory.mask, self.num_heads)
 
     def log_probs(self, readout: Tensor) -> Tensor:
         """The output layer: readout (..., H') -> log-probs (..., V)."""
         fast = self._fast()
         return self.output(readout) if fast is None else fast.log_probs(self.output, readout)
 
-    def _reference_advance(self, prev_tokens: Tensor, state: DecoderState, memory):
+    def _reference_advance(self, prev_tokens: Tensor, state: DecoderState, memory, override=None):
         raise NotImplementedError
 
     def _embed(self, tokens: Tensor) -> Tensor:
@@ -173,18 +208,31 @@ class AttentionDecoder(_RecurrentDecoderBase):
         zeros = hidden.new_zeros(batch, self.attention.heads, length)
         return DecoderState(hidden=hidden, cell=cell, feed=feed, alignment=zeros, cumulative=zeros)
 
-    def _reference_advance(self, prev_tokens: Tensor, state: DecoderState, memory):
-        """-> (readout h̃ (B, H), new state, attn (B, heads, S))."""
+    def _reference_advance(self, prev_tokens: Tensor, state: DecoderState, memory, override=None):
+        """-> (readout h̃ (B, H), new state, attn (B, heads, S)); ``override`` (checked)
+        replaces the attention's weights."""
+        readout, new_state, weights, _ = self.scored_advance(prev_tokens, state, memory, override)
+        return readout, new_state, weights
+
+    def scored_advance(
+        self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory, override=None
+    ) -> tuple[Tensor, DecoderState, Tensor, Tensor]:
+        """The reference step that also hands out the raw attention scores:
+        -> (readout h̃ (B, H), new state, attn (B, heads, S), scores (B, heads, S)).
+
+        The scores are the model's own pre-softmax scores (padding not masked), also
+        when ``override`` (checked, see ``check_override``) replaces the weights.
+        """
         embedded = self._embed(prev_tokens)  # (B, E)
         feed = [state.feed] if self.config.input_feed else []  # h̃_{t-1}: (B, H)
         if self.config.placement == "bahdanau":
-            context, weights = self.attention(state.hidden[-1], memory, state)  # (B, C)
+            context, weights, scores = self._attend(state.hidden[-1], memory, state, override)
             inputs = torch.cat([embedded, context, *feed], -1)  # (B, E + C [+ H])
             output, hidden, cell = self._run_cell(inputs, state)  # h_t: (B, H)
         else:
             inputs = torch.cat([embedded, *feed], -1)  # (B, E [+ H])
             output, hidden, cell = self._run_cell(inputs, state)  # h_t: (B, H)
-            context, weights = self.attention(output, memory, state)  # (B, C)
+            context, weights, scores = self._attend(output, memory, state, override)
         combined = torch.cat([output, context], -1)  # (B, H + C)
         attentional = torch.tanh(self.combine(combined))  # h̃_t: (B, H)
         new_state = DecoderState(
@@ -194,7 +242,13 @@ class AttentionDecoder(_RecurrentDecoderBase):
             alignment=weights,
             cumulative=state.cumulative + weights,
         )
-        return self.dropout(attentional), new_state, weights
+        return self.dropout(attentional), new_state, weights, scores
+
+    def _attend(self, query: Tensor, memory: EncoderMemory, state: DecoderState, override):
+        """-> context (B, C), weights (B, heads, S), raw scores (B, heads, S)."""
+        scores = self.attention.scores(query, memory, state)  # (B, heads, S)
+        weights = masked_softmax(scores, memory.mask) if override is None else override
+        return self.attention.context(weights, memory), weights, scores
 
 
 class PlainDecoder(_RecurrentDecoderBase):
@@ -217,7 +271,7 @@ class PlainDecoder(_RecurrentDecoderBase):
         hidden, cell = self._initial_hidden(memory)
         return DecoderState(hidden=hidden, cell=cell)
 
-    def _reference_advance(self, prev_tokens: Tensor, state: DecoderState, memory):
+    def _reference_advance(self, prev_tokens: Tensor, state: DecoderState, memory, override=None):
         """-> (readout (B, H + H_enc), new state, None)."""
         embedded = self._embed(prev_tokens)  # (B, E)
         inputs = torch.cat([embedded, memory.final], -1)  # (B, E + H_enc)

@@ -1,6 +1,9 @@
-"""The part both wrappers share: stepping and the teacher-forced forward built on it."""
+"""The part both wrappers share: stepping, the teacher-forced forward built on it, and the
+raw attention scores of a given output."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import torch
 from torch import Tensor, nn
@@ -18,6 +21,9 @@ class EncoderDecoder(nn.Module):
 
     config: ModelConfig
     decoder: nn.Module
+    # ``step`` takes ``attention_override`` (see models/decoders.py); the engine asks this
+    # before sending a what-if edit to a step model.
+    accepts_attention_override = True
 
     @property
     def num_heads(self) -> int:
@@ -27,9 +33,20 @@ class EncoderDecoder(nn.Module):
     def init_state(self, memory: EncoderMemory) -> DecoderState:
         return self.decoder.init_state(memory)
 
-    def step(self, prev_tokens: Tensor, state: DecoderState, memory: EncoderMemory):
-        """(B,) tokens -> (log_probs (B, V), new state, attn (B, heads, S) | None)."""
-        return self.decoder.step(prev_tokens, state, memory)
+    def step(
+        self,
+        prev_tokens: Tensor,
+        state: DecoderState,
+        memory: EncoderMemory,
+        attention_override: Tensor | None = None,
+    ):
+        """(B,) tokens -> (log_probs (B, V), new state, attn (B, heads, S) | None).
+
+        attention_override: (B, heads, S) weights to use instead of the model's own at
+        this step (finite, >= 0, 0 on padding; rows are normalised); ValueError when
+        they do not fit or the model has no attention.
+        """
+        return self.decoder.step(prev_tokens, state, memory, attention_override)
 
     def reorder(self, state: DecoderState, index: Tensor) -> DecoderState:
         """The state of rows ``index`` (N',) long, in that order (beam search, finished rows)."""
@@ -60,6 +77,37 @@ class EncoderDecoder(nn.Module):
         log_probs = self.decoder.log_probs(torch.stack(readouts, dim=1))  # (B, T, V), one GEMM
         attn_out = torch.stack(all_attn, dim=1) if all_attn else None
         return log_probs, attn_out
+
+    def attention_scores(
+        self,
+        memory: EncoderMemory,
+        tgt_in: Tensor,
+        overrides: Mapping[int, Tensor] | None = None,
+    ) -> Tensor:
+        """Raw pre-softmax attention scores, teacher-forced over tgt_in (B, T) -> (B, T, heads, S).
+
+        Step t feeds tgt_in[:, t] (bos first) and scores the memory for the token it
+        predicts. Padding positions are -inf, so a softmax over the last dim gives the
+        attention weights. ``overrides`` {step: (B, heads, S)} replays what-if edits: at
+        those steps the edited weights make the context (the scores are still the
+        model's own), so later steps follow the edited decode. Runs the reference math;
+        ValueError for a model without attention.
+        """
+        if self.num_heads == 0:
+            raise ValueError("this model has no attention, so it has no attention scores")
+        overrides = overrides or {}
+        batch, length = memory.mask.shape
+        if tgt_in.size(1) == 0:
+            return memory.values.new_empty(batch, 0, self.num_heads, length)
+        state = self.init_state(memory)
+        all_scores = []
+        for t in range(tgt_in.size(1)):
+            override = overrides.get(t)
+            if override is not None:
+                override = self.decoder._checked_override(override, memory)
+            _, state, _, scores = self.decoder.scored_advance(tgt_in[:, t], state, memory, override)
+            all_scores.append(scores.masked_fill(~memory.mask.unsqueeze(1), float("-inf")))
+        return torch.stack(all_scores, dim=1)  # (B, T, heads, S)
 
     def _decode_with_own_predictions(self, memory, tgt_in, teacher_forcing, generator):
         """Scheduled sampling: the output layer must run per step to pick the argmax."""
