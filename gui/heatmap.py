@@ -22,48 +22,41 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from attnscope.gui.head_grid import QtHeadGrid
-from attnscope.gui.style import COLORMAPS, DEFAULT_COLORMAP, HIGHLIGHT_COLOUR, colormap
+from attnscope.gui.heatmap_controls import HEAD_GRID, HEAD_MEAN, HeatmapControls
+from attnscope.gui.heatmap_items import (
+    CoverageBar,
+    RowMark,
+    TrueColourImageItem,
+    score_levels,
+    score_rows,
+)
+from attnscope.gui.style import DEFAULT_COLORMAP, HIGHLIGHT_COLOUR, colormap
 from attnscope.gui.token_axis import TokenAxis
 
 pg.setConfigOptions(imageAxisOrder="row-major")
 logger = logging.getLogger(__name__)
 
-HEAD_MEAN = "mean"
-HEAD_GRID = "grid"
-
-
-class TrueColourImageItem(pg.ImageItem):
-    """An ``ImageItem`` whose rendered image is 32-bit colour, not colour-indexed.
-
-    pyqtgraph renders a float matrix through a colour map as an 8-bit indexed
-    QImage; Qt scales indexed images on a slow generic path (about 2 ms for a
-    heat map filling the view, ten times a 32-bit image's), and the heat map
-    is redrawn on every decode step. The conversion costs microseconds: the
-    image has one pixel per cell.
-    """
-
-    def render(self) -> None:
-        super().render()
-        image = self.qimage
-        if image is not None and image.format() == QtGui.QImage.Format.Format_Indexed8:
-            opaque = not image.hasAlphaChannel()
-            self.qimage = image.convertToFormat(
-                QtGui.QImage.Format.Format_RGB32
-                if opaque
-                else QtGui.QImage.Format.Format_ARGB32_Premultiplied
-            )
+WEIGHTS = "weights"  # what the cells show: attention weights (0..1) ...
+SCORES = "scores"  # ... or the raw pre-softmax scores, on their own scale
 
 
 class QtAttentionHeatmap(QtWidgets.QWidget):
     """Attention weights of a decode: row i = target step i, column j = source position j.
 
     Signals: ``cellHovered(row, col, weight)`` (rate limited),
-    ``cellClicked(row, col)`` and ``rowSelected(row)`` (click, Up/Down keys).
+    ``cellClicked(row, col)`` and ``rowSelected(row)`` (click, Up/Down keys),
+    ``cellMenuRequested(row, col, global_pos)`` (right click on a cell).
+
+    Under the source axis a coverage bar (``coverage()``) shows each source token's
+    attention summed up to the selected row; ``set_value_kind(SCORES)`` shows the raw
+    scores given by ``set_scores`` instead of the weights; ``mark_row`` outlines a row.
     """
 
     cellHovered = QtCore.Signal(int, int, float)
     cellClicked = QtCore.Signal(int, int)
     rowSelected = QtCore.Signal(int)
+    cellMenuRequested = QtCore.Signal(int, int, QtCore.QPoint)
+    valueKindChanged = QtCore.Signal(str)
 
     def __init__(
         self,
@@ -82,6 +75,8 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         self._shown = np.zeros((0, 0), dtype=np.float32)  # (T, S) what the image shows
         self._head_mode: int | str = HEAD_MEAN
         self._highlight: tuple[int | None, int | None] = (None, None)
+        self._value_kind = WEIGHTS
+        self._scores: np.ndarray | None = None  # (T', heads, S) raw scores, T' <= T
         self._build_plot(hover_rate)
         self._grid = QtHeadGrid(colormap_name=colormap_name)
         self._grid.headClicked.connect(self._on_grid_head_clicked)
@@ -141,6 +136,8 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         self._buffer = np.zeros((0, 1, 0), dtype=np.float32)
         self._rows = 0
         self._highlight = (None, None)
+        self._scores = None
+        self._mark.set_row(None)
         self._sync_head_combo()
         self._update_labels()
         self._refresh()
@@ -170,10 +167,7 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         if isinstance(mode, int) and not 0 <= mode < max(heads, 1):
             raise ValueError(f"head {mode} out of range; this attention has {heads} head(s)")
         self._head_mode = mode
-        index = self._head_combo.findData(mode)
-        if index >= 0 and index != self._head_combo.currentIndex():
-            with QtCore.QSignalBlocker(self._head_combo):
-                self._head_combo.setCurrentIndex(index)
+        self._controls.show_head(mode)
         self._refresh()
 
     def head_mode(self) -> int | str:
@@ -186,8 +180,7 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         self._bar.setColorMap(cmap)
         self._image.setColorMap(cmap)
         self._grid.set_colormap(name)
-        with QtCore.QSignalBlocker(self._cmap_combo):
-            self._cmap_combo.setCurrentText(name)
+        self._controls.show_colormap(name)
 
     def colormap_name(self) -> str:
         return self._cmap_name
@@ -208,6 +201,50 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
 
     def selected_row(self) -> int | None:
         return self._highlight[0]
+
+    def coverage(self) -> np.ndarray:
+        """(S,) the coverage bar's values: attention summed up to the selected row."""
+        return self._coverage.values()
+
+    def coverage_bar(self) -> CoverageBar:
+        return self._coverage
+
+    def mark_row(self, row: int | None, tip: str = "") -> None:
+        """Outline target row ``row`` in the breakpoint colour (None removes the mark)."""
+        self._mark.set_row(row, tip)
+        self._update_boxes()
+
+    def marked_row(self) -> int | None:
+        return self._mark.row
+
+    # --------------------------------------------------------- raw scores
+    def set_scores(self, scores: np.ndarray | None) -> None:
+        """The raw pre-softmax scores of the shown rows: (T', heads, S), None to forget."""
+        if scores is not None:
+            scores = np.asarray(scores, dtype=np.float32)
+            if scores.ndim != 3:
+                raise ValueError(f"scores must be (T, heads, S), got shape {scores.shape}")
+        self._scores = scores
+        if self._value_kind == SCORES:
+            self._refresh()
+
+    def set_value_kind(self, kind: str) -> None:
+        """Show attention ``WEIGHTS`` (levels 0..1) or raw ``SCORES`` (their own range)."""
+        if kind not in (WEIGHTS, SCORES):
+            raise ValueError(f"unknown value kind {kind!r}; use {WEIGHTS!r} or {SCORES!r}")
+        if kind != self._value_kind:
+            self._value_kind = kind
+            self._bar.axis.setLabel("score" if kind == SCORES else "weight")
+            self._controls.show_scores(kind == SCORES)
+            self._refresh()
+            self.valueKindChanged.emit(kind)
+
+    def value_kind(self) -> str:
+        return self._value_kind
+
+    def levels(self) -> tuple[float, float]:
+        """The value range the colours span: (0, 1) for weights, the scores' own range."""
+        return tuple(float(v) for v in self._bar.levels())
 
     # -------------------------------------------------------- mapping/export
     def cell_at(self, scene_pos: QtCore.QPointF) -> tuple[int, int] | None:
@@ -230,7 +267,10 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         """'source → target: weight' text for a cell."""
         source = self._source[col] if col < len(self._source) else f"#{col}"
         target = self._target[row] if row < len(self._target) else f"#{row}"
-        return f"{source} → {target}: {self._shown[row, col]:.2f}"
+        value = self._shown[row, col]
+        if self._value_kind == SCORES:
+            return f"{source} → {target}: score {value:.3g}"
+        return f"{source} → {target}: {value:.2f}"
 
     def plot_widget(self) -> pg.PlotWidget:
         return self._plot
@@ -261,9 +301,13 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
             interactive=False,
             width=14,
             colorMapMenu=False,
+            label="weight",
         )
         self._bar.setImageItem(self._image, insert_in=plot_item)
         self._row_box, self._col_box = self._make_box(), self._make_box()
+        self._coverage = CoverageBar(plot_item)
+        self._mark = RowMark(plot_item)
+        viewbox.setMenuEnabled(False)  # right click edits attention (cellMenuRequested)
         scene = self._plot.scene()
         self._hover_proxy = pg.SignalProxy(
             scene.sigMouseMoved, rateLimit=hover_rate, slot=self._on_mouse_moved
@@ -281,31 +325,22 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         return box
 
     def _build_layout(self) -> None:
-        self._head_combo = QtWidgets.QComboBox()
-        self._head_combo.setToolTip(
-            "Which attention head to show: one head, their mean, or all of them"
+        self._controls = HeatmapControls(self._cmap_name)
+        self._head_combo = self._controls.head_combo
+        self._cmap_combo = self._controls.cmap_combo
+        self._controls.headChosen.connect(self.set_head_mode)
+        self._controls.colormapChosen.connect(self.set_colormap)
+        self._controls.scoresToggled.connect(
+            lambda on: self.set_value_kind(SCORES if on else WEIGHTS)
         )
-        self._head_combo.currentIndexChanged.connect(self._on_head_combo_changed)
-        self._head_label = QtWidgets.QLabel("Heads:")
-        self._cmap_combo = QtWidgets.QComboBox()
-        self._cmap_combo.addItems(list(COLORMAPS))
-        self._cmap_combo.setCurrentText(self._cmap_name)
-        self._cmap_combo.setToolTip("Colour map of the heat map")
-        self._cmap_combo.currentTextChanged.connect(self._on_colormap_changed)
         self._status = QtWidgets.QLabel("")
         self._status.setToolTip("Source token → target token: attention weight under the cursor")
         self._stack = QtWidgets.QStackedWidget()
         self._stack.addWidget(self._plot)
         self._stack.addWidget(self._grid)
-        bar = QtWidgets.QHBoxLayout()
-        for widget in (self._head_label, self._head_combo):
-            bar.addWidget(widget)
-        bar.addStretch(1)
-        bar.addWidget(QtWidgets.QLabel("Colours:"))
-        bar.addWidget(self._cmap_combo)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addLayout(bar)
+        layout.addWidget(self._controls)
         layout.addWidget(self._stack, 1)
         layout.addWidget(self._status)
         self._plot.setToolTip("Attention: rows are target steps, columns are source tokens")
@@ -314,6 +349,8 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
     # -------------------------------------------------------------- refresh
     def _displayed(self) -> np.ndarray:
         data = self._buffer[: self._rows]  # (T, heads, S)
+        if self._value_kind == SCORES:
+            data = score_rows(self._scores, data.shape)
         if isinstance(self._head_mode, int) and self._head_mode < data.shape[1]:
             return np.ascontiguousarray(data[:, self._head_mode, :])
         return data.mean(axis=1, dtype=np.float32)
@@ -323,7 +360,9 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         if self._rows == 0:
             self._image.clear()
         else:
-            self._image.setImage(self._shown, autoLevels=False, levels=(0, 1))
+            levels = score_levels(self._shown) if self._value_kind == SCORES else (0.0, 1.0)
+            self._image.setImage(self._shown, autoLevels=False, levels=levels)
+            self._bar.setLevels(levels)
             # the view range follows the new image now, not in the paint: a range changed
             # there marks everything dirty again and the plot is painted twice per frame
             self._plot.getPlotItem().getViewBox().prepareForPaint()
@@ -353,29 +392,32 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
             self._col_box.setRect(QtCore.QRectF(col, 0, 1, rows))
         self._row_box.setVisible(show_row)
         self._col_box.setVisible(show_col)
+        self._mark.place(rows, columns)
+        self._update_coverage()
+
+    def _update_coverage(self) -> None:
+        """The coverage bar follows the selected row (the newest when none is selected)."""
+        if self._rows == 0:
+            self._coverage.set_coverage(None, None)
+            return
+        row = self._highlight[0]
+        row = self._rows - 1 if row is None else min(max(row, 0), self._rows - 1)
+        weights = self._buffer[: row + 1]  # (row + 1, heads, S)
+        self._coverage.set_coverage(weights.mean(axis=1).sum(axis=0, dtype=np.float32), row)
 
     def _sync_head_combo(self) -> None:
         heads = self._buffer.shape[1]
-        with QtCore.QSignalBlocker(self._head_combo):
-            self._head_combo.clear()
-            self._head_combo.addItem("mean of heads", HEAD_MEAN)
-            for head in range(heads if heads > 1 else 0):
-                self._head_combo.addItem(f"head {head + 1}", head)
-            self._head_combo.addItem("all heads (grid)", HEAD_GRID)
         if isinstance(self._head_mode, int) and self._head_mode >= heads:
             self._head_mode = HEAD_MEAN
         if heads <= 1 and self._head_mode == HEAD_GRID:
             self._head_mode = HEAD_MEAN
-        with QtCore.QSignalBlocker(self._head_combo):
-            self._head_combo.setCurrentIndex(max(0, self._head_combo.findData(self._head_mode)))
-        self._head_combo.setVisible(heads > 1)
-        self._head_label.setVisible(heads > 1)
+        self._controls.set_heads(heads, self._head_mode)
 
     # ------------------------------------------------------------- handlers
     def _on_mouse_moved(self, args: tuple) -> None:
         cell = self.cell_at(args[0])
         if cell is None:
-            self._status.setText("")
+            self._show_coverage_tip(args[0])
             return
         row, col = cell
         text = self.describe_cell(row, col)
@@ -383,23 +425,31 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), text, self._plot)
         self.cellHovered.emit(row, col, float(self._shown[row, col]))
 
+    def _show_coverage_tip(self, scene_pos: QtCore.QPointF) -> None:
+        """Over the coverage bar: that token's coverage; elsewhere nothing."""
+        point = self._plot.getPlotItem().getViewBox().mapSceneToView(scene_pos)
+        col = self._coverage.column_at(point.x(), point.y())
+        text = ""
+        if col is not None:
+            token = self._source[col] if col < len(self._source) else f"#{col}"
+            text = self._coverage.describe(col, token)
+            QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), text, self._plot)
+        self._status.setText(text)
+
     def _on_mouse_clicked(self, event) -> None:
-        if event.button() != QtCore.Qt.MouseButton.LeftButton:
-            return
+        button = event.button()
         cell = self.cell_at(event.scenePos())
         if cell is None:
             return
         row, col = cell
+        if button == QtCore.Qt.MouseButton.RightButton:
+            self.cellMenuRequested.emit(row, col, QtGui.QCursor.pos())
+            return
+        if button != QtCore.Qt.MouseButton.LeftButton:
+            return
         self.highlight(row=row, col=col)
         self.cellClicked.emit(row, col)
         self.rowSelected.emit(row)
-
-    def _on_head_combo_changed(self, index: int) -> None:
-        if index >= 0:
-            self.set_head_mode(self._head_combo.itemData(index))
-
-    def _on_colormap_changed(self, name: str) -> None:
-        self.set_colormap(name)
 
     def _on_grid_head_clicked(self, head: int) -> None:
         self.set_head_mode(head)
