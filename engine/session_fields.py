@@ -1,0 +1,255 @@
+"""Field checks of a session file's manifest: types, sizes and values, before anything is built.
+
+engine/session_file.py reads the manifest with these. Each check raises one
+SessionFileError naming the file, the field and the value; sizes are bounded
+(steps, candidates, heads, source positions, text length) so a hostile manifest
+cannot make the reader allocate more than the limits allow.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from attnscope.engine.errors import ImageInputError, SessionFileError
+from attnscope.engine.session_archive import MAX_MEMBER_BYTES, SessionArchive
+
+MAX_STEPS = 4096  # tokens (and steps taken) of one decode
+MAX_CANDIDATES = 1024  # candidates kept per step
+MAX_HEADS = 64
+MAX_SOURCE_POSITIONS = 16_384  # text pieces or picture grid cells
+MAX_TEXT_CHARS = 100_000
+MAX_INTERVENTIONS = 4096
+MAX_BREAKPOINTS = 256
+MAX_NAME_CHARS = 200
+TENSOR_DTYPES = {"log_probs": "<f4", "topk_ids": "<i8", "topk_probs": "<f4", "attention": "<f4"}
+_TEXT_FIELD = {"translation": "translation", "captioning": "caption"}
+_LIST_LIMITS = {"interventions": MAX_INTERVENTIONS, "breakpoints": MAX_BREAKPOINTS}
+
+
+def require(condition: bool, message: str) -> None:
+    """Raise SessionFileError(message) unless ``condition`` holds."""
+    if not condition:
+        raise SessionFileError(message)
+
+
+def _is_int(value: Any, low: int = 0, high: int | None = None) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        return False
+    return high is None or value <= high
+
+
+def _strings(value: Any, length: int | None = None) -> bool:
+    return (
+        isinstance(value, list)
+        and all(isinstance(v, str) for v in value)
+        and (length is None or len(value) == length)
+    )
+
+
+def checked_list(value: Any, key: str, name: str) -> list:
+    """``interventions`` / ``breakpoints``: a list of objects, at most the limit long."""
+    limit = _LIST_LIMITS[key]
+    require(isinstance(value, list), f"{name}: '{key}' is not a list")
+    require(len(value) <= limit, f"{name}: {len(value)} {key}, over the limit of {limit}")
+    bad = next((i for i, v in enumerate(value) if not isinstance(v, dict)), None)
+    require(bad is None, f"{name}: {key} entry {bad if bad is None else bad + 1} is not an object")
+    return value
+
+
+# -- the decode's arrays -----------------------------------------------------------------------
+def checked_decode(value: Any, name: str) -> dict:
+    """The manifest's ``decode`` part: token ids, heads, steps taken and the tensor list, with
+    every shape consistent (T tokens, K candidates, heads, S positions) and within limits."""
+    require(isinstance(value, dict), f"{name}: 'decode' is not an object")
+    ids = value.get("token_ids")
+    require(
+        isinstance(ids, list) and len(ids) <= MAX_STEPS and all(map(_is_int, ids)),
+        f"{name}: decode.token_ids must be at most {MAX_STEPS} token ids",
+    )
+    steps = len(ids)
+    heads, taken = value.get("num_heads"), value.get("steps_taken")
+    require(
+        _is_int(heads, 0, MAX_HEADS), f"{name}: decode.num_heads {heads!r} is not 0..{MAX_HEADS}"
+    )
+    require(
+        _is_int(taken, steps, MAX_STEPS),
+        f"{name}: decode.steps_taken {taken!r} is not {steps}..{MAX_STEPS}",
+    )
+    tensors = value.get("tensors")
+    require(isinstance(tensors, dict), f"{name}: decode.tensors is not an object")
+    wanted = {"log_probs", "topk_ids", "topk_probs"} | ({"attention"} if heads else set())
+    require(
+        set(tensors) == wanted,
+        f"{name}: decode.tensors lists {sorted(tensors)}; expected {sorted(wanted)}",
+    )
+    shapes = {key: _tensor_shape(tensors[key], key, name) for key in sorted(wanted)}
+    _check_shapes(shapes, steps, heads, name)
+    return value
+
+
+def _tensor_shape(entry: Any, key: str, name: str) -> tuple[int, ...]:
+    require(isinstance(entry, dict), f"{name}: decode.tensors.{key} is not an object")
+    member, dtype, shape = entry.get("member"), entry.get("dtype"), entry.get("shape")
+    require(
+        member == f"tensors/{key}.bin",
+        f"{name}: decode.tensors.{key}.member must be 'tensors/{key}.bin', got {member!r}",
+    )
+    require(
+        dtype == TENSOR_DTYPES[key],
+        f"{name}: decode.tensors.{key}.dtype must be {TENSOR_DTYPES[key]!r}, got {dtype!r}",
+    )
+    require(
+        isinstance(shape, list) and 1 <= len(shape) <= 3 and all(map(_is_int, shape)),
+        f"{name}: decode.tensors.{key}.shape must be 1 to 3 sizes, got {str(shape)[:80]}",
+    )
+    return tuple(shape)
+
+
+def _check_shapes(shapes: dict[str, tuple[int, ...]], steps: int, heads: int, name: str) -> None:
+    require(shapes["log_probs"] == (steps,), f"{name}: log_probs is not ({steps},)")
+    topk = shapes["topk_ids"]
+    require(
+        len(topk) == 2 and topk[0] == steps and topk[1] <= MAX_CANDIDATES,
+        f"{name}: topk_ids {topk} is not ({steps}, K ≤ {MAX_CANDIDATES})",
+    )
+    require(shapes["topk_probs"] == topk, f"{name}: topk_probs is not {topk} like topk_ids")
+    if heads:
+        attention = shapes["attention"]
+        require(
+            len(attention) == 3
+            and attention[:2] == (steps, heads)
+            and attention[2] <= MAX_SOURCE_POSITIONS,
+            f"{name}: attention {attention} is not ({steps}, {heads}, S ≤ {MAX_SOURCE_POSITIONS})",
+        )
+    for key, shape in shapes.items():
+        nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(TENSOR_DTYPES[key]).itemsize
+        require(nbytes <= MAX_MEMBER_BYTES, f"{name}: {key} {shape} is too large")
+
+
+def tensor_entry(entry: dict, blob: bytes, key: str, name: str) -> np.ndarray:
+    """The array a tensor member holds, its byte count checked against the declared shape;
+    probabilities and attention must lie in [0, 1]."""
+    shape, dtype = tuple(entry["shape"]), np.dtype(entry["dtype"])
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    require(
+        len(blob) == expected,
+        f"{name}: {entry['member']} holds {len(blob):,} bytes; shape {list(shape)} needs {expected:,}",
+    )
+    array = np.frombuffer(blob, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+    if key in ("topk_probs", "attention"):
+        require(
+            bool(np.all((array >= 0) & (array <= 1.0001))),
+            f"{name}: {key} holds values outside [0, 1] (or NaN)",
+        )
+    if key == "topk_ids":
+        require(bool(np.all(array >= 0)), f"{name}: topk_ids holds negative ids")
+    return array
+
+
+# -- the decode record ---------------------------------------------------------------------------
+def check_record(record: Any, task: str, decode: dict, name: str) -> None:
+    """The decode record (engine/decode_record.py) agrees with the stored arrays: the same
+    task, tokens and candidates; pieces, text and source where the stored view needs them."""
+    from attnscope.engine.decode_record import RECORD_FORMAT, RECORD_VERSION
+
+    require(isinstance(record, dict), f"{name}: 'record' is not an object")
+    require(
+        record.get("format") == RECORD_FORMAT and record.get("version") == RECORD_VERSION,
+        f"{name}: 'record' is not a decode record of version {RECORD_VERSION}",
+    )
+    require(
+        record.get("task") == task, f"{name}: record.task {record.get('task')!r} is not {task!r}"
+    )
+    ids = decode["token_ids"]
+    width = decode["tensors"]["topk_ids"]["shape"][1]
+    steps = record.get("steps")
+    require(
+        isinstance(steps, list) and len(steps) == len(ids),
+        f"{name}: record.steps is not {len(ids)} steps",
+    )
+    for index, (step, token) in enumerate(zip(steps, ids, strict=True)):
+        _check_step(step, token, width, f"{name}: record step {index}")
+    require(
+        _strings(record.get("pieces"), len(ids)), f"{name}: record.pieces is not {len(ids)} strings"
+    )
+    text = record.get(_TEXT_FIELD[task])
+    require(isinstance(text, str), f"{name}: record.{_TEXT_FIELD[task]} is not text")
+    require(isinstance(record.get("done"), bool), f"{name}: record.done is not true or false")
+    positions = decode["tensors"].get("attention", {}).get("shape", [0, 0, None])[2]
+    if task == "translation":
+        pieces = record.get("source_pieces")
+        require(
+            _strings(pieces) and len(pieces) <= MAX_SOURCE_POSITIONS,
+            f"{name}: record.source_pieces is not a list of strings",
+        )
+        require(
+            positions is None or positions == len(pieces),
+            f"{name}: the attention covers {positions} positions, the source has {len(pieces)}",
+        )
+    else:
+        grid = record.get("grid")
+        require(
+            isinstance(grid, list) and len(grid) == 2 and all(_is_int(v, 1) for v in grid),
+            f"{name}: record.grid is not two positive sizes",
+        )
+        require(
+            positions is None or positions == grid[0] * grid[1],
+            f"{name}: the attention covers {positions} cells, the grid {grid[0]}x{grid[1]}",
+        )
+
+
+def _check_step(step: Any, token: int, width: int, where: str) -> None:
+    require(isinstance(step, dict), f"{where} is not an object")
+    require(
+        step.get("token_id") == token, f"{where}: token {step.get('token_id')!r} is not {token}"
+    )
+    require(isinstance(step.get("piece"), str), f"{where}: piece is not text")
+    require(isinstance(step.get("forced"), bool), f"{where}: forced is not true or false")
+    topk = step.get("topk")
+    require(
+        isinstance(topk, list)
+        and len(topk) == width
+        and all(isinstance(c, dict) and isinstance(c.get("piece"), str) for c in topk),
+        f"{where}: topk is not {width} candidates with pieces",
+    )
+
+
+# -- the input ----------------------------------------------------------------------------------
+def checked_input(value: Any, task: str, archive: SessionArchive) -> dict[str, Any]:
+    """``{"text": …}`` or ``{"image_name", "image_bytes", "image_rgb"}`` of the manifest's input;
+    a picture is decoded within engine.images' pixel limit."""
+    name = archive.name
+    require(isinstance(value, dict), f"{name}: 'input' is not an object")
+    kind = value.get("kind")
+    wanted = "text" if task == "translation" else "image"
+    require(kind == wanted, f"{name}: a {task} session's input must be {wanted!r}, got {kind!r}")
+    if kind == "text":
+        text = value.get("text")
+        require(
+            isinstance(text, str) and 0 < len(text) <= MAX_TEXT_CHARS and text.strip() != "",
+            f"{name}: input.text must be a non-empty text of at most {MAX_TEXT_CHARS:,} characters",
+        )
+        return {"text": text}
+    picture, member = value.get("name"), value.get("member")
+    require(
+        isinstance(picture, str) and 0 < len(picture) <= MAX_NAME_CHARS,
+        f"{name}: input.name must be a file name of at most {MAX_NAME_CHARS} characters",
+    )
+    require(
+        isinstance(member, str) and member.startswith("input/"),
+        f"{name}: input.member must name a member under input/, got {str(member)[:80]!r}",
+    )
+    data = archive.read(member)
+    return {"image_name": picture, "image_bytes": data, "image_rgb": picture_rgb(data, name)}
+
+
+def picture_rgb(data: bytes, name: str) -> np.ndarray:
+    """A stored picture's pixels (H, W, 3) uint8, within engine.images' pixel limit."""
+    from attnscope.engine.images import load_image
+
+    try:
+        return np.asarray(load_image(data))
+    except ImageInputError as exc:
+        raise SessionFileError(f"{name}: the stored picture: {exc}") from exc
