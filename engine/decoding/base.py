@@ -32,6 +32,23 @@ from attnscope.engine.decoding.recorder import SearchRecorder, backtrack, build_
 from attnscope.engine.decoding.results import DecodeResult, StepResult
 
 
+def step_entropy(log_probs: Tensor) -> np.ndarray:
+    """(N, V) log-softmaxed log-probs -> (N,) float32 entropy in nats of each row.
+
+    The one place a step's entropy is computed (``StepResult.entropy``). A token
+    with probability 0 (log-prob -inf, e.g. a scripted zero) adds nothing. It
+    reads the (N, V) block once more, which is why decodes compute it only when
+    ``DecodeConfig.step_entropy`` asks (see its docstring for the measured cost).
+    """
+    log_probs = log_probs.float()
+    entropy = (log_probs.exp() * log_probs).sum(dim=1).neg_()  # (N,)
+    if torch.isnan(entropy).any():  # 0 · -inf: recompute those rows without the zeros
+        rows = torch.isnan(entropy)
+        part = log_probs[rows]
+        entropy[rows] = torch.nansum(part.exp() * part, dim=1).neg_()
+    return entropy.cpu().numpy()
+
+
 @dataclass(frozen=True)
 class SearchRows:
     """The hypotheses being extended; replaced (never mutated) at every step.
@@ -195,6 +212,10 @@ class DecodeStrategy(ABC):
         return np.concatenate(batch), np.concatenate(nodes)
 
     # -- helpers for subclasses ------------------------------------------------
+    def _entropy(self, log_probs: Tensor) -> np.ndarray | None:
+        """(N,) entropy of each row's distribution when the config asks for it, else None."""
+        return step_entropy(log_probs) if self.config.step_entropy else None
+
     def _initial_rows(self, max_lengths: np.ndarray) -> SearchRows:
         k = self.rows_per_input
         n = self.batch_size * k

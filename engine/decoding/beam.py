@@ -79,8 +79,9 @@ class BeamSearch(DecodeStrategy):
             rows.max_lengths,
         )
         attention = None if attn is None else attn.float().cpu().numpy()
+        entropy = self._entropy(log_probs)  # (N,) or None
         node_of_cand, results = self._record(
-            cand, rows, attention, (topk_ids, topk_probs), forced is not None
+            cand, rows, (attention, entropy), (topk_ids, topk_probs), forced is not None
         )
         n_finished = rows.n_finished + cand.finished.sum(axis=1)
         live = (cand.alive & ~cand.finished & np.isfinite(cand.scores)).any(axis=1)
@@ -127,11 +128,16 @@ class BeamSearch(DecodeStrategy):
         self,
         cand: _Candidates,
         rows: SearchRows,
-        attention: np.ndarray | None,
+        per_row: tuple[np.ndarray | None, np.ndarray | None],
         alternatives: tuple[np.ndarray, np.ndarray],
         forced: bool,
     ) -> tuple[np.ndarray, list[StepResult]]:
-        """Store the recorded candidates as tree nodes; returns their ids (B', C), -1 elsewhere."""
+        """Store the recorded candidates as tree nodes; returns their ids (B', C), -1 elsewhere.
+
+        per_row: the step's attention (N, heads, S) and entropy (N,) by parent row, each
+        None when absent; alternatives: top-k ids and probabilities (N, K) by parent row.
+        """
+        attention, entropy = per_row
         where = np.nonzero(cand.recorded)  # row-major: by input, then rank
         parents = cand.rows[where]
         finished = cand.finished[where]
@@ -146,6 +152,7 @@ class BeamSearch(DecodeStrategy):
             topk_ids=topk_ids[parents],
             topk_probs=topk_probs[parents],
             attention=None if attention is None else attention[parents],
+            entropy=None if entropy is None else entropy[parents],
         )
         node_ids, results = self.recorder.add_step(self.step_index, record, forced=forced)
         self._record_finished(record.batch_index[finished], node_ids[finished])

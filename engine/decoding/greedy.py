@@ -63,6 +63,7 @@ class GreedySearch(DecodeStrategy):
             topk_ids=topk_ids,
             topk_probs=topk_probs,
             attention=None if attn is None else attn.float().cpu().numpy(),
+            entropy=self._entropy(log_probs),
         )
         node_ids, results = self.recorder.add_step(step, record, forced=forced is not None)
         self._record_finished(rows.inputs[finished], node_ids[finished])

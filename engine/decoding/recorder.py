@@ -25,7 +25,7 @@ class StepRecord:
     batch_index (M,) int64, parent_ids (M,) int64, tokens (M,) int64,
     log_probs (M,) float32, scores (M,) float32, finished (M,) bool,
     topk_ids (M, K) int64, topk_probs (M, K) float32,
-    attention (M, heads, S_max) float32 or None.
+    attention (M, heads, S_max) float32 or None, entropy (M,) float32 or None.
     """
 
     batch_index: np.ndarray
@@ -37,6 +37,7 @@ class StepRecord:
     topk_ids: np.ndarray
     topk_probs: np.ndarray
     attention: np.ndarray | None
+    entropy: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class TreeColumns:
     steps: np.ndarray  # (n,)
     finished: np.ndarray  # (n,)
     attention: np.ndarray | None  # (n, heads, S)
+    entropy: np.ndarray | None = None  # (n,), NaN for the root
 
 
 def _group_bounds(batch_index: np.ndarray) -> list[tuple[int, int, int]]:
@@ -107,6 +109,7 @@ class SearchRecorder:
                     topk_probs=record.topk_probs[start:stop],
                     attention=attention,
                     forced=forced,
+                    entropy=None if record.entropy is None else record.entropy[start:stop],
                 )
             )
             self._steps[b].append(results[-1])
@@ -148,6 +151,9 @@ class SearchRecorder:
             ),
             finished=column("finished", False, np.bool_),
             attention=attention,
+            entropy=column("entropy", np.nan, np.float32)
+            if steps and steps[0].entropy is not None
+            else None,
         )
 
 
@@ -167,6 +173,7 @@ def backtrack(columns: TreeColumns, node_id: int, config: DecodeConfig) -> Hypot
         token_log_probs=columns.log_probs[path],
         attention=attention,
         node_id=int(path[-1]) if path.size else 0,
+        entropies=None if columns.entropy is None else columns.entropy[path],
     )
 
 

@@ -35,6 +35,9 @@ class StepResult:
     attention:   (M, heads, S) float32 the attention that produced each token, over
                  the input's S real source positions; None without attention
     forced:      the token was imposed (forced prefix or a forced choice)
+    entropy:     (M,) float32 entropy in nats of the parent's distribution (the model's,
+                 before any ban, like topk_probs); None when the decode did not ask for
+                 it (``DecodeConfig.step_entropy``)
     """
 
     step: int
@@ -49,6 +52,7 @@ class StepResult:
     topk_probs: np.ndarray
     attention: np.ndarray | None
     forced: bool = False
+    entropy: np.ndarray | None = None
 
     @property
     def token(self) -> int:
@@ -71,6 +75,8 @@ class Hypothesis:
     token_log_probs: (T,) float32
     attention:       (T, heads, S) float32, None without attention
     node_id:         the hypothesis's last node in the search tree
+    entropies:       (T,) float32 entropy (nats) of the distribution each token was
+                     chosen from; None when the decode did not record it
     """
 
     tokens: tuple[int, ...]
@@ -79,6 +85,7 @@ class Hypothesis:
     token_log_probs: np.ndarray
     attention: np.ndarray | None
     node_id: int
+    entropies: np.ndarray | None = None
 
     @property
     def ended_with_eos(self) -> bool:
