@@ -153,12 +153,15 @@ class DecodeRequests:
             self._warn_if_no_font(source)
         return source, config
 
-    def restore(self, source: str, values: dict, plan: Sequence[int | None]) -> None:
-        """Show ``source`` with decode settings ``values`` and retake a saved decode's steps."""
+    def restore(
+        self, source: str, values: dict, plan: Sequence[int | None], *, config=None
+    ) -> None:
+        """Show ``source`` with decode settings ``values`` and retake a saved decode's steps
+        (``plan``: see WorkerClient.replay); ``config``: the exact DecodeConfig to use."""
         self.inputs.show_source(source)
         self.inputs.set_decode_values(values)
         try:
-            config = self.decode_config()
+            config = config if config is not None else self.decode_config()
         except ValueError as exc:
             self.inputs.show_message(f"The last session's decoding settings: {exc}", "warning")
             return

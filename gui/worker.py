@@ -76,6 +76,10 @@ class ModelWorker(QObject):
     batchFinished = Signal(str, bool)  # output path, complete?
     pong = Signal(int)  # answers ping(serial): every earlier request has been handled
     referenceChecked = Signal(object)  # ReferenceReport, after the reference's snapshot
+    breakpointHit = Signal(object)  # BreakpointHit, after the snapshot of the step it stopped
+    whatIfBase = Signal(object)  # SessionSnapshot of the decode an attention edit changes
+    scoresReady = Signal(object)  # (token ids, (T, heads, S) float32 raw attention scores)
+    replayed = Signal(object, object)  # (ReplayPlan, SessionSnapshot) after its replay
 
     def __init__(self, cancel_event: threading.Event) -> None:
         super().__init__()
@@ -83,6 +87,7 @@ class ModelWorker(QObject):
         self._model: inference.InferenceModel | None = None
         self._session = None
         self._running: StepLoop | None = None  # the step loop of a Run in progress
+        self._breakpoints = None  # engine Breakpoints asked after each Run or Step, or None
         self._last_emit = 0.0
         self._step_ms: list[float] = []
 
@@ -130,22 +135,29 @@ class ModelWorker(QObject):
     @Slot(object, object, object)
     @guarded
     def replay(self, source: object, decode_config: object, plan: object) -> None:
-        """Reopen ``source`` and take the same steps again: a decode saved before a restart.
+        """Reopen ``source`` and retake a saved decode's steps through the one step loop.
 
-        ``plan`` holds one entry per step: None to step (the same model and
+        ``plan`` is a ReplayPlan (engine/session_replay.py: the steps and the
+        interventions of a session file; answered with ``replayed`` after the snapshot)
+        or the autosave's form, one entry per step: None to step (the same model and
         settings choose the same token again), or the token id that was forced.
         """
+        from attnscope.engine.session_replay import ReplayPlan, open_for_replay, replay_steps
+
         self._stop_running()
         self._session = None
         self._cancel.clear()
-        opened = self._require_model().open_session(source, decode_config)
+        replay = plan if isinstance(plan, ReplayPlan) else ReplayPlan.from_token_plan(plan)
+        opened = open_for_replay(self._require_model(), source, decode_config, replay)
         try:
-            opened.session.steps(until=len(plan), plan=plan, cancel=self._cancel).run()
+            replay_steps(opened, replay, cancel=self._cancel)
         except DecodeCancelled:
-            log.info("replay stopped after %d of %d steps", opened.session.step_index, len(plan))
+            log.info("replay stopped after %d of %d steps", opened.step_index, replay.steps)
         self._session = opened
         self._step_ms.clear()
         self._emit(force=True)
+        if replay is plan:
+            self.replayed.emit(plan, opened.snapshot())
 
     @Slot(object, object, str)
     @guarded
@@ -168,11 +180,71 @@ class ModelWorker(QObject):
     @Slot()
     @guarded
     def step(self) -> None:
+        """One step; a breakpoint that fires on it is reported (Step never skips one)."""
         self._stop_running()
         session = self._require_session()
-        if not session.done:
-            self._timed(session.step)
+        if session.done:
+            self._emit(force=True)
+            return
+        hook = self._stop_hook()
+        self._timed(lambda: self._hit(hook, session.step()))
         self._emit(force=True)
+        self._report_hit(hook)
+
+    @Slot(object)
+    @guarded
+    def set_breakpoints(self, conditions: object) -> None:
+        """The conditions (their engine dicts) that stop a Run; () clears them."""
+        from attnscope.engine.debugger.breakpoints import Breakpoints, condition_from_dict
+
+        built = [condition_from_dict(d) for d in conditions]
+        self._breakpoints = Breakpoints(built) if built else None
+
+    @Slot(int, object)
+    @guarded
+    def edit_attention(self, at_step: int, weights: object) -> None:
+        """The what-if: finish the original decode (its snapshot goes out as whatIfBase),
+        then retake step ``at_step`` with attention ``weights`` (heads, S); Run continues."""
+        self._stop_running()
+        session = self._require_session()
+        self._cancel.clear()
+        session.session.steps(cancel=self._cancel).run()
+        self.whatIfBase.emit(session.snapshot())
+        session.session.edit_attention(at_step, weights)
+        self._emit(force=True)
+
+    @Slot(int)
+    @guarded
+    def undo_edit(self, at_step: int) -> None:
+        """Step back to before step ``at_step`` (dropping an edit made there); Run retakes it."""
+        self._stop_running()
+        session = self._require_session()
+        while session.step_index > at_step and session.back() is not None:
+            pass
+        self._emit(force=True)
+
+    @Slot()
+    @guarded
+    def attention_scores(self) -> None:
+        """The raw pre-softmax scores of the shown hypothesis (answers scoresReady)."""
+        session = self._require_session()
+        tokens = tuple(int(t) for t in session.session.tokens)
+        self.scoresReady.emit((tokens, session.attention_scores()))
+
+    def _stop_hook(self):
+        """The breakpoints' hook on the open session, None without breakpoints."""
+        if self._breakpoints is None or self._session is None:
+            return None
+        return self._breakpoints.stop_hook(self._session.session)
+
+    def _hit(self, hook, step_result) -> None:
+        if hook is not None:
+            hook(step_result)
+
+    def _report_hit(self, hook) -> None:
+        hit = getattr(hook, "last_hit", None) if hook is not None else None
+        if hit is not None:
+            self.breakpointHit.emit(hit)
 
     @Slot()
     @guarded
@@ -204,7 +276,7 @@ class ModelWorker(QObject):
         if self._session is None or self._session.done:
             return
         self._cancel.clear()
-        self._running = self._session.session.steps(cancel=self._cancel)
+        self._running = self._session.session.steps(cancel=self._cancel, stop=self._stop_hook())
         self.busy.emit(True)
         QTimer.singleShot(0, self._run_next)
 
@@ -233,6 +305,8 @@ class ModelWorker(QObject):
         if loop.finished or loop.stopped is not None:
             self._stop_running()
             self._emit(force=True)
+            if loop.stopped is not None:
+                self._report_hit(loop.stop)
             return
         self._emit(force=False)
         QTimer.singleShot(0, self._run_next)

@@ -35,6 +35,10 @@ class WorkerClient(QObject):
     _run = Signal()
     _pause = Signal()
     _force = Signal(int, int)
+    _breakpoints = Signal(object)
+    _edit_attention = Signal(int, object)
+    _undo_edit = Signal(int)
+    _scores = Signal()
     _translate_file = Signal(str, str, object)
     _ping = Signal(int)
     _configure = Signal(int)
@@ -61,6 +65,10 @@ class WorkerClient(QObject):
             (self._run, self.worker.run),
             (self._pause, self.worker.pause),
             (self._force, self.worker.force),
+            (self._breakpoints, self.worker.set_breakpoints),
+            (self._edit_attention, self.worker.edit_attention),
+            (self._undo_edit, self.worker.undo_edit),
+            (self._scores, self.worker.attention_scores),
             (self._translate_file, self.worker.translate_file),
             (self._ping, self.worker.ping),
             (self._configure, self.worker.configure_threads),
@@ -83,9 +91,10 @@ class WorkerClient(QObject):
         self._open.emit(source, decode_config)
 
     def replay(self, source: object, decode_config: object, plan) -> None:
-        """Open ``source`` and retake its steps (None = step, id = force): a restored decode."""
+        """Open ``source`` and retake its steps: a restored decode. ``plan``: a ReplayPlan
+        (a session file's interventions), or per step None (step) or an id (force)."""
         self.cancel()
-        self._replay.emit(source, decode_config, tuple(plan))
+        self._replay.emit(source, decode_config, tuple(plan) if isinstance(plan, list) else plan)
 
     def check_reference(self, source: object, decode_config: object, reference: str) -> None:
         """Open ``source`` forcing ``reference``; answers with a snapshot and referenceChecked."""
@@ -113,6 +122,23 @@ class WorkerClient(QObject):
     def force(self, token_id: int, at_step: int) -> None:
         self.cancel()
         self._force.emit(token_id, at_step)
+
+    def set_breakpoints(self, conditions) -> None:
+        """The breakpoint conditions (engine dicts) the next Run and Step obey."""
+        self._breakpoints.emit(tuple(conditions))
+
+    def edit_attention(self, at_step: int, weights) -> None:
+        """Retake step ``at_step`` with attention ``weights`` (heads, S); answers whatIfBase."""
+        self.cancel()
+        self._edit_attention.emit(at_step, weights)
+
+    def undo_edit(self, at_step: int) -> None:
+        self.cancel()
+        self._undo_edit.emit(at_step)
+
+    def attention_scores(self) -> None:
+        """Ask for the shown hypothesis's raw attention scores (answers scoresReady)."""
+        self._scores.emit()
 
     def translate_file(self, src: str, out: str, decode_config: object) -> None:
         self.cancel()
