@@ -32,6 +32,8 @@ class DecodeClient(Protocol):
     def back(self) -> None: ...
     def reset(self) -> None: ...
     def force(self, token_id: int, at_step: int) -> None: ...
+    def edit_attention(self, at_step: int, weights: Any) -> None: ...
+    def undo_edit(self, at_step: int) -> None: ...
 
 
 class DecodeInputs(Protocol):
@@ -79,6 +81,8 @@ class DecodeRequests:
 
         values = self.inputs.decode_values()
         values["n_best"] = min(values["beam_size"], 5) if values["strategy"] == "beam" else 1
+        # the entropy breakpoint reads each step's entropy, recorded only when asked
+        values["step_entropy"] = any(d.get("kind") == "entropy" for d in self.state.breakpoints)
         return DecodeConfig(**values)
 
     @property
@@ -174,6 +178,8 @@ class DecodeRequests:
         self.state.set_session_key(key)
         self.state.set_selected_step(None)
         self.state.set_report(None)  # a report belongs to the decode that made it
+        self.state.set_breakpoint_hit(None)  # so do a breakpoint's stop and a what-if
+        self.state.set_what_if(None)
         self.opening, self._opening_config, self._after_open = True, key.config, None
         request()
 
@@ -188,6 +194,7 @@ class DecodeRequests:
     def step(self) -> None:
         if self.ensure_session():
             self.state.set_selected_step(None)
+            self.state.set_breakpoint_hit(None)
             self._send(self.client.step)
 
     def toggle_run(self) -> None:
@@ -198,6 +205,7 @@ class DecodeRequests:
             return
         if self.ensure_session():
             self.state.set_selected_step(None)
+            self.state.set_breakpoint_hit(None)  # Run resumes from a breakpoint's stop
             self._send(self.client.run)
         else:
             self.inputs.set_run_checked(False)
@@ -210,12 +218,29 @@ class DecodeRequests:
     def reset(self) -> None:
         if self.key is not None:
             self.state.set_selected_step(None)
+            self.state.set_breakpoint_hit(None)
+            self.state.set_what_if(None)
             self.client.reset()
 
     def force(self, token_id: int, step: int) -> None:
         """Replace step ``step``'s token and let the decode continue live."""
         self.state.set_selected_step(None)
         self.client.force(token_id, step)
+        self.inputs.set_run_checked(True)
+        self.client.run()
+
+    def edit_attention(self, step: int, weights: Any) -> None:
+        """Retake step ``step`` with attention ``weights`` (heads, S) and continue live."""
+        self.state.set_selected_step(None)
+        self.state.set_breakpoint_hit(None)
+        self.client.edit_attention(step, weights)
+        self.inputs.set_run_checked(True)
+        self.client.run()
+
+    def undo_edit(self, step: int) -> None:
+        """Drop the attention edit at ``step`` and let the model retake it, live."""
+        self.state.set_selected_step(None)
+        self.client.undo_edit(step)
         self.inputs.set_run_checked(True)
         self.client.run()
 

@@ -12,6 +12,11 @@ the state, read it, and connect to its change signals; handlers are named
 - ``decode_config``: the DecodeConfig the shown decode was made with (also for a
   reference check, whose comparison decode uses the user's settings)
 - ``report``: the ReferenceReport of a reference check, else None
+- ``breakpoints``: the checked breakpoint conditions, as their engine dicts
+  (``condition_from_dict`` builds them in the worker)
+- ``breakpoint_hit``: the BreakpointHit that stopped the decode last, else None
+- ``what_if``: the attention edit applied to the shown decode and its diff
+  against the original (a ``WhatIf``), else None
 """
 
 from __future__ import annotations
@@ -36,6 +41,22 @@ class SessionKey:
     reference: str | None = None
 
 
+@dataclass(frozen=True)
+class WhatIf:
+    """An attention edit at ``step`` and what it changed.
+
+    original: the SessionSnapshot of the decode before the edit (run to its end)
+    weights:  (heads, S) float32, the edited attention row
+    diff:     the engine's DecodeDiff of the original against the edited decode so
+              far (None until the edited decode has a step past the edit)
+    """
+
+    step: int
+    original: Any
+    weights: Any
+    diff: Any = None
+
+
 class DecodeState(QObject):
     """One decode shown in the GUI: model, view record, selection, session, report."""
 
@@ -45,6 +66,9 @@ class DecodeState(QObject):
     sessionKeyChanged = Signal(object)  # SessionKey | None
     decodeConfigChanged = Signal(object)  # DecodeConfig | None
     reportChanged = Signal(object)  # ReferenceReport | None
+    breakpointsChanged = Signal(object)  # tuple[dict, ...]
+    breakpointHitChanged = Signal(object)  # BreakpointHit | None
+    whatIfChanged = Signal(object)  # WhatIf | None
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -55,6 +79,9 @@ class DecodeState(QObject):
         self._session_key: SessionKey | None = None
         self._decode_config = None
         self._report = None
+        self._breakpoints: tuple[dict, ...] = ()
+        self._breakpoint_hit = None
+        self._what_if: WhatIf | None = None
 
     # -- read -----------------------------------------------------------------
     @property
@@ -80,6 +107,18 @@ class DecodeState(QObject):
     @property
     def report(self):
         return self._report
+
+    @property
+    def breakpoints(self) -> tuple[dict, ...]:
+        return self._breakpoints
+
+    @property
+    def breakpoint_hit(self):
+        return self._breakpoint_hit
+
+    @property
+    def what_if(self) -> WhatIf | None:
+        return self._what_if
 
     @property
     def reference(self) -> str | None:
@@ -129,3 +168,19 @@ class DecodeState(QObject):
         if report is not self._report:
             self._report = report
             self.reportChanged.emit(report)
+
+    def set_breakpoints(self, conditions) -> None:
+        conditions = tuple(conditions)
+        if conditions != self._breakpoints:
+            self._breakpoints = conditions
+            self.breakpointsChanged.emit(conditions)
+
+    def set_breakpoint_hit(self, hit) -> None:
+        if hit != self._breakpoint_hit:
+            self._breakpoint_hit = hit
+            self.breakpointHitChanged.emit(hit)
+
+    def set_what_if(self, what_if: WhatIf | None) -> None:
+        if what_if is not self._what_if:
+            self._what_if = what_if
+            self.whatIfChanged.emit(what_if)

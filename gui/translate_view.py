@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QRect, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QSlider,
     QSplitter,
     QStackedWidget,
+    QStyle,
+    QStyleOptionSlider,
     QVBoxLayout,
     QWidget,
 )
 
 from attnscope.gui.heatmap import QtAttentionHeatmap
+from attnscope.gui.heatmap_items import BREAK_COLOUR
 from attnscope.gui.token_chips import TokenChips
 
 LIVE_DELAY_MS = 400
@@ -31,6 +35,44 @@ NO_ATTENTION_TEXT = (
 def display_piece(piece: str) -> str:
     """A sentencepiece piece as an axis label (word starts keep a small marker)."""
     return piece.replace("▁", "·") if piece else "∅"
+
+
+CHANGED_CHIP_STYLE = "QToolButton {background:#fde7a7; border:2px solid #c58a00;}"
+BREAK_CHIP_STYLE = f"QToolButton {{border:2px solid {BREAK_COLOUR};}}"
+
+
+class StepTimeline(QSlider):
+    """The horizontal step scrubber, with a red tick over a marked step (a breakpoint)."""
+
+    def __init__(self) -> None:
+        super().__init__(Qt.Horizontal)
+        self._mark: int | None = None
+
+    def set_mark(self, step: int | None) -> None:
+        """Mark 0-based step ``step`` (slider value step + 1); None removes the mark."""
+        self._mark = step
+        self.update()
+
+    def mark(self) -> int | None:
+        return self._mark
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        if self._mark is None or self.maximum() <= self.minimum():
+            return
+        option = QStyleOptionSlider()
+        self.initStyleOption(option)
+        groove = self.style().subControlRect(QStyle.CC_Slider, option, QStyle.SC_SliderGroove, self)
+        handle = self.style().subControlRect(QStyle.CC_Slider, option, QStyle.SC_SliderHandle, self)
+        span = groove.width() - handle.width()
+        x = (
+            groove.x()
+            + handle.width() // 2
+            + QStyle.sliderPositionFromValue(self.minimum(), self.maximum(), self._mark + 1, span)
+        )
+        painter = QPainter(self)
+        painter.fillRect(QRect(x - 2, 0, 4, self.height()), QColor(BREAK_COLOUR))
+        painter.end()
 
 
 class TranslateWorkspace(QWidget):
@@ -60,9 +102,13 @@ class TranslateWorkspace(QWidget):
         self.no_attention.setWordWrap(True)
         self.no_attention.setStyleSheet("color: palette(mid); font-size: 14px; padding: 24px;")
         self.attention_pages = QStackedWidget()
-        self.attention_pages.addWidget(self.heatmap)
+        self.heatmap_page = QWidget()  # the heat map and, under it, the row editor
+        page_layout = QVBoxLayout(self.heatmap_page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addWidget(self.heatmap, 1)
+        self.attention_pages.addWidget(self.heatmap_page)
         self.attention_pages.addWidget(self.no_attention)
-        self.timeline = QSlider(Qt.Horizontal)
+        self.timeline = StepTimeline()
         self.timeline.setToolTip("Scrub the decode step by step")
         self.timeline.setRange(0, 0)
         self._layout_widgets()
@@ -76,6 +122,7 @@ class TranslateWorkspace(QWidget):
         self.heatmap.cellClicked.connect(lambda row, _col: self.stepSelected.emit(row))
         self.timeline.valueChanged.connect(lambda v: self.stepSelected.emit(v - 1) if v else None)
         self._shown_rows = 0
+        self._changed_steps: frozenset[int] = frozenset()
 
     def _layout_widgets(self) -> None:
         top = QWidget()
@@ -114,6 +161,7 @@ class TranslateWorkspace(QWidget):
         steps = snapshot.steps
         self.chips.set_tokens(list(snapshot.target_pieces), [s.log_prob for s in steps], steps)
         self.chips.select(selected)
+        self._style_chips(marked=self.timeline.mark())
 
     def show_attention(self, snapshot, selected: int | None) -> None:
         """The heat map (rows appended when possible) and the timeline of ``snapshot``."""
@@ -122,7 +170,7 @@ class TranslateWorkspace(QWidget):
         source = [display_piece(p) for p in snapshot.source_pieces]
         rows = 0 if attention is None else attention.shape[0]
         self.attention_pages.setCurrentWidget(
-            self.no_attention if snapshot.num_heads == 0 else self.heatmap
+            self.no_attention if snapshot.num_heads == 0 else self.heatmap_page
         )
         if attention is None:
             self.heatmap.clear()
@@ -148,3 +196,27 @@ class TranslateWorkspace(QWidget):
         self.chips.select(step)
         if step is not None and step < self._shown_rows:
             self.heatmap.select_row(step)
+
+    # -- debugger marks ------------------------------------------------------
+    def add_under_heatmap(self, widget: QWidget) -> None:
+        """Put ``widget`` (the attention row editor) under the heat map."""
+        self.heatmap_page.layout().addWidget(widget)
+
+    def mark_step(self, step: int | None, tip: str = "") -> None:
+        """Mark step ``step`` (a breakpoint's stop) on the heat map, timeline and chip."""
+        self.heatmap.mark_row(step, tip)
+        self.timeline.set_mark(step)
+        self._style_chips(marked=step)
+
+    def highlight_changed_steps(self, steps) -> None:
+        """Highlight the chips of ``steps`` (what an edit changed); empty clears."""
+        self._changed_steps = frozenset(steps)
+        self._style_chips(marked=self.timeline.mark())
+
+    def _style_chips(self, *, marked: int | None) -> None:
+        changed = self._changed_steps
+        for index, chip in enumerate(self.chips.chips):
+            style = CHANGED_CHIP_STYLE if index in changed else ""
+            style = BREAK_CHIP_STYLE if index == marked else style
+            if chip.styleSheet() != style:
+                chip.setStyleSheet(style)

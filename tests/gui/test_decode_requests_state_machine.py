@@ -279,7 +279,7 @@ def test_the_worker_client_offers_every_method_of_the_protocol():
     names = [n for n in vars(DecodeClient) if not n.startswith("_")]
     assert sorted(names) == sorted(
         ["open_session", "check_reference", "replay", "step", "run", "pause"]
-        + ["back", "reset", "force"]
+        + ["back", "reset", "force", "edit_attention", "undo_edit"]
     )
     for name in names:
         wanted = list(inspect.signature(getattr(DecodeClient, name)).parameters)

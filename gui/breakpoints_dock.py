@@ -1,0 +1,288 @@
+"""The Breakpoints dock: which conditions stop a Run, with their parameters.
+
+One row per condition of engine/debugger/breakpoints.py: a checkbox and its
+parameter(s), each with a tooltip. The dock hands out the checked conditions as
+plain dicts (``condition_dicts()``, the engine's ``to_dict`` form), so the GUI
+thread never imports the engine: the worker builds the conditions from them
+(``condition_from_dict``). ``conditions()`` builds them here too, for checks.
+Settings are kept in QSettings under ``breakpoints/``.
+
+Run (F5) stops after the first step where a checked condition fires; Step (F10)
+always takes its one step and reports a condition that fires on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QSettings, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+SETTINGS_GROUP = "breakpoints"
+INVALID_STYLE = "QLineEdit {border: 1px solid #d93025; background: #fff1f0;}"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a condition: its dict key, kind ("float", "int", "token"),
+    default, range and step, the text after its field, and its tooltip."""
+
+    key: str
+    kind: str
+    default: Any
+    low: float = 0.0
+    high: float = 1.0
+    step: float = 1.0
+    suffix: str = ""
+    tip: str = ""
+
+
+@dataclass(frozen=True)
+class ConditionRow:
+    """One row of the dock: the condition's kind (its ``to_dict()["kind"]``), the
+    checkbox text, the tooltip and the parameters."""
+
+    kind: str
+    label: str
+    tip: str
+    params: tuple[Param, ...]
+    enabled: bool = False
+
+
+ROWS = (
+    ConditionRow(
+        "entropy",
+        "Entropy above",
+        "Stop when the model is unsure: the entropy of its next-token distribution "
+        "(in nats) exceeds the threshold",
+        (Param("threshold", "float", 3.0, 0.0, 20.0, 0.25, " nats", "Entropy threshold"),),
+    ),
+    ConditionRow(
+        "low_probability",
+        "Chosen token's probability below",
+        "Stop when the token taken had a probability below p",
+        (Param("p", "float", 0.1, 0.0, 1.0, 0.05, "", "Probability threshold p"),),
+    ),
+    ConditionRow(
+        "repeated_ngram",
+        "Repeated n-gram of length",
+        "Stop when the output repeats an n-gram it already produced (a stutter or a loop)",
+        (Param("n", "int", 3, 1, 10, 1, " tokens", "Length n of the repeated n-gram"),),
+        enabled=True,
+    ),
+    ConditionRow(
+        "stuck_attention",
+        "Attention stuck for",
+        "Stop when the attention's strongest source position stays the same for k steps",
+        (Param("k", "int", 4, 2, 50, 1, " steps", "Number of steps k"),),
+    ),
+    ConditionRow(
+        "uncovered_at_eos",
+        "Source token uncovered at EOS",
+        "Stop when EOS is proposed while a source token's coverage (its attention summed "
+        "so far) is still below the threshold: a likely omission",
+        (Param("threshold", "float", 0.3, 0.0, 1.0, 0.05, "", "Coverage below this is uncovered"),),
+        enabled=True,
+    ),
+    ConditionRow(
+        "over_covered",
+        "Source token over-covered, τ",
+        "Stop when a source token's coverage (attention summed so far) exceeds τ: "
+        "a likely over-translation",
+        (Param("tau", "float", 1.5, 0.5, 10.0, 0.1, "", "Coverage threshold τ"),),
+    ),
+    ConditionRow(
+        "no_eos",
+        "No EOS after",
+        "Stop when no EOS has come after N steps, or after N × the source length "
+        "(whichever is set; 0 turns that part off)",
+        (
+            Param("max_steps", "int", 0, 0, 1000, 1, " steps", "N steps (0: off)"),
+            Param("length_ratio", "float", 2.0, 0.0, 20.0, 0.5, " × source", "N × source length"),
+        ),
+    ),
+    ConditionRow(
+        "token",
+        "Token produced",
+        "Stop when this target token is produced (a subword of the target vocabulary)",
+        (Param("piece", "token", "", tip="A target subword, e.g. ▁the (the ▁ is optional)"),),
+    ),
+)
+
+
+class BreakpointsDock(QWidget):
+    """The conditions that stop a Run; ``changed`` after every edit."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._lookup: Callable[[str], int | None] | None = None
+        self.checks: dict[str, QCheckBox] = {}
+        self.fields: dict[tuple[str, str], QWidget] = {}
+        grid = QGridLayout()
+        grid.setColumnStretch(1, 1)
+        for index, row in enumerate(ROWS):
+            check = QCheckBox(row.label)
+            check.setToolTip(row.tip)
+            check.setChecked(row.enabled)
+            check.toggled.connect(self._on_edited)
+            self.checks[row.kind] = check
+            grid.addWidget(check, index, 0)
+            for column, param in enumerate(row.params, start=1):
+                field = self._field(param)
+                self.fields[row.kind, param.key] = field
+                grid.addWidget(field, index, column)
+        self.hit_label = QLabel("")
+        self.hit_label.setWordWrap(True)
+        self.hit_label.setToolTip("The last breakpoint that stopped the decode")
+        note = QLabel(
+            "Run (F5) stops after the first step where a checked condition fires; "
+            "Run again resumes. Step (F10) always takes its step and reports a hit."
+        )
+        note.setWordWrap(True)
+        note.setStyleSheet("color: palette(mid);")
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addWidget(self.hit_label)
+        layout.addWidget(note)
+        layout.addStretch(1)
+
+    def _field(self, param: Param) -> QWidget:
+        if param.kind == "token":
+            field = QLineEdit(str(param.default))
+            field.setPlaceholderText("subword")
+            field.editingFinished.connect(self._on_edited)
+        elif param.kind == "int":
+            field = QSpinBox()
+            field.setRange(int(param.low), int(param.high))
+            field.setValue(int(param.default))
+            field.setSuffix(param.suffix)
+            field.valueChanged.connect(self._on_edited)
+        else:
+            field = QDoubleSpinBox()
+            field.setDecimals(2)
+            field.setRange(param.low, param.high)
+            field.setSingleStep(param.step)
+            field.setValue(float(param.default))
+            field.setSuffix(param.suffix)
+            field.valueChanged.connect(self._on_edited)
+        field.setToolTip(param.tip)
+        return field
+
+    # -- the target vocabulary (for the token condition) --------------------------
+    def set_vocabulary(self, lookup: Callable[[str], int | None] | None) -> None:
+        """``lookup(piece) -> id | None`` of the loaded model's targets (None: no model)."""
+        self._lookup = lookup
+        self._check_token()
+
+    def token_problem(self) -> str | None:
+        """Why the typed token cannot be used (empty, not in the vocabulary), else None."""
+        text = self._token_text()
+        if not text:
+            return "type a target subword for the token condition"
+        if self._lookup is not None and self._lookup(text) is None:
+            return f"{text!r} is not in the target vocabulary"
+        return None
+
+    def _token_text(self) -> str:
+        return self.fields["token", "piece"].text().strip()
+
+    def _check_token(self) -> None:
+        field = self.fields["token", "piece"]
+        problem = self.token_problem() if self.checks["token"].isChecked() else None
+        field.setStyleSheet(INVALID_STYLE if problem else "")
+        tip = next(p.tip for r in ROWS if r.kind == "token" for p in r.params)
+        field.setToolTip(f"{tip}\n⚠ {problem}" if problem else tip)
+
+    # -- the conditions ----------------------------------------------------------------
+    def condition_dicts(self) -> tuple[dict, ...]:
+        """The checked conditions as dicts (``condition_from_dict`` builds them); the token
+        condition is left out while its token is not in the vocabulary."""
+        out = []
+        for row in ROWS:
+            if not self.checks[row.kind].isChecked():
+                continue
+            if row.kind == "token":
+                if self.token_problem() is not None:
+                    continue
+                piece = self._token_text()
+                token_id = self._lookup(piece) if self._lookup is not None else None
+                out.append({"kind": "token", "piece": piece, "token_id": token_id})
+                continue
+            values = {p.key: self._value(row.kind, p) for p in row.params}
+            out.append({"kind": row.kind, **values})
+        return tuple(out)
+
+    def conditions(self) -> tuple:
+        """The checked conditions as engine objects (imports the engine: not at start-up)."""
+        from attnscope.engine.debugger.breakpoints import condition_from_dict
+
+        return tuple(condition_from_dict(d) for d in self.condition_dicts())
+
+    def set_checked(self, kind: str, on: bool) -> None:
+        if kind not in self.checks:
+            raise ValueError(f"unknown breakpoint {kind!r}; known: {', '.join(self.checks)}")
+        self.checks[kind].setChecked(on)
+
+    def set_value(self, kind: str, key: str, value: Any) -> None:
+        """Set one parameter's field (a ValueError names an unknown one)."""
+        field = self.fields.get((kind, key))
+        if field is None:
+            raise ValueError(f"breakpoint {kind!r} has no parameter {key!r}")
+        if isinstance(field, QLineEdit):
+            field.setText(str(value))
+            self._on_edited()
+        else:
+            field.setValue(value)
+
+    def _value(self, kind: str, param: Param) -> Any:
+        field = self.fields[kind, param.key]
+        return int(field.value()) if param.kind == "int" else round(float(field.value()), 6)
+
+    def show_hit(self, text: str) -> None:
+        """Show the last hit's message under the conditions ("" clears it)."""
+        self.hit_label.setText(f"<b>Stopped:</b> {text}" if text else "")
+
+    def _on_edited(self, *_args) -> None:
+        self._check_token()
+        self.changed.emit()
+
+    # -- settings ----------------------------------------------------------------------
+    def save(self, settings: QSettings) -> None:
+        for row in ROWS:
+            settings.setValue(
+                f"{SETTINGS_GROUP}/{row.kind}/enabled", self.checks[row.kind].isChecked()
+            )
+            for param in row.params:
+                field = self.fields[row.kind, param.key]
+                value = field.text() if isinstance(field, QLineEdit) else field.value()
+                settings.setValue(f"{SETTINGS_GROUP}/{row.kind}/{param.key}", value)
+
+    def restore(self, settings: QSettings) -> None:
+        """Read saved settings; an unreadable value keeps the field's default."""
+        for row in ROWS:
+            key = f"{SETTINGS_GROUP}/{row.kind}/enabled"
+            self.checks[row.kind].setChecked(settings.value(key, row.enabled, type=bool))
+            for param in row.params:
+                field = self.fields[row.kind, param.key]
+                raw = settings.value(f"{SETTINGS_GROUP}/{row.kind}/{param.key}", param.default)
+                try:
+                    if isinstance(field, QLineEdit):
+                        field.setText(str(raw))
+                    else:
+                        field.setValue(int(float(raw)) if param.kind == "int" else float(raw))
+                except (TypeError, ValueError):
+                    pass  # a hand-edited settings file: keep the default
+        self._check_token()
