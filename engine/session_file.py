@@ -125,12 +125,13 @@ def steps_taken(snapshot: SessionSnapshot) -> int:
 
 def forced_tokens(snapshot: SessionSnapshot) -> tuple:
     """The snapshot's forced steps as ForceToken interventions."""
-    forced = [(i, int(s.token_id)) for i, s in enumerate(snapshot.steps) if s.forced]
-    if not forced:
-        return ()
     from attnscope.engine.interventions import ForceToken
 
-    return tuple(ForceToken(step=i, token_id=token) for i, token in forced)
+    return tuple(
+        ForceToken(step=i, token_id=int(s.token_id))
+        for i, s in enumerate(snapshot.steps)
+        if s.forced
+    )
 
 
 def stored_decode(snapshot: SessionSnapshot, taken: int | None = None) -> StoredDecode:
@@ -172,12 +173,13 @@ def session_from_snapshot(
     needs no list at all.
     """
     from attnscope.engine.decode_record import snapshot_record
+    from attnscope.engine.interventions import ImageMask
 
     if task not in TASKS:
         raise ValueError(f"unknown task {task!r}; valid: {', '.join(TASKS)}")
     given = tuple(interventions)
-    forced_steps = {getattr(i, "step", None) for i in given if type(i).__name__ == "ForceToken"}
-    extra = tuple(f for f in forced_tokens(snapshot) if f.step not in forced_steps)
+    taken = {i.step for i in given if not isinstance(i, ImageMask)}  # steps already planned
+    extra = tuple(f for f in forced_tokens(snapshot) if f.step not in taken)
     record = snapshot_record(
         snapshot,
         model=checkpoint.path,

@@ -6,8 +6,7 @@
   refusal when a session's checkpoint is not the file it names.
 - ``ReplayPlan`` and ``replay_decode``: retake a saved decode through the one
   step loop (``DecodeSession.steps``): image masks change the picture before it
-  is encoded, forced tokens become the loop's plan, attention edits go to the
-  session's attention-override hook. The autosave's old per-step plan (None or
+  is encoded, forced tokens and attention edits are the loop's plan. The autosave's old per-step plan (None or
   a forced id per step) is a ReplayPlan too (``from_token_plan``).
 - ``check_replay``: whether the replay reproduced the stored tokens, and where not.
 - ``stored_snapshot``: the stored decode as a view record, for when the model is
@@ -112,12 +111,17 @@ class ReplayPlan:
         name = _KIND_CLASSES[kind]
         return [i for i in self.interventions if type(i).__name__ == name]
 
-    def token_plan(self) -> tuple[int | None, ...]:
-        """The step loop's plan: the forced token at each step, None elsewhere."""
-        forced = {i: t for i, t in enumerate(self.tokens) if t is not None}
-        forced.update({i.step: i.token_id for i in self.of_kind("force")})
-        length = max([self.steps, *(step + 1 for step in forced)])
-        return tuple(forced.get(step) for step in range(length))
+    def step_plan(self) -> tuple:
+        """The step loop's plan (engine.interventions.plan_from_interventions): the forced
+        token id or the AttentionEdit at each step, None where the model chooses."""
+        from attnscope.engine.interventions import plan_from_interventions
+
+        plan = dict(enumerate(self.tokens))
+        steps = self.of_kind("force") + self.of_kind("attention")
+        plan.update(enumerate(plan_from_interventions(steps) if steps else ()))
+        plan = {step: entry for step, entry in plan.items() if entry is not None}
+        length = max([self.steps, *(step + 1 for step in plan)])
+        return tuple(plan.get(step) for step in range(length))
 
 
 def replay_decode(
@@ -149,25 +153,9 @@ def open_for_replay(
 def replay_steps(
     opened: OpenSession, plan: ReplayPlan, *, cancel: CancelFlag | None = None
 ) -> None:
-    """Take the plan's steps on an open session: forced tokens through the loop's plan,
-    attention edits through the session's override hook before their step."""
-    edits = {edit.step: edit for edit in plan.of_kind("attention")}
-    session = opened.session
-    loop = session.steps(until=plan.steps, plan=plan.token_plan(), cancel=cancel)
-    while not loop.finished:
-        edit = edits.get(session.step_index)
-        if edit is not None:
-            _apply_attention_edit(session, edit)
-        loop.take_step()
-
-
-def _apply_attention_edit(session, edit) -> None:
-    hook = getattr(session, "edit_attention", None)
-    if hook is None:
-        raise SessionFileError(
-            "this session has an attention edit, and this AttnScope cannot apply attention edits"
-        )
-    hook(edit.weights)
+    """Take the plan's steps on an open session through its step loop (forced tokens and
+    attention edits are the loop's plan); DecodeCancelled keeps the steps taken."""
+    opened.session.steps(until=plan.steps, plan=plan.step_plan(), cancel=cancel).run()
 
 
 def masked_picture(model: InferenceModel, source: Any, masks: Sequence) -> np.ndarray:
