@@ -35,6 +35,8 @@ from attnscope.gui.attention_render import head_grids, render_strip, small_copy
 from attnscope.gui.attention_strip import QtAttentionStrip
 from attnscope.gui.gallery import ExampleGallery
 from attnscope.gui.image_overlay import QtImageAttentionOverlay
+from attnscope.gui.image_what_if import MaskedResultPanel
+from attnscope.gui.mask_tools import MaskLayer, MaskToolbar
 from attnscope.gui.region_words_chart import RegionWordsChart
 from attnscope.gui.token_chips import TokenChips
 
@@ -92,6 +94,7 @@ class CaptionWorkspace(QWidget):
     imageChosen = Signal()  # a new picture waits to be captioned
     openRequested = Signal()
     pasteRequested = Signal()
+    maskedViewChanged = Signal(bool)  # True while a masked re-caption is shown
 
     def __init__(self, parent: QWidget | None = None, *, example_paths=None) -> None:
         super().__init__(parent)
@@ -105,6 +108,7 @@ class CaptionWorkspace(QWidget):
         self._selected: int | None = None
         self._region: tuple[int, int] | None = None
         self._streaming = False
+        self._masked_view = False
         self._strip_timer = QTimer(self)
         self._strip_timer.setSingleShot(True)
         self._strip_timer.setInterval(STRIP_DELAY_MS)
@@ -131,6 +135,10 @@ class CaptionWorkspace(QWidget):
         self.head_box.hide()
         self.overlay = QtImageAttentionOverlay()
         self.overlay.graphics_view().setAcceptDrops(False)  # drops go to the window
+        self.masks = MaskLayer(self.overlay, self)
+        self.mask_bar = MaskToolbar(self.masks)
+        self.addActions(self.mask_bar.all_actions)  # their shortcuts work over the workspace
+        self.what_if_panel = MaskedResultPanel()
         self.hint = QLabel(HINT)
         self.hint.setAlignment(Qt.AlignCenter)
         self.hint.setWordWrap(True)
@@ -173,6 +181,7 @@ class CaptionWorkspace(QWidget):
         picture_layout = QVBoxLayout(picture)
         picture_layout.setContentsMargins(0, 0, 0, 0)
         picture_layout.addLayout(word_row)
+        picture_layout.addWidget(self.mask_bar)
         picture_layout.addWidget(self.pages, 1)
         middle = QSplitter(Qt.Horizontal)
         middle.addWidget(picture)
@@ -183,6 +192,7 @@ class CaptionWorkspace(QWidget):
         layout.addLayout(source_row)
         layout.addWidget(self.caption_label)
         layout.addWidget(self.chips)
+        layout.addWidget(self.what_if_panel)
         layout.addWidget(middle, 1)
         layout.addWidget(self.strip)
         layout.addWidget(self.timeline)
@@ -218,6 +228,7 @@ class CaptionWorkspace(QWidget):
         self._input = ImageInput(source, name, next(self._serials))
         self._region = None
         self.overlay.highlight_cell(None)
+        self.masks.set_picture_shape(None)  # a new picture: its mask starts afresh
         self.image_label.setText(f"<b>Image</b>: {name}")
         self.hint.setText(f"Reading {name}…")
         self.pages.setCurrentWidget(self.hint)
@@ -244,6 +255,7 @@ class CaptionWorkspace(QWidget):
     def show_snapshot(self, snapshot, selected: int | None) -> None:
         """Draw ``snapshot`` (an engine SessionSnapshot of a captioning session)."""
         self._snapshot = snapshot
+        self._set_masked_view(False)
         if snapshot.image is not None and snapshot.image is not self._shown_image:
             self._show_picture(snapshot.image)
         self._set_decode(
@@ -258,6 +270,22 @@ class CaptionWorkspace(QWidget):
         self.timeline.setValue(0 if selected is None else selected + 1)
         self.timeline.blockSignals(False)
         self.select_step(selected)
+
+    def show_masked_decode(self, snapshot) -> None:
+        """Show a masked re-caption (its masked picture, words and maps) in place of the
+        original; ``show_snapshot`` of the original brings that back."""
+        self.show_snapshot(snapshot, len(snapshot.steps) - 1 if snapshot.steps else None)
+        self.caption_label.setText(f"{snapshot.target_text} <i>(the masked picture)</i>")
+        self._set_masked_view(True)
+
+    def _set_masked_view(self, masked: bool) -> None:
+        if masked != self._masked_view:
+            self._masked_view = masked
+            self.masks.set_visible(not masked)  # the fill itself is on the picture
+            self.maskedViewChanged.emit(masked)
+
+    def showing_masked(self) -> bool:
+        return self._masked_view
 
     def show_hypothesis(self, pieces, log_probs, attention: np.ndarray | None) -> None:
         """Show another hypothesis of the same picture (a beam node's path).
@@ -281,6 +309,7 @@ class CaptionWorkspace(QWidget):
     def _show_picture(self, rgb: np.ndarray) -> None:
         self._shown_image = rgb
         self.overlay.set_image(rgb)
+        self.masks.set_picture_shape(rgb.shape[:2])
         self.strip.set_image(small_copy(rgb, STRIP_THUMB))
         size = f"{rgb.shape[1]}×{rgb.shape[0]}"
         self.image_label.setText(f"<b>Image</b>: {self.image_name()} ({size})")

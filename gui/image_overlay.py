@@ -170,6 +170,15 @@ class QtImageAttentionOverlay(QtWidgets.QWidget):
     def graphics_view(self) -> pg.GraphicsLayoutWidget:
         return self._view
 
+    def view_box(self) -> pg.ViewBox:
+        """The view box in picture pixel coordinates (x right, y down): where layers go."""
+        return self._viewbox
+
+    def picture_pos(self, scene_pos: QtCore.QPointF) -> tuple[float, float]:
+        """(x, y) in picture pixels under a scene position (may lie outside the picture)."""
+        point = self._viewbox.mapSceneToView(scene_pos)
+        return point.x(), point.y()
+
     def export_target(self) -> QtWidgets.QGraphicsItem:
         return self._viewbox
 

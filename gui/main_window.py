@@ -25,6 +25,7 @@ from attnscope.gui.decode_state import DecodeState
 from attnscope.gui.device_menu import DeviceChoice
 from attnscope.gui.file_translation import FileTranslation
 from attnscope.gui.frame_scheduler import FrameScheduler
+from attnscope.gui.image_what_if import ImageWhatIf
 from attnscope.gui.menus import WindowCommands, WindowMenus
 from attnscope.gui.message_bar import MessageBar
 from attnscope.gui.model_panel import ModelPanel
@@ -222,6 +223,14 @@ class MainWindow(QMainWindow):
         # bound methods only: a lambda would run in the worker's thread
         worker.cancelled.connect(self._on_worker_cancelled)
         worker.busy.connect(self._on_busy_changed)
+        self.image_what_if = ImageWhatIf(
+            self.state,
+            self.caption_view,
+            client=self.client,
+            worker=worker,
+            show_message=self.show_message,
+            parent=self,
+        )
 
     # -- model loading -----------------------------------------------
     def load_checkpoint(self, path: str | Path, *, after_paint: bool = False) -> None:

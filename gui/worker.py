@@ -356,3 +356,28 @@ class ModelWorker(QObject):
             return
         self._last_emit = now
         self.snapshot.emit(self._session.snapshot(step_ms=self._step_ms))
+
+    # -- image what-if (issue 18) ------------------------------------------------
+    maskedCaption = Signal(object)  # MaskedCaption: after the first new token, then when done
+
+    @Slot(object, object)
+    @guarded
+    def recaption_masked(self, request: object, decode_config: object) -> None:
+        """Caption ``request.picture`` with ``request.mask`` filled (gui/image_what_if.py) in
+        a session of its own, so the shown decode stays as it is; the same settings."""
+        from attnscope.engine.decoding import DecodeConfig
+        from attnscope.engine.image_masks import mask_image
+        from attnscope.gui.image_what_if import MaskedCaption
+
+        self._cancel.clear()
+        model = self._require_model()
+        preprocess = model.checkpoint.image_preprocess
+        mean = None if preprocess is None else preprocess.mean  # grey = the dataset mean
+        picture = mask_image(request.picture, request.mask, request.fill, request.seed, mean=mean)
+        opened = model.open_session(picture, decode_config or DecodeConfig())
+        loop = opened.session.steps(cancel=self._cancel)
+        loop.take_step()
+        first_ms = (time.perf_counter() - request.requested_at) * 1000
+        self.maskedCaption.emit(MaskedCaption(request.serial, opened.snapshot(), first_ms, False))
+        loop.run()
+        self.maskedCaption.emit(MaskedCaption(request.serial, opened.snapshot(), first_ms, True))

@@ -72,6 +72,7 @@ class WorkerClient(QObject):
             (self._translate_file, self.worker.translate_file),
             (self._ping, self.worker.ping),
             (self._configure, self.worker.configure_threads),
+            (self._recaption_masked, self.worker.recaption_masked),
         ):
             signal.connect(slot)
         self.worker.pong.connect(self._on_pong)
@@ -171,6 +172,13 @@ class WorkerClient(QObject):
             _STILL_RUNNING.append((self.thread, self.worker))
         log.warning("the model worker is still busy after %d ms; it ends on its own", timeout_ms)
         return False
+
+    _recaption_masked = Signal(object, object)
+
+    def recaption_masked(self, request: object, decode_config: object) -> None:
+        """Caption a masked copy of the picture beside the shown decode (the image what-if);
+        answers with worker.maskedCaption. Does not cancel the shown decode's work."""
+        self._recaption_masked.emit(request, decode_config)
 
 
 def wait_for_stopped_workers(timeout_ms: int = 60_000) -> bool:
