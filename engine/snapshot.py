@@ -13,14 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from attnscope.engine.decoding import EOS_ID, SearchTree, StepLoop, StepResult
+from attnscope.engine.decoding import EOS_ID, SearchTree, StepResult
 from attnscope.engine.decoding.results import DecodeResult
-from attnscope.engine.decoding.step_loop import CancelFlag, StopHook
+from attnscope.engine.decoding.step_loop import CancelFlag
 from attnscope.engine.inference_results import SessionSnapshot, TokenStep
+from attnscope.engine.interventions import AttentionEdit, ForceToken
+from attnscope.engine.scores import attention_scores
 from attnscope.engine.session import DecodeSession
+
+if TYPE_CHECKING:
+    from attnscope.engine.what_if import WhatIf
 
 ROOT_PIECE = "<s>"  # the beam tree's root node
 
@@ -67,23 +73,52 @@ class OpenSession:
     def reset(self) -> None:
         self.session.reset()
 
-    def steps(
-        self,
-        until: int | None = None,
-        cancel: CancelFlag | None = None,
-        *,
-        plan: Sequence[int | None] = (),
-        stop: StopHook | None = None,
-    ) -> StepLoop[StepResult]:
-        """The one step loop over this session (see DecodeSession.steps)."""
-        return self.session.steps(until, cancel, plan=plan, stop=stop)
-
     def run(self, until: int | None = None, cancel: CancelFlag | None = None) -> list[StepResult]:
-        """Every step until done (or ``until``), through the step loop."""
-        return self.steps(until, cancel).run()
+        """Every step until done (or ``until``), through the step loop (``session.steps``)."""
+        return self.session.run(until, cancel)
 
     def result(self) -> DecodeResult:
         return self.session.result()
+
+    # -- the what-if --------------------------------------------------------------------
+    def edit_attention(self, at_step: int, weights: np.ndarray | AttentionEdit) -> StepResult:
+        """Retake step ``at_step`` attending with ``weights`` (heads, S); see
+        DecodeSession.edit_attention."""
+        return self.session.edit_attention(at_step, weights)
+
+    def interventions(self) -> tuple[ForceToken | AttentionEdit, ...]:
+        """The forced tokens and attention edits of the steps taken, in step order."""
+        return self.session.interventions()
+
+    def replay(
+        self,
+        interventions: Sequence[ForceToken | AttentionEdit],
+        until: int | None = None,
+        cancel: CancelFlag | None = None,
+    ) -> list[StepResult]:
+        """From the start, retake ``interventions`` through the step loop (DecodeSession.replay)."""
+        return self.session.replay(interventions, until, cancel)
+
+    def what_if(
+        self,
+        at_step: int,
+        weights: np.ndarray | AttentionEdit,
+        *,
+        cancel: CancelFlag | None = None,
+    ) -> WhatIf:
+        """The decode before and after editing step ``at_step``'s attention, both run to
+        the end, and their diff (engine/what_if.py); the session stays on the edited one."""
+        from attnscope.engine.what_if import what_if
+
+        return what_if(self, at_step, weights, cancel=cancel)
+
+    def attention_scores(self) -> np.ndarray:
+        """(T, heads, S) float32 raw pre-softmax scores of the shown hypothesis (the
+        softmax over S gives its attention); (T, 0, S) without attention. See
+        engine/scores.py."""
+        session = self.session
+        edits = [i for i in session.interventions() if isinstance(i, AttentionEdit)]
+        return attention_scores(session.model, session.memory, session.tokens, edits)
 
     # -- the view record -------------------------------------------------------------
     def snapshot(self, *, step_ms: Iterable[float] = ()) -> SessionSnapshot:

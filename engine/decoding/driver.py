@@ -5,7 +5,9 @@
 input (``mask``, ``index_select``, ``repeat_interleave``).
 
 - ``DecodeStepper`` takes one step of the model under a strategy and can save and
-  restore itself (``DecodeSession`` uses that to step back and force tokens);
+  restore itself (``DecodeSession`` uses that to step back and force tokens); a step
+  may impose a token or an ``AttentionEdit`` (the what-if: the model's attention
+  override hook);
 - ``decode_steps`` runs it through the one step loop (engine/decoding/step_loop.py),
   yielding one ``StepResult`` per input and step and returning the ``DecodeResult``s;
 - ``decode`` runs it to the end.
@@ -30,6 +32,7 @@ from attnscope.engine.decoding.results import DecodeResult, StepResult
 from attnscope.engine.decoding.sampling import RandomSampling
 from attnscope.engine.decoding.step_loop import CancelFlag, StepLoop
 from attnscope.engine.decoding.step_model import StepMemory, StepModel
+from attnscope.engine.interventions import AttentionEdit
 
 logger = logging.getLogger(__name__)
 
@@ -105,15 +108,22 @@ class DecodeStepper:
         """Index of the next token to generate."""
         return self.strategy.step_index
 
-    def step(self, forced: int | None = None) -> list[StepResult]:
-        """One model step for every unfinished input; ``forced`` imposes a token."""
+    def step(self, forced: int | AttentionEdit | None = None) -> list[StepResult]:
+        """One model step for every unfinished input; ``forced`` imposes a token, or an
+        AttentionEdit the attention every row uses at this step (the model then chooses).
+
+        A refused edit (no attention, a model without the override hook, weights that do
+        not fit the source) raises ValueError before anything changes.
+        """
         if self.done:
             raise ValueError("the decode is finished; there is no next step")
+        edit = forced if isinstance(forced, AttentionEdit) else None
+        token = None if edit is not None else forced
         with torch.inference_mode():
             tokens = self.strategy.current_tokens
-            log_probs, state, attn = self.model.step(tokens, self._state, self._memory)
+            log_probs, state, attn = self._model_step(tokens, edit)
             self.vocab_size = log_probs.size(1)
-            results = self.strategy.advance(log_probs, attn, forced=forced)
+            results = self.strategy.advance(log_probs, attn, forced=token)
             if not self.strategy.done:
                 if self.strategy.select_indices is not None:
                     state = self.model.reorder(state, self.strategy.select_indices)
@@ -121,6 +131,20 @@ class DecodeStepper:
                     self._memory = self._memory.index_select(self.strategy.memory_indices)
             self._state = state
         return results
+
+    def _model_step(self, tokens, edit: AttentionEdit | None):
+        """``model.step`` on the current rows, with ``edit``'s weights (heads, S) given to
+        every row as the attention override."""
+        if edit is None:
+            return self.model.step(tokens, self._state, self._memory)
+        if not getattr(self.model, "accepts_attention_override", False):
+            raise ValueError(f"{type(self.model).__name__} does not take attention edits")
+        if self.model.num_heads == 0:
+            raise ValueError("this model has no attention; there are no attention weights to edit")
+        rows = self._memory.mask.size(0)
+        weights = torch.from_numpy(np.array(edit.weights)).to(self._memory.mask.device)
+        override = weights.unsqueeze(0).expand(rows, *weights.shape)  # (N, heads, S)
+        return self.model.step(tokens, self._state, self._memory, attention_override=override)
 
     def save(self) -> SavedStepper:
         """A save point to come back to; cheap: the states are immutable and only referenced."""

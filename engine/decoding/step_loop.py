@@ -6,7 +6,8 @@ and ``decode_steps()`` (the CLI's batches), ``DecodeSession.run`` and the GUI's 
 reference check (which forces a reference token by token). Three things hang off it:
 
 - the plan: tokens imposed at given steps (a forced prefix, a replayed decode's
-  forced choices, a reference), None where the model chooses;
+  forced choices, a reference), or an ``AttentionEdit`` (engine/interventions.py) whose
+  weights the step attends with (a replayed what-if), None where the model chooses;
 - the cancel flag, checked before every step (one check, ``raise_if_cancelled``);
 - the stop hook, asked after every step; when it names a reason the loop stops
   there and keeps that reason in ``stopped`` (breakpoints plug in here).
@@ -19,9 +20,12 @@ undo; a step returns its StepResult).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from attnscope.engine.errors import DecodeCancelled
+
+if TYPE_CHECKING:
+    from attnscope.engine.interventions import AttentionEdit
 
 StepOut = TypeVar("StepOut", covariant=True)
 Out = TypeVar("Out")
@@ -63,8 +67,8 @@ class Stepper(Protocol[StepOut]):
         """Index of the next step."""
         ...
 
-    def step(self, forced: int | None = None) -> StepOut:
-        """Take one step; ``forced`` imposes the token."""
+    def step(self, forced: int | AttentionEdit | None = None) -> StepOut:
+        """Take one step; ``forced`` imposes the token, or the attention (an AttentionEdit)."""
         ...
 
 
@@ -76,8 +80,9 @@ class StepLoop(Generic[Out]):
     """Take steps of ``stepper`` until it is done, yielding what each step returns.
 
     until:  stop once this many steps exist (None: until done)
-    plan:   plan[i] is the token imposed at step i, None where the model chooses;
-            steps past the plan are the model's
+    plan:   plan[i] is the token imposed at step i, or an AttentionEdit the step
+            attends with, None where the model chooses; steps past the plan are the
+            model's
     cancel: checked before every step; when set, DecodeCancelled is raised (the
             steps already taken stay)
     stop:   asked after every step; a returned reason stops the loop after that
@@ -89,7 +94,7 @@ class StepLoop(Generic[Out]):
         stepper: Stepper[Out],
         *,
         until: int | None = None,
-        plan: Sequence[int | None] = (),
+        plan: Sequence[int | AttentionEdit | None] = (),
         cancel: CancelFlag | None = None,
         stop: StopHook[Out] | None = None,
     ) -> None:
