@@ -11,6 +11,7 @@ from PySide6.QtGui import QImage
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CHECKPOINT_SUFFIXES = {".safetensors", ".attnscope", ".pt", ".pth"}
+SESSION_SUFFIX = ".attnscope-session"
 # Encoded pictures other applications offer; the worker decodes them safely.
 ENCODED_IMAGE_FORMATS = (
     "image/png",
@@ -56,8 +57,10 @@ def handle_drop(
     pictures: PictureInput,
     load_checkpoint: Callable[[str], None],
     show_message: Callable[[str, str], None],
+    open_session: Callable[[str], None] | None = None,
 ) -> None:
-    """A checkpoint file loads; a picture (file or data) goes to captioning; else a message.
+    """A checkpoint file loads; a session file (.attnscope-session) opens; a picture (file
+    or data) goes to captioning; else a message.
 
     A file with neither suffix is tried as a picture while a captioner is loaded
     (the worker says clearly if it is not one) and as a checkpoint otherwise.
@@ -74,6 +77,9 @@ def handle_drop(
         return
     path = paths[0]
     suffix = path.suffix.lower()
+    if suffix == SESSION_SUFFIX and open_session is not None:
+        open_session(str(path))
+        return
     if suffix in IMAGE_SUFFIXES or (suffix not in CHECKPOINT_SUFFIXES and pictures.is_active()):
         pictures.open_path(str(path))
     else:

@@ -31,6 +31,7 @@ from attnscope.gui.message_bar import MessageBar
 from attnscope.gui.model_panel import ModelPanel
 from attnscope.gui.panels import AnalysisDocks
 from attnscope.gui.recent import RecentFiles
+from attnscope.gui.session_files import SessionFiles
 from attnscope.gui.snapshot_painter import SnapshotPainter
 from attnscope.gui.translate_view import TranslateWorkspace
 from attnscope.gui.worker_client import WorkerClient
@@ -77,6 +78,16 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self.shutdown_timeout_ms = 2000  # closing waits this long for the worker
         self.autosave = self._build_autosave()
+        self.session_files = SessionFiles(  # after the autosave: its replay goes first
+            self.state,
+            self.client,
+            self.requests,
+            views=(self.translate_view, self.caption_view, self.workspaces),
+            load_checkpoint=self.load_checkpoint,
+            show_message=self.show_message,
+            parent=self,
+        )
+        self.session_files.add_to_menu(self.menus.file_menu, self.menus.export_menu.menuAction())
 
     # -- construction --------------------------------------------------
     def _build_views(self) -> None:
@@ -384,6 +395,7 @@ class MainWindow(QMainWindow):
             pictures=self.captioning,
             load_checkpoint=self.load_checkpoint,
             show_message=self.show_message,
+            open_session=self.session_files.open_path,
         )
         event.acceptProposedAction()
 

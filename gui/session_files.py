@@ -1,0 +1,442 @@
+"""File > Save session… / Open session…: ``.attnscope-session`` files in the window.
+
+Saving writes the shown decode (engine/session_file.py): the decode record, the
+input (text, or the picture's original bytes), the settings the decode used,
+every intervention and breakpoint the window's parts report through the
+``interventions`` and ``breakpoints`` callables, and the checkpoint's path,
+size and sha256.
+
+Opening reads and validates the file, finds its checkpoint (the stored path;
+when it has moved the user is asked to locate it), checks its size and sha256,
+loads it unless it is the loaded one, shows the input and settings, and has the
+worker replay the interventions through the one step loop; the replayed tokens
+are then compared with the stored ones and the message says whether they
+match (or from which step they differ). When the checkpoint is missing, refused
+or fails to load, the stored decode is shown read-only with a message saying
+why it is not live.
+
+Reading the zip and hashing the checkpoint run in a background thread (a
+20 MB checkpoint takes a noticeable moment), with progress in the status bar;
+nothing here imports torch on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QStackedWidget
+
+from attnscope.gui.caption_view import CaptionWorkspace
+from attnscope.gui.decode_requests import DecodeRequests
+from attnscope.gui.decode_state import DecodeState
+from attnscope.gui.translate_view import TranslateWorkspace
+from attnscope.gui.worker_client import WorkerClient
+
+log = logging.getLogger(__name__)
+
+SESSION_SUFFIX = ".attnscope-session"
+SESSION_FILTER = f"AttnScope sessions (*{SESSION_SUFFIX});;All files (*)"
+CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.attnscope *.pt *.pth);;All files (*)"
+SAVE_KEY, OPEN_KEY = "Ctrl+Shift+S", "Ctrl+Shift+L"
+PICTURES_FOLDER = "attnscope-session-pictures"  # under the temp folder: opened pictures
+
+
+class _Background(QObject):
+    """Runs one function at a time in a Python thread; its progress and outcome arrive as
+    queued signals in the GUI thread. ``finished(job, result, error)``."""
+
+    progress = Signal(int, int)
+    finished = Signal(int, object, object)
+
+    def start(self, job: int, work: Callable[[Callable[[int, int], None]], Any]) -> None:
+        def run() -> None:
+            try:
+                result, error = work(self.progress.emit), None
+            except Exception as exc:  # reported to the GUI as a message
+                result, error = None, exc
+            self.finished.emit(job, result, error)
+
+        threading.Thread(target=run, name="attnscope-session-file", daemon=True).start()
+
+
+class SessionFiles(QObject):
+    """Save and open session files for one window's DecodeState.
+
+    ``interventions`` and ``breakpoints``: callables the what-if and breakpoint parts
+    set, returning what the shown decode has (forced tokens come from the snapshot
+    itself); what an opened file restores is announced by ``interventionsRestored``
+    and ``breakpointsRestored``.
+    """
+
+    saved = Signal(str)  # the file written
+    opened = Signal(object)  # the SessionFile, once replayed (or shown stored)
+    replayChecked = Signal(object)  # the ReplayCheck of an opened session
+    interventionsRestored = Signal(tuple)
+    breakpointsRestored = Signal(tuple)
+
+    def __init__(
+        self,
+        state: DecodeState,
+        client: WorkerClient,
+        requests: DecodeRequests,
+        *,
+        views: tuple[TranslateWorkspace, CaptionWorkspace, QStackedWidget],
+        load_checkpoint: Callable[[str], None],
+        show_message: Callable[..., None],
+        parent: QMainWindow,
+    ) -> None:
+        """``views``: the translation and caption workspaces and the stack showing one."""
+        super().__init__(parent)
+        self.state, self.client, self.requests = state, client, requests
+        self.translate_view, self.caption_view, self._workspaces = views
+        self._load_checkpoint, self._show_message = load_checkpoint, show_message
+        self.status_bar, self._dialog_parent = parent.statusBar(), parent
+        self.interventions: Callable[[], Sequence] = tuple
+        self.breakpoints: Callable[[], Sequence] = tuple
+        self._job = 0  # a newer save or open makes older background results stale
+        self._opening = None  # the SessionFile being opened
+        self._checkpoint_path: str | None = None  # where its verified checkpoint is
+        self._plan = None  # the ReplayPlan sent to the worker
+        self._stored = None  # (SessionFile, snapshot) shown read-only, else None
+        self._background = _Background(self)
+        self._background.progress.connect(self._on_progress)
+        self._background.finished.connect(self._on_finished)
+        self._handlers: dict[int, tuple[Callable, Callable]] = {}
+        self._progress_text = ""
+        worker = client.worker
+        worker.replayed.connect(self._on_replayed)
+        worker.loaded.connect(self._on_model_loaded)
+        worker.loadFailed.connect(self._on_load_failed)
+        worker.failed.connect(self._on_worker_failed)
+        self.save_action = self._action(
+            "&Save session…",
+            SAVE_KEY,
+            self.save_dialog,
+            "Save the shown decode, its input, settings and interventions to a session file",
+        )
+        self.open_action = self._action(
+            "Open &session…",
+            OPEN_KEY,
+            self.open_dialog,
+            "Open a session file: replay it on its checkpoint, or show it stored",
+        )
+
+    def _action(self, text: str, key: str, slot: Callable, tip: str) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(key))
+        tip = f"{tip} ({key})"
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _show_workspace(self, task: str) -> None:
+        captioning = task == "captioning"
+        self._workspaces.setCurrentWidget(self.caption_view if captioning else self.translate_view)
+
+    def add_to_menu(self, menu: QMenu, before: QAction | None = None) -> None:
+        """Put Open session… and Save session… into ``menu`` (before ``before``)."""
+        menu.insertActions(before, [self.open_action, self.save_action])
+        menu.insertSeparator(before)
+
+    # -- background jobs ---------------------------------------------------------------
+    def _run(self, work: Callable, done: Callable, failed: Callable, text: str) -> None:
+        self._job += 1
+        self._handlers = {self._job: (done, failed)}
+        self._progress_text = text
+        self.status_bar.showMessage(f"{text}…")
+        self._background.start(self._job, work)
+
+    def _on_progress(self, done: int, total: int) -> None:
+        if total > 0:
+            self.status_bar.showMessage(f"{self._progress_text}: {100 * done // total} %")
+
+    def _on_finished(self, job: int, result: object, error: object) -> None:
+        handlers = self._handlers.pop(job, None)
+        if handlers is None:
+            return  # a newer request replaced this one
+        self.status_bar.clearMessage()
+        done, failed = handlers
+        if error is None:
+            done(result)
+        else:
+            log.info("session file job failed: %s", error)
+            failed(error)
+
+    # -- saving ------------------------------------------------------------------------
+    def save_dialog(self) -> None:
+        if self._nothing_to_save():
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self._dialog_parent, "Save session", self._default_name(), SESSION_FILTER
+        )
+        if path:
+            self.save_to(path if path.endswith(SESSION_SUFFIX) else path + SESSION_SUFFIX)
+
+    def _nothing_to_save(self) -> bool:
+        snapshot = self.state.snapshot
+        if snapshot is None or (self._stored is None and self.state.summary is None):
+            self._show_message("Nothing to save yet: decode something first.", "warning")
+            return True
+        return False
+
+    def _default_name(self) -> str:
+        snapshot = self.state.snapshot
+        words = "".join(c if c.isalnum() else "-" for c in snapshot.source_text[:40]).strip("-")
+        return (Path(words).name or "decode") + SESSION_SUFFIX
+
+    def save_to(self, path: str | os.PathLike) -> None:
+        """Write the shown decode to ``path`` (in the background; ``saved`` when done)."""
+        if self._nothing_to_save():
+            return
+        path = Path(path)
+        if self._stored is not None and self.state.snapshot is self._stored[1]:
+            work = self._stored_writer(path)
+        else:
+            try:
+                work = self._live_writer(path)
+            except (OSError, ValueError) as exc:
+                self._show_message(f"Could not save the session: {exc}", "error")
+                return
+        self._run(work, self._on_saved, self._on_save_failed, f"Saving {path.name}")
+
+    def _stored_writer(self, path: Path) -> Callable:
+        session = self._stored[0]
+
+        def work(progress):
+            from attnscope.engine.session_file import write_session_file
+
+            return write_session_file(path, session)
+
+        return work
+
+    def _live_writer(self, path: Path) -> Callable:
+        """Gather the shown decode on the GUI thread; hash and write in the background."""
+        state, snapshot = self.state, self.state.snapshot
+        checkpoint, task = state.summary.path, state.summary.task
+        settings = state.decode_config or self.requests.config
+        if settings is None:
+            raise ValueError("the decode's settings are not known yet; step it once")
+        text, picture = (
+            (snapshot.source_text, None) if task == "translation" else (None, self._picture())
+        )
+        interventions, breakpoints = tuple(self.interventions()), tuple(self.breakpoints())
+        reference, report = state.reference, state.report
+
+        def work(progress):
+            from attnscope.engine.session_file import (
+                SessionInput,
+                session_from_snapshot,
+                write_session_file,
+            )
+            from attnscope.engine.session_replay import checkpoint_ref
+
+            if text is not None:
+                source = SessionInput(text=text)
+            else:
+                source = SessionInput(image_name=picture[0], image_bytes=picture[1])
+            session = session_from_snapshot(
+                snapshot,
+                task=task,
+                checkpoint=checkpoint_ref(checkpoint, progress),
+                settings=settings,
+                source=source,
+                interventions=interventions,
+                breakpoints=breakpoints,
+                reference=reference,
+                report=report,
+            )
+            return write_session_file(path, session)
+
+        return work
+
+    def _picture(self) -> tuple[str, bytes]:
+        """(file name, original bytes) of the picture the shown caption was made from."""
+        shown = self.state.snapshot.source_text
+        source = shown if os.path.isfile(shown) else self.caption_view.image_source()
+        if isinstance(source, str | os.PathLike):
+            return Path(source).name, Path(source).read_bytes()
+        if isinstance(source, bytes | bytearray):
+            return self.caption_view.image_name() or "picture", bytes(source)
+        if source is None:
+            raise ValueError("the picture of this caption is no longer available")
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.fromarray(source).save(buffer, format="PNG")  # a pasted picture
+        return "pasted-picture.png", buffer.getvalue()
+
+    def _on_saved(self, path: object) -> None:
+        self._show_message(f"Saved the session to {Path(path).name}.", "info")
+        self.saved.emit(str(path))
+
+    def _on_save_failed(self, error: Exception) -> None:
+        self._show_message(f"Could not save the session: {error}", "error")
+
+    # -- opening -----------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self._dialog_parent, "Open session", "", SESSION_FILTER
+        )
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | os.PathLike) -> None:
+        """Read ``path`` (in the background), then check, load and replay it."""
+        path = Path(path)
+        self._opening = self._plan = None
+
+        def work(progress):
+            from attnscope.engine.session_file import read_session_file
+
+            return read_session_file(path)
+
+        self._run(work, self._on_read, self._refused(path.name), f"Reading {path.name}")
+
+    def _refused(self, name: str) -> Callable[[Exception], None]:
+        return lambda error: self._show_message(f"Could not open {name}: {error}", "error")
+
+    def _on_read(self, session) -> None:
+        self._opening = session
+        path = session.checkpoint.path
+        if not Path(path).is_file():
+            path = self.locate_checkpoint(session.checkpoint.path)
+            if not path:
+                self.show_stored(session, f"its checkpoint {session.checkpoint.path} was not found")
+                return
+        ref = session.checkpoint
+
+        def work(progress):
+            from attnscope.engine.session_replay import verify_checkpoint
+
+            verify_checkpoint(ref, path, progress)
+            return path
+
+        self._run(
+            work, self._on_verified, lambda e: self._not_live(str(e)), f"Checking {Path(path).name}"
+        )
+
+    def locate_checkpoint(self, stored_path: str) -> str | None:
+        """Ask the user where the session's checkpoint is now; None when they cancel."""
+        name = Path(stored_path).name
+        self._show_message(
+            f"The session's checkpoint {name} is not at {stored_path}: locate it.", "warning"
+        )
+        path, _ = QFileDialog.getOpenFileName(
+            self._dialog_parent, f"Locate {name}", "", CHECKPOINT_FILTER
+        )
+        return path or None
+
+    def _on_verified(self, path: str) -> None:
+        summary = self.state.summary
+        self._checkpoint_path = path
+        if summary is not None and os.path.realpath(summary.path) == os.path.realpath(path):
+            self._replay()
+        else:
+            self._load_checkpoint(path)  # _on_model_loaded continues
+
+    def _on_model_loaded(self, summary) -> None:
+        path = self._checkpoint_path
+        if self._opening is None or self._plan is not None or path is None:
+            return
+        if os.path.realpath(summary.path) == os.path.realpath(path):
+            self._replay()
+
+    def _on_load_failed(self, path: str, message: str) -> None:
+        if self._opening is not None and self._plan is None and path == self._checkpoint_path:
+            self._not_live(f"its checkpoint could not be loaded: {message}")
+
+    def _replay(self) -> None:
+        from attnscope.engine.session_replay import ReplayPlan
+
+        session = self._opening
+        source = session.source.text
+        if source is None:
+            source = str(_picture_file(session.source.image_name, session.source.image_bytes))
+        self._plan = ReplayPlan(
+            steps=session.decode.steps_taken, interventions=session.interventions
+        )
+        self._stored = None
+        self._show_workspace(session.task)
+        self.requests.restore(
+            source, dataclasses.asdict(session.settings), self._plan, config=session.settings
+        )
+
+    def _on_replayed(self, plan, snapshot) -> None:
+        if plan is not self._plan or self._opening is None:
+            return
+        from attnscope.engine.session_replay import check_replay
+
+        session, self._opening, self._plan = self._opening, None, None
+        check = check_replay(session.decode, snapshot)
+        level = "info" if check.matches else "warning"
+        self._show_message(f"Opened the session. {check.message}", level)
+        self._restored(session)
+        self.replayChecked.emit(check)
+
+    def _on_worker_failed(self, text: str) -> None:
+        if self._opening is not None and self._plan is not None:
+            self._plan = None
+            self._not_live(f"its replay failed: {text}")
+
+    def _not_live(self, reason: str) -> None:
+        session, self._opening = self._opening, None
+        if session is not None:
+            self.show_stored(session, reason)
+
+    # -- the stored decode, read-only ---------------------------------------------------------
+    def show_stored(self, session, reason: str) -> None:
+        """Show the file's stored decode (tokens, attention, candidates) without a model."""
+        from attnscope.engine.session_replay import stored_snapshot
+
+        self._opening = None
+        snapshot = stored_snapshot(session)
+        self._stored = (session, snapshot)
+        self._show_workspace(session.task)
+        self.state.set_session_key(None)  # a Step starts a live decode afresh
+        loaded = self.state.task
+        if loaded == session.task or (loaded is None and session.task == "translation"):
+            if session.task == "translation":
+                self.translate_view.set_source(session.source.text)
+            self.state.set_snapshot(snapshot)
+        elif session.task == "captioning":
+            self.caption_view.show_snapshot(snapshot, None)
+        else:
+            self.translate_view.set_source(session.source.text)
+            self.translate_view.show_attention(snapshot, None)
+            self.translate_view.show_tokens(snapshot, None)
+        self._show_message(
+            f"Showing the stored decode read-only (not live): {reason}.", "warning", keep=True
+        )
+        self._restored(session)
+
+    def _restored(self, session) -> None:
+        self.interventionsRestored.emit(tuple(session.interventions))
+        self.breakpointsRestored.emit(tuple(session.breakpoints))
+        self.opened.emit(session)
+
+
+def _picture_file(name: str, data: bytes) -> Path:
+    """The session's picture as a file (the caption view and the autosave take paths):
+    a folder per picture content under the temp folder, the original file name inside."""
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / PICTURES_FOLDER / digest
+    path = folder / (Path(name).name or "picture")
+    if not path.is_file() or path.read_bytes() != data:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temp, path)
+    return path
