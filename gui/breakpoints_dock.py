@@ -79,7 +79,6 @@ ROWS = (
         "Repeated n-gram of length",
         "Stop when the output repeats an n-gram it already produced (a stutter or a loop)",
         (Param("n", "int", 3, 1, 10, 1, " tokens", "Length n of the repeated n-gram"),),
-        enabled=True,
     ),
     ConditionRow(
         "stuck_attention",
@@ -92,15 +91,18 @@ ROWS = (
         "Source token uncovered at EOS",
         "Stop when EOS is proposed while a source token's coverage (its attention summed "
         "so far) is still below the threshold: a likely omission",
-        (Param("threshold", "float", 0.3, 0.0, 1.0, 0.05, "", "Coverage below this is uncovered"),),
-        enabled=True,
+        (
+            Param(
+                "threshold", "float", 0.5, 0.05, 1.0, 0.05, "", "Coverage below this is uncovered"
+            ),
+        ),
     ),
     ConditionRow(
         "over_covered",
         "Source token over-covered, τ",
         "Stop when a source token's coverage (attention summed so far) exceeds τ: "
         "a likely over-translation",
-        (Param("tau", "float", 1.5, 0.5, 10.0, 0.1, "", "Coverage threshold τ"),),
+        (Param("tau", "float", 2.0, 0.5, 10.0, 0.1, "", "Coverage threshold τ"),),
     ),
     ConditionRow(
         "no_eos",
@@ -246,6 +248,11 @@ class BreakpointsDock(QWidget):
             self._on_edited()
         else:
             field.setValue(value)
+
+    def value(self, kind: str, key: str) -> Any:
+        """The current value of one parameter's field."""
+        row = next(r for r in ROWS if r.kind == kind)
+        return self._value(kind, next(p for p in row.params if p.key == key))
 
     def _value(self, kind: str, param: Param) -> Any:
         field = self.fields[kind, param.key]

@@ -238,11 +238,11 @@ class DecodeRequests:
         self.client.run()
 
     def undo_edit(self, step: int) -> None:
-        """Drop the attention edit at ``step`` and let the model retake it, live."""
+        """Drop the attention edit at ``step``: the original decode comes back exactly."""
         self.state.set_selected_step(None)
+        self.state.set_what_if(None)
+        self.inputs.set_run_checked(False)
         self.client.undo_edit(step)
-        self.inputs.set_run_checked(True)
-        self.client.run()
 
     def _send(self, request: Callable[[], None]) -> None:
         """Send ``request`` now, or once the session being opened has answered."""

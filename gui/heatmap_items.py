@@ -21,7 +21,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 UNDER_COVERED = 0.5  # below this a token counts as (so far) uncovered
-OVER_COVERED = 1.5  # above this it counts as over-covered (the breakpoint's default τ)
+OVER_COVERED = 2.0  # above this it counts as over-covered (the breakpoint's default τ)
 BAR_TOP = -1.0  # the band the bars live in: y from BAR_TOP to 0 (view coordinates)
 BAR_GAP = 0.08  # empty space between the bars and the matrix
 HEIGHT_CAP = 2.0  # coverage that fills the band

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from attnscope.gui.autosave import SessionAutosave
 from attnscope.gui.caption_view import CaptionWorkspace
+from attnscope.gui.debugger import Debugger
 from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel
 from attnscope.gui.decode_inputs import WorkspaceInputs
 from attnscope.gui.decode_requests import DecodeRequests
@@ -73,6 +74,7 @@ class MainWindow(QMainWindow):
         self.recent = RecentFiles(self.settings)
         self._build_views()
         self.requests = DecodeRequests(self.state, self.client, self._decode_inputs())
+        self._build_debugger()
         self._build_actions()
         self._connect_worker()
         self._restore_settings()
@@ -156,6 +158,24 @@ class MainWindow(QMainWindow):
         for widget in (self.speed_label, self.progress, self.cancel_batch, self.device_label):
             bar.addPermanentWidget(widget)
 
+    def _build_debugger(self) -> None:
+        """Breakpoints dock, stops, raw scores and the attention what-if (gui/debugger.py)."""
+        self.debugger = Debugger(
+            self.state,
+            self.client,
+            self.requests,
+            translate_view=self.translate_view,
+            settings=self.settings,
+            select_step=self.select_step,
+            show_message=self.show_message,
+            parent=self,
+        )
+        self.breakpoints_dock = self.debugger.dock
+        self.docks["breakpoints"] = self._dock(
+            "Breakpoints", self.breakpoints_dock, Qt.RightDockWidgetArea
+        )
+        self.statusBar().insertPermanentWidget(0, self.debugger.hit_label, 1)
+
     def _decode_inputs(self) -> WorkspaceInputs:
         return WorkspaceInputs(
             self.state,
@@ -202,6 +222,8 @@ class MainWindow(QMainWindow):
             ),
         )
         menus.add_docks(self.docks)
+        menus.add_view_actions([self.debugger.scores_action])
+        menus.add_decode_actions(self.debugger.actions)
         self.open_action, self.recent_menu = menus.open_action, menus.recent_menu
         self.demo_menus, self.batch_action = menus.demo_menus, menus.batch_action
         self.export_menu, self.exporter = menus.export_menu, menus.exporter

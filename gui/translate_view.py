@@ -102,11 +102,8 @@ class TranslateWorkspace(QWidget):
         self.no_attention.setWordWrap(True)
         self.no_attention.setStyleSheet("color: palette(mid); font-size: 14px; padding: 24px;")
         self.attention_pages = QStackedWidget()
-        self.heatmap_page = QWidget()  # the heat map and, under it, the row editor
-        page_layout = QVBoxLayout(self.heatmap_page)
-        page_layout.setContentsMargins(0, 0, 0, 0)
-        page_layout.addWidget(self.heatmap, 1)
-        self.attention_pages.addWidget(self.heatmap_page)
+        self.attention_pages.addWidget(self.heatmap)
+        self._under_heatmap: list[QWidget] = []  # the row editor: hidden without attention
         self.attention_pages.addWidget(self.no_attention)
         self.timeline = StepTimeline()
         self.timeline.setToolTip("Scrub the decode step by step")
@@ -133,12 +130,12 @@ class TranslateWorkspace(QWidget):
         top_layout.addWidget(QLabel("<b>Translation</b>"))
         top_layout.addWidget(self.target_label)
         top_layout.addWidget(self.chips)
-        splitter = QSplitter(Qt.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(self.attention_pages)
-        splitter.setStretchFactor(1, 1)
+        self.splitter = QSplitter(Qt.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(self.attention_pages)
+        self.splitter.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.splitter, 1)
         layout.addWidget(self.timeline)
 
     # -- state in ------------------------------------------------------
@@ -170,8 +167,10 @@ class TranslateWorkspace(QWidget):
         source = [display_piece(p) for p in snapshot.source_pieces]
         rows = 0 if attention is None else attention.shape[0]
         self.attention_pages.setCurrentWidget(
-            self.no_attention if snapshot.num_heads == 0 else self.heatmap_page
+            self.no_attention if snapshot.num_heads == 0 else self.heatmap
         )
+        for widget in self._under_heatmap:
+            widget.setVisible(snapshot.num_heads > 0)
         if attention is None:
             self.heatmap.clear()
         elif (
@@ -200,7 +199,9 @@ class TranslateWorkspace(QWidget):
     # -- debugger marks ------------------------------------------------------
     def add_under_heatmap(self, widget: QWidget) -> None:
         """Put ``widget`` (the attention row editor) under the heat map."""
-        self.heatmap_page.layout().addWidget(widget)
+        self.splitter.addWidget(widget)
+        self.splitter.setStretchFactor(self.splitter.count() - 1, 0)
+        self._under_heatmap.append(widget)
 
     def mark_step(self, step: int | None, tip: str = "") -> None:
         """Mark step ``step`` (a breakpoint's stop) on the heat map, timeline and chip."""

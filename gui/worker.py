@@ -88,6 +88,7 @@ class ModelWorker(QObject):
         self._session = None
         self._running: StepLoop | None = None  # the step loop of a Run in progress
         self._breakpoints = None  # engine Breakpoints asked after each Run or Step, or None
+        self._before_edit = None  # (OpenSession, SavedSession) before the last attention edit
         self._last_emit = 0.0
         self._step_ms: list[float] = []
 
@@ -186,19 +187,20 @@ class ModelWorker(QObject):
         if session.done:
             self._emit(force=True)
             return
-        hook = self._stop_hook()
-        self._timed(lambda: self._hit(hook, session.step()))
+        hook, reason = self._stop_hook(), []
+        self._timed(lambda: reason.append(self._hit(hook, session.step())))
         self._emit(force=True)
-        self._report_hit(hook)
+        self._report_hit(reason[0])
 
     @Slot(object)
     @guarded
     def set_breakpoints(self, conditions: object) -> None:
         """The conditions (their engine dicts) that stop a Run; () clears them."""
-        from attnscope.engine.debugger.breakpoints import Breakpoints, condition_from_dict
+        from attnscope.engine.debugger.breakpoints import Breakpoints
 
-        built = [condition_from_dict(d) for d in conditions]
-        self._breakpoints = Breakpoints(built) if built else None
+        self._breakpoints = None  # a refused set leaves none rather than the old ones
+        built = Breakpoints.from_dicts(conditions)
+        self._breakpoints = built if built.conditions else None
 
     @Slot(int, object)
     @guarded
@@ -209,18 +211,25 @@ class ModelWorker(QObject):
         session = self._require_session()
         self._cancel.clear()
         session.session.steps(cancel=self._cancel).run()
-        self.whatIfBase.emit(session.snapshot())
-        session.session.edit_attention(at_step, weights)
+        original, saved = session.snapshot(), session.session.save()
+        session.session.edit_attention(at_step, weights)  # a refusal changes nothing
+        self._before_edit = (session, saved)
+        self.whatIfBase.emit(original)
         self._emit(force=True)
 
     @Slot(int)
     @guarded
     def undo_edit(self, at_step: int) -> None:
-        """Step back to before step ``at_step`` (dropping an edit made there); Run retakes it."""
+        """Undo the attention edit at ``at_step``: the original decode exactly as it was
+        (or, when that is gone, the steps before ``at_step``, for Run to retake)."""
         self._stop_running()
         session = self._require_session()
-        while session.step_index > at_step and session.back() is not None:
-            pass
+        before, self._before_edit = self._before_edit, None
+        if before is not None and before[0] is session:
+            session.session.restore(before[1])
+        else:
+            while session.step_index > at_step and session.back() is not None:
+                pass
         self._emit(force=True)
 
     @Slot()
@@ -235,14 +244,18 @@ class ModelWorker(QObject):
         """The breakpoints' hook on the open session, None without breakpoints."""
         if self._breakpoints is None or self._session is None:
             return None
-        return self._breakpoints.stop_hook(self._session.session)
+        return self._breakpoints.stop_hook(self._session)
 
-    def _hit(self, hook, step_result) -> None:
-        if hook is not None:
-            hook(step_result)
+    def _hit(self, hook, step_result) -> str | None:
+        """The hook's reason to stop after ``step_result``, None without one."""
+        return hook(step_result) if hook is not None else None
 
-    def _report_hit(self, hook) -> None:
-        hit = getattr(hook, "last_hit", None) if hook is not None else None
+    def _report_hit(self, reason: str | None) -> None:
+        """Emit the BreakpointHit whose message is ``reason`` (the newest such)."""
+        if reason is None or self._breakpoints is None:
+            return
+        hits = self._breakpoints.hits
+        hit = next((h for h in reversed(hits) if h.message == reason), None)
         if hit is not None:
             self.breakpointHit.emit(hit)
 
@@ -305,8 +318,7 @@ class ModelWorker(QObject):
         if loop.finished or loop.stopped is not None:
             self._stop_running()
             self._emit(force=True)
-            if loop.stopped is not None:
-                self._report_hit(loop.stop)
+            self._report_hit(loop.stopped)
             return
         self._emit(force=False)
         QTimer.singleShot(0, self._run_next)
