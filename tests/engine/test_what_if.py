@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from helpers_checkpoint import translation_config
+from helpers_checkpoint import captioning_config, translation_config
 
 from attnscope.engine.decoding import DecodeConfig, StepModel
 from attnscope.engine.decoding.scripted import ScriptedModel, eos_heavy, scripted_memory
@@ -19,13 +19,19 @@ from attnscope.engine.interventions import (
 )
 from attnscope.engine.session import DecodeSession
 from attnscope.engine.snapshot import OpenSession, TargetLabels
-from attnscope.models.config import AttentionConfig, DecoderConfig, TextEncoderConfig
+from attnscope.models.config import (
+    AttentionConfig,
+    DecoderConfig,
+    ImageEncoderConfig,
+    TextEncoderConfig,
+)
 from attnscope.models.registry import build_model
 
 ATTENTIONS = ["additive", "dot", "general", "location", "location_sensitive", "multihead"]
 SOURCE = [[5, 9, 14, 7, 11, 3]]  # six positions, eos last
 GREEDY = DecodeConfig(strategy="greedy", max_length=10, max_length_ratio=0)
 BEAM = DecodeConfig(strategy="beam", beam_size=3, max_length=10, max_length_ratio=0)
+SAMPLING = DecodeConfig(strategy="sampling", seed=3, max_length=10, max_length_ratio=0)
 
 
 def tiny_model(kind: str = "additive") -> torch.nn.Module:
@@ -189,7 +195,7 @@ def test_a_step_model_without_the_override_hook_refuses_an_edit():
     assert session.step_index == 0
 
 
-@pytest.mark.parametrize("config", [GREEDY, BEAM], ids=["greedy", "beam"])
+@pytest.mark.parametrize("config", [GREEDY, BEAM, SAMPLING], ids=["greedy", "beam", "sampling"])
 def test_replaying_the_interventions_reproduces_the_decode_bit_for_bit(config):
     session = open_session("location_sensitive", config).session
     session.run()
@@ -282,3 +288,19 @@ def test_raw_scores_of_a_model_without_attention_are_empty():
     opened = OpenSession(DecodeSession(model, memory, GREEDY), labels, "source", ())
     opened.run(until=3)
     assert opened.attention_scores().shape == (3, 0, 6)
+
+
+def test_a_captioning_decode_takes_an_edit_over_its_grid_cells():
+    torch.manual_seed(0)
+    encoder = ImageEncoderConfig(backbone="small_cnn", grid=(2, 2), projection=8, dropout=0.0)
+    model = build_model(captioning_config(image_encoder=encoder)).eval()
+    with torch.inference_mode():
+        memory = model.encode(torch.randn(1, 3, 16, 16))  # 8 px per cell
+    labels = TargetLabels(str, str, model.num_heads)
+    opened = OpenSession(DecodeSession(model, memory, GREEDY), labels, "image", (), grid=(2, 2))
+    opened.run()
+    pinned = pin(opened.session.history[0].best_attention, 3)  # the bottom-right cell
+    np.testing.assert_array_equal(opened.edit_attention(0, pinned).best_attention, pinned)
+    opened.run()
+    scores = opened.attention_scores()
+    assert scores.shape == opened.snapshot().attention.shape == (len(opened.session.tokens), 1, 4)
