@@ -304,3 +304,32 @@ def test_a_captioning_decode_takes_an_edit_over_its_grid_cells():
     opened.run()
     scores = opened.attention_scores()
     assert scores.shape == opened.snapshot().attention.shape == (len(opened.session.tokens), 1, 4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["deen-bahdanau", "deen-multihead"])
+def test_a_bundled_model_edited_replayed_and_scored_end_to_end(name):
+    from attnscope.engine.inference import load_inference_model
+    from attnscope.engine.resources import checkpoints
+
+    path = next(p for p in checkpoints() if p.stem == name)
+    model = load_inference_model(path, device="cpu")
+    opened = model.open_session("Ein Hund läuft über die Wiese.", GREEDY)
+    step = len(opened.run()) // 2
+    row = opened.session.history[step].best_attention
+    for position in np.argsort(row.sum(axis=0)):  # least attended first
+        result = opened.what_if(step, pin(row, int(position)))
+        if result.diff.changed:
+            break
+    assert result.diff.changed, "no pinned position changed the translation"
+    assert result.after.target_text != result.before.target_text
+    expected = fingerprint(opened.session)
+    fresh = model.open_session("Ein Hund läuft über die Wiese.", GREEDY)
+    fresh.replay(opened.interventions())
+    assert fingerprint(fresh.session) == expected
+    scores = fresh.attention_scores()
+    probs = np.exp(scores - scores.max(-1, keepdims=True))
+    probs /= probs.sum(-1, keepdims=True)
+    shown = fresh.snapshot().attention
+    edited = np.arange(len(probs)) != step  # the edited step shows the edit, not a softmax
+    np.testing.assert_allclose(probs[edited], shown[edited], atol=1e-5)
