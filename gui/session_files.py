@@ -23,15 +23,11 @@ nothing here imports torch on the GUI thread.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
 import logging
 import os
-import tempfile
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -40,6 +36,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QStackedWidget
 from attnscope.gui.caption_view import CaptionWorkspace
 from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.decode_state import DecodeState
+from attnscope.gui.session_file_jobs import BackgroundJob, picture_file
 from attnscope.gui.translate_view import TranslateWorkspace
 from attnscope.gui.worker_client import WorkerClient
 
@@ -49,25 +46,6 @@ SESSION_SUFFIX = ".attnscope-session"
 SESSION_FILTER = f"AttnScope sessions (*{SESSION_SUFFIX});;All files (*)"
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.attnscope *.pt *.pth);;All files (*)"
 SAVE_KEY, OPEN_KEY = "Ctrl+Shift+S", "Ctrl+Shift+L"
-PICTURES_FOLDER = "attnscope-session-pictures"  # under the temp folder: opened pictures
-
-
-class _Background(QObject):
-    """Runs one function at a time in a Python thread; its progress and outcome arrive as
-    queued signals in the GUI thread. ``finished(job, result, error)``."""
-
-    progress = Signal(int, int)
-    finished = Signal(int, object, object)
-
-    def start(self, job: int, work: Callable[[Callable[[int, int], None]], Any]) -> None:
-        def run() -> None:
-            try:
-                result, error = work(self.progress.emit), None
-            except Exception as exc:  # reported to the GUI as a message
-                result, error = None, exc
-            self.finished.emit(job, result, error)
-
-        threading.Thread(target=run, name="attnscope-session-file", daemon=True).start()
 
 
 class SessionFiles(QObject):
@@ -109,7 +87,7 @@ class SessionFiles(QObject):
         self._checkpoint_path: str | None = None  # where its verified checkpoint is
         self._plan = None  # the ReplayPlan sent to the worker
         self._stored = None  # (SessionFile, snapshot) shown read-only, else None
-        self._background = _Background(self)
+        self._background = BackgroundJob(self)
         self._background.progress.connect(self._on_progress)
         self._background.finished.connect(self._on_finished)
         self._handlers: dict[int, tuple[Callable, Callable]] = {}
@@ -363,7 +341,7 @@ class SessionFiles(QObject):
         session = self._opening
         source = session.source.text
         if source is None:
-            source = str(_picture_file(session.source.image_name, session.source.image_bytes))
+            source = str(picture_file(session.source.image_name, session.source.image_bytes))
         self._plan = ReplayPlan(
             steps=session.decode.steps_taken, interventions=session.interventions
         )
@@ -425,18 +403,3 @@ class SessionFiles(QObject):
         self.interventionsRestored.emit(tuple(session.interventions))
         self.breakpointsRestored.emit(tuple(session.breakpoints))
         self.opened.emit(session)
-
-
-def _picture_file(name: str, data: bytes) -> Path:
-    """The session's picture as a file (the caption view and the autosave take paths):
-    a folder per picture content under the temp folder, the original file name inside."""
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / PICTURES_FOLDER / digest
-    path = folder / (Path(name).name or "picture")
-    if not path.is_file() or path.read_bytes() != data:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temp, path)
-    return path
