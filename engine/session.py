@@ -14,7 +14,7 @@ session shows the current best one and the search tree.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -67,7 +67,10 @@ class DecodeSession:
 
     def reset(self) -> None:
         """Back to the start: no tokens, a fresh strategy (sampling restarts from its seed)."""
-        self._loop = DecodeStepper(self.model, self.memory, self.config, **self.stepper_options)
+        # a session records step entropies (breakpoints, the view record) whatever the config
+        # says: one more pass over a batch-1 step's (k, V) log-probs is cheap
+        recording = replace(self.config, step_entropy=True)
+        self._loop = DecodeStepper(self.model, self.memory, recording, **self.stepper_options)
         self._undo: list[SavedStepper] = []  # _undo[i]: the stepper before step i
         self._history: list[StepResult] = []
         self._imposed: list[Imposed | None] = []  # _imposed[i]: what step i took, None: the model

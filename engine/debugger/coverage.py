@@ -1,0 +1,38 @@
+"""Coverage: how much attention each source position has received so far.
+
+Coverage of source position s after step t is the attention it got, heads
+averaged, summed over steps 0..t (Tu et al. 2016 call it the coverage vector).
+A position the decode never looked at stays near 0 (a likely omission); one it
+kept returning to climbs past 1 (a likely over-translation).
+
+For text the source ends with its end-of-sentence position (the ``</s>`` the
+encoder appends); models park attention there, so the omission and
+over-translation checks leave it out (``content_positions``). A picture's grid
+cells have no such position.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def head_average(attention: np.ndarray) -> np.ndarray:
+    """(T, heads, S) attention -> (T, S) float32, heads averaged."""
+    attention = np.asarray(attention, dtype=np.float32)
+    if attention.ndim != 3:
+        raise ValueError(f"attention must be (T, heads, S), got shape {attention.shape}")
+    if attention.shape[1] == 0:
+        raise ValueError("attention has no heads")
+    return attention.mean(axis=1)
+
+
+def running_coverage(attention: np.ndarray) -> np.ndarray:
+    """(T, heads, S) attention -> (T, S) float32: row t is the coverage after step t."""
+    return np.cumsum(head_average(attention), axis=0, dtype=np.float32)
+
+
+def content_positions(source_length: int, *, source_eos: bool) -> int:
+    """How many leading source positions are content: all but the text's final ``</s>``."""
+    if source_length < 0:
+        raise ValueError(f"source_length must be >= 0, got {source_length}")
+    return max(source_length - 1, 0) if source_eos else source_length
