@@ -50,6 +50,7 @@ from attnscope.engine.checkpoint_pytorch import (
 )
 from attnscope.engine.devices import pick_device
 from attnscope.engine.images import ImagePreprocess
+from attnscope.engine.input_limits import input_limit
 from attnscope.engine.tokenizers import SPECIALS, SpecialTokens, TextTokenizer
 from attnscope.models.config import ModelConfig
 from attnscope.models.registry import build_model
@@ -319,6 +320,7 @@ def read_checkpoint_info(
         "src_vocab": src.vocab_size if src is not None else None,
         "tgt_vocab": contents.tgt_tokenizer.vocab_size,
         "image_preprocess": preprocess.to_dict() if preprocess is not None else None,
+        "input_limit": input_limit(config),
         "special_tokens": SPECIALS.to_dict(),
         "training_info": contents.info,
         "model_config": json.loads(json.dumps(config.to_dict())),  # tuples -> lists

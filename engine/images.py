@@ -116,10 +116,20 @@ def _check_declared_size(image: Image.Image, name: str, max_pixels: int) -> None
     if width < 1 or height < 1:
         raise ImageInputError(f"{name} declares an empty size {width}x{height}")
     if width * height > max_pixels:
+        size, limit = _megapixels(width * height, max_pixels)
         raise ImageInputError(
-            f"{name} is {width}x{height} = {width * height / 1e6:.0f} megapixels; "
-            f"the limit is {max_pixels / 1e6:.0f} megapixels"
+            f"{name} is {width}x{height} = {size} megapixels; the limit is {limit} megapixels"
         )
+
+
+def _megapixels(pixels: int, limit: int) -> tuple[str, str]:
+    """Both counts in megapixels, with as few decimals as tell them apart (81 vs 64, but
+    64.02 vs 64.00 rather than 64 vs 64)."""
+    for decimals in range(4):
+        size, bound = f"{pixels / 1e6:.{decimals}f}", f"{limit / 1e6:.{decimals}f}"
+        if size != bound:
+            break
+    return size, bound
 
 
 def load_image(source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:

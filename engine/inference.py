@@ -29,29 +29,28 @@ from attnscope.engine.inference_results import (
     TokenStep,
     Translation,
 )
+from attnscope.engine.input_limits import MAX_SOURCE_TOKENS, max_source_positions
 from attnscope.engine.session import DecodeSession
 from attnscope.engine.snapshot import OpenSession, TargetLabels
 from attnscope.engine.tokenizers import EOS_PIECE
-
-MAX_SOURCE_TOKENS = 400  # longer texts (sources, references) are refused with a message
 
 
 class NoModelError(AttnScopeError):
     """A request that needs a model or a session arrived before one existed."""
 
 
-def _checked_ids(tokenizer, text: str, what: str) -> list[int]:
-    """Ids of ``text`` (no eos); empty, unreadable or over-long text raises
-    InputTextError naming ``what`` ("source text", "reference")."""
+def _checked_ids(tokenizer, text: str, what: str, limit: int = MAX_SOURCE_TOKENS) -> list[int]:
+    """Ids of ``text`` (no eos); empty, unreadable or over-long text (more than ``limit``
+    positions with eos) raises InputTextError naming ``what`` ("source text", "reference")."""
     if not text or not text.strip():
         raise InputTextError(f"the {what} is empty")
     ids = tokenizer.encode(text)
     if not ids:
         raise InputTextError(f"the {what} has nothing the tokenizer can read")
-    if len(ids) + 1 > MAX_SOURCE_TOKENS:
+    if len(ids) + 1 > limit:
         raise InputTextError(
-            f"the {what} is {len(ids)} tokens long; at most {MAX_SOURCE_TOKENS - 1} "
-            "are taken at once (split it into sentences)"
+            f"the {what} is {len(ids)} tokens long; this model takes at most {limit - 1} "
+            "at once (split it into sentences)"
         )
     return ids
 
@@ -117,7 +116,8 @@ class InferenceModel:
         """Token ids of ``text`` plus eos; empty or over-long text raises InputTextError."""
         if self.src_tokenizer is None:
             raise InputTextError("this is a captioning model: give it an image, not text")
-        return [*_checked_ids(self.src_tokenizer, text, "source text"), EOS_ID]
+        limit = max_source_positions(self.config) or MAX_SOURCE_TOKENS
+        return [*_checked_ids(self.src_tokenizer, text, "source text", limit), EOS_ID]
 
     def target_ids(self, text: str) -> list[int]:
         """Target token ids of ``text`` (an expected output), without eos; empty or
