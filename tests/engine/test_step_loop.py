@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 import torch
+from helpers_checkpoint import translation_model
 
 from attnscope.engine.decoding import DecodeConfig, DecodeStepper, StepLoop, StepModel, decode
 from attnscope.engine.decoding.config import EOS_ID
@@ -17,8 +18,6 @@ from attnscope.engine.decoding.scripted import (
 )
 from attnscope.engine.errors import DecodeCancelled
 from attnscope.engine.session import DecodeSession
-from attnscope.models.config import AttentionConfig, DecoderConfig, ModelConfig, TextEncoderConfig
-from attnscope.models.registry import build_model
 
 V = 12
 
@@ -114,21 +113,8 @@ def test_take_step_is_the_loops_one_step_for_callers_that_pace_it():
 # -- the step-model protocol ---------------------------------------------------------------
 
 
-def tiny_model():
-    torch.manual_seed(0)
-    config = ModelConfig(
-        src_vocab=20,
-        tgt_vocab=16,
-        embed_dim=8,
-        text_encoder=TextEncoderConfig(hidden=8, dropout=0.0),
-        attention=AttentionConfig(kind="additive"),
-        decoder=DecoderConfig(hidden=16, dropout=0.0),
-    )
-    return build_model(config).eval()
-
-
 def test_the_bundled_model_family_and_the_scripted_stand_in_are_step_models():
-    assert isinstance(tiny_model(), StepModel)
+    assert isinstance(translation_model(), StepModel)
     assert isinstance(ScriptedModel(V, wandering), StepModel)
     assert not isinstance(object(), StepModel)
 
