@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from attnscope.engine.tokenizers import EOS_PIECE, WORD_START
+from attnscope.engine.pieces import EOS_PIECE, WORD_START
 
 
 def word_index(pieces: tuple[str, ...] | list[str]) -> list[int]:

@@ -21,7 +21,7 @@ from attnscope.engine.decoding.step_loop import CancelFlag
 from attnscope.engine.errors import DecodeCancelled, InputTextError
 from attnscope.engine.images import ImageSource
 from attnscope.engine.inference_results import Caption, Translation
-from attnscope.engine.tokenizers import EOS_PIECE
+from attnscope.engine.pieces import EOS_PIECE
 
 if TYPE_CHECKING:
     from attnscope.engine.inference import InferenceModel

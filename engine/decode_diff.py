@@ -20,7 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from attnscope.engine.tokenizers import EOS_PIECE, WORD_START
+from attnscope.engine.pieces import EOS_PIECE, WORD_START
 
 OP_KINDS = ("equal", "replace", "insert", "delete")
 

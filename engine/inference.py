@@ -30,9 +30,9 @@ from attnscope.engine.inference_results import (
     Translation,
 )
 from attnscope.engine.input_limits import MAX_SOURCE_TOKENS, max_source_positions
+from attnscope.engine.pieces import EOS_PIECE
 from attnscope.engine.session import DecodeSession
 from attnscope.engine.snapshot import OpenSession, TargetLabels
-from attnscope.engine.tokenizers import EOS_PIECE
 
 
 class NoModelError(AttnScopeError):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from attnscope.engine.decoding import EOS_ID, UNK_ID, DecodeConfig
 from attnscope.engine.decoding.step_loop import CancelFlag
-from attnscope.engine.tokenizers import WORD_START
+from attnscope.engine.pieces import WORD_START
 
 if TYPE_CHECKING:
     from attnscope.engine.inference import InferenceModel

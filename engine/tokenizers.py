@@ -27,8 +27,6 @@ from attnscope.engine.errors import InputTextError, TokenizerError
 logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 10_000
-WORD_START = "▁"  # sentencepiece marks the first piece of each word with it
-EOS_PIECE = "</s>"  # how the views and the CLI show the eos token
 MODEL_TYPES = ("bpe", "unigram")
 _KEPT_CONTROLS = frozenset("\t\n")
 

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from attnscope.engine.pieces import WORD_START
 from attnscope.engine.shapes.scenes import Scene
-from attnscope.engine.tokenizers import WORD_START
 
 if TYPE_CHECKING:
     from attnscope.engine.decoding import DecodeConfig
