@@ -29,6 +29,7 @@ MASK_FILLS = ("grey", "blur", "noise")
 MID_GREY = (128, 128, 128)
 BLUR_RADIUS_SHARE = 0.08  # Gaussian sigma as a share of the longer side: strong
 DEFAULT_ATTENDED_FRACTION = 0.5
+_BLUR_SMALL_RADIUS = 4.0  # the blur runs on a copy small enough for this radius
 
 
 def _image_shape(shape: Sequence[int]) -> tuple[int, int]:
@@ -79,16 +80,32 @@ def fill_colour(mean: Sequence[float] | None = None) -> tuple[int, int, int]:
     return (r, g, b)
 
 
-def _filled(rgb: np.ndarray, fill: str, seed: int, grey: tuple[int, int, int]) -> np.ndarray:
-    """The whole picture under ``fill``, (H, W, 3) uint8; the caller keeps the masked part."""
+def _blurred(rgb: np.ndarray) -> np.ndarray:
+    """The whole picture under a strong Gaussian blur, (H, W, 3) uint8.
+
+    Blurred at a reduced size (the blur keeps no fine detail anyway, and a
+    radius of tens of pixels at full size costs tens of milliseconds), then
+    stretched back with bilinear interpolation.
+    """
+    height, width = rgb.shape[:2]
+    radius = max(2.0, BLUR_RADIUS_SHARE * max(height, width))
+    factor = max(1.0, radius / _BLUR_SMALL_RADIUS)
+    small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    small = Image.fromarray(rgb).resize(small_size, Image.Resampling.BOX)
+    small = small.filter(ImageFilter.GaussianBlur(radius / factor))
+    return np.asarray(small.resize((width, height), Image.Resampling.BILINEAR), dtype=np.uint8)
+
+
+def _fill_values(
+    rgb: np.ndarray, hidden: np.ndarray, fill: str, seed: int, grey: tuple[int, int, int]
+) -> np.ndarray:
+    """The new colours of the hidden pixels, (n, 3) uint8 in row-major order (or one colour)."""
     if fill == "grey":
-        return np.broadcast_to(np.asarray(grey, dtype=np.uint8), rgb.shape)
+        return np.asarray(grey, dtype=np.uint8)
     if fill == "blur":
-        radius = max(2.0, BLUR_RADIUS_SHARE * max(rgb.shape[:2]))
-        blurred = Image.fromarray(rgb).filter(ImageFilter.GaussianBlur(radius))
-        return np.asarray(blurred, dtype=np.uint8)
+        return _blurred(rgb)[hidden]
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 256, size=rgb.shape, dtype=np.uint8)
+    return rng.integers(0, 256, size=(int(hidden.sum()), 3), dtype=np.uint8)
 
 
 def mask_image(
@@ -112,7 +129,7 @@ def mask_image(
     picture = _check_rgb(rgb)
     hidden = check_mask(mask, picture.shape)
     out = picture.copy()
-    out[hidden] = _filled(picture, fill, int(seed), fill_colour(mean))[hidden]
+    out[hidden] = _fill_values(picture, hidden, fill, int(seed), fill_colour(mean))
     return out
 
 

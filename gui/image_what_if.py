@@ -197,6 +197,8 @@ class ImageWhatIf(QtCore.QObject):
         view.what_if_panel.showMaskedRequested.connect(self._on_show_masked_requested)
         view.maskedViewChanged.connect(view.what_if_panel.set_showing_masked)
         view.imageChosen.connect(self._forget)
+        state.selectedStepChanged.connect(self._on_selected_step_changed)
+        state.snapshotChanged.connect(self._on_selected_step_changed)
         worker.maskedCaption.connect(self._on_masked_caption)
         worker.failed.connect(self._on_worker_failed)
 
@@ -293,6 +295,16 @@ class ImageWhatIf(QtCore.QObject):
             self.view.show_masked_decode(self.result.snapshot)
         elif self.state.snapshot is not None:
             self.view.show_snapshot(self.state.snapshot, self.state.shown_step())
+
+    def _on_selected_step_changed(self, _value=None) -> None:
+        """Name the word "Mask what … looked at" would use: the selected one, else the newest."""
+        snapshot, step = self.state.snapshot, self.state.shown_step()
+        action = self.view.mask_bar.mask_word_action
+        if snapshot is None or step is None or not 0 <= step < len(snapshot.steps):
+            action.setText("Mask what the word looked at")
+            return
+        word = snapshot.steps[step].piece.lstrip("▁") or "␣"
+        action.setText(f"Mask what word {step + 1} “{word}” looked at")
 
     def _forget(self) -> None:
         """A new picture: its mask and results start afresh."""

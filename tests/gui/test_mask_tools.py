@@ -135,6 +135,8 @@ def test_mask_what_the_selected_word_looked_at(qtbot, window, captioner):
     original = run_to_end(qtbot, window)
     window.select_step(0)
     view = window.caption_view
+    word = original.steps[0].piece.lstrip("▁")
+    assert view.mask_bar.mask_word_action.text() == f"Mask what word 1 “{word}” looked at"
     view.mask_bar.word_share.setValue(30)
     view.mask_bar.mask_word_action.trigger()
     weights = original.attention[0].reshape(-1, *GRID)
