@@ -145,9 +145,13 @@ class Breakpoints:
             labels=labels,
         )
 
+        last: list[StepResult] = []  # the step this hook saw last
+
         def stop(step_result: StepResult) -> str | None:
             history = decode_session.history
-            self._forget_undone(history, step_result)
+            if not _follows(last, step_result, history):
+                self._forget_undone(history, step_result)
+            last[:] = [step_result]
             if not self.conditions:
                 return None
             trace = follower.update(step_result, history)
@@ -168,10 +172,14 @@ class Breakpoints:
         self._hit_steps.clear()
 
     def _reported(self, hit: BreakpointHit, step_result: StepResult) -> bool:
-        return any(
-            old == hit and source is step_result
-            for old, source in zip(self.hits, self._hit_steps, strict=True)
-        )
+        """``hit`` was already found on this very step (hits are kept in step order)."""
+        for index in range(len(self.hits) - 1, -1, -1):
+            old = self.hits[index]
+            if old.step < hit.step:
+                return False
+            if old == hit and self._hit_steps[index] is step_result:
+                return True
+        return False
 
     def _forget_undone(self, history: Sequence[StepResult], step_result: StepResult) -> None:
         """Drop hits whose step is no longer the session's (undone, forced or reset)."""
@@ -185,6 +193,21 @@ class Breakpoints:
         ]
         self.hits = [hit for hit, _ in kept]
         self._hit_steps = [source for _, source in kept]
+
+
+def _follows(last: list[StepResult], step_result: StepResult, history: list[StepResult]) -> bool:
+    """``step_result`` is the step right after the one the hook saw last, which is still
+    the session's: nothing was undone in between (so no hit needs forgetting)."""
+    if not last:
+        return False
+    previous = last[0]
+    step = previous.step
+    return (
+        step_result.step == step + 1
+        and step < len(history)
+        and history[step] is previous
+        and history[-1] is step_result
+    )
 
 
 def _session_parts(session: Any) -> tuple[DecodeSession, TraceLabels, bool]:

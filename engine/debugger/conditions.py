@@ -185,7 +185,7 @@ class StuckAttention(BreakpointCondition):
         if position == NO_ID or t + 1 < self.k:
             return None
         start = t - self.k + 1
-        if any(argmax[i] != position for i in range(start, t)):
+        if argmax[start] != position or argmax[start : t + 1].count(position) != self.k:
             return None
         if start > 0 and argmax[start - 1] == position:
             return None  # the run is longer: it fired at its k-th step
@@ -255,6 +255,8 @@ class OverCovered(BreakpointCondition):
         if coverage is None or not trace.content:
             return None
         now = coverage[: trace.content]
+        if now.max() <= self.tau:  # the usual case, decided with one reduction
+            return None
         crossed = now > self.tau
         if t > 0:
             crossed &= trace.coverage[t - 1][: trace.content] <= self.tau
@@ -328,8 +330,8 @@ class TokenProduced(BreakpointCondition):
         token = trace.tokens[t]
         if self.token_id is not None:
             return token == self.token_id
-        piece = trace.labels.piece
-        return piece is not None and piece(token) in (self.piece, "▁" + self.piece)
+        piece = trace.piece_text(token)
+        return piece is not None and piece in (self.piece, "▁" + self.piece)
 
     def check(self, trace: HypothesisTrace, t: int) -> str | None:
         if self.matches(trace, t):

@@ -55,6 +55,7 @@ class HypothesisTrace:
         self.argmax: list[int] = []
         self.coverage: list[np.ndarray | None] = []
         self.keys: list[tuple[StepResult, int] | None] = []
+        self._pieces: dict[int, str] = {}  # labels.piece, asked once per token id
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -79,7 +80,10 @@ class HypothesisTrace:
             self.argmax.append(NO_ID)
             self.coverage.append(None)
             return
-        row = attention.mean(axis=0)  # (S,)
+        heads = attention.shape[0]
+        row = np.add.reduce(attention, axis=0)  # (S,); what attention.mean(axis=0) computes,
+        if heads > 1:  # without its overhead (a step's check has to be cheap)
+            row /= heads
         previous = self.coverage[-1] if self.coverage else None
         self.argmax.append(int(row.argmax()))
         self.coverage.append(row if previous is None else previous + row)
@@ -98,12 +102,19 @@ class HypothesisTrace:
             del column[length:]
 
     # -- labels for messages -------------------------------------------------------------
+    def piece_text(self, token: int) -> str | None:
+        """The subword of a target id, None without labels."""
+        if self.labels.piece is None:
+            return None
+        text = self._pieces.get(token)
+        if text is None:
+            text = self._pieces[token] = self.labels.piece(token)
+        return text
+
     def piece(self, t: int) -> str:
         """The token at position t as a message shows it: '▁dog', or 'token 57'."""
-        token = self.tokens[t]
-        if self.labels.piece is None:
-            return f"token {token}"
-        return repr(self.labels.piece(token))
+        text = self.piece_text(self.tokens[t])
+        return f"token {self.tokens[t]}" if text is None else repr(text)
 
     def source_label(self, s: int) -> str:
         """Source position s as a message shows it: '▁Hund' (source 3), cell (1, 2), source 3."""
@@ -202,7 +213,7 @@ class SessionTrace:
             parent = int(current.parent_ids[row])
             position -= 1
             current = history[position]
-            row = current.node_ids.tolist().index(parent)
+            row = 0 if current.node_ids.size == 1 else current.node_ids.tolist().index(parent)
         trace.truncate(position + 1)
         for current, row in reversed(tail):
             trace.append(
