@@ -59,7 +59,9 @@ class ReferenceReport:
 
     @property
     def perplexity(self) -> float:
-        return math.exp(-self.log_prob / max(len(self.pieces), 1))
+        """exp of the mean negative log-prob per piece; inf when that overflows (a reference
+        the model finds all but impossible), never an OverflowError."""
+        return safe_exp(-self.log_prob / max(len(self.pieces), 1))
 
     def as_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (what `attnscope score --json` and the decode
@@ -68,7 +70,7 @@ class ReferenceReport:
             "tokens": list(self.pieces),
             "token_log_probs": [round(v, 5) for v in self.token_log_probs],
             "log_prob": round(self.log_prob, 5),
-            "perplexity": round(self.perplexity, 5),
+            "perplexity": _finite_or_none(round(self.perplexity, 5)),
             "disagreements": [asdict(d) for d in self.disagreements],
             "unknown": list(self.unknown),
             "model_output": self.own_text,
@@ -102,6 +104,19 @@ class ReferenceReport:
             f"{text} The model preferred another token at {len(self.disagreements)} of "
             f"{tokens} steps ({shown}{tail})."
         )
+
+
+def safe_exp(value: float) -> float:
+    """math.exp that returns inf instead of raising OverflowError (NaN stays NaN)."""
+    try:
+        return math.exp(value)
+    except OverflowError:
+        return math.inf
+
+
+def _finite_or_none(value: float) -> float | None:
+    """JSON has no inf: an infinite perplexity is written as null."""
+    return value if math.isfinite(value) else None
 
 
 def _word(piece: str) -> str:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import io
+import math
 import sys
 from dataclasses import replace
 from typing import Any
@@ -11,8 +13,8 @@ from attnscope.engine.decode_record import json_line
 from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.errors import AttnScopeError
 
-# DecodeConfig field -> the options that set it; with --recommended, a field comes from the
-# checkpoint unless one of its options was given a value other than its default
+# DecodeConfig field -> the options that set it; unless --no-recommended, a field comes from
+# the checkpoint unless one of its options was given a value other than its default
 RECOMMENDABLE = {
     "strategy": ("beam", "sample"),
     "beam_size": ("beam",),
@@ -20,6 +22,19 @@ RECOMMENDABLE = {
     "length_penalty": ("length_penalty",),
     "alpha": ("alpha",),
     "max_length": ("max_length",),
+}
+# option -> (lowest, highest) value accepted: beyond these a decode runs out of memory,
+# crashes inside torch or means nothing (a temperature of 1e-300 is greedy with NaNs)
+OPTION_BOUNDS: dict[str, tuple[float, float]] = {
+    "--beam": (0, 256),
+    "--n-best": (1, 256),
+    "--temperature": (0.01, 100.0),
+    "--top-k": (0, 1_000_000),
+    "--top-p": (0.0, 1.0),
+    "--seed": (0, 2**63 - 1),
+    "--max-length": (1, 4096),
+    "--alpha": (0.0, 10.0),
+    "--batch-size": (1, 4096),
 }
 OPTION_DEFAULTS = {
     "beam": 0,
@@ -65,12 +80,23 @@ def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
         default=OPTION_DEFAULTS["alpha"],
         help="GNMT length penalty strength",
     )
-    parser.add_argument(
+    recommended = parser.add_mutually_exclusive_group()
+    recommended.add_argument(
         "--recommended",
-        action="store_true",
-        help="decode as the checkpoint recommends (chosen on its validation set; "
-        "`attnscope info` shows it under training_info); options given with a non-default "
-        "value win",
+        dest="recommended",
+        action="store_const",
+        const=True,
+        default=None,
+        help="decode as the checkpoint recommends (the default: the settings chosen on its "
+        "validation set, shown by `attnscope info` under training_info); options given "
+        "with a non-default value win",
+    )
+    recommended.add_argument(
+        "--no-recommended",
+        dest="recommended",
+        action="store_const",
+        const=False,
+        help="ignore the checkpoint's recommendation: greedy unless the options say otherwise",
     )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -81,32 +107,64 @@ def decode_config_from_args(
 ) -> DecodeConfig:
     """The DecodeConfig these command-line options ask for.
 
-    With ``--recommended``, ``recommended`` (a checkpoint's
-    ``info["recommended_decoding"]``) fills every setting whose options were
-    left at their defaults; a checkpoint without one gets a note on stderr.
+    By default (and with ``--recommended``) ``recommended``, a checkpoint's
+    ``info["recommended_decoding"]``, fills every setting whose options were
+    left at their defaults, as Hugging Face applies a model's generation_config;
+    ``--no-recommended`` takes the options alone. A checkpoint without a
+    recommendation gets a note on stderr only when ``--recommended`` was given.
     """
     config = config_from_options(args, text=text)
-    if not getattr(args, "recommended", False):
+    asked = getattr(args, "recommended", None)
+    if asked is False:
         return config
     if not recommended:
-        print(
-            "attnscope: this checkpoint recommends no decoding settings; using the options given",
-            file=sys.stderr,
-        )
+        if asked:
+            print(
+                "attnscope: this checkpoint recommends no decoding settings; "
+                "using the options given",
+                file=sys.stderr,
+            )
         return config
     chosen = {
         field: value
         for field, value in recommended.items()
         if not any(getattr(args, o) != OPTION_DEFAULTS[o] for o in RECOMMENDABLE.get(field, ()))
     }
-    config = replace(config, **chosen)
+    try:
+        config = replace(config, **chosen)
+    except (TypeError, ValueError) as exc:  # a field DecodeConfig lacks, or a bad value
+        raise ValueError(
+            f"the checkpoint's recommended_decoding is unusable ({exc}); "
+            "decode with --no-recommended"
+        ) from exc
     if config.strategy == "beam" and args.n_best != OPTION_DEFAULTS["n_best"]:
         config = replace(config, n_best=args.n_best)  # asked for along a recommended beam
+    if chosen and sys.stderr.isatty():
+        print(
+            f"attnscope: decoding as the checkpoint recommends ({describe_settings(chosen)}); "
+            "--no-recommended for plain greedy",
+            file=sys.stderr,
+        )
     return config
+
+
+def describe_settings(values: dict[str, Any]) -> str:
+    """'beam 5, GNMT length penalty α 1.5' for DecodeConfig fields."""
+    strategy = values.get("strategy", "greedy")
+    text = f"beam {values.get('beam_size', 5)}" if strategy == "beam" else strategy
+    penalty = values.get("length_penalty", "none")
+    if penalty == "gnmt":
+        text += f", GNMT length penalty α {values.get('alpha', 0.0)}"
+    elif penalty != "none":
+        text += f", {penalty} length penalty"
+    if "max_length" in values:
+        text += f", at most {values['max_length']} tokens"
+    return text
 
 
 def config_from_options(args: argparse.Namespace, *, text: bool) -> DecodeConfig:
     """The DecodeConfig of the options alone (no recommendation): checks them before a load."""
+    check_option_values(args)
     if args.sample and args.beam:
         raise ValueError("choose either --beam or --sample, not both")
     strategy = "sampling" if args.sample else "beam" if args.beam > 1 else "greedy"
@@ -123,6 +181,30 @@ def config_from_options(args: argparse.Namespace, *, text: bool) -> DecodeConfig
         top_p=args.top_p,
         seed=args.seed,
     )
+
+
+def check_option_values(args: argparse.Namespace) -> None:
+    """Refuse a decoding option outside its bounds with one line naming the option
+    (ValueError): a beam of 10^8 or a max length of 10^9 would exhaust memory, a seed past
+    64 bits or a NaN temperature would crash inside torch."""
+    for option, (low, high) in OPTION_BOUNDS.items():
+        value = getattr(args, option.lstrip("-").replace("-", "_"), None)
+        if value is None:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{option} must be a finite number, got {value}")
+        if not low <= value <= high:
+            raise ValueError(
+                f"{option} must be between {_number(low)} and {_number(high)}, got {_number(value)}"
+            )
+    if args.top_p <= 0:
+        raise ValueError(f"--top-p must be above 0 (and at most 1), got {args.top_p:g}")
+    if args.beam > 1 and args.n_best > args.beam:
+        raise ValueError(f"--n-best {args.n_best} cannot exceed --beam {args.beam}")
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def translate_batch_or_lines(model, texts: list[str], config: DecodeConfig) -> list[Any]:
@@ -145,6 +227,23 @@ def translate_batch_or_lines(model, texts: list[str], config: DecodeConfig) -> l
     return results
 
 
+def read_input_lines(path: str | None, option: str) -> list[str]:
+    """The lines of file ``path`` (stdin when None) as engine/input_files.py reads them:
+    split on newline only, compressed input bounded, special files refused by kind; a
+    line with invalid UTF-8 keeps its place, its bad bytes replaced, and stderr says so."""
+    from attnscope.engine.input_files import display_path, read_stream_lines, read_text_lines
+
+    if path:
+        text = read_text_lines(path, what=option)
+    else:  # a replaced sys.stdin (tests, embedding) may be text only
+        stdin = getattr(sys.stdin, "buffer", None) or io.BytesIO(sys.stdin.read().encode())
+        text = read_stream_lines(stdin)
+    note = text.replaced_note(display_path(path) if path else "standard input")
+    if note:
+        print(f"attnscope: {note}", file=sys.stderr)
+    return text.lines
+
+
 def print_json_line(record: dict[str, Any]) -> None:
     """One record on stdout as a line of strict JSON (engine/decode_record.json_line)."""
     sys.stdout.write(json_line(record) + "\n")
@@ -157,13 +256,25 @@ def recommended_decoding(model) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def show_progress(done: int, total: int, unit: str = "lines") -> None:
-    """A progress bar on stderr, redrawn in place; call it only when stderr is a terminal."""
-    width = 30
-    filled = width * done // max(total, 1)
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit}")
-    if done == total:
-        sys.stderr.write("\n")
+def progress_bar(total: int, unit: str, *, desc: str | None = None, nested: bool = False):
+    """A tqdm bar on stderr with rate and ETA; silent when stderr is not a terminal, so
+    logs and pipes get no carriage-return noise and stdout carries results only.
+
+    ``nested`` puts it under an outer bar (evaluate's stages, score's pairs) and removes
+    it when it closes.
+    """
+    from tqdm import tqdm
+
+    return tqdm(
+        total=total,
+        unit=unit,
+        desc=desc,
+        file=sys.stderr,
+        disable=None,  # None: off unless stderr is a terminal
+        dynamic_ncols=True,
+        position=1 if nested else 0,
+        leave=not nested,
+    )
 
 
 def fail(message: str) -> int:

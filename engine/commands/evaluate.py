@@ -26,10 +26,14 @@ from typing import Any
 
 from attnscope.engine.commands.common import (
     add_decode_arguments,
+    config_from_options,
     decode_config_from_args,
     fail,
+    progress_bar,
+    read_input_lines,
     recommended_decoding,
 )
+from attnscope.engine.input_files import check_output_path, write_text_atomically
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +65,11 @@ def run(args: argparse.Namespace) -> int:
     from attnscope.engine.training import distributed
 
     try:
+        config_from_options(args, text=True)  # bad options fail before the load
+        if args.limit < 0:
+            raise ValueError(f"--limit must be 0 (all) or more, got {args.limit}")
+        if args.hypotheses:
+            check_output_path(args.hypotheses, "--hypotheses")
         model = load_inference_model(args.checkpoint, device=args.device)
         text = model.task == "translation"
         config = decode_config_from_args(args, text=text, recommended=recommended_decoding(model))
@@ -71,19 +80,25 @@ def run(args: argparse.Namespace) -> int:
     context = distributed.init_distributed() if distributed.launched_by_torchrun() else None
     try:
         mine = distributed.shard_for_rank(inputs, context)
+        stages = progress_bar(2, "stages", desc="evaluate")  # decode, then score
         outputs = distributed.gather_in_order(job.decode(model, mine, config, args), context)
+        stages.update()
     finally:
         if context is not None:
             distributed.shutdown_distributed()
     if context is not None and not context.is_main:
         return 0
-    if args.hypotheses:
-        with open(args.hypotheses, "w", encoding="utf-8") as handle:
-            handle.write("".join(text + "\n" for text in outputs))
     try:
+        if args.hypotheses:
+            write_text_atomically(
+                args.hypotheses, "".join(t + "\n" for t in outputs), "--hypotheses"
+            )
         report = job.score(outputs, references, args)
+        stages.update()
     except ValueError as exc:
         return fail(str(exc))
+    finally:
+        stages.close()
     report.update(checkpoint=str(args.checkpoint), decoding=config.strategy, count=len(outputs))
     sys.stdout.write(
         json.dumps(report, ensure_ascii=False) + "\n" if args.json else job.text(report)
@@ -96,11 +111,10 @@ class TranslationJob:
 
     @staticmethod
     def read(args: argparse.Namespace) -> tuple[list[str], list[str]]:
-        from attnscope.engine.training.data import read_lines
-
         if not (args.src and args.ref):
             raise ValueError("a translation checkpoint needs --src FILE and --ref FILE")
-        sources, references = read_lines(args.src), read_lines(args.ref)
+        sources = read_input_lines(args.src, "--src")
+        references = read_input_lines(args.ref, "--ref")
         if len(sources) != len(references):
             raise ValueError(
                 f"{args.src} has {len(sources)} lines but {args.ref} has {len(references)}"
@@ -119,6 +133,7 @@ class TranslationJob:
         outputs = [""] * len(sources)
         wanted = [i for i, s in enumerate(sources) if s.strip()]
         batch = max(args.batch_size, 1)
+        bar = progress_bar(len(wanted), "lines", desc="translate", nested=True)
         for start in range(0, len(wanted), batch):
             chunk = wanted[start : start + batch]
             try:
@@ -128,6 +143,8 @@ class TranslationJob:
                 pairs = _one_by_one(model, sources, chunk, config)
             for i, translation in pairs:
                 outputs[i] = translation.text if translation is not None else ""
+            bar.update(len(chunk))
+        bar.close()
         return outputs
 
     @staticmethod
@@ -177,7 +194,21 @@ class CaptioningJob:
 
     @staticmethod
     def decode(model, paths: list[str], config, args: argparse.Namespace) -> list[str]:
-        return [model.caption(path, config).text for path in paths]
+        """Captions in input order; a picture that cannot be read gives "" (stderr says why)."""
+        from attnscope.engine.errors import ImageInputError
+        from attnscope.engine.input_files import display_path
+
+        captions = []
+        bar = progress_bar(len(paths), "images", desc="caption", nested=True)
+        for path in paths:
+            try:
+                captions.append(model.caption(path, config).text)
+            except ImageInputError as exc:
+                print(f"attnscope evaluate: {display_path(path)}: {exc}", file=sys.stderr)
+                captions.append("")
+            bar.update()
+        bar.close()
+        return captions
 
     @staticmethod
     def score(outputs: list[str], references: list[list[str]], args: argparse.Namespace) -> dict:

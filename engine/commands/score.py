@@ -17,7 +17,6 @@ cannot take is reported there and left empty.
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from dataclasses import replace
 
@@ -26,12 +25,14 @@ from attnscope.engine.commands.common import (
     config_from_options,
     decode_config_from_args,
     fail,
+    progress_bar,
+    read_input_lines,
     recommended_decoding,
-    show_progress,
     translate_batch_or_lines,
 )
 from attnscope.engine.decode_record import json_line
 from attnscope.engine.errors import AttnScopeError
+from attnscope.engine.input_files import check_output_path, write_text_atomically
 
 COLUMNS = ("log_prob", "tokens", "perplexity", "disagreements", "model_log_prob", "model_tokens")
 
@@ -51,8 +52,10 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config_from_options(args, text=True)  # bad options fail before the load
-        sources = _read_lines(args.src)
-        references = _read_lines(args.ref)
+        if args.output:
+            check_output_path(args.output, "-o")
+        sources = read_input_lines(args.src, "--src")
+        references = read_input_lines(args.ref, "--ref")
         if len(sources) != len(references):
             raise ValueError(
                 f"{args.src} has {len(sources)} lines but {args.ref} has {len(references)}"
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
         own = _own_translations(model, sources, config, max(args.batch_size, 1))
     compare = not args.no_compare and not text  # a captioner compares line by line
     rows, reports = [], []
+    bar = progress_bar(len(sources), "pairs", desc="score")
     for number, (source, reference) in enumerate(zip(sources, references, strict=True), 1):
         report = _score(model, source, reference, config, compare=compare, line=number)
         if report is not None and number - 1 in own:
@@ -79,12 +83,14 @@ def run(args: argparse.Namespace) -> int:
             )
         reports.append(report)
         rows.append(_as_json(source, reference, report) if args.json else _as_row(report))
-        if sys.stderr.isatty():
-            show_progress(number, len(sources), "pairs")
+        bar.update()
+    bar.close()
     output = "".join((json_line(row) if args.json else row) + "\n" for row in rows)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(output)
+        try:
+            write_text_atomically(args.output, output, "-o")
+        except AttnScopeError as exc:
+            return fail(str(exc))
     else:
         sys.stdout.write(output)
     print(summarize([r for r in reports if r is not None], len(reports)), file=sys.stderr)
@@ -96,18 +102,16 @@ def _own_translations(model, sources: list[str], config, batch: int) -> dict[int
     (a line it refuses is left out: ``_score`` reports it)."""
     indices = [i for i, source in enumerate(sources) if source.strip()]
     own = {}
+    bar = progress_bar(len(indices), "lines", desc="model outputs", nested=True)
     for start in range(0, len(indices), batch):
         chunk = indices[start : start + batch]
         done = translate_batch_or_lines(model, [sources[i] for i in chunk], config)
         own.update(
             (i, t) for i, t in zip(chunk, done, strict=True) if not isinstance(t, AttnScopeError)
         )
+        bar.update(len(chunk))
+    bar.close()
     return own
-
-
-def _read_lines(path: str) -> list[str]:
-    with open(path, encoding="utf-8") as handle:
-        return handle.read().splitlines()
 
 
 def _score(model, source: str, reference: str, config, *, compare: bool, line: int):
@@ -144,6 +148,8 @@ def _as_json(source: str, reference: str, report) -> dict[str, object]:
 
 def summarize(reports: list, total: int) -> str:
     """Corpus figures: log-prob per token, perplexity, how often the model agreed."""
+    from attnscope.engine.reference import safe_exp
+
     tokens = sum(len(r.pieces) for r in reports)
     if not tokens:
         return f"attnscope: no reference scored ({total} pairs)"
@@ -151,7 +157,7 @@ def summarize(reports: list, total: int) -> str:
     agreed = 1 - sum(len(r.disagreements) for r in reports) / tokens
     text = (
         f"attnscope: scored {len(reports)} of {total} references, {tokens} tokens: "
-        f"{log_prob / tokens:.3f} log-prob per token (perplexity {math.exp(-log_prob / tokens):.2f});"
+        f"{log_prob / tokens:.3f} log-prob per token (perplexity {safe_exp(-log_prob / tokens):.2f});"
         f" the model's first choice was the reference's token at {agreed:.1%} of steps"
     )
     own = [r for r in reports if r.own_log_prob is not None]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from attnscope.engine.commands.common import (
@@ -11,8 +10,9 @@ from attnscope.engine.commands.common import (
     config_from_options,
     decode_config_from_args,
     fail,
+    progress_bar,
+    read_input_lines,
     recommended_decoding,
-    show_progress,
     translate_batch_or_lines,
 )
 from attnscope.engine.decode_record import (
@@ -22,6 +22,7 @@ from attnscope.engine.decode_record import (
     translation_record,
 )
 from attnscope.engine.errors import AttnScopeError
+from attnscope.engine.input_files import check_output_path, write_text_atomically
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,31 +43,30 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config_from_options(args, text=True)  # bad options fail before the load
+        if args.output:
+            check_output_path(args.output, "-o")
         model = load_inference_model(args.checkpoint, device=args.device)
         if model.task != "translation":
             return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope caption`")
         if args.align and not model.model.num_heads:
             return fail(f"{args.checkpoint} has no attention to read alignments from")
         config = decode_config_from_args(args, text=True, recommended=recommended_decoding(model))
-        if args.input:
-            with open(args.input, encoding="utf-8") as handle:
-                lines = handle.read().splitlines()
-        else:
-            lines = sys.stdin.read().splitlines()
+        lines = read_input_lines(args.input, "-i")
     except (AttnScopeError, ValueError, OSError) as exc:
         return fail(str(exc))
     context = distributed.init_distributed() if distributed.launched_by_torchrun() else None
     mine = distributed.shard_for_rank(list(enumerate(lines)), context)
     outputs = []
     batch = max(args.batch_size, 1)
+    bar = progress_bar(len(mine), "lines", desc="translate")
     for start in range(0, len(mine), batch):
         for line, outcome in _translate_chunk(model, mine[start : start + batch], config):
             if args.json:
                 outputs.append(_as_record(line, outcome, args.checkpoint, config, align=args.align))
             else:
                 outputs.append(_as_text(outcome, align=args.align))
-        if args.input and sys.stderr.isatty():
-            show_progress(min(start + batch, len(mine)), len(mine))
+        bar.update(len(mine[start : start + batch]))
+    bar.close()
     ordered = distributed.gather_in_order(outputs, context)  # strings or JSON-ready records
     if context is not None:
         distributed.shutdown_distributed()
@@ -127,8 +127,8 @@ def _write(ordered: list[object], args: argparse.Namespace) -> int:
     if not args.output:
         sys.stdout.write(text)
         return 0
-    partial = f"{args.output}.partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, args.output)
+    try:
+        write_text_atomically(args.output, text, "-o")
+    except AttnScopeError as exc:
+        return fail(str(exc))
     return 0
