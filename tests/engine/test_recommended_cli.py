@@ -1,4 +1,5 @@
-"""--recommended: the checkpoint's recommended decoding fills the options left at their defaults."""
+"""The checkpoint's recommended decoding fills the options left at their defaults, by default;
+--no-recommended takes the options alone."""
 
 import argparse
 
@@ -17,16 +18,32 @@ def config_for(*options, recommended=RECOMMENDED):
     return decode_config_from_args(args, text=True, recommended=recommended)
 
 
-def test_recommended_settings_apply_only_when_asked():
-    plain = config_for()
+def test_recommended_settings_apply_by_default_and_no_recommended_turns_them_off():
+    for chosen in (config_for(), config_for("--recommended")):
+        assert (chosen.strategy, chosen.beam_size, chosen.length_penalty, chosen.alpha) == (
+            "beam",
+            5,
+            "gnmt",
+            1.5,
+        )
+    plain = config_for("--no-recommended")
     assert (plain.strategy, plain.length_penalty) == ("greedy", "none")
-    chosen = config_for("--recommended")
-    assert (chosen.strategy, chosen.beam_size, chosen.length_penalty, chosen.alpha) == (
-        "beam",
-        5,
-        "gnmt",
-        1.5,
-    )
+
+
+def test_recommended_and_no_recommended_exclude_each_other(capsys):
+    with pytest.raises(SystemExit):
+        config_for("--recommended", "--no-recommended")
+    assert "not allowed with" in capsys.readouterr().err
+
+
+def test_an_explicit_beam_of_one_is_greedy_even_with_a_recommendation():
+    assert config_for("--beam", "1").strategy == "greedy"
+
+
+def test_a_checkpoint_without_a_recommendation_decodes_the_options_quietly(capsys):
+    config = config_for(recommended=None)
+    assert config.strategy == "greedy"
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize(
@@ -38,8 +55,8 @@ def test_recommended_settings_apply_only_when_asked():
         (["--sample"], ("sampling", 5, 1, 1.5)),
     ],
 )
-def test_options_given_with_recommended_win(options, expected):
-    config = config_for("--recommended", *options)
+def test_options_given_win_over_the_recommendation(options, expected):
+    config = config_for(*options)
     assert (config.strategy, config.beam_size, config.n_best, config.alpha) == expected
 
 
@@ -83,3 +100,55 @@ def test_translate_with_recommended_uses_the_checkpoints_settings_without_a_note
     captured = capsys.readouterr()
     assert len(json.loads(captured.out)["nbest"]) == 2  # a beam: the recommendation applied
     assert "recommends no decoding" not in captured.err
+
+
+def _with_recommendation(source, target, recommended):
+    from attnscope.engine.checkpoint import load_checkpoint, save_checkpoint
+
+    checkpoint = load_checkpoint(source)
+    return save_checkpoint(
+        target,
+        model=checkpoint.model,
+        src_tokenizer=checkpoint.src_tokenizer,
+        tgt_tokenizer=checkpoint.tgt_tokenizer,
+        info={**checkpoint.info, "recommended_decoding": recommended},
+    )
+
+
+def _translate_json(monkeypatch, capsys, *args):
+    import io
+    import json
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("ein mann .\n"))
+    assert main(["translate", *args, "--max-length", "6", "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_translate_decodes_with_the_recommendation_by_default_and_a_flag_wins(
+    tiny_translation_checkpoint, tmp_path, capsys, monkeypatch
+):
+    recommended = {"strategy": "beam", "beam_size": 3, "n_best": 3}
+    path = str(
+        _with_recommendation(tiny_translation_checkpoint, tmp_path / "r.safetensors", recommended)
+    )
+    record = _translate_json(monkeypatch, capsys, "-c", path)
+    assert len(record["nbest"]) == 3  # beam 3, n-best 3: nothing asked, the checkpoint's choice
+    assert len(_translate_json(monkeypatch, capsys, "-c", path, "--no-recommended")["nbest"]) == 1
+    assert len(_translate_json(monkeypatch, capsys, "-c", path, "--n-best", "2")["nbest"]) == 2
+
+
+def test_an_unusable_recommendation_is_one_line_and_exit_2(
+    tiny_translation_checkpoint, tmp_path, capsys, monkeypatch
+):
+    import io
+
+    bad = {"strategy": "beam", "beam_width": 3}  # not a DecodeConfig field
+    path = _with_recommendation(tiny_translation_checkpoint, tmp_path / "bad.safetensors", bad)
+    monkeypatch.setattr("sys.stdin", io.StringIO("ein mann .\n"))
+    assert main(["translate", "-c", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        len(err.splitlines()) == 1 and "recommended_decoding" in err and "--no-recommended" in err
+    )
+    monkeypatch.setattr("sys.stdin", io.StringIO("ein mann .\n"))
+    assert main(["translate", "-c", str(path), "--no-recommended"]) == 0
