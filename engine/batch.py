@@ -70,6 +70,9 @@ def _translate_chunk(
             source_pieces=tuple(model.src_tokenizer.pieces(text)) + (EOS_PIECE,),
             nbest=nbest,
             log_prob=float(best.log_prob),
+            token_ids=best.tokens,
+            token_log_probs=best.token_log_probs,
+            entropies=best.entropies,
         )
 
 

@@ -29,7 +29,7 @@ import functools
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -182,10 +182,13 @@ def translation_record(
     model: str | os.PathLike | None = None,
     settings: Settings | None = None,
     align: bool = False,
+    flags: Sequence[Any] | None = None,
 ) -> dict[str, Any]:
     """The record of one batch translation: what ``attnscope translate --json`` prints.
 
     align: add ``alignment`` (Pharaoh word links; None without attention).
+    flags: add ``flags``, the breakpoint hits of ``translate --flag``
+           (engine.debugger.breakpoints.BreakpointHit: step, condition, message).
     """
     record = _header(TRANSLATION, model, settings)
     record.update(
@@ -203,6 +206,10 @@ def translation_record(
         record["alignment"] = _alignment(
             translation.attention, translation.source_pieces, translation.pieces
         )
+    if flags is not None:
+        record["flags"] = [
+            {"step": hit.step, "condition": hit.condition, "message": hit.message} for hit in flags
+        ]
     return to_jsonable(record)
 
 
@@ -287,8 +294,11 @@ def _settings(settings: Settings | None) -> dict[str, Any]:
 
 
 def _step(step) -> dict[str, Any]:
-    """One TokenStep: the chosen token and the candidates the model weighed."""
+    """One TokenStep: the chosen token and the candidates the model weighed (and the
+    entropy of their distribution, when the decode recorded it)."""
+    entropy = {} if step.entropy is None else {"entropy": step.entropy}
     return {
+        **entropy,
         "token_id": step.token_id,
         "piece": step.piece,
         "log_prob": step.log_prob,

@@ -50,6 +50,7 @@ class TokenStep:
     topk_probs: np.ndarray
     topk_pieces: tuple[str, ...]
     forced: bool
+    entropy: float | None = None  # nats, of the distribution the token came from
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,11 @@ class Translation:
     source_pieces: tuple[str, ...]
     nbest: tuple[tuple[str, float], ...] = ()
     log_prob: float | None = None  # sum of the pieces' log-probs (score adds penalties)
+    # per generated token (T,), for translate --flag: ids, log-probs, and the entropy of
+    # each step's distribution (None unless the decode recorded it)
+    token_ids: tuple[int, ...] = ()
+    token_log_probs: np.ndarray | None = None
+    entropies: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,7 @@ def _token_steps(best, tree: SearchTree, history, labels: TargetLabels) -> Itera
             topk_probs=step_result.topk_probs[row],
             topk_pieces=tuple(labels.piece(i) for i in ids),
             forced=bool(step_result.forced),
+            entropy=None if step_result.entropy is None else float(step_result.entropy[row]),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from attnscope.engine.commands.common import (
@@ -10,10 +11,17 @@ from attnscope.engine.commands.common import (
     config_from_options,
     decode_config_from_args,
     fail,
-    progress_bar,
-    read_input_lines,
     recommended_decoding,
+    show_progress,
     translate_batch_or_lines,
+)
+from attnscope.engine.commands.translate_flags import (
+    DEFAULT_SPEC,
+    flag_summary,
+    flags_of,
+    flags_text,
+    load_flags,
+    prepare_config,
 )
 from attnscope.engine.decode_record import (
     TRANSLATION,
@@ -22,7 +30,6 @@ from attnscope.engine.decode_record import (
     translation_record,
 )
 from attnscope.engine.errors import AttnScopeError
-from attnscope.engine.input_files import check_output_path, write_text_atomically
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add word alignments read off the attention (Pharaoh 'src-tgt' pairs): "
         "'translation ||| 0-0 1-2 ...', or an 'alignment' field with --json",
     )
+    parser.add_argument(
+        "--flag",
+        nargs="?",
+        const=DEFAULT_SPEC,
+        metavar="CONDITIONS",
+        help="add the breakpoint conditions that fired on each line ('translation ||| flags: "
+        "repeated_ngram@5, uncovered_at_eos@9', 0-based steps; a 'flags' list with --json) "
+        "and a summary on stderr. CONDITIONS: comma-separated NAME[=VALUE] of entropy, "
+        "low_probability, repeated_ngram (repeat), stuck_attention (stuck), uncovered_at_eos "
+        f"(uncovered), over_covered (over), no_eos (no-eos: N or Nx), token (PIECE or #ID); "
+        f"alone: {DEFAULT_SPEC}",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,35 +62,47 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config_from_options(args, text=True)  # bad options fail before the load
-        if args.output:
-            check_output_path(args.output, "-o")
+        breakpoints = load_flags(args.flag)
         model = load_inference_model(args.checkpoint, device=args.device)
         if model.task != "translation":
             return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope caption`")
         if args.align and not model.model.num_heads:
             return fail(f"{args.checkpoint} has no attention to read alignments from")
         config = decode_config_from_args(args, text=True, recommended=recommended_decoding(model))
-        lines = read_input_lines(args.input, "-i")
+        if breakpoints is not None:
+            config = prepare_config(breakpoints, config, model, args.checkpoint)
+        if args.input:
+            with open(args.input, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        else:
+            lines = sys.stdin.read().splitlines()
     except (AttnScopeError, ValueError, OSError) as exc:
         return fail(str(exc))
     context = distributed.init_distributed() if distributed.launched_by_torchrun() else None
     mine = distributed.shard_for_rank(list(enumerate(lines)), context)
-    outputs = []
+    outputs, flagged = [], []  # flagged: per line, the names of the conditions that fired
     batch = max(args.batch_size, 1)
-    bar = progress_bar(len(mine), "lines", desc="translate")
     for start in range(0, len(mine), batch):
         for line, outcome in _translate_chunk(model, mine[start : start + batch], config):
+            hits = flags_of(outcome, breakpoints, model.piece)
+            flagged.append(None if hits is None else sorted({h.condition for h in hits}))
             if args.json:
-                outputs.append(_as_record(line, outcome, args.checkpoint, config, align=args.align))
+                outputs.append(
+                    _as_record(line, outcome, args.checkpoint, config, align=args.align, flags=hits)
+                )
             else:
-                outputs.append(_as_text(outcome, align=args.align))
-        bar.update(len(mine[start : start + batch]))
-    bar.close()
+                outputs.append(_as_text(outcome, align=args.align, flags=hits))
+        if args.input and sys.stderr.isatty():
+            show_progress(min(start + batch, len(mine)), len(mine))
     ordered = distributed.gather_in_order(outputs, context)  # strings or JSON-ready records
+    if breakpoints is not None:
+        flagged = distributed.gather_in_order(flagged, context)
     if context is not None:
         distributed.shutdown_distributed()
         if not context.is_main:
             return 0
+    if breakpoints is not None:
+        print(flag_summary(flagged, breakpoints.conditions), file=sys.stderr)
     return _write(ordered, args)
 
 
@@ -95,21 +126,27 @@ def _translate_chunk(model, chunk, config) -> list[tuple[str, object]]:
     return results
 
 
-def _as_text(outcome, *, align: bool) -> str:
-    """One output line: the translation (with ``||| links`` when aligning), or empty."""
+def _as_text(outcome, *, align: bool, flags=None) -> str:
+    """One output line: the translation (then ``||| links`` when aligning, then
+    ``||| flags: ...`` when flagging), or empty."""
     if outcome is None or isinstance(outcome, AttnScopeError):
         return ""
-    return f"{outcome.text} ||| {_alignment(outcome)}" if align else outcome.text
+    parts = [outcome.text]
+    if align:
+        parts.append(_alignment(outcome))
+    if flags is not None:
+        parts.append(flags_text(flags))
+    return " ||| ".join(parts)
 
 
-def _as_record(line: str, outcome, checkpoint: str, config, *, align: bool) -> dict:
+def _as_record(line: str, outcome, checkpoint: str, config, *, align: bool, flags=None) -> dict:
     """One line's decode record (engine/decode_record.py), as --json prints it."""
     named = {"model": checkpoint, "settings": config}
     if outcome is None:
         return no_decode_record(task=TRANSLATION, source=line, **named)
     if isinstance(outcome, AttnScopeError):
         return no_decode_record(task=TRANSLATION, source=line, error=str(outcome), **named)
-    return translation_record(outcome, align=align, **named)
+    return translation_record(outcome, align=align, flags=flags, **named)
 
 
 def _alignment(t) -> str:
@@ -127,8 +164,8 @@ def _write(ordered: list[object], args: argparse.Namespace) -> int:
     if not args.output:
         sys.stdout.write(text)
         return 0
-    try:
-        write_text_atomically(args.output, text, "-o")
-    except AttnScopeError as exc:
-        return fail(str(exc))
+    partial = f"{args.output}.partial"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(partial, args.output)
     return 0

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from attnscope.engine.debugger.coverage import word_coverage
 from attnscope.engine.debugger.trace import NO_ID, HypothesisTrace
 from attnscope.engine.decoding.config import EOS_ID
 
@@ -193,10 +194,11 @@ class StuckAttention(BreakpointCondition):
         return f"attention stuck on {label} for {self.k} steps (steps {start}–{t})"
 
 
-def _listed(trace: HypothesisTrace, positions: np.ndarray, coverage: np.ndarray) -> str:
-    shown = ", ".join(
-        f"{trace.source_label(int(s))} {coverage[s]:.2f}" for s in positions[:MAX_LISTED]
-    )
+def _listed(
+    trace: HypothesisTrace, positions: np.ndarray, coverage: np.ndarray, *, words: bool = False
+) -> str:
+    label = trace.word_label if words else trace.source_label
+    shown = ", ".join(f"{label(int(s))} {coverage[s]:.2f}" for s in positions[:MAX_LISTED])
     more = len(positions) - MAX_LISTED
     return shown + (f" and {more} more" if more > 0 else "")
 
@@ -204,7 +206,8 @@ def _listed(trace: HypothesisTrace, positions: np.ndarray, coverage: np.ndarray)
 @dataclass(frozen=True)
 class UncoveredAtEos(BreakpointCondition):
     """EOS is proposed (chosen, or the model's first candidate) while a source token's
-    coverage is below ``threshold``: a likely omission. The text's own </s> is left out."""
+    coverage is below ``threshold``: a likely omission. The text's own </s> is left out;
+    when the source pieces are known a word counts as one token (its pieces' sum)."""
 
     threshold: float = 0.5
     name: ClassVar[str] = "uncovered_at_eos"
@@ -224,14 +227,17 @@ class UncoveredAtEos(BreakpointCondition):
         if not (chosen or trace.top_ids[t] == EOS_ID) or coverage is None or not trace.content:
             return None
         coverage = coverage[: trace.content]
+        words = trace.word_starts is not None
+        if words:
+            coverage = word_coverage(coverage, trace.word_starts)  # (W,)
         low = np.flatnonzero(coverage < self.threshold)
         if low.size == 0:
             return None
         low = low[np.argsort(coverage[low], kind="stable")]  # least covered first
         how = "chosen" if chosen else "proposed"
         return (
-            f"eos {how} at step {t} with {low.size} source token(s) covered < "
-            f"{self.threshold:.2f}: {_listed(trace, low, coverage)}"
+            f"eos {how} at step {t} with {low.size} source {'word' if words else 'token'}(s) "
+            f"covered < {self.threshold:.2f}: {_listed(trace, low, coverage, words=words)}"
         )
 
 

@@ -33,7 +33,7 @@ from attnscope.engine.debugger.conditions import (
     UncoveredAtEos,
 )
 
-DEFAULT_SPEC = "repeated_ngram=3,uncovered_at_eos=0.5,over_covered=2.0,no_eos=2x"
+DEFAULT_SPEC = "repeated_ngram=3,uncovered_at_eos=0.2,over_covered=2.5,no_eos=2x"
 
 ALIASES = {
     "repeat": RepeatedNgram.name,

@@ -17,7 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from attnscope.engine.debugger.coverage import content_positions, running_coverage
+from attnscope.engine.debugger.coverage import (
+    content_positions,
+    running_coverage,
+    word_starts,
+)
 from attnscope.engine.decoding.results import StepResult
 
 NO_ID = -1  # unknown top candidate, or no attention to take an argmax of
@@ -48,6 +52,11 @@ class HypothesisTrace:
         self.source_length = int(source_length)
         self.content = content_positions(self.source_length, source_eos=source_eos)
         self.labels = labels or TraceLabels()
+        # the first piece of each content word, when the source pieces are known
+        pieces = self.labels.source_pieces
+        self.word_starts: np.ndarray | None = None
+        if pieces is not None and len(pieces) == self.source_length:
+            self.word_starts = word_starts(pieces[: self.content])
         self.tokens: list[int] = []
         self.probs: list[float] = []
         self.entropies: list[float] = []
@@ -124,6 +133,19 @@ class HypothesisTrace:
         if self.labels.grid is not None:
             return f"cell ({s // self.labels.grid[1]}, {s % self.labels.grid[1]})"
         return f"source {s}"
+
+    def word_label(self, word: int) -> str:
+        """Content word ``word`` as a message shows it: '▁Gemüse' (source 3), or with its
+        pieces' range when it has several: '▁eine'+'m' (source 4–5)."""
+        starts, pieces = self.word_starts, self.labels.source_pieces
+        if starts is None or pieces is None:
+            return self.source_label(word)
+        first = int(starts[word])
+        end = int(starts[word + 1]) if word + 1 < starts.size else self.content
+        if end - first == 1:
+            return self.source_label(first)
+        joined = "+".join(repr(p) for p in pieces[first:end])
+        return f"{joined} (source {first}–{end - 1})"
 
     # -- a finished hypothesis -------------------------------------------------------------
     @classmethod

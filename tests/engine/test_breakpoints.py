@@ -136,9 +136,21 @@ def test_uncovered_at_eos_lists_the_least_covered_words():
         [A, EOS_ID], np.zeros(2), None, attention, 5, labels=labels
     )
     assert hit.message == (
-        "eos chosen at step 1 with 4 source token(s) covered < 0.60: '▁b' (source 1) 0.00, "
+        "eos chosen at step 1 with 4 source word(s) covered < 0.60: '▁b' (source 1) 0.00, "
         "'▁a' (source 0) 0.50, '▁c' (source 2) 0.50 and 1 more"
     )
+
+
+def test_uncovered_at_eos_counts_a_split_word_once_when_the_pieces_are_known():
+    pieces = TraceLabels(source_pieces=("▁eine", "m", "▁Hund", "</s>"))
+    tokens = [A, B, EOS_ID]
+    first_piece = one_hot([0, 2, 3], 4)  # 'm' itself gets nothing, its word does
+    assert scan(UncoveredAtEos(0.5), tokens, attention=first_piece, labels=pieces) == []
+    assert scan(UncoveredAtEos(0.5), tokens, attention=first_piece) == [2]  # by piece
+    (hit,) = Breakpoints([UncoveredAtEos(0.5)]).scan(
+        tokens, np.zeros(3), None, one_hot([2, 2, 3], 4), 4, labels=pieces
+    )
+    assert hit.message.endswith("1 source word(s) covered < 0.50: '▁eine'+'m' (source 0–1) 0.00")
 
 
 def test_over_covered_fires_once_where_a_word_crosses_tau_and_ignores_the_sources_eos():

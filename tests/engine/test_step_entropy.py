@@ -109,3 +109,27 @@ def test_asking_for_the_entropy_changes_no_bit_of_the_decode(strategy):
 def test_step_entropy_must_be_a_bool():
     with pytest.raises(ValueError, match="step_entropy must be a bool"):
         DecodeConfig(step_entropy="yes")
+
+
+def test_the_view_record_and_the_exported_record_carry_each_steps_entropy(
+    tiny_translation_checkpoint,
+):
+    import jsonschema
+
+    from attnscope.engine.decode_record import load_schema, snapshot_record
+    from attnscope.engine.inference import load_inference_model
+
+    model = load_inference_model(tiny_translation_checkpoint, device="cpu")
+    for strategy in ("greedy", "beam"):
+        opened = model.open_session(
+            "ein mann fährt .", DecodeConfig(strategy=strategy, max_length=6)
+        )
+        opened.run()
+        snapshot = opened.snapshot()
+        best = opened.session.current()
+        assert [s.entropy for s in snapshot.steps] == pytest.approx(best.entropies.tolist())
+        record = snapshot_record(snapshot, settings=opened.session.config)
+        jsonschema.Draft202012Validator(load_schema()).validate(record)
+        assert [s["entropy"] for s in record["steps"]] == pytest.approx(
+            best.entropies.tolist(), abs=1e-6
+        )
