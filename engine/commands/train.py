@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,8 @@ FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "--batch-size": (("data.batch_size",), {"type": int, "help": "sentences per batch"}),
     "--batch-tokens": (("data.batch_tokens",), {"type": int, "help": "token budget per batch"}),
     "--max-val-examples": (("data.max_val_examples",), {"type": int}),
+    "--src-lang": (("data.src_lang",), {"metavar": "CODE", "help": "source language, ISO 639"}),
+    "--tgt-lang": (("data.tgt_lang",), {"metavar": "CODE", "help": "target language, ISO 639"}),
     # vocabulary
     "--shared-vocab": (("vocab.shared",), {"action": BOOL}),
     "--vocab-size": (("vocab.size",), {"type": int}),
@@ -114,6 +117,10 @@ FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "--log-every": (("run.log_every",), {"type": int, "metavar": "STEPS"}),
     "--progress-seconds": (("run.progress_seconds",), {"type": float}),
     "--val-decode": (("run.val_decode",), {"action": BOOL, "help": "BLEU / CIDEr-D each epoch"}),
+    "--choose-decoding": (
+        ("run.choose_decoding",),
+        {"action": BOOL, "help": "at the end, pick the recommended decoding on validation"},
+    ),
     "--fine-tune-after": (("run.fine_tune_after",), {"type": int, "metavar": "EPOCHS"}),
     "--trunk-lr-scale": (("run.trunk_lr_scale",), {"type": float}),
     "--trunk-weights": (("run.trunk_weights",), {"metavar": "FILE"}),
@@ -180,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(config.to_dict(), indent=2))
         return 0
     try:
-        result = train(config, handle_signals=True)
+        settings_dir = Path(args.config).parent if getattr(args, "config", None) else None
+        result = train(config, handle_signals=True, settings_dir=settings_dir)
     except (AttnScopeError, ValueError) as exc:
         print(f"attnscope train: error: {exc}", file=sys.stderr)
         return EXIT_BAD_SETTINGS

@@ -277,17 +277,36 @@ class CaptioningTask(TrainingTask):
                 tokens += loss.tokens
         return nll, tokens
 
-    def caption_images(
-        self, model: EncoderDecoder, image_indices: list[int], device: torch.device
-    ) -> list[str]:
-        """Greedy captions of validation images, sharded over ranks, in input order."""
-        mine = shard_for_rank(image_indices, self.context)
-        config = DecodeConfig(
+    def validation_decoding(self) -> DecodeConfig:
+        """Greedy, capped a little above the longest training caption: the epochs' decode."""
+        return DecodeConfig(
             strategy="greedy",
             max_length=self.config.data.max_tgt_tokens + DECODE_SLACK,
             max_length_ratio=0.0,
             topk_alternatives=0,
         )
+
+    def score_decoding(
+        self, model: EncoderDecoder, device: torch.device, config: DecodeConfig
+    ) -> float:
+        """Validation CIDEr-D of the captions ``config`` gives (all ranks must call it)."""
+        model.eval()
+        limit = min(self.config.data.max_val_examples or len(self.val.images), len(self.val.images))
+        captions = self.caption_images(model, list(range(limit)), device, config)
+        refs = [item.captions for item in self.val.images[:limit]]
+        return metrics.caption_scores(captions, refs)["CIDEr-D"]
+
+    def caption_images(
+        self,
+        model: EncoderDecoder,
+        image_indices: list[int],
+        device: torch.device,
+        config: DecodeConfig | None = None,
+    ) -> list[str]:
+        """Captions of validation images (greedy unless ``config``), sharded over ranks,
+        in input order."""
+        mine = shard_for_rank(image_indices, self.context)
+        config = config or self.validation_decoding()
         texts = []
         with torch.no_grad():
             for start in range(0, len(mine), self.config.data.batch_size):

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from attnscope.engine.languages import language_entries
 from attnscope.engine.training.batching import BatchingConfig
 from attnscope.engine.training.schedules import SCHEDULE_SHAPES, ScheduleConfig
 from attnscope.models.config import TASKS, ModelConfig, replace_nested
@@ -30,6 +31,24 @@ OPTIMIZERS = ("adam", "adamw")
 VOCAB_MODEL_TYPES = ("bpe", "unigram")
 BEST_METRICS = ("auto", "loss", "bleu", "cider")
 STORAGE_DTYPE_NAMES = ("float32", "float16", "bfloat16")
+
+# settings that name files or folders: a checkpoint records them relative to the config
+# file, or by their last component (engine/checkpoint_info.portable_paths)
+PATH_SETTINGS = frozenset(
+    {
+        "src_train",
+        "tgt_train",
+        "src_val",
+        "tgt_val",
+        "pairs_train",
+        "pairs_val",
+        "images",
+        "captions",
+        "split_file",
+        "out_dir",
+        "trunk_weights",
+    }
+)
 
 # Per-task starting points for the model; [model] / flags override them.
 TASK_MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -76,10 +95,14 @@ class DataConfig:
     batch_size: int = 64
     batch_tokens: int = 0
     max_val_examples: int = 0  # decode at most this many for BLEU/CIDEr (0 = all)
+    # ISO 639 codes the checkpoint records ("de", "en"); a captioner has no source language
+    src_lang: str | None = None
+    tgt_lang: str | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}; valid: {', '.join(TASKS)}")
+        language_entries(self.task, self.src_lang, self.tgt_lang)  # checks the codes
         if self.task == "translation":
             self._check_translation()
         elif not (self.images and self.captions):
@@ -204,6 +227,7 @@ class RunConfig:
     log_every: int = 50  # optimizer steps between metrics-log records
     progress_seconds: float = 10.0  # seconds between progress lines on stderr
     val_decode: bool = True  # greedy-decode the validation set for BLEU / CIDEr-D
+    choose_decoding: bool = True  # at the end, the decoding grid on validation (val_decode)
     fine_tune_after: int = -1  # captioning: unfreeze the CNN trunk from this epoch (-1 = never)
     trunk_lr_scale: float = 0.1  # learning-rate factor of the unfrozen trunk
     trunk_weights: str | None = None  # local ImageNet weights file for the trunk

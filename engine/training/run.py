@@ -15,7 +15,7 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +31,7 @@ from attnscope.engine.training.distributed import (
     init_distributed,
     shutdown_distributed,
 )
+from attnscope.engine.training.recommend import store_recommended_decoding
 from attnscope.engine.training.state import STATE_FILE, load_state
 from attnscope.engine.training.tasks import TrainingTask
 from attnscope.engine.training.trainer import Trainer, TrainResult, restored_tokenizers
@@ -69,6 +70,8 @@ def _resume_state(config: TrainConfig) -> dict[str, Any] | None:
         return None
     state = load_state(path)
     saved = json.loads(state["config"])
+    with suppress(TypeError, ValueError):  # settings added since compare as their defaults
+        saved = json.loads(json.dumps(TrainConfig.from_dict(saved).to_dict()))
     current = json.loads(json.dumps(config.to_dict()))  # tuples -> lists, as saved
     changed = [k for k in _SETTINGS_THAT_MUST_MATCH if saved.get(k) != current.get(k)]
     if changed:
@@ -108,14 +111,18 @@ def build_trainer(
     device: torch.device,
     context: DistributedContext,
     state: dict[str, Any] | None = None,
+    settings_dir: Path | None = None,
 ) -> Trainer:
-    """Task, model and Trainer for ``config``; continued from ``state`` when given."""
+    """Task, model and Trainer for ``config``; continued from ``state`` when given.
+    ``settings_dir`` (the config file's folder) is what checkpoints record paths against."""
     torch.manual_seed(config.run.seed)
     tokenizers = restored_tokenizers(state) if state else None
     task = TASKS[config.task](config, context, tokenizers=tokenizers)
     torch.manual_seed(config.run.seed)  # same initial weights whatever the data code drew
     model = build_model(task.model_config)
-    trainer = Trainer(task, model, config, device=device, context=context)
+    trainer = Trainer(
+        task, model, config, device=device, context=context, settings_dir=settings_dir
+    )
     if state is not None:
         trainer.load_state_dict(state)
     return trainer
@@ -127,15 +134,28 @@ def train(
     callbacks: Iterable[Callback] = (),
     progress_stream: TextIO | None = None,
     handle_signals: bool = False,
+    settings_dir: str | Path | None = None,
 ) -> TrainResult:
-    """Run (or resume) the training ``config`` describes; returns how it ended."""
+    """Run (or resume) the training ``config`` describes; returns how it ended.
+
+    A run that was not interrupted ends by choosing the best checkpoint's
+    recommended decoding on validation (``run.choose_decoding``, needs
+    ``run.val_decode``). Checkpoints record data paths relative to
+    ``settings_dir`` (the config file's folder), else by their last component.
+    """
     threads = torch.get_num_threads()
     if config.run.num_threads:
         torch.set_num_threads(config.run.num_threads)
     device, context = _device_for(config.run.device)
     try:
         state = _resume_state(config)
-        trainer = build_trainer(config, device=device, context=context, state=state)
+        trainer = build_trainer(
+            config,
+            device=device,
+            context=context,
+            state=state,
+            settings_dir=Path(settings_dir) if settings_dir is not None else None,
+        )
         out_dir = Path(config.run.out_dir)
         if context.is_main:
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -160,6 +180,8 @@ def train(
         )
         with _stop_on_signals(trainer, handle_signals):
             result = trainer.fit()
+        if result.status != "interrupted" and config.run.val_decode and config.run.choose_decoding:
+            store_recommended_decoding(trainer)
         # ranks leave together: none tears the group down while another still saves or
         # talks (a rank of a two-process run aborted at exit now and then without this)
         barrier(context)

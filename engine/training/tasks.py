@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.training.config import OptimConfig, TrainConfig
 from attnscope.engine.training.distributed import DistributedContext
 from attnscope.engine.training.loss import SequenceLoss, sequence_loss
@@ -137,6 +138,17 @@ class TrainingTask(ABC):
         self, model: EncoderDecoder, device: torch.device, *, decode: bool
     ) -> dict[str, Any]:
         """Validation metrics: always "val_loss" and "val_ppl", plus decoded scores."""
+
+    @abstractmethod
+    def validation_decoding(self) -> DecodeConfig:
+        """The decoding each epoch's validation uses (greedy, with a length cap)."""
+
+    @abstractmethod
+    def score_decoding(
+        self, model: EncoderDecoder, device: torch.device, config: DecodeConfig
+    ) -> float:
+        """``decoded_metric`` on the validation data decoded with ``config`` (a collective
+        call under torchrun: every rank makes it)."""
 
     @property
     @abstractmethod

@@ -33,8 +33,10 @@ from typing import Any
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from attnscope.engine.checkpoint_info import portable_paths
+from attnscope.engine.languages import language_entries
 from attnscope.engine.training.batching import batches_for_rank, make_batches
-from attnscope.engine.training.config import TrainConfig
+from attnscope.engine.training.config import PATH_SETTINGS, TrainConfig
 from attnscope.engine.training.distributed import SINGLE_PROCESS, DistributedContext, any_rank
 from attnscope.engine.training.schedules import LearningRateSchedule
 from attnscope.engine.training.state import (
@@ -126,8 +128,10 @@ class Trainer:
         *,
         device: torch.device,
         context: DistributedContext = SINGLE_PROCESS,
+        settings_dir: Path | None = None,
     ) -> None:
         self.task, self.model, self.config = task, model, config
+        self.settings_dir = settings_dir  # the config file's folder: paths are kept relative
         self.device, self.context = device, context
         self.run = config.run
         self.out_dir = Path(self.run.out_dir)
@@ -348,8 +352,13 @@ class Trainer:
             "epoch": record["epoch"],
             "step": record["step"],
             "metrics": {k: v for k, v in record.items() if k not in ("epoch", "step")},
-            "train_config": self.config.to_dict(),
+            "train_config": portable_paths(
+                self.config.to_dict(), self.settings_dir, keys=PATH_SETTINGS
+            ),
             "world_size": self.context.world_size,
+            **language_entries(
+                self.task.name, self.config.data.src_lang, self.config.data.tgt_lang
+            ),
         }
 
     def _save_checkpoints(self, record: dict[str, Any], *, best: bool) -> None:

@@ -180,16 +180,34 @@ class TranslationTask(TrainingTask):
             result.update(bleu=score.score, bleu_signature=score.signature)
         return result
 
-    def translate_ids(
-        self, model: EncoderDecoder, sources: list[list[int]], device: torch.device
-    ) -> list[str]:
-        """Greedy translations of tokenized sources, sharded over ranks, in input order."""
-        mine = shard_for_rank(list(range(len(sources))), self.context)
-        config = DecodeConfig(
+    def validation_decoding(self) -> DecodeConfig:
+        """Greedy, capped a little above the longest training target: the epochs' decode."""
+        return DecodeConfig(
             strategy="greedy",
             max_length=self.config.data.max_tgt_tokens + DECODE_SLACK,
             topk_alternatives=0,
         )
+
+    def score_decoding(
+        self, model: EncoderDecoder, device: torch.device, config: DecodeConfig
+    ) -> float:
+        """Validation BLEU of the translations ``config`` gives (all ranks must call it)."""
+        model.eval()
+        limit = self.config.data.max_val_examples or len(self.val.sources)
+        hypotheses = self.translate_ids(model, self.val.sources[:limit], device, config)
+        return metrics.bleu(hypotheses, self.val.references[:limit]).score
+
+    def translate_ids(
+        self,
+        model: EncoderDecoder,
+        sources: list[list[int]],
+        device: torch.device,
+        config: DecodeConfig | None = None,
+    ) -> list[str]:
+        """Translations of tokenized sources (greedy unless ``config``), sharded over ranks,
+        in input order."""
+        mine = shard_for_rank(list(range(len(sources))), self.context)
+        config = config or self.validation_decoding()
         texts = greedy_texts(
             model,
             [sources[i] for i in mine],

@@ -138,3 +138,47 @@ def test_torchrun_two_gloo_processes_train_a_loadable_checkpoint(tmp_path):
     assert checkpoint.task == "translation" and checkpoint.info["world_size"] == 2
     epochs = [r for r in read_metrics(out / "metrics.jsonl") if r["event"] == "epoch"]
     assert [r["epoch"] for r in epochs] == [1, 2]  # rank 0 alone writes the log
+
+
+def test_train_records_languages_relative_paths_and_a_recommended_decoding(tmp_path, monkeypatch):
+    """A run described by a TOML file beside its data: the checkpoint names the data relative
+    to that file, the run folder by its name, the languages given, and the decoding the grid
+    chose on validation with every setting's score."""
+    project = tmp_path / "project"
+    data = write_reverse_corpus(project / "data", train=200, val=30)
+    toml = project / "run.toml"
+    toml.write_text(
+        '[data]\nsrc_lang = "de"\nbatch_size = 32\n[vocab]\nsize = 32\nmodel_type = "bpe"\n'
+        "shared = true\n[model]\nembed_dim = 16\n[model.text_encoder]\nhidden = 16\n"
+        '[model.decoder]\nhidden = 32\n[run]\nepochs = 1\ndevice = "cpu"\nnum_threads = 1\n'
+        "progress_seconds = 3600\nsave_every_minutes = 0\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    flags = [f"--{key.replace('_', '-')}={value}" for key, value in data.items()]
+    out = tmp_path / "elsewhere" / "run-7"
+    assert (
+        main(["train", "--config", str(toml), *flags, "--tgt-lang", "en", "--out", str(out)]) == 0
+    )
+    info = load_checkpoint(out / "best.safetensors").info
+    assert (info["source_language"], info["target_language"]) == ("de", "en")
+    recorded = info["train_config"]
+    assert recorded["data"]["src_train"] == "data/train.src"  # relative to run.toml
+    assert recorded["data"]["tgt_val"] == "data/val.tgt"
+    assert recorded["run"]["out_dir"] == "run-7"  # outside the config's folder: its name
+    assert str(tmp_path) not in json.dumps(info)
+    choice = info["decoding_choice"]
+    assert choice["metric"] == "bleu" and len(choice["grid"]) == 11
+    assert choice["grid"][0]["decoding"] == {"strategy": "greedy"}
+    best = max(choice["grid"], key=lambda entry: entry["score"])
+    assert info["recommended_decoding"] == best["decoding"]
+    last = load_checkpoint(out / "last.safetensors").info
+    assert "recommended_decoding" not in last and last["target_language"] == "en"
+
+
+def test_a_captioner_takes_no_source_language(tmp_path, capsys):
+    argv = ["train", "--task", "captioning", "--images", str(tmp_path), "--captions", "c.csv"]
+    assert main([*argv, "--src-lang", "de", "--print-config"]) == 2
+    assert "image" in capsys.readouterr().err
+    assert main([*argv, "--tgt-lang", "English", "--print-config"]) == 2
+    assert "ISO 639" in capsys.readouterr().err
