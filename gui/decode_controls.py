@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 from PySide6.QtCore import QSettings, Signal
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLabel,
     QSpinBox,
     QWidget,
 )
@@ -81,6 +83,9 @@ class DecodeSettingsPanel(QWidget):
         self.length_penalty.setToolTip("Beam search: how scores are normalised by length")
         self.alpha = self._double(0.0, 2.0, 0.6, 0.1, "Strength of the GNMT length penalty")
         self.live = QCheckBox()
+        self.note = QLabel()  # where the settings came from (the model's recommendation)
+        self.note.setWordWrap(True)
+        self.note.setVisible(False)
         self.set_task("translation")
         for label, widget in (
             ("Strategy", self.strategy),
@@ -95,9 +100,16 @@ class DecodeSettingsPanel(QWidget):
         ):
             layout.addRow(label, widget)
         layout.addRow(self.live)
+        layout.addRow(self.note)
         self.strategy.currentTextChanged.connect(self._on_strategy_changed)
         self.length_penalty.currentTextChanged.connect(lambda _: self.changed.emit())
         self._on_strategy_changed(self.strategy.currentText())
+
+    def set_note(self, text: str, tip: str = "") -> None:
+        """A line under the settings saying where they came from ("" hides it)."""
+        self.note.setText(text)
+        self.note.setToolTip(tip)
+        self.note.setVisible(bool(text))
 
     def set_task(self, task: str) -> None:
         """Word the live-decoding switch for ``task`` ("translation" or "captioning")."""
@@ -172,41 +184,70 @@ class DecodeSettingsPanel(QWidget):
 
 
 def describe_decoding(values: dict[str, Any]) -> str:
-    """'beam 5, GNMT length penalty α 1.5' for a settings dict (DecodeConfig keys)."""
+    """'beam 5, GNMT length penalty α 1.5' for a settings dict (DecodeConfig keys); a
+    ``max_length`` in it (a captioner's recommendation) adds 'at most N tokens'."""
     strategy = values.get("strategy", "greedy")
-    if strategy != "beam":
-        return strategy
-    text = f"beam {values.get('beam_size', 5)}"
-    penalty = values.get("length_penalty", "none")
-    if penalty == "gnmt":
-        return f"{text}, GNMT length penalty α {values.get('alpha', 0.6)}"
-    return text if penalty == "none" else f"{text}, {penalty} length penalty"
+    text = strategy
+    if strategy == "beam":
+        text = f"beam {values.get('beam_size', 5)}"
+        penalty = values.get("length_penalty", "none")
+        if penalty == "gnmt":
+            text += f", GNMT length penalty α {values.get('alpha', 0.6)}"
+        elif penalty != "none":
+            text += f", {penalty} length penalty"
+    if "max_length" in values:
+        text += f", at most {values['max_length']} tokens"
+    return text
+
+
+# what a recommendation replaces, and the panel's defaults for the fields it leaves out
+RECOMMENDATION_DEFAULTS = MappingProxyType(
+    {
+        "strategy": "greedy",
+        "beam_size": 5,
+        "length_penalty": "none",
+        "alpha": 0.6,
+        "max_length": 100,
+    }
+)
 
 
 class RecommendedDecoding:
-    """Decode > Use the model's recommended settings: what its checkpoint says decodes best.
+    """A model's recommended decoding, applied when it loads (as Hugging Face applies a
+    model's generation_config); the user's panel changes then override it.
 
-    ``scripts/ship_checkpoint.py --recommend`` stores the settings chosen on the
-    model's validation set as ``info["recommended_decoding"]``; the action is
-    enabled only for a model that has them, and never changes settings by itself.
+    ``attnscope train`` (or ``scripts/choose_decoding.py``) stores the settings
+    chosen on the model's validation set as ``info["recommended_decoding"]``.
+    On load they replace the panel's strategy, beam, length penalty and max
+    length (fields the recommendation leaves out get the panel's defaults); the
+    status bar and a note under the settings say so. Decode > Use the model's
+    recommended settings (Ctrl+Shift+R) restores them after a change. A model
+    without a recommendation leaves the settings alone, except that the
+    previous model's recommendation, still untouched, gives way to the defaults.
     """
 
     NONE_TIP = "This model's checkpoint recommends no decoding settings"
+    DEFAULTS = RECOMMENDATION_DEFAULTS
 
     def __init__(self, parent: QWidget, panel: DecodeSettingsPanel, status_bar) -> None:
         self.panel, self.status_bar = panel, status_bar
         self.values: dict[str, Any] = {}
-        self._hint = ""  # the load-time hint while the status bar may still show it
         self.action = QAction("Use the model's &recommended settings", parent)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+R"))
         self.action.triggered.connect(self.apply)
-        panel.changed.connect(self._withdraw_hint)
+        panel.changed.connect(self._on_settings_changed)
         self.model_loaded(None)
 
     def notify(self, text: str) -> None:
         self.status_bar.showMessage(text, 8000)
 
+    def applied(self) -> dict[str, Any]:
+        """The panel values the recommendation stands for (defaults filled in)."""
+        return {**self.DEFAULTS, **self.values} if self.values else {}
+
     def model_loaded(self, summary) -> None:
+        """Apply the new model's recommendation, or let a stale one give way."""
+        stale = bool(self.values) and self.in_use()
         recommended = summary.info.get("recommended_decoding") if summary else None
         self.values = dict(recommended) if isinstance(recommended, dict) else {}
         tip = (
@@ -218,32 +259,49 @@ class RecommendedDecoding:
         self.action.setEnabled(bool(self.values))
         self.action.setToolTip(tip)
         self.action.setStatusTip(tip)
-        self._hint = ""
-        if self.values and not self.in_use():
-            self._hint = (
-                f"This model decodes best with {describe_decoding(self.values)}: "
-                "Decode > Use the model's recommended settings (Ctrl+Shift+R)"
+        if self.values:
+            self.panel.set_values(self.applied())
+            self.notify(
+                f"Decoding as this model recommends: {describe_decoding(self.values)} "
+                "(chosen on its validation set; change the settings to override)"
             )
-            self.notify(self._hint)
+        elif stale:
+            self.panel.set_values(dict(self.DEFAULTS))
+        self._on_settings_changed()
 
-    def _withdraw_hint(self) -> None:
-        """Settings now as recommended (the user, or a restored session, set them): no hint."""
-        if self._hint and self.status_bar.currentMessage() == self._hint and self.in_use():
-            self.status_bar.clearMessage()
-            self._hint = ""
+    def _on_settings_changed(self) -> None:
+        """Keep the panel's note true: recommended, or changed from the recommendation."""
+        if not self.values:
+            self.panel.set_note("")
+        elif self.in_use():
+            self.panel.set_note(
+                "As this model recommends (chosen on its validation set)",
+                f"{describe_decoding(self.values)}; change any setting to override it",
+            )
+        else:
+            self.panel.set_note(
+                f"Changed from this model's recommendation ({describe_decoding(self.values)}): "
+                "Ctrl+Shift+R restores it",
+                "Decode > Use the model's recommended settings",
+            )
 
     def in_use(self) -> bool:
-        """The panel already decodes as recommended (every recommended value the panel shows)."""
-        current = self.panel.values()
+        """The panel decodes as recommended (the settings that matter for its strategy)."""
+        wanted, current = self.applied(), self.panel.values()
+        names = ["strategy", "max_length"]
+        if wanted.get("strategy") == "beam":
+            names += ["beam_size", "length_penalty"]
+            if wanted.get("length_penalty") == "gnmt":
+                names.append("alpha")
         return all(
-            current[name] == value
-            if not isinstance(value, float)
-            else abs(current[name] - value) < 1e-9
-            for name, value in self.values.items()
-            if name in current
+            abs(current[name] - wanted[name]) < 1e-9
+            if isinstance(wanted[name], float)
+            else current[name] == wanted[name]
+            for name in names
+            if name in wanted
         )
 
     def apply(self) -> None:
         if self.values:
-            self.panel.set_values(self.values)
+            self.panel.set_values(self.applied())
             self.notify(f"Decoding set to {describe_decoding(self.values)}")

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QMenu
 
 from attnscope.engine import resources
 from attnscope.engine.errors import CheckpointError
+from attnscope.engine.languages import language_pair
 
 Launcher = Callable[[str, Sequence[str]], bool]
 
@@ -31,7 +32,8 @@ _SCORE_NAMES = {
 
 
 def demo_label(info: dict) -> str:
-    """'deen-bahdanau — translation, additive attention (val BLEU 27.4)' from a header."""
+    """'deen-bahdanau — German → English, additive attention (val BLEU 27.4)' from a header
+    (the task instead of the languages when the checkpoint does not record them)."""
     name = Path(info["path"]).stem
     task = info.get("task", "?")
     attention = info.get("attention", "?")
@@ -42,8 +44,10 @@ def demo_label(info: dict) -> str:
         what = f"{attention} attention, {heads} heads"
     else:
         what = f"{attention} attention"
-    label = f"{name} — {task}, {what}"
-    scores = (info.get("training_info") or {}).get("scores") or {}
+    training = info.get("training_info") or {}
+    pair = language_pair(task, training if isinstance(training, dict) else {})
+    label = f"{name} — {pair or task}, {what}"
+    scores = training.get("scores") or {}
     shown = [
         f"{title} {scores[key]:.3g}"
         for key, title in _SCORE_NAMES.items()

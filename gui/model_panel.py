@@ -7,6 +7,8 @@ import re
 
 from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QWidget
 
+from attnscope.engine.languages import language_pair
+
 
 def _format_count(n: int) -> str:
     return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n:,}"
@@ -84,7 +86,16 @@ def describe_training(info: dict) -> str:
 class ModelPanel(QWidget):
     """Task, architecture, attention, sizes, device and training info of the model."""
 
-    FIELDS = ("file", "task", "architecture", "attention", "parameters", "vocabulary", "device")
+    FIELDS = (
+        "file",
+        "task",
+        "languages",
+        "architecture",
+        "attention",
+        "parameters",
+        "vocabulary",
+        "device",
+    )
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -112,6 +123,7 @@ class ModelPanel(QWidget):
         values = {
             "file": summary.name,
             "task": summary.task,
+            "languages": language_pair(summary.task, summary.info) or "not recorded",
             "architecture": summary.architecture,
             "attention": summary.attention + heads,
             "parameters": _format_count(summary.parameters),

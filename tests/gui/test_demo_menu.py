@@ -49,6 +49,14 @@ def test_labels_name_task_attention_heads_and_score(tiny_multihead_checkpoint):
     assert "no attention" in demo_label({**info, "attention": "none"})
 
 
+def test_labels_name_the_language_pair_when_the_checkpoint_records_it(tiny_multihead_checkpoint):
+    info = read_checkpoint_info(tiny_multihead_checkpoint)
+    info["training_info"] = {"source_language": "de", "target_language": "en"}
+    assert " — German → English, multihead attention" in demo_label(info)
+    captioner = {**info, "task": "captioning", "training_info": {"target_language": "en"}}
+    assert " — image → English, " in demo_label(captioner)
+
+
 def test_menu_lists_every_bundled_model_and_opens_one_here(qtbot, window, demo_folder):
     menus = attach(window, demo_folder, [])
     menus.here.aboutToShow.emit()

@@ -52,3 +52,40 @@ def test_wrongly_typed_fields_are_skipped_not_raised():
 )
 def test_score_names_read_as_words_with_their_decoding(name, value, words):
     assert describe_score(name, value) == words
+
+
+def _summary(task, info):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        heads=1,
+        tgt_vocab=100,
+        src_vocab=100 if task == "translation" else 0,
+        name="m.safetensors",
+        path="/tmp/m.safetensors",
+        task=task,
+        architecture="GRU",
+        attention="additive",
+        parameters=1000,
+        device="cpu",
+        info=info,
+    )
+
+
+@pytest.mark.parametrize(
+    ("task", "info", "shown"),
+    [
+        ("translation", {"source_language": "de", "target_language": "en"}, "German → English"),
+        ("translation", {"source_language": "zh", "target_language": "en"}, "Chinese → English"),
+        ("captioning", {"target_language": "en"}, "image → English"),
+        ("translation", {}, "not recorded"),
+        ("translation", {"source_language": "<i>", "target_language": "en"}, "not recorded"),
+    ],
+)
+def test_the_panel_shows_the_language_pair(qtbot, task, info, shown):
+    from attnscope.gui.model_panel import ModelPanel
+
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    panel.set_summary(_summary(task, info))
+    assert panel.labels["languages"].text() == shown
