@@ -5,12 +5,14 @@ failing input prints in one line and rebuilds exactly. Recipes cover random
 bytes, small pictures in every mode each format writes (CMYK, 16-bit,
 float, palette, 1-bit, with alpha, animated), the same truncated or with
 bytes changed, headers patched to declare up to 65,535 × 65,535 pixels,
-odd paths (a directory, a missing or empty file) and raw RGB/grey arrays.
+odd paths (a directory, a missing or empty file, a FIFO, a link to a device,
+a link loop, a broken link, a name that is not UTF-8) and raw RGB/grey arrays.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from dataclasses import dataclass
@@ -128,14 +130,41 @@ def _as_array(case: ImageCase) -> np.ndarray:
     return rng.integers(0, 256, shape, dtype=np.uint8)
 
 
+ODD_PATHS = (
+    "directory",
+    "empty",
+    "gone",
+    "fifo",  # a named pipe: must be named, never opened for a blocking read
+    "device_link",  # a symbolic link to /dev/zero: endless bytes
+    "link_loop",  # two symbolic links pointing at each other
+    "broken_link",
+    "not_utf8_name",  # a real picture whose file name is not valid UTF-8
+)
+
+
 def _odd_path(case: ImageCase, folder: Path) -> str:
     target = folder / f"odd-{case.mode}"
+    if os.path.lexists(target) and not target.is_dir():
+        target.unlink()
     if case.mode == "directory":
         target.mkdir(exist_ok=True)
     elif case.mode == "empty":
         target.write_bytes(b"")
-    else:
-        target.unlink(missing_ok=True)
+    elif case.mode == "fifo":
+        os.mkfifo(target)
+    elif case.mode == "device_link":
+        target.symlink_to("/dev/zero")
+    elif case.mode == "link_loop":
+        other = folder / "odd-link-loop-other"
+        other.unlink(missing_ok=True)
+        other.symlink_to(target)
+        target.symlink_to(other)
+    elif case.mode == "broken_link":
+        target.symlink_to(folder / "odd-nowhere")
+    elif case.mode == "not_utf8_name":
+        named = os.fsdecode(os.path.join(os.fsencode(folder), b"caf\xe9-\xff.png"))
+        Path(named).write_bytes(encode_picture("PNG", "RGB", (6, 5), 1, case.seed))
+        return named
     return str(target)
 
 
@@ -213,6 +242,6 @@ def image_inputs() -> st.SearchStrategy[ImageCase]:
         st.builds(
             ImageCase,
             kind=st.just("odd_path"),
-            mode=st.sampled_from(["directory", "empty", "gone"]),
+            mode=st.sampled_from(ODD_PATHS),
         ),
     )

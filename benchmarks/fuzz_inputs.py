@@ -17,12 +17,14 @@ import numpy as np
 import torch
 from fuzz_checkpoints import CheckpointCase, canonical_safetensors, materialize_checkpoint
 from fuzz_images import ImageCase, materialize_image
+from fuzz_text_files import TextFileCase
 from hypothesis import strategies as st
 
 from attnscope.engine.checkpoint import load_checkpoint, save_checkpoint
 from attnscope.engine.decoding import DecodeConfig
-from attnscope.engine.errors import CheckpointError, ImageInputError, InputTextError
+from attnscope.engine.errors import CheckpointError, DataError, ImageInputError, InputTextError
 from attnscope.engine.inference import load_inference_model
+from attnscope.engine.input_files import read_text_lines
 from attnscope.engine.tokenizers import TextTokenizer
 from attnscope.models.config import (
     DecoderConfig,
@@ -172,11 +174,35 @@ class FuzzModels:
         check_attention_rows(snapshot.attention, len(snapshot.source_pieces), "session")
         return "accepted"
 
+    def check_text_file(self, case: TextFileCase) -> str:
+        """read_text_lines splits on newline only and reports exactly the bad lines; the
+        file translation writes one line per input line."""
+        path = self.folder / ("fuzzed-lines.gz" if case.gzip else "fuzzed-lines.txt")
+        path.write_bytes(case.content())
+        try:
+            text = read_text_lines(path)
+        except DataError as exc:
+            return refusal(exc, path)
+        if len(text.lines) != case.expected_lines():
+            raise InvariantViolation(f"{len(text.lines)} lines read, {case.expected_lines()} in")
+        if text.replaced != case.bad_lines():
+            raise InvariantViolation(f"lines {text.replaced} reported, {case.bad_lines()} bad")
+        out = self.folder / "fuzzed-lines.out"
+        if not self.translator.translate_file(str(path), str(out), DECODES["greedy"]):
+            raise InvariantViolation("the file translation stopped by itself")
+        written = out.read_bytes().count(b"\n")
+        if written != len(text.lines):
+            raise InvariantViolation(f"{written} lines out, {len(text.lines)} in")
+        return "accepted"
+
     def check_image(self, case: ImageCase) -> str:
         source = materialize_image(case, self.folder)
         try:
             caption = self.captioner.caption(source, CAPTION_DECODE)
         except ImageInputError as exc:
+            may_be_missing = case.kind != "odd_path" or case.mode in ("gone", "broken_link")
+            if not may_be_missing and "does not exist" in str(exc):  # a FIFO or loop says what it is
+                raise InvariantViolation(f"{case.mode} reported as missing: {exc}") from exc
             return refusal(exc)
         _check_str(caption.text, "caption text")
         h, w = caption.grid

@@ -21,6 +21,7 @@ from attnscope.engine.decoding.step_loop import CancelFlag
 from attnscope.engine.errors import DecodeCancelled, InputTextError
 from attnscope.engine.images import ImageSource
 from attnscope.engine.inference_results import Caption, Translation
+from attnscope.engine.input_files import display_path, read_text_lines
 from attnscope.engine.pieces import EOS_PIECE
 
 if TYPE_CHECKING:
@@ -113,7 +114,10 @@ def translate_file(
     renamed to ``out_path`` only at the end, so a stopped run never leaves
     a silently truncated output. Empty lines stay empty.
     """
-    lines = Path(src_path).read_text(encoding="utf-8").splitlines()
+    text = read_text_lines(src_path, what="source file")  # newline-only, bounded
+    if text.replaced:
+        log.warning("%s", text.replaced_note(display_path(src_path)))
+    lines = text.lines
     partial = Path(out_path + ".partial")
     with partial.open("w", encoding="utf-8") as handle:
         for start in range(0, len(lines), batch_size):

@@ -29,6 +29,7 @@ import functools
 import json
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -106,8 +107,22 @@ def _float_array(array: np.ndarray) -> list | float | None:
 
 
 def json_line(record: Mapping[str, Any]) -> str:
-    """One record as a single line of strict JSON (no trailing newline)."""
-    return json.dumps(to_jsonable(record), ensure_ascii=False, allow_nan=False)
+    """One record as a single line of strict JSON (no trailing newline), valid UTF-8.
+
+    U+2028, U+2029 and NEL are written escaped (readers that split with
+    ``str.splitlines`` would break the line there); a lone surrogate (from a file name
+    that is not UTF-8) cannot be encoded and becomes U+FFFD.
+    """
+    text = json.dumps(to_jsonable(record), ensure_ascii=False, allow_nan=False)
+    return _UNSAFE_IN_A_LINE.sub(_escape_unsafe, text)
+
+
+_UNSAFE_IN_A_LINE = re.compile("[\u2028\u2029\x85\ud800-\udfff]")
+
+
+def _escape_unsafe(match: re.Match[str]) -> str:
+    char = match[0]
+    return "\ufffd" if "\ud800" <= char <= "\udfff" else f"\\u{ord(char):04x}"
 
 
 # -- the schema -------------------------------------------------------------------------------

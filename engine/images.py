@@ -18,17 +18,18 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from attnscope.engine.errors import ImageInputError
+from attnscope.engine.errors import DataError, ImageInputError
+from attnscope.engine.input_files import display_path, open_regular_file
 from attnscope.models.config import ImageEncoderConfig
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_IMAGE_PIXELS = 64_000_000
+STRIP_PIXELS = 1 << 20  # pixels converted at a time (to_rgb): bounds temporary copies
 MAX_MODEL_INPUT_SIDE = 2048  # model input size a checkpoint may ask for
 SUPPORTED_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "GIF", "TIFF")
 _WHITE = (255, 255, 255)
@@ -62,8 +64,12 @@ class ImagePreprocess:
             )
         if len(self.mean) != 3 or len(self.std) != 3:
             raise ValueError(f"mean and std need 3 values, got {self.mean}, {self.std}")
-        if min(self.std) <= 0:
-            raise ValueError(f"std must be positive, got {self.std}")
+        if not all(math.isfinite(v) and abs(v) <= 1e3 for v in (*self.mean, *self.std)):
+            raise ValueError(
+                f"mean and std must be finite (within ±1000), got {self.mean}, {self.std}"
+            )
+        if min(self.std) < 1e-6:  # dividing by less would overflow float32 pixels
+            raise ValueError(f"std must be positive (at least 1e-6), got {self.std}")
 
     @classmethod
     def from_model_config(cls, config: ImageEncoderConfig) -> ImagePreprocess:
@@ -95,20 +101,18 @@ class ImagePreprocess:
 def _describe(source: ImageSource) -> str:
     if isinstance(source, bytes | bytearray):
         return f"image data ({len(source):,} bytes)"
-    return str(source)
+    return display_path(source)  # a name that is not UTF-8 shows its bytes as \xNN
 
 
 def _open_stream(source: ImageSource) -> io.BufferedIOBase:
+    """The picture's bytes: only a regular file is opened (never blocking on a FIFO); a
+    folder, FIFO, device, socket, broken link or link loop is named as what it is."""
     if isinstance(source, bytes | bytearray):
         return io.BytesIO(bytes(source))
-    path = Path(source)
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise ImageInputError(f"cannot read image {path}: it {what}")
     try:
-        return path.open("rb")
-    except OSError as exc:
-        raise ImageInputError(f"cannot read image {path}: {exc.strerror or exc}") from exc
+        return open_regular_file(source, "image")
+    except DataError as exc:
+        raise ImageInputError(str(exc)) from None
 
 
 def _check_declared_size(image: Image.Image, name: str, max_pixels: int) -> None:
@@ -149,8 +153,8 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Im
                 _check_declared_size(image, name, max_pixels)
                 image.seek(0)  # first frame of an animation
                 image.load()
-                oriented = ImageOps.exif_transpose(image)
-                return to_rgb(oriented)
+                ImageOps.exif_transpose(image, in_place=True)  # no copy when upright
+                return to_rgb(image)
         except ImageInputError:
             raise
         except Image.DecompressionBombError as exc:
@@ -163,26 +167,57 @@ def load_image(source: ImageSource, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Im
             raise ImageInputError(f"{name} is truncated or corrupt: {exc}") from exc
 
 
+def _strips(image: Image.Image):
+    """(top row, strip) pieces of ``image`` of about ``STRIP_PIXELS`` pixels each: converting
+    strip by strip bounds every temporary copy, whatever the picture's size."""
+    width, height = image.size
+    rows = max(1, STRIP_PIXELS // max(width, 1))
+    for top in range(0, height, rows):
+        yield top, image.crop((0, top, width, min(height, top + rows)))
+
+
 def _on_white(image: Image.Image) -> Image.Image:
-    rgba = image.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
-    return Image.alpha_composite(background, rgba).convert("RGB")
+    out = Image.new("RGB", image.size, _WHITE)
+    for top, strip in _strips(image):
+        rgba = strip.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*_WHITE, 255))
+        out.paste(Image.alpha_composite(background, rgba).convert("RGB"), (0, top))
+    return out
+
+
+def _high_depth_top(image: Image.Image) -> float:
+    """The value that maps to white: 1.0 (float) or 65535 (integer) unless the picture
+    holds larger values, then its largest (NaN ignored)."""
+    largest = None
+    for _, strip in _strips(image):
+        values = np.asarray(strip)
+        if image.mode == "F":
+            values = values[~np.isnan(values)]
+        if values.size:
+            top = float(values.max())
+            largest = top if largest is None else max(largest, top)
+    limit = 1.0 if image.mode == "F" else 65535.0
+    return limit if largest is None or largest <= limit else largest
 
 
 def _high_depth_to_rgb(image: Image.Image) -> Image.Image:
-    """16-bit / 32-bit integer or float grayscale -> 8-bit RGB (Pillow's convert clips)."""
-    values = np.asarray(image).astype(np.float64)
-    if image.mode == "F":
-        top = 1.0 if values.size == 0 or np.nanmax(values) <= 1.0 else float(np.nanmax(values))
-    else:
-        top = 65535.0 if values.size == 0 or values.max() <= 65535 else float(values.max())
-    scaled = np.clip(np.nan_to_num(values) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return Image.fromarray(scaled, mode="L").convert("RGB")
+    """16-bit / 32-bit integer or float grayscale -> 8-bit RGB (Pillow's convert clips),
+    one strip at a time: no full-size float64 copy of a 40-megapixel picture."""
+    top = _high_depth_top(image)
+    out = Image.new("RGB", image.size)
+    for row, strip in _strips(image):
+        values = np.asarray(strip).astype(np.float64)  # (rows, W), one strip only
+        scaled = np.clip(np.nan_to_num(values) / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        out.paste(Image.fromarray(scaled, mode="L").convert("RGB"), (0, row))
+    return out
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
-    """Any Pillow mode -> a new 8-bit RGB image; transparency goes on white."""
+    """Any Pillow mode -> 8-bit RGB; transparency goes on white. An RGB image is returned
+    as it is (no copy); other modes are converted strip by strip into a new image."""
     mode = image.mode
+    if mode == "RGB":
+        return image
     if mode == "P" and "transparency" in image.info:
         return _on_white(image)
     if mode in ("RGBA", "LA", "PA", "RGBa", "La"):

@@ -34,7 +34,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = MiB
 
 _KINDS = (
-    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISDIR, "a directory"),
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
@@ -97,9 +97,9 @@ def open_regular_file(path: str | os.PathLike, what: str = "file") -> BinaryIO:
     name = display_path(path)
     kind = special_file_kind(path)
     if kind == "missing":
-        raise DataError(f"{what} {name} does not exist")
+        raise DataError(f"cannot read {what} {name}: it does not exist")
     if kind is not None:
-        raise DataError(f"{what} {name} is {kind}, not a regular file")
+        raise DataError(f"cannot read {what} {name}: it is {kind}, not a regular file")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
@@ -178,17 +178,18 @@ def split_lines(data: bytes) -> TextLines:
 
 
 def read_text_lines(
-    path: str | os.PathLike, *, max_bytes: int = MAX_DECODE_INPUT_BYTES, what: str = "file"
+    path: str | os.PathLike, *, max_bytes: int | None = None, what: str = "file"
 ) -> TextLines:
-    """The lines of a text file (gzip accepted), bounded and split as the module says."""
+    """The lines of a text file (gzip accepted), bounded (``MAX_DECODE_INPUT_BYTES`` unless
+    ``max_bytes`` says otherwise) and split as the module says."""
     name = display_path(path)
     with open_regular_file(path, what) as stream:
-        return split_lines(read_bounded(stream, name, max_bytes))
+        return split_lines(read_bounded(stream, name, max_bytes or MAX_DECODE_INPUT_BYTES))
 
 
-def read_stream_lines(stream: BinaryIO, *, max_bytes: int = MAX_DECODE_INPUT_BYTES) -> TextLines:
+def read_stream_lines(stream: BinaryIO, *, max_bytes: int | None = None) -> TextLines:
     """The lines of a binary stream such as ``sys.stdin.buffer``, as ``read_text_lines``."""
-    return split_lines(read_bounded(stream, "standard input", max_bytes))
+    return split_lines(read_bounded(stream, "standard input", max_bytes or MAX_DECODE_INPUT_BYTES))
 
 
 def check_output_path(path: str | os.PathLike, option: str) -> None:

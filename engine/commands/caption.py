@@ -16,6 +16,7 @@ from attnscope.engine.commands.common import (
 )
 from attnscope.engine.decode_record import CAPTIONING, caption_record, no_decode_record
 from attnscope.engine.errors import AttnScopeError
+from attnscope.engine.input_files import display_path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
@@ -31,7 +32,13 @@ def expand_images(items: list[str]) -> list[Path]:
     for item in items:
         path = Path(item)
         if path.is_dir():
-            paths.extend(sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES))
+            try:
+                found = [p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES]
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot list folder {display_path(path)}: {exc.strerror}"
+                ) from exc
+            paths.extend(sorted(found))
         else:
             paths.append(path)
     return paths
@@ -50,20 +57,25 @@ def run(args: argparse.Namespace) -> int:
         return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope translate`")
     status = 0
     named = {"model": args.checkpoint, "settings": config}  # what every --json record names
-    for path in expand_images(args.images):
+    try:
+        paths = expand_images(args.images)
+    except ValueError as exc:
+        return fail(str(exc))
+    for path in paths:
+        name = display_path(path)  # a file name that is not UTF-8 shows its bytes as \xNN
         try:
             caption = model.caption(path, config)
         except AttnScopeError as exc:
             if args.json:
                 print_json_line(
-                    no_decode_record(task=CAPTIONING, source=path, error=str(exc), **named)
+                    no_decode_record(task=CAPTIONING, source=name, error=str(exc), **named)
                 )
             else:
-                print(f"attnscope: {path}: {exc}", file=sys.stderr, flush=True)
+                print(f"attnscope: {name}: {exc}", file=sys.stderr, flush=True)
             status = 1
             continue
         if args.json:
-            print_json_line(caption_record(caption, source=path, **named))
+            print_json_line(caption_record(caption, source=name, **named))
         else:
-            print(f"{path}\t{caption.text}", flush=True)
+            print(f"{name}\t{caption.text}", flush=True)
     return status

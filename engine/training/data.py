@@ -15,7 +15,6 @@ Everything here returns plain Python objects; nothing is tokenized yet.
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import logging
 import random
@@ -24,10 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from attnscope.engine.errors import DataError
+from attnscope.engine.input_files import (
+    MAX_TRAINING_TEXT_BYTES,
+    display_path,
+    open_regular_file,
+    read_bounded,
+    split_lines,
+)
 
 logger = logging.getLogger(__name__)
 
-GZIP_MAGIC = b"\x1f\x8b"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
@@ -51,26 +56,20 @@ class CaptionedImage:
         return self.path.name
 
 
-def open_text(path: str | Path) -> io.TextIOBase:
-    """Open a UTF-8 text file for reading, transparently gunzipping ``.gz`` content."""
-    path = Path(path)
-    try:
-        with path.open("rb") as raw:
-            magic = raw.read(2)
-    except OSError as exc:
-        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    if magic == GZIP_MAGIC:
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open("r", encoding="utf-8", newline="")
+def read_data_bytes(path: str | Path) -> bytes:
+    """A data file's bytes (gunzipped when gzip), refused past ``MAX_TRAINING_TEXT_BYTES``
+    after decompression; special files are named (engine/input_files.py)."""
+    with open_regular_file(path, "data file") as stream:
+        return read_bounded(stream, display_path(path), MAX_TRAINING_TEXT_BYTES)
 
 
 def read_lines(path: str | Path) -> list[str]:
-    """All lines of a (possibly gzipped) text file without their line endings."""
-    try:
-        with open_text(path) as handle:
-            return [line.rstrip("\r\n") for line in handle]
-    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path} is not readable UTF-8 text: {exc}") from exc
+    """All lines of a (possibly gzipped) text file without their line endings, split on
+    newline only; a line with invalid UTF-8 keeps its place with U+FFFD (logged)."""
+    text = split_lines(read_data_bytes(path))
+    if text.replaced:
+        logger.warning("%s", text.replaced_note(display_path(path)))
+    return text.lines
 
 
 def read_parallel(source_path: str | Path, target_path: str | Path) -> list[TextPair]:
@@ -118,21 +117,37 @@ def drop_empty(pairs: Iterable[TextPair]) -> list[TextPair]:
 
 def read_captions_csv(path: str | Path) -> dict[str, list[str]]:
     """``image,caption`` CSV (with that header) -> {image name: [captions in file order]}."""
+    name = display_path(path)
+    reader = csv.reader(io.StringIO(_strict_utf8(read_data_bytes(path), name), newline=""))
     captions: dict[str, list[str]] = {}
-    with open_text(path) as handle:
-        reader = csv.reader(handle)
+    try:
         header = next(reader, None)
         if header is None or [h.strip().lower() for h in header[:2]] != ["image", "caption"]:
-            raise DataError(f"{path} must start with the header 'image,caption', got {header}")
-        for number, row in enumerate(reader, start=2):
+            raise DataError(f"{name} must start with the header 'image,caption', got {header}")
+        for row in reader:
             if not row:
                 continue
             if len(row) < 2:
-                raise DataError(f"{path}:{number} needs 'image,caption', got {row}")
+                raise DataError(f"{name}:{reader.line_num} needs 'image,caption', got {row}")
             caption = ",".join(row[1:]).strip()
             if caption:
                 captions.setdefault(row[0].strip(), []).append(caption)
+    except csv.Error as exc:  # e.g. a field over csv.field_size_limit() (131,072 characters)
+        raise DataError(f"{name}:{reader.line_num + 1}: {exc}") from exc
     return captions
+
+
+def _strict_utf8(data: bytes, name: str) -> str:
+    """``data`` as UTF-8 (a byte-order mark dropped), or DataError naming the line and byte
+    (a Latin-1 export, say): a captions file is refused, not silently altered."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start : exc.start + 1].hex()
+        raise DataError(
+            f"{name}:{line} is not UTF-8 (byte 0x{byte}); save the file as UTF-8"
+        ) from exc
 
 
 def read_split_file(path: str | Path) -> dict[str, str]:

@@ -12,6 +12,7 @@ import pytest
 from fuzz_checkpoints import CheckpointCase, checkpoint_inputs
 from fuzz_images import ImageCase, image_inputs
 from fuzz_inputs import FuzzModels, InvariantViolation, check_attention_rows, text_inputs
+from fuzz_text_files import TextFileCase, text_file_inputs
 from hypothesis import HealthCheck, example, given, settings
 
 # torch warns about the pickle protocol of random bytes before refusing them
@@ -80,8 +81,24 @@ def test_any_text_translates_or_is_refused_with_input_text_error(models, case):
 @example(case=ImageCase("picture", fmt="PNG", size=(1, 1)))
 @example(case=ImageCase("bytes", data=b"GIF89a\x00"))
 @example(case=ImageCase("odd_path", mode="directory"))
+@example(case=ImageCase("odd_path", mode="fifo"))
+@example(case=ImageCase("odd_path", mode="device_link"))
+@example(case=ImageCase("odd_path", mode="link_loop"))
+@example(case=ImageCase("odd_path", mode="broken_link"))
+@example(case=ImageCase("odd_path", mode="not_utf8_name"))
 def test_any_picture_captions_or_is_refused_with_image_input_error(models, case):
     assert _allowed(models.check_image(case))
+
+
+@SUITE
+@given(case=text_file_inputs())
+@example(case=TextFileCase((b"der hund\xe2\x80\xa8l\xc3\xa4uft", b"hallo\x0cwelt\x1e!")))
+@example(case=TextFileCase((b"die \xc2\x85katze\xe2\x80\xa9", b"\x1c\x1d\x0b\r."), crlf=True))
+@example(case=TextFileCase((b"caf\xe9", b"ok", b"\xed\xa0\xbd\xed\xb8\x80", b"\xff\xc3")))
+@example(case=TextFileCase((b"hallo", b"", b"welt \xc0\xaf"), final_newline=False, gzip=True))
+@example(case=TextFileCase(()))
+def test_any_text_file_keeps_one_line_per_line_and_names_its_bad_lines(models, case):
+    assert _allowed(models.check_text_file(case))
 
 
 def test_the_named_cases_reach_both_outcomes(models):
