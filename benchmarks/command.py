@@ -251,17 +251,43 @@ def _lookup(data: Any, path: tuple[str, ...]) -> float | None:
     return float(data) if isinstance(data, int | float) and not isinstance(data, bool) else None
 
 
+def _debugger(ctx: BenchContext, report: Report) -> None:
+    """Issue 18's targets: the breakpoint check against a batch-1 step (≤ 5 %), and the
+    first new token after an attention edit (≤ 100 ms), on the default model, in-process."""
+    from attnscope.engine.decoding import DecodeConfig
+    from attnscope.engine.inference import load_inference_model
+    from attnscope.engine.resources import default_checkpoint
+    from benchmarks import breakpoints, what_if_latency
+
+    checkpoint = ctx.checkpoint or default_checkpoint()
+    if checkpoint is None:
+        report.unmeasured(GROUP_KEYS["debugger"], "needs a checkpoint: none given and none bundled")
+        return
+    repeats = 3 if ctx.size == "full" else 1
+    sentences = what_if_latency.example_sentences(12 if ctx.size == "full" else 4)
+    model = load_inference_model(checkpoint, device="cpu")
+    model.open_session(sentences[0], DecodeConfig()).run()  # warm-up
+    cost = breakpoints.breakpoint_cost(model, sentences, config=DecodeConfig(), repeats=repeats)
+    report.values["breakpoint_check_vs_step_ratio"] = cost["check_vs_step_ratio"]
+    report.figures["breakpoints"] = cost
+    times = what_if_latency.measure(checkpoint, DecodeConfig(), sentences)
+    report.add_samples("what_if_first_token_ms", times["first"])
+    report.values["what_if_first_token_ms"] = report.median("what_if_first_token_ms")
+
+
 FIGURE_GROUPS: dict[str, Callable[[BenchContext, Report], None]] = {
     "latency": _latency,
     "throughput": measure_throughput,
     "memory": _memory,
     "gui": _gui,
+    "debugger": _debugger,
 }
 GROUP_KEYS = {
     "latency": ("step_vs_floor_ratio",),
     "throughput": ("beam_vs_naive_ratio", "beam_vs_opennmt_ratio"),
     "memory": ("rss_mb", "rss_all_checkpoints_mb"),
     "gui": ("gui_step_p95_ms", "gui_max_stall_ms", "heatmap_200_update_ms", "startup_s"),
+    "debugger": ("breakpoint_check_vs_step_ratio", "what_if_first_token_ms"),
 }
 # Parts of groups that can be left out on their own.
 SKIPPABLE = (*GROUP_KEYS, "naive", "peer", "startup")

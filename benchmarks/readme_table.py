@@ -39,6 +39,13 @@ ROWS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
     "startup_s": ("Start-up to window shown with the checkpoint loaded", "s", "≤ 3 s", ()),
     "rss_mb": ("Resident memory, default checkpoint", "MiB", "", ()),
     "rss_all_checkpoints_mb": ("Resident memory, after every bundled checkpoint", "MiB", "", ()),
+    "breakpoint_check_vs_step_ratio": (
+        "Breakpoint check (all 8 conditions) vs a batch-1 greedy step",
+        "×",
+        "≤ 0.05×",
+        (),
+    ),
+    "what_if_first_token_ms": ("First new token after an attention edit", "ms", "≤ 100 ms", ()),
 }
 UNITS = {"tokens_per_s": "tok/s", "_ms": "ms", "_s": "s"}
 

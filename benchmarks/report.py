@@ -22,6 +22,8 @@ TOP_LEVEL_KEYS = (
     "startup_s",
     "rss_mb",
     "rss_all_checkpoints_mb",
+    "breakpoint_check_vs_step_ratio",
+    "what_if_first_token_ms",
 )
 
 

@@ -1,6 +1,8 @@
 """How long the first new token takes after an attention edit (issue 18: target <= 100 ms).
 
-    OMP_NUM_THREADS=1 .venv/bin/python scripts/what_if_latency.py
+    OMP_NUM_THREADS=1 python -m benchmarks.what_if_latency
+
+``attnscope bench`` reports the default model's greedy median (``what_if_first_token_ms``).
 
 For each translation checkpoint named below and greedy / beam 5: open a session on each
 example sentence, decode it to the end, then pin the attention of its middle step on
@@ -36,28 +38,41 @@ def _time_edits(opened, step: int, weights: np.ndarray) -> tuple[list[float], li
     return first, shown
 
 
-def main() -> None:
-    from attnscope.engine.decoding import DecodeConfig
+def measure(checkpoint: str | Path, config, sentences: list[str]) -> dict[str, list[float]]:
+    """Times (ms) of pinning each sentence's middle step: ``first`` (the edited step's token)
+    and ``shown`` (with the view record)."""
     from attnscope.engine.inference import load_inference_model
     from attnscope.engine.interventions import pin
 
-    torch.set_num_threads(1)
+    model = load_inference_model(checkpoint, device="cpu")
+    first, shown = [], []
+    for sentence in sentences:
+        opened = model.open_session(sentence, config)
+        steps = opened.run()
+        step = len(steps) // 2
+        row = steps[step].best_attention  # (heads, S)
+        target = int(np.argsort(row.sum(axis=0))[-2])  # not where it looked most
+        a, b = _time_edits(opened, step, pin(row, target))
+        first += a
+        shown += b
+    return {"first": first, "shown": shown}
+
+
+def example_sentences(count: int = 6) -> list[str]:
     lines = (ROOT / "resources/examples/sentences_de.txt").read_text(encoding="utf-8").splitlines()
-    sentences = [line for line in lines if line.strip()][:6]
+    return [line for line in lines if line.strip()][:count]
+
+
+def main() -> None:
+    from attnscope.engine.decoding import DecodeConfig
+
+    torch.set_num_threads(1)
+    sentences = example_sentences()
     configs = {"greedy": DecodeConfig(), "beam5": DecodeConfig(strategy="beam", beam_size=5)}
     for name in CHECKPOINTS:
-        model = load_inference_model(ROOT / "resources/checkpoints" / name, device="cpu")
         for label, config in configs.items():
-            first, shown = [], []
-            for sentence in sentences:
-                opened = model.open_session(sentence, config)
-                steps = opened.run()
-                step = len(steps) // 2
-                row = steps[step].best_attention  # (heads, S)
-                target = int(np.argsort(row.sum(axis=0))[-2])  # not where it looked most
-                a, b = _time_edits(opened, step, pin(row, target))
-                first += a
-                shown += b
+            times = measure(ROOT / "resources/checkpoints" / name, config, sentences)
+            first, shown = times["first"], times["shown"]
             print(
                 f"{name} {label}: first new token median {statistics.median(first):.1f} ms, "
                 f"worst {max(first):.1f} ms; with the view record median "
