@@ -147,8 +147,28 @@ def test_an_unusable_recommendation_is_one_line_and_exit_2(
     monkeypatch.setattr("sys.stdin", io.StringIO("ein mann .\n"))
     assert main(["translate", "-c", str(path)]) == 2
     err = capsys.readouterr().err
-    assert (
-        len(err.splitlines()) == 1 and "recommended_decoding" in err and "--no-recommended" in err
+    assert len(err.splitlines()) == 1 and "recommended_decoding" in err
+
+
+def test_a_recommendation_decode_config_refuses_is_named(capsys):
+    with pytest.raises(ValueError, match=r"recommended_decoding is unusable.*--no-recommended"):
+        config_for(recommended={"strategy": "beam", "beam_size": 0})
+
+
+@pytest.mark.parametrize(("extra", "strategy"), [([], "beam"), (["--no-recommended"], "greedy")])
+def test_evaluate_and_score_decode_with_the_recommendation_by_default(
+    tiny_translation_checkpoint, tmp_path, capsys, extra, strategy
+):
+    import json
+
+    path = _with_recommendation(
+        tiny_translation_checkpoint,
+        tmp_path / "r.safetensors",
+        {"strategy": "beam", "beam_size": 3},
     )
-    monkeypatch.setattr("sys.stdin", io.StringIO("ein mann .\n"))
-    assert main(["translate", "-c", str(path), "--no-recommended"]) == 0
+    src, ref = tmp_path / "src.txt", tmp_path / "ref.txt"
+    src.write_text("ein mann .\neine frau .\n", encoding="utf-8")
+    ref.write_text("a man .\na woman .\n", encoding="utf-8")
+    files = ["--src", str(src), "--ref", str(ref), "--max-length", "6", "--json", *extra]
+    assert main(["evaluate", "-c", str(path), *files]) == 0
+    assert json.loads(capsys.readouterr().out)["decoding"] == strategy
