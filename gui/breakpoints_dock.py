@@ -13,6 +13,7 @@ always takes its one step and reports a condition that fires on it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -29,8 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+log = logging.getLogger(__name__)
+
 SETTINGS_GROUP = "breakpoints"
-INVALID_STYLE = "QLineEdit {border: 1px solid #d93025; background: #fff1f0;}"
+INVALID_STYLE = "border: 1px solid #d93025; background: #fff1f0;"  # a field that cannot be used
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,10 @@ class BreakpointsDock(QWidget):
                 field = self._field(param)
                 self.fields[row.kind, param.key] = field
                 grid.addWidget(field, index, column)
+        self.problem_label = QLabel("")
+        self.problem_label.setWordWrap(True)
+        self.problem_label.setStyleSheet("color: #b3261e;")
+        self.problem_label.setToolTip("Checked conditions that are left out until fixed")
         self.hit_label = QLabel("")
         self.hit_label.setWordWrap(True)
         self.hit_label.setToolTip("The last breakpoint that stopped the decode")
@@ -157,6 +164,7 @@ class BreakpointsDock(QWidget):
         note.setStyleSheet("color: palette(mid);")
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
+        layout.addWidget(self.problem_label)
         layout.addWidget(self.hit_label)
         layout.addWidget(note)
         layout.addStretch(1)
@@ -187,7 +195,17 @@ class BreakpointsDock(QWidget):
     def set_vocabulary(self, lookup: Callable[[str], int | None] | None) -> None:
         """``lookup(piece) -> id | None`` of the loaded model's targets (None: no model)."""
         self._lookup = lookup
-        self._check_token()
+        self._check_rows()
+
+    def problem(self, kind: str) -> str | None:
+        """Why a checked row cannot be used as it stands, else None."""
+        if kind == "token":
+            return self.token_problem()
+        if kind == "no_eos" and not (
+            self.value("no_eos", "max_steps") or self.value("no_eos", "length_ratio")
+        ):
+            return "no EOS needs N steps or N × source length above 0"
+        return None
 
     def token_problem(self) -> str | None:
         """Why the typed token cannot be used (empty, not in the vocabulary), else None."""
@@ -201,12 +219,18 @@ class BreakpointsDock(QWidget):
     def _token_text(self) -> str:
         return self.fields["token", "piece"].text().strip()
 
-    def _check_token(self) -> None:
-        field = self.fields["token", "piece"]
-        problem = self.token_problem() if self.checks["token"].isChecked() else None
-        field.setStyleSheet(INVALID_STYLE if problem else "")
-        tip = next(p.tip for r in ROWS if r.kind == "token" for p in r.params)
-        field.setToolTip(f"{tip}\n⚠ {problem}" if problem else tip)
+    def _check_rows(self) -> None:
+        """Mark the fields of checked rows that cannot be used, and say why under them."""
+        problems = []
+        for row in ROWS:
+            problem = self.problem(row.kind) if self.checks[row.kind].isChecked() else None
+            if problem:
+                problems.append(f"{row.label}: {problem}")
+            for param in row.params:
+                field = self.fields[row.kind, param.key]
+                field.setStyleSheet(INVALID_STYLE if problem else "")
+                field.setToolTip(f"{param.tip}\n⚠ {problem}" if problem else param.tip)
+        self.problem_label.setText("\n".join(f"⚠ {p} (not used)" for p in problems))
 
     # -- the conditions ----------------------------------------------------------------
     def condition_dicts(self) -> tuple[dict, ...]:
@@ -216,9 +240,9 @@ class BreakpointsDock(QWidget):
         for row in ROWS:
             if not self.checks[row.kind].isChecked():
                 continue
+            if self.problem(row.kind) is not None:
+                continue
             if row.kind == "token":
-                if self.token_problem() is not None:
-                    continue
                 piece = self._token_text()
                 token_id = self._lookup(piece) if self._lookup is not None else None
                 out.append({"kind": "token", "piece": piece, "token_id": token_id})
@@ -263,7 +287,7 @@ class BreakpointsDock(QWidget):
         self.hit_label.setText(f"<b>Stopped:</b> {text}" if text else "")
 
     def _on_edited(self, *_args) -> None:
-        self._check_token()
+        self._check_rows()
         self.changed.emit()
 
     # -- settings ----------------------------------------------------------------------
@@ -291,5 +315,5 @@ class BreakpointsDock(QWidget):
                     else:
                         field.setValue(int(float(raw)) if param.kind == "int" else float(raw))
                 except (TypeError, ValueError):
-                    pass  # a hand-edited settings file: keep the default
-        self._check_token()
+                    log.info("breakpoint setting %s/%s unreadable: %r", row.kind, param.key, raw)
+        self._check_rows()

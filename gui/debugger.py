@@ -49,6 +49,7 @@ class Debugger(QObject):
     ) -> None:
         super().__init__(parent)
         self.state, self.client, self.view, self.settings = state, client, translate_view, settings
+        self.requests = requests
         self._select_step = select_step
         self.dock = BreakpointsDock()
         self.dock.restore(settings)
@@ -118,7 +119,7 @@ class Debugger(QObject):
 
     def _on_worker_hit(self, hit) -> None:
         """A breakpoint stopped the decode (its snapshot has arrived just before)."""
-        self.state.set_breakpoint_hit(hit)
+        self.requests.stopped_at_breakpoint(hit)
 
     def _on_breakpoint_hit_changed(self, hit) -> None:
         if hit is None:

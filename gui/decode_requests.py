@@ -261,6 +261,12 @@ class DecodeRequests:
         if pending is not None:
             pending()
 
+    def stopped_at_breakpoint(self, hit) -> None:
+        """A breakpoint stopped the Run after step ``hit.step``: Run is unchecked (pressing
+        it again resumes) and the hit is the state's until the next request."""
+        self.inputs.set_run_checked(False)
+        self.state.set_breakpoint_hit(hit)
+
     def failed(self) -> bool:
         """The worker reported an error; True when it was the opening that failed (the
         next request opens the session again)."""
