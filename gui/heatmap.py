@@ -27,6 +27,8 @@ from attnscope.gui.heatmap_items import (
     CoverageBar,
     RowMark,
     TrueColourImageItem,
+    outline_box,
+    room_for_row,
     score_levels,
     score_rows,
 )
@@ -119,10 +121,7 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         elif self._buffer.shape[1:] != row.shape:
             expected = self._buffer.shape[1:]
             raise ValueError(f"attention row has shape {row.shape}, expected {expected}")
-        if self._rows == self._buffer.shape[0]:
-            grown = np.zeros((max(64, 2 * self._rows), *row.shape), dtype=np.float32)
-            grown[: self._rows] = self._buffer[: self._rows]
-            self._buffer = grown
+        self._buffer = room_for_row(self._buffer, self._rows)
         self._buffer[self._rows] = row
         self._rows += 1
         del self._target[self._rows - 1 :]
@@ -304,7 +303,8 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
             label="weight",
         )
         self._bar.setImageItem(self._image, insert_in=plot_item)
-        self._row_box, self._col_box = self._make_box(), self._make_box()
+        self._row_box = outline_box(plot_item, HIGHLIGHT_COLOUR)
+        self._col_box = outline_box(plot_item, HIGHLIGHT_COLOUR)
         self._coverage = CoverageBar(plot_item)
         self._mark = RowMark(plot_item)
         viewbox.setMenuEnabled(False)  # right click edits attention (cellMenuRequested)
@@ -313,16 +313,6 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
             scene.sigMouseMoved, rateLimit=hover_rate, slot=self._on_mouse_moved
         )
         scene.sigMouseClicked.connect(self._on_mouse_clicked)
-
-    def _make_box(self) -> QtWidgets.QGraphicsRectItem:
-        box = QtWidgets.QGraphicsRectItem()
-        pen = QtGui.QPen(QtGui.QColor(HIGHLIGHT_COLOUR), 2)
-        pen.setCosmetic(True)
-        box.setPen(pen)
-        box.setZValue(10)
-        box.hide()
-        self._plot.getPlotItem().addItem(box, ignoreBounds=True)
-        return box
 
     def _build_layout(self) -> None:
         self._controls = HeatmapControls(self._cmap_name)
@@ -428,11 +418,8 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
     def _show_coverage_tip(self, scene_pos: QtCore.QPointF) -> None:
         """Over the coverage bar: that token's coverage; elsewhere nothing."""
         point = self._plot.getPlotItem().getViewBox().mapSceneToView(scene_pos)
-        col = self._coverage.column_at(point.x(), point.y())
-        text = ""
-        if col is not None:
-            token = self._source[col] if col < len(self._source) else f"#{col}"
-            text = self._coverage.describe(col, token)
+        text = self._coverage.tip_at(point.x(), point.y(), self._source)
+        if text:
             QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), text, self._plot)
         self._status.setText(text)
 

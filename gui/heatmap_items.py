@@ -118,6 +118,13 @@ class CoverageBar:
         value = float(self._values[col])
         return f"{token!r}: coverage {value:.2f} after step {step} ({BAND_WORDS[self.band(col)]})"
 
+    def tip_at(self, x: float, y: float, tokens: list[str]) -> str:
+        """The tooltip of the bar under view point (x, y), "" off the bars."""
+        col = self.column_at(x, y)
+        if col is None:
+            return ""
+        return self.describe(col, tokens[col] if col < len(tokens) else f"#{col}")
+
     def _redraw(self) -> None:
         count = len(self._values)
         if count == 0:
@@ -135,6 +142,28 @@ class CoverageBar:
             brushes=brushes,
             pens=[pg.mkPen(None)] * count,
         )
+
+
+def outline_box(plot_item: pg.PlotItem, colour: str) -> QtWidgets.QGraphicsRectItem:
+    """A hidden rectangle outline in ``colour`` over the plot (the selected row or column)."""
+    box = QtWidgets.QGraphicsRectItem()
+    pen = QtGui.QPen(QtGui.QColor(colour), 2)
+    pen.setCosmetic(True)
+    box.setPen(pen)
+    box.setZValue(10)
+    box.hide()
+    plot_item.addItem(box, ignoreBounds=True)
+    return box
+
+
+def room_for_row(buffer: np.ndarray, rows: int) -> np.ndarray:
+    """``buffer`` (capacity, heads, S) holding ``rows`` rows, with room for one more
+    (doubled when full, so live stepping copies rarely)."""
+    if rows < buffer.shape[0]:
+        return buffer
+    grown = np.zeros((max(64, 2 * rows), *buffer.shape[1:]), dtype=np.float32)
+    grown[:rows] = buffer[:rows]
+    return grown
 
 
 class RowMark:

@@ -48,12 +48,13 @@ def test_coverage_follows_live_rows_and_clears(heatmap):
 
 
 def test_bands_and_tooltip_text(heatmap):
-    heatmap.set_tokens(SOURCE_TOKENS, ["a", "b"])
-    heatmap.set_matrix(np.array([[0.9, 0.1, 0, 0], [0.9, 0.0, 0.1, 0]], np.float32))
+    heatmap.set_tokens(SOURCE_TOKENS, ["a", "b", "c"])
+    rows = [[0.9, 0.1, 0, 0], [0.9, 0.0, 0.1, 0], [0.9, 0.0, 0.1, 0]]
+    heatmap.set_matrix(np.array(rows, np.float32))
     bar = heatmap.coverage_bar()
     assert [bar.band(i) for i in range(4)] == ["over", "under", "under", "under"]
-    assert bar.describe(0, "▁the") == "'▁the': coverage 1.80 after step 2 (over-covered)"
-    bar.set_thresholds(0.05, 2.0)
+    assert bar.describe(0, "▁the") == "'▁the': coverage 2.70 after step 3 (over-covered)"
+    bar.set_thresholds(0.05, 3.0)
     assert [bar.band(i) for i in range(4)] == ["covered", "covered", "covered", "under"]
     with pytest.raises(ValueError, match="under < over"):
         bar.set_thresholds(1.0, 0.5)
