@@ -118,9 +118,13 @@ def read_bounded(stream: BinaryIO, name: str, max_bytes: int) -> bytes:
     if head != GZIP_MAGIC:
         data = head + stream.read(max_bytes + 1 - len(head))
         if len(data) > max_bytes:
-            raise DataError(f"{name} is larger than the {max_bytes // MiB} MiB limit")
+            raise DataError(f"{name} is larger than the {_size(max_bytes)} limit")
         return data
     return _gunzip_bounded(head, stream, name, max_bytes)
+
+
+def _size(count: int) -> str:
+    return f"{count / MiB:g} MiB" if count >= MiB else f"{count:,} bytes"
 
 
 def _gunzip_bounded(head: bytes, stream: BinaryIO, name: str, max_bytes: int) -> bytes:
@@ -143,8 +147,7 @@ def _gunzip_bounded(head: bytes, stream: BinaryIO, name: str, max_bytes: int) ->
             parts.append(out)
             if total > max_bytes:
                 raise DataError(
-                    f"{name} expands to more than the {max_bytes // MiB} MiB limit "
-                    "when decompressed"
+                    f"{name} expands to more than the {_size(max_bytes)} limit when decompressed"
                 )
             pending = inflater.unused_data if inflater.eof else inflater.unconsumed_tail
     except zlib.error as exc:

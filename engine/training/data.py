@@ -133,7 +133,7 @@ def read_captions_csv(path: str | Path) -> dict[str, list[str]]:
             if caption:
                 captions.setdefault(row[0].strip(), []).append(caption)
     except csv.Error as exc:  # e.g. a field over csv.field_size_limit() (131,072 characters)
-        raise DataError(f"{name}:{reader.line_num + 1}: {exc}") from exc
+        raise DataError(f"{name}:{reader.line_num}: {exc}") from exc
     return captions
 
 
