@@ -48,7 +48,8 @@ def _data_name(args: argparse.Namespace, count: int) -> str:
         return f"{args.data_name}, {count} items"
     if args.src:
         return f"{Path(args.src).name} / {Path(args.ref).name}, {count} sentences"
-    return f"{Path(args.captions).name} split {'+'.join(args.split)}, {count} images"
+    split = f" split {'+'.join(args.split)}" if args.split_file else ""
+    return f"{Path(args.captions).name}{split}, {count} images"
 
 
 def main(argv: list[str] | None = None) -> int:
