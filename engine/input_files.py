@@ -70,6 +70,15 @@ def display_path(path: str | os.PathLike) -> str:
     return raw.decode("utf-8", "backslashreplace")
 
 
+def printable(text: str) -> str:
+    """``text`` made safe to write as UTF-8: lone surrogates (bytes of a file name that
+    were not UTF-8) become ``\\xNN``, other lone surrogates ``\\udNNN``."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def special_file_kind(path: str | os.PathLike) -> str | None:
     """What ``path`` is when it is not a regular file ("a FIFO (named pipe)", "a symbolic
     link loop", "missing", ...), or None for a regular file (symbolic links followed)."""

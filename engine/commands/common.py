@@ -279,5 +279,7 @@ def progress_bar(total: int, unit: str, *, desc: str | None = None, nested: bool
 
 def fail(message: str) -> int:
     """One clear line on stderr; exit status 2."""
-    print(f"attnscope: error: {message}", file=sys.stderr)
+    from attnscope.engine.input_files import printable
+
+    print(f"attnscope: error: {printable(message)}", file=sys.stderr)
     return 2

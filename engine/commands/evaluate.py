@@ -33,7 +33,11 @@ from attnscope.engine.commands.common import (
     read_input_lines,
     recommended_decoding,
 )
-from attnscope.engine.input_files import check_output_path, write_text_atomically
+from attnscope.engine.input_files import (
+    check_output_path,
+    display_path,
+    write_text_atomically,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +103,9 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
     finally:
         stages.close()
-    report.update(checkpoint=str(args.checkpoint), decoding=config.strategy, count=len(outputs))
+    report.update(  # display_path: a checkpoint name that is not UTF-8 still prints as JSON
+        checkpoint=display_path(args.checkpoint), decoding=config.strategy, count=len(outputs)
+    )
     sys.stdout.write(
         json.dumps(report, ensure_ascii=False) + "\n" if args.json else job.text(report)
     )
@@ -196,7 +202,6 @@ class CaptioningJob:
     def decode(model, paths: list[str], config, args: argparse.Namespace) -> list[str]:
         """Captions in input order; a picture that cannot be read gives "" (stderr says why)."""
         from attnscope.engine.errors import ImageInputError
-        from attnscope.engine.input_files import display_path
 
         captions = []
         bar = progress_bar(len(paths), "images", desc="caption", nested=True)

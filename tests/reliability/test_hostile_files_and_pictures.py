@@ -150,6 +150,27 @@ def test_the_cli_output_survives_a_real_pipe(captioner, tmp_path):
     assert len([json.loads(line) for line in lines]) == pictures + 1
 
 
+@pytest.mark.parametrize("command", ["translate", "evaluate", "score"])
+def test_a_checkpoint_named_in_latin_1_gives_one_printable_line(
+    tiny_translation_checkpoint, tmp_path, capsys, command
+):
+    """safetensors cannot open a path that is not UTF-8: the refusal still prints (capsys's
+    stderr is strict UTF-8), naming the file with its odd byte as \\xe8."""
+    named = os.path.join(os.fsencode(tmp_path), b"mod\xe8le.safetensors")
+    with open(named, "wb") as stream:
+        stream.write(tiny_translation_checkpoint.read_bytes())
+    src = tmp_path / "src.txt"
+    src.write_text("ein mann .\n", encoding="utf-8")
+    inputs = ["-i", str(src)] if command == "translate" else ["--src", str(src), "--ref", str(src)]
+    status = main([command, "-c", os.fsdecode(named), *inputs, "--json"])
+    out, err = capsys.readouterr()
+    if status == 0:  # a loader that opens such names: the JSON must still be UTF-8
+        assert all(json.loads(line) for line in out.encode("utf-8").decode().splitlines())
+    else:
+        assert status == 2 and out == "" and len(err.splitlines()) == 1
+        assert "mod\\xe8le.safetensors" in err
+
+
 # -- captions CSVs: Latin-1, a huge field, a bad header, bad UTF-8 in a later line -----------
 CSV_CASES = {
     "latin-1": (b"image,caption\na.jpg,a dog\nb.jpg,un caf\xe9\n", "captions.csv:3 is not UTF-8"),
