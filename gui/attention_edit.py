@@ -19,6 +19,7 @@ are highlighted. Undo edit (Ctrl+Shift+Z) restores the original decode exactly.
 from __future__ import annotations
 
 import dataclasses
+import html
 from collections.abc import Callable
 
 import numpy as np
@@ -346,7 +347,7 @@ class AttentionEditor(QObject):
             return
         self.view.highlight_changed_steps(self._changed_steps(what_if))
         self.editor.diff_label.setText(
-            f"<b>What-if at step {what_if.step + 1}:</b> {what_if.diff.describe()}"
+            f"<b>What-if at step {what_if.step + 1}:</b> {html.escape(what_if.diff.describe())}"
         )
 
     def _on_show_original_toggled(self, on: bool) -> None:

@@ -13,6 +13,7 @@ always takes its one step and reports a condition that fires on it.
 
 from __future__ import annotations
 
+import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -73,13 +74,13 @@ ROWS = (
     ),
     ConditionRow(
         "low_probability",
-        "Chosen token's probability below",
+        "Probability below",
         "Stop when the token taken had a probability below p",
         (Param("p", "float", 0.1, 0.0, 1.0, 0.05, "", "Probability threshold p"),),
     ),
     ConditionRow(
         "repeated_ngram",
-        "Repeated n-gram of length",
+        "Repeated n-gram, n",
         "Stop when the output repeats an n-gram it already produced (a stutter or a loop)",
         (Param("n", "int", 3, 1, 10, 1, " tokens", "Length n of the repeated n-gram"),),
     ),
@@ -91,7 +92,7 @@ ROWS = (
     ),
     ConditionRow(
         "uncovered_at_eos",
-        "Source token uncovered at EOS",
+        "Uncovered at EOS, below",
         "Stop when EOS is proposed while a source token's coverage (its attention summed "
         "so far) is still below the threshold: a likely omission",
         (
@@ -102,7 +103,7 @@ ROWS = (
     ),
     ConditionRow(
         "over_covered",
-        "Source token over-covered, τ",
+        "Over-covered, τ",
         "Stop when a source token's coverage (attention summed so far) exceeds τ: "
         "a likely over-translation",
         (Param("tau", "float", 2.0, 0.5, 10.0, 0.1, "", "Coverage threshold τ"),),
@@ -114,7 +115,7 @@ ROWS = (
         "(whichever is set; 0 turns that part off)",
         (
             Param("max_steps", "int", 0, 0, 1000, 1, " steps", "N steps (0: off)"),
-            Param("length_ratio", "float", 2.0, 0.0, 20.0, 0.5, " × source", "N × source length"),
+            Param("length_ratio", "float", 2.0, 0.0, 20.0, 0.5, " × src", "N × source length"),
         ),
     ),
     ConditionRow(
@@ -284,7 +285,7 @@ class BreakpointsDock(QWidget):
 
     def show_hit(self, text: str) -> None:
         """Show the last hit's message under the conditions ("" clears it)."""
-        self.hit_label.setText(f"<b>Stopped:</b> {text}" if text else "")
+        self.hit_label.setText(f"<b>Stopped:</b> {html.escape(text)}" if text else "")
 
     def _on_edited(self, *_args) -> None:
         self._check_rows()

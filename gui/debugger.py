@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QSettings
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QSizePolicy
 
 from attnscope.gui.attention_edit import AttentionEditor
 from attnscope.gui.breakpoints_dock import BreakpointsDock
@@ -56,6 +56,8 @@ class Debugger(QObject):
         self.hit_label = QLabel("")
         self.hit_label.setStyleSheet(f"color: {BREAK_COLOUR}; font-weight: bold;")
         self.hit_label.setToolTip("The breakpoint that stopped the decode (Run resumes)")
+        # a long message is cut at the window's edge (whole in the tooltip and the dock)
+        self.hit_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.scores_action = QAction("Raw attention &scores", self)
         self.scores_action.setCheckable(True)
         self.scores_action.setShortcut(QKeySequence("Ctrl+Shift+W"))
@@ -124,11 +126,13 @@ class Debugger(QObject):
     def _on_breakpoint_hit_changed(self, hit) -> None:
         if hit is None:
             self.hit_label.setText("")
+            self.hit_label.setToolTip("The breakpoint that stopped the decode (Run resumes)")
             self.dock.show_hit("")
             self.view.mark_step(None)
             return
         text = f"Breakpoint ({hit.condition}): {hit.message}"
-        self.hit_label.setText(f"⏸ {text}")
+        self.hit_label.setText(f"■ {text}")
+        self.hit_label.setToolTip(f"{text}\nRun (F5) resumes from here.")
         self.dock.show_hit(text)
         self.view.mark_step(hit.step, text)
         self._select_step(hit.step)

@@ -393,7 +393,8 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         row = self._highlight[0]
         row = self._rows - 1 if row is None else min(max(row, 0), self._rows - 1)
         weights = self._buffer[: row + 1]  # (row + 1, heads, S)
-        self._coverage.set_coverage(weights.mean(axis=1).sum(axis=0, dtype=np.float32), row)
+        coverage = weights.mean(axis=1).sum(axis=0, dtype=np.float32)
+        self._coverage.set_coverage(coverage, row, rows=self._rows)
 
     def _sync_head_combo(self) -> None:
         heads = self._buffer.shape[1]

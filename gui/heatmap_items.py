@@ -22,10 +22,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 UNDER_COVERED = 0.5  # below this a token counts as (so far) uncovered
 OVER_COVERED = 2.0  # above this it counts as over-covered (the breakpoint's default τ)
-BAR_TOP = -1.0  # the band the bars live in: y from BAR_TOP to 0 (view coordinates)
+BAND_SHARE = 0.12  # the bars' band is this share of the matrix's height, and at least a row
 BAR_GAP = 0.08  # empty space between the bars and the matrix
 HEIGHT_CAP = 2.0  # coverage that fills the band
 COLOURS = {"under": "#5b8fd9", "covered": "#4caf6e", "over": "#e0533d"}
+STRIP_COLOUR = "#f3f3f3"
+DASHED = QtCore.Qt.PenStyle.DashLine
 BREAK_COLOUR = "#d93025"  # a breakpoint's stop, on the heat map and the chips
 BAND_WORDS = {"under": "under-covered", "covered": "covered", "over": "over-covered"}
 
@@ -70,10 +72,23 @@ class CoverageBar:
     def __init__(self, plot_item: pg.PlotItem) -> None:
         self._values = np.zeros(0, dtype=np.float32)
         self._step: int | None = None
+        self._band = 1.0  # height of the bars' band, in rows: y from -band to 0
         self.under, self.over = UNDER_COVERED, OVER_COVERED
         self._bars = pg.BarGraphItem(x0=[], y0=[], width=[], height=[])
         self._bars.setZValue(5)
         plot_item.addItem(self._bars)
+        self._strip = QtWidgets.QGraphicsRectItem()  # the band's light background
+        self._strip.setBrush(QtGui.QBrush(QtGui.QColor(STRIP_COLOUR)))
+        self._strip.setPen(pg.mkPen(None))
+        self._strip.setZValue(4)
+        plot_item.addItem(self._strip, ignoreBounds=True)
+        self._full = pg.InfiniteLine(angle=0, pen=pg.mkPen("#555", width=1, style=DASHED))
+        self._full.setZValue(6)  # coverage 1.0: every token looked at once
+        plot_item.addItem(self._full, ignoreBounds=True)
+
+    def full_line_y(self) -> float:
+        """View y of the dashed line marking coverage 1.0 (tests, exports)."""
+        return float(self._full.value())
 
     def set_thresholds(self, under: float, over: float) -> None:
         """Coverage below ``under`` is drawn as under-covered, above ``over`` as over."""
@@ -82,8 +97,10 @@ class CoverageBar:
         self.under, self.over = float(under), float(over)
         self._redraw()
 
-    def set_coverage(self, values: np.ndarray | None, step: int | None) -> None:
-        """Show ``values`` (S,) as the coverage after step ``step``; None clears the bar."""
+    def set_coverage(self, values: np.ndarray | None, step: int | None, *, rows: int = 1) -> None:
+        """Show ``values`` (S,) as the coverage after step ``step`` over a matrix of
+        ``rows`` rows (the band scales with it); None clears the bar."""
+        self._band = max(1.0, BAND_SHARE * rows)
         if values is None or step is None:
             self._values, self._step = np.zeros(0, dtype=np.float32), None
         else:
@@ -108,7 +125,7 @@ class CoverageBar:
     def column_at(self, x: float, y: float) -> int | None:
         """The source column whose bar band holds view point (x, y), else None."""
         col = int(np.floor(x))
-        if BAR_TOP <= y < 0 and 0 <= col < len(self._values):
+        if -self._band <= y < 0 and 0 <= col < len(self._values):
             return col
         return None
 
@@ -127,16 +144,20 @@ class CoverageBar:
 
     def _redraw(self) -> None:
         count = len(self._values)
+        self._strip.setVisible(count > 0)
+        self._full.setVisible(count > 0)
         if count == 0:
             self._bars.setOpts(x0=[], y0=[], width=[], height=[], brushes=[])
             return
-        space = -BAR_TOP - BAR_GAP
+        space = self._band - BAR_GAP * self._band
+        self._strip.setRect(QtCore.QRectF(0, -self._band, count, self._band))
+        self._full.setPos(-BAR_GAP * self._band - space / HEIGHT_CAP)
         heights = np.clip(self._values / HEIGHT_CAP, 0.0, 1.0) * space
         heights = np.maximum(heights, 0.02)  # a zero still shows as a sliver
         brushes = [QtGui.QBrush(QtGui.QColor(COLOURS[self.band(i)])) for i in range(count)]
         self._bars.setOpts(
             x0=np.arange(count) + 0.15,
-            y0=-BAR_GAP - heights,
+            y0=-BAR_GAP * self._band - heights,
             width=np.full(count, 0.7),
             height=heights,
             brushes=brushes,

@@ -174,6 +174,8 @@ class MainWindow(QMainWindow):
         self.docks["breakpoints"] = self._dock(
             "Breakpoints", self.breakpoints_dock, Qt.RightDockWidgetArea
         )
+        self.tabifyDockWidget(self.docks["candidates"], self.docks["breakpoints"])
+        self.docks["candidates"].raise_()  # a tab beside the candidates, not a column
         self.statusBar().insertPermanentWidget(0, self.debugger.hit_label, 1)
 
     def _decode_inputs(self) -> WorkspaceInputs:

@@ -193,6 +193,10 @@ class TranslateWorkspace(QWidget):
 
     def select_step(self, step: int | None) -> None:
         self.chips.select(step)
+        if step is not None:
+            self.timeline.blockSignals(True)
+            self.timeline.setValue(step + 1)
+            self.timeline.blockSignals(False)
         if step is not None and step < self._shown_rows:
             self.heatmap.select_row(step)
 

@@ -1,6 +1,8 @@
 """The text what-if: editing an attention row, applying it, the diff, Show original, Undo;
 and the raw-score heat map."""
 
+import html
+
 import numpy as np
 import pytest
 from window_support import SOURCE, TIMEOUT, load, wait_snapshot
@@ -110,7 +112,7 @@ def test_pin_apply_continues_with_the_edit_shows_the_diff_and_undo_restores(
     np.testing.assert_array_equal(edited.attention[step], pinned)  # the step attended as edited
     diff = window.state.what_if.diff
     label = what_if.editor.diff_label.text()
-    assert f"What-if at step {step + 1}" in label and diff.describe() in label
+    assert f"What-if at step {step + 1}" in label and html.escape(diff.describe()) in label
     assert what_if.editor.undo_button.isVisibleTo(what_if.editor)
     # Show original paints the original decode's chips, and back
     view = window.translate_view

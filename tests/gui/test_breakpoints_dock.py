@@ -1,5 +1,7 @@
 """The Breakpoints dock, and a Run on a tiny checkpoint that stops where a condition fires."""
 
+import html
+
 import pytest
 from PySide6.QtCore import QSettings
 from window_support import SOURCE, TIMEOUT, load, wait_snapshot
@@ -101,7 +103,7 @@ def test_run_stops_at_the_breakpoint_marks_it_and_resumes(
     assert (hit.step, hit.condition) == (limit, "no_eos")
     assert len(window.state.snapshot.steps) == limit + 1  # stopped right after that step
     assert hit.message in window.debugger.hit_label.text()
-    assert hit.message in dock.hit_label.text()
+    assert html.escape(hit.message) in dock.hit_label.text()
     view = window.translate_view
     assert view.heatmap.marked_row() == limit and view.timeline.mark() == limit
     qtbot.waitUntil(lambda: window.state.selected_step == limit)
@@ -151,3 +153,14 @@ def test_a_hostile_condition_gets_one_message_and_the_app_goes_on(
     window.decode_actions.run.setChecked(True)
     snapshot = wait_snapshot(qtbot, window, window.toggle_run, lambda s: s.done)
     assert snapshot.steps and window.state.breakpoint_hit is None
+
+
+def test_a_hit_message_is_shown_as_text_not_markup(dock):
+    dock.show_hit("covered < 0.30: '<unk>' (source 4)")
+    from PySide6.QtGui import QTextDocument
+
+    shown = QTextDocument()
+    shown.setHtml(dock.hit_label.text())
+    assert shown.toPlainText() == "Stopped: covered < 0.30: '<unk>' (source 4)"
+    dock.show_hit("")
+    assert dock.hit_label.text() == ""
