@@ -37,8 +37,6 @@ from attnscope.engine.checkpoint_format import (
     checkpoint_error,
     contents_from_metadata,
     encode_metadata,
-    listed,
-    numel,
     parse_entries,
     read_header,
     read_safetensors,
@@ -46,7 +44,17 @@ from attnscope.engine.checkpoint_format import (
 from attnscope.engine.checkpoint_pytorch import (
     TORCH_SUFFIXES,
     contents_from_sidecar,
+    describe_foreign,
     torch_state_dict,
+)
+from attnscope.engine.checkpoint_tensors import (
+    canonical,
+    check_parameter_count,
+    check_tensors,
+    count_parameters,
+    expected_tensors,
+    fill_model,
+    tensor_aliases,
 )
 from attnscope.engine.devices import pick_device
 from attnscope.engine.images import ImagePreprocess
@@ -66,8 +74,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-_BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 
 
 @dataclass(frozen=True)
@@ -89,62 +95,6 @@ class Checkpoint:
         return self.config.task
 
 
-# -- tensors against the model --------------------------------------------------------------------
-def _aliases(model: nn.Module) -> dict[str, str]:
-    """Second and later names of tensors registered more than once -> their first name."""
-    first: dict[int, str] = {}
-    aliases = {}
-    for name, tensor in model.state_dict(keep_vars=True).items():
-        aliases.update({name: first[id(tensor)]} if id(tensor) in first else {})
-        first.setdefault(id(tensor), name)
-    return aliases
-
-
-def _check_tensors(path: Path, stored: Mapping[str, TensorEntry], expected: Mapping[str, Tensor]):
-    """Names, shapes and dtypes of the stored tensors must fit the freshly built model."""
-    problems = []
-    missing = sorted(set(expected) - set(stored))
-    unexpected = sorted(set(stored) - set(expected))
-    if missing:
-        problems.append(f"missing tensors: {listed(missing)}")
-    if unexpected:
-        problems.append(f"unexpected tensors: {listed(unexpected)}")
-    for name in sorted(set(stored) & set(expected)):
-        entry, want = stored[name], expected[name]
-        if entry.shape != tuple(want.shape):
-            problems.append(
-                f"tensor {name} has shape {list(entry.shape)}, needs {list(want.shape)}"
-            )
-        elif want.is_floating_point() != entry.dtype.is_floating_point or (
-            not want.is_floating_point() and entry.dtype != want.dtype
-        ):
-            problems.append(f"tensor {name} has dtype {entry.dtype}, needs {want.dtype}")
-    if problems:
-        raise checkpoint_error(path, "does not fit its model config: " + "; ".join(problems[:8]))
-
-
-def _expected_tensors(model: nn.Module) -> dict[str, Tensor]:
-    aliases = _aliases(model)
-    return {k: v for k, v in model.state_dict().items() if k not in aliases}
-
-
-def _fill_model(path: Path, model: nn.Module, tensors: dict[str, Tensor]) -> None:
-    """Load ``tensors`` (canonical names) into ``model`` strictly, in the model's dtypes."""
-    state = model.state_dict()
-    full = {name: tensors[name].to(state[name].dtype) for name in tensors}
-    for alias, name in _aliases(model).items():
-        full[alias] = full[name]
-    try:
-        model.load_state_dict(full, strict=True)
-    except RuntimeError as exc:
-        raise checkpoint_error(path, f"weights do not load into the model: {exc}") from exc
-
-
-def _count_parameters(entries: Mapping[str, TensorEntry]) -> int:
-    """Parameters from stored shapes alone (BatchNorm statistics are buffers, not counted)."""
-    return sum(numel(e.shape) for n, e in entries.items() if not n.endswith(_BUFFER_SUFFIXES))
-
-
 # -- opening, loading, describing -------------------------------------------------------------
 class _Opened(NamedTuple):
     contents: CheckpointContents
@@ -162,20 +112,24 @@ def _open(path: Path, config_path: str | os.PathLike | None) -> _Opened:
         contents = contents_from_sidecar(path, json_path)
         state = torch_state_dict(path)
         entries = {k: TensorEntry(tuple(v.shape), v.dtype) for k, v in state.items()}
+        check_parameter_count(path, contents.config, count_parameters(entries))
         return _Opened(contents, entries, lambda: state, "pytorch", size)
+    _refuse_foreign(path)
     header, meta, data_size = read_header(path, size)
     entries = parse_entries(path, header, data_size)
     contents = contents_from_metadata(path, meta)
+    check_parameter_count(path, contents.config, count_parameters(entries))
     return _Opened(contents, entries, lambda: read_safetensors(path), "safetensors", size)
 
 
-def _canonical(items: dict[str, Any], aliases: Mapping[str, str]) -> dict[str, Any]:
-    """Rename second names of shared tensors (as a plain state dict has them) to first names."""
-    out = dict(items)
-    for alias, name in aliases.items():
-        if alias in out:
-            out.setdefault(name, out.pop(alias))
-    return out
+def _refuse_foreign(path: Path) -> None:
+    """A pickle or a zip under another suffix (.pkl, .model, ...) is named, never read further."""
+    with path.open("rb") as stream:
+        head = stream.read(16)
+    if head[8:9] == b"{":  # a safetensors header starts there, whatever its length's bytes
+        return
+    if head[:1] == b"\x80" or head.startswith(b"PK\x03\x04"):
+        raise checkpoint_error(path, f"is not a safetensors checkpoint: {describe_foreign(head)}")
 
 
 def load_checkpoint(
@@ -200,10 +154,10 @@ def load_checkpoint(
             skeleton = build_model(contents.config)
     except (ValueError, TypeError, RuntimeError) as exc:
         raise checkpoint_error(path, f"model cannot be built from its config: {exc}") from exc
-    aliases = _aliases(skeleton) if opened.container == "pytorch" else {}
-    _check_tensors(path, _canonical(opened.entries, aliases), _expected_tensors(skeleton))
+    aliases = tensor_aliases(skeleton) if opened.container == "pytorch" else {}
+    check_tensors(path, canonical(opened.entries, aliases), expected_tensors(skeleton))
     model = _build_for_loading(contents.config)
-    _fill_model(path, model, _canonical(opened.read_tensors(), aliases))
+    fill_model(path, model, canonical(opened.read_tensors(), aliases))
     target = pick_device(device) if isinstance(device, str) else torch.device(device)
     model = model.to(target).eval()
     logger.info(
@@ -314,7 +268,7 @@ def read_checkpoint_info(
         "architecture": _architecture(config),
         "attention": config.attention.kind,
         "heads": _heads(config),
-        "num_parameters": _count_parameters(opened.entries),
+        "num_parameters": count_parameters(opened.entries),
         "num_tensors": len(opened.entries),
         "storage_dtype": contents.storage_dtype,
         "src_vocab": src.vocab_size if src is not None else None,
@@ -376,7 +330,7 @@ def save_checkpoint(
         name: t.detach()
         .to(device="cpu", dtype=storage_dtype if t.is_floating_point() else t.dtype, copy=True)
         .contiguous()
-        for name, t in _expected_tensors(model).items()
+        for name, t in expected_tensors(model).items()
     }
     _write_atomically(path, tensors, meta)
     logger.info("saved %s (%d tensors, %s)", path, len(tensors), names[storage_dtype])

@@ -44,6 +44,8 @@ import torch
 from safetensors import SafetensorError, safe_open
 from torch import Tensor
 
+from attnscope.engine.bounded_json import JSONLimitError, loads_bounded
+from attnscope.engine.checkpoint_settings import check_recommended_decoding, checked_preprocess
 from attnscope.engine.errors import CheckpointError, TokenizerError
 from attnscope.engine.images import ImagePreprocess
 from attnscope.engine.tokenizers import SPECIALS, TextTokenizer
@@ -53,6 +55,7 @@ FORMAT_NAME = "attnscope"
 FORMAT_VERSION = "1"
 SUPPORTED_VERSIONS = ("1",)
 MAX_HEADER_BYTES = 100 * 1024 * 1024
+MAX_TENSOR_DIMS = 8  # the bundled models use at most 4 (convolution weights)
 STORAGE_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 # safetensors dtype code -> (bytes per element, torch dtype)
 SAFETENSORS_DTYPES: dict[str, tuple[int, torch.dtype]] = {
@@ -150,7 +153,9 @@ def read_header(path: Path, size: int) -> tuple[dict[str, Any], dict[str, str], 
             )
         raw = stream.read(length)
     try:
-        header = json.loads(raw.decode("utf-8"))
+        header = loads_bounded(raw.decode("utf-8"))
+    except JSONLimitError as exc:
+        raise checkpoint_error(path, f"header is refused: its JSON {exc}") from exc
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise checkpoint_error(
             path, f"header is not valid JSON ({exc}); not a safetensors file?"
@@ -190,9 +195,13 @@ def _check_entry(path: Path, name: str, raw: Any, data_size: int) -> tuple[int, 
     if not isinstance(dtype, str) or dtype not in SAFETENSORS_DTYPES:
         raise checkpoint_error(path, f"tensor {name!r} has unsupported dtype {dtype!r}")
     if not isinstance(shape, list) or not all(_is_count(d) for d in shape):
-        raise checkpoint_error(path, f"tensor {name!r} has an invalid shape {shape!r}")
+        raise checkpoint_error(path, f"tensor {name!r} has an invalid shape {shape!r:.80}")
+    if len(shape) > MAX_TENSOR_DIMS:
+        raise checkpoint_error(
+            path, f"tensor {name!r} has {len(shape)} dimensions; at most {MAX_TENSOR_DIMS}"
+        )
     if not (isinstance(offsets, list) and len(offsets) == 2 and all(map(_is_count, offsets))):
-        raise checkpoint_error(path, f"tensor {name!r} has invalid data_offsets {offsets!r}")
+        raise checkpoint_error(path, f"tensor {name!r} has invalid data_offsets {offsets!r:.80}")
     begin, end = offsets
     needed = SAFETENSORS_DTYPES[dtype][0] * numel(shape)
     if end - begin != needed:
@@ -211,7 +220,8 @@ def _check_entry(path: Path, name: str, raw: Any, data_size: int) -> tuple[int, 
 
 
 def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    """A size or offset: a non-negative int that fits a file offset (int64)."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def read_safetensors(path: Path) -> dict[str, Tensor]:
@@ -229,7 +239,9 @@ def _json_field(path: Path, meta: Mapping[str, str], key: str, kind: type) -> An
     if key not in meta:
         return None
     try:
-        value = json.loads(meta[key])
+        value = loads_bounded(meta[key])
+    except JSONLimitError as exc:
+        raise checkpoint_error(path, f"metadata {key!r} is refused: its JSON {exc}") from exc
     except json.JSONDecodeError as exc:
         raise checkpoint_error(path, f"metadata {key!r} is not valid JSON: {exc}") from exc
     if not isinstance(value, kind):
@@ -317,20 +329,13 @@ def build_contents(path: Path | str, parsed: dict[str, Any], version: str) -> Ch
     if task == "translation":
         src = _tokenizer(path, "src_tokenizer", parsed["src_tokenizer"], config.src_vocab)
     preprocess = (
-        _preprocess(path, parsed["image_preprocess"], config) if task == "captioning" else None
+        checked_preprocess(path, parsed["image_preprocess"], config)
+        if task == "captioning"
+        else None
     )
     info = parsed["training_info"] or {}
+    check_recommended_decoding(path, info)
     return CheckpointContents(config, tgt, src, preprocess, info, parsed["dtype"], version)
-
-
-def _preprocess(path: Path | str, stored: dict | None, config: ModelConfig) -> ImagePreprocess:
-    """The stored image preprocessing, or the encoder's defaults when none is stored."""
-    try:
-        if stored is not None:
-            return ImagePreprocess.from_dict(stored)
-        return ImagePreprocess.from_model_config(config.image_encoder)
-    except ValueError as exc:
-        raise checkpoint_error(path, f"image_preprocess is invalid: {exc}") from exc
 
 
 def _tokenizer(path: Path | str, key: str, blob: bytes | None, vocab: int) -> TextTokenizer:

@@ -12,6 +12,7 @@ text before encoding, so a pasted binary blob cannot stall the GUI.
 
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import logging
@@ -27,6 +28,14 @@ from attnscope.engine.errors import InputTextError, TokenizerError
 logger = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 10_000
+# A sentencepiece model's normalizer may rewrite one character into a long string: a
+# hostile one turned a 5,000-character line into millions of pieces (2.7 GB). NFKC's
+# longest rewrite is 33 bytes; a model whose rules rewrite into more is refused at load,
+# and a line is refused when its normalized form would exceed MAX_NORMALIZED_BYTES.
+MAX_REWRITE_BYTES = 256
+MAX_NORMALIZED_BYTES = 200_000
+MAX_PIECES_PER_LINE = 4 * MAX_TEXT_CHARS  # byte fallback spells a character in up to 4
+_MEASURE_CHARS = 512  # characters normalized at a time when measuring a line
 MODEL_TYPES = ("bpe", "unigram")
 _KEPT_CONTROLS = frozenset("\t\n")
 
@@ -86,6 +95,12 @@ class TextTokenizer:
         self, processor: spm.SentencePieceProcessor, *, max_chars: int = MAX_TEXT_CHARS
     ) -> None:
         _check_special_ids(processor)
+        self._rewrite = longest_rewrite(processor.serialized_model_proto())
+        if self._rewrite > MAX_REWRITE_BYTES:
+            raise TokenizerError(
+                f"its normalizer rewrites one character into up to {self._rewrite:,} bytes; "
+                f"at most {MAX_REWRITE_BYTES} are allowed (a hostile or broken model)"
+            )
         self._sp = processor
         self.max_chars = max_chars
         self.specials = SPECIALS
@@ -177,11 +192,36 @@ class TextTokenizer:
 
     def encode(self, text: str) -> list[int]:
         """Text -> subword ids, without bos/eos. Empty text gives []."""
-        return list(self._sp.encode(clean_text(text, max_chars=self.max_chars)))
+        return self._bounded(self._sp.encode(self._cleaned(text)))
 
     def pieces(self, text: str) -> list[str]:
         """Text -> subword pieces as strings (e.g. ``["▁the", "▁cat"]``)."""
-        return list(self._sp.encode(clean_text(text, max_chars=self.max_chars), out_type=str))
+        return self._bounded(self._sp.encode(self._cleaned(text), out_type=str))
+
+    def _cleaned(self, text: str) -> str:
+        """``clean_text``, then refused if the normalizer would blow it up (InputTextError)."""
+        cleaned = clean_text(text, max_chars=self.max_chars)
+        worst = len(cleaned.encode("utf-8", "surrogatepass")) * max(self._rewrite, 1)
+        if worst <= MAX_NORMALIZED_BYTES:
+            return cleaned
+        total = 0
+        for start in range(0, len(cleaned), _MEASURE_CHARS):  # bounded memory per chunk
+            chunk = self._sp.normalize(cleaned[start : start + _MEASURE_CHARS])
+            total += len(chunk.encode("utf-8", "surrogatepass"))
+            if total > MAX_NORMALIZED_BYTES:
+                raise InputTextError(
+                    f"text of {len(cleaned):,} characters grows past {MAX_NORMALIZED_BYTES:,} "
+                    "bytes under this tokenizer's normalization; shorten the line"
+                )
+        return cleaned
+
+    @staticmethod
+    def _bounded(pieces: list) -> list:
+        if len(pieces) > MAX_PIECES_PER_LINE:
+            raise InputTextError(
+                f"text makes {len(pieces):,} pieces; at most {MAX_PIECES_PER_LINE:,} per line"
+            )
+        return list(pieces)
 
     def decode(self, ids: Sequence[int]) -> str:
         """Ids -> text; pad/bos/eos are skipped (decoding does not stop at eos)."""
@@ -223,6 +263,60 @@ def _check_special_ids(processor: spm.SentencePieceProcessor) -> None:
             f"tokenizer special ids are {found}; AttnScope needs {SPECIALS.to_dict()} "
             "(train with pad_id=0 unk_id=1 bos_id=2 eos_id=3)"
         )
+
+
+@functools.lru_cache(maxsize=8)  # a joint vocabulary loads the same model twice
+def longest_rewrite(model: bytes) -> int:
+    """Bytes of the longest string the model's normalizer or denormalizer writes for a match.
+
+    Read from the serialized ModelProto without protobuf: fields 3 (normalizer_spec)
+    and 5 (denormalizer_spec) hold field 2, the precompiled charsmap: a uint32 trie
+    size, the trie, then the NUL-separated replacement strings.
+    """
+    longest = 0
+    for number, value in _length_delimited(model):
+        if number not in (3, 5):
+            continue
+        for inner, charsmap in _length_delimited(value):
+            if inner == 2 and len(charsmap) >= 4:
+                trie = int.from_bytes(charsmap[:4], "little")
+                strings = bytes(charsmap[4 + trie :]).split(b"\0")
+                longest = max(longest, *map(len, strings))
+    return longest
+
+
+def _length_delimited(blob: bytes | memoryview):
+    """(field number, bytes) of each length-delimited field of a protobuf message."""
+    view, pos = memoryview(blob), 0
+    raw = bytes(view)  # bytes index faster than a memoryview
+    end = len(raw)
+    while pos < end:
+        while pos + 1 < end and raw[pos] == 0x0A and raw[pos + 1] < 0x80:
+            pos += 2 + raw[pos + 1]  # field 1 with a one-byte length (a piece): skipped fast
+        if pos >= end:
+            break
+        key, pos = _varint(view, pos)
+        wire = key & 7
+        if wire == 0:
+            _, pos = _varint(view, pos)
+        elif wire in (1, 5):
+            pos += 8 if wire == 1 else 4
+        elif wire == 2:
+            size, pos = _varint(view, pos)
+            yield key >> 3, view[pos : pos + size]
+            pos += size
+        else:
+            raise TokenizerError(f"tokenizer model has an unknown protobuf wire type {wire}")
+
+
+def _varint(view: memoryview, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while pos < len(view):
+        byte = view[pos]
+        result, shift, pos = result | (byte & 0x7F) << shift, shift + 7, pos + 1
+        if byte < 0x80:
+            return result, pos
+    raise TokenizerError("tokenizer model ends inside a number")
 
 
 def _first_line(exc: BaseException) -> str:

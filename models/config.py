@@ -6,6 +6,7 @@ A checkpoint stores ``ModelConfig.to_dict()``; loading rebuilds the model from
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
@@ -26,9 +27,60 @@ ATTENTION_PLACEMENTS = ("bahdanau", "luong")
 INIT_SCHEMES = ("default", "normal", "uniform", "xavier")
 
 
+# Upper bounds on every size a config may declare. A checkpoint is untrusted: a config
+# asking for 100,000 layers or a vocabulary of 10**12 must be refused before any module
+# is built (even on the meta device, building 100,000 layers takes minutes). The bundled
+# models sit far below each bound (hidden 256-512, vocabulary 8,000, 1-2 layers).
+MAX_LAYERS = 32
+MAX_WIDTH = 16_384  # embed_dim, hidden sizes, projections
+MAX_HEADS = 64
+MAX_VOCAB = 1_000_000
+MAX_POSITIONS = 16_384  # learned text positions (cnn encoder)
+MAX_KERNEL = 63  # convolution widths (text kernels, location kernel)
+MAX_KERNELS = 16  # convolution layers of a text encoder
+MAX_GRID_SIDE = 64  # cells per side of an image grid
+MAX_IMAGE_SIDE = 2048  # pixels per side of the model input
+MAX_LOCATION_CHANNELS = 1024
+
+
 def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(choices)}")
+
+
+def _check_size(name: str, value: Any, low: int, high: int) -> None:
+    """``value`` must be an int in [low, high]; the message names the field."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in {low}..{high:,}, got {value!r:.40}")
+
+
+def _check_sizes(prefix: str, config: Any, bounds: dict[str, tuple[int, int]]) -> None:
+    for name, (low, high) in bounds.items():
+        _check_size(f"{prefix}.{name}", getattr(config, name), low, high)
+
+
+def _check_pair(name: str, value: Any, high: int) -> None:
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise ValueError(f"{name} must be two integers (h, w), got {value!r:.40}")
+    for side in value:
+        _check_size(name, side, 1, high)
+
+
+def _check_dropout(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r:.40}")
+
+
+def _check_unit_floats(name: str, values: Any, *, positive: bool) -> None:
+    """Three finite channel values (image mean or std), std strictly positive and bounded."""
+    ok = isinstance(values, tuple) and len(values) == 3
+    ok = ok and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values
+    )
+    ok = ok and all((1e-6 <= v <= 1e3) if positive else abs(v) <= 1e3 for v in values)
+    if not ok:
+        bound = "in [1e-6, 1000]" if positive else "finite and within ±1000"
+        raise ValueError(f"{name} must be 3 numbers {bound}, got {values!r:.60}")
 
 
 @dataclass(frozen=True)
@@ -47,12 +99,18 @@ class TextEncoderConfig:
     def __post_init__(self) -> None:
         _check_choice("text encoder kind", self.kind, TEXT_ENCODERS)
         _check_choice("rnn cell", self.cell, RNN_CELLS)
-        if self.layers < 1 or self.hidden < 1:
+        bounds = {"layers": (1, MAX_LAYERS), "hidden": (1, MAX_WIDTH)}
+        _check_sizes("text_encoder", self, bounds | {"max_positions": (1, MAX_POSITIONS)})
+        _check_dropout("text_encoder.dropout", self.dropout)
+        kernels = self.kernel_sizes
+        if not isinstance(kernels, tuple) or not 1 <= len(kernels) <= MAX_KERNELS:
             raise ValueError(
-                f"encoder layers and hidden must be >= 1, got {self.layers}, {self.hidden}"
+                f"text_encoder.kernel_sizes must list 1..{MAX_KERNELS} widths, got {kernels!r:.60}"
             )
-        if any(k % 2 == 0 or k < 1 for k in self.kernel_sizes):
-            raise ValueError(f"kernel sizes must be odd and positive, got {self.kernel_sizes}")
+        for width in kernels:
+            _check_size("text_encoder.kernel_sizes", width, 1, MAX_KERNEL)
+        if any(k % 2 == 0 for k in kernels):
+            raise ValueError(f"kernel sizes must be odd and positive, got {kernels}")
 
     @property
     def output_size(self) -> int:
@@ -90,10 +148,13 @@ class ImageEncoderConfig:
 
     def __post_init__(self) -> None:
         _check_choice("image backbone", self.backbone, IMAGE_BACKBONES)
-        if (self.grid is not None and min(self.grid) < 1) or min(self.image_size) < 1:
-            raise ValueError(
-                f"grid and image size must be positive, got {self.grid}, {self.image_size}"
-            )
+        if self.grid is not None:
+            _check_pair("image_encoder.grid", self.grid, MAX_GRID_SIDE)
+        _check_pair("image_encoder.image_size", self.image_size, MAX_IMAGE_SIDE)
+        _check_size("image_encoder.projection", self.projection, 0, MAX_WIDTH)
+        _check_dropout("image_encoder.dropout", self.dropout)
+        _check_unit_floats("image_encoder.mean", self.mean, positive=False)
+        _check_unit_floats("image_encoder.std", self.std, positive=True)
         if self.positions and self.grid is None:
             raise ValueError("grid cell positions need a fixed grid (h, w), got grid None")
         if self.local_keys and self.grid is None:
@@ -113,8 +174,13 @@ class AttentionConfig:
 
     def __post_init__(self) -> None:
         _check_choice("attention kind", self.kind, ATTENTION_KINDS)
-        if self.heads < 1:
-            raise ValueError(f"attention heads must be >= 1, got {self.heads}")
+        bounds = {
+            "heads": (1, MAX_HEADS),
+            "hidden": (0, MAX_WIDTH),
+            "location_channels": (1, MAX_LOCATION_CHANNELS),
+            "location_kernel": (1, MAX_KERNEL),
+        }
+        _check_sizes("attention", self, bounds)
         if self.location_kernel % 2 == 0:
             raise ValueError(f"location kernel must be odd, got {self.location_kernel}")
 
@@ -133,10 +199,8 @@ class DecoderConfig:
     def __post_init__(self) -> None:
         _check_choice("rnn cell", self.cell, RNN_CELLS)
         _check_choice("attention placement", self.placement, ATTENTION_PLACEMENTS)
-        if self.layers < 1 or self.hidden < 1:
-            raise ValueError(
-                f"decoder layers and hidden must be >= 1, got {self.layers}, {self.hidden}"
-            )
+        _check_sizes("decoder", self, {"layers": (1, MAX_LAYERS), "hidden": (1, MAX_WIDTH)})
+        _check_dropout("decoder.dropout", self.dropout)
 
 
 @dataclass(frozen=True)
@@ -159,8 +223,10 @@ class ModelConfig:
     def __post_init__(self) -> None:
         _check_choice("task", self.task, TASKS)
         _check_choice("init scheme", self.init, INIT_SCHEMES)
-        if self.tgt_vocab < 1:
-            raise ValueError(f"tgt_vocab must be >= 1, got {self.tgt_vocab}")
+        _check_size("tgt_vocab", self.tgt_vocab, 1, MAX_VOCAB)
+        _check_size("embed_dim", self.embed_dim, 1, MAX_WIDTH)
+        _check_size("pad_id", self.pad_id, 0, 0)
+        _check_size("src_vocab", self.src_vocab, 0, MAX_VOCAB)
         if self.task == "translation" and self.src_vocab < 1:
             raise ValueError(f"src_vocab must be >= 1 for translation, got {self.src_vocab}")
         if self.share_embeddings and self.src_vocab != self.tgt_vocab:
@@ -184,6 +250,40 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Rebuild from ``to_dict()`` output; unknown keys raise ValueError."""
         return _from_dict(cls, data)
+
+
+def minimum_parameters(config: ModelConfig) -> int:
+    """A lower bound on the parameters of the model ``config`` builds, from its sizes alone.
+
+    Counts only parts every such model has (embeddings, the output projection,
+    the recurrent and convolution weights, learned position tables), so a
+    checkpoint whose config claims far more than its tensors hold is refused
+    before anything is built.
+    """
+    embed, dec = config.embed_dim, config.decoder
+    count = config.tgt_vocab * embed + config.tgt_vocab  # target embedding, output bias
+    if not config.tie_output:
+        count += config.tgt_vocab * dec.hidden  # output weight (V, H)
+    count += _recurrent_parameters(dec.cell, dec.layers, dec.hidden, embed, directions=1)
+    if config.task == "captioning":
+        image = config.image_encoder
+        cells = image.grid[0] * image.grid[1] if image.grid and image.positions else 0
+        return count + cells * image.projection
+    if not config.share_embeddings:
+        count += config.src_vocab * embed
+    text = config.text_encoder
+    convs = sum(2 * k for k in text.kernel_sizes)  # a (2C, C, k) weight per kernel, per C²
+    if text.kind == "cnn":
+        return count + text.max_positions * embed + convs * text.hidden**2
+    directions = 2 if text.bidirectional else 1
+    count += _recurrent_parameters(text.cell, text.layers, text.hidden, embed, directions)
+    return count + (convs * embed**2 if text.kind == "conv_rnn" else 0)
+
+
+def _recurrent_parameters(cell: str, layers: int, hidden: int, inputs: int, directions: int):
+    """weight_hh of every layer and weight_ih of the first (at least ``inputs`` wide)."""
+    gates = 4 if cell == "lstm" else 3
+    return directions * gates * hidden * (layers * hidden + inputs)
 
 
 _NESTED = {

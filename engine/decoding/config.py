@@ -8,7 +8,8 @@ hypothesis ends when it emits eos.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 PAD_ID = 0
 UNK_ID = 1
@@ -29,17 +30,33 @@ def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(choices)}")
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+# Upper bounds: a decode's cost grows with each, and a checkpoint's recommended decoding is
+# as untrusted as a command-line option (a beam of 10**8 would exhaust memory).
+MAX_BEAM = 64
+MAX_LENGTH = 1024
+MAX_TOKENS_OPTION = 1_000_000  # top_k, topk_alternatives: at most a vocabulary
+MAX_NGRAM = 16
+MAX_PENALTY = 10.0  # alpha, beta
+MAX_LENGTH_RATIO = 100.0
+TEMPERATURE_RANGE = (1e-3, 100.0)
+MAX_SEED = 2**63 - 1  # what torch.Generator.manual_seed takes
 
 
-def _check_float(name: str, value: object, *, minimum: float, inclusive: bool = True) -> None:
+def _check_int(name: str, value: object, minimum: int, maximum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ValueError(f"{name} must be an integer in {minimum}..{maximum:,}, got {value!r:.40}")
+
+
+def _check_float(
+    name: str, value: object, *, minimum: float, maximum: float, inclusive: bool = True
+) -> None:
     ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= minimum if inclusive else value > minimum)
+    ok = ok and (value >= minimum if inclusive else value > minimum) and value <= maximum
     if not ok:
-        bound = ">=" if inclusive else ">"
-        raise ValueError(f"{name} must be a finite number {bound} {minimum}, got {value!r}")
+        low = "[" if inclusive else "("
+        raise ValueError(
+            f"{name} must be a finite number in {low}{minimum}, {maximum}], got {value!r:.40}"
+        )
 
 
 @dataclass(frozen=True)
@@ -101,28 +118,44 @@ class DecodeConfig:
         _check_choice("decoding strategy", self.strategy, STRATEGY_NAMES)
         _check_choice("length penalty", self.length_penalty, LENGTH_PENALTY_NAMES)
         _check_choice("coverage penalty", self.coverage_penalty, COVERAGE_PENALTY_NAMES)
-        _check_int("beam_size", self.beam_size, 1)
-        _check_int("n_best", self.n_best, 1)
+        _check_int("beam_size", self.beam_size, 1, MAX_BEAM)
+        _check_int("n_best", self.n_best, 1, MAX_BEAM)
         if self.n_best > self.beam_size:
             raise ValueError(f"n_best ({self.n_best}) cannot exceed beam_size ({self.beam_size})")
-        _check_int("max_length", self.max_length, 1)
-        _check_float("max_length_ratio", self.max_length_ratio, minimum=0.0)
-        _check_int("min_length", self.min_length, 0)
-        _check_float("alpha", self.alpha, minimum=0.0)
-        _check_float("beta", self.beta, minimum=0.0)
-        _check_int("block_ngram_repeat", self.block_ngram_repeat, 0)
+        _check_int("max_length", self.max_length, 1, MAX_LENGTH)
+        _check_float(
+            "max_length_ratio", self.max_length_ratio, minimum=0.0, maximum=MAX_LENGTH_RATIO
+        )
+        _check_int("min_length", self.min_length, 0, MAX_LENGTH)
+        _check_float("alpha", self.alpha, minimum=0.0, maximum=MAX_PENALTY)
+        _check_float("beta", self.beta, minimum=0.0, maximum=MAX_PENALTY)
+        _check_int("block_ngram_repeat", self.block_ngram_repeat, 0, MAX_NGRAM)
         if not isinstance(self.ban_unk, bool):
             raise ValueError(f"ban_unk must be a bool, got {self.ban_unk!r}")
-        _check_float("temperature", self.temperature, minimum=0.0, inclusive=False)
-        _check_int("top_k", self.top_k, 0)
-        _check_float("top_p", self.top_p, minimum=0.0, inclusive=False)
-        if self.top_p > 1.0:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p!r}")
+        low, high = TEMPERATURE_RANGE
+        _check_float("temperature", self.temperature, minimum=low, maximum=high)
+        _check_int("top_k", self.top_k, 0, MAX_TOKENS_OPTION)
+        _check_float("top_p", self.top_p, minimum=0.0, maximum=1.0, inclusive=False)
         if self.seed is not None:
-            _check_int("seed", self.seed, 0)
-        _check_int("topk_alternatives", self.topk_alternatives, 0)
+            _check_int("seed", self.seed, 0, MAX_SEED)
+        _check_int("topk_alternatives", self.topk_alternatives, 0, MAX_TOKENS_OPTION)
         if not isinstance(self.step_entropy, bool):
             raise ValueError(f"step_entropy must be a bool, got {self.step_entropy!r}")
+
+    @classmethod
+    def from_dict(cls, values: Any, *, base: DecodeConfig | None = None) -> DecodeConfig:
+        """``base`` (default settings) with the fields ``values`` names; every value validated.
+
+        For settings from a file (a checkpoint's recommended decoding): a key that is no
+        field, or any bad value, raises ValueError naming the field.
+        """
+        if not isinstance(values, dict):
+            raise ValueError(f"decoding settings must be a mapping, got {type(values).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(str(k) for k in values if k not in known)
+        if unknown:
+            raise ValueError(f"unknown decoding settings: {', '.join(unknown)[:200]}")
+        return replace(base or cls(), **values)
 
     def max_length_for(self, source_length: int) -> int:
         """Most tokens (eos included) an input with ``source_length`` positions may get."""
