@@ -4,8 +4,9 @@ A ``CheckpointCase`` names a seed file (a tiny real checkpoint written by
 ``fuzz_inputs.FuzzModels``) and the mutations to apply in order: bytes
 flipped, set, inserted, deleted, spliced or truncated (mostly inside the
 header, where the loader's decisions are), one JSON value of the header or
-its metadata replaced or dropped, the serialized sentencepiece model
-corrupted, or the ``.pt`` file's JSON sidecar changed.
+its metadata replaced or dropped, a metadata value replaced by hostile JSON text
+(deep nesting, huge numbers, NaN), a recommended decoding set, the serialized
+sentencepiece model corrupted, or the ``.pt`` file's JSON sidecar changed or replaced.
 """
 
 from __future__ import annotations
@@ -21,10 +22,21 @@ from hypothesis import strategies as st
 
 TORCH_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin")
 RANDOM_SUFFIXES = (".safetensors", ".attnscope", *TORCH_SUFFIXES)
-# Integers a mutated config may hold: small ones, and absurd ones that must fail fast.
-# (Mid-sized dimensions would build a real multi-GB model before any check: a known
-# defect, see tests/reliability/test_hostile_files.py.)
-ABSURD_INTS = (2**31, 2**62, 2**64, 10**30, -(2**63))
+# Integers a mutated config may hold: small ones, mid-sized dimensions (refused by the
+# config's bounds or by the parameter count its sizes imply, before any model is built)
+# and absurd ones that must fail fast.
+ABSURD_INTS = (8_000, 100_000, 10**6, 2**31, 2**62, 2**64, 10**30, -(2**63))
+# Whole JSON texts a metadata value or a .pt sidecar may be replaced with: nesting past
+# the parser's recursion limit, numbers past Python's int-string limit, NaN and Inf.
+HOSTILE_JSON_TEXTS = (
+    "[" * 100_000 + "]" * 100_000,
+    '{"a": ' + "[" * 900 + "]" * 900 + "}",
+    '{"tgt_vocab": ' + "9" * 5000 + "}",
+    '{"x": 0.' + "5" * 5000 + "}",
+    '{"size": [NaN, Infinity], "mean": [-Infinity, 0, 0]}',
+    '{"recommended_decoding": {"beam_size": 100000000}}',
+)
+DECODE_FIELDS = ("strategy", "beam_size", "max_length", "temperature", "seed", "top_k", "top_p")
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,19 @@ def _mutate_header(blob: bytes, op: tuple) -> bytes:
     return join_safetensors(header, data)
 
 
+def _replace_metadata(blob: bytes, op: tuple) -> bytes:
+    """A metadata value replaced by hostile text, or a recommended decoding set."""
+    header, data = split_safetensors(blob)
+    meta = header["__metadata__"]
+    if op[0] == "meta_text":
+        meta[_JSON_METADATA[op[1] % len(_JSON_METADATA)]] = op[2]
+    else:
+        info = json.loads(meta.get("training_info", "{}"))
+        info["recommended_decoding"] = op[1]
+        meta["training_info"] = json.dumps(info)
+    return join_safetensors(header, data)
+
+
 def materialize_checkpoint(
     case: CheckpointCase, seeds: dict[str, bytes], sidecar: str
 ) -> tuple[str, bytes, str]:
@@ -150,6 +175,11 @@ def materialize_checkpoint(
     for op in case.ops:
         if op[0] == "sidecar":
             sidecar = json.dumps(_mutate_json(json.loads(sidecar), ("json", *op[1:])))
+        elif op[0] == "sidecar_text":
+            sidecar = op[1]
+        elif op[0] in ("meta_text", "recommend"):
+            with contextlib.suppress(ValueError, KeyError, TypeError, struct.error):
+                blob = _replace_metadata(blob, op)
         elif op[0] in ("json", "drop", "spm"):
             # an earlier byte mutation may have broken the header: then keep the bytes
             broken = (ValueError, KeyError, IndexError, TypeError, AttributeError, struct.error)
@@ -185,10 +215,13 @@ json_values = st.recursive(
     ),
     max_leaves=6,
 )
+_hostile_texts = st.sampled_from(HOSTILE_JSON_TEXTS)
 _HEADER_OPS = st.one_of(
     st.tuples(st.just("json"), _positions, json_values),
     st.tuples(st.just("drop"), _positions),
     st.tuples(st.just("spm"), st.booleans(), st.lists(_BYTE_OPS, min_size=1, max_size=3)),
+    st.tuples(st.just("meta_text"), _positions, _hostile_texts),
+    st.tuples(st.just("recommend"), st.dictionaries(st.sampled_from(DECODE_FIELDS), json_values)),
 )
 
 
@@ -205,7 +238,11 @@ def checkpoint_inputs() -> st.SearchStrategy[CheckpointCase]:
         seed=st.just("pt"),
         suffix=st.sampled_from(TORCH_SUFFIXES),
         ops=st.lists(
-            st.one_of(_BYTE_OPS, st.tuples(st.just("sidecar"), _positions, json_values)),
+            st.one_of(
+                _BYTE_OPS,
+                st.tuples(st.just("sidecar"), _positions, json_values),
+                st.tuples(st.just("sidecar_text"), _hostile_texts),
+            ),
             min_size=1,
             max_size=4,
         ).map(tuple),

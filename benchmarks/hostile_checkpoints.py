@@ -10,7 +10,7 @@ values_, pt_, pickle_. ``TEXT_CASES`` build a tokenizer whose normalizer
 expands and a line it would expand without bound.
 
 Used by tests/engine/test_hostile_checkpoint_classes.py, the window test in
-tests/reliability and ``fuzz_checkpoints.HOSTILE_CONFIG_VALUES``.
+tests/reliability and ``fuzz_checkpoints.HOSTILE_JSON_TEXTS``.
 """
 
 from __future__ import annotations

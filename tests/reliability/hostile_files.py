@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from fuzz_checkpoints import join_safetensors, split_safetensors
 from fuzz_inputs import write_tiny_translator
+from hostile_checkpoint_cases import CASES
 
 PICKLE_MARKER = "pickle-payload-ran"
 
@@ -116,18 +117,35 @@ def symlink_loop(folder: Path, valid: Path) -> Path:
     return first
 
 
+# one case of each checkpoint-side class of issue 23 item 11 (benchmarks/hostile_checkpoint_cases.py)
+CLASS_CASES = (
+    "json_deep_training_info",
+    "json_long_int_model_config",
+    "sizes_100000_decoder_layers",
+    "sizes_implied_parameters",
+    "settings_beam_10e8",
+    "tokenizer_rewrites_1000_bytes",
+    "values_nan_weight",
+    "pt_zero_stride_giant",
+    "pt_tokenizer_is_a_fifo",
+    "pickle_raw_bin",
+)
+
 HOSTILE = {
-    builder.__name__: builder
-    for builder in (
-        pickle_payload,
-        huge_header,
-        overlapping_offsets,
-        transposed_shape,
-        bad_metadata_json,
-        foreign_tokenizer,
-        zero_bytes,
-        truncated,
-        directory,
-        symlink_loop,
-    )
+    **{name: CASES[name].build for name in CLASS_CASES},
+    **{
+        builder.__name__: builder
+        for builder in (
+            pickle_payload,
+            huge_header,
+            overlapping_offsets,
+            transposed_shape,
+            bad_metadata_json,
+            foreign_tokenizer,
+            zero_bytes,
+            truncated,
+            directory,
+            symlink_loop,
+        )
+    },
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fuzz_checkpoints import CheckpointCase, checkpoint_inputs
+from fuzz_checkpoints import HOSTILE_JSON_TEXTS, CheckpointCase, checkpoint_inputs
 from fuzz_images import ImageCase, image_inputs
 from fuzz_inputs import FuzzModels, InvariantViolation, check_attention_rows, text_inputs
 from fuzz_text_files import TextFileCase, text_file_inputs
@@ -53,6 +53,27 @@ def _allowed(outcome: str) -> bool:
 )
 @example(case=CheckpointCase("captioning", ".safetensors", ops=(("json", 3, {"x": None}),)))
 @example(case=CheckpointCase("pt", ".pt", ops=(("sidecar", 0, [1, 2]),)))
+@example(case=CheckpointCase("pt", ".pt", ops=(("sidecar_text", HOSTILE_JSON_TEXTS[0]),)))
+@example(case=CheckpointCase("pt", ".pt", ops=(("sidecar_text", HOSTILE_JSON_TEXTS[2]),)))
+@example(
+    case=CheckpointCase(
+        "translation", ".safetensors", ops=(("meta_text", 0, HOSTILE_JSON_TEXTS[1]),)
+    )
+)
+@example(
+    case=CheckpointCase(
+        "translation", ".safetensors", ops=(("meta_text", 3, HOSTILE_JSON_TEXTS[3]),)
+    )
+)
+@example(
+    case=CheckpointCase(
+        "captioning", ".safetensors", ops=(("meta_text", 1, HOSTILE_JSON_TEXTS[4]),)
+    )
+)
+@example(
+    case=CheckpointCase("captioning", ".safetensors", ops=(("recommend", {"max_length": 10**9}),))
+)
+@example(case=CheckpointCase("translation", ".safetensors", ops=(("json", 5, 100_000),)))
 def test_a_checkpoint_file_loads_or_is_refused_with_checkpoint_error(models, case):
     assert _allowed(models.check_checkpoint(case))
 
