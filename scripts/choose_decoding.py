@@ -45,7 +45,7 @@ def _score(report: dict, task: str) -> float:
 
 def _data_name(args: argparse.Namespace, count: int) -> str:
     if args.data_name:
-        return f"{args.data_name}, {count} items"
+        return f"{args.data_name}, {count} {'sentences' if args.src else 'images'}"
     if args.src:
         return f"{Path(args.src).name} / {Path(args.ref).name}, {count} sentences"
     split = f" split {'+'.join(args.split)}" if args.split_file else ""
