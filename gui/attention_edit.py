@@ -310,7 +310,9 @@ class AttentionEditor(QObject):
         if self._pending is not None:
             step, weights = self._pending
             self._pending = None
-            self.state.set_what_if(WhatIf(step=step, original=original, weights=weights))
+            what_if = WhatIf(step=step, original=original, weights=weights)
+            self.state.set_what_if(what_if)
+            self._on_snapshot_changed(self.state.snapshot)  # the diff of what is shown now
 
     def undo(self) -> None:
         what_if = self.state.what_if

@@ -211,11 +211,15 @@ class ModelWorker(QObject):
         session = self._require_session()
         self._cancel.clear()
         session.session.steps(cancel=self._cancel).run()
-        original, saved = session.snapshot(), session.session.save()
+        saved = session.session.save()
         session.session.edit_attention(at_step, weights)  # a refusal changes nothing
         self._before_edit = (session, saved)
+        self._emit(force=True)  # the first new token goes out first
+        edited = session.session.save()
+        session.session.restore(saved)  # the original's view record, then back (cheap)
+        original = session.snapshot()
+        session.session.restore(edited)
         self.whatIfBase.emit(original)
-        self._emit(force=True)
 
     @Slot(int)
     @guarded
