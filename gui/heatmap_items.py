@@ -74,6 +74,8 @@ class CoverageBar:
         self._step: int | None = None
         self._band = 1.0  # height of the bars' band, in rows: y from -band to 0
         self.under, self.over = UNDER_COVERED, OVER_COVERED
+        self._brushes = {band: QtGui.QBrush(QtGui.QColor(c)) for band, c in COLOURS.items()}
+        self._no_pen = pg.mkPen(None)
         self._bars = pg.BarGraphItem(x0=[], y0=[], width=[], height=[])
         self._bars.setZValue(5)
         plot_item.addItem(self._bars)
@@ -154,14 +156,14 @@ class CoverageBar:
         self._full.setPos(-BAR_GAP * self._band - space / HEIGHT_CAP)
         heights = np.clip(self._values / HEIGHT_CAP, 0.0, 1.0) * space
         heights = np.maximum(heights, 0.02)  # a zero still shows as a sliver
-        brushes = [QtGui.QBrush(QtGui.QColor(COLOURS[self.band(i)])) for i in range(count)]
+        brushes = [self._brushes[self.band(i)] for i in range(count)]
         self._bars.setOpts(
             x0=np.arange(count) + 0.15,
             y0=-BAR_GAP * self._band - heights,
             width=np.full(count, 0.7),
             height=heights,
             brushes=brushes,
-            pens=[pg.mkPen(None)] * count,
+            pens=[self._no_pen] * count,
         )
 
 
