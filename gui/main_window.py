@@ -35,6 +35,7 @@ from attnscope.gui.recent import RecentFiles
 from attnscope.gui.session_files import SessionFiles
 from attnscope.gui.snapshot_painter import SnapshotPainter
 from attnscope.gui.translate_view import TranslateWorkspace
+from attnscope.gui.window_settings import restore_window, save_window
 from attnscope.gui.worker_client import WorkerClient
 
 log = logging.getLogger(__name__)
@@ -429,25 +430,13 @@ class MainWindow(QMainWindow):
         show_about(self, self.menuBar())
 
     def _restore_settings(self) -> None:
-        geometry = self.settings.value("window/geometry")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        else:
-            self.resize(1280, 820)
-        state = self.settings.value("window/state")
-        if state is not None:
-            self.restoreState(state)
-        self.decode_settings.restore(self.settings)
-        source = self.settings.value("session/source", "", type=str)
-        if source:
-            self.translate_view.set_source(source)
+        restore_window(self, self.settings, **self._kept_views())
 
     def save_settings(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("session/source", self.translate_view.source())
-        self.decode_settings.save(self.settings)
-        self.settings.sync()
+        save_window(self, self.settings, **self._kept_views())
+
+    def _kept_views(self) -> dict:
+        return {"decode_settings": self.decode_settings, "translate_view": self.translate_view}
 
     def closeEvent(self, event) -> None:
         self.save_settings()
