@@ -68,3 +68,42 @@ def test_build_strategy_rejects_unknown_names_listing_valid_ones():
     object.__setattr__(config, "strategy", "viterbi")  # bypass validation on purpose
     with pytest.raises(ValueError, match="greedy, beam, sampling"):
         build_strategy(config)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"strategy": "beam", "beam_size": 10**8}, "beam_size must be an integer in 1..64"),
+        ({"max_length": 10**9}, "max_length must be an integer in 1..1,024"),
+        ({"min_length": 5000}, "min_length"),
+        ({"temperature": math.nan}, "temperature must be a finite number"),
+        ({"temperature": 1e-300}, "temperature"),
+        ({"temperature": 1e300}, "temperature"),
+        ({"seed": 2**70}, "seed"),
+        ({"top_k": 10**12}, "top_k"),
+        ({"alpha": 1e9}, "alpha"),
+        ({"block_ngram_repeat": 10**6}, "block_ngram_repeat"),
+        ({"max_length_ratio": math.inf}, "max_length_ratio"),
+        ({"topk_alternatives": 10**9}, "topk_alternatives"),
+    ],
+)
+def test_every_setting_has_an_upper_bound_named_in_the_refusal(changes, field):
+    with pytest.raises(ValueError, match=field):
+        DecodeConfig(**changes)
+
+
+def test_the_bounds_admit_the_apps_widest_settings():
+    DecodeConfig(strategy="beam", beam_size=64, n_best=64, max_length=1000, alpha=2.0)
+    DecodeConfig(strategy="sampling", temperature=0.05, seed=2**31 - 1, top_k=1000)
+    DecodeConfig(strategy="sampling", temperature=5.0, top_p=1.0)
+
+
+def test_from_dict_validates_values_and_names_unknown_settings():
+    config = DecodeConfig.from_dict({"strategy": "beam", "beam_size": 5, "alpha": 1.5})
+    assert (config.strategy, config.beam_size, config.alpha) == ("beam", 5, 1.5)
+    with pytest.raises(ValueError, match="unknown decoding settings: beams"):
+        DecodeConfig.from_dict({"beams": 5})
+    with pytest.raises(ValueError, match="must be a mapping"):
+        DecodeConfig.from_dict(["beam"])
+    with pytest.raises(ValueError, match="beam_size"):
+        DecodeConfig.from_dict({"strategy": "beam", "beam_size": 10**8})

@@ -144,3 +144,13 @@ def test_special_tokens_dict_round_trip():
         SpecialTokens.from_dict({"pad": 0, "mask": 4})
     with pytest.raises(ValueError, match="integers"):
         SpecialTokens.from_dict({"pad": "0"})
+
+
+def test_the_normalizers_longest_rewrite_is_read_from_the_model():
+    """NFKC (every tokenizer AttnScope trains) rewrites one character into at most 33 bytes
+    (U+FDFA); the bound that refuses hostile normalizers sits well above it."""
+    from attnscope.engine.tokenizers import MAX_REWRITE_BYTES, longest_rewrite
+
+    model = TextTokenizer.train(["hello world", "the cat"] * 5, vocab_size=20, num_threads=1)
+    assert longest_rewrite(model.to_bytes()) == 33 < MAX_REWRITE_BYTES
+    assert len(model.encode("\ufdfa" * 100)) > 100  # such text still tokenizes
