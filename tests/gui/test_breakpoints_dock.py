@@ -164,3 +164,19 @@ def test_a_hit_message_is_shown_as_text_not_markup(dock):
     assert shown.toPlainText() == "Stopped: covered < 0.30: '<unk>' (source 4)"
     dock.show_hit("")
     assert dock.hit_label.text() == ""
+
+
+def test_the_entropy_condition_asks_the_decode_for_step_entropies(
+    qtbot, window, tiny_translation_checkpoint
+):
+    load(qtbot, window, tiny_translation_checkpoint)
+    assert window.decode_config().step_entropy is False
+    window.breakpoints_dock.set_checked("entropy", True)
+    assert window.decode_config().step_entropy is True
+    window.breakpoints_dock.set_value("entropy", "threshold", 0.25)  # a random model is unsure
+    window.translate_view.set_source(SOURCE)
+    window.decode_actions.run.setChecked(True)
+    with qtbot.waitSignal(window.state.breakpointHitChanged, timeout=TIMEOUT):
+        window.toggle_run()
+    assert window.state.breakpoint_hit.condition == "entropy"
+    assert window.state.breakpoint_hit.step == 0  # the first step already exceeds 0.25 nats
