@@ -14,6 +14,13 @@ of ``load_checkpoint``)::
 The state dict is the file's top-level dict or its ``"state_dict"`` / ``"model"``
 entry; a ``module.`` prefix (DistributedDataParallel) is removed. Every problem
 raises ``CheckpointError`` naming the file and what is wrong.
+
+Nothing in these files is trusted: only torch.save's zip or legacy container
+reaches ``torch.load`` (a raw pickle is refused unread), the file is at most
+``MAX_STATE_DICT_BYTES``, a legacy pickle may not declare sizes beyond the
+file's, every tensor must own the bytes its shape claims (no zero strides),
+and the JSON config and a tokenizer it names must be regular files of bounded
+size (a FIFO or /dev/zero would hang or fill memory).
 """
 
 from __future__ import annotations

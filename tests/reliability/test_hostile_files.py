@@ -71,11 +71,12 @@ def test_a_tensor_declaring_a_terabyte_is_refused_from_the_header(
 def test_a_config_declaring_a_huge_model_is_refused_before_building_it(
     tiny_translation_checkpoint, tmp_path, monkeypatch
 ):
-    """The stored shapes are compared with the config on the meta device: no real model
-    (here ~11 GB) is ever allocated for a config that does not fit the file's tensors."""
+    """The parameters the config's sizes imply are compared with the stored tensors before
+    any model (here ~3 GB) is built, even on the meta device; sizes past the config's
+    bounds (hidden 30,000) are refused before that."""
     header, data = split_safetensors(tiny_translation_checkpoint.read_bytes())
     config = json.loads(header["__metadata__"]["model_config"])
-    config["decoder"]["hidden"] = 30_000  # a GRU of ~11 GB; the stored tensors are 32 wide
+    config["decoder"]["hidden"] = 16_000  # a GRU of ~3 GB; the stored tensors are 32 wide
     header["__metadata__"]["model_config"] = json.dumps(config)
     path = tmp_path / "huge-config.safetensors"
     path.write_bytes(join_safetensors(header, data))
@@ -89,9 +90,15 @@ def test_a_config_declaring_a_huge_model_is_refused_before_building_it(
         return real_build(model_config)
 
     monkeypatch.setattr(checkpoint_module, "build_model", guarded_build)
-    with pytest.raises(CheckpointError, match="does not fit its model config"):
+    with pytest.raises(CheckpointError, match="does not fit its model config: the config implies"):
         load_checkpoint(path)
-    assert built_on == ["meta"]
+    assert built_on == []
+    config["decoder"]["hidden"] = 30_000
+    header["__metadata__"]["model_config"] = json.dumps(config)
+    path.write_bytes(join_safetensors(header, data))
+    with pytest.raises(CheckpointError, match=r"decoder\.hidden must be an integer in 1\.\.16,384"):
+        load_checkpoint(path)
+    assert built_on == []
 
 
 def _drop(window, path) -> None:
