@@ -1,4 +1,4 @@
-"""Fuzz the three doors outside data comes in by: checkpoint files, text, pictures.
+"""Fuzz the doors outside data comes in by: checkpoint files, text, pictures, text files.
 
     nice -n 10 python benchmarks/fuzz.py [--examples 10000] [--targets checkpoint,text,image,text_file]
                                          [--seed 0] [--json OUT] [--keep DIR]
@@ -20,7 +20,14 @@ only: a failure is recorded and the run goes on, so the counts are complete):
   16-bit, palette, animated…), the same truncated or corrupted, headers
   declaring up to 65,535 × 65,535 pixels, raw arrays, into
   ``InferenceModel.caption``. Invariant: a ``Caption`` whose attention rows sum
-  to 1, or ``ImageInputError``.
+  to 1, or ``ImageInputError``. Odd paths too: a FIFO, a link to /dev/zero, a
+  link loop, a broken link (each refused saying what it is, never "does not
+  exist" and never blocking) and a picture whose name is not UTF-8.
+- ``text_file``: files of hostile lines (U+2028, NEL, form feed, record
+  separators inside lines; invalid UTF-8 and CESU-8; CRLF; gzip) into
+  ``read_text_lines`` and ``InferenceModel.translate_file``. Invariant: one
+  line read per newline, exactly the bad lines reported, one line out per
+  line in (benchmarks/fuzz_text_files.py).
 
 Prints one JSON object: per target the inputs tried, distinct inputs, how
 many were accepted / refused, the failures (with the input kept under
