@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from attnscope.engine.commands.common import (
@@ -11,8 +10,9 @@ from attnscope.engine.commands.common import (
     config_from_options,
     decode_config_from_args,
     fail,
+    progress_bar,
+    read_input_lines,
     recommended_decoding,
-    show_progress,
     translate_batch_or_lines,
 )
 from attnscope.engine.commands.translate_flags import (
@@ -30,6 +30,7 @@ from attnscope.engine.decode_record import (
     translation_record,
 )
 from attnscope.engine.errors import AttnScopeError
+from attnscope.engine.input_files import check_output_path, write_text_atomically
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config_from_options(args, text=True)  # bad options fail before the load
+        if args.output:
+            check_output_path(args.output, "-o")
         breakpoints = load_flags(args.flag)
         model = load_inference_model(args.checkpoint, device=args.device)
         if model.task != "translation":
@@ -71,17 +74,14 @@ def run(args: argparse.Namespace) -> int:
         config = decode_config_from_args(args, text=True, recommended=recommended_decoding(model))
         if breakpoints is not None:
             config = prepare_config(breakpoints, config, model, args.checkpoint)
-        if args.input:
-            with open(args.input, encoding="utf-8") as handle:
-                lines = handle.read().splitlines()
-        else:
-            lines = sys.stdin.read().splitlines()
+        lines = read_input_lines(args.input, "-i")
     except (AttnScopeError, ValueError, OSError) as exc:
         return fail(str(exc))
     context = distributed.init_distributed() if distributed.launched_by_torchrun() else None
     mine = distributed.shard_for_rank(list(enumerate(lines)), context)
     outputs, flagged = [], []  # flagged: per line, the names of the conditions that fired
     batch = max(args.batch_size, 1)
+    bar = progress_bar(len(mine), "lines", desc="translate")
     for start in range(0, len(mine), batch):
         for line, outcome in _translate_chunk(model, mine[start : start + batch], config):
             hits = flags_of(outcome, breakpoints, model.piece)
@@ -92,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
                 )
             else:
                 outputs.append(_as_text(outcome, align=args.align, flags=hits))
-        if args.input and sys.stderr.isatty():
-            show_progress(min(start + batch, len(mine)), len(mine))
+        bar.update(len(mine[start : start + batch]))
+    bar.close()
     ordered = distributed.gather_in_order(outputs, context)  # strings or JSON-ready records
     if breakpoints is not None:
         flagged = distributed.gather_in_order(flagged, context)
@@ -164,8 +164,8 @@ def _write(ordered: list[object], args: argparse.Namespace) -> int:
     if not args.output:
         sys.stdout.write(text)
         return 0
-    partial = f"{args.output}.partial"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(partial, args.output)
+    try:
+        write_text_atomically(args.output, text, "-o")
+    except AttnScopeError as exc:
+        return fail(str(exc))
     return 0
