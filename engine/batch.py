@@ -21,7 +21,7 @@ from attnscope.engine.decoding.step_loop import CancelFlag
 from attnscope.engine.errors import DecodeCancelled, InputTextError
 from attnscope.engine.images import ImageSource
 from attnscope.engine.inference_results import Caption, Translation
-from attnscope.engine.input_files import display_path, read_text_lines
+from attnscope.engine.input_files import check_output_path, display_path, read_text_lines
 from attnscope.engine.pieces import EOS_PIECE
 
 if TYPE_CHECKING:
@@ -114,6 +114,7 @@ def translate_file(
     renamed to ``out_path`` only at the end, so a stopped run never leaves
     a silently truncated output. Empty lines stay empty.
     """
+    check_output_path(out_path, "output file")  # a missing folder: one message, no work
     text = read_text_lines(src_path, what="source file")  # newline-only, bounded
     if text.replaced:
         log.warning("%s", text.replaced_note(display_path(src_path)))

@@ -122,6 +122,20 @@ def test_the_apps_file_translation_keeps_one_line_per_line(tiny_translation_chec
     assert out.read_bytes().count(b"\n") == len(lines)
 
 
+def test_the_apps_file_translation_refuses_an_unwritable_output_first(
+    tiny_translation_checkpoint, tmp_path
+):
+    from attnscope.engine.decoding import DecodeConfig
+    from attnscope.engine.inference import load_inference_model
+
+    src = _lines_file(tmp_path / "in.txt", [GOOD.encode()])
+    model = load_inference_model(tiny_translation_checkpoint, device="cpu")
+    for out in (tmp_path / "gone" / "out.txt", tmp_path):
+        with pytest.raises(DataError, match="output file"):
+            model.translate_file(str(src), str(out), DecodeConfig(max_length=6))
+    assert sorted(os.listdir(tmp_path)) == ["in.txt"]
+
+
 # -- option values: every decoding option, 23 values --------------------------------------------
 ABSURD_OPTIONS = [
     ("--beam", "100000000"),
