@@ -7,6 +7,8 @@ tooltips), ``to_dict()`` / ``from_dict(d)`` (``{"kind": name, **parameters}``)
 and ``check(trace, t)``: the message of a hit at position t of a
 ``HypothesisTrace``, or None. A check reads position t and the ones before it
 only, and fires once where the thing happens, not again at every later step.
+Messages count steps from 1, as the app's chips and the reference check do
+(``BreakpointHit.step`` and ``translate --flag``'s ``@N`` are 0-based indices).
 
 Conditions that read attention (``needs_attention``) never fire on a model
 without attention; their ``describe()`` says so.
@@ -103,7 +105,7 @@ class EntropyAbove(BreakpointCondition):
     def check(self, trace: HypothesisTrace, t: int) -> str | None:
         entropy = trace.entropies[t]
         if entropy > self.threshold:  # NaN (not recorded) never fires
-            return f"entropy {entropy:.2f} > {self.threshold:.2f} at step {t}"
+            return f"entropy {entropy:.2f} > {self.threshold:.2f} at step {t + 1}"
         return None
 
 
@@ -123,7 +125,7 @@ class LowProbability(BreakpointCondition):
     def check(self, trace: HypothesisTrace, t: int) -> str | None:
         prob = trace.probs[t]
         if prob < self.p:
-            return f"p({trace.piece(t)}) = {prob:.3f} < {self.p:.3f} at step {t}"
+            return f"p({trace.piece(t)}) = {prob:.3f} < {self.p:.3f} at step {t + 1}"
         return None
 
 
@@ -160,8 +162,8 @@ class RepeatedNgram(BreakpointCondition):
             return None
         words = " ".join(trace.piece(i) for i in range(t - self.n + 1, t + 1))
         return (
-            f"repeated {self.n}-gram {words} at step {t} (seen at steps "
-            f"{earlier}–{earlier + self.n - 1})"
+            f"repeated {self.n}-gram {words} at step {t + 1} (seen at steps "
+            f"{earlier + 1}–{earlier + self.n})"
         )
 
 
@@ -236,7 +238,7 @@ class UncoveredAtEos(BreakpointCondition):
         low = low[np.argsort(coverage[low], kind="stable")]  # least covered first
         how = "chosen" if chosen else "proposed"
         return (
-            f"eos {how} at step {t} with {low.size} source {'word' if words else 'token'}(s) "
+            f"eos {how} at step {t + 1} with {low.size} source {'word' if words else 'token'}(s) "
             f"covered < {self.threshold:.2f}: {_listed(trace, low, coverage, words=words)}"
         )
 
@@ -270,7 +272,7 @@ class OverCovered(BreakpointCondition):
         if over.size == 0:
             return None
         over = over[np.argsort(-now[over], kind="stable")]
-        return f"{_listed(trace, over, now)} covered > {self.tau:.2f} at step {t}"
+        return f"{_listed(trace, over, now)} covered > {self.tau:.2f} at step {t + 1}"
 
 
 @dataclass(frozen=True)
@@ -309,7 +311,7 @@ class NoEos(BreakpointCondition):
         limit = self.limit(trace.content)
         if t != limit or trace.tokens[t] == EOS_ID:
             return None
-        return f"no eos after {limit} tokens (source: {trace.content} tokens), step {t}"
+        return f"no eos after {limit} tokens (source: {trace.content} tokens), step {t + 1}"
 
 
 @dataclass(frozen=True)
@@ -341,7 +343,7 @@ class TokenProduced(BreakpointCondition):
 
     def check(self, trace: HypothesisTrace, t: int) -> str | None:
         if self.matches(trace, t):
-            return f"{trace.piece(t)} produced at step {t}"
+            return f"{trace.piece(t)} produced at step {t + 1}"
         return None
 
 

@@ -61,7 +61,7 @@ def test_entropy_fires_where_the_entropy_exceeds_the_threshold_and_never_unrecor
     (hit, _) = Breakpoints([EntropyAbove(3.0)]).scan(
         tokens, np.zeros(4), entropies, None, source_length=4
     )
-    assert hit.message == "entropy 3.50 > 3.00 at step 1"
+    assert hit.message == "entropy 3.50 > 3.00 at step 2"
 
 
 def test_low_probability_fires_on_unlikely_chosen_tokens_and_names_them():
@@ -71,7 +71,7 @@ def test_low_probability_fires_on_unlikely_chosen_tokens_and_names_them():
     (hit, _) = Breakpoints([LowProbability(0.2)]).scan(
         [A, B, C, D, E], np.log(probs), None, None, 4, labels=labels
     )
-    assert hit.message == "p('▁w5') = 0.100 < 0.200 at step 1"
+    assert hit.message == "p('▁w5') = 0.100 < 0.200 at step 2"
 
 
 def test_a_repeated_ngram_fires_where_each_repeat_starts_not_at_every_step_of_a_loop():
@@ -89,7 +89,7 @@ def test_a_repeat_message_names_the_ngram_and_where_it_was_seen():
         [A, B, C, A, B], np.zeros(5), None, None, 3, labels=labels
     )
     assert hit == BreakpointHit(
-        4, "repeated_ngram", "repeated 2-gram '▁a' '▁man' at step 4 (seen at steps 0–1)"
+        4, "repeated_ngram", "repeated 2-gram '▁a' '▁man' at step 5 (seen at steps 1–2)"
     )
 
 
@@ -136,7 +136,7 @@ def test_uncovered_at_eos_lists_the_least_covered_words():
         [A, EOS_ID], np.zeros(2), None, attention, 5, labels=labels
     )
     assert hit.message == (
-        "eos chosen at step 1 with 4 source word(s) covered < 0.60: '▁b' (source 1) 0.00, "
+        "eos chosen at step 2 with 4 source word(s) covered < 0.60: '▁b' (source 1) 0.00, "
         "'▁a' (source 0) 0.50, '▁c' (source 2) 0.50 and 1 more"
     )
 
@@ -316,11 +316,11 @@ def test_run_stops_at_the_step_a_condition_fires_and_resume_continues_past_it():
     loop = session.steps(stop=hook)
     loop.run()
     assert session.step_index == 5  # stopped right after step 4
-    assert loop.stopped == "repeated 2-gram token 4 token 5 at step 4 (seen at steps 0–1)"
+    assert loop.stopped == "repeated 2-gram token 4 token 5 at step 5 (seen at steps 1–2)"
     assert [(h.step, h.condition) for h in breakpoints.hits] == [(4, "repeated_ngram")]
     resumed = session.steps(stop=hook)
     resumed.run()
-    assert session.step_index == 7 and resumed.stopped == "token 8 produced at step 6"
+    assert session.step_index == 7 and resumed.stopped == "token 8 produced at step 7"
     session.steps(stop=hook).run()
     assert session.done and session.tokens == SEQUENCE
     assert [(h.step, h.condition) for h in breakpoints.hits] == [
@@ -361,7 +361,7 @@ def test_entropy_stops_a_session_that_records_it():
     loop = session.steps(stop=breakpoints.stop_hook(session))
     loop.run()
     assert session.history[0].entropy is not None
-    assert session.step_index == 1 and loop.stopped == "entropy 0.60 > 0.50 at step 0"
+    assert session.step_index == 1 and loop.stopped == "entropy 0.60 > 0.50 at step 1"
 
 
 def test_the_session_trace_follows_the_beams_leader_through_back_and_force():
@@ -421,7 +421,7 @@ def test_messages_name_pieces_and_source_words_of_an_open_session():
     breakpoints = Breakpoints([TokenProduced(piece="w6"), OverCovered(1.2)])
     hook = breakpoints.stop_hook(opened)
     messages = [hook(opened.step()) for _ in range(4)]
-    assert messages[2] == "'w6' produced at step 2"
+    assert messages[2] == "'w6' produced at step 3"
     assert "'▁ein' (source 0)" in " ".join(h.message for h in breakpoints.hits)
 
 
