@@ -25,6 +25,11 @@ class ImageInputError(AttnScopeError, ValueError):
     """An image cannot be read: not an image, truncated, corrupt or too large."""
 
 
+class MaskError(AttnScopeError, ValueError):
+    """An image what-if mask cannot be used: wrong shape or dtype, empty, covering the
+    whole picture, or an unknown fill."""
+
+
 class InputTextError(AttnScopeError, ValueError):
     """Text given to a model is unusable (for example empty or far too long)."""
 
@@ -54,6 +59,7 @@ __all__ = [
     "DeviceError",
     "ImageInputError",
     "InputTextError",
+    "MaskError",
     "SessionFileError",
     "TokenizerError",
 ]

@@ -25,6 +25,8 @@ from itertools import pairwise
 import numpy as np
 from PIL import Image, ImageFilter
 
+from attnscope.engine.errors import MaskError
+
 MASK_FILLS = ("grey", "blur", "noise")
 MID_GREY = (128, 128, 128)
 BLUR_RADIUS_SHARE = 0.08  # Gaussian sigma as a share of the longer side: strong
@@ -35,36 +37,36 @@ _BLUR_SMALL_RADIUS = 4.0  # the blur runs on a copy small enough for this radius
 def _image_shape(shape: Sequence[int]) -> tuple[int, int]:
     """(H, W) from an (H, W) or (H, W, C) shape, both positive."""
     if len(shape) not in (2, 3) or min(int(v) for v in shape[:2]) < 1:
-        raise ValueError(f"image shape must be (H, W) with positive sides, got {tuple(shape)}")
+        raise MaskError(f"image shape must be (H, W) with positive sides, got {tuple(shape)}")
     return int(shape[0]), int(shape[1])
 
 
 def check_mask(mask: np.ndarray, image_shape: Sequence[int]) -> np.ndarray:
     """``mask`` as a (H, W) bool array fitting ``image_shape``, neither empty nor all-covering.
 
-    Raises ValueError saying which rule a mask broke (wrong shape or dtype, no
+    Raises MaskError (a ValueError) saying which rule a mask broke (wrong shape or dtype, no
     pixel covered, every pixel covered).
     """
     height, width = _image_shape(image_shape)
     values = np.asarray(mask)
     if values.dtype != np.bool_:
-        raise ValueError(f"mask must be a bool array, got dtype {values.dtype}")
+        raise MaskError(f"mask must be a bool array, got dtype {values.dtype}")
     if values.shape != (height, width):
-        raise ValueError(
+        raise MaskError(
             f"mask of shape {values.shape} does not fit a picture of {height}x{width} pixels"
         )
     covered = int(values.sum())
     if covered == 0:
-        raise ValueError("the mask covers no pixel: draw a rectangle or paint over the picture")
+        raise MaskError("the mask covers no pixel: draw a rectangle or paint over the picture")
     if covered == values.size:
-        raise ValueError("the mask covers the whole picture: leave some of it visible")
+        raise MaskError("the mask covers the whole picture: leave some of it visible")
     return values
 
 
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:
     values = np.asarray(rgb)
     if values.dtype != np.uint8 or values.ndim != 3 or values.shape[2] != 3:
-        raise ValueError(
+        raise MaskError(
             f"picture must be an (H, W, 3) uint8 RGB array, got {values.dtype} {values.shape}"
         )
     return values
@@ -123,9 +125,9 @@ def mask_image(
     colour. Pixels outside ``mask`` are returned unchanged.
     """
     if fill not in MASK_FILLS:
-        raise ValueError(f"unknown mask fill {fill!r}; valid: {', '.join(MASK_FILLS)}")
+        raise MaskError(f"unknown mask fill {fill!r}; valid: {', '.join(MASK_FILLS)}")
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise MaskError(f"seed must be a non-negative int, got {seed!r}")
     picture = _check_rgb(rgb)
     hidden = check_mask(mask, picture.shape)
     out = picture.copy()

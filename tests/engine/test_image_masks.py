@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from attnscope.engine.errors import AttnScopeError, MaskError
 from attnscope.engine.image_masks import (
     MASK_FILLS,
     MID_GREY,
@@ -175,3 +176,12 @@ def test_random_cells_have_the_same_count_and_are_seeded():
 def test_check_mask_accepts_an_rgb_shape():
     mask = rect_mask((5, 5), 0, 0, 2, 2)
     assert np.array_equal(check_mask(mask, (5, 5, 3)), mask)
+
+
+def test_a_refused_mask_is_an_attnscope_error_so_the_app_says_it_without_a_traceback():
+    picture = np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(MaskError, match="does not fit") as refused:
+        mask_image(picture, np.ones((3, 3), bool), "grey")
+    assert isinstance(refused.value, AttnScopeError) and isinstance(refused.value, ValueError)
+    with pytest.raises(MaskError, match="valid: grey"):
+        mask_image(picture, np.eye(4, dtype=bool), "paint")

@@ -161,11 +161,15 @@ def test_bad_requests_get_one_message_and_change_nothing(qtbot, window, captione
     assert window.caption_view.what_if_panel.isHidden()
 
 
-def test_a_refused_request_in_the_worker_becomes_a_message(qtbot, window, captioner):
+def test_a_refused_request_in_the_worker_becomes_a_message(qtbot, window, captioner, caplog):
     load_captioner(qtbot, window, captioner)
     original = run_to_end(qtbot, window)
     bad = MaskedCaptionRequest(original.image, np.ones((3, 3), bool), "grey", 0, 0.0, serial=1)
+    caplog.set_level("INFO", logger="attnscope.gui.worker")
     with qtbot.waitSignal(window.client.worker.failed, timeout=TIMEOUT) as failed:
         window.client.recaption_masked(bad, window.state.decode_config)
     assert "does not fit a picture" in failed.args[0]
     assert window.state.snapshot is original
+    refused = [r for r in caplog.records if r.name == "attnscope.gui.worker"]
+    assert refused and "does not fit a picture" in refused[-1].getMessage()
+    assert all(r.exc_info is None for r in refused)  # a bad mask is said, not a traceback
