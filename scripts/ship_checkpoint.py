@@ -5,9 +5,10 @@
         --recommend strategy=beam --recommend beam_size=5 --recommend length_penalty=gnmt
 
 The weights are unchanged (re-saved through the engine, so a joint vocabulary is
-stored once); the app shows ``info["examples"][0]`` as the first source, and
-offers ``info["recommended_decoding"]`` (DecodeConfig fields, e.g. the beam and
-length penalty chosen on validation) under Decode > Use the model's recommended settings.
+stored once); the app shows ``info["examples"][0]`` as the first source, and the
+CLI and the app decode with ``info["recommended_decoding"]`` (DecodeConfig fields, e.g.
+the beam and length penalty chosen on validation) unless told otherwise. To change
+only the info of a shipped file, tensors untouched, use scripts/set_checkpoint_metadata.py.
 """
 
 from __future__ import annotations
