@@ -125,10 +125,13 @@ def read_bounded(stream: BinaryIO, name: str, max_bytes: int) -> bytes:
     DataError once it passes ``max_bytes`` (after decompression)."""
     head = stream.read(len(GZIP_MAGIC))
     if head != GZIP_MAGIC:
-        data = head + stream.read(max_bytes + 1 - len(head))
-        if len(data) > max_bytes:
-            raise DataError(f"{name} is larger than the {_size(max_bytes)} limit")
-        return data
+        parts, total = [head], len(head)
+        while chunk := stream.read(_CHUNK):  # in chunks: no max_bytes buffer up front
+            parts.append(chunk)
+            total += len(chunk)
+            if total > max_bytes:
+                raise DataError(f"{name} is larger than the {_size(max_bytes)} limit")
+        return b"".join(parts)
     return _gunzip_bounded(head, stream, name, max_bytes)
 
 

@@ -284,3 +284,16 @@ def test_gzip_members_and_damage(tmp_path):
     big.write_bytes(b"x" * 2048)
     with pytest.raises(DataError, match="larger than the 1,024 bytes limit"):
         input_files.read_text_lines(big, max_bytes=1024)
+
+
+def test_a_small_file_costs_no_limit_sized_buffer(tmp_path):
+    """The bound is checked while reading in chunks: a 2-line file must not reserve the
+    256 MiB limit up front (a sparse read buffer still counts against a shared machine)."""
+    small = _lines_file(tmp_path / "small.txt", [b"eins", b"zwei"])
+    tracemalloc.start()
+    try:
+        assert input_files.read_text_lines(small).lines == ["eins", "zwei"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * input_files.MiB, f"{peak:,} bytes"
