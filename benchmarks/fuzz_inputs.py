@@ -200,10 +200,9 @@ class FuzzModels:
         try:
             caption = self.captioner.caption(source, CAPTION_DECODE)
         except ImageInputError as exc:
+            # a FIFO, a device link or a loop must say what it is, not "does not exist"
             may_be_missing = case.kind != "odd_path" or case.mode in ("gone", "broken_link")
-            if not may_be_missing and "does not exist" in str(
-                exc
-            ):  # a FIFO or loop says what it is
+            if not may_be_missing and "does not exist" in str(exc):
                 raise InvariantViolation(f"{case.mode} reported as missing: {exc}") from exc
             return refusal(exc)
         _check_str(caption.text, "caption text")
