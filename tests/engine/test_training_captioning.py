@@ -1,5 +1,6 @@
 """Captioning training on a few generated images: cache, fine-tuning, trunk weights, checkpoint."""
 
+import pytest
 import torch
 from safetensors.torch import save_file
 from training_support import write_caption_dataset
@@ -47,6 +48,10 @@ def test_captioning_run_caches_features_and_saves_a_loadable_checkpoint(tmp_path
     assert checkpoint.task == "captioning"
     assert checkpoint.image_preprocess.size == (64, 64)
     assert checkpoint.info["metrics"]["cider"] == record["cider"]
+    choice = checkpoint.info["decoding_choice"]  # the grid ran on the dev images, CIDEr-D
+    assert choice["metric"] == "cider" and choice["data"].endswith("3 images")
+    assert checkpoint.info["recommended_decoding"]["max_length"] == choice["fixed"]["max_length"]
+    assert choice["grid"][0]["score"] == pytest.approx(record["cider"], abs=1e-4)  # greedy
 
 
 def test_features_path_equals_the_full_encoder():
