@@ -33,9 +33,10 @@ MAX_TRAINING_TEXT_BYTES = 1024 * MiB  # one training data file (decompressed)
 GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = MiB
 
+_FIFO = "a FIFO (named pipe)"
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
-    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISFIFO, _FIFO),
     (stat.S_ISCHR, "a character device"),
     (stat.S_ISBLK, "a block device"),
     (stat.S_ISSOCK, "a socket"),
@@ -97,16 +98,25 @@ def special_file_kind(path: str | os.PathLike) -> str | None:
     return next((kind for test, kind in _KINDS if test(mode)), "not a regular file")
 
 
-def open_regular_file(path: str | os.PathLike, what: str = "file") -> BinaryIO:
+def open_regular_file(
+    path: str | os.PathLike, what: str = "file", *, allow_pipe: bool = False
+) -> BinaryIO:
     """Open a regular file for reading, or raise DataError saying what ``path`` is.
 
     Opened non-blocking and checked again on the open descriptor, so a FIFO swapped
-    in after the first look neither blocks nor gets read.
+    in after the first look neither blocks nor gets read. ``allow_pipe``: a pipe the
+    user named on the command line (``-i <(zcat f.gz)``, ``-i /dev/stdin``) is read
+    like standard input, blocking until its writer closes it (the app never allows it).
     """
     name = display_path(path)
     kind = special_file_kind(path)
     if kind == "missing":
         raise DataError(f"cannot read {what} {name}: it does not exist")
+    if allow_pipe and kind == _FIFO:
+        try:
+            return open(path, "rb")  # the caller closes it
+        except OSError as exc:
+            raise DataError(f"cannot read {what} {name}: {exc.strerror or exc}") from exc
     if kind is not None:
         raise DataError(f"cannot read {what} {name}: it is {kind}, not a regular file")
     try:
@@ -193,12 +203,17 @@ def split_lines(data: bytes) -> TextLines:
 
 
 def read_text_lines(
-    path: str | os.PathLike, *, max_bytes: int | None = None, what: str = "file"
+    path: str | os.PathLike,
+    *,
+    max_bytes: int | None = None,
+    what: str = "file",
+    allow_pipe: bool = False,
 ) -> TextLines:
     """The lines of a text file (gzip accepted), bounded (``MAX_DECODE_INPUT_BYTES`` unless
-    ``max_bytes`` says otherwise) and split as the module says."""
+    ``max_bytes`` says otherwise) and split as the module says; ``allow_pipe`` as for
+    ``open_regular_file``."""
     name = display_path(path)
-    with open_regular_file(path, what) as stream:
+    with open_regular_file(path, what, allow_pipe=allow_pipe) as stream:
         return split_lines(read_bounded(stream, name, max_bytes or MAX_DECODE_INPUT_BYTES))
 
 

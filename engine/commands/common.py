@@ -234,7 +234,7 @@ def read_input_lines(path: str | None, option: str) -> list[str]:
     from attnscope.engine.input_files import display_path, read_stream_lines, read_text_lines
 
     if path:
-        text = read_text_lines(path, what=option)
+        text = read_text_lines(path, what=option, allow_pipe=True)  # -i <(cmd) works
     else:  # a replaced sys.stdin (tests, embedding) may be text only
         stdin = getattr(sys.stdin, "buffer", None) or io.BytesIO(sys.stdin.read().encode())
         text = read_stream_lines(stdin)

@@ -99,12 +99,33 @@ def test_the_cli_names_a_special_input_in_one_line(
     tiny_translation_checkpoint, captioner, tmp_path, capsys, kind
 ):
     path, what = _special(tmp_path, kind)
-    assert main(["translate", "-c", str(tiny_translation_checkpoint), "-i", str(path)]) == 2
-    err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and what in err
+    if kind != "fifo":  # a pipe named with -i is read like stdin: see the next test
+        assert main(["translate", "-c", str(tiny_translation_checkpoint), "-i", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and what in err
     assert main(["caption", "-c", str(captioner), "--max-length", "4", str(path)]) == 1
     out, err = capsys.readouterr()
     assert out == "" and what in err and "Traceback" not in err
+
+
+def test_a_pipe_named_on_the_command_line_is_read_like_stdin(
+    tiny_translation_checkpoint, tmp_path, capsys
+):
+    """`attnscope translate -i <(zcat f.gz)`: the shell hands over a pipe; it is read
+    (bounded, newline-only) until its writer closes it. The app never reads one."""
+    path, _ = _special(tmp_path, "fifo")
+
+    def write() -> None:
+        with open(path, "w", encoding="utf-8") as pipe:
+            pipe.write("ein mann .\nzwei hunde .\n")
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    args = ["translate", "-c", str(tiny_translation_checkpoint), "--max-length", "4"]
+    outcome = _within(60, lambda: main([*args, "-i", str(path)]))
+    writer.join(10)
+    assert outcome.get("value") == 0, outcome
+    assert len(capsys.readouterr().out.splitlines()) == 2
 
 
 # -- file names that are not UTF-8 -------------------------------------------------------------
