@@ -69,6 +69,8 @@ class DecodeRequests:
         self._opening_config = None  # the DecodeConfig of that session
         self._after_open: Callable[[], None] | None = None  # the Step/Run waiting for it
         self._font_warnings: set[str] = set()  # scripts already reported as without a font
+        self._restored = False  # a saved decode was restored since the model loaded
+        self._starts_over = False  # the shown decode is the one made on load: Step restarts
 
     # -- what is decoded --------------------------------------------------
     def current_source(self) -> Any:
@@ -162,6 +164,7 @@ class DecodeRequests:
     ) -> None:
         """Show ``source`` with decode settings ``values`` and retake a saved decode's steps
         (``plan``: see WorkerClient.replay); ``config``: the exact DecodeConfig to use."""
+        self._restored = True  # a restored decode wins over the one made on load
         self.inputs.show_source(source)
         self.inputs.set_decode_values(values)
         try:
@@ -181,6 +184,7 @@ class DecodeRequests:
         self.state.set_breakpoint_hit(None)  # so do a breakpoint's stop and a what-if
         self.state.set_what_if(None)
         self.opening, self._opening_config, self._after_open = True, key.config, None
+        self._starts_over = False
         request()
 
     def _warn_if_no_font(self, text: str) -> None:
@@ -190,15 +194,43 @@ class DecodeRequests:
         if message:
             self.inputs.show_message(message, "warning")
 
+    def decode_on_load(self) -> bool:
+        """Decode the source on screen to the end, so a newly loaded model's first screen
+        shows a translation (or caption) and its attention; True when it started.
+
+        Called once the model's settings (its recommended decoding) are on the panel.
+        Nothing happens when a saved decode was restored since the load (the autosave or
+        a session file wins) or there is nothing to decode. Step then starts over from
+        the first token, as on a fresh session.
+        """
+        source = self.inputs.current_source()
+        if self._restored or source is None or (isinstance(source, str) and not source.strip()):
+            return False
+        self.inputs.set_run_checked(True)
+        self.toggle_run()
+        self._starts_over = self.inputs.run_checked()  # unchecked: the request was refused
+        return self._starts_over
+
     # -- the decode buttons ---------------------------------------------------
     def step(self) -> None:
+        """One more step; after the decode made on load, the first step of a fresh one."""
+        starts_over, self._starts_over = self._starts_over, False
         if self.ensure_session():
             self.state.set_selected_step(None)
             self.state.set_breakpoint_hit(None)
-            self._send(self.client.step)
+            if starts_over and self.key is not None:
+                self.inputs.set_run_checked(False)  # the decode on load may still be running
+                self._send(self._step_afresh)
+            else:
+                self._send(self.client.step)
+
+    def _step_afresh(self) -> None:
+        self.client.reset()
+        self.client.step()
 
     def toggle_run(self) -> None:
         """Run when the Run action is checked (opening a session first), else pause."""
+        self._starts_over = False
         if not self.inputs.run_checked():
             self._after_open = None
             self.client.pause()
@@ -211,11 +243,13 @@ class DecodeRequests:
             self.inputs.set_run_checked(False)
 
     def back(self) -> None:
+        self._starts_over = False
         if self.key is not None:
             self.state.set_selected_step(None)
             self.client.back()
 
     def reset(self) -> None:
+        self._starts_over = False
         if self.key is not None:
             self.state.set_selected_step(None)
             self.state.set_breakpoint_hit(None)
@@ -224,6 +258,7 @@ class DecodeRequests:
 
     def force(self, token_id: int, step: int) -> None:
         """Replace step ``step``'s token and let the decode continue live."""
+        self._starts_over = False
         self.state.set_selected_step(None)
         self.client.force(token_id, step)
         self.inputs.set_run_checked(True)
@@ -278,4 +313,5 @@ class DecodeRequests:
 
     def forget(self) -> None:
         """A new model: the next request opens a new session."""
+        self._restored = self._starts_over = False
         self.state.set_session_key(None)

@@ -19,21 +19,44 @@ EXPORTS = (
     ("Heat map as PNG…", "PNG image (*.png)", ".png", "heatmap_png"),
     ("Heat map as SVG…", "SVG image (*.svg)", ".svg", "heatmap_svg"),
     ("Attention matrix as CSV…", "CSV (*.csv)", ".csv", "matrix_csv"),
-    ("Attention matrix as NumPy…", "NumPy array (*.npy)", ".npy", "matrix_npy"),
+    ("Attention matrix as NumPy (T, heads, S)…", "NumPy array (*.npy)", ".npy", "matrix_npy"),
     ("Word alignment (Pharaoh)…", "Text (*.txt)", ".txt", "alignment_txt"),
     ("Whole decode as JSON…", "JSON (*.json)", ".json", "decode_json"),
 )
+# what each entry writes, as its tooltip and status tip
+EXPORT_TIPS = {
+    "heatmap_png": "The heat map as shown (the chosen beam hypothesis, if any) as a PNG picture",
+    "heatmap_svg": "The heat map as shown (the chosen beam hypothesis, if any) as an SVG drawing",
+    "matrix_csv": "The shown matrix (one head or the mean of heads): a row per target token, "
+    "a column per source token",
+    "matrix_npy": "The shown hypothesis's attention, float32 of shape (T, heads, S): "
+    "T target steps, every head, S source tokens (the CSV has the shown head or the mean)",
+    "alignment_txt": "Word links of the shown hypothesis, read off its attention (Pharaoh i-j)",
+    "decode_json": "The whole decode (best hypothesis, n-best, every step's candidates)",
+}
 
 
-def word_alignment(snapshot) -> str | None:
-    """The shown translation's word links in Pharaoh format, None without attention."""
+def shown_hypothesis(snapshot, node_id: int | None) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """(attention (T, heads, S) or None, target pieces) of what the heat map shows: the beam
+    node ``node_id``'s hypothesis when one was chosen in the beam tree, else the decode's."""
+    tree = snapshot.tree
+    if node_id is None or tree is None or snapshot.node_attention is None:
+        return snapshot.attention, tuple(snapshot.target_pieces)
+    if not 0 < node_id < len(tree):
+        return snapshot.attention, tuple(snapshot.target_pieces)
+    path = tree.path(node_id)
+    return snapshot.node_attention[path], tuple(snapshot.node_pieces[n] for n in path)
+
+
+def word_alignment(snapshot, node_id: int | None = None) -> str | None:
+    """The shown translation's word links in Pharaoh format (beam node ``node_id``'s when
+    one is chosen), None without attention."""
     from attnscope.engine.alignment import hard_alignment, pharaoh
 
-    if snapshot.attention is None or not snapshot.source_pieces:
+    attention, target_pieces = shown_hypothesis(snapshot, node_id)
+    if attention is None or not snapshot.source_pieces:
         return None
-    return pharaoh(
-        hard_alignment(snapshot.attention, snapshot.source_pieces, snapshot.target_pieces)
-    )
+    return pharaoh(hard_alignment(attention, snapshot.source_pieces, target_pieces))
 
 
 def decode_record(state: DecodeState, *, image: str | None = None, image_path=None) -> dict:
@@ -61,7 +84,9 @@ class Exporter:
     """Writes the shown decode in each format; every method takes the target path.
 
     ``ask_and_export`` asks where first (a File > Export entry); ``parent`` is the
-    dialog's parent and ``show_message`` tells the user how it went.
+    dialog's parent and ``show_message`` tells the user how it went. The attention
+    written is what the heat map shows: after ``show_node`` (a hypothesis chosen in the
+    beam tree) that hypothesis's, until the next snapshot redraws the decode's own.
     """
 
     def __init__(
@@ -76,6 +101,15 @@ class Exporter:
         self.heatmap = heatmap
         self.parent = parent
         self.show_message = show_message
+        self.node_id: int | None = None  # the beam hypothesis the heat map shows, if chosen
+        state.snapshotChanged.connect(self._on_snapshot_changed)
+
+    def show_node(self, node_id: int) -> None:
+        """The heat map now shows beam node ``node_id``'s hypothesis (the beam tree's pick)."""
+        self.node_id = node_id
+
+    def _on_snapshot_changed(self, _snapshot) -> None:
+        self.node_id = None  # a new snapshot is drawn as the decode's own hypothesis
 
     def _matrix(self) -> np.ndarray:
         return self.heatmap.matrix()
@@ -93,12 +127,13 @@ class Exporter:
         )
 
     def matrix_npy(self, path: str) -> None:
-        attention = self.state.snapshot.attention
+        """(T, heads, S) float32: the shown hypothesis's attention, every head."""
+        attention, _ = shown_hypothesis(self.state.snapshot, self.node_id)
         exports.export_matrix_npy(attention if attention is not None else self._matrix(), path)
 
     def alignment_txt(self, path: str) -> None:
         """One line: ``source-target`` word links read off the attention."""
-        links = word_alignment(self.state.snapshot)
+        links = word_alignment(self.state.snapshot, self.node_id)
         if links is None:
             raise ValueError("this model has no attention to read word alignments from")
         Path(path).write_text(links + "\n", encoding="utf-8")
@@ -107,10 +142,12 @@ class Exporter:
         exports.export_decode_json(decode_record(self.state), path)
 
     def add_actions(self, menu: QMenu) -> None:
-        """One File > Export entry per format."""
+        """One File > Export entry per format, each saying what it writes in its tooltip."""
+        menu.setToolTipsVisible(True)
         for label, file_filter, suffix, method in EXPORTS:
             action = QAction(label, menu)
-            action.setStatusTip(f"Export: {label.rstrip('…').lower()}")
+            action.setStatusTip(EXPORT_TIPS[method])
+            action.setToolTip(EXPORT_TIPS[method])
             action.triggered.connect(
                 lambda _=False, f=file_filter, s=suffix, m=method: self.ask_and_export(f, s, m)
             )

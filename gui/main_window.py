@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
 
 from attnscope.gui.autosave import SessionAutosave
 from attnscope.gui.caption_view import CaptionWorkspace
-from attnscope.gui.debugger import Debugger
 from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel
 from attnscope.gui.decode_inputs import WorkspaceInputs
 from attnscope.gui.decode_requests import DecodeRequests
@@ -26,15 +25,14 @@ from attnscope.gui.decode_state import DecodeState
 from attnscope.gui.device_menu import DeviceChoice
 from attnscope.gui.file_translation import FileTranslation
 from attnscope.gui.frame_scheduler import FrameScheduler
-from attnscope.gui.image_what_if import ImageWhatIf
 from attnscope.gui.menus import WindowCommands, WindowMenus
 from attnscope.gui.message_bar import MessageBar
 from attnscope.gui.model_panel import ModelPanel
 from attnscope.gui.panels import AnalysisDocks
 from attnscope.gui.recent import RecentFiles
-from attnscope.gui.session_files import SessionFiles
 from attnscope.gui.snapshot_painter import SnapshotPainter
 from attnscope.gui.translate_view import TranslateWorkspace
+from attnscope.gui.window_parts import DebugTools
 from attnscope.gui.window_settings import restore_window, save_window
 from attnscope.gui.worker_client import WorkerClient
 
@@ -81,16 +79,9 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self.shutdown_timeout_ms = 2000  # closing waits this long for the worker
         self.autosave = self._build_autosave()
-        self.session_files = SessionFiles(  # after the autosave: its replay goes first
-            self.state,
-            self.client,
-            self.requests,
-            views=(self.translate_view, self.caption_view, self.workspaces),
-            load_checkpoint=self.load_checkpoint,
-            show_message=self.show_message,
-            parent=self,
+        self.session_files = self.debug_tools.add_session_files(  # after the autosave
+            self.load_checkpoint, self.menus.file_menu, self.menus.export_menu.menuAction()
         )
-        self.session_files.add_to_menu(self.menus.file_menu, self.menus.export_menu.menuAction())
 
     # -- construction --------------------------------------------------
     def _build_views(self) -> None:
@@ -160,24 +151,20 @@ class MainWindow(QMainWindow):
             bar.addPermanentWidget(widget)
 
     def _build_debugger(self) -> None:
-        """Breakpoints dock, stops, raw scores and the attention what-if (gui/debugger.py)."""
-        self.debugger = Debugger(
+        """Breakpoints, stops, raw scores, the what-ifs and session files (window_parts.py)."""
+        self.debug_tools = tools = DebugTools(
             self.state,
             self.client,
             self.requests,
-            translate_view=self.translate_view,
+            views=(self.translate_view, self.caption_view, self.workspaces),
             settings=self.settings,
             select_step=self.select_step,
             show_message=self.show_message,
             parent=self,
         )
+        self.debugger, self.image_what_if = tools.debugger, tools.image_what_if
         self.breakpoints_dock = self.debugger.dock
-        self.docks["breakpoints"] = self._dock(
-            "Breakpoints", self.breakpoints_dock, Qt.RightDockWidgetArea
-        )
-        self.tabifyDockWidget(self.docks["candidates"], self.docks["breakpoints"])
-        self.docks["candidates"].raise_()  # a tab beside the candidates, not a column
-        self.statusBar().insertPermanentWidget(0, self.debugger.hit_label, 1)
+        self.docks["breakpoints"] = tools.add_breakpoints_dock(self.docks["candidates"])
 
     def _decode_inputs(self) -> WorkspaceInputs:
         return WorkspaceInputs(
@@ -234,6 +221,7 @@ class MainWindow(QMainWindow):
         self.reference_check, self.device_menu = menus.reference_check, menus.device_menu
         self.device_group = menus.device_menu.group
         self.analysis.beam_tree.nodeSelected.connect(self.captioning.show_beam_node)
+        self.analysis.beam_tree.nodeSelected.connect(self.exporter.show_node)  # exports follow
 
     def _build_autosave(self) -> SessionAutosave:
         autosave = SessionAutosave(
@@ -259,14 +247,6 @@ class MainWindow(QMainWindow):
         # bound methods only: a lambda would run in the worker's thread
         worker.cancelled.connect(self._on_worker_cancelled)
         worker.busy.connect(self._on_busy_changed)
-        self.image_what_if = ImageWhatIf(
-            self.state,
-            self.caption_view,
-            client=self.client,
-            worker=worker,
-            show_message=self.show_message,
-            parent=self,
-        )
 
     # -- model loading -----------------------------------------------
     def load_checkpoint(self, path: str | Path, *, after_paint: bool = False) -> None:
@@ -304,7 +284,8 @@ class MainWindow(QMainWindow):
         if summary.task == "translation" and not self.translate_view.source().strip():
             self.translate_view.set_source(summary.examples[0] if summary.examples else "")
         self.captioning.model_loaded()
-        self.modelLoaded.emit(summary)
+        self.modelLoaded.emit(summary)  # the autosave may restore the last decode here
+        self.requests.decode_on_load()  # else the first screen shows a decode, not nothing
 
     def _workspace_for(self, task: str) -> QWidget:
         views = {"translation": self.translate_view, "captioning": self.caption_view}

@@ -21,6 +21,9 @@ class RecordingClient:
 @pytest.fixture
 def requests(qtbot, window, tiny_translation_checkpoint):
     load(qtbot, window, tiny_translation_checkpoint)
+    # the example decoded on load (test_first_screen.py) finishes; these tests start afresh
+    qtbot.waitUntil(lambda: window.state.snapshot is not None and window.state.snapshot.done)
+    window.requests.forget()
     window.translate_view.set_source(SOURCE)
     window.requests.client = RecordingClient()
     return window.requests
