@@ -11,6 +11,7 @@ from typing import Any
 
 from attnscope.engine.decode_record import json_line
 from attnscope.engine.decoding import DecodeConfig
+from attnscope.engine.decoding import config as decoding_config
 from attnscope.engine.errors import AttnScopeError
 
 # DecodeConfig field -> the options that set it; unless --no-recommended, a field comes from
@@ -25,15 +26,17 @@ RECOMMENDABLE = {
 }
 # option -> (lowest, highest) value accepted: beyond these a decode runs out of memory,
 # crashes inside torch or means nothing (a temperature of 1e-300 is greedy with NaNs)
+# The decoding options' bounds are DecodeConfig's (engine/decoding/config.py), checked here
+# first so the refusal names the option the user typed.
 OPTION_BOUNDS: dict[str, tuple[float, float]] = {
-    "--beam": (0, 256),
-    "--n-best": (1, 256),
+    "--beam": (0, decoding_config.MAX_BEAM),
+    "--n-best": (1, decoding_config.MAX_BEAM),
     "--temperature": (0.01, 100.0),
-    "--top-k": (0, 1_000_000),
+    "--top-k": (0, decoding_config.MAX_TOKENS_OPTION),
     "--top-p": (0.0, 1.0),
-    "--seed": (0, 2**63 - 1),
-    "--max-length": (1, 4096),
-    "--alpha": (0.0, 10.0),
+    "--seed": (0, decoding_config.MAX_SEED),
+    "--max-length": (1, decoding_config.MAX_LENGTH),
+    "--alpha": (0.0, decoding_config.MAX_PENALTY),
     "--batch-size": (1, 4096),
 }
 OPTION_DEFAULTS = {
