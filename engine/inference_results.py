@@ -62,6 +62,8 @@ class SessionSnapshot:
                     (n, heads, S) and ``node_pieces`` per node id
     grid:           (h, w) for captioning (S = h·w), None for text
     image:          (H, W, 3) uint8 picture being captioned, None for text
+    interventions:  the session's forced tokens and attention edits (ForceToken,
+                    AttentionEdit), in step order: what a session file saves
     """
 
     source_text: str
@@ -80,6 +82,7 @@ class SessionSnapshot:
     best_node: int = 0
     grid: tuple[int, int] | None = None
     image: np.ndarray | None = None
+    interventions: tuple = ()
 
 
 @dataclass(frozen=True)

@@ -151,6 +151,7 @@ def build_snapshot(opened: OpenSession, *, step_ms: Iterable[float] = ()) -> Ses
         best_node=int(best.node_id),
         grid=opened.grid,
         image=opened.image,
+        interventions=session.interventions(),
         **tree_parts,
     )
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QSettings, Signal
+from PySide6.QtCore import QSettings, QSignalBlocker, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -257,6 +257,32 @@ class BreakpointsDock(QWidget):
         from attnscope.engine.debugger.breakpoints import condition_from_dict
 
         return tuple(condition_from_dict(d) for d in self.condition_dicts())
+
+    def set_conditions(self, conditions: Iterable[Mapping[str, Any]]) -> None:
+        """Check exactly ``conditions`` (their ``to_dict`` form, e.g. a session file's) with
+        their values, every other row unchecked; one ``changed`` at the end. A kind the
+        dock has no row for is skipped (logged); of two of one kind the last wins."""
+        by_kind = {}
+        for condition in conditions:
+            if condition.get("kind") in self.checks:
+                by_kind[condition["kind"]] = condition
+            else:
+                log.info("no dock row for breakpoint %r; not shown", condition.get("kind"))
+        widgets = [*self.checks.values(), *self.fields.values()]
+        blockers = [QSignalBlocker(widget) for widget in widgets]
+        for row in ROWS:
+            condition = by_kind.get(row.kind)
+            self.checks[row.kind].setChecked(condition is not None)
+            for param in row.params if condition is not None else ():
+                value = condition.get(param.key)
+                field = self.fields[row.kind, param.key]
+                if isinstance(field, QLineEdit):
+                    field.setText("" if value is None else str(value))
+                elif value is not None:
+                    field.setValue(int(value) if param.kind == "int" else float(value))
+        for blocker in blockers:
+            blocker.unblock()
+        self._on_edited()
 
     def set_checked(self, kind: str, on: bool) -> None:
         if kind not in self.checks:

@@ -101,6 +101,11 @@ class Debugger(QObject):
         self.state.set_breakpoints(self.dock.condition_dicts())
         self._sync_coverage_bands()
 
+    def restore_breakpoints(self, conditions) -> None:
+        """Put an opened session's conditions (engine objects) into the dock, which sends
+        them to the worker and keeps them in the settings as any edit does."""
+        self.dock.set_conditions([condition.to_dict() for condition in conditions])
+
     def _sync_coverage_bands(self) -> None:
         """The coverage bar's colours follow the dock's uncovered and over-covered limits."""
         under = self.dock.value("uncovered_at_eos", "threshold")

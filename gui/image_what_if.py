@@ -29,6 +29,7 @@ from attnscope.engine.image_masks import attended_mask, check_mask
 from attnscope.gui.decode_state import DecodeState
 
 CHANGED_STYLE = "background:#ffe08a; border-radius:3px; padding:0 2px;"
+MASK_SEED = 0  # the noise fill's seed: fixed, so a saved masked session replays exactly
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,6 +192,7 @@ class ImageWhatIf(QtCore.QObject):
         self.result: MaskedCaption | None = None  # the last finished re-caption
         self.diff: DecodeDiff | None = None
         self.fill_used = ""
+        self.mask_used: np.ndarray | None = None  # (H, W) bool of the last re-caption
         self.shown_ms: float | None = None  # request -> first token drawn in the GUI thread
         view.mask_bar.recaptionRequested.connect(self.recaption)
         view.mask_bar.maskWordRequested.connect(self.mask_selected_word)
@@ -219,7 +221,7 @@ class ImageWhatIf(QtCore.QObject):
             return False
         fill = self.view.mask_bar.fill()
         request = MaskedCaptionRequest(
-            snapshot.image, mask, fill, 0, requested_at, next(self._serials)
+            snapshot.image, mask, fill, MASK_SEED, requested_at, next(self._serials)
         )
         self._pending = request
         self.view.mask_bar.set_busy(True)
@@ -278,7 +280,7 @@ class ImageWhatIf(QtCore.QObject):
         if original is None or original.image is not request.picture:
             self.view.what_if_panel.hide()  # the picture changed meanwhile
             return
-        self.result, self.fill_used = result, request.fill
+        self.result, self.fill_used, self.mask_used = result, request.fill, request.mask
         self.diff = caption_diff(original, result.snapshot)
         self.view.show_masked_decode(result.snapshot)
         self.view.what_if_panel.show_result(result, self.diff, request.fill)
@@ -289,6 +291,16 @@ class ImageWhatIf(QtCore.QObject):
             self._pending = None
             self.view.mask_bar.set_busy(False)
             self.view.what_if_panel.show_failure(message)
+
+    def shown_masked(self) -> tuple | None:
+        """(the masked re-caption's snapshot, its ImageMask) while the view shows it, else
+        None: what Save session writes then (gui/session_files.py)."""
+        if self.result is None or self.mask_used is None or not self.view.showing_masked():
+            return None
+        from attnscope.engine.interventions import ImageMask
+
+        mask = ImageMask(mask=self.mask_used, fill=self.fill_used, seed=MASK_SEED)
+        return self.result.snapshot, mask
 
     def _on_show_masked_requested(self, masked: bool) -> None:
         if masked and self.result is not None:

@@ -1,18 +1,25 @@
-"""Helpers of gui/session_files.py: a background job with progress, and a picture as a file.
+"""Helpers of gui/session_files.py: a background job, what a save writes, a picture as a file.
 
 ``BackgroundJob`` runs a function in a Python thread (reading a session zip,
 hashing a checkpoint, writing a session) and reports its progress and outcome
-as queued signals in the GUI thread. ``picture_file`` puts a session's stored
-picture on disk, since the caption view and the autosave take picture paths.
+as queued signals in the GUI thread. ``SaveRequest`` is what the GUI thread
+gathers of the shown decode (plain data, no torch); ``live_session_writer``
+hashes the checkpoint and writes the file from it in that thread.
+``picture_bytes`` gives the original bytes of the captioned picture, and
+``picture_file`` puts a session's stored picture on disk, since the caption view
+and the autosave take picture paths. ``describe_interventions`` is the sentence
+that lists what an opened session replayed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +59,92 @@ def picture_file(name: str, data: bytes) -> Path:
             stream.write(data)
         os.replace(temp, path)
     return path
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    """The shown decode as the GUI thread gathers it for Save session (plain data).
+
+    interventions: engine.interventions objects (forced tokens, attention edits, the
+    ImageMask of a masked re-caption); breakpoints: the dock's condition dicts;
+    picture: (file name, original bytes) for a caption, None for a translation.
+    """
+
+    snapshot: Any  # the SessionSnapshot saved
+    task: str
+    checkpoint: str  # its path; hashed in the background
+    settings: Any  # the DecodeConfig the decode used
+    text: str | None
+    picture: tuple[str, bytes] | None
+    interventions: tuple = ()
+    breakpoints: tuple[dict, ...] = ()
+    reference: str | None = None
+    report: Any = None
+
+
+def live_session_writer(path: Path, request: SaveRequest) -> Callable:
+    """The background work that hashes the checkpoint and writes ``request`` to ``path``."""
+
+    def work(progress):
+        from attnscope.engine.debugger.breakpoints import condition_from_dict
+        from attnscope.engine.session_file import (
+            SessionInput,
+            session_from_snapshot,
+            write_session_file,
+        )
+        from attnscope.engine.session_replay import checkpoint_ref
+
+        if request.picture is None:
+            source = SessionInput(text=request.text)
+        else:
+            source = SessionInput(image_name=request.picture[0], image_bytes=request.picture[1])
+        session = session_from_snapshot(
+            request.snapshot,
+            task=request.task,
+            checkpoint=checkpoint_ref(request.checkpoint, progress),
+            settings=request.settings,
+            source=source,
+            interventions=request.interventions,
+            breakpoints=tuple(condition_from_dict(d) for d in request.breakpoints),
+            reference=request.reference,
+            report=request.report,
+        )
+        return write_session_file(path, session)
+
+    return work
+
+
+def stored_session_writer(path: Path, session) -> Callable:
+    """The background work that writes an opened, read-only session again as it is."""
+
+    def work(progress):
+        from attnscope.engine.session_file import write_session_file
+
+        return write_session_file(path, session)
+
+    return work
+
+
+def picture_bytes(shown: str, chosen: object, chosen_name: str) -> tuple[str, bytes]:
+    """(file name, original bytes) of the captioned picture: the file the snapshot names
+    (``shown``), else the caption view's choice (path, encoded bytes or pasted pixels)."""
+    source = shown if os.path.isfile(shown) else chosen
+    if isinstance(source, str | os.PathLike):
+        return Path(source).name, Path(source).read_bytes()
+    if isinstance(source, bytes | bytearray):
+        return chosen_name or "picture", bytes(source)
+    if source is None:
+        raise ValueError("the picture of this caption is no longer available")
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(source).save(buffer, format="PNG")  # a pasted picture
+    return "pasted-picture.png", buffer.getvalue()
+
+
+def describe_interventions(items: Sequence) -> str:
+    """What an opened session replayed, for its message ("" when nothing):
+    " Replayed: step 1: token 10 forced; step 3: attention edited (…)."."""
+    if not items:
+        return ""
+    return " Replayed: " + "; ".join(item.describe() for item in items) + "."

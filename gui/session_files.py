@@ -2,9 +2,14 @@
 
 Saving writes the shown decode (engine/session_file.py): the decode record, the
 input (text, or the picture's original bytes), the settings the decode used,
-every intervention and breakpoint the window's parts report through the
-``interventions`` and ``breakpoints`` callables, and the checkpoint's path,
-size and sha256.
+its interventions, the Breakpoints dock's conditions (the ``breakpoints``
+callable) and the checkpoint's path, size and sha256. The forced tokens and
+attention edits are the worker session's own (``SessionSnapshot.interventions``).
+When the caption view shows a masked re-caption (the ``masked_decode`` callable
+gives it), that decode is saved with its ``ImageMask`` and the original picture:
+opening masks the picture again before encoding and replays the masked caption,
+so the replay check compares like with like. With the original shown, the
+original is saved and the mask, not part of that decode, is not.
 
 Opening reads and validates the file, finds its checkpoint (the stored path;
 when it has moved the user is asked to locate it), checks its size and sha256,
@@ -23,7 +28,6 @@ nothing here imports torch on the GUI thread.
 from __future__ import annotations
 
 import dataclasses
-import io
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -36,7 +40,15 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QStackedWidget
 from attnscope.gui.caption_view import CaptionWorkspace
 from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.decode_state import DecodeState
-from attnscope.gui.session_file_jobs import BackgroundJob, picture_file
+from attnscope.gui.session_file_jobs import (
+    BackgroundJob,
+    SaveRequest,
+    describe_interventions,
+    live_session_writer,
+    picture_bytes,
+    picture_file,
+    stored_session_writer,
+)
 from attnscope.gui.translate_view import TranslateWorkspace
 from attnscope.gui.worker_client import WorkerClient
 
@@ -51,10 +63,10 @@ SAVE_KEY, OPEN_KEY = "Ctrl+Shift+S", "Ctrl+Shift+L"
 class SessionFiles(QObject):
     """Save and open session files for one window's DecodeState.
 
-    ``interventions`` and ``breakpoints``: callables the what-if and breakpoint parts
-    set, returning what the shown decode has (forced tokens come from the snapshot
-    itself); what an opened file restores is announced by ``interventionsRestored``
-    and ``breakpointsRestored``.
+    ``breakpoints``: a callable giving the conditions (dicts) to save; ``masked_decode``:
+    one giving (snapshot, ImageMask) while a masked re-caption is shown, else None.
+    What an opened file restores is announced by ``interventionsRestored`` (engine
+    interventions) and ``breakpointsRestored`` (engine conditions).
     """
 
     saved = Signal(str)  # the file written
@@ -80,8 +92,8 @@ class SessionFiles(QObject):
         self.translate_view, self.caption_view, self._workspaces = views
         self._load_checkpoint, self._show_message = load_checkpoint, show_message
         self.status_bar, self._dialog_parent = parent.statusBar(), parent
-        self.interventions: Callable[[], Sequence] = tuple
-        self.breakpoints: Callable[[], Sequence] = tuple
+        self.breakpoints: Callable[[], Sequence[dict]] = tuple
+        self.masked_decode: Callable[[], tuple | None] = lambda: None
         self._job = 0  # a newer save or open makes older background results stale
         self._opening = None  # the SessionFile being opened
         self._checkpoint_path: str | None = None  # where its verified checkpoint is
@@ -190,70 +202,41 @@ class SessionFiles(QObject):
         self._run(work, self._on_saved, self._on_save_failed, f"Saving {path.name}")
 
     def _stored_writer(self, path: Path) -> Callable:
-        session = self._stored[0]
-
-        def work(progress):
-            from attnscope.engine.session_file import write_session_file
-
-            return write_session_file(path, session)
-
-        return work
+        return stored_session_writer(path, self._stored[0])
 
     def _live_writer(self, path: Path) -> Callable:
         """Gather the shown decode on the GUI thread; hash and write in the background."""
-        state, snapshot = self.state, self.state.snapshot
-        checkpoint, task = state.summary.path, state.summary.task
+        state = self.state
         settings = state.decode_config or self.requests.config
         if settings is None:
             raise ValueError("the decode's settings are not known yet; step it once")
-        text, picture = (
-            (snapshot.source_text, None) if task == "translation" else (None, self._picture())
+        masked = self.masked_decode()
+        if masked is not None:
+            snapshot, interventions = masked[0], (masked[1],)
+        else:
+            snapshot = state.snapshot
+            interventions = tuple(snapshot.interventions)
+        task = state.summary.task
+        request = SaveRequest(
+            snapshot=snapshot,
+            task=task,
+            checkpoint=state.summary.path,
+            settings=settings,
+            text=snapshot.source_text if task == "translation" else None,
+            picture=None if task == "translation" else self._picture(),
+            interventions=interventions,
+            breakpoints=tuple(self.breakpoints()),
+            reference=state.reference,
+            report=state.report,
         )
-        interventions, breakpoints = tuple(self.interventions()), tuple(self.breakpoints())
-        reference, report = state.reference, state.report
-
-        def work(progress):
-            from attnscope.engine.session_file import (
-                SessionInput,
-                session_from_snapshot,
-                write_session_file,
-            )
-            from attnscope.engine.session_replay import checkpoint_ref
-
-            if text is not None:
-                source = SessionInput(text=text)
-            else:
-                source = SessionInput(image_name=picture[0], image_bytes=picture[1])
-            session = session_from_snapshot(
-                snapshot,
-                task=task,
-                checkpoint=checkpoint_ref(checkpoint, progress),
-                settings=settings,
-                source=source,
-                interventions=interventions,
-                breakpoints=breakpoints,
-                reference=reference,
-                report=report,
-            )
-            return write_session_file(path, session)
-
-        return work
+        return live_session_writer(path, request)
 
     def _picture(self) -> tuple[str, bytes]:
         """(file name, original bytes) of the picture the shown caption was made from."""
-        shown = self.state.snapshot.source_text
-        source = shown if os.path.isfile(shown) else self.caption_view.image_source()
-        if isinstance(source, str | os.PathLike):
-            return Path(source).name, Path(source).read_bytes()
-        if isinstance(source, bytes | bytearray):
-            return self.caption_view.image_name() or "picture", bytes(source)
-        if source is None:
-            raise ValueError("the picture of this caption is no longer available")
-        from PIL import Image
-
-        buffer = io.BytesIO()
-        Image.fromarray(source).save(buffer, format="PNG")  # a pasted picture
-        return "pasted-picture.png", buffer.getvalue()
+        view = self.caption_view
+        return picture_bytes(
+            self.state.snapshot.source_text, view.image_source(), view.image_name()
+        )
 
     def _on_saved(self, path: object) -> None:
         self._show_message(f"Saved the session to {Path(path).name}.", "info")
@@ -359,7 +342,8 @@ class SessionFiles(QObject):
         session, self._opening, self._plan = self._opening, None, None
         check = check_replay(session.decode, snapshot)
         level = "info" if check.matches else "warning"
-        self._show_message(f"Opened the session. {check.message}", level)
+        listed = describe_interventions(session.interventions)
+        self._show_message(f"Opened the session. {check.message}{listed}", level)
         self._restored(session)
         self.replayChecked.emit(check)
 

@@ -177,3 +177,99 @@ def test_the_actions_are_in_the_file_menu_with_free_shortcuts(window):
     for action in (files.save_action, files.open_action):
         assert shortcuts.count(action.shortcut().toString()) == 1
         assert action.shortcut().toString() in action.toolTip()
+
+
+# -- every intervention and the breakpoints (issue 18) ---------------------------------------
+EDITED_STEP = 3
+
+
+def decode_with_a_forced_token_and_an_edit(qtbot, window, checkpoint):
+    """The forced decode, then step 3's attention pinned on source position 0, one step more."""
+    from attnscope.engine.interventions import pin
+
+    shown = decode_with_a_forced_token(qtbot, window, checkpoint)
+    weights = pin(shown.attention[EDITED_STEP], 0)  # (heads, S)
+    with qtbot.waitSignal(window.client.worker.whatIfBase, timeout=TIMEOUT):
+        window.client.edit_attention(EDITED_STEP, weights)
+    qtbot.waitUntil(lambda: len(window.state.snapshot.interventions) == 2, timeout=TIMEOUT)
+    return wait_snapshot(qtbot, window, window.step), weights
+
+
+def test_a_forced_token_and_an_attention_edit_replay_bit_for_bit_in_a_fresh_window(
+    qtbot, window, fresh_window, tiny_translation_checkpoint, tmp_path
+):
+    from attnscope.engine.interventions import AttentionEdit, ForceToken
+    from attnscope.engine.session_file import read_session_file
+
+    shown, weights = decode_with_a_forced_token_and_an_edit(
+        qtbot, window, tiny_translation_checkpoint
+    )
+    expected = (ForceToken(1, FORCED_TOKEN), AttentionEdit(EDITED_STEP, weights))
+    assert shown.interventions == expected  # the worker session's own list
+    path = save(qtbot, window, tmp_path / "edited.attnscope-session")
+    assert read_session_file(path).interventions == expected
+    with qtbot.waitSignal(fresh_window.session_files.interventionsRestored) as restored:
+        check = open_and_check(qtbot, fresh_window, path)
+    assert restored.args[0] == expected
+    assert check.matches and check.attention_identical
+    assert_same(shown, fresh_window.state.snapshot)
+    assert fresh_window.state.snapshot.interventions == expected  # live again: saved again
+    text = fresh_window.message_bar.text()
+    assert "step 1: token 10 forced" in text and f"step {EDITED_STEP}: attention edited" in text
+
+
+def test_the_breakpoints_go_into_the_file_and_back_into_the_dock(
+    qtbot, window, fresh_window, tiny_translation_checkpoint, tmp_path
+):
+    dock = window.breakpoints_dock
+    dock.set_checked("entropy", True)
+    dock.set_value("entropy", "threshold", 2.5)
+    dock.set_checked("no_eos", True)
+    dock.set_value("no_eos", "max_steps", 40)
+    dock.set_checked("repeated_ngram", True)
+    saved = dock.condition_dicts()
+    assert len(saved) == 3
+    decode_with_a_forced_token(qtbot, window, tiny_translation_checkpoint)
+    path = save(qtbot, window, tmp_path / "breakpoints.attnscope-session")
+    fresh_dock = fresh_window.breakpoints_dock
+    fresh_dock.set_checked("over_covered", True)  # unchecked by the file's set
+    with qtbot.waitSignal(fresh_dock.changed):
+        open_and_check(qtbot, fresh_window, path)
+    assert fresh_dock.condition_dicts() == saved
+    assert fresh_window.state.breakpoints == saved  # and sent on to the worker
+
+
+def test_a_masked_caption_session_masks_again_and_replays_bit_for_bit(
+    qtbot, window, fresh_window, captioner, tmp_path
+):
+    import numpy as np
+    from caption_window_support import load_captioner, run_to_end
+
+    from attnscope.engine.interventions import ImageMask
+    from attnscope.engine.session_file import read_session_file
+
+    load_captioner(qtbot, window, captioner)
+    original = run_to_end(qtbot, window)
+    view, what_if = window.caption_view, window.image_what_if
+    height, width = original.image.shape[:2]
+    view.masks.add_rect(0, 0, width / 2, height)
+    view.mask_bar.set_fill("noise")
+    view.mask_bar.recaption_action.trigger()
+    qtbot.waitUntil(lambda: what_if.result is not None, timeout=TIMEOUT)
+    masked = what_if.result.snapshot
+    mask = ImageMask(view.masks.mask(), "noise", 0)
+    path = save(qtbot, window, tmp_path / "masked.attnscope-session")
+    assert read_session_file(path).interventions == (mask,)
+    check = open_and_check(qtbot, fresh_window, path)
+    assert check.matches and check.attention_identical
+    replayed = fresh_window.state.snapshot
+    assert_same(masked, replayed)
+    assert np.array_equal(replayed.image, masked.image)  # the picture masked again
+    assert "masked with noise" in fresh_window.message_bar.text()
+    # with the original shown, the original is saved, and the mask is not part of it
+    view.what_if_panel.switch.click()
+    plain = save(qtbot, window, tmp_path / "original.attnscope-session")
+    stored = read_session_file(plain)
+    assert stored.interventions == () and stored.decode.token_ids.tolist() == [
+        s.token_id for s in original.steps
+    ]
