@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -12,6 +13,9 @@ from PySide6.QtGui import QImage
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 CHECKPOINT_SUFFIXES = {".safetensors", ".attnscope", ".pt", ".pth"}
 SESSION_SUFFIX = ".attnscope-session"
+# a training run's folder (engine/training/trainer.py): these first, in this order
+PREFERRED_IN_FOLDER = ("best.safetensors", "last.safetensors")
+FOLDER_SCAN_LIMIT = 10_000  # entries looked at in a dropped folder (a huge one is not walked)
 # Encoded pictures other applications offer; the worker decodes them safely.
 ENCODED_IMAGE_FORMATS = (
     "image/png",
@@ -42,6 +46,36 @@ def accepts(mime: QMimeData) -> bool:
     )
 
 
+def is_file_drop(mime: QMimeData) -> bool:
+    """Whether a drag carries a file or picture to open rather than text to insert: a local
+    file (checkpoint, picture, model folder, session), or picture data. A text box takes
+    only the rest, so a dropped checkpoint opens instead of pasting its path."""
+    if any(url.isLocalFile() for url in mime.urls()):
+        return True
+    return mime.hasImage() or any(mime.hasFormat(fmt) for fmt in ENCODED_IMAGE_FORMATS)
+
+
+def checkpoint_in_folder(folder: Path) -> Path | None:
+    """The checkpoint a dropped model folder stands for: ``best.safetensors``, else
+    ``last.safetensors``, else its newest checkpoint file (not searched below it)."""
+    found: list[tuple[float, str, Path]] = []
+    try:
+        with os.scandir(folder) as entries:
+            for count, entry in enumerate(entries):
+                if count >= FOLDER_SCAN_LIMIT:
+                    break
+                suffix = Path(entry.name).suffix.lower()
+                if suffix in CHECKPOINT_SUFFIXES and entry.is_file():
+                    found.append((entry.stat().st_mtime, entry.name, Path(entry.path)))
+    except OSError:
+        return None
+    names = {name: path for _, name, path in found}
+    for name in PREFERRED_IN_FOLDER:
+        if name in names:
+            return names[name]
+    return max(found)[2] if found else None
+
+
 class PictureInput(Protocol):
     """Where dropped pictures go (CaptioningController)."""
 
@@ -59,8 +93,9 @@ def handle_drop(
     show_message: Callable[[str, str], None],
     open_session: Callable[[str], None] | None = None,
 ) -> None:
-    """A checkpoint file loads; a session file (.attnscope-session) opens; a picture (file
-    or data) goes to captioning; else a message.
+    """A checkpoint file loads, and a model folder its checkpoint (``checkpoint_in_folder``);
+    a session file (.attnscope-session) opens; a picture (file or data) goes to captioning;
+    else a message.
 
     A file with neither suffix is tried as a picture while a captioner is loaded
     (the worker says clearly if it is not one) and as a checkpoint otherwise.
@@ -76,6 +111,14 @@ def handle_drop(
             show_message("Only local files or pictures can be dropped here.", "warning")
         return
     path = paths[0]
+    if path.is_dir():  # a model folder (a training run's output): its checkpoint
+        checkpoint = checkpoint_in_folder(path)
+        if checkpoint is None:
+            suffixes = ", ".join(sorted(CHECKPOINT_SUFFIXES))
+            show_message(f"{path.name} holds no checkpoint ({suffixes}) to open.", "warning")
+        else:
+            load_checkpoint(str(checkpoint))
+        return
     suffix = path.suffix.lower()
     if suffix == SESSION_SUFFIX and open_session is not None:
         open_session(str(path))

@@ -121,6 +121,7 @@ class MainWindow(QMainWindow):
         self.translate_view.stepSelected.connect(self.select_step)
         self.caption_view.stepSelected.connect(self.select_step)
         self.translate_view.sourceEdited.connect(self._on_source_edited)
+        self.translate_view.fileDropped.connect(self._open_dropped)  # not pasted as a path
         self.decode_settings.changed.connect(self._on_settings_changed)
 
     def _build_analysis_docks(self) -> None:
@@ -394,16 +395,20 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
 
     def dropEvent(self, event) -> None:
+        self._open_dropped(event.mimeData())
+        event.acceptProposedAction()
+
+    def _open_dropped(self, mime) -> None:
+        """A drop on the window or a file dropped on the source box (gui/drops.py)."""
         from attnscope.gui.drops import handle_drop
 
         handle_drop(
-            event.mimeData(),
+            mime,
             pictures=self.captioning,
             load_checkpoint=self.load_checkpoint,
             show_message=self.show_message,
             open_session=self.session_files.open_path,
         )
-        event.acceptProposedAction()
 
     def about(self) -> None:
         from attnscope.gui.about import show_about

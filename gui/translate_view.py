@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from attnscope.gui.drops import is_file_drop
 from attnscope.gui.heatmap import QtAttentionHeatmap
 from attnscope.gui.heatmap_items import BREAK_COLOUR
 from attnscope.gui.token_chips import TokenChips
@@ -75,15 +76,45 @@ class StepTimeline(QSlider):
         painter.end()
 
 
+class SourceEditor(QPlainTextEdit):
+    """The source text box. Typed, pasted and dropped text goes in; a dropped file or
+    picture (see ``drops.is_file_drop``) is handed on as ``fileDropped`` to be opened as
+    a drop on the window would be, never pasted as its path."""
+
+    fileDropped = Signal(object)  # the drop's QMimeData
+
+    def dragEnterEvent(self, event) -> None:
+        if is_file_drop(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:
+        if is_file_drop(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:
+        mime = event.mimeData()
+        if is_file_drop(mime):
+            event.acceptProposedAction()
+            self.fileDropped.emit(mime)
+        else:
+            super().dropEvent(event)
+
+
 class TranslateWorkspace(QWidget):
     """Views one decode snapshot; emits the user's requests as signals."""
 
     sourceEdited = Signal()  # debounced: for translate-as-you-type
     stepSelected = Signal(int)
+    fileDropped = Signal(object)  # a file or picture dropped on the source box (QMimeData)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.source_edit = QPlainTextEdit()
+        self.source_edit = SourceEditor()
+        self.source_edit.fileDropped.connect(self.fileDropped)
         self.source_edit.setPlaceholderText("Type or paste a sentence to translate…")
         self.source_edit.setToolTip("Source text. Step (F10) or Run (F5) to translate it.")
         self.source_edit.setMaximumHeight(110)
