@@ -180,6 +180,7 @@ class QtBeamTreeView(QtWidgets.QWidget):
         self._path: set[int] = set()  # node ids drawn as the selected path
         legend = QtWidgets.QLabel("faded = pruned · green = finished · gold = n-best")
         legend.setToolTip("How hypothesis statuses are drawn")
+        legend.setWordWrap(True)  # a narrow dock wraps it instead of widening the window
         bar = QtWidgets.QHBoxLayout()
         bar.addWidget(legend, 1)
         for text, tip, slot in (

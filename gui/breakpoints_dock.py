@@ -139,17 +139,19 @@ class BreakpointsDock(QWidget):
         self.fields: dict[tuple[str, str], QWidget] = {}
         grid = QGridLayout()
         grid.setColumnStretch(1, 1)
-        for index, row in enumerate(ROWS):
+        line = 0
+        for row in ROWS:
             check = QCheckBox(row.label)
             check.setToolTip(row.tip)
             check.setChecked(row.enabled)
             check.toggled.connect(self._on_edited)
             self.checks[row.kind] = check
-            grid.addWidget(check, index, 0)
-            for column, param in enumerate(row.params, start=1):
+            grid.addWidget(check, line, 0)
+            for param in row.params:  # one field a line: the dock stays narrow
                 field = self._field(param)
                 self.fields[row.kind, param.key] = field
-                grid.addWidget(field, index, column)
+                grid.addWidget(field, line, 1)
+                line += 1
         self.problem_label = QLabel("")
         self.problem_label.setWordWrap(True)
         self.problem_label.setStyleSheet("color: #b3261e;")

@@ -5,17 +5,17 @@ chose (a path, encoded bytes, or pixels Qt already decoded) as an
 ``ImageInput`` and the worker thread reads it when the session opens. The
 picture shown is the one the worker sends back in each ``SessionSnapshot``
 (``image`` (H, W, 3) uint8, ``grid`` (h, w), ``attention`` (T, heads, h·w)).
-``attnscope.gui.caption_controller`` puts the workspace into the main window.
+``attnscope.gui.caption_controller`` puts the workspace into the main window;
+the chosen picture is an ``ImageInput`` (gui/image_input.py).
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QImage, QKeySequence, QPainter
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -29,18 +29,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from attnscope.engine.errors import ImageInputError
-from attnscope.engine.images import MAX_IMAGE_PIXELS
-from attnscope.gui.attention_render import head_grids, render_strip, small_copy
+from attnscope.gui.attention_render import head_grids, small_copy
 from attnscope.gui.attention_strip import QtAttentionStrip
+from attnscope.gui.caption_exports import STRIP_THUMB, CaptionExports
 from attnscope.gui.gallery import ExampleGallery
+from attnscope.gui.image_input import ImageInput, qimage_to_rgb
 from attnscope.gui.image_overlay import QtImageAttentionOverlay
 from attnscope.gui.image_what_if import MaskedResultPanel
 from attnscope.gui.mask_tools import MaskLayer, MaskToolbar
 from attnscope.gui.region_words_chart import RegionWordsChart
 from attnscope.gui.token_chips import TokenChips
 
-STRIP_THUMB = 96
+__all__ = ["CaptionWorkspace", "ImageInput", "caption_word", "qimage_to_rgb"]
+
+GALLERY_MIN_WIDTH = 120  # px of example thumbnails before they scroll
 STRIP_DELAY_MS = 500  # during Run the word strip (T thumbnails) redraws at most 2×/s
 MEAN_OF_HEADS = "Mean of heads"
 HINT = (
@@ -55,39 +57,7 @@ def caption_word(piece: str) -> str:
     return word if word.strip() else "␣"
 
 
-def qimage_to_rgb(image: QImage) -> np.ndarray:
-    """Pixels Qt already decoded -> (H, W, 3) uint8; transparency goes on white.
-
-    Raises ImageInputError for an empty image or one over the pixel limit.
-    """
-    if image.isNull() or image.width() < 1 or image.height() < 1:
-        raise ImageInputError("the dropped or pasted image data is empty or unreadable")
-    width, height = image.width(), image.height()
-    if width * height > MAX_IMAGE_PIXELS:
-        raise ImageInputError(
-            f"the image data is {width}x{height} = {width * height / 1e6:.0f} megapixels; "
-            f"the limit is {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels"
-        )
-    canvas = QImage(width, height, QImage.Format.Format_RGB888)
-    canvas.fill(Qt.white)
-    painter = QPainter(canvas)
-    painter.drawImage(0, 0, image)
-    painter.end()
-    rows = np.frombuffer(canvas.constBits(), np.uint8, count=canvas.sizeInBytes())
-    rows = rows.reshape(height, canvas.bytesPerLine())  # lines are padded to 4 bytes
-    return rows[:, : width * 3].reshape(height, width, 3).copy()
-
-
-@dataclass(frozen=True, eq=False)
-class ImageInput:
-    """One picture the user chose; ``serial`` is new for every choice."""
-
-    source: str | bytes | np.ndarray  # path, encoded file bytes, or RGB (H, W, 3) uint8
-    name: str
-    serial: int
-
-
-class CaptionWorkspace(QWidget):
+class CaptionWorkspace(CaptionExports, QWidget):
     """Views captioning snapshots; emits the user's requests as signals."""
 
     stepSelected = Signal(int)
@@ -171,7 +141,7 @@ class CaptionWorkspace(QWidget):
         source_row = QHBoxLayout()
         source_row.addWidget(self.image_label)
         source_row.addStretch(1)
-        source_row.addWidget(self.gallery)
+        source_row.addWidget(self._scrolled(self.gallery), 1)
         source_row.addWidget(self.open_button)
         source_row.addWidget(self.paste_button)
         word_row = QHBoxLayout()
@@ -196,6 +166,18 @@ class CaptionWorkspace(QWidget):
         layout.addWidget(middle, 1)
         layout.addWidget(self.strip)
         layout.addWidget(self.timeline)
+
+    def _scrolled(self, gallery: QWidget) -> QScrollArea:
+        """The example thumbnails scroll sideways rather than widening the window."""
+        scroll = QScrollArea()
+        scroll.setWidget(gallery)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.NoFrame)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        bar = scroll.horizontalScrollBar().sizeHint().height()
+        scroll.setFixedHeight(gallery.sizeHint().height() + bar)
+        scroll.setMinimumWidth(GALLERY_MIN_WIDTH)
+        return scroll
 
     def _connect(self) -> None:
         self.gallery.imageChosen.connect(self.set_image_path)
@@ -400,38 +382,3 @@ class CaptionWorkspace(QWidget):
             self._words[: len(grids)],
             grids[:, gy, gx],
         )
-
-    # -- what exports need ---------------------------------------------
-    def shown_grid(self) -> np.ndarray | None:
-        """The (h, w) grid of the selected word (what the overlay shows), or None."""
-        step = self._selected
-        if self._grids is None or step is None or not 0 <= step < len(self._grids):
-            return None
-        return self._grids[step].copy()
-
-    def render_overlay(self) -> np.ndarray | None:
-        """The picture with the selected word's map, full resolution (H, W, 3) uint8."""
-        self._show_word(self._selected)
-        return self.overlay.render()
-
-    def render_strip(self) -> np.ndarray | None:
-        """Every word's map side by side with the words printed (H, W, 3) uint8."""
-        if self._grids is None or self._shown_image is None or not len(self._grids):
-            return None
-        picture = small_copy(self._shown_image, 4 * STRIP_THUMB)
-        return render_strip(
-            self._words[: len(self._grids)],
-            list(self._grids),
-            picture,
-            thumb_size=2 * STRIP_THUMB,
-            mode=self.overlay.mode(),
-            colormap_name=self.overlay.colormap_name(),
-            opacity=self.overlay.opacity(),
-        )
-
-    def attention_grids(self) -> np.ndarray | None:
-        """All heads' maps (T, heads, h, w) float32, or None without attention."""
-        if self._snapshot is None or self._attention is None or self._snapshot.grid is None:
-            return None
-        attention = np.asarray(self._attention, dtype=np.float32)
-        return attention.reshape(*attention.shape[:2], *self._snapshot.grid)

@@ -39,6 +39,7 @@ RECAPTION_KEY = "Ctrl+Shift+M"
 MASK_WORD_KEY = "Ctrl+Shift+K"
 UNDO_KEY = "Ctrl+Z"
 CLEAR_KEY = "Ctrl+Shift+Backspace"
+MASK_WORD_MIN_WIDTH = 100  # px; the button's text grows with the selected word
 
 
 class _MaskItem(pg.ImageItem):
@@ -320,26 +321,45 @@ class MaskToolbar(QtWidgets.QWidget):
         self.word_share.setRange(5, 95)
         self.word_share.setSingleStep(5)
         self.word_share.setValue(50)
-        self.word_share.setSuffix(" % of its attention")
+        self.word_share.setSuffix(" %")
         self.word_share.setToolTip(
-            "Mask what the word looked at: the fewest highest cells holding this share of its "
-            "attention (heads averaged)"
+            "Mask what the word looked at: the fewest highest cells holding this share (%) of "
+            "its attention (heads averaged)"
         )
         self.coverage = QtWidgets.QLabel()
-        row = QtWidgets.QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QtWidgets.QLabel("Mask:"))
-        for action in (*self.tool_actions.values(),):
-            row.addWidget(self._button(action))
-        row.addWidget(self.brush_size)
-        row.addWidget(QtWidgets.QLabel("Fill:"))
-        row.addWidget(self.fill_box)
-        for action in (self.undo_action, self.clear_action, self.mask_word_action):
-            row.addWidget(self._button(action))
-        row.addWidget(self.word_share)
-        row.addWidget(self.coverage)
-        row.addStretch(1)
-        row.addWidget(self._button(self.recaption_action))
+        self._lay_out()
+
+    def _lay_out(self) -> None:
+        """Two rows, so the caption workspace fits a 1280-pixel window: drawing the mask
+        (tools, brush, fill, how much is masked), then editing and using it (undo, clear,
+        mask what a word looked at, the share, re-caption)."""
+        draw = QtWidgets.QHBoxLayout()
+        draw.addWidget(QtWidgets.QLabel("Mask:"))
+        for action in self.tool_actions.values():
+            draw.addWidget(self._button(action))
+        draw.addWidget(self.brush_size)
+        draw.addWidget(QtWidgets.QLabel("Fill:"))
+        draw.addWidget(self.fill_box)
+        draw.addWidget(self.coverage)
+        draw.addStretch(1)
+        use = QtWidgets.QHBoxLayout()
+        for action in (self.undo_action, self.clear_action):
+            use.addWidget(self._button(action))
+        self.mask_word_button = self._button(self.mask_word_action)
+        # its text names the selected word; a long word is cut, not the window widened
+        self.mask_word_button.setSizePolicy(
+            QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Fixed
+        )
+        self.mask_word_button.setMinimumWidth(MASK_WORD_MIN_WIDTH)
+        use.addWidget(self.mask_word_button, 1)
+        use.addWidget(self.word_share)
+        use.addStretch(1)
+        use.addWidget(self._button(self.recaption_action))
+        rows = QtWidgets.QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(2)
+        rows.addLayout(draw)
+        rows.addLayout(use)
 
     def _button(self, action: QtGui.QAction) -> QtWidgets.QToolButton:
         button = QtWidgets.QToolButton()

@@ -240,7 +240,7 @@ def test_bad_raw_image_data_gets_a_message(qtbot, window, captioner, monkeypatch
     drop(window, mime)
     assert "unreadable" in window.message_bar.text()
     # pixels over the limit are refused before any copy (limit lowered to stay cheap)
-    monkeypatch.setattr("attnscope.gui.caption_view.MAX_IMAGE_PIXELS", 100)
+    monkeypatch.setattr("attnscope.gui.image_input.MAX_IMAGE_PIXELS", 100)
     mime = QMimeData()
     mime.setImageData(QImage(20, 10, QImage.Format.Format_RGB32))
     drop(window, mime)
