@@ -1,4 +1,4 @@
-"""A pyqtgraph axis labelled with tokens, one per matrix cell, thinned to fit.
+"""A pyqtgraph axis labelled with tokens, one per matrix cell.
 
 Used on both axes of the attention heat map: source tokens across the top,
 target tokens down the left. Labels sit at cell centres (i + 0.5).
@@ -7,31 +7,66 @@ target tokens down the left. Labels sit at cell centres (i + 0.5).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6 import QtGui
+from PySide6 import QtCore, QtGui
 
 from attnscope.gui.style import elide, label_font
 
 LABEL_CHARS = 14  # longer tokens are elided on the axes (full text in tooltips)
+MIN_FONT_SCALE = 0.7  # labels shrink to this share of the font before any is left out
+LABEL_GAP_PX = 1.0  # between two vertical labels, or two rows' labels
+HORIZONTAL_GAP_PX = 10.0  # between two horizontal labels
 _NICE_STRIDES = (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000)
 
 
-class TokenAxis(pg.AxisItem):
-    """Axis labelled with tokens at cell centres (i + 0.5), thinned so labels never overlap.
+@dataclass(frozen=True)
+class LabelLayout:
+    """How the labels fit a cell size: every ``stride``-th label, the font scaled by
+    ``scale``, written upright (``vertical``, top axis only) or along the axis."""
 
-    ``setTicks`` with every label would pile 200 tokens on top of each other;
-    instead the stride is picked from the current zoom, so zooming in reveals
-    every token.
+    stride: int = 1
+    scale: float = 1.0
+    vertical: bool = False
+
+
+def fit_labels(pixels_per_cell: float, *, widest: float, height: float, along: bool) -> LabelLayout:
+    """The layout that shows the most labels in cells ``pixels_per_cell`` long.
+
+    ``widest`` and ``height``: the longest label's advance and the line height at full
+    size; ``along``: the axis runs across the labels' width (the top axis), where a
+    label that does not fit lying down is stood upright. Labels shrink down to
+    MIN_FONT_SCALE before every second one (then every fifth...) is left out.
+    """
+    if along and widest + HORIZONTAL_GAP_PX <= pixels_per_cell:
+        return LabelLayout()
+    for_scale = (pixels_per_cell - LABEL_GAP_PX) / height  # the font that just fits
+    if for_scale >= MIN_FONT_SCALE:
+        return LabelLayout(scale=min(1.0, for_scale), vertical=along)
+    wanted = (MIN_FONT_SCALE * height + LABEL_GAP_PX) / pixels_per_cell
+    stride = next((s for s in _NICE_STRIDES if s >= wanted), _NICE_STRIDES[-1])
+    return LabelLayout(stride=stride, scale=MIN_FONT_SCALE, vertical=along)
+
+
+class TokenAxis(pg.AxisItem):
+    """Axis labelled with tokens at cell centres (i + 0.5); labels never overlap.
+
+    At each paint the cell size picks a ``LabelLayout``: every token when it fits,
+    the top axis's tokens stood upright when lying down they would not, a smaller
+    font, and only then every second (fifth...) token. Zooming in reveals every
+    token. ``shown_labels()`` is what the last paint wrote.
     """
 
     def __init__(self, orientation: str) -> None:
         super().__init__(orientation)
         self._labels: list[str] = []
-        self._extent = 1.0  # pixels one label needs along the axis
+        self._widest = 0.0  # pixels of the longest label at full size
         self._metrics: QtGui.QFontMetricsF | None = None
         self._widths: dict[str, float] = {}  # label text -> pixels (the font never changes)
         self._fixed_width: int | None = None
+        self._layout = LabelLayout()
+        self._shown: list[int] = []  # label indices the last paint wrote
         # let edge labels spill past the axis ends rather than vanish
         self.setStyle(tickFont=label_font(), hideOverlappingLabels=False)
 
@@ -51,35 +86,90 @@ class TokenAxis(pg.AxisItem):
         for text in elided:
             if text not in widths:
                 widths[text] = self._metrics.horizontalAdvance(text)
-        widest = max((widths[text] for text in elided), default=0.0)
-        if self.orientation in ("top", "bottom"):
-            self._extent = widest + 10.0
-        else:
-            self._extent = self._metrics.height() + 2.0
+        self._widest = max((widths[text] for text in elided), default=0.0)
+        if self.orientation in ("left", "right"):
             # pyqtgraph only widens the axis after a paint that clipped labels; size it up front
-            width = int(widest) + 16
+            width = int(self._widest) + 16
             if width != self._fixed_width:
                 self._fixed_width = width
                 self.setWidth(width)
+        elif self._layout.vertical:
+            self._fit_height(self._layout)
         self.picture = None
         self.update()
 
     def labels(self) -> list[str]:
         return list(self._labels)
 
+    def shown_labels(self) -> list[str]:
+        """The labels the last paint wrote (every token unless the cells were too small)."""
+        return [self._labels[i] for i in self._shown if i < len(self._labels)]
+
+    def label_layout(self) -> LabelLayout:
+        return self._layout
+
+    def _line_height(self) -> float:
+        if self._metrics is None:
+            self._metrics = QtGui.QFontMetricsF(self.style["tickFont"])
+        return self._metrics.height()
+
     def tickValues(self, minVal: float, maxVal: float, size: float) -> list:
         count = len(self._labels)
         minVal, maxVal = sorted((minVal, maxVal))  # an inverted view passes them swapped
         if count == 0 or size <= 0 or maxVal <= minVal:
+            self._shown = []
             return []
-        pixels_per_cell = size / (maxVal - minVal)
-        wanted = self._extent / pixels_per_cell
-        stride = next((s for s in _NICE_STRIDES if s >= wanted), _NICE_STRIDES[-1])
+        layout = fit_labels(
+            size / (maxVal - minVal),
+            widest=self._widest,
+            height=self._line_height(),
+            along=self.orientation in ("top", "bottom"),
+        )
+        if layout != self._layout:
+            if layout.vertical != self._layout.vertical or layout.vertical:
+                self._fit_height(layout)
+            self._layout = layout
+        stride = layout.stride
         first = max(0, math.ceil(minVal - 0.5))
         last = min(count - 1, math.floor(maxVal - 0.5))
         start = -(-first // stride) * stride
-        return [(float(stride), [i + 0.5 for i in range(start, last + 1, stride)])]
+        self._shown = list(range(start, last + 1, stride))
+        return [(float(stride), [i + 0.5 for i in self._shown])]
+
+    def _fit_height(self, layout: LabelLayout) -> None:
+        """Upright labels need the longest one's length; lying labels the automatic height."""
+        if self.orientation not in ("top", "bottom"):
+            return
+        if layout.vertical:
+            self.setHeight(math.ceil(self._widest * layout.scale) + 12)
+        else:
+            self.setHeight(None)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         count = len(self._labels)
         return [self._labels[int(v)] if 0 <= int(v) < count else "" for v in values]
+
+    def drawPicture(self, p, axisSpec, tickSpecs, textSpecs) -> None:
+        """pyqtgraph's drawing, with the labels in the layout's font and direction."""
+        layout = self._layout
+        if layout.scale == 1.0 and not layout.vertical:
+            super().drawPicture(p, axisSpec, tickSpecs, textSpecs)
+            return
+        super().drawPicture(p, axisSpec, tickSpecs, [])
+        font = QtGui.QFont(self.style["tickFont"])
+        font.setPointSizeF(font.pointSizeF() * layout.scale)
+        p.setFont(font)
+        p.setPen(self.textPen())
+        if not layout.vertical:
+            for rect, flags, text in textSpecs:
+                p.drawText(rect, int(flags), text)
+            return
+        height = self._line_height() * layout.scale
+        length = self._widest * layout.scale + 2
+        align = QtCore.Qt.AlignLeft | QtCore.Qt.AlignVCenter
+        for rect, _flags, text in textSpecs:
+            p.save()
+            p.translate(rect.center().x(), rect.bottom())
+            p.rotate(-90)  # reads bottom to top, starting at the axis line
+            p.drawText(QtCore.QRectF(0, -height / 2, length, height), int(align), text)
+            p.restore()

@@ -1,0 +1,81 @@
+"""Every source token is labelled on the heat map at the default window size (upright when
+lying down they would overlap); labels shrink, and only then thin, when cells get smaller."""
+
+import pytest
+from PySide6.QtCore import QSettings
+from window_support import TIMEOUT, load
+
+from attnscope.gui.main_window import MainWindow
+from attnscope.gui.token_axis import MIN_FONT_SCALE, LabelLayout, fit_labels
+from attnscope.gui.window_settings import DEFAULT_SIZE
+
+WORDS = ["ein", "mann", "fährt", "fahrrad", "zwei", "hunde", "spielen", "im", "schnee", "eine"]
+
+
+def _source_of(model, count: int) -> str:
+    """Words of the tiny corpus, cycled, until the source has exactly ``count`` pieces."""
+    from attnscope.engine.decoding import DecodeConfig
+
+    words: list[str] = []
+    for i in range(200):
+        words.append(WORDS[i % len(WORDS)])
+        text = " ".join(words)
+        pieces = model.open_session(text, DecodeConfig()).snapshot().source_pieces
+        if len(pieces) == count:
+            return text
+        if len(pieces) > count:
+            words.pop()
+    raise AssertionError(f"no source of {count} pieces")
+
+
+@pytest.fixture
+def default_window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)
+    window = MainWindow(settings=settings, device="cpu")
+    qtbot.addWidget(window)
+    window.resize(*DEFAULT_SIZE)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.client.shutdown()
+
+
+def test_every_source_token_of_30_is_shown_at_the_default_size(
+    qtbot, default_window, tiny_translation_checkpoint
+):
+    from attnscope.engine.inference import load_inference_model
+
+    window = default_window
+    text = _source_of(load_inference_model(tiny_translation_checkpoint, device="cpu"), 30)
+    window.translate_view.set_source(text)
+    load(qtbot, window, tiny_translation_checkpoint)  # decoded on load (test_first_screen)
+    qtbot.waitUntil(
+        lambda: window.state.snapshot is not None and window.state.snapshot.done, timeout=TIMEOUT
+    )
+    heatmap = window.translate_view.heatmap
+    assert len(window.state.snapshot.source_pieces) == 30
+    qtbot.waitUntil(lambda: len(heatmap.source_tokens()) == 30, timeout=TIMEOUT)
+    window.grab()  # lays out and paints the axes
+    top = heatmap.plot_widget().getPlotItem().getAxis("top")
+    assert window.size().toTuple() == DEFAULT_SIZE
+    assert len(top.labels()) == 30
+    assert top.shown_labels() == top.labels()
+
+
+def test_labels_lie_down_when_they_fit_and_stand_up_when_not():
+    assert fit_labels(80.0, widest=60.0, height=15.0, along=True) == LabelLayout()
+    assert fit_labels(20.0, widest=60.0, height=15.0, along=True) == LabelLayout(vertical=True)
+    # rows: every label while the font fits, then a smaller one
+    assert fit_labels(20.0, widest=60.0, height=15.0, along=False) == LabelLayout()
+    shrunk = fit_labels(13.0, widest=60.0, height=15.0, along=False)
+    assert shrunk.stride == 1 and MIN_FONT_SCALE <= shrunk.scale < 1.0
+
+
+@pytest.mark.parametrize("cells", [40, 100, 200, 500])
+def test_thinning_starts_only_below_the_smallest_font_and_never_overlaps(cells):
+    length, height = 600.0, 15.0
+    layout = fit_labels(length / cells, widest=60.0, height=height, along=True)
+    assert layout.vertical
+    fits_all = length / cells >= MIN_FONT_SCALE * height + 1.0
+    assert (layout.stride == 1) == fits_all
+    assert layout.stride * length / cells >= layout.scale * height  # no overlap
