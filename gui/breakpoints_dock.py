@@ -64,6 +64,8 @@ class ConditionRow:
     enabled: bool = False
 
 
+# The defaults are the engine conditions' own (engine/debugger/conditions.py, where
+# they are explained), so the dock, the engine and translate --flag agree.
 ROWS = (
     ConditionRow(
         "entropy",
@@ -97,7 +99,7 @@ ROWS = (
         "so far) is still below the threshold: a likely omission",
         (
             Param(
-                "threshold", "float", 0.5, 0.05, 1.0, 0.05, "", "Coverage below this is uncovered"
+                "threshold", "float", 0.2, 0.05, 1.0, 0.05, "", "Coverage below this is uncovered"
             ),
         ),
     ),
@@ -106,7 +108,7 @@ ROWS = (
         "Over-covered, τ",
         "Stop when a source token's coverage (attention summed so far) exceeds τ: "
         "a likely over-translation",
-        (Param("tau", "float", 2.0, 0.5, 10.0, 0.1, "", "Coverage threshold τ"),),
+        (Param("tau", "float", 2.5, 0.5, 10.0, 0.1, "", "Coverage threshold τ"),),
     ),
     ConditionRow(
         "no_eos",

@@ -20,8 +20,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-UNDER_COVERED = 0.5  # below this a token counts as (so far) uncovered
-OVER_COVERED = 2.0  # above this it counts as over-covered (the breakpoint's default τ)
+UNDER_COVERED = 0.2  # below this a token counts as (so far) uncovered (the breakpoint's default)
+OVER_COVERED = 2.5  # above this it counts as over-covered (the breakpoint's default τ)
 BAND_SHARE = 0.12  # the bars' band is this share of the matrix's height, and at least a row
 BAR_GAP = 0.08  # empty space between the bars and the matrix
 HEIGHT_CAP = 2.0  # coverage that fills the band

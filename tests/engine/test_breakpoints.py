@@ -214,7 +214,7 @@ BAD = [
     (lambda: StuckAttention(1), "k must"),
     (lambda: UncoveredAtEos(0.0), "threshold"),
     (lambda: OverCovered(-2.0), "tau"),
-    (lambda: NoEos(), "needs max_steps or length_ratio"),
+    (lambda: NoEos(length_ratio=0.0), "needs max_steps or length_ratio"),
     (lambda: NoEos(max_steps=-1), "max_steps"),
     (lambda: NoEos(length_ratio=math.inf), "length_ratio"),
     (lambda: TokenProduced(), "needs a piece or a token_id"),
@@ -262,7 +262,7 @@ def test_every_kind_is_covered_and_round_trips_through_its_dict():
         ([1, 2], "must be a JSON object"),
         ({"kind": "entropy", "threshold": 1.0, "colour": "red"}, "unknown fields: colour"),
         ({"kind": "repeated_ngram", "n": "2"}, "n must be an integer"),
-        ({"kind": "no_eos"}, "needs max_steps"),
+        ({"kind": "no_eos", "length_ratio": 0}, "needs max_steps"),
     ],
 )
 def test_condition_from_dict_refuses_bad_dicts_with_one_message(d, message):

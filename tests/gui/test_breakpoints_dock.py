@@ -180,3 +180,21 @@ def test_the_entropy_condition_asks_the_decode_for_step_entropies(
         window.toggle_run()
     assert window.state.breakpoint_hit.condition == "entropy"
     assert window.state.breakpoint_hit.step == 0  # the first step already exceeds 0.25 nats
+
+
+def test_the_dock_the_engine_and_translate_flag_share_one_default_per_parameter(qtbot):
+    from attnscope.engine.debugger.breakpoints import NoEos, OverCovered, UncoveredAtEos
+    from attnscope.engine.debugger.specs import DEFAULT_SPEC, parse_conditions
+    from attnscope.gui.breakpoints_dock import BreakpointsDock
+
+    dock = BreakpointsDock()
+    qtbot.addWidget(dock)
+    engine = {c.name: c for c in (UncoveredAtEos(), OverCovered(), NoEos())}
+    assert dock.value("uncovered_at_eos", "threshold") == engine["uncovered_at_eos"].threshold
+    assert dock.value("over_covered", "tau") == engine["over_covered"].tau
+    assert dock.value("no_eos", "length_ratio") == engine["no_eos"].length_ratio
+    assert dock.value("no_eos", "max_steps") == engine["no_eos"].max_steps
+    flagged = {c.name: c for c in parse_conditions(DEFAULT_SPEC)}
+    for name, condition in engine.items():
+        assert flagged[name] == condition, name
+    assert parse_conditions("no_eos=40") == (NoEos(max_steps=40, length_ratio=0.0),)

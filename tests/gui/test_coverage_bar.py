@@ -52,7 +52,8 @@ def test_bands_and_tooltip_text(heatmap):
     rows = [[0.9, 0.1, 0, 0], [0.9, 0.0, 0.1, 0], [0.9, 0.0, 0.1, 0]]
     heatmap.set_matrix(np.array(rows, np.float32))
     bar = heatmap.coverage_bar()
-    assert [bar.band(i) for i in range(4)] == ["over", "under", "under", "under"]
+    # the breakpoints' defaults: under 0.2, over 2.5
+    assert [bar.band(i) for i in range(4)] == ["over", "under", "covered", "under"]
     assert bar.describe(0, "▁the") == "'▁the': coverage 2.70 after step 3 (over-covered)"
     bar.set_thresholds(0.05, 3.0)
     assert [bar.band(i) for i in range(4)] == ["covered", "covered", "covered", "under"]
