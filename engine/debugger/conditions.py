@@ -285,8 +285,8 @@ class NoEos(BreakpointCondition):
     with both set the smaller counts. Fires at the first token past the limit."""
 
     max_steps: int = 0
-    # twice the source length: no translation of the example sentences comes near it, a
-    # runaway passes it soon (engine, dock and --flag agree; ``NoEos()`` is usable alone)
+    # twice the source length, translate --flag's no_eos=2x (engine, dock and --flag
+    # agree; ``NoEos()`` is usable alone)
     length_ratio: float = 2.0
     name: ClassVar[str] = "no_eos"
 
