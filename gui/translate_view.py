@@ -23,6 +23,7 @@ from attnscope.gui.heatmap_items import BREAK_COLOUR
 from attnscope.gui.token_chips import TokenChips
 
 LIVE_DELAY_MS = 400
+SOURCE_LINES = 3  # the source box's height in lines (it scrolls beyond)
 
 
 NO_ATTENTION_TEXT = (
@@ -117,7 +118,9 @@ class TranslateWorkspace(QWidget):
         self.source_edit.fileDropped.connect(self.fileDropped)
         self.source_edit.setPlaceholderText("Type or paste a sentence to translate…")
         self.source_edit.setToolTip("Source text. Step (F10) or Run (F5) to translate it.")
-        self.source_edit.setMaximumHeight(110)
+        # three lines (a 40-token sentence at the default size); the heat map needs the room
+        lines = self.source_edit.fontMetrics().lineSpacing() * SOURCE_LINES
+        self.source_edit.setMaximumHeight(lines + 2 * self.source_edit.frameWidth() + 8)
         self.target_label = QLabel()
         self.target_label.setWordWrap(True)
         self.target_label.setTextInteractionFlags(Qt.TextSelectableByMouse)

@@ -79,3 +79,25 @@ def test_thinning_starts_only_below_the_smallest_font_and_never_overlaps(cells):
     fits_all = length / cells >= MIN_FONT_SCALE * height + 1.0
     assert (layout.stride == 1) == fits_all
     assert layout.stride * length / cells >= layout.scale * height  # no overlap
+
+
+def test_every_row_of_a_15_token_translation_is_shown_at_the_default_size(
+    qtbot, default_window, tiny_translation_checkpoint
+):
+    """The default model's example: 16 source pieces, 15 target pieces (README screenshot),
+    with everything a decode shows around the heat map (the row editor under it...)."""
+    import numpy as np
+
+    load(qtbot, default_window, tiny_translation_checkpoint)
+    state = default_window.state
+    qtbot.waitUntil(lambda: state.snapshot is not None and state.snapshot.done, timeout=TIMEOUT)
+    default_window.grab()
+    heatmap = default_window.translate_view.heatmap
+    source = [f"·wort{i}" for i in range(15)] + ["</s>"]
+    target = [f"·word{i}" for i in range(14)] + ["</s>"]
+    heatmap.set_tokens(source, target)
+    heatmap.set_heads(np.full((15, 1, 16), 1 / 16, dtype=np.float32))
+    default_window.grab()
+    axes = heatmap.plot_widget().getPlotItem()
+    assert axes.getAxis("left").shown_labels() == target
+    assert axes.getAxis("top").shown_labels() == source
