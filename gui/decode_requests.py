@@ -228,9 +228,14 @@ class DecodeRequests:
         self.client.reset()
         self.client.step()
 
+    def _run_afresh(self) -> None:
+        self.client.reset()
+        self.client.run()
+
     def toggle_run(self) -> None:
-        """Run when the Run action is checked (opening a session first), else pause."""
-        self._starts_over = False
+        """Run when the Run action is checked (opening a session first), else pause; after
+        the decode made on load, Run decodes afresh (live) from the first token."""
+        starts_over, self._starts_over = self._starts_over, False
         if not self.inputs.run_checked():
             self._after_open = None
             self.client.pause()
@@ -238,7 +243,7 @@ class DecodeRequests:
         if self.ensure_session():
             self.state.set_selected_step(None)
             self.state.set_breakpoint_hit(None)  # Run resumes from a breakpoint's stop
-            self._send(self.client.run)
+            self._send(self._run_afresh if starts_over else self.client.run)
         else:
             self.inputs.set_run_checked(False)
 

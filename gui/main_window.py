@@ -286,7 +286,8 @@ class MainWindow(QMainWindow):
             self.translate_view.set_source(summary.examples[0] if summary.examples else "")
         self.captioning.model_loaded()
         self.modelLoaded.emit(summary)  # the autosave may restore the last decode here
-        self.requests.decode_on_load()  # else the first screen shows a decode, not nothing
+        if getattr(self.session_files, "_opening", None) is None:  # a session file replays next
+            self.requests.decode_on_load()  # else the first screen shows a decode, not nothing
 
     def _workspace_for(self, task: str) -> QWidget:
         views = {"translation": self.translate_view, "captioning": self.caption_view}

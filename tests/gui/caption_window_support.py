@@ -7,7 +7,7 @@ tests/gui/conftest.py; the tiny checkpoints and awkward files in captioning_supp
 import numpy as np
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from window_support import wait_snapshot
+from window_support import wait_first_screen, wait_snapshot
 
 from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.inference import load_inference_model
@@ -20,9 +20,11 @@ GRID = (3, 3)  # the ``captioner`` fixture's attention grid
 def load_captioner(qtbot, window, path):
     """Load ``path``; the window opens the first example picture by itself."""
     first = str(example_images()[0])
-    return wait_snapshot(
+    wait_snapshot(
         qtbot, window, lambda: window.load_checkpoint(str(path)), lambda s: s.source_text == first
     )
+    wait_first_screen(qtbot, window)  # and captions it to the end (decode_on_load)
+    return window.state.snapshot
 
 
 def drop(window, mime):

@@ -49,7 +49,7 @@ def test_loading_a_captioner_shows_the_picture_pane_with_an_example(qtbot, windo
     view = window.caption_view
     assert window.workspaces.currentWidget() is view
     assert view.pages.currentWidget() is view.overlay
-    assert snapshot.grid == GRID and snapshot.steps == ()
+    assert snapshot.grid == GRID and snapshot.done and snapshot.steps  # captioned on load
     assert len(view.gallery.buttons) == len(example_images())
     assert window.captioning.open_action.shortcut().toString() == "Ctrl+Shift+O"
     assert window.decode_settings.live.text() == "Caption each new picture"

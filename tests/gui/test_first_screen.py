@@ -108,3 +108,14 @@ def test_a_captioner_decodes_its_first_example_picture(qtbot, window, captioner)
     snapshot = _finished(qtbot, window)
     assert window.caption_view.image_source() is not None
     assert snapshot.steps and window.state.task == "captioning"
+
+
+def test_run_after_the_first_decode_decodes_it_again_live(
+    qtbot, window, tiny_translation_checkpoint
+):
+    load(qtbot, window, tiny_translation_checkpoint)
+    first = _finished(qtbot, window)
+    window.decode_actions.run.setChecked(True)
+    again = wait_snapshot(qtbot, window, window.toggle_run, lambda s: s.done)
+    assert again is not first and again.target_pieces == first.target_pieces
+    assert not window.decode_actions.run.isChecked()
