@@ -230,12 +230,18 @@ class CaptionWorkspace(CaptionExports, QWidget):
     def image_failed(self, message: str) -> None:
         """The worker could not read the chosen picture: say so in the picture pane."""
         self._shown_image = None
+        self._failed_choice = self.image_key()  # a late paint of the last decode keeps out
         self.hint.setText(f"Could not caption {self.image_name()}: {message}\n\n{HINT}")
         self.pages.setCurrentWidget(self.hint)
 
     # -- snapshots ---------------------------------------------------
     def show_snapshot(self, snapshot, selected: int | None) -> None:
-        """Draw ``snapshot`` (an engine SessionSnapshot of a captioning session)."""
+        """Draw ``snapshot`` (an engine SessionSnapshot of a captioning session); while the
+        chosen picture is one the worker refused, a paint of an earlier decode is ignored."""
+        failed = getattr(self, "_failed_choice", None)
+        if failed is not None and failed == self.image_key():
+            return
+        self._failed_choice = None
         self._snapshot = snapshot
         self._set_masked_view(False)
         if snapshot.image is not None and snapshot.image is not self._shown_image:

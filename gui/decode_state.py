@@ -131,12 +131,14 @@ class DecodeState(QObject):
         return self._summary.task if self._summary is not None else None
 
     def shown_step(self) -> int | None:
-        """The step the views show as selected: the user's choice, else the newest."""
-        if self._selected_step is not None:
-            return self._selected_step
+        """The step the views show as selected: the user's choice while the shown decode has
+        it, else the newest."""
         if self._snapshot is None or not self._snapshot.steps:
             return None
-        return len(self._snapshot.steps) - 1
+        newest = len(self._snapshot.steps) - 1
+        if self._selected_step is not None and self._selected_step <= newest:
+            return self._selected_step
+        return newest
 
     # -- write (each emits only on a change) -----------------------------------
     def set_summary(self, summary) -> None:
@@ -147,6 +149,10 @@ class DecodeState(QObject):
     def set_snapshot(self, snapshot) -> None:
         if snapshot is not self._snapshot:
             self._snapshot = snapshot
+            steps = len(snapshot.steps) if snapshot is not None else 0
+            if self._selected_step is not None and self._selected_step >= steps:
+                self._selected_step = None  # the pick is gone (Reset, Back, a new decode)
+                self.selectedStepChanged.emit(None)
             self.snapshotChanged.emit(snapshot)
 
     def set_selected_step(self, step: int | None) -> None:

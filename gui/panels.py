@@ -102,7 +102,7 @@ class AnalysisDocks(QObject):
             self._show_candidates(*pending)
 
     def _show_candidates(self, snapshot, selected: int | None) -> None:
-        if selected is None or not snapshot.steps:
+        if selected is None or not 0 <= selected < len(snapshot.steps):
             self._candidates_key = None
             self.candidates.clear()
             return

@@ -45,14 +45,21 @@ def drop_and_wait(qtbot, window, path):
 
 
 def step_to(qtbot, window, count):
+    """Step until ``count`` words are shown; a finished decode (the first screen's) or a
+    longer one starts over from the top first."""
+    shown = window.state.snapshot
+    if shown is not None and (shown.done or len(shown.steps) > count):
+        wait_snapshot(qtbot, window, window.reset, lambda s: len(s.steps) == 0)
     for n in range(len(window.state.snapshot.steps) + 1, count + 1):
         wait_snapshot(qtbot, window, window.step, lambda s, n=n: len(s.steps) == n)
     return window.state.snapshot
 
 
 def run_to_end(qtbot, window):
+    """Run a new decode to the end (a late paint of the shown, finished one does not count)."""
+    before = window.state.snapshot
     window.decode_actions.run.setChecked(True)
-    return wait_snapshot(qtbot, window, window.toggle_run, lambda s: s.done)
+    return wait_snapshot(qtbot, window, window.toggle_run, lambda s: s.done and s is not before)
 
 
 def engine_snapshot(checkpoint, source, steps):

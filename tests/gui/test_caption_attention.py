@@ -12,6 +12,7 @@ from caption_window_support import (
     run_to_end,
     shown_overlay_matches,
     step_to,
+    wait_snapshot,
 )
 from PIL import Image
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
@@ -131,7 +132,8 @@ def test_exports_write_files_that_open(qtbot, window, captioner, tmp_path):
 
 
 def test_export_before_any_word_says_so(qtbot, window, captioner):
-    load_captioner(qtbot, window, captioner)
+    load_captioner(qtbot, window, captioner)  # the first screen is captioned on load
+    wait_snapshot(qtbot, window, window.reset, lambda s: len(s.steps) == 0)  # no word yet
     from attnscope.gui.caption_controller import _ask_and_export
 
     _ask_and_export(window.captioning.exporter, "PNG (*.png)", ".png", "strip_png")

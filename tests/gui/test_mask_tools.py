@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from caption_window_support import GRID, load_captioner, run_to_end
 from PySide6.QtCore import QPointF
-from window_support import TIMEOUT
+from window_support import TIMEOUT, wait_snapshot
 
 from attnscope.engine.image_masks import attended_mask, mask_image, rect_mask
 from attnscope.gui.image_overlay import QtImageAttentionOverlay
@@ -148,7 +148,8 @@ def test_bad_requests_get_one_message_and_change_nothing(qtbot, window, captione
     what_if = window.image_what_if
     assert not what_if.recaption()
     assert "Caption a picture first" in window.message_bar.text()
-    load_captioner(qtbot, window, captioner)
+    load_captioner(qtbot, window, captioner)  # captioned to the end on load
+    wait_snapshot(qtbot, window, window.reset, lambda s: len(s.steps) == 0)
     assert not what_if.recaption()  # no step taken yet
     assert "Finish the caption first" in window.message_bar.text()
     run_to_end(qtbot, window)
