@@ -397,3 +397,19 @@ class ModelWorker(QObject):
         self.maskedCaption.emit(MaskedCaption(request.serial, opened.snapshot(), first_ms, False))
         loop.run()
         self.maskedCaption.emit(MaskedCaption(request.serial, opened.snapshot(), first_ms, True))
+
+    # -- explain a step (issue 17) ------------------------------------------------
+    explained = Signal(object)  # ExplainAnswer (gui/explain_job.py)
+    explainProgress = Signal(int, int, int)  # serial, steps done, total; at most ~30 Hz
+
+    @Slot(object)
+    @guarded
+    def explain(self, request: object) -> None:
+        """Attribute ``request``'s steps of the shown decode onto its input (an ExplainRequest:
+        the tokens are teacher-forced as shown); answers ``explained``, or ``cancelled``."""
+        from attnscope.gui.explain_job import run_explain, throttled
+
+        self._cancel.clear()
+        progress = throttled(self.explainProgress.emit, request.serial)
+        model = self._require_model()
+        self.explained.emit(run_explain(model, request, cancel=self._cancel, progress=progress))

@@ -73,6 +73,7 @@ class WorkerClient(QObject):
             (self._ping, self.worker.ping),
             (self._configure, self.worker.configure_threads),
             (self._recaption_masked, self.worker.recaption_masked),
+            (self._explain, self.worker.explain),
         ):
             signal.connect(slot)
         self.worker.pong.connect(self._on_pong)
@@ -179,6 +180,13 @@ class WorkerClient(QObject):
         """Caption a masked copy of the picture beside the shown decode (the image what-if);
         answers with worker.maskedCaption. Does not cancel the shown decode's work."""
         self._recaption_masked.emit(request, decode_config)
+
+    _explain = Signal(object)
+
+    def explain(self, request: object) -> None:
+        """Attribute the steps of an ExplainRequest (gui/explain_job.py); answers with
+        worker.explained. ``cancel()`` stops it; a Run in progress goes on after it."""
+        self._explain.emit(request)
 
 
 def wait_for_stopped_workers(timeout_ms: int = 60_000) -> bool:
