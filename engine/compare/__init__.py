@@ -1,0 +1,63 @@
+"""Compare: two models on one input, and one input across the epochs of a training run.
+
+Plain engine code (no Qt): the app's compare view runs it in its worker, and
+``attnscope compare`` (engine/commands/compare.py) prints it. Everything handed out is
+plain data (strings, numpy arrays, frozen dataclasses).
+
+Two models, one input
+- ``compatible(a, b)``: None, or ``IncompatibleModelsError`` naming what differs (another
+  task, another source or target language, another device). ``load_partner(path, a)``
+  opens the second checkpoint on ``a``'s device and checks the pair.
+- ``LockstepPair(a, b, source, config_a, config_b)``: two step-wise decodes driven
+  together: ``step()``, ``back()``, ``run(until, cancel)``, ``reset()``, ``done``,
+  ``snapshots()`` -> (SessionSnapshot, SessionSnapshot) (engine/compare/lockstep.py).
+- ``cross_score(scorer, source, text, config)``: the other model's output text scored by
+  ``scorer``, one log-prob per token, teacher-forced: the ``ReferenceReport`` that
+  ``attnscope score`` prints; ``cross_scores(...)`` both ways, with the forced decodes'
+  attention (engine/compare/scoring.py).
+
+One input across a run
+- ``load_run(folder)`` -> ``RunFolder``: the kept ``epoch-NNN.safetensors`` (headers
+  checked; a missing, corrupt or foreign file is skipped with a message in ``skipped``)
+  and the per-epoch records of metrics.jsonl; ``RunFolderError`` when no epoch is usable
+  (engine/compare/run_folder.py).
+"""
+
+from attnscope.engine.compare.compatibility import (
+    IncompatibleModelsError,
+    compatible,
+    load_partner,
+)
+from attnscope.engine.compare.lockstep import LockstepPair, PairStep
+from attnscope.engine.compare.run_folder import (
+    EpochCheckpoint,
+    RunFolder,
+    RunFolderError,
+    load_run,
+)
+from attnscope.engine.compare.scoring import (
+    CrossScores,
+    ForcedOutput,
+    cross_score,
+    cross_scores,
+    force_output,
+    report_words,
+)
+
+__all__ = [
+    "CrossScores",
+    "EpochCheckpoint",
+    "ForcedOutput",
+    "IncompatibleModelsError",
+    "LockstepPair",
+    "PairStep",
+    "RunFolder",
+    "RunFolderError",
+    "compatible",
+    "cross_score",
+    "cross_scores",
+    "force_output",
+    "load_partner",
+    "load_run",
+    "report_words",
+]
