@@ -78,12 +78,23 @@ class TokenChips(QScrollArea):
         self._inner.setStyleSheet(CHIPS_STYLE)
         self.setWidget(self._inner)
         self.chips: list[QToolButton] = []
+        self._scoring = None  # (step, index) -> (confidence, tooltip line), or None
+        self._shown: tuple | None = None  # the last set_tokens arguments
+
+    def set_scoring(self, scoring) -> None:
+        """Colour the chips by ``scoring(step, index)`` = (confidence in [0, 1], a tooltip
+        line), e.g. the step-score strip's choice (gui/step_score_strip.py), instead of the
+        probability; None goes back to the probability."""
+        self._scoring = scoring
+        if self._shown is not None:
+            self.set_tokens(*self._shown)
 
     def set_tokens(self, pieces: list[str], log_probs: list[float], steps=None) -> None:
         """Rebuild only what changed: chips are reused when the prefix is the same.
 
         steps: the snapshot's TokenSteps, for the forced mark and the model's own choice.
         """
+        self._shown = (pieces, log_probs, steps)
         while len(self.chips) > len(pieces):
             self.chips.pop().deleteLater()
         for i, (piece, log_prob) in enumerate(zip(pieces, log_probs, strict=True)):
@@ -94,6 +105,10 @@ class TokenChips(QScrollArea):
             forced = "true" if steps is not None and steps[i].forced else "false"
             tip += f"\n{note}" if note else ""
             band = _chip_band(prob)
+            if self._scoring is not None and steps is not None:
+                sure, line = self._scoring(steps[i], i)
+                band = _chip_band(prob if math.isnan(sure) else sure)
+                tip += f"\n{line}"
             if i == len(self.chips):
                 chip = _Chip(text)
                 chip.setToolTip(tip)
