@@ -185,3 +185,51 @@ def export_rgb_png(rgb: np.ndarray, path: str | os.PathLike) -> Path:
     with _atomic_path(path) as temp:
         Image.fromarray(np.ascontiguousarray(rgb)).save(temp, format="PNG")
     return Path(path)
+
+
+def _widget_size(widget: QtWidgets.QWidget) -> QtCore.QSize:
+    size = widget.size()
+    if not widget.isVisible() or size.isEmpty():
+        raise ValueError("the figure is not on screen; show it before exporting")
+    return size
+
+
+def export_widget_png(
+    widget: QtWidgets.QWidget, path: str | os.PathLike, *, scale: int = _DEFAULT_PNG_SCALE
+) -> Path:
+    """Render a whole widget (e.g. two heat maps side by side) to PNG, ``scale`` times its
+    on-screen size."""
+    size = _widget_size(widget)
+    image = QtGui.QImage(size * scale, QtGui.QImage.Format.Format_ARGB32)
+    image.setDevicePixelRatio(scale)
+    image.fill(widget.palette().window().color())
+    painter = QtGui.QPainter(image)
+    try:
+        widget.render(painter)
+    finally:
+        painter.end()
+    with _atomic_path(path) as temp:
+        if not image.save(str(temp), "PNG"):
+            raise OSError(f"could not write {Path(path).name}")
+    return Path(path)
+
+
+def export_widget_svg(widget: QtWidgets.QWidget, path: str | os.PathLike) -> Path:
+    """Render a whole widget to SVG with Qt's QSvgGenerator (text and outlines as vectors,
+    the matrices as embedded images)."""
+    from PySide6 import QtSvg
+
+    size = _widget_size(widget)
+    with _atomic_path(path) as temp:
+        generator = QtSvg.QSvgGenerator()
+        generator.setFileName(str(temp))
+        generator.setSize(size)
+        generator.setViewBox(QtCore.QRect(QtCore.QPoint(0, 0), size))
+        generator.setTitle("AttnScope attention and attribution")
+        generator.setResolution(_screen_dpi())
+        painter = QtGui.QPainter(generator)
+        try:
+            widget.render(painter)
+        finally:
+            painter.end()
+    return Path(path)
