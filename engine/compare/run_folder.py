@@ -9,7 +9,7 @@ checked (engine/checkpoint_format.py), so a whole run opens in milliseconds; the
 are loaded one epoch at a time when an input is traced (engine/compare/epochs.py).
 
 A file that cannot be used is left out with one message in ``RunFolder.skipped``, never
-raised: a name that points nowhere (a dangling link), a corrupt or truncated file, a
+raised: a name that points nowhere (a dangling link) or at no regular file, a corrupt or truncated file, a
 checkpoint of another run (another task, model config or tokenizer than the run's own
 ``last.safetensors``, else than most of its epochs), or one whose recorded epoch is not
 the one in its name. Bad lines of metrics.jsonl are skipped the same way. Epochs that
@@ -118,6 +118,7 @@ def load_run(folder: str | Path) -> RunFolder:
             )
         else:
             epochs.append(checkpoint)
+    skipped.sort()  # by file name, i.e. by epoch
     metrics = _read_metrics(folder / METRICS_FILE, skipped)
     if not epochs:
         reasons = f" ({'; '.join(skipped)})" if skipped else ""
@@ -143,9 +144,7 @@ def _identity(path: Path, epoch: int | None) -> str:
     Reads the header only. CheckpointError for a missing or corrupt file, or one whose
     recorded epoch is not ``epoch`` (None: any).
     """
-    kind = special_file_kind(path)
-    if kind == "missing":
-        raise CheckpointError(f"{path}: it does not exist (a link to a removed file?)")
+    kind = special_file_kind(path)  # a dangling link reads "a broken symbolic link (to …)"
     if kind is not None:
         raise CheckpointError(f"{path}: it is {kind}, not a checkpoint file")
     header, meta, _ = read_header(path, check_file(path))
