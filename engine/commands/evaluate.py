@@ -133,23 +133,27 @@ class TranslationJob:
 
     @staticmethod
     def decode(model, sources: list[str], config, args: argparse.Namespace) -> list[str]:
-        """Translations in input order; empty or untranslatable lines give ""."""
-        from attnscope.engine.errors import InputTextError
+        """Translations in input order, decoded in length-sorted batches (engine/batch.py's
+        windows); empty or untranslatable lines give "" (stderr says why)."""
+        from attnscope.engine.batch import translate_windows
+        from attnscope.engine.errors import AttnScopeError
+        from attnscope.engine.inference_results import Translation
 
-        outputs = [""] * len(sources)
-        wanted = [i for i, s in enumerate(sources) if s.strip()]
-        batch = max(args.batch_size, 1)
-        bar = progress_bar(len(wanted), "lines", desc="translate", nested=True)
-        for start in range(0, len(wanted), batch):
-            chunk = wanted[start : start + batch]
-            try:
-                done = model.translate([sources[i] for i in chunk], config, batch_size=batch)
-                pairs = zip(chunk, done, strict=True)
-            except InputTextError:  # one bad line: retry one by one
-                pairs = _one_by_one(model, sources, chunk, config)
-            for i, translation in pairs:
-                outputs[i] = translation.text if translation is not None else ""
-            bar.update(len(chunk))
+        outputs: list[str] = []
+        bar = progress_bar(len(sources), "lines", desc="translate", nested=True)
+        bar.update(sum(not s.strip() for s in sources))
+        windows = translate_windows(
+            model, sources, config, batch_size=max(args.batch_size, 1), on_batch=bar.update
+        )
+        for outcomes in windows:
+            for outcome in outcomes:
+                if isinstance(outcome, AttnScopeError):
+                    line = len(outputs) + 1
+                    print(
+                        f"attnscope evaluate: line {line} not translated: {outcome}",
+                        file=sys.stderr,
+                    )
+                outputs.append(outcome.text if isinstance(outcome, Translation) else "")
         bar.close()
         return outputs
 
@@ -169,17 +173,6 @@ class TranslationJob:
             lines.append(f"{score['name']} = {score['score']:.2f}  ({score['signature']})")
         lines.append(report["bleu"]["details"])
         return "\n".join(lines) + "\n"
-
-
-def _one_by_one(model, sources, chunk, config):
-    from attnscope.engine.errors import InputTextError
-
-    for i in chunk:
-        try:
-            yield i, model.translate([sources[i]], config)[0]
-        except InputTextError as exc:
-            print(f"attnscope evaluate: line {i + 1} not translated: {exc}", file=sys.stderr)
-            yield i, None
 
 
 class CaptioningJob:

@@ -28,7 +28,6 @@ from attnscope.engine.commands.common import (
     progress_bar,
     read_input_lines,
     recommended_decoding,
-    translate_batch_or_lines,
 )
 from attnscope.engine.decode_record import json_line
 from attnscope.engine.errors import AttnScopeError
@@ -98,18 +97,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _own_translations(model, sources: list[str], config, batch: int) -> dict[int, object]:
-    """The model's own translation of every source line it can take, ``batch`` at a time
-    (a line it refuses is left out: ``_score`` reports it)."""
-    indices = [i for i, source in enumerate(sources) if source.strip()]
+    """The model's own translation of every source line it can take, in length-sorted
+    batches of ``batch`` (engine/batch.py's windows; a line it refuses is left out:
+    ``_score`` reports it)."""
+    from attnscope.engine.batch import translate_windows
+    from attnscope.engine.inference_results import Translation
+
     own = {}
-    bar = progress_bar(len(indices), "lines", desc="model outputs", nested=True)
-    for start in range(0, len(indices), batch):
-        chunk = indices[start : start + batch]
-        done = translate_batch_or_lines(model, [sources[i] for i in chunk], config)
-        own.update(
-            (i, t) for i, t in zip(chunk, done, strict=True) if not isinstance(t, AttnScopeError)
-        )
-        bar.update(len(chunk))
+    bar = progress_bar(len(sources), "lines", desc="model outputs", nested=True)
+    bar.update(sum(not source.strip() for source in sources))
+    windows = translate_windows(model, sources, config, batch_size=batch, on_batch=bar.update)
+    first = 0
+    for outcomes in windows:
+        own.update((first + i, t) for i, t in enumerate(outcomes) if isinstance(t, Translation))
+        first += len(outcomes)
     bar.close()
     return own
 

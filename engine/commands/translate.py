@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from attnscope.engine.commands.common import (
     add_decode_arguments,
@@ -13,7 +15,6 @@ from attnscope.engine.commands.common import (
     progress_bar,
     read_input_lines,
     recommended_decoding,
-    translate_batch_or_lines,
 )
 from attnscope.engine.commands.translate_flags import (
     DEFAULT_SPEC,
@@ -29,8 +30,13 @@ from attnscope.engine.decode_record import (
     no_decode_record,
     translation_record,
 )
-from attnscope.engine.errors import AttnScopeError
-from attnscope.engine.input_files import check_output_path, write_text_atomically
+from attnscope.engine.errors import AttnScopeError, DataError
+from attnscope.engine.input_files import (
+    check_output_path,
+    display_path,
+    special_file_kind,
+    write_text_atomically,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,52 +84,116 @@ def run(args: argparse.Namespace) -> int:
     except (AttnScopeError, ValueError, OSError) as exc:
         return fail(str(exc))
     context = distributed.init_distributed() if distributed.launched_by_torchrun() else None
-    mine = distributed.shard_for_rank(list(enumerate(lines)), context)
-    outputs, flagged = [], []  # flagged: per line, the names of the conditions that fired
-    batch = max(args.batch_size, 1)
-    bar = progress_bar(len(mine), "lines", desc="translate")
-    for start in range(0, len(mine), batch):
-        for line, outcome in _translate_chunk(model, mine[start : start + batch], config):
-            hits = flags_of(outcome, breakpoints, model.piece)
-            flagged.append(None if hits is None else sorted({h.condition for h in hits}))
-            if args.json:
-                outputs.append(
-                    _as_record(line, outcome, args.checkpoint, config, align=args.align, flags=hits)
-                )
-            else:
-                outputs.append(_as_text(outcome, align=args.align, flags=hits))
-        bar.update(len(mine[start : start + batch]))
-    bar.close()
-    ordered = distributed.gather_in_order(outputs, context)  # strings or JSON-ready records
-    if breakpoints is not None:
-        flagged = distributed.gather_in_order(flagged, context)
+    mine = distributed.shard_for_rank(lines, context)
+    sink = None
+    try:  # one process writes window by window; torchrun ranks gather at the end
+        sink = _OrderedOutput(args.output) if context is None else None
+        outputs, flagged = _translate_lines(model, mine, config, args, breakpoints, sink)
+        if sink is not None:
+            sink.finish()
+    except AttnScopeError as exc:
+        return fail(str(exc))
+    finally:
+        if sink is not None:
+            sink.close()
     if context is not None:
+        ordered = distributed.gather_in_order(outputs, context)  # strings or JSON-ready records
+        if breakpoints is not None:
+            flagged = distributed.gather_in_order(flagged, context)
         distributed.shutdown_distributed()
         if not context.is_main:
             return 0
     if breakpoints is not None:
         print(flag_summary(flagged, breakpoints.conditions), file=sys.stderr)
-    return _write(ordered, args)
+    return 0 if context is None else _write(ordered, args)
 
 
-def _translate_chunk(model, chunk, config) -> list[tuple[str, object]]:
-    """(line, outcome) of (index, line) pairs, the chunk's lines decoded as one batch;
-    the outcome is a Translation, the AttnScopeError that refused the line, or None
-    for an empty line.
+def _translate_lines(model, lines: list[str], config, args, breakpoints, sink):
+    """Translate ``lines`` in length-sorted batches (engine/batch.py's windows).
 
-    A line the model cannot take (too long, nothing the tokenizer reads) would
-    sink its whole batch: then the chunk is translated line by line and only
-    that line becomes an error entry (stderr says why), not a crash.
+    Each finished window goes to ``sink`` in input order, or, without a sink
+    (torchrun), into the returned outputs. Returns (outputs, flagged): flagged
+    holds, per line, the names of the conditions that fired (None: no --flag,
+    or no translation).
     """
-    texts = [line for _, line in chunk if line.strip()]
-    done = iter(translate_batch_or_lines(model, texts, config))
-    results: list[tuple[str, object]] = []
-    for _, line in chunk:
-        outcome = next(done) if line.strip() else None
-        if isinstance(outcome, AttnScopeError):
-            print(f"attnscope: line skipped: {outcome}", file=sys.stderr)
-        results.append((line, outcome))
-    return results
+    from attnscope.engine.batch import translate_windows
+
+    outputs, flagged = [], []
+    bar = progress_bar(len(lines), "lines", desc="translate")
+    bar.update(sum(not line.strip() for line in lines))  # empty lines need no work
+    windows = translate_windows(
+        model, lines, config, batch_size=max(args.batch_size, 1), on_batch=bar.update
+    )
+    first = 0
+    try:
+        for outcomes in windows:
+            shown = []
+            for line, outcome in zip(lines[first : first + len(outcomes)], outcomes, strict=True):
+                if isinstance(outcome, AttnScopeError):
+                    print(f"attnscope: line skipped: {outcome}", file=sys.stderr)
+                hits = flags_of(outcome, breakpoints, model.piece)
+                flagged.append(None if hits is None else sorted({h.condition for h in hits}))
+                shown.append(_shown(line, outcome, args, config, hits))
+            first += len(outcomes)
+            if sink is None:
+                outputs += shown
+            else:
+                sink.write(shown, as_json=args.json)
+    finally:
+        bar.close()
+    return outputs, flagged
+
+
+def _shown(line: str, outcome, args: argparse.Namespace, config, hits) -> object:
+    """One line's output: its text line, or its decode record with --json."""
+    if args.json:
+        return _as_record(line, outcome, args.checkpoint, config, align=args.align, flags=hits)
+    return _as_text(outcome, align=args.align, flags=hits)
+
+
+class _OrderedOutput:
+    """Where one process writes its lines, window by window, in input order.
+
+    Standard output is written and flushed per window. A file (``-o OUT``) is
+    written to ``OUT.partial`` and renamed to ``OUT`` by ``finish()``: an
+    interrupted run leaves every finished window in ``OUT.partial`` and never a
+    silently truncated ``OUT``. An existing special file (``-o /dev/stdout``, a
+    FIFO) is written directly.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._partial: Path | None = None
+        self._handle = sys.stdout
+        if path is None:
+            return
+        direct = os.path.exists(path) and special_file_kind(path) is not None
+        self._partial = None if direct else Path(f"{path}.partial")
+        try:
+            self._handle = open(path if direct else self._partial, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            raise DataError(f"cannot write -o {display_path(path)}: {exc.strerror}") from exc
+
+    def write(self, items: list[object], *, as_json: bool) -> None:
+        text = "".join((json_line(item) if as_json else str(item)) + "\n" for item in items)
+        try:
+            self._handle.write(text)
+            self._handle.flush()
+        except OSError as exc:
+            if self.path is None:
+                raise  # a closed pipe: the CLI ends quietly
+            raise DataError(f"cannot write -o {display_path(self.path)}: {exc.strerror}") from exc
+
+    def finish(self) -> None:
+        """All lines written: close the file and give it its name."""
+        self.close()
+        if self._partial is not None:
+            os.replace(self._partial, self.path)
+            self._partial = None
+
+    def close(self) -> None:
+        if self.path is not None and not self._handle.closed:
+            self._handle.close()
 
 
 def _as_text(outcome, *, align: bool, flags=None) -> str:

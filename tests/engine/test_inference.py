@@ -77,6 +77,7 @@ def test_cancelled_file_translation_is_clearly_partial(model, tmp_path):
         DecodeConfig(max_length=4),
         cancel=cancel,
         batch_size=2,
+        window=2,  # each window of 2 lines is written once done
         progress=lambda d, t: cancel.set(),
     )
     assert not done
