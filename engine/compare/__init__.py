@@ -16,6 +16,15 @@ Two models, one input
   ``attnscope score`` prints; ``cross_scores(...)`` both ways, with the forced decodes'
   attention (engine/compare/scoring.py).
 
+- ``compare_attention(forced_a, forced_b)``: one output forced through both models, its
+  two attentions on one grid: pieces when both segmentations match (a difference map),
+  else words with subwords grouped; per-row Jensen-Shannon divergence and top-1 match,
+  ``mean_jsd`` / ``top1_agreement`` (engine/compare/attention.py).
+- ``word_diff(snapshot_a, snapshot_b)``: the two outputs diffed word by word.
+- ``compare_input(a, b, source, config_a, config_b, reference=None)``: all of the above
+  for one input (``InputComparison``): what the view shows at the end of a decode and
+  what ``attnscope compare`` prints per line (engine/compare/inputs.py).
+
 One input across a run
 - ``load_run(folder)`` -> ``RunFolder``: the kept ``epoch-NNN.safetensors`` (headers
   checked; a missing, corrupt or foreign file is skipped with a message in ``skipped``)
@@ -23,11 +32,13 @@ One input across a run
   (engine/compare/run_folder.py).
 """
 
+from attnscope.engine.compare.attention import AttentionComparison, compare_attention
 from attnscope.engine.compare.compatibility import (
     IncompatibleModelsError,
     compatible,
     load_partner,
 )
+from attnscope.engine.compare.inputs import InputComparison, compare_input, word_diff
 from attnscope.engine.compare.lockstep import LockstepPair, PairStep
 from attnscope.engine.compare.run_folder import (
     EpochCheckpoint,
@@ -45,14 +56,18 @@ from attnscope.engine.compare.scoring import (
 )
 
 __all__ = [
+    "AttentionComparison",
     "CrossScores",
     "EpochCheckpoint",
     "ForcedOutput",
     "IncompatibleModelsError",
+    "InputComparison",
     "LockstepPair",
     "PairStep",
     "RunFolder",
     "RunFolderError",
+    "compare_attention",
+    "compare_input",
     "compatible",
     "cross_score",
     "cross_scores",
@@ -60,4 +75,5 @@ __all__ = [
     "load_partner",
     "load_run",
     "report_words",
+    "word_diff",
 ]
