@@ -10,6 +10,8 @@ import torch
 # One intra-op thread: the GUI tests run a worker thread beside the GUI thread, and
 # OpenMP spinning on a loaded 2-core machine makes tiny ops take milliseconds.
 torch.set_num_threads(1)
+# ... and the decoding commands (engine/cpu_threads.py), run in-process or as subprocesses, too.
+os.environ.setdefault("ATTNSCOPE_THREADS", "1")
 
 
 @pytest.fixture(autouse=True)
