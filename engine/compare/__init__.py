@@ -30,6 +30,11 @@ One input across a run
   checked; a missing, corrupt or foreign file is skipped with a message in ``skipped``)
   and the per-epoch records of metrics.jsonl; ``RunFolderError`` when no epoch is usable
   (engine/compare/run_folder.py).
+- ``trace_run(run, source, reference=None, progress=..., cancel=...)`` -> ``EpochTrace``:
+  one fixed output (the reference, else the final epoch's own output) forced through
+  every epoch: per epoch its attention (T, heads, S), log-prob, attention entropy and
+  agreement with the final epoch; ``curve(name)`` for those and for metrics.jsonl's
+  BLEU / validation loss (engine/compare/epochs.py).
 """
 
 from attnscope.engine.compare.attention import AttentionComparison, compare_attention
@@ -38,6 +43,7 @@ from attnscope.engine.compare.compatibility import (
     compatible,
     load_partner,
 )
+from attnscope.engine.compare.epochs import EpochAttention, EpochTrace, trace_run
 from attnscope.engine.compare.inputs import InputComparison, compare_input, word_diff
 from attnscope.engine.compare.lockstep import LockstepPair, PairStep
 from attnscope.engine.compare.run_folder import (
@@ -58,7 +64,9 @@ from attnscope.engine.compare.scoring import (
 __all__ = [
     "AttentionComparison",
     "CrossScores",
+    "EpochAttention",
     "EpochCheckpoint",
+    "EpochTrace",
     "ForcedOutput",
     "IncompatibleModelsError",
     "InputComparison",
@@ -75,5 +83,6 @@ __all__ = [
     "load_partner",
     "load_run",
     "report_words",
+    "trace_run",
     "word_diff",
 ]
