@@ -28,6 +28,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "attnscope.engine.commands.score",
         "how likely the model finds each reference, and where it disagrees",
     ),
+    "compare": (
+        "attnscope.engine.commands.compare",
+        "two checkpoints on the same lines: outputs, cross-scores, attention agreement",
+    ),
     "bench": (
         "attnscope.engine.commands.bench",
         "print performance figures as JSON (from a source checkout)",

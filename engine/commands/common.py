@@ -49,8 +49,11 @@ OPTION_DEFAULTS = {
 }
 
 
-def add_decode_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-c", "--checkpoint", required=True, help="checkpoint file")
+def add_decode_arguments(parser: argparse.ArgumentParser, *, checkpoint: bool = True) -> None:
+    """The decoding options; ``checkpoint=False`` leaves ``-c`` to the caller (compare
+    takes two)."""
+    if checkpoint:
+        parser.add_argument("-c", "--checkpoint", required=True, help="checkpoint file")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     parser.add_argument(
         "--beam",

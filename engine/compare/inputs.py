@@ -5,7 +5,7 @@ compare`` prints per line: both models' own outputs (decoded in lockstep), the w
 of the two outputs, each output scored by the other model (cross-scores), a reference
 scored by both when there is one, and the two attentions over one output on a shared
 grid (engine/compare/attention.py). The output compared is the reference when one is
-given, else model A's own output; it is forced through both models, so A's row t and
+given (and both models take it), else model A's own output; it is forced through both models, so A's row t and
 B's row t are about the same token.
 
 Nothing here refuses the whole input for one missing part: an output a model cannot
@@ -39,7 +39,8 @@ class InputComparison:
     diff:        the two outputs word by word (A is "before", B "after")
     b_scores_a:  A's output forced through B (None: B could not take it, see notes)
     a_scores_b:  B's output forced through A
-    reference:   the reference forced through A and through B (None without one)
+    reference:   the reference forced through A and through B (None without one; a
+                 side None when that model could not take it)
     attention:   the two attentions over the compared output (None: see notes)
     """
 
@@ -48,7 +49,7 @@ class InputComparison:
     diff: DecodeDiff
     b_scores_a: ForcedOutput | None
     a_scores_b: ForcedOutput | None
-    reference: tuple[ForcedOutput, ForcedOutput] | None
+    reference: tuple[ForcedOutput | None, ForcedOutput | None] | None
     attention: AttentionComparison | None
     notes: tuple[str, ...] = ()
 
@@ -101,12 +102,11 @@ def compare_input(
     a_scores_b = forced(model_a, own_b.target_text, config_a, "A scoring B's output")
     by_reference = None
     if reference is not None:
-        scored = (
+        by_reference = (
             forced(model_a, reference, config_a, "A scoring the reference"),
             forced(model_b, reference, config_b, "B scoring the reference"),
         )
-        by_reference = scored if None not in scored else None
-    if by_reference is not None:
+    if by_reference is not None and None not in by_reference:
         through_both = by_reference
     else:
         a_own = forced(model_a, own_a.target_text, config_a, "A's output forced through A")
