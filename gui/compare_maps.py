@@ -1,13 +1,15 @@
-"""What compare mode draws under the two heat maps: how the two attentions differ.
+"""What compare mode draws under the two panes: how the two attentions differ.
 
-- ``DifferenceMap``: when both models cut the source into the same pieces, model A's
-  attention minus model B's, step by step (the first min(T_a, T_b) steps, heads
-  averaged), on a diverging colour scale from -1 (B looks there) to +1 (A does).
-- ``WordAttentionChart``: attention per source *word*, for any two tokenizers: each
-  model's pieces are grouped into the words of the source (a piece starting with ▁
-  starts a word; ``</s>`` is a word of its own), the weights of a word's pieces are
-  added, and the steps averaged, so each bar is the share of the decode's attention
-  that word received; the two models' bars stand side by side.
+Both draw an ``AttentionComparison`` (engine/compare/attention.py): one output (model
+A's) forced through both models, so row t of A and of B is about the same token. When
+both models cut the text into the same pieces it is on pieces, otherwise on words
+(subwords grouped: a source word's weight is the sum of its pieces').
+
+- ``DifferenceMap``: A minus B on that grid, on a diverging colour scale from -1
+  (blue: B looks there) to +1 (red: A does), with the mean Jensen-Shannon divergence
+  and the top-1 agreement of the rows.
+- ``AttentionShareChart``: per source column (piece or word), the share of all the
+  output's attention each model gave it, two bars side by side.
 """
 
 from __future__ import annotations
@@ -16,52 +18,21 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from attnscope.engine.pieces import EOS_PIECE, WORD_START
 from attnscope.gui.token_axis import TokenAxis
 from attnscope.gui.translate_view import display_piece
 
 DIVERGING_MAP = "CET-D1"  # blue - white - red, perceptually even
 A_COLOUR, B_COLOUR = "#1f6feb", "#e8871e"  # the two models, in every compare view
+LEVEL_WORDING = {"piece": "subword pieces", "word": "words (subwords grouped)"}
 
 
-def mean_heads(attention: np.ndarray) -> np.ndarray:
-    """(T, heads, S) -> (T, S): the heads averaged."""
-    return np.asarray(attention, dtype=np.float32).mean(axis=1)
-
-
-def attention_difference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(T_a, heads, S) and (T_b, heads, S) -> (min(T_a, T_b), S): A minus B."""
-    rows = min(a.shape[0], b.shape[0])
-    return mean_heads(a[:rows]) - mean_heads(b[:rows])
-
-
-def source_words(pieces) -> tuple[list[str], list[int]]:
-    """The words of a piece sequence and, per piece, the index of its word.
-
-    A piece starting with ▁ (or the first piece) starts a word; ``</s>`` is a word of
-    its own, so the two models' final attention to it compares too.
-    """
-    words: list[str] = []
-    word_of: list[int] = []
-    for piece in pieces:
-        if piece == EOS_PIECE or piece.startswith(WORD_START) or not words:
-            words.append(piece.lstrip(WORD_START) if piece != EOS_PIECE else piece)
-        else:
-            words[-1] += piece
-        word_of.append(len(words) - 1)
-    return words, word_of
-
-
-def word_attention(pieces, attention: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """The source words and the share of all attention each received: (W,), sums to 1.
-
-    pieces: the S source pieces; attention: (T, heads, S).
-    """
-    words, word_of = source_words(pieces)
-    per_piece = mean_heads(attention).mean(axis=0)  # (S,)
-    shares = np.zeros(len(words), dtype=np.float32)
-    np.add.at(shares, np.asarray(word_of, dtype=np.intp), per_piece)
-    return words, shares
+def describe_comparison(comparison) -> str:
+    """One line: the grid and the two agreement figures."""
+    return (
+        f"A's output through both models, on {LEVEL_WORDING.get(comparison.level, comparison.level)}: "
+        f"mean Jensen-Shannon divergence {comparison.mean_jsd:.3f} bits (0 = the same), "
+        f"top-1 agreement {comparison.top1_agreement:.0%}"
+    )
 
 
 class DifferenceMap(QtWidgets.QWidget):
@@ -90,27 +61,26 @@ class DifferenceMap(QtWidgets.QWidget):
         )
         bar.setImageItem(self.image, insert_in=item)
         self.plot.setToolTip(
-            "Attention of model A minus model B at each step: red where A looks more, "
+            "Attention of model A minus model B over A's output: red where A looks more, "
             "blue where B does (heads averaged)"
         )
+        self.caption = QtWidgets.QLabel()
+        self.caption.setWordWrap(True)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.plot, 1)
         self._values = np.zeros((0, 0), dtype=np.float32)
 
-    def show_difference(self, source, target_a, target_b, a: np.ndarray, b: np.ndarray) -> None:
-        """source: the shared S pieces; target_*: each model's pieces; a, b: (T, heads, S)."""
-        self._values = attention_difference(a, b)
-        rows = self._values.shape[0]
-        self._x_axis.set_labels([display_piece(p) for p in source])
-        self._y_axis.set_labels(
-            [
-                display_piece(x) if x == y else f"{display_piece(x)} | {display_piece(y)}"
-                for x, y in zip(target_a[:rows], target_b[:rows], strict=True)
-            ]
-        )
+    def show_comparison(self, comparison) -> None:
+        """Draw ``comparison.difference`` (R, C) with its row and column labels."""
+        self._values = np.asarray(comparison.difference, dtype=np.float32)
+        rows, columns = self._values.shape
+        self._x_axis.set_labels([display_piece(p) for p in comparison.columns])
+        self._y_axis.set_labels([display_piece(p) for p in comparison.rows])
         self.image.setImage(self._values, autoLevels=False, levels=(-1, 1))
-        self.image.setRect(0, 0, self._values.shape[1], rows)
+        self.image.setRect(0, 0, columns, rows)
+        self.caption.setText(describe_comparison(comparison))
         self.plot.getPlotItem().getViewBox().autoRange(padding=0.0)
 
     def values(self) -> np.ndarray:
@@ -118,8 +88,8 @@ class DifferenceMap(QtWidgets.QWidget):
         return self._values.copy()
 
 
-class WordAttentionChart(QtWidgets.QWidget):
-    """Per source word, the share of attention each model gave it (two bars a word)."""
+class AttentionShareChart(QtWidgets.QWidget):
+    """Per source column, the share of attention each model gave it (two bars each)."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
@@ -132,8 +102,8 @@ class WordAttentionChart(QtWidgets.QWidget):
         item.getViewBox().setMouseEnabled(x=False, y=False)
         self.legend = item.addLegend(offset=(-10, 10))
         self.plot.setToolTip(
-            "Attention per source word (subwords added, steps averaged): model A blue, "
-            "model B orange. Works when the two models cut words differently."
+            "Share of the output's attention per source piece, or per word when the two "
+            "models cut words differently (steps and heads averaged): A blue, B orange"
         )
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -141,21 +111,22 @@ class WordAttentionChart(QtWidgets.QWidget):
         self.words: list[str] = []
         self.shares = np.zeros((2, 0), dtype=np.float32)
 
-    def show_words(self, words: list[str], shares_a: np.ndarray, shares_b: np.ndarray, names):
-        """words: W source words; shares_*: (W,) each model's share; names: (A's, B's)."""
-        self.words = list(words)
-        self.shares = np.stack([shares_a, shares_b]).astype(np.float32)
+    def show_comparison(self, comparison, names) -> None:
+        """Each model's share of attention per source column of ``comparison``;
+        names: (A's, B's) for the legend."""
+        self.words = [display_piece(p) for p in comparison.columns]
+        self.shares = np.stack([comparison.a.mean(axis=0), comparison.b.mean(axis=0)])
         item = self.plot.getPlotItem()
         item.clear()
         self.legend.clear()
-        x = np.arange(len(words), dtype=np.float32)
+        x = np.arange(len(self.words), dtype=np.float32)
         for offset, values, colour, name in (
-            (0.3, shares_a, A_COLOUR, names[0]),
-            (0.7, shares_b, B_COLOUR, names[1]),
+            (0.3, self.shares[0], A_COLOUR, names[0]),
+            (0.7, self.shares[1], B_COLOUR, names[1]),
         ):
             bars = pg.BarGraphItem(x=x + offset, height=values, width=0.38, brush=colour)
             item.addItem(bars)
             self.legend.addItem(bars, name)
-        self._axis.set_labels(list(words))
+        self._axis.set_labels(self.words)
         top = float(self.shares.max()) if self.shares.size else 1.0
-        item.setRange(xRange=(0, max(len(words), 1)), yRange=(0, max(top, 1e-3) * 1.1))
+        item.setRange(xRange=(0, max(len(self.words), 1)), yRange=(0, max(top, 1e-3) * 1.1))

@@ -25,16 +25,14 @@ from PySide6.QtWidgets import (
 )
 
 from attnscope.engine.decode_diff import diff_outputs
-from attnscope.gui.compare_maps import (
-    A_COLOUR,
-    B_COLOUR,
-    DifferenceMap,
-    WordAttentionChart,
-    word_attention,
-)
+from attnscope.gui.compare_maps import A_COLOUR, B_COLOUR, AttentionShareChart, DifferenceMap
 from attnscope.gui.compare_pane import ComparePane
 
 NOTHING_TO_MAP = "{name} has no attention, so there is no attention to compare."
+WAITING_FOR_MAP = (
+    "The attention comparison follows when both decodes are done "
+    "(A's output is then forced through both models)."
+)
 
 
 def _action(parent: QWidget, text: str, key: str, tip: str) -> QAction:
@@ -79,10 +77,10 @@ class CompareView(QWidget):
         self.diff_label.setWordWrap(True)
         self.diff_label.setToolTip("How B's output differs from A's, word by word")
         self.difference = DifferenceMap()
-        self.words = WordAttentionChart()
+        self.shares = AttentionShareChart()
         self.maps = QTabWidget()
         self.maps.addTab(self.difference, "Difference map")
-        self.maps.addTab(self.words, "Per source word")
+        self.maps.addTab(self.shares, "Attention per source word")
         self.maps.setToolTip("How the two attentions differ")
         self.no_map = QLabel()
         self.no_map.setStyleSheet("color: palette(mid); padding: 2px;")
@@ -173,7 +171,7 @@ class CompareView(QWidget):
         self.panes[0].show_snapshot(a, selected, changed_steps=a_changed, report=pair.a_by_b)
         self.panes[1].show_snapshot(b, selected, changed_steps=b_changed, report=pair.b_by_a)
         self.diff_label.setText(self._diff_text(diff))
-        self._show_maps(a, b)
+        self._show_maps(pair)
         if a.done and b.done:
             self.run_action.setChecked(False)
 
@@ -197,37 +195,32 @@ class CompareView(QWidget):
             return "Both models say the same words."
         return f"B against A: {diff.describe()}"
 
-    def _show_maps(self, a, b) -> None:
-        without = [name for name, s in zip(self.names, (a, b), strict=True) if s.num_heads == 0]
-        if without or a.attention is None or b.attention is None:
-            self._link_source_axes(False)
+    def _show_maps(self, pair) -> None:
+        """The attention comparison under the panes once both decodes are done; until
+        then (or without one) a line saying why there is none."""
+        a, b = pair.a, pair.b
+        same_source = a.grid is None and a.source_pieces == b.source_pieces
+        self._link_source_axes(same_source and a.num_heads > 0 and b.num_heads > 0)
+        comparison = pair.attention
+        if comparison is None:
             self.maps.hide()
-            self.no_map.setVisible(bool(without))
-            self.no_map.setText(NOTHING_TO_MAP.format(name=" and ".join(without)))
+            without = [n for n, s in zip(self.names, (a, b), strict=True) if s.num_heads == 0]
+            if without:
+                text = NOTHING_TO_MAP.format(name=" and ".join(without))
+            elif a.done and b.done:
+                text = "; ".join(pair.notes)
+            else:
+                text = WAITING_FOR_MAP
+            self.no_map.setText(text)
+            self.no_map.setVisible(bool(text))
             return
         self.no_map.hide()
         self.maps.show()
-        same_pieces = a.source_pieces == b.source_pieces and a.grid == b.grid
-        self._link_source_axes(same_pieces and a.grid is None)
-        self.maps.setTabEnabled(0, same_pieces)
-        self.maps.setTabToolTip(
-            0,
-            "A minus B, step by step"
-            if same_pieces
-            else "The two models cut the source differently: see Per source word",
-        )
-        if same_pieces:
-            self.difference.show_difference(
-                a.source_pieces, a.target_pieces, b.target_pieces, a.attention, b.attention
-            )
-        elif self.maps.currentIndex() == 0:
-            self.maps.setCurrentIndex(1)
-        self.maps.setTabEnabled(1, a.grid is None)
-        if a.grid is None:
-            words_a, shares_a = word_attention(a.source_pieces, a.attention)
-            words_b, shares_b = word_attention(b.source_pieces, b.attention)
-            if words_a == words_b:
-                self.words.show_words(words_a, shares_a, shares_b, self.names)
+        level = comparison.level  # "piece", or "word" across two tokenizers
+        self.maps.setTabText(0, f"Difference map ({level})")
+        self.maps.setTabText(1, f"Attention per source {level}")
+        self.difference.show_comparison(comparison)
+        self.shares.show_comparison(comparison, self.names)
 
     def _link_source_axes(self, linked: bool) -> None:
         """One source axis for both heat maps (panning or zooming one moves the other)

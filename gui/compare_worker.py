@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
@@ -31,16 +31,21 @@ REPAINT_INTERVAL_S = 1 / 30  # pairs during Run are sent at most this often
 
 @dataclass(frozen=True)
 class ComparePair:
-    """Both decodes at one moment: SessionSnapshots ``a`` and ``b``.
+    """Both decodes at one moment: SessionSnapshots ``a`` and ``b``; once both are done,
+    what engine/compare adds (None before, or where a part could not be made):
 
-    a_by_b: model B's ReferenceReport on A's output (its pieces of A's text, one
-    log-prob each, then eos), b_by_a the reverse; None until both decodes are done.
+    a_by_b:    model B's ReferenceReport on A's output (its pieces of A's text, one
+               log-prob each, then eos); b_by_a the reverse (the cross-scores)
+    attention: the AttentionComparison of A's output forced through both models
+    notes:     why a part is missing (an output a model cannot take, no attention)
     """
 
     a: Any
     b: Any
     a_by_b: Any = None
     b_by_a: Any = None
+    attention: Any = None
+    notes: tuple[str, ...] = ()
 
 
 def _guarded(method: Callable) -> Callable:
@@ -49,6 +54,7 @@ def _guarded(method: Callable) -> Callable:
     @functools.wraps(method)
     def wrapper(self: CompareWorker, *args: Any) -> None:
         self.busy.emit(True)
+        self._cancel.clear()  # set by this request's client call, or an earlier one's
         try:
             method(self, *args)
         except DecodeCancelled:
@@ -173,6 +179,10 @@ class CompareWorker(QObject):
             self._pair.step()
             finished = self._pair.done
             self._emit(force=finished)
+        except DecodeCancelled:
+            self._stop_running()
+            self.cancelled.emit()
+            return
         except Exception as exc:
             log.exception("compare step failed during run")
             release_cached_memory(exc)
@@ -203,33 +213,49 @@ class CompareWorker(QObject):
         if not (a.done and b.done):
             self.pair.emit(ComparePair(a, b))
             return
-        try:
-            scores = self._cross_scores(a.target_text, b.target_text)
-        except AttnScopeError as exc:  # an output the other model cannot take (empty, ...)
-            self.pair.emit(ComparePair(a, b))
-            self.failed.emit(f"No cross-scores: {exc}")
-            return
-        self.pair.emit(ComparePair(a, b, scores.b_scores_a.report, scores.a_scores_b.report))
+        self.pair.emit(self._finished(a, b))
 
-    def _cross_scores(self, text_a: str, text_b: str):
-        """Each output forced through the other model (as `attnscope score`), kept while
-        the two outputs stay the same."""
-        from attnscope.engine.compare.scoring import cross_scores
+    def _finished(self, a, b) -> ComparePair:
+        """Both decodes done: each output forced through the other model (as `attnscope
+        score`) and A's output through both, on one grid; kept while the outputs stay."""
+        texts, finished = self._scored
+        if texts != (a.target_text, b.target_text):
+            finished = self._compare(a, b)
+            self._scored = ((a.target_text, b.target_text), finished)
+        return replace(finished, a=a, b=b)
 
-        texts, scores = self._scored
-        if texts != (text_a, text_b):
-            model_a, model_b = self._models
-            scores = cross_scores(
-                model_a,
-                model_b,
-                self._pair.source,
-                text_a,
-                text_b,
-                config_a=self._config,
-                config_b=self._config,
-            )
-            self._scored = ((text_a, text_b), scores)
-        return scores
+    def _compare(self, a, b) -> ComparePair:
+        from attnscope.engine.compare.attention import compare_attention
+        from attnscope.engine.compare.scoring import force_output
+
+        (model_a, model_b), source, notes = self._models, self._pair.source, []
+
+        def forced(model, text: str, who: str):
+            try:
+                return force_output(model, source, text, self._config, cancel=self._cancel)
+            except AttnScopeError as exc:  # an output a model cannot take (empty, ...)
+                if isinstance(exc, DecodeCancelled):
+                    raise
+                notes.append(f"{who}: {exc}")
+                return None
+
+        b_scores_a = forced(model_b, a.target_text, "B scoring A's output")
+        a_scores_b = forced(model_a, b.target_text, "A scoring B's output")
+        a_own = forced(model_a, a.target_text, "A's output forced through A")
+        attention = None
+        if a_own is not None and b_scores_a is not None:
+            try:
+                attention = compare_attention(a_own.snapshot, b_scores_a.snapshot)
+            except ValueError as exc:
+                notes.append(f"attention not compared: {exc}")
+        return ComparePair(
+            a,
+            b,
+            a_by_b=None if b_scores_a is None else b_scores_a.report,
+            b_by_a=None if a_scores_b is None else a_scores_b.report,
+            attention=attention,
+            notes=tuple(notes),
+        )
 
 
 class CompareClient(QObject):
