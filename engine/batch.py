@@ -37,7 +37,6 @@ from attnscope.engine.errors import AttnScopeError, DecodeCancelled
 from attnscope.engine.images import ImageSource
 from attnscope.engine.inference_results import Caption, Translation
 from attnscope.engine.input_files import check_output_path, display_path, read_text_lines
-from attnscope.engine.pieces import EOS_PIECE
 
 if TYPE_CHECKING:
     from attnscope.engine.inference import InferenceModel
@@ -85,7 +84,7 @@ def _translate_chunk(
             pieces=tuple(model.piece(t) for t in best.tokens),
             score=float(best.score),
             attention=best.attention,
-            source_pieces=tuple(model.src_tokenizer.pieces(text)) + (EOS_PIECE,),
+            source_pieces=model.source_pieces(text),
             nbest=nbest,
             log_prob=float(best.log_prob),
             token_ids=best.tokens,

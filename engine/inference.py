@@ -113,11 +113,19 @@ class InferenceModel:
 
     # -- sources ---------------------------------------------------------
     def source_ids(self, text: str) -> list[int]:
-        """Token ids of ``text`` plus eos; empty or over-long text raises InputTextError."""
+        """Token ids of ``text`` plus eos (none if the model was trained without, e.g. one
+        imported from OpenNMT-py); empty or over-long text raises InputTextError."""
         if self.src_tokenizer is None:
             raise InputTextError("this is a captioning model: give it an image, not text")
         limit = max_source_positions(self.config) or MAX_SOURCE_TOKENS
-        return [*_checked_ids(self.src_tokenizer, text, "source text", limit), EOS_ID]
+        ids = _checked_ids(self.src_tokenizer, text, "source text", limit)
+        return [*ids, EOS_ID] if self.config.source_eos else ids
+
+    def source_pieces(self, text: str) -> tuple[str, ...]:
+        """The labels of the encoder's positions for ``text``: its pieces, then eos if the
+        model reads one (``source_ids``)."""
+        pieces = tuple(self.src_tokenizer.pieces(text))
+        return pieces + (EOS_PIECE,) if self.config.source_eos else pieces
 
     def target_ids(self, text: str) -> list[int]:
         """Target token ids of ``text`` (an expected output), without eos; empty or
@@ -161,7 +169,7 @@ class InferenceModel:
             if not isinstance(source, str):
                 raise InputTextError("this is a translation model: give it text, not an image")
             memory = self.encode_texts([source])
-            pieces = tuple(self.src_tokenizer.pieces(source)) + (EOS_PIECE,)
+            pieces = self.source_pieces(source)
             return OpenSession(self._session(memory, config), self.labels, source, pieces)
         if isinstance(source, str) and not os.path.exists(source):
             raise InputTextError("this is a captioning model: drop an image on the window")

@@ -24,6 +24,12 @@ ATTENTION_KINDS = (
     "none",
 )
 ATTENTION_PLACEMENTS = ("bahdanau", "luong")
+# How the decoder's first state is made: "summary" = tanh(W·encoder summary) in every layer
+# (zero LSTM cell); "final_states" = the encoder's last hidden (and cell) state of each
+# layer, directions side by side; "final_states_bridge" = those through a Linear + ReLU
+# per state kind (OpenNMT-py's -bridge). The last two are OpenNMT-py's RNN models.
+DECODER_INITS = ("summary", "final_states", "final_states_bridge")
+COMBINE_ACTIVATIONS = ("tanh", "none")  # h̃ = act(W [h; c] + b); none: OpenNMT-py's mlp
 INIT_SCHEMES = ("default", "normal", "uniform", "xavier")
 
 
@@ -195,10 +201,14 @@ class DecoderConfig:
     dropout: float = 0.1
     placement: str = "bahdanau"  # bahdanau: query = previous state; luong: current output
     input_feed: bool = True  # feed the previous attentional vector as input (Luong)
+    init_from: str = "summary"  # see DECODER_INITS
+    combine_activation: str = "tanh"  # see COMBINE_ACTIVATIONS
 
     def __post_init__(self) -> None:
         _check_choice("rnn cell", self.cell, RNN_CELLS)
         _check_choice("attention placement", self.placement, ATTENTION_PLACEMENTS)
+        _check_choice("decoder init", self.init_from, DECODER_INITS)
+        _check_choice("combine activation", self.combine_activation, COMBINE_ACTIVATIONS)
         _check_sizes("decoder", self, {"layers": (1, MAX_LAYERS), "hidden": (1, MAX_WIDTH)})
         _check_dropout("decoder.dropout", self.dropout)
 
@@ -219,6 +229,7 @@ class ModelConfig:
     tie_output: bool = False  # output projection reuses the target embedding
     init: str = "default"  # default | normal (N(0, 0.01), the article's) | uniform | xavier
     pad_id: int = 0
+    source_eos: bool = True  # the encoder reads the source ids then eos (OpenNMT-py's: no eos)
 
     def __post_init__(self) -> None:
         _check_choice("task", self.task, TASKS)
@@ -234,6 +245,8 @@ class ModelConfig:
                 f"share_embeddings needs one joint vocabulary, got src {self.src_vocab} "
                 f"and tgt {self.tgt_vocab}"
             )
+        if self.decoder.init_from != "summary":
+            _check_final_states_fit(self)
         keyed = ("additive", "general", "location_sensitive")  # keys = a projection of memory
         local = self.task == "captioning" and self.image_encoder.local_keys
         if local and self.attention.kind not in keyed:
@@ -250,6 +263,23 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
         """Rebuild from ``to_dict()`` output; unknown keys raise ValueError."""
         return _from_dict(cls, data)
+
+
+def _check_final_states_fit(config: ModelConfig) -> None:
+    """A decoder started from the encoder's final states needs an RNN encoder of the same
+    cell and depth whose output (directions side by side) is the decoder's width."""
+    text, dec = config.text_encoder, config.decoder
+    fits = (
+        config.task == "translation"
+        and text.kind in ("rnn", "conv_rnn")
+        and (text.cell, text.layers, text.output_size) == (dec.cell, dec.layers, dec.hidden)
+    )
+    if not fits:
+        raise ValueError(
+            f"decoder init {dec.init_from!r} needs a text RNN encoder with the decoder's cell, "
+            f"layers and width; got encoder {text.kind} {text.cell} x{text.layers} "
+            f"(output {text.output_size}), decoder {dec.cell} x{dec.layers} (hidden {dec.hidden})"
+        )
 
 
 def minimum_parameters(config: ModelConfig) -> int:

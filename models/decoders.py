@@ -63,7 +63,13 @@ class _RecurrentDecoderBase(nn.Module):
     output: OutputLayer
 
     def __init__(
-        self, embedding: nn.Embedding, config: DecoderConfig, *, input_size: int, encoder_size: int
+        self,
+        embedding: nn.Embedding,
+        config: DecoderConfig,
+        *,
+        input_size: int,
+        encoder_size: int,
+        encoder_directions: int = 1,
     ) -> None:
         super().__init__()
         self.embedding = embedding
@@ -75,7 +81,14 @@ class _RecurrentDecoderBase(nn.Module):
             dropout=config.dropout if config.layers > 1 else 0.0,
             batch_first=True,
         )
-        self.bridge = nn.Linear(encoder_size, config.hidden)
+        if config.init_from == "summary":
+            self.bridge = nn.Linear(encoder_size, config.hidden)
+        elif config.init_from == "final_states_bridge":
+            # OpenNMT-py's -bridge: per state kind (h, and c for an LSTM) one Linear over
+            # all layers of one direction, (layers·H/dirs) -> (layers·H/dirs)
+            width = config.layers * config.hidden // encoder_directions
+            kinds = 2 if config.cell == "lstm" else 1
+            self.state_bridge = nn.ModuleList(nn.Linear(width, width) for _ in range(kinds))
         self.dropout = nn.Dropout(config.dropout)
         self.fast_step: FastStep | None = FastStep()
 
@@ -141,11 +154,34 @@ class _RecurrentDecoderBase(nn.Module):
         return self.dropout(self.embedding(tokens))
 
     def _initial_hidden(self, memory: EncoderMemory) -> tuple[Tensor, Tensor | None]:
-        """(L, B, H) hidden from tanh(W·final), and a zero cell for LSTM."""
+        """(L, B, H) hidden and the LSTM cell (None for a GRU), per ``config.init_from``:
+        tanh(W·final) in every layer and a zero cell, or the encoder's final states."""
+        if self.config.init_from != "summary":
+            return self._hidden_from_final_states(memory)
         h0 = torch.tanh(self.bridge(memory.final))  # (B, H)
         hidden = h0.unsqueeze(0).repeat(self.config.layers, 1, 1).contiguous()
         cell = torch.zeros_like(hidden) if self.config.cell == "lstm" else None
         return hidden, cell
+
+    def _hidden_from_final_states(self, memory: EncoderMemory) -> tuple[Tensor, Tensor | None]:
+        """The encoder's last state of each layer, directions side by side: (L, B, H) each.
+
+        With ``final_states_bridge`` each state kind first goes through ReLU(W s + b) over
+        rows of (layers·H/dirs) values taken in the RNN's own order, as OpenNMT-py does.
+        """
+        states = memory.final_states  # each (B, L·dirs, H/dirs)
+        if states is None:
+            raise ValueError(
+                f"decoder init {self.config.init_from!r} needs an RNN encoder's final states"
+            )
+        if self.config.init_from == "final_states_bridge":
+            states = tuple(
+                torch.relu(bridge(state.reshape(-1, bridge.in_features))).view_as(state)
+                for bridge, state in zip(self.state_bridge, states, strict=True)
+            )
+        layers = self.config.layers
+        layered = [s.reshape(s.size(0), layers, -1).transpose(0, 1).contiguous() for s in states]
+        return layered[0], (layered[1] if self.config.cell == "lstm" else None)  # (L, B, H)
 
     def _refresh_rnn_weights(self) -> None:
         """Re-read the RNN's weight list if its parameters were replaced (once per decode:
@@ -181,12 +217,19 @@ class AttentionDecoder(_RecurrentDecoderBase):
         *,
         encoder_size: int,
         tie_output: bool,
+        encoder_directions: int = 1,
     ) -> None:
         context = attention.context_size
         input_size = embedding.embedding_dim
         input_size += context if config.placement == "bahdanau" else 0
         input_size += config.hidden if config.input_feed else 0
-        super().__init__(embedding, config, input_size=input_size, encoder_size=encoder_size)
+        super().__init__(
+            embedding,
+            config,
+            input_size=input_size,
+            encoder_size=encoder_size,
+            encoder_directions=encoder_directions,
+        )
         self.attention = attention
         self.combine = nn.Linear(config.hidden + context, config.hidden)
         self.output = OutputLayer(config.hidden, embedding, tie=tie_output)
@@ -234,7 +277,9 @@ class AttentionDecoder(_RecurrentDecoderBase):
             output, hidden, cell = self._run_cell(inputs, state)  # h_t: (B, H)
             context, weights, scores = self._attend(output, memory, state, override)
         combined = torch.cat([output, context], -1)  # (B, H + C)
-        attentional = torch.tanh(self.combine(combined))  # h̃_t: (B, H)
+        attentional = self.combine(combined)  # W [h_t; c_t] + b: (B, H)
+        if self.config.combine_activation == "tanh":
+            attentional = torch.tanh(attentional)  # h̃_t: (B, H)
         new_state = DecoderState(
             hidden=hidden,
             cell=cell,
@@ -257,10 +302,22 @@ class PlainDecoder(_RecurrentDecoderBase):
     num_heads = 0
 
     def __init__(
-        self, embedding: nn.Embedding, config: DecoderConfig, *, encoder_size: int, tie_output: bool
+        self,
+        embedding: nn.Embedding,
+        config: DecoderConfig,
+        *,
+        encoder_size: int,
+        tie_output: bool,
+        encoder_directions: int = 1,
     ) -> None:
         input_size = embedding.embedding_dim + encoder_size
-        super().__init__(embedding, config, input_size=input_size, encoder_size=encoder_size)
+        super().__init__(
+            embedding,
+            config,
+            input_size=input_size,
+            encoder_size=encoder_size,
+            encoder_directions=encoder_directions,
+        )
         self.output = OutputLayer(config.hidden + encoder_size, embedding, tie=tie_output)
 
     def precompute(self, memory: EncoderMemory) -> EncoderMemory:
@@ -284,9 +341,15 @@ def build_decoder(
     config: ModelConfig, embedding: nn.Embedding, *, encoder_size: int, max_positions: int
 ) -> nn.Module:
     """The decoder for ``config``: PlainDecoder for attention "none", else AttentionDecoder."""
+    text = config.text_encoder
+    directions = 2 if config.task == "translation" and text.bidirectional else 1
     if config.attention.kind == "none":
         return PlainDecoder(
-            embedding, config.decoder, encoder_size=encoder_size, tie_output=config.tie_output
+            embedding,
+            config.decoder,
+            encoder_size=encoder_size,
+            tie_output=config.tie_output,
+            encoder_directions=directions,
         )
     attention = build_attention(
         config.attention,
@@ -300,4 +363,5 @@ def build_decoder(
         config.decoder,
         encoder_size=encoder_size,
         tie_output=config.tie_output,
+        encoder_directions=directions,
     )

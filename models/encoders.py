@@ -38,16 +38,21 @@ class RecurrentStack(nn.Module):
         )
         self.directions = 2 if config.bidirectional else 1
 
-    def forward(self, inputs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        """inputs (B, S, E) -> outputs (B, S, H·dirs), final (B, H·dirs)."""
+    def forward(self, inputs: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor, tuple[Tensor, ...]]:
+        """inputs (B, S, E) -> outputs (B, S, H·dirs), final (B, H·dirs), states.
+
+        states: the last hidden state (and, for an LSTM, cell state) of every layer and
+        direction, each (B, layers·dirs, H) in the RNN's own order (layer 0 forward,
+        layer 0 backward, layer 1 forward, ...), for decoders started from them.
+        """
         packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
         outputs, hidden = self.rnn(packed)
         outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=inputs.size(1))
-        if isinstance(hidden, tuple):  # LSTM: (h, c)
-            hidden = hidden[0]
-        last_layer = hidden[-self.directions :]  # (dirs, B, H)
+        kinds = hidden if isinstance(hidden, tuple) else (hidden,)  # LSTM: (h, c)
+        states = tuple(kind.transpose(0, 1) for kind in kinds)  # each (B, layers·dirs, H)
+        last_layer = kinds[0][-self.directions :]  # (dirs, B, H)
         final = torch.cat(list(last_layer), dim=-1)  # (B, H·dirs)
-        return outputs, final
+        return outputs, final, states
 
 
 class ResidualConvStack(nn.Module):
@@ -80,8 +85,8 @@ class RNNTextEncoder(nn.Module):
 
     def forward(self, src: Tensor, lengths: Tensor) -> EncoderMemory:
         mask = lengths_to_mask(lengths, src.size(1))
-        values, final = self.rnn(self.dropout(self.embedding(src)), lengths)
-        return EncoderMemory(values=values, mask=mask, final=final)
+        values, final, states = self.rnn(self.dropout(self.embedding(src)), lengths)
+        return EncoderMemory(values=values, mask=mask, final=final, final_states=states)
 
 
 class ConvTextEncoder(nn.Module):
@@ -121,8 +126,8 @@ class ConvRNNTextEncoder(nn.Module):
     def forward(self, src: Tensor, lengths: Tensor) -> EncoderMemory:
         mask = lengths_to_mask(lengths, src.size(1))
         x = self.convs(self.dropout(self.embedding(src)), mask)
-        values, final = self.rnn(x, lengths)
-        return EncoderMemory(values=values, mask=mask, final=final)
+        values, final, states = self.rnn(x, lengths)
+        return EncoderMemory(values=values, mask=mask, final=final, final_states=states)
 
 
 TEXT_ENCODERS = {"rnn": RNNTextEncoder, "cnn": ConvTextEncoder, "conv_rnn": ConvRNNTextEncoder}

@@ -196,7 +196,9 @@ class FastStep:
             context, weights = self.attend(attention, output, memory, state)
         combined = torch.cat([output, context], -1)  # (B, H + C)
         combine = decoder.combine
-        attentional = torch.tanh(self._linear(combined, combine.weight, combine.bias))  # (B, H)
+        attentional = self._linear(combined, combine.weight, combine.bias)  # (B, H)
+        if config.combine_activation == "tanh":
+            attentional = torch.tanh(attentional)
         new_state = DecoderState(
             hidden=hidden,
             cell=cell,

@@ -33,6 +33,9 @@ class EncoderMemory:
     grid:   (h, w) when positions are image cells, else None
     key_source: (B, S, K) what the attention keys are computed from when it is not
             ``values`` (an image encoder's ``local_keys``), else None
+    final_states: an RNN text encoder's last hidden (and LSTM cell) state of every layer
+            and direction, each (B, layers·dirs, H) (see ``encoders.RecurrentStack``);
+            decoders started from them read it (``DecoderConfig.init_from``), else None
     """
 
     values: Tensor
@@ -41,6 +44,7 @@ class EncoderMemory:
     keys: Tensor | None = None
     grid: tuple[int, int] | None = None
     key_source: Tensor | None = None
+    final_states: tuple[Tensor, ...] | None = None
 
     @property
     def lengths(self) -> Tensor:
@@ -73,6 +77,7 @@ class EncoderMemory:
             final=self.final.index_select(0, index),
             keys=_select(self.keys, index),
             key_source=_select(self.key_source, index),
+            final_states=_select(self.final_states, index),
         )
 
     def repeat_interleave(self, times: int) -> EncoderMemory:
