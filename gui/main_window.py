@@ -23,6 +23,7 @@ from attnscope.gui.decode_inputs import WorkspaceInputs
 from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.decode_state import DecodeState
 from attnscope.gui.device_menu import DeviceChoice
+from attnscope.gui.explain_window import ExplainTools
 from attnscope.gui.file_translation import FileTranslation
 from attnscope.gui.frame_scheduler import FrameScheduler
 from attnscope.gui.menus import WindowCommands, WindowMenus
@@ -75,6 +76,15 @@ class MainWindow(QMainWindow):
         self.requests = DecodeRequests(self.state, self.client, self._decode_inputs())
         self._build_debugger()
         self._build_actions()
+        self.explain_tools = ExplainTools(  # Explain a step (issue 17): panel, strip, exports
+            self.state,
+            self.client,
+            views=(self.translate_view, self.caption_view),
+            select_step=self.select_step,
+            show_message=self.show_message,
+            parent=self,
+        )
+        self.explain_tools.add_to_menus(self.menus)
         self._connect_worker()
         self._restore_settings()
         self.shutdown_timeout_ms = 2000  # closing waits this long for the worker

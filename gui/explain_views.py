@@ -1,0 +1,160 @@
+"""Attention and attribution side by side, on the same axes: the Explain panel's two views.
+
+``TextExplainView``: two heat maps (gui/heatmap.py, composed, not changed) with the
+same target rows and source columns: the attention (every head, the heat map's own
+head picker) and the attribution. An attribution cell shows that source token's
+share of the step's attribution, |a_j| / sum_k |a_k|, on the attention's scale
+(0..1), so the two read alike; "Signed values" shows the attributions themselves on
+their own scale. Steps not explained yet are empty cells.
+
+``ImageExplainView``: the attention overlay and the attribution overlay of one step
+(gui/image_overlay.py) over the same picture, their colour maps kept alike.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+
+from attnscope.gui.heatmap import QtAttentionHeatmap
+from attnscope.gui.heatmap_controls import HeatmapControls
+from attnscope.gui.image_overlay import QtImageAttentionOverlay
+
+NO_ATTENTION_NOTE = (
+    "This model has no attention: only the attribution can say which source tokens "
+    "the step used (the no-attention model is the control)."
+)
+
+
+def attribution_shares(scores: np.ndarray) -> np.ndarray:
+    """(T, S) attributions as each row's shares of its total magnitude, |a| / sum |a|
+    (rows of NaN stay NaN; an all-zero row stays zero)."""
+    magnitude = np.abs(np.asarray(scores, dtype=np.float32))
+    totals = magnitude.sum(axis=1, keepdims=True)  # (T, 1)
+    shares = np.zeros_like(magnitude)
+    np.divide(magnitude, totals, out=shares, where=totals > 0)
+    shares[np.isnan(totals[:, 0])] = np.nan
+    return shares
+
+
+def _titled(title: str, widget: QWidget) -> QWidget:
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    heading = QLabel(f"<b>{title}</b>")
+    heading.setAlignment(Qt.AlignCenter)
+    layout.addWidget(heading)
+    layout.addWidget(widget, 1)
+    return box
+
+
+class TextExplainView(QWidget):
+    """Attention (left) and attribution (right) of a translation: rows = target steps,
+    columns = source tokens, in both. ``stepSelected(row)`` on a click in either."""
+
+    stepSelected = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.attention = QtAttentionHeatmap()
+        self.attribution = QtAttentionHeatmap()
+        self.attribution.plot_widget().setToolTip(
+            "Attribution: each cell is the source token's share of the step's attribution "
+            "(|a| over the row's total); empty rows are steps not explained yet"
+        )
+        signed = self.attribution.findChild(HeatmapControls).scores_button
+        signed.setText("Signed values")
+        signed.setToolTip(
+            "Show the signed attributions themselves, on their own colour scale, instead of "
+            "each token's share of the step's total"
+        )
+        # raw attention scores are the main heat map's (View > raw scores), not this copy's
+        self.attention.findChild(HeatmapControls).scores_button.hide()
+        self.no_attention = QLabel(NO_ATTENTION_NOTE)
+        self.no_attention.setWordWrap(True)
+        self.no_attention.setAlignment(Qt.AlignCenter)
+        self.no_attention.setStyleSheet("color: palette(mid); padding: 16px;")
+        self.attention_pages = QStackedWidget()
+        self.attention_pages.addWidget(self.attention)
+        self.attention_pages.addWidget(self.no_attention)
+        self.splitter = QSplitter(Qt.Horizontal)
+        self.splitter.addWidget(_titled("Attention", self.attention_pages))
+        self.splitter.addWidget(_titled("Attribution", self.attribution))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+        for heatmap in (self.attention, self.attribution):
+            heatmap.rowSelected.connect(self.stepSelected)
+
+    def show_matrices(
+        self,
+        source: list[str],
+        target: list[str],
+        attention: np.ndarray | None,
+        scores: np.ndarray,
+        selected: int | None,
+    ) -> None:
+        """``attention`` (T, heads, S) or None, ``scores`` (T, S) raw attributions (NaN rows
+        not explained), labelled ``source`` across and ``target`` down."""
+        has_attention = attention is not None and attention.shape[1] > 0
+        self.attention_pages.setCurrentWidget(
+            self.attention if has_attention else self.no_attention
+        )
+        if has_attention:
+            self.attention.set_tokens(source, target)
+            self.attention.set_heads(np.ascontiguousarray(attention, dtype=np.float32))
+        else:
+            self.attention.clear()
+        self.attribution.set_tokens(source, target)
+        self.attribution.set_scores(np.asarray(scores, dtype=np.float32)[:, None, :])
+        self.attribution.set_matrix(attribution_shares(scores))
+        if selected is not None:
+            for heatmap in (self.attention, self.attribution):
+                heatmap.select_row(selected)
+
+    def clear(self) -> None:
+        self.attention.clear()
+        self.attribution.clear()
+
+
+class ImageExplainView(QWidget):
+    """Where one caption word looked (attention) and what it used (attribution), each laid
+    over the picture; one colour map for both."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.attention = QtImageAttentionOverlay()
+        self.attribution = QtImageAttentionOverlay()
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(_titled("Attention", self.attention))
+        splitter.addWidget(_titled("Attribution (magnitude)", self.attribution))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.note)
+        self.attention.colormapChanged.connect(self.attribution.set_colormap)
+        self.attribution.colormapChanged.connect(self.attention.set_colormap)
+        self._image: np.ndarray | None = None
+
+    def show_step(
+        self,
+        image: np.ndarray | None,
+        attention: np.ndarray | None,
+        attribution: np.ndarray | None,
+        note: str = "",
+    ) -> None:
+        """The picture (H, W, 3) uint8, the step's attention grid (h, w) or None, and its
+        attribution: an (h, w) grid or (H, W) per pixel, or None before it is explained."""
+        if image is None or image is not self._image:  # the same picture is kept as is
+            self._image = image
+            self.attention.set_image(image)
+            self.attribution.set_image(image)
+        self.attention.set_attention(attention)
+        self.attribution.set_attention(None if attribution is None else np.abs(attribution))
+        self.note.setText(note)
+
+    def clear(self) -> None:
+        self.show_step(None, None, None)
