@@ -2,9 +2,11 @@
 
 The view is pyqtgraph's matrix-display recipe: one row-major float32
 ``ImageItem`` drawn with fixed levels (0, 1), a ``ColorBarItem`` and
-category tick labels. It holds its data as a (T, heads, S) buffer so live
-stepping (``append_row``) only writes one row and re-uploads the image; the
-items themselves are built once.
+category tick labels, built once (``HeatmapPlot``, ``attnscope.gui.heatmap_plot``).
+Its data is a ``HeatmapData`` (``attnscope.gui.heatmap_data``), a (T, heads, S)
+buffer, so live stepping (``append_row``) only writes one row and re-uploads the
+image. Cells keep room for their labels, scrolling when they do not fit
+(``attnscope.gui.heatmap_scroll``).
 
 Head modes: a head index shows that head, ``"mean"`` averages the heads and
 ``"grid"`` shows every head as a small multiple (``QtHeadGrid``, in
@@ -15,7 +17,6 @@ Head modes: a head index shows that head, ``"mean"`` averages the heads and
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import pyqtgraph as pg
@@ -23,23 +24,14 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from attnscope.gui.head_grid import QtHeadGrid
 from attnscope.gui.heatmap_controls import HEAD_GRID, HEAD_MEAN, HeatmapControls
-from attnscope.gui.heatmap_items import (
-    CoverageBar,
-    RowMark,
-    TrueColourImageItem,
-    outline_box,
-    room_for_row,
-    score_levels,
-    score_rows,
-)
-from attnscope.gui.style import DEFAULT_COLORMAP, HIGHLIGHT_COLOUR, colormap
-from attnscope.gui.token_axis import TokenAxis
+from attnscope.gui.heatmap_data import SCORES, WEIGHTS, HeatmapData
+from attnscope.gui.heatmap_items import CoverageBar, score_levels
+from attnscope.gui.heatmap_plot import HeatmapPlot
+from attnscope.gui.style import DEFAULT_COLORMAP, colormap
 
-pg.setConfigOptions(imageAxisOrder="row-major")
 logger = logging.getLogger(__name__)
 
-WEIGHTS = "weights"  # what the cells show: attention weights (0..1) ...
-SCORES = "scores"  # ... or the raw pre-softmax scores, on their own scale
+__all__ = ["HEAD_GRID", "HEAD_MEAN", "SCORES", "WEIGHTS", "QtAttentionHeatmap"]
 
 
 class QtAttentionHeatmap(QtWidgets.QWidget):
@@ -52,6 +44,8 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
     Under the source axis a coverage bar (``coverage()``) shows each source token's
     attention summed up to the selected row; ``set_value_kind(SCORES)`` shows the raw
     scores given by ``set_scores`` instead of the weights; ``mark_row`` outlines a row.
+    Up to 50 source tokens (target rows) each keep a labelled column (row): scroll bars
+    appear when they do not fit.
     """
 
     cellHovered = QtCore.Signal(int, int, float)
@@ -70,15 +64,11 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         super().__init__(parent)
         colormap(colormap_name)  # validates the name early
         self._cmap_name = colormap_name
-        self._source: list[str] = []
-        self._target: list[str] = []
-        self._buffer = np.zeros((0, 1, 0), dtype=np.float32)  # (capacity, heads, S)
-        self._rows = 0
+        self._data = HeatmapData()
         self._shown = np.zeros((0, 0), dtype=np.float32)  # (T, S) what the image shows
         self._head_mode: int | str = HEAD_MEAN
         self._highlight: tuple[int | None, int | None] = (None, None)
         self._value_kind = WEIGHTS
-        self._scores: np.ndarray | None = None  # (T', heads, S) raw scores, T' <= T
         self._build_plot(hover_rate)
         self._grid = QtHeadGrid(colormap_name=colormap_name)
         self._grid.headClicked.connect(self._on_grid_head_clicked)
@@ -88,7 +78,7 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
     # ----------------------------------------------------------------- data
     def set_tokens(self, source: list[str], target: list[str]) -> None:
         """Axis labels: ``source`` across the top, ``target`` down the left."""
-        self._source, self._target = list(source), list(target)
+        self._data.source, self._data.target = list(source), list(target)
         self._update_labels()
 
     def set_matrix(self, weights: np.ndarray) -> None:
@@ -100,42 +90,25 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
 
     def set_heads(self, weights: np.ndarray) -> None:
         """Show multi-head attention ``weights`` (T, heads, S)."""
-        weights = np.asarray(weights, dtype=np.float32)
-        if weights.ndim != 3:
-            raise ValueError(f"head weights must be (T, heads, S), got shape {weights.shape}")
-        self._buffer = weights.copy()
-        self._rows = weights.shape[0]
+        self._data.set_heads(weights)
         self._sync_head_combo()
         self._update_labels()
         self._refresh()
 
     def append_row(self, row: np.ndarray, target_token: str) -> None:
         """Add the attention of one new decode step: ``row`` (S,) or (heads, S)."""
-        row = np.asarray(row, dtype=np.float32)
-        row = row[None, :] if row.ndim == 1 else row  # (heads, S)
-        if row.ndim != 2:
-            raise ValueError(f"attention row must be (S,) or (heads, S), got shape {row.shape}")
-        if self._rows == 0 and self._buffer.shape[1:] != row.shape:
-            self._buffer = np.zeros((64, *row.shape), dtype=np.float32)
+        heads = self._data.head_count()
+        self._data.append_row(row, target_token)
+        if self._data.head_count() != heads:
             self._sync_head_combo()
-        elif self._buffer.shape[1:] != row.shape:
-            expected = self._buffer.shape[1:]
-            raise ValueError(f"attention row has shape {row.shape}, expected {expected}")
-        self._buffer = room_for_row(self._buffer, self._rows)
-        self._buffer[self._rows] = row
-        self._rows += 1
-        del self._target[self._rows - 1 :]
-        self._target.extend([""] * (self._rows - 1 - len(self._target)) + [target_token])
         self._update_labels()
         self._refresh()
+        self._parts.y_scroll.show_cell(self._data.rows - 1)  # the newest row stays in view
 
     def clear(self) -> None:
         """Drop the data and tokens."""
-        self._source, self._target = [], []
-        self._buffer = np.zeros((0, 1, 0), dtype=np.float32)
-        self._rows = 0
+        self._data.clear()
         self._highlight = (None, None)
-        self._scores = None
         self._mark.set_row(None)
         self._sync_head_combo()
         self._update_labels()
@@ -147,18 +120,18 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
 
     def heads(self) -> np.ndarray:
         """(T, heads, S) copy of all the data held."""
-        return self._buffer[: self._rows].copy()
+        return self._data.heads().copy()
 
     def source_tokens(self) -> list[str]:
-        return list(self._source)
+        return list(self._data.source)
 
     def target_tokens(self) -> list[str]:
-        return list(self._target[: self._rows])
+        return list(self._data.target[: self._data.rows])
 
     # ----------------------------------------------------------- appearance
     def set_head_mode(self, mode: int | str) -> None:
         """Show one head (0-based index), ``"mean"`` of heads, or the ``"grid"`` of all heads."""
-        heads = self._buffer.shape[1]
+        heads = self._data.head_count()
         if isinstance(mode, str) and mode not in (HEAD_MEAN, HEAD_GRID):
             raise ValueError(
                 f"unknown head mode {mode!r}; use a head index, {HEAD_MEAN!r} or {HEAD_GRID!r}"
@@ -177,7 +150,7 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         cmap = colormap(name)
         self._cmap_name = name
         self._bar.setColorMap(cmap)
-        self._image.setColorMap(cmap)
+        self._parts.image.setColorMap(cmap)
         self._grid.set_colormap(name)
         self._controls.show_colormap(name)
 
@@ -185,9 +158,14 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         return self._cmap_name
 
     def highlight(self, row: int | None = None, col: int | None = None) -> None:
-        """Outline target row ``row`` and/or source column ``col`` (None hides it)."""
+        """Outline target row ``row`` and/or source column ``col`` (None hides it), scrolled
+        into view."""
         self._highlight = (row, col)
         self._update_boxes()
+        if row is not None and 0 <= row < self._data.rows:
+            self._parts.y_scroll.show_cell(row)
+        if col is not None and 0 <= col < self._shown.shape[1]:
+            self._parts.x_scroll.show_cell(col)
 
     def select_row(self, row: int) -> None:
         """Highlight target row ``row`` (clamped) as the selected step; emits nothing.
@@ -195,8 +173,8 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         Only the user's own clicks and Up/Down keys emit ``rowSelected``, so a
         window can call this from its ``rowSelected`` handler without looping.
         """
-        if self._rows:
-            self.highlight(row=min(max(row, 0), self._rows - 1))
+        if self._data.rows:
+            self.highlight(row=min(max(row, 0), self._data.rows - 1))
 
     def selected_row(self) -> int | None:
         return self._highlight[0]
@@ -219,11 +197,7 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
     # --------------------------------------------------------- raw scores
     def set_scores(self, scores: np.ndarray | None) -> None:
         """The raw pre-softmax scores of the shown rows: (T', heads, S), None to forget."""
-        if scores is not None:
-            scores = np.asarray(scores, dtype=np.float32)
-            if scores.ndim != 3:
-                raise ValueError(f"scores must be (T, heads, S), got shape {scores.shape}")
-        self._scores = scores
+        self._data.set_scores(scores)
         if self._value_kind == SCORES:
             self._refresh()
 
@@ -248,28 +222,28 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
     # -------------------------------------------------------- mapping/export
     def cell_at(self, scene_pos: QtCore.QPointF) -> tuple[int, int] | None:
         """(row, col) under a scene position, or None outside the matrix."""
-        viewbox = self._plot.getPlotItem().getViewBox()
-        if self._rows == 0 or not viewbox.sceneBoundingRect().contains(scene_pos):
+        if self._data.rows == 0:
             return None
-        point = viewbox.mapSceneToView(scene_pos)
-        row, col = math.floor(point.y()), math.floor(point.x())
-        if 0 <= row < self._shown.shape[0] and 0 <= col < self._shown.shape[1]:
-            return row, col
-        return None
+        return self._parts.cell_at(scene_pos, self._shown.shape)
 
     def scene_pos_of_cell(self, row: int, col: int) -> QtCore.QPointF:
         """Scene position of the centre of cell (row, col)."""
-        viewbox = self._plot.getPlotItem().getViewBox()
-        return viewbox.mapViewToScene(QtCore.QPointF(col + 0.5, row + 0.5))
+        return self._parts.scene_pos_of_cell(row, col)
 
     def describe_cell(self, row: int, col: int) -> str:
         """'source → target: weight' text for a cell."""
-        source = self._source[col] if col < len(self._source) else f"#{col}"
-        target = self._target[row] if row < len(self._target) else f"#{row}"
+        source, target = self._data.labels()
+        source = source[col] if col < len(source) else f"#{col}"
+        target = target[row] if row < len(target) else f"#{row}"
         value = self._shown[row, col]
         if self._value_kind == SCORES:
             return f"{source} → {target}: score {value:.3g}"
         return f"{source} → {target}: {value:.2f}"
+
+    def scroll_bars(self) -> tuple[QtWidgets.QScrollBar, QtWidgets.QScrollBar]:
+        """The horizontal (source) and vertical (target) scroll bars, shown while the
+        cells with a label each do not fit."""
+        return self._parts.x_scroll.bar, self._parts.y_scroll.bar
 
     def plot_widget(self) -> pg.PlotWidget:
         return self._plot
@@ -282,32 +256,10 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
 
     # ------------------------------------------------------------- building
     def _build_plot(self, hover_rate: float) -> None:
-        self._x_axis = TokenAxis("top")
-        self._y_axis = TokenAxis("left")
-        self._plot = pg.PlotWidget(axisItems={"top": self._x_axis, "left": self._y_axis})
-        plot_item = self._plot.getPlotItem()
-        plot_item.showAxis("top")
-        plot_item.hideAxis("bottom")
-        plot_item.hideButtons()
-        viewbox = plot_item.getViewBox()
-        viewbox.invertY(True)
-        viewbox.setDefaultPadding(0.0)
-        self._image = TrueColourImageItem(axisOrder="row-major")
-        plot_item.addItem(self._image)
-        self._bar = pg.ColorBarItem(
-            values=(0, 1),
-            colorMap=colormap(self._cmap_name),
-            interactive=False,
-            width=14,
-            colorMapMenu=False,
-            label="weight",
-        )
-        self._bar.setImageItem(self._image, insert_in=plot_item)
-        self._row_box = outline_box(plot_item, HIGHLIGHT_COLOUR)
-        self._col_box = outline_box(plot_item, HIGHLIGHT_COLOUR)
-        self._coverage = CoverageBar(plot_item)
-        self._mark = RowMark(plot_item)
-        viewbox.setMenuEnabled(False)  # right click edits attention (cellMenuRequested)
+        self._parts = HeatmapPlot(self._cmap_name)
+        self._plot, self._bar = self._parts.plot, self._parts.bar
+        self._row_box, self._col_box = self._parts.row_box, self._parts.col_box
+        self._coverage, self._mark = self._parts.coverage, self._parts.mark
         scene = self._plot.scene()
         self._hover_proxy = pg.SignalProxy(
             scene.sigMouseMoved, rateLimit=hover_rate, slot=self._on_mouse_moved
@@ -326,83 +278,46 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         self._status = QtWidgets.QLabel("")
         self._status.setToolTip("Source token → target token: attention weight under the cursor")
         self._stack = QtWidgets.QStackedWidget()
-        self._stack.addWidget(self._plot)
+        self._stack.addWidget(self._parts.widget)
         self._stack.addWidget(self._grid)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self._controls)
         layout.addWidget(self._stack, 1)
         layout.addWidget(self._status)
-        self._plot.setToolTip("Attention: rows are target steps, columns are source tokens")
         self._sync_head_combo()
 
     # -------------------------------------------------------------- refresh
-    def _displayed(self) -> np.ndarray:
-        data = self._buffer[: self._rows]  # (T, heads, S)
-        if self._value_kind == SCORES:
-            data = score_rows(self._scores, data.shape)
-        if isinstance(self._head_mode, int) and self._head_mode < data.shape[1]:
-            return np.ascontiguousarray(data[:, self._head_mode, :])
-        return data.mean(axis=1, dtype=np.float32)
-
     def _refresh(self) -> None:
-        self._shown = self._displayed()
-        if self._rows == 0:
-            self._image.clear()
-        else:
-            levels = score_levels(self._shown) if self._value_kind == SCORES else (0.0, 1.0)
-            self._image.setImage(self._shown, autoLevels=False, levels=levels)
-            self._bar.setLevels(levels)
-            # the view range follows the new image now, not in the paint: a range changed
-            # there marks everything dirty again and the plot is painted twice per frame
-            self._plot.getPlotItem().getViewBox().prepareForPaint()
+        self._shown = self._data.shown(self._head_mode, self._value_kind)
+        levels = score_levels(self._shown) if self._value_kind == SCORES else (0.0, 1.0)
+        self._parts.show_matrix(self._shown, levels)
         grid_mode = self._head_mode == HEAD_GRID
         self._stack.setCurrentIndex(1 if grid_mode else 0)
-        if grid_mode and self._rows:
-            self._grid.set_heads(self._buffer[: self._rows])
+        if grid_mode and self._data.rows:
+            self._grid.set_heads(self._data.heads())
         self._update_boxes()
 
     def _update_labels(self) -> None:
-        columns = self._buffer.shape[2] if self._rows else len(self._source)
-        rows = self._rows if self._rows else len(self._target)
-        source = self._source + [f"#{i}" for i in range(len(self._source), columns)]
-        target = self._target + [f"#{i}" for i in range(len(self._target), rows)]
-        self._x_axis.set_labels(source[:columns])
-        self._y_axis.set_labels(target[:rows])
-        self._plot.getPlotItem().layout.activate()  # apply a new axis width now, not next loop
+        self._parts.set_labels(*self._data.labels())
 
     def _update_boxes(self) -> None:
-        rows, columns = self._shown.shape
-        row, col = self._highlight
-        show_row = row is not None and 0 <= row < rows
-        show_col = col is not None and 0 <= col < columns
-        if show_row:
-            self._row_box.setRect(QtCore.QRectF(0, row, columns, 1))
-        if show_col:
-            self._col_box.setRect(QtCore.QRectF(col, 0, 1, rows))
-        self._row_box.setVisible(show_row)
-        self._col_box.setVisible(show_col)
-        self._mark.place(rows, columns)
+        self._parts.outline(*self._shown.shape, *self._highlight)
         self._update_coverage()
 
     def _update_coverage(self) -> None:
         """The coverage bar follows the selected row (the newest when none is selected)."""
-        if self._rows == 0:
+        rows = self._data.rows
+        if rows == 0:
             self._coverage.set_coverage(None, None)
             return
         row = self._highlight[0]
-        row = self._rows - 1 if row is None else min(max(row, 0), self._rows - 1)
-        weights = self._buffer[: row + 1]  # (row + 1, heads, S)
-        coverage = weights.mean(axis=1).sum(axis=0, dtype=np.float32)
-        self._coverage.set_coverage(coverage, row, rows=self._rows)
+        row = rows - 1 if row is None else min(max(row, 0), rows - 1)
+        self._coverage.set_coverage(self._data.coverage(row), row, rows=rows)
 
     def _sync_head_combo(self) -> None:
-        heads = self._buffer.shape[1]
-        if isinstance(self._head_mode, int) and self._head_mode >= heads:
-            self._head_mode = HEAD_MEAN
-        if heads <= 1 and self._head_mode == HEAD_GRID:
-            self._head_mode = HEAD_MEAN
-        self._controls.set_heads(heads, self._head_mode)
+        self._head_mode = self._data.valid_head_mode(self._head_mode)
+        self._controls.set_heads(self._data.head_count(), self._head_mode)
 
     # ------------------------------------------------------------- handlers
     def _on_mouse_moved(self, args: tuple) -> None:
@@ -418,8 +333,8 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
 
     def _show_coverage_tip(self, scene_pos: QtCore.QPointF) -> None:
         """Over the coverage bar: that token's coverage; elsewhere nothing."""
-        point = self._plot.getPlotItem().getViewBox().mapSceneToView(scene_pos)
-        text = self._coverage.tip_at(point.x(), point.y(), self._source)
+        point = self._parts.view_point(scene_pos)
+        text = self._coverage.tip_at(point.x(), point.y(), self._data.source)
         if text:
             QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), text, self._plot)
         self._status.setText(text)
@@ -444,7 +359,7 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
         step = {QtCore.Qt.Key.Key_Up: -1, QtCore.Qt.Key.Key_Down: 1}.get(event.key())
-        if step is None or self._rows == 0:
+        if step is None or self._data.rows == 0:
             super().keyPressEvent(event)
             return
         current = self._highlight[0]

@@ -66,6 +66,11 @@ def running_coverage(attention: np.ndarray, step: int) -> np.ndarray:
     return attention[:rows].mean(axis=1).sum(axis=0, dtype=np.float32)
 
 
+def band_rows(rows: int) -> float:
+    """Height of the coverage bars' band, in rows, over a matrix of ``rows`` rows."""
+    return max(1.0, BAND_SHARE * rows)
+
+
 class CoverageBar:
     """Bars of source coverage under the source axis of a heat map's ``plot_item``."""
 
@@ -102,7 +107,7 @@ class CoverageBar:
     def set_coverage(self, values: np.ndarray | None, step: int | None, *, rows: int = 1) -> None:
         """Show ``values`` (S,) as the coverage after step ``step`` over a matrix of
         ``rows`` rows (the band scales with it); None clears the bar."""
-        self._band = max(1.0, BAND_SHARE * rows)
+        self._band = band_rows(rows)
         if values is None or step is None:
             self._values, self._step = np.zeros(0, dtype=np.float32), None
         else:

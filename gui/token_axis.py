@@ -54,8 +54,10 @@ class TokenAxis(pg.AxisItem):
 
     At each paint the cell size picks a ``LabelLayout``: every token when it fits,
     the top axis's tokens stood upright when lying down they would not, a smaller
-    font, and only then every second (fifth...) token. Zooming in reveals every
-    token. ``shown_labels()`` is what the last paint wrote.
+    font, and only then every second (fifth...) token. The heat map keeps cells at
+    least ``min_cell_pixels()`` long (scrolling) for up to 50 tokens, so thinning
+    starts beyond that; zooming in reveals every token. ``shown_labels()`` is what
+    the last paint wrote.
     """
 
     def __init__(self, orientation: str) -> None:
@@ -105,8 +107,17 @@ class TokenAxis(pg.AxisItem):
         """The labels the last paint wrote (every token unless the cells were too small)."""
         return [self._labels[i] for i in self._shown if i < len(self._labels)]
 
+    def shown_indices(self) -> list[int]:
+        """The cells whose labels the last paint wrote."""
+        return [i for i in self._shown if i < len(self._labels)]
+
     def label_layout(self) -> LabelLayout:
         return self._layout
+
+    def min_cell_pixels(self) -> float:
+        """The smallest cell that still gets its own label (upright on the top axis), with
+        half a pixel to spare for rounding."""
+        return MIN_FONT_SCALE * self._line_height() + LABEL_GAP_PX + 0.5
 
     def _line_height(self) -> float:
         if self._metrics is None:

@@ -1,5 +1,6 @@
 """Every source token is labelled on the heat map at the default window size (upright when
-lying down they would overlap); labels shrink, and only then thin, when cells get smaller."""
+lying down they would overlap); labels shrink, then the heat map scrolls to keep them (up to
+50 tokens), and only beyond that do they thin."""
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -40,26 +41,45 @@ def default_window(qtbot, tmp_path):
     window.client.shutdown()
 
 
-def test_every_source_token_of_30_is_shown_at_the_default_size(
+def _labelled_by_scrolling(window, axis, bar) -> set[int]:
+    """Scroll ``bar`` from end to end (a half page at a time) and collect the cells ``axis``
+    labelled; at each stop its labels are every cell in view, in a readable font."""
+    step = max(1, bar.pageStep() // 2)
+    seen: set[int] = set()
+    for value in [*range(bar.minimum(), bar.maximum(), step), bar.maximum()]:
+        bar.setValue(value)
+        window.grab()  # lays out and paints the axes
+        layout = axis.label_layout()
+        assert layout.stride == 1 and layout.scale >= MIN_FONT_SCALE
+        shown = axis.shown_indices()
+        assert shown == list(range(shown[0], shown[-1] + 1))  # contiguous, none skipped
+        seen.update(shown)
+    return seen
+
+
+def test_every_column_of_a_40_token_source_is_labelled_at_the_default_size(
     qtbot, default_window, tiny_translation_checkpoint
 ):
+    """A decoded 40-piece source at 1280x820: every column and row gets its label (where
+    the cells with one each do not fit, the heat map scrolls rather than skip labels)."""
     from attnscope.engine.inference import load_inference_model
 
     window = default_window
-    text = _source_of(load_inference_model(tiny_translation_checkpoint, device="cpu"), 30)
+    text = _source_of(load_inference_model(tiny_translation_checkpoint, device="cpu"), 40)
     window.translate_view.set_source(text)
     load(qtbot, window, tiny_translation_checkpoint)  # decoded on load (test_first_screen)
     qtbot.waitUntil(
         lambda: window.state.snapshot is not None and window.state.snapshot.done, timeout=TIMEOUT
     )
     heatmap = window.translate_view.heatmap
-    assert len(window.state.snapshot.source_pieces) == 30
-    qtbot.waitUntil(lambda: len(heatmap.source_tokens()) == 30, timeout=TIMEOUT)
-    window.grab()  # lays out and paints the axes
-    top = heatmap.plot_widget().getPlotItem().getAxis("top")
+    assert len(window.state.snapshot.source_pieces) == 40
+    qtbot.waitUntil(lambda: len(heatmap.source_tokens()) == 40, timeout=TIMEOUT)
     assert window.size().toTuple() == DEFAULT_SIZE
-    assert len(top.labels()) == 30
-    assert top.shown_labels() == top.labels()
+    axes = heatmap.plot_widget().getPlotItem()
+    columns, rows = heatmap.scroll_bars()
+    assert _labelled_by_scrolling(window, axes.getAxis("top"), columns) == set(range(40))
+    targets = len(heatmap.target_tokens())
+    assert _labelled_by_scrolling(window, axes.getAxis("left"), rows) == set(range(targets))
 
 
 def test_labels_lie_down_when_they_fit_and_stand_up_when_not():
@@ -81,11 +101,12 @@ def test_thinning_starts_only_below_the_smallest_font_and_never_overlaps(cells):
     assert layout.stride * length / cells >= layout.scale * height  # no overlap
 
 
-def test_every_row_of_a_15_token_translation_is_shown_at_the_default_size(
+def test_every_row_of_a_15_token_translation_is_labelled_at_the_default_size(
     qtbot, default_window, tiny_translation_checkpoint
 ):
     """The default model's example: 16 source pieces, 15 target pieces (README screenshot),
-    with everything a decode shows around the heat map (the row editor under it...)."""
+    with everything a decode shows around the heat map (the row editor under it...): all
+    16 columns in view, and every row labelled (scrolled to, if the rows do not all fit)."""
     import numpy as np
 
     load(qtbot, default_window, tiny_translation_checkpoint)
@@ -99,5 +120,7 @@ def test_every_row_of_a_15_token_translation_is_shown_at_the_default_size(
     heatmap.set_heads(np.full((15, 1, 16), 1 / 16, dtype=np.float32))
     default_window.grab()
     axes = heatmap.plot_widget().getPlotItem()
-    assert axes.getAxis("left").shown_labels() == target
+    columns, rows = heatmap.scroll_bars()
+    assert not columns.isVisible()
     assert axes.getAxis("top").shown_labels() == source
+    assert _labelled_by_scrolling(default_window, axes.getAxis("left"), rows) == set(range(15))
