@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from attnscope.gui.autosave import SessionAutosave
 from attnscope.gui.caption_view import CaptionWorkspace
+from attnscope.gui.compare_mode import add_compare_modes
 from attnscope.gui.decode_controls import DecodeActions, DecodeSettingsPanel
 from attnscope.gui.decode_inputs import WorkspaceInputs
 from attnscope.gui.decode_requests import DecodeRequests
@@ -91,6 +92,17 @@ class MainWindow(QMainWindow):
         self.autosave = self._build_autosave()
         self.session_files = self.debug_tools.add_session_files(  # after the autosave
             self.load_checkpoint, self.menus.file_menu, self.menus.export_menu.menuAction()
+        )
+        self.compare, self.epochs = add_compare_modes(  # issue 19: two models, a run's epochs
+            self.state,
+            self.requests,
+            workspaces=self.workspaces,
+            decode_actions=self.decode_actions,
+            device=lambda: self.device_choice.device,
+            show_message=self.show_message,
+            menu=self.menus.file_menu,
+            before=self.batch_action,
+            parent=self,
         )
 
     # -- construction --------------------------------------------------
