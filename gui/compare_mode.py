@@ -20,13 +20,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QStackedWidget, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QStackedWidget, QWidget
 
 from attnscope.gui.compare_view import CompareView
 from attnscope.gui.compare_worker import CompareClient
 from attnscope.gui.decode_controls import DecodeActions
 from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.decode_state import DecodeState
+from attnscope.gui.epoch_mode import EpochMode
 
 log = logging.getLogger(__name__)
 
@@ -185,3 +186,39 @@ class CompareMode(QObject):
         if closing and self.client is not None and not self.client.shutdown():
             log.warning("the compare worker did not stop in time")
         return False
+
+
+def add_compare_modes(
+    state: DecodeState,
+    requests: DecodeRequests,
+    *,
+    workspaces: QStackedWidget,
+    decode_actions: DecodeActions,
+    device: Callable[[], str],
+    show_message: Callable[..., None],
+    menu: QMenu,
+    before: QAction,
+    parent: QWidget,
+) -> tuple[CompareMode, EpochMode]:
+    """Compare mode and the run-folder mode of one window (issue 19), their actions put
+    in ``menu`` before ``before``."""
+    compare = CompareMode(
+        state,
+        requests,
+        workspaces=workspaces,
+        decode_actions=decode_actions,
+        device=device,
+        show_message=show_message,
+        parent=parent,
+    )
+    epochs = EpochMode(
+        state,
+        requests,
+        workspaces=workspaces,
+        device=device,
+        show_message=show_message,
+        parent=parent,
+    )
+    menu.insertActions(before, [compare.action, epochs.action])
+    menu.insertSeparator(before)
+    return compare, epochs
