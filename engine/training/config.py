@@ -223,7 +223,10 @@ class RunConfig:
     device: str = "auto"
     resume: bool = False
     save_every_minutes: float = 10.0  # mid-epoch resumable state (0 = epoch ends only)
-    keep_epochs: int = 0  # also keep epoch-NNN.safetensors for the last N epochs (averaging)
+    # epoch-NNN.safetensors kept: -1 every epoch within epoch_budget_mb, thinned evenly past
+    # it (to compare epochs); N > 0 the last N (averaging); 0 none. See epoch_files.py
+    keep_epochs: int = -1
+    epoch_budget_mb: float = 1024.0  # disk budget of the epoch checkpoints (keep_epochs -1)
     log_every: int = 50  # optimizer steps between metrics-log records
     progress_seconds: float = 10.0  # seconds between progress lines on stderr
     val_decode: bool = True  # greedy-decode the validation set for BLEU / CIDEr-D
@@ -246,10 +249,15 @@ class RunConfig:
             "max_steps",
             "early_stopping",
             "save_every_minutes",
-            "keep_epochs",
             "num_threads",
         ):
             _positive(name, getattr(self, name), allow_zero=True)
+        if self.keep_epochs < -1:
+            raise ValueError(
+                f"keep_epochs must be -1 (within epoch_budget_mb), 0 (none) or the number "
+                f"of last epochs to keep, got {self.keep_epochs}"
+            )
+        _positive("epoch_budget_mb", self.epoch_budget_mb)
         _positive("log_every", self.log_every)
         _positive("trunk_lr_scale", self.trunk_lr_scale)
         if self.storage_dtype not in STORAGE_DTYPE_NAMES:

@@ -8,8 +8,8 @@ Rank 0 writes into ``run.out_dir``:
 - checkpoints in the engine's single-file format: ``best.safetensors``
   (best validation metric) and ``last.safetensors`` (also rewritten with
   every mid-epoch save, so a killed run always leaves a usable model), and
-  with ``run.keep_epochs = N`` also ``epoch-NNN.safetensors`` for the last N
-  epochs (for checkpoint averaging);
+  ``epoch-NNN.safetensors``: by default every epoch within a disk budget, for
+  comparing epochs; ``run.keep_epochs = N``: the last N (see ``epoch_files.py``);
 - ``train_state.pt``: the resumable state (see ``state.py``), written at the
   end of every epoch, every ``run.save_every_minutes`` mid-epoch, and when
   stopped; ``run.resume`` continues from it exactly (same batches, same
@@ -38,6 +38,7 @@ from attnscope.engine.languages import language_entries
 from attnscope.engine.training.batching import batches_for_rank, make_batches
 from attnscope.engine.training.config import PATH_SETTINGS, TrainConfig
 from attnscope.engine.training.distributed import SINGLE_PROCESS, DistributedContext, any_rank
+from attnscope.engine.training.epoch_files import EpochKeeper, epoch_checkpoint_name
 from attnscope.engine.training.schedules import LearningRateSchedule
 from attnscope.engine.training.state import (
     STATE_FILE,
@@ -62,14 +63,6 @@ EVENTS = (
 )
 BEST_CHECKPOINT = "best.safetensors"
 LAST_CHECKPOINT = "last.safetensors"
-EPOCH_CHECKPOINT_GLOB = "epoch-[0-9][0-9][0-9].safetensors"
-
-
-def epoch_checkpoint_name(epoch: int) -> str:
-    """``epoch-007.safetensors``: zero-padded so names sort by epoch."""
-    return f"epoch-{epoch:03d}.safetensors"
-
-
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 Callback = Callable[["Trainer", dict[str, Any]], None]
 
@@ -135,6 +128,9 @@ class Trainer:
         self.device, self.context = device, context
         self.run = config.run
         self.out_dir = Path(self.run.out_dir)
+        self.epoch_keeper = EpochKeeper(
+            self.out_dir, keep_epochs=self.run.keep_epochs, budget_mb=self.run.epoch_budget_mb
+        )
         self.metric, self.higher_is_better = self._resolve_metric()
         task.prepare_model(model)
         model.to(device)
@@ -180,6 +176,8 @@ class Trainer:
     # -- the loop -----------------------------------------------------------------------------
     def fit(self) -> TrainResult:
         """Train from the current progress to the end; returns how the run ended."""
+        if self.context.is_main:
+            logger.info(self.epoch_keeper.describe())
         self.trigger(
             "on_train_start", {"epoch": self.progress.epoch + 1, "step": self.progress.step}
         )
@@ -369,18 +367,14 @@ class Trainer:
         self.task.save_checkpoint(self.out_dir / LAST_CHECKPOINT, self.model, info)
         if best:
             self.task.save_checkpoint(self.out_dir / BEST_CHECKPOINT, self.model, info)
-        if self.run.keep_epochs:
-            self._keep_epoch_checkpoint(record["epoch"], info)
+        if self.epoch_keeper.enabled:
+            self.task.save_checkpoint(
+                self.out_dir / epoch_checkpoint_name(record["epoch"]), self.model, info
+            )
+            self.epoch_keeper.prune()
         self.trigger(
             "on_checkpoint", {"epoch": record["epoch"], "step": record["step"], "best": best}
         )
-
-    def _keep_epoch_checkpoint(self, epoch: int, info: dict[str, Any]) -> None:
-        """Save this epoch's weights and drop the ones older than ``run.keep_epochs``."""
-        self.task.save_checkpoint(self.out_dir / epoch_checkpoint_name(epoch), self.model, info)
-        kept = sorted(self.out_dir.glob(EPOCH_CHECKPOINT_GLOB))
-        for old in kept[: -self.run.keep_epochs]:
-            old.unlink()
 
     # -- resumable state ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

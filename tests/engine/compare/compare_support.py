@@ -89,7 +89,7 @@ def make_captioner(path: Path) -> Path:
     )
 
 
-def reverse_run_settings(folder: Path, *, epochs: int, keep_epochs: int) -> dict:
+def reverse_run_settings(folder: Path, *, epochs: int) -> dict:
     """[data]/[vocab]/[model]/[run] settings of a tiny reversal run (seconds on one CPU)."""
     rng = random.Random(0)
     symbols = "abcdefgh"
@@ -113,7 +113,6 @@ def reverse_run_settings(folder: Path, *, epochs: int, keep_epochs: int) -> dict
         "run": {
             "out_dir": str(folder / "run"),
             "epochs": epochs,
-            "keep_epochs": keep_epochs,
             "device": "cpu",
             "num_threads": 1,
             "progress_seconds": 3600,

@@ -29,11 +29,11 @@ def captioner(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory):
-    """A 3-epoch tiny run keeping every epoch: its folder."""
+    """A 3-epoch tiny run with the default run.keep_epochs: its folder."""
     from attnscope.engine.training.config import TrainConfig
     from attnscope.engine.training.run import train
 
     folder = tmp_path_factory.mktemp("compare-run")
-    settings = reverse_run_settings(folder, epochs=3, keep_epochs=3)
+    settings = reverse_run_settings(folder, epochs=3)  # the default keeps every epoch
     train(TrainConfig.from_dict(settings))
     return folder / "run"
