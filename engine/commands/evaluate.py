@@ -33,11 +33,13 @@ from attnscope.engine.commands.common import (
     read_input_lines,
     recommended_decoding,
 )
+from attnscope.engine.cpu_threads import add_threads_argument, set_decode_threads
 from attnscope.engine.input_files import (
     check_output_path,
     display_path,
     write_text_atomically,
 )
+from attnscope.engine.quantize import add_int8_argument, use_int8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +61,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="split(s) to score with --split-file (default: test)",
     )
+    add_threads_argument(parser)
+    add_int8_argument(parser)
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="score the first N only")
     parser.add_argument("--hypotheses", metavar="FILE", help="also write the outputs here")
 
@@ -74,7 +78,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--limit must be 0 (all) or more, got {args.limit}")
         if args.hypotheses:
             check_output_path(args.hypotheses, "--hypotheses")
+        set_decode_threads(args.threads)
         model = load_inference_model(args.checkpoint, device=args.device)
+        if args.int8:
+            use_int8(model)
         text = model.task == "translation"
         config = decode_config_from_args(args, text=text, recommended=recommended_decoding(model))
         job = TASK_JOBS[model.task]

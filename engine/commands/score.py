@@ -29,15 +29,19 @@ from attnscope.engine.commands.common import (
     read_input_lines,
     recommended_decoding,
 )
+from attnscope.engine.cpu_threads import add_threads_argument, set_decode_threads
 from attnscope.engine.decode_record import json_line
 from attnscope.engine.errors import AttnScopeError
 from attnscope.engine.input_files import check_output_path, write_text_atomically
+from attnscope.engine.quantize import add_int8_argument, use_int8
 
 COLUMNS = ("log_prob", "tokens", "perplexity", "disagreements", "model_log_prob", "model_tokens")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser)
+    add_threads_argument(parser)
+    add_int8_argument(parser)
     parser.add_argument("--src", required=True, help="source lines (image paths for captioning)")
     parser.add_argument("--ref", required=True, help="reference lines, one per source line")
     parser.add_argument("-o", "--output", help="write here (default: stdout)")
@@ -59,7 +63,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(
                 f"{args.src} has {len(sources)} lines but {args.ref} has {len(references)}"
             )
+        set_decode_threads(args.threads)
         model = load_inference_model(args.checkpoint, device=args.device)
+        if args.int8:
+            use_int8(model)
         text = model.task == "translation"
         config = decode_config_from_args(args, text=text, recommended=recommended_decoding(model))
     except (AttnScopeError, ValueError, OSError) as exc:

@@ -24,6 +24,7 @@ from attnscope.engine.commands.translate_flags import (
     load_flags,
     prepare_config,
 )
+from attnscope.engine.cpu_threads import add_threads_argument, set_decode_threads
 from attnscope.engine.decode_record import (
     TRANSLATION,
     json_line,
@@ -37,10 +38,13 @@ from attnscope.engine.input_files import (
     special_file_kind,
     write_text_atomically,
 )
+from attnscope.engine.quantize import add_int8_argument, use_int8
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser)
+    add_threads_argument(parser)
+    add_int8_argument(parser)
     parser.add_argument("-i", "--input", help="text file to translate (default: stdin)")
     parser.add_argument("-o", "--output", help="write here (default: stdout)")
     parser.add_argument(
@@ -72,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
         if args.output:
             check_output_path(args.output, "-o")
         breakpoints = load_flags(args.flag)
+        set_decode_threads(args.threads)
         model = load_inference_model(args.checkpoint, device=args.device)
+        if args.int8:
+            use_int8(model)
         if model.task != "translation":
             return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope caption`")
         if args.align and not model.model.num_heads:

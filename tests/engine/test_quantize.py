@@ -1,0 +1,64 @@
+"""int8 weights (engine/quantize.py): the products quantized, the reference step, the
+float32 model untouched, CPU only, and ``--int8`` on the decoding commands."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from attnscope.engine.cli import main
+from attnscope.engine.decoding import DecodeConfig, decode
+from attnscope.engine.errors import DeviceError
+from attnscope.engine.quantize import is_int8, quantize_int8, use_int8
+from attnscope.models.config import AttentionConfig, DecoderConfig, ModelConfig, TextEncoderConfig
+from attnscope.models.fast_step import fast_paths_on
+from attnscope.models.registry import build_model
+
+
+def tiny_model(cell: str, attention: str):
+    config = ModelConfig(
+        src_vocab=40,
+        tgt_vocab=40,
+        embed_dim=16,
+        text_encoder=TextEncoderConfig(hidden=16, cell=cell, dropout=0.0),
+        attention=AttentionConfig(kind=attention, heads=2 if attention == "multihead" else 1),
+        decoder=DecoderConfig(cell=cell, hidden=32, dropout=0.0),
+    )
+    torch.manual_seed(0)
+    return build_model(config).eval()
+
+
+@pytest.mark.parametrize(("cell", "attention"), [("gru", "additive"), ("lstm", "multihead")])
+def test_int8_decodes_close_to_float32_on_the_reference_step(cell, attention):
+    model = tiny_model(cell, attention)
+    quantized = quantize_int8(model)
+    assert is_int8(quantized) and not is_int8(model)  # a copy: the float model is untouched
+    assert not fast_paths_on(quantized) and fast_paths_on(model)
+    src, lengths = torch.randint(4, 40, (3, 7)), torch.tensor([7, 5, 3])
+    config = DecodeConfig(strategy="beam", beam_size=3, max_length=6, max_length_ratio=0.0)
+    with torch.inference_mode():
+        ours, theirs = (decode(m, m.encode(src, lengths), config) for m in (model, quantized))
+        memory = quantized.encode(src, lengths)
+        log_probs, _, attention_weights = quantized.step(
+            torch.full((3,), 2), quantized.init_state(memory), memory
+        )
+        reference, _, _ = model.step(torch.full((3,), 2), model.init_state(memory), memory)
+    assert len(theirs) == len(ours) == 3
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(3), atol=1e-5)
+    assert (log_probs - reference).abs().max() < 0.1  # int8 rounding, not another model
+    assert attention_weights is not None
+
+
+def test_int8_is_cpu_only():
+    on_gpu = SimpleNamespace(device=torch.device("cuda"), model=None)
+    with pytest.raises(DeviceError, match="CPU only"):
+        use_int8(on_gpu)
+
+
+def test_translate_int8_option(tiny_translation_checkpoint, tmp_path, capsys):
+    source = tmp_path / "in.txt"
+    source.write_text("ein mann .\n\nzwei hunde spielen .\n", encoding="utf-8")
+    args = ["translate", "-c", str(tiny_translation_checkpoint), "-i", str(source), "--int8"]
+    assert main([*args, "--max-length", "6"]) == 0
+    lines = capsys.readouterr().out.split("\n")
+    assert len(lines) == 4 and lines[0] and lines[1] == "" and lines[2]
