@@ -20,7 +20,6 @@ folder with no usable epoch file raises ``RunFolderError``.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,8 +29,8 @@ from attnscope.engine.bounded_json import loads_bounded
 from attnscope.engine.checkpoint_format import check_file, contents_from_metadata, read_header
 from attnscope.engine.errors import AttnScopeError, CheckpointError, DataError
 from attnscope.engine.input_files import display_path, read_text_lines, special_file_kind
+from attnscope.engine.training.epoch_files import EPOCH_FILE
 
-EPOCH_FILE = re.compile(r"^epoch-(\d{3})\.safetensors$")  # trainer.epoch_checkpoint_name
 METRICS_FILE = "metrics.jsonl"  # engine/training/run.py
 LAST_FILE = "last.safetensors"  # engine/training/trainer.py
 MAX_METRICS_BYTES = 64 * 1024 * 1024  # a metrics log of ~100k records; more is not a run's
