@@ -5,6 +5,11 @@ on screen: a new one is opened whenever either changed, and the request waits
 until that session answers, so a source that cannot be opened gets one clear
 message, not two. A failed opening is forgotten, so the next request retries.
 
+The worker answers requests in order, so a ping sent just before the opening
+request fences the answers: whatever arrives before its pong (a late snapshot or
+error of the session replaced, e.g. of a Run still going) is stale, and the first
+answer after it is the opening's (``passed``, ``stale``).
+
 The state machine knows nothing of windows or threads: it talks to the worker
 through ``DecodeClient``, reads what to decode through ``DecodeInputs``, and
 records what it opened in a ``DecodeState``. Tests drive it with fakes of both.
@@ -12,6 +17,7 @@ records what it opened in a ``DecodeState``. Tests drive it with fakes of both.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -34,6 +40,7 @@ class DecodeClient(Protocol):
     def force(self, token_id: int, at_step: int) -> None: ...
     def edit_attention(self, at_step: int, weights: Any) -> None: ...
     def undo_edit(self, at_step: int) -> None: ...
+    def ping(self, serial: int) -> None: ...
 
 
 class DecodeInputs(Protocol):
@@ -67,6 +74,8 @@ class DecodeRequests:
         self.inputs = inputs
         self.opening = False  # a session was requested and has not answered yet
         self._opening_config = None  # the DecodeConfig of that session
+        self._serials = itertools.count(1)  # positive: the explain panel pings with negatives
+        self._fence: int | None = None  # the ping sent before the opening, until its pong
         self._after_open: Callable[[], None] | None = None  # the Step/Run waiting for it
         self._font_warnings: set[str] = set()  # scripts already reported as without a font
         self._restored = False  # a saved decode was restored since the model loaded
@@ -185,6 +194,8 @@ class DecodeRequests:
         self.state.set_what_if(None)
         self.opening, self._opening_config, self._after_open = True, key.config, None
         self._starts_over = False
+        self._fence = next(self._serials)
+        self.client.ping(self._fence)  # what the worker sends before its pong is stale
         request()
 
     def _warn_if_no_font(self, text: str) -> None:
@@ -292,8 +303,22 @@ class DecodeRequests:
             request()
 
     # -- the worker's answers ---------------------------------------------------
+    def passed(self, serial: int) -> None:
+        """The worker answered ``ping(serial)``: past the opening's fence, its next answer
+        is the opening's."""
+        if serial == self._fence:
+            self._fence = None
+
+    def stale(self) -> bool:
+        """True while the worker's answers are still those of a session replaced since (sent
+        before it took the opening request): the window drops them."""
+        return self._fence is not None
+
     def answered(self) -> None:
-        """A snapshot arrived: the session is open; send the request that waited for it."""
+        """A snapshot arrived: the session is open; send the request that waited for it.
+        A stale one (``stale()``) is not the opening's answer and changes nothing."""
+        if self.stale():
+            return
         if self.opening:  # the shown decode is now the new session's
             self.state.set_decode_config(self._opening_config)
         pending, self._after_open = self._after_open, None
@@ -309,8 +334,8 @@ class DecodeRequests:
 
     def failed(self) -> bool:
         """The worker reported an error; True when it was the opening that failed (the
-        next request opens the session again)."""
-        if not self.opening:
+        next request opens the session again). A stale error is the replaced session's."""
+        if not self.opening or self.stale():
             return False
         self.opening, self._after_open = False, None
         self.state.set_session_key(None)

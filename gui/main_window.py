@@ -270,6 +270,7 @@ class MainWindow(QMainWindow):
         # bound methods only: a lambda would run in the worker's thread
         worker.cancelled.connect(self._on_worker_cancelled)
         worker.busy.connect(self._on_busy_changed)
+        self.client.answered.connect(self.requests.passed)  # an opening's fence (its ping)
 
     # -- model loading -----------------------------------------------
     def load_checkpoint(self, path: str | Path, *, after_paint: bool = False) -> None:
@@ -308,7 +309,7 @@ class MainWindow(QMainWindow):
             self.translate_view.set_source(summary.examples[0] if summary.examples else "")
         self.captioning.model_loaded()
         self.modelLoaded.emit(summary)  # the autosave may restore the last decode here
-        if getattr(self.session_files, "_opening", None) is None:  # a session file replays next
+        if self.session_files.opening is None:  # a session file replays next
             self.requests.decode_on_load()  # else the first screen shows a decode, not nothing
 
     def _workspace_for(self, task: str) -> QWidget:
@@ -379,6 +380,8 @@ class MainWindow(QMainWindow):
 
     # -- results --------------------------------------------------------
     def _on_worker_snapshot(self, snapshot) -> None:
+        if self.requests.stale():
+            return  # a late snapshot of the session replaced by the one being opened
         self.state.set_snapshot(snapshot)
         if snapshot.done:
             self.decode_actions.run.setChecked(False)

@@ -122,6 +122,12 @@ class SessionFiles(QObject):
             "Open a session file: replay it on its checkpoint, or show it stored",
         )
 
+    @property
+    def opening(self):
+        """The SessionFile being opened (read, its model loading, its decode replaying),
+        None otherwise: the window makes no decode of its own on load meanwhile."""
+        return self._opening
+
     def _action(self, text: str, key: str, slot: Callable, tip: str) -> QAction:
         action = QAction(text, self)
         action.setShortcut(QKeySequence(key))

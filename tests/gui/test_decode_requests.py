@@ -11,8 +11,17 @@ from window_support import SOURCE, load
 
 
 class RecordingClient:
-    def __init__(self) -> None:
+    """Records each request by name; a ping is answered at once through ``pong``
+    (nothing else is on its way), unless ``hold_pongs``."""
+
+    def __init__(self, pong) -> None:
         self.calls: list[str] = []
+        self.pong = pong
+        self.hold_pongs = False
+
+    def ping(self, serial: int) -> None:
+        if not self.hold_pongs:
+            self.pong(serial)
 
     def __getattr__(self, name: str):
         return lambda *args: self.calls.append(name)
@@ -25,7 +34,7 @@ def requests(qtbot, window, tiny_translation_checkpoint):
     qtbot.waitUntil(lambda: window.state.snapshot is not None and window.state.snapshot.done)
     window.requests.forget()
     window.translate_view.set_source(SOURCE)
-    window.requests.client = RecordingClient()
+    window.requests.client = RecordingClient(window.requests.passed)
     return window.requests
 
 
@@ -86,3 +95,17 @@ def test_an_empty_source_is_refused_with_a_message(window, requests):
     window.step()
     assert requests.client.calls == []
     assert "Enter a source sentence" in window.message_bar.text()
+
+
+def test_the_window_drops_a_late_snapshot_of_a_replaced_session(window, requests):
+    """Until the worker has taken the new opening, a snapshot it sends is the replaced
+    session's: not shown, and the step waiting for the new session still waits."""
+    from dataclasses import replace
+
+    shown = window.state.snapshot  # the decode made on load
+    requests.client.hold_pongs = True
+    window.step()
+    late = replace(shown, steps=shown.steps[:1])  # e.g. a Run of the old session, late
+    window.client.worker.snapshot.emit(late)
+    assert window.state.snapshot is shown
+    assert requests.client.calls == ["open_session"] and requests.opening

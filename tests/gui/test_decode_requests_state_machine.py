@@ -20,10 +20,30 @@ TRANSLATOR = SimpleNamespace(task="translation", path="tiny.safetensors")
 
 
 class FakeClient:
-    """Records each DecodeClient call as (method, arguments)."""
+    """Records each DecodeClient call as (method, arguments); pings apart, in ``pings``.
+
+    A ping is answered at once through ``pong`` (a worker with nothing else on its way),
+    unless ``hold_pongs``: then ``deliver_pongs()`` answers the ones held.
+    """
 
     def __init__(self) -> None:
         self.calls: list[tuple] = []
+        self.pings: list[int] = []
+        self.pong = lambda serial: None
+        self.hold_pongs = False
+        self._held: list[int] = []
+
+    def ping(self, serial) -> None:
+        self.pings.append(serial)
+        if self.hold_pongs:
+            self._held.append(serial)
+        else:
+            self.pong(serial)
+
+    def deliver_pongs(self) -> None:
+        held, self._held = self._held, []
+        for serial in held:
+            self.pong(serial)
 
     def names(self) -> list[str]:
         return [call[0] for call in self.calls]
@@ -116,7 +136,9 @@ def client():
 
 @pytest.fixture
 def requests(state, client, inputs):
-    return DecodeRequests(state, client, inputs)
+    machine = DecodeRequests(state, client, inputs)
+    client.pong = machine.passed
+    return machine
 
 
 def test_a_step_opens_a_session_and_steps_only_after_it_answered(requests, client, state):
@@ -279,9 +301,57 @@ def test_the_worker_client_offers_every_method_of_the_protocol():
     names = [n for n in vars(DecodeClient) if not n.startswith("_")]
     assert sorted(names) == sorted(
         ["open_session", "check_reference", "replay", "step", "run", "pause"]
-        + ["back", "reset", "force", "edit_attention", "undo_edit"]
+        + ["back", "reset", "force", "edit_attention", "undo_edit", "ping"]
     )
     for name in names:
         wanted = list(inspect.signature(getattr(DecodeClient, name)).parameters)
         offered = list(inspect.signature(getattr(WorkerClient, name)).parameters)
         assert offered == wanted, name
+
+
+def test_a_late_answer_of_the_replaced_session_does_not_answer_the_new_one(
+    requests, client, inputs, state
+):
+    """A Run is still sending snapshots (or fails) when a new source is opened: those
+    answers arrive before the pong of the ping sent ahead of the opening and are stale."""
+    requests.step()
+    requests.answered()
+    old_config = state.decode_config
+    client.hold_pongs = True  # the worker has not reached the new opening yet
+    inputs.values = {**inputs.values, "max_length": 9}
+    requests.step()
+    assert client.names() == ["open_session", "step", "open_session"]
+    assert requests.stale() and requests.opening
+    requests.answered()  # a late snapshot of the old Run
+    assert not requests.failed()  # a late error of the old Run
+    assert client.names() == ["open_session", "step", "open_session"]  # the step still waits
+    assert requests.opening and state.session_key is not None
+    assert state.decode_config == old_config
+    client.deliver_pongs()  # the worker took the opening: its answer comes next
+    assert not requests.stale()
+    requests.answered()
+    assert client.names() == ["open_session", "step", "open_session", "step"]
+    assert not requests.opening and state.decode_config == DecodeConfig(max_length=9)
+
+
+def test_only_the_newest_openings_pong_ends_the_fence(requests, client, inputs):
+    client.hold_pongs = True
+    requests.step()
+    inputs.source = "zwei hunde ."
+    requests.step()  # a second opening before the first answered
+    first, second = client.pings
+    requests.passed(first)
+    assert requests.stale()  # the first session's answer is on its way: stale too
+    requests.answered()
+    assert client.names() == ["open_session", "open_session"]
+    requests.passed(second)
+    requests.answered()
+    assert client.names() == ["open_session", "open_session", "step"]
+
+
+def test_an_opening_that_fails_after_its_fence_is_forgotten(requests, client, state):
+    client.hold_pongs = True
+    requests.step()
+    client.deliver_pongs()
+    assert requests.failed()  # the opening's own error
+    assert state.session_key is None and not requests.opening
