@@ -99,6 +99,19 @@ def use_int8(inference_model) -> None:
     inference_model.model = quantize_int8(inference_model.model, inplace=True)
 
 
+def switch_int8(inference_model, on: bool) -> None:
+    """The app's switch: a loaded ``InferenceModel`` runs an int8 copy of its checkpoint's
+    float32 network (``on``) or that network again; DeviceError off the CPU."""
+    if on == is_int8(inference_model.model):
+        return
+    if not on:
+        inference_model.model = inference_model.checkpoint.model
+        return
+    if inference_model.device.type != "cpu":
+        raise DeviceError(f"int8 weights run on the CPU only, not on {inference_model.device}")
+    inference_model.model = quantize_int8(inference_model.checkpoint.model)
+
+
 def add_int8_argument(parser) -> None:
     """The ``--int8`` option of the decoding commands (an argparse parser)."""
     parser.add_argument(

@@ -55,6 +55,19 @@ def test_int8_is_cpu_only():
         use_int8(on_gpu)
 
 
+def test_the_apps_switch_quantizes_a_copy_and_switches_back(tiny_translation_checkpoint):
+    from attnscope.engine.inference import load_inference_model
+    from attnscope.engine.quantize import switch_int8
+
+    model = load_inference_model(tiny_translation_checkpoint, device="cpu")
+    float_network = model.model
+    switch_int8(model, True)
+    assert is_int8(model.model) and not is_int8(float_network)
+    assert model.translate(["ein mann ."], DecodeConfig(max_length=5))[0].pieces
+    switch_int8(model, False)
+    assert model.model is float_network
+
+
 def test_translate_int8_option(tiny_translation_checkpoint, tmp_path, capsys):
     source = tmp_path / "in.txt"
     source.write_text("ein mann .\n\nzwei hunde spielen .\n", encoding="utf-8")
