@@ -91,6 +91,7 @@ class ModelWorker(QObject):
         self._before_edit = None  # (OpenSession, SavedSession) before the last attention edit
         self._last_emit = 0.0
         self._step_ms: list[float] = []
+        self._int8 = False  # int8 weights asked for (View > Device)
 
     # -- model -----------------------------------------------------------
     @Slot(int)
@@ -113,9 +114,40 @@ class ModelWorker(QObject):
             self.loadFailed.emit(path, describe_error(exc))
         else:
             self._model, self._session = model, None
-            self.loaded.emit(model.summary())
+            self._apply_int8()
+            self.loaded.emit(self._summary())
         finally:
             self.busy.emit(False)
+
+    @Slot(bool)
+    def set_int8(self, on: bool) -> None:
+        """int8 weights (engine/quantize.py) on or off; a loaded model switches at once and
+        is announced again, as after a load."""
+        self._int8 = on
+        if self._model is not None:
+            self._stop_running()
+            self._session = None
+            self._apply_int8()
+            self.loaded.emit(self._summary())
+
+    def _apply_int8(self) -> None:
+        from attnscope.engine.quantize import switch_int8
+
+        try:
+            switch_int8(self._model, self._int8)
+        except AttnScopeError as exc:  # not on the CPU: the float32 model stays
+            self.failed.emit(describe_error(exc))
+
+    def _summary(self):
+        """The loaded model's summary, its device marked when int8 weights are on."""
+        from dataclasses import replace
+
+        from attnscope.engine.quantize import is_int8
+
+        summary = self._model.summary()
+        if is_int8(self._model.model):
+            summary = replace(summary, device=f"{summary.device} (int8 weights)")
+        return summary
 
     # -- decoding --------------------------------------------------------
     @Slot(object, object)

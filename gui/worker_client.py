@@ -42,6 +42,7 @@ class WorkerClient(QObject):
     _translate_file = Signal(str, str, object)
     _ping = Signal(int)
     _configure = Signal(int)
+    _int8 = Signal(bool)
     answered = Signal(int)  # the worker answered ping(serial); emitted in the GUI thread
 
     def __init__(
@@ -72,6 +73,7 @@ class WorkerClient(QObject):
             (self._translate_file, self.worker.translate_file),
             (self._ping, self.worker.ping),
             (self._configure, self.worker.configure_threads),
+            (self._int8, self.worker.set_int8),
             (self._recaption_masked, self.worker.recaption_masked),
             (self._explain, self.worker.explain),
         ):
@@ -87,6 +89,12 @@ class WorkerClient(QObject):
             self._configure.emit(self._reserve_cores)
             self._reserve_cores = None
         self._load.emit(path, device)
+
+    def set_int8(self, on: bool) -> None:
+        """int8 weights on or off for this and every later load (the worker announces the
+        switched model with ``loaded``)."""
+        self.cancel()
+        self._int8.emit(on)
 
     def open_session(self, source: object, decode_config: object) -> None:
         self.cancel()
