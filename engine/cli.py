@@ -32,6 +32,14 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "attnscope.engine.commands.compare",
         "two checkpoints on the same lines: outputs, cross-scores, attention agreement",
     ),
+    "import-onmt": (
+        "attnscope.engine.commands.import_onmt",
+        "convert an OpenNMT-py RNN checkpoint (.pt) without running its pickle",
+    ),
+    "align-eval": (
+        "attnscope.engine.commands.align_eval",
+        "word alignment error rate of attention or attributions against gold links",
+    ),
     "bench": (
         "attnscope.engine.commands.bench",
         "print performance figures as JSON (from a source checkout)",
