@@ -205,7 +205,7 @@ def export_widget_png(
     image.fill(widget.palette().window().color())
     painter = QtGui.QPainter(image)
     try:
-        widget.render(painter)
+        widget.render(painter, QtCore.QPoint())
     finally:
         painter.end()
     with _atomic_path(path) as temp:
@@ -229,7 +229,7 @@ def export_widget_svg(widget: QtWidgets.QWidget, path: str | os.PathLike) -> Pat
         generator.setResolution(_screen_dpi())
         painter = QtGui.QPainter(generator)
         try:
-            widget.render(painter)
+            widget.render(painter, QtCore.QPoint())
         finally:
             painter.end()
     return Path(path)
