@@ -1,4 +1,5 @@
-"""View > Device: where the model runs; choosing another device reloads the model there."""
+"""View > Device: where the model runs; choosing another device reloads the model there.
+"Int8 weights (CPU)" switches the loaded model to int8 products and back (engine/quantize.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QMenu
 from attnscope.gui.decode_state import DecodeState
 
 SETTINGS_KEY = "model/device"
+INT8_KEY = "model/int8"
 
 
 class DeviceChoice:
@@ -24,10 +26,15 @@ class DeviceChoice:
         self.settings = settings
         saved = settings.value(SETTINGS_KEY, "auto", type=str)
         self.device = saved if requested == "auto" else requested
+        self.int8 = settings.value(INT8_KEY, False, type=bool)
 
     def choose(self, device: str) -> None:
         self.device = device
         self.settings.setValue(SETTINGS_KEY, device)
+
+    def choose_int8(self, on: bool) -> None:
+        self.int8 = on
+        self.settings.setValue(INT8_KEY, on)
 
 
 class DeviceMenu(QObject):
@@ -44,15 +51,28 @@ class DeviceMenu(QObject):
         view_menu: QMenu,
         *,
         reload: Callable[[str], None],
+        set_int8: Callable[[bool], None] | None = None,
     ) -> None:
         super().__init__(view_menu)
         self.state = state
         self.choice = choice
         self._reload = reload
+        self._set_int8 = set_int8
         self.menu = view_menu.addMenu("&Device")
         self.menu.setToolTipsVisible(True)
         self.group = QActionGroup(self.menu)
         self.group.triggered.connect(self._chosen)
+        # owned by this object, not the menu: the menu's clear() deletes what it owns
+        self.int8_action = QAction("&Int8 weights (CPU)", self)
+        self.int8_action.setCheckable(True)
+        self.int8_action.setChecked(choice.int8)
+        self.int8_action.setToolTip(
+            "Run the linear and RNN products with int8 weights (dynamic quantisation): faster "
+            "on the CPU, outputs differ slightly from float32"
+        )
+        self.int8_action.toggled.connect(self._on_int8_toggled)
+        if set_int8 is not None and choice.int8:
+            set_int8(True)  # remembered: before the first model arrives
         state.summaryChanged.connect(self._on_summary_changed)
 
     def _on_summary_changed(self, summary) -> None:
@@ -69,6 +89,9 @@ class DeviceMenu(QObject):
             action.setChecked(name == self.choice.device)
             action.setToolTip(f"Reload the model on {label}")
             self.group.addAction(action)
+        if self._set_int8 is not None:
+            self.menu.addSeparator()
+            self.menu.addAction(self.int8_action)
 
     def _chosen(self, action: QAction) -> None:
         device, summary = action.data(), self.state.summary
@@ -76,3 +99,9 @@ class DeviceMenu(QObject):
             return
         self.choice.choose(device)
         self._reload(summary.path)
+
+    def _on_int8_toggled(self, on: bool) -> None:
+        if on == self.choice.int8 or self._set_int8 is None:
+            return
+        self.choice.choose_int8(on)
+        self._set_int8(on)

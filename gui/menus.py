@@ -90,7 +90,11 @@ class WindowMenus(QObject):
         self._build_decode_menu(decode_settings, decode_actions)
         self.view_menu = bar.addMenu("&View")
         self.device_menu = DeviceMenu(
-            state, device_choice, self.view_menu, reload=commands.load_checkpoint
+            state,
+            device_choice,
+            self.view_menu,
+            reload=commands.load_checkpoint,
+            set_int8=client.set_int8,
         )
         self.view_menu.addSeparator()
         help_menu = bar.addMenu("&Help")
