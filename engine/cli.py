@@ -40,6 +40,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "attnscope.engine.commands.align_eval",
         "word alignment error rate of attention or attributions against gold links",
     ),
+    "explain": (
+        "attnscope.engine.commands.explain",
+        "attribution beside attention for every line of a file, with their agreement",
+    ),
     "bench": (
         "attnscope.engine.commands.bench",
         "print performance figures as JSON (from a source checkout)",
