@@ -1,0 +1,136 @@
+"""The function an attribution explains: input -> the target value of every step.
+
+``TargetFunction`` runs the model teacher-forced on the tokens shown, from a batch of
+inputs (N rows), and returns the target value of a step: log p(token_t), or with a
+foil log p(token_t) - log p(foil); every step of every row (``values``), or each row's
+own step (``values_at``). The input is what the attribution is taken over:
+
+- text: the source embedding output (N, S, E), fed to the encoder in place of its
+  embedding lookup (a forward hook scoped to the encode call, so a decoder sharing
+  the embedding matrix still embeds its own tokens);
+- a picture: the normalised model input (N, 3, H, W).
+
+Every row is independent (eval mode: dropout off, batch norm on running stats), so
+the gradient of the sum of the rows' values gives each row's own gradient: a batch of
+copies of the input, one per step explained (and per integration point), takes one
+forward and one backward for all of them. The attention
+edits of the decode are replayed at their steps, as engine/scores.py does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+
+import torch
+from torch import Tensor
+
+from attnscope.engine.decoding.config import BOS_ID
+from attnscope.engine.interventions import AttentionEdit
+
+
+@contextmanager
+def embeddings_replaced(embedding: torch.nn.Module, replacement: Tensor):
+    """Inside the block, ``embedding(...)`` returns ``replacement`` (same shape as its own
+    output) instead of looking the ids up; the hook is gone when the block ends."""
+
+    def swap(_module, _inputs, output: Tensor) -> Tensor:
+        if output.shape != replacement.shape:
+            raise ValueError(
+                f"replacement embeddings have shape {tuple(replacement.shape)}, "
+                f"the encoder embeds {tuple(output.shape)}"
+            )
+        return replacement
+
+    handle = embedding.register_forward_hook(swap)
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+class TargetFunction:
+    """The target values of ``tokens`` for a batch of inputs.
+
+    model:  the EncoderDecoder (eval mode) on its device
+    source: text only: the source ids (1, S) long; None for a picture
+    tokens: the teacher-forced targets (T ids, bos not included); only steps
+            ``0 .. len(tokens) - 1`` are run
+    foil:   an id whose log-prob is subtracted at every step, or None
+    edits:  AttentionEdit replayed at their steps (steps past the tokens are ignored)
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        source: Tensor | None,
+        tokens: Sequence[int],
+        foil: int | None = None,
+        edits: Sequence[AttentionEdit] = (),
+    ) -> None:
+        self.model = model
+        self.source = source
+        self.device = next(model.parameters()).device
+        self.tokens = torch.tensor([list(tokens)], dtype=torch.long, device=self.device)  # (1, T)
+        self.tgt_in = torch.tensor([[BOS_ID, *tokens[:-1]]], dtype=torch.long, device=self.device)
+        self.foil = foil
+        self.edits = {
+            edit.step: torch.tensor(edit.weights, device=self.device)  # (heads, S), a copy
+            for edit in edits
+            if edit.step < len(tokens)
+        }
+        self.grid: tuple[int, int] | None = None  # an image encoder's (h, w), after a call
+
+    @property
+    def steps(self) -> int:
+        return int(self.tokens.size(1))
+
+    def encode(self, inputs: Tensor):
+        """The encoder memory of a batch of inputs (text: embeddings; picture: pixels)."""
+        if self.source is None:
+            memory = self.model.encode(inputs)  # (N, 3, H, W) -> grid memory
+            self.grid = memory.grid
+            return memory
+        rows = inputs.size(0)
+        src = self.source.expand(rows, -1)  # (N, S)
+        lengths = torch.full((rows,), src.size(1), dtype=torch.long, device=self.device)
+        with embeddings_replaced(self.model.encoder.embedding, inputs):
+            return self.model.encode(src, lengths)
+
+    def readouts(self, inputs: Tensor, upto: int) -> Tensor:
+        """inputs (N, ...) -> (N, upto, H') decoder readouts of steps 0 .. upto - 1."""
+        memory = self.encode(inputs)
+        rows = inputs.size(0)
+        state = self.model.init_state(memory)
+        readouts = []
+        for t in range(upto):
+            prev = self.tgt_in[:, t].expand(rows)  # (N,)
+            override = self.edits.get(t)
+            if override is not None:
+                override = override.to(memory.values.dtype).expand(rows, -1, -1)  # (N, heads, S)
+            readout, state, _ = self.model.decoder.advance(prev, state, memory, override)
+            readouts.append(readout)
+        return torch.stack(readouts, dim=1)
+
+    def _targets(self, log_probs: Tensor, tokens: Tensor) -> Tensor:
+        """log_probs (..., V), tokens (...) -> (...) log p(token) [- log p(foil)]."""
+        chosen = log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
+        return chosen if self.foil is None else chosen - log_probs[..., self.foil]
+
+    def values(self, inputs: Tensor) -> Tensor:
+        """inputs (N, ...) -> (N, T) target values of every step."""
+        readouts = self.readouts(inputs, self.steps)
+        log_probs = self.model.decoder.log_probs(readouts)  # (N, T, V), one GEMM
+        return self._targets(log_probs, self.tokens.expand(inputs.size(0), -1))
+
+    def values_at(self, inputs: Tensor, steps: Tensor) -> Tensor:
+        """inputs (N, ...), steps (N,) long -> (N,): row i's target at step ``steps[i]``.
+
+        Decodes only up to the last step asked and runs the output layer only on the
+        rows' own steps (the vocabulary projection is most of a step's cost).
+        """
+        readouts = self.readouts(inputs, int(steps.max()) + 1)  # (N, t_max, H')
+        rows = torch.arange(inputs.size(0), device=self.device)
+        log_probs = self.model.decoder.log_probs(readouts[rows, steps])  # (N, V)
+        return self._targets(log_probs, self.tokens[0, steps])
