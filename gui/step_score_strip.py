@@ -5,11 +5,12 @@ Four scores per step of the shown hypothesis, read off its view record (TokenSte
 - probability p of the chosen token;
 - entropy H of the step's distribution, in nats (recorded when the decode asked for it);
 - surprisal -ln p, in nats;
-- margin: the first candidate's probability minus the second's.
+- margin: ln p1 - ln p2 of the two most probable candidates, in nats (as the engine's
+  ``step_scores``, engine/explain/step_scores.py).
 
 Each becomes a confidence in [0, 1] for colour: p, exp(-H) (one over the number of
-equally likely choices the distribution is worth), exp(-surprisal) (= p) and the
-margin. The chips' bands keep their probability thresholds (gui/token_chips.py),
+equally likely choices the distribution is worth), exp(-surprisal) (= p), and
+1 - exp(-margin) = 1 - p2 / p1 (0 for a tie). The chips' bands keep their probability thresholds (gui/token_chips.py),
 applied to that confidence. ``StepScoreStrip`` draws one cell per step (colour = the
 chosen score's confidence, a bar of its size), names the numbers in its tooltip and
 selects a step on click; ``scoreChanged`` says which score the chips should follow.
@@ -28,7 +29,7 @@ from attnscope.gui.decode_state import DecodeState
 from attnscope.gui.style import SELECTION_COLOUR, colorize
 
 SCORES = ("probability", "entropy", "surprisal", "margin")
-UNITS = {"probability": "", "entropy": " nats", "surprisal": " nats", "margin": ""}
+UNITS = {"probability": "", "entropy": " nats", "surprisal": " nats", "margin": " nats"}
 STRIP_HEIGHT = 22  # px of the cells
 STRIP_COLORMAP = "viridis"  # dark = unsure, bright = sure, as in the heat map
 MISSING_COLOUR = "#e6e6e6"  # a step whose score the record does not hold
@@ -46,7 +47,9 @@ def step_score(step, name: str) -> float:
     if name == "entropy":
         return math.nan if step.entropy is None else float(step.entropy)
     probs = np.sort(np.asarray(step.topk_probs, dtype=np.float64))[::-1]
-    return float(probs[0] - probs[1]) if probs.size >= 2 else math.nan
+    if probs.size < 2 or probs[1] <= 0:
+        return math.nan if probs.size < 2 else math.inf
+    return float(math.log(probs[0]) - math.log(probs[1]))
 
 
 def confidence(name: str, value: float) -> float:
@@ -55,6 +58,8 @@ def confidence(name: str, value: float) -> float:
         return math.nan
     if name in ("entropy", "surprisal"):
         return math.exp(-max(value, 0.0))
+    if name == "margin":
+        return 1.0 - math.exp(-max(value, 0.0))
     return min(max(value, 0.0), 1.0)
 
 
