@@ -1,0 +1,200 @@
+"""Retake the README's screenshots of the translation workspace on the bundled de→en model.
+
+Run from the repository root under an X server (Xvfb gives real fonts; the offscreen
+platform draws no text in some set-ups)::
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python scripts/readme_screenshots.py
+    .venv/bin/python scripts/readme_screenshots.py --only breakpoint coverage --out /tmp/shots
+
+Each scene opens a fresh main window at the default size (1280x820) on settings in a
+temporary folder, so nothing a user kept (layout, source, breakpoints, the autosaved
+decode) changes what it shows. It prints what each picture shows (the figures the
+README's captions quote).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINT = ROOT / "resources" / "checkpoints" / "deen-bahdanau.safetensors"
+REFERENCE = "A man wearing a red helmet is riding his bike down a steep forest trail."
+KITCHEN = "Ein Koch schneidet in einer Restaurantküche Gemüse."
+UNCOVERED_LIMIT = 0.30  # the README's breakpoint and coverage captions quote this limit
+TIMEOUT_S = 120.0
+
+
+def _wait(app: QApplication, done: Callable[[], bool], what: str) -> None:
+    """Run the event loop until ``done()``; a scene that hangs fails with ``what``."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _settle(app: QApplication, seconds: float = 0.5) -> None:
+    """Let queued paints, the frame scheduler and the beam tree's layout finish."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def _window(app: QApplication, source: str | None = None):
+    """A main window at the default size, ``source`` (else the model's example) decoded
+    on load with the model's recommended settings."""
+    from attnscope.gui.main_window import MainWindow
+    from attnscope.gui.window_settings import DEFAULT_SIZE
+
+    folder = tempfile.mkdtemp(prefix="attnscope-shots-")
+    settings = QSettings(str(Path(folder) / "settings.ini"), QSettings.IniFormat)
+    window = MainWindow(settings=settings, device="cpu")
+    window.resize(*DEFAULT_SIZE)
+    window.show()
+    if source is not None:
+        window.translate_view.set_source(source)
+    window.load_checkpoint(str(CHECKPOINT))
+    _wait(app, lambda: window.state.summary is not None, "the checkpoint")
+    _wait_done(app, window)
+    return window
+
+
+def _wait_done(app: QApplication, window) -> None:
+    run, state = window.decode_actions.run, window.state
+    _wait(app, lambda: state.snapshot is not None and state.snapshot.done, "a finished decode")
+    _wait(app, lambda: not run.isChecked(), "Run to be released")
+
+
+def _run(app: QApplication, window) -> None:
+    window.decode_actions.run.setChecked(True)
+    window.toggle_run()
+
+
+def _save(app: QApplication, widget, path: Path) -> None:
+    _settle(app)
+    widget.grab().save(str(path))
+    print(f"wrote {path} ({widget.width()}x{widget.height()})")
+
+
+def translate(app: QApplication, out: Path) -> None:
+    """The first screen: the example decoded on load."""
+    window = _window(app)
+    snapshot = window.state.snapshot
+    print(f"  {len(snapshot.source_pieces)} source pieces, {len(snapshot.steps)} steps")
+    _save(app, window, out / "screenshot-translate.png")
+    window.close()
+
+
+def reference(app: QApplication, out: Path) -> None:
+    """Check a reference, with step 3 (the first where the model preferred another token)."""
+    window = _window(app)
+    own = window.state.snapshot
+    window.reference_check.check(REFERENCE)
+    _wait(app, lambda: window.state.report is not None, "the reference report")
+    _settle(app)
+    window.select_step(2)
+    print(f"  {window.state.report.describe()}")
+    print(f"  own output: {' '.join(s.piece for s in own.steps)}")
+    _save(app, window, out / "screenshot-reference.png")
+    window.close()
+
+
+def _greedy_stop(app: QApplication):
+    """The kitchen sentence, greedy, run until 'uncovered at EOS' stops it."""
+    window = _window(app, KITCHEN)
+    window.decode_settings.set_values({"strategy": "greedy"})
+    dock = window.breakpoints_dock
+    dock.set_value("uncovered_at_eos", "threshold", UNCOVERED_LIMIT)
+    dock.set_checked("uncovered_at_eos", True)
+    window.docks["breakpoints"].raise_()
+    _run(app, window)
+    _wait(app, lambda: window.state.breakpoint_hit is not None, "the breakpoint")
+    _wait(app, lambda: not window.decode_actions.run.isChecked(), "Run to be released")
+    print(f"  {window.state.breakpoint_hit.message}")
+    return window
+
+
+def breakpoint(app: QApplication, out: Path) -> None:
+    window = _greedy_stop(app)
+    _save(app, window, out / "screenshot-breakpoint.png")
+    window.close()
+
+
+def coverage(app: QApplication, out: Path) -> None:
+    """The breakpoint's decode with step 7 ('restaurant') selected: the heat map alone."""
+    window = _greedy_stop(app)
+    window.select_step(6)
+    _settle(app)
+    heatmap = window.translate_view.heatmap
+    values = ", ".join(
+        f"{token} {value:.2f}"
+        for token, value in zip(heatmap.source_tokens(), heatmap.coverage(), strict=True)
+    )
+    print(f"  coverage after step 7: {values}")
+    _save(app, heatmap, out / "screenshot-coverage.png")
+    window.close()
+
+
+def what_if(app: QApplication, out: Path) -> None:
+    """Greedy to the end, then step 5's attention pinned on 'Gemüse' and applied."""
+    window = _window(app, KITCHEN)
+    window.decode_settings.set_values({"strategy": "greedy"})
+    _run(app, window)
+    _wait(app, lambda: window.state.decode_config.strategy == "greedy", "the greedy session")
+    _wait_done(app, window)
+    column = next(
+        i for i, token in enumerate(window.translate_view.heatmap.source_tokens()) if "Gem" in token
+    )
+    editor = window.debugger.what_if
+    window.select_step(4)
+    _settle(app)
+    editor.editor.pin(column)
+    editor.apply()
+    state = window.state
+    _wait(
+        app,
+        lambda: state.what_if is not None and state.what_if.diff is not None,
+        "the what-if's diff",
+    )
+    _wait_done(app, window)
+    print(f"  {state.what_if.diff.describe()}")
+    print(f"  now: {' '.join(s.piece for s in state.snapshot.steps)}")
+    _save(app, window.translate_view, out / "screenshot-whatif.png")
+    window.close()
+
+
+SCENES = {
+    "translate": translate,
+    "reference": reference,
+    "breakpoint": breakpoint,
+    "coverage": coverage,
+    "whatif": what_if,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder to write to")
+    parser.add_argument("--only", nargs="+", choices=sorted(SCENES), help="these scenes only")
+    args = parser.parse_args(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name in args.only or SCENES:
+        print(name)
+        SCENES[name](app, args.out)
+    app.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
