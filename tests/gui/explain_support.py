@@ -2,7 +2,8 @@
 
 The fake stands in for ``attnscope.engine.explain`` (gui/explain_job.py's
 ``load_engine``): it returns known scores, score[row, j] = 100 * (step + 1) + j
-(+ 0.5 with a foil), reports progress, and can be held until it is cancelled, so
+(+ 0.5 with a foil), and for a picture per-pixel values rising left to right,
+reports progress, and can be held until it is cancelled, so
 the tests check what the panel does with an answer, not the attribution itself.
 """
 
@@ -46,12 +47,20 @@ class FakeEngine:
         for done in range(1, len(steps) + 1):
             progress(done, len(steps))
         scores = np.stack([expected_row(s, width, foil) for s in steps])
-        return SimpleNamespace(scores=scores, pixels=None)
+        return SimpleNamespace(scores=scores, pixels=self._pixels(source, len(steps)))
 
     @staticmethod
     def agreement(attention_row, attribution_row):
         same = int(np.argmax(attention_row)) == int(np.argmax(np.abs(attribution_row)))
         return SimpleNamespace(spearman=0.25, top1=same, jsd=0.125)
+
+    @staticmethod
+    def _pixels(source, count: int) -> np.ndarray | None:
+        """For a picture (H, W, 3): per pixel, a ramp from left to right."""
+        if isinstance(source, str):
+            return None
+        height, width = source.shape[:2]
+        return np.broadcast_to(np.linspace(0, 1, width), (count, height, width)).copy()
 
     @staticmethod
     def _width(model, source) -> int:

@@ -1,10 +1,13 @@
 """The Explain panel on the real window and worker thread, with a fake attribution engine
-(tests/gui/explain_support.py): what it shows, caches, cancels, drops and exports."""
+(tests/gui/explain_support.py): what it shows, caches, cancels, drops and exports.
+
+Each test is one user session on one loaded model (a window and a load cost seconds)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from caption_window_support import GRID, load_captioner
 from explain_support import expected_row, explain_and_wait, use_fake_engine
 from PySide6.QtCore import Qt
 from window_support import SOURCE, TIMEOUT, load, wait_snapshot
@@ -22,62 +25,56 @@ def decoded(qtbot, window, checkpoint):
     )
 
 
-def test_the_selected_step_and_the_whole_output_have_the_heat_maps_shape(
+def settle(qtbot, window) -> None:
+    qtbot.waitUntil(lambda: not window.explain_tools.panel.busy(), timeout=TIMEOUT)
+
+
+def test_the_heat_maps_shape_for_the_selected_step_and_the_whole_output_cached(
     qtbot, window, tiny_translation_checkpoint, monkeypatch
 ):
     engine = use_fake_engine(monkeypatch)
     snapshot = decoded(qtbot, window, tiny_translation_checkpoint)
     rows, width = len(snapshot.steps), len(snapshot.source_pieces)
+    panel, controller = window.explain_tools.panel, window.explain_tools.controller
     window.select_step(1)
     explain_and_wait(qtbot, window, SELECTED_STEP)
-    panel, controller = window.explain_tools.panel, window.explain_tools.controller
     shown = panel.text_view.attribution.matrix()
     assert shown.shape == window.translate_view.heatmap.matrix().shape == (rows, width)
     assert panel.text_view.attention.matrix().shape == (rows, width)
-    explained = np.isfinite(shown).all(axis=1)
-    assert explained.tolist() == [step == 1 for step in range(rows)]
+    assert np.isfinite(shown).all(axis=1).tolist() == [step == 1 for step in range(rows)]
     np.testing.assert_allclose(controller.matrix()[1], expected_row(1, width))
     share = np.abs(expected_row(1, width)) / np.abs(expected_row(1, width)).sum()
     np.testing.assert_allclose(shown[1], share, rtol=1e-5)  # each token's share of the row
     assert "Step 2: Spearman ρ 0.25" in panel.agreement_label.text()
 
+    assert not controller.explain()  # cached: drawn again, nothing asked
+    window.select_step(0)  # the panel is shown and the decode finished: explained at once
+    qtbot.waitUntil(lambda: engine.calls[-1] == ("saliency", (0,), None), timeout=TIMEOUT)
+    settle(qtbot, window)
+    window.select_step(1)
+    assert len(engine.calls) == 2  # back to a cached step: no new work
     explain_and_wait(qtbot, window, WHOLE_OUTPUT)
+    assert engine.calls[-1] == ("saliency", tuple(range(2, rows)), None)  # only the rest
     assert np.isfinite(panel.text_view.attribution.matrix()).all()
-    assert engine.calls[-1] == ("saliency", tuple(s for s in range(rows) if s != 1), None)
     assert f"mean over {rows} of {rows} steps" in panel.agreement_label.text()
 
-
-def test_explained_steps_are_cached_per_method_and_foil(
-    qtbot, window, tiny_translation_checkpoint, monkeypatch
-):
-    engine = use_fake_engine(monkeypatch)
-    snapshot = decoded(qtbot, window, tiny_translation_checkpoint)
-    controller, panel = window.explain_tools.controller, window.explain_tools.panel
-    window.select_step(0)
-    explain_and_wait(qtbot, window, SELECTED_STEP)
-    assert not controller.explain()  # cached: drawn again, nothing asked
-    window.select_step(len(snapshot.steps) - 1)  # shown panel, finished decode: explained
-    qtbot.waitUntil(lambda: len(engine.calls) == 2, timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: not panel.busy(), timeout=TIMEOUT)
-    window.select_step(0)
-    assert len(engine.calls) == 2  # back to a cached step: no new work
-    panel.set_method("ig")
-    qtbot.waitUntil(lambda: engine.calls[-1][0] == "ig", timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: not panel.busy(), timeout=TIMEOUT)
-    foil = int(snapshot.steps[0].topk_ids[1])
+    panel.set_scope(SELECTED_STEP)
+    panel.set_method("ig")  # another method: explained afresh
+    qtbot.waitUntil(lambda: engine.calls[-1] == ("ig", (1,), None), timeout=TIMEOUT)
+    settle(qtbot, window)
+    foil = int(snapshot.steps[1].topk_ids[1])
     panel.set_foil(foil)  # "why this token rather than the foil?"
-    qtbot.waitUntil(lambda: engine.calls[-1] == ("ig", (0,), foil), timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: np.isfinite(controller.matrix()[0, 0]), timeout=TIMEOUT)
-    width = len(snapshot.source_pieces)
-    np.testing.assert_allclose(controller.matrix()[0], expected_row(0, width, foil))
+    qtbot.waitUntil(lambda: engine.calls[-1] == ("ig", (1,), foil), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: np.isfinite(controller.matrix()[1, 0]), timeout=TIMEOUT)
+    np.testing.assert_allclose(controller.matrix()[1], expected_row(1, width, foil))
     calls = len(engine.calls)
     panel.set_foil(None)
     panel.set_method("saliency")
     assert len(engine.calls) == calls  # both were explained before
 
 
-def test_cancel_and_escape_stop_the_work_and_keep_what_was_explained(
-    qtbot, window, tiny_translation_checkpoint, monkeypatch
+def test_cancel_escape_and_a_new_model_mid_run_leave_nothing_stale(
+    qtbot, window, tiny_translation_checkpoint, tiny_multihead_checkpoint, monkeypatch
 ):
     engine = use_fake_engine(monkeypatch)
     decoded(qtbot, window, tiny_translation_checkpoint)
@@ -91,56 +88,41 @@ def test_cancel_and_escape_stop_the_work_and_keep_what_was_explained(
         assert panel.busy() and panel.cancel_button.isEnabled()
         assert engine.started.wait(TIMEOUT / 1000)
         stop()
-        qtbot.waitUntil(lambda: not panel.busy(), timeout=TIMEOUT)
+        settle(qtbot, window)
         assert controller.answers == answers
         assert np.isfinite(controller.matrix()[0]).all()  # the step explained before stays
         assert np.isnan(controller.matrix()[1:]).all()
-    engine.hold = False
-    explain_and_wait(qtbot, window, WHOLE_OUTPUT)  # the worker is free again
-    assert np.isfinite(controller.matrix()).all()
 
-
-def test_a_new_model_while_attribution_runs_drops_its_answer(
-    qtbot, window, tiny_translation_checkpoint, tiny_multihead_checkpoint, monkeypatch
-):
-    engine = use_fake_engine(monkeypatch)
-    decoded(qtbot, window, tiny_translation_checkpoint)
-    panel, controller = window.explain_tools.panel, window.explain_tools.controller
-    engine.hold = True
-    window.explain_tools.explain(WHOLE_OUTPUT)
+    engine.started.clear()
+    window.explain_tools.explain(WHOLE_OUTPUT)  # still held: a new model comes first
     assert engine.started.wait(TIMEOUT / 1000)
+    answers = controller.answers
     snapshot = decoded(qtbot, window, tiny_multihead_checkpoint)  # cancels the attribution
-    assert not panel.busy() and controller.answers == 0
+    assert not panel.busy() and controller.answers == answers
     assert controller.cached_steps() == 0 and np.isnan(controller.matrix()).all()
     engine.hold = False
-    explain_and_wait(qtbot, window, WHOLE_OUTPUT)
+    explain_and_wait(qtbot, window, WHOLE_OUTPUT)  # the worker is free again
     assert controller.matrix().shape == (len(snapshot.steps), len(snapshot.source_pieces))
+    assert np.isfinite(controller.matrix()).all()
     assert panel.text_view.attention.heads().shape[1] == 4  # the new model's heads
 
 
-def test_a_model_without_attention_still_gets_attribution(
-    qtbot, window, tiny_plain_checkpoint, monkeypatch
+def test_attribution_exports_hold_the_explained_matrix_even_without_attention(
+    qtbot, window, tiny_plain_checkpoint, monkeypatch, tmp_path
 ):
     use_fake_engine(monkeypatch)
     snapshot = decoded(qtbot, window, tiny_plain_checkpoint)
-    explain_and_wait(qtbot, window, WHOLE_OUTPUT)
-    view = window.explain_tools.panel.text_view
-    assert view.attention_pages.currentWidget() is view.no_attention
-    assert view.attribution.matrix().shape == (len(snapshot.steps), len(snapshot.source_pieces))
-    assert "No attention" in window.explain_tools.panel.agreement_label.text()
-
-
-def test_attribution_exports_hold_the_explained_matrix(
-    qtbot, window, tiny_translation_checkpoint, monkeypatch, tmp_path
-):
-    use_fake_engine(monkeypatch)
-    snapshot = decoded(qtbot, window, tiny_translation_checkpoint)
-    exporter = window.explain_tools.exporter
+    exporter, panel = window.explain_tools.exporter, window.explain_tools.panel
     with pytest.raises(ValueError, match="no step is explained"):
         exporter.attribution_npy(str(tmp_path / "none.npy"))
     window.select_step(0)
     explain_and_wait(qtbot, window, SELECTED_STEP)
     rows, width = len(snapshot.steps), len(snapshot.source_pieces)
+    view = panel.text_view
+    assert view.attention_pages.currentWidget() is view.no_attention
+    assert view.attribution.matrix().shape == (rows, width)
+    assert "No attention" in panel.agreement_label.text()
+
     exporter.attribution_npy(str(tmp_path / "a.npy"))
     exporter.attribution_csv(str(tmp_path / "a.csv"))
     saved = np.load(tmp_path / "a.npy")
@@ -150,12 +132,33 @@ def test_attribution_exports_hold_the_explained_matrix(
     lines = (tmp_path / "a.csv").read_text(encoding="utf-8").splitlines()
     assert len(lines) == rows + 1 and len(lines[0].split(",")) == width + 1
     assert [float(v) for v in lines[1].split(",")[1:]] == expected_row(0, width).tolist()
-    assert lines[2].split(",")[1] == "nan"
-    qtbot.waitUntil(lambda: window.explain_tools.panel.isVisible(), timeout=TIMEOUT)
+    assert rows == 1 or lines[2].split(",")[1] == "nan"
+    qtbot.waitUntil(panel.isVisible, timeout=TIMEOUT)
     exporter.figure_png(str(tmp_path / "a.png"))
     exporter.figure_svg(str(tmp_path / "a.svg"))
     from PIL import Image
 
-    view = window.explain_tools.panel.text_view
     assert Image.open(tmp_path / "a.png").size == (2 * view.width(), 2 * view.height())
     assert "<svg" in (tmp_path / "a.svg").read_text(encoding="utf-8")
+
+
+def test_a_caption_word_shows_its_attribution_beside_its_attention(
+    qtbot, window, captioner, monkeypatch, tmp_path
+):
+    engine = use_fake_engine(monkeypatch)
+    snapshot = load_captioner(qtbot, window, captioner)
+    panel = window.explain_tools.panel
+    window.select_step(0)
+    explain_and_wait(qtbot, window, SELECTED_STEP)
+    assert panel.views.currentWidget() is panel.image_view
+    assert window.explain_tools.controller.matrix().shape == (
+        len(snapshot.steps),
+        GRID[0] * GRID[1],
+    )
+    overlays = panel.image_view.attention, panel.image_view.attribution
+    assert all(overlay.overlay_array() is not None for overlay in overlays)
+    drawn = overlays[1].overlay_array()  # the fake's pixels: a ramp left to right
+    assert drawn[:, -1].mean() > drawn[:, 0].mean()
+    assert engine.calls == [("saliency", (0,), None)]
+    window.explain_tools.exporter.figure_png(str(tmp_path / "caption.png"))
+    assert (tmp_path / "caption.png").stat().st_size > 0
