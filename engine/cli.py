@@ -44,6 +44,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "attnscope.engine.commands.explain",
         "attribution beside attention for every line of a file, with their agreement",
     ),
+    "pointing": (
+        "attnscope.engine.commands.pointing",
+        "does attention or an attribution point at the named shape? (shapes captioner)",
+    ),
     "bench": (
         "attnscope.engine.commands.bench",
         "print performance figures as JSON (from a source checkout)",
