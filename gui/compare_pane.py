@@ -16,7 +16,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QVBoxLayout, QWidget
 
 from attnscope.engine.decode_diff import group_words
-from attnscope.engine.pieces import EOS_PIECE
+from attnscope.engine.pieces import EOS_PIECE, WORD_START
 from attnscope.gui.heatmap import QtAttentionHeatmap
 from attnscope.gui.image_overlay import QtImageAttentionOverlay
 from attnscope.gui.token_chips import TokenChips
@@ -39,7 +39,7 @@ def cross_log_probs(snapshot, report) -> list[float | None]:
     mine = group_words(own, [s.log_prob for s in snapshot.steps])
     theirs = group_words(report.pieces, report.token_log_probs)
     values: list[float | None] = [None] * steps
-    if [w.text for w in mine] == [w.text for w in theirs]:
+    if [w.text.lstrip(WORD_START) for w in mine] == [w.text.lstrip(WORD_START) for w in theirs]:
         for word, other in zip(mine, theirs, strict=True):
             values[word.steps[0]] = math.log(max(other.probability, 1e-300))
     if own and own[-1] == EOS_PIECE and report.pieces and report.pieces[-1] == EOS_PIECE:

@@ -1,0 +1,94 @@
+"""Compare mode in the main window: two models in lockstep, cross-scores, nothing lost."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from window_support import SOURCE, TIMEOUT, load
+
+from attnscope.gui.compare_pane import cross_log_probs
+
+
+def _enter(qtbot, window, partner):
+    """Enter compare mode with ``partner`` and wait for both decodes to finish."""
+    compare = window.compare
+    with qtbot.waitSignal(compare.entered, timeout=TIMEOUT):
+        compare.enter(str(partner))
+    qtbot.waitUntil(lambda: not compare.view.run_action.isChecked(), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: compare.view.pair is not None, timeout=TIMEOUT)
+    return compare
+
+
+def _pair_after(qtbot, compare, action, check):
+    with qtbot.waitSignal(compare.pairShown, timeout=TIMEOUT, check_params_cb=check) as blocker:
+        action.trigger()
+    return blocker.args[0]
+
+
+@pytest.fixture
+def comparing(qtbot, window, tiny_translation_checkpoint, tiny_multihead_checkpoint):
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    window.decode_settings.strategy.setCurrentText("Greedy")
+    window.decode_settings.max_length.setValue(8)  # the tiny models never say eos: keep it short
+    return _enter(qtbot, window, tiny_multihead_checkpoint)
+
+
+def test_step_and_back_drive_both_models_and_leaving_loses_nothing(qtbot, window, comparing):
+    view, before = comparing.view, window.state.snapshot
+    assert window.workspaces.currentWidget() is view
+    assert not window.decode_actions.step.isEnabled()  # the view's own keys drive both
+    finished = view.pair
+    assert finished.a.done and finished.b.done
+    _pair_after(qtbot, comparing, view.reset_action, lambda p: not p.a.steps)
+    first = _pair_after(qtbot, comparing, view.step_action, lambda p: len(p.a.steps) == 1)
+    assert len(first.b.steps) == 1
+    second = _pair_after(qtbot, comparing, view.step_action, lambda p: len(p.a.steps) == 2)
+    assert len(second.b.steps) == 2
+    back = _pair_after(qtbot, comparing, view.back_action, lambda p: len(p.a.steps) == 1)
+    assert len(back.b.steps) == 1
+    # Back gives each side its first step back exactly; the decodes match the finished ones
+    for side, done in ((back.a, finished.a), (back.b, finished.b)):
+        assert side.steps[0].token_id == done.steps[0].token_id
+    pane_a, pane_b = view.panes
+    assert len(pane_a.chips.chips) == 1 and len(pane_b.chips.chips) == 1
+    # leaving returns to the single view as it was, and the window's decode still answers
+    comparing.leave()
+    assert window.workspaces.currentWidget() is window.translate_view
+    assert window.state.snapshot is before
+    assert window.decode_actions.step.isEnabled()
+    with qtbot.waitSignal(window.snapshotShown, timeout=TIMEOUT):
+        window.reset()
+
+
+def test_finished_pair_has_cross_scores_on_the_chips_and_a_comparison(window, comparing):
+    pair = comparing.view.pair
+    report = pair.a_by_b  # model B scoring A's output
+    assert report is not None and pair.b_by_a is not None
+    pane = comparing.view.panes[0]
+    values = cross_log_probs(pair.a, report)
+    shown = [(i, v) for i, v in enumerate(values) if v is not None]
+    assert shown, "the cross-scores line up with A's chips"
+    index, value = shown[0]
+    assert f"model B: log p = {value:.2f}" in pane.chips.chips[index].toolTip()
+    assert math.isclose(sum(report.token_log_probs), report.log_prob)
+    assert pair.attention is not None  # both tiny models have attention
+    shown_map = comparing.view.difference.values()
+    assert shown_map.shape == pair.attention.difference.shape
+
+
+def test_a_checkpoint_of_another_task_is_refused_and_the_first_model_keeps_working(
+    qtbot, window, tiny_translation_checkpoint, captioner
+):
+    load(qtbot, window, tiny_translation_checkpoint)
+    shown = window.workspaces.currentWidget()
+    messages = []
+    window.message_bar.show_message = lambda text, level="error", **_: messages.append(text)
+    window.compare.enter(str(captioner))
+    qtbot.waitUntil(lambda: bool(messages), timeout=TIMEOUT)
+    assert "Cannot compare" in messages[-1] and "captioning" in messages[-1]
+    assert window.workspaces.currentWidget() is shown
+    assert window.decode_actions.step.isEnabled()
+    with qtbot.waitSignal(window.snapshotShown, timeout=TIMEOUT):
+        window.reset()
