@@ -14,7 +14,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-from attnscope.engine.debugger.breakpoints import BreakpointHit, Breakpoints, TraceLabels
+from attnscope.engine.debugger.breakpoints import (
+    BreakpointHit,
+    Breakpoints,
+    HypothesisTrace,
+    TraceLabels,
+)
 from attnscope.engine.debugger.specs import DEFAULT_SPEC, parse_conditions
 from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.inference_results import Translation
@@ -69,7 +74,7 @@ def flags_of(
         return None
     attention = outcome.attention
     source_length = len(outcome.source_pieces) if attention is None else attention.shape[-1]
-    return breakpoints.scan(
+    trace = HypothesisTrace.from_arrays(
         outcome.token_ids,
         outcome.token_log_probs,
         outcome.entropies,
@@ -77,6 +82,7 @@ def flags_of(
         source_length,
         labels=TraceLabels(piece=piece, source_pieces=outcome.source_pieces),
     )
+    return breakpoints.scan(trace)
 
 
 def flags_text(hits: Sequence[BreakpointHit]) -> str:

@@ -12,8 +12,9 @@ re-exported here) and gives
   (a Resume that looks at where it stopped) stays quiet, while a step taken
   anew after Back, Force or Reset is a new pass and may fire again; hits of
   steps that were undone leave ``hits``.
-- ``scan(tokens, token_log_probs, entropies, attention, source_length)``: every
-  hit of a finished hypothesis, step by step (what ``translate --flag`` reports).
+- ``scan(trace)``: every hit of a finished hypothesis, step by step, from its
+  ``HypothesisTrace`` (``HypothesisTrace.from_arrays(tokens, token_log_probs,
+  entropies, attention, source_length)``): what ``translate --flag`` reports.
 
 A hit is a ``BreakpointHit(step, condition, message)``: the 0-based step, the
 condition's name, and a sentence for the status bar.
@@ -24,8 +25,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from attnscope.engine.debugger.conditions import (
     CONDITIONS,
@@ -96,36 +95,12 @@ class Breakpoints:
         return hits
 
     # -- a finished hypothesis ---------------------------------------------------------
-    def scan(
-        self,
-        tokens: Sequence[int] | np.ndarray,
-        token_log_probs: np.ndarray,
-        entropies: np.ndarray | None,
-        attention: np.ndarray | None,
-        source_length: int,
-        *,
-        top_ids: Sequence[int] | np.ndarray | None = None,
-        source_eos: bool = True,
-        labels: TraceLabels | None = None,
-    ) -> list[BreakpointHit]:
+    def scan(self, trace: HypothesisTrace) -> list[BreakpointHit]:
         """Every hit of a finished hypothesis, by step (``hits`` is left alone).
 
-        tokens (T,) ids, token_log_probs (T,), entropies (T,) or None (entropy
-        conditions then never fire), attention (T, heads, S) or None,
-        source_length S; top_ids (T,) the model's first candidate at each step, when
-        known (else EOS counts as proposed only where it was chosen); source_eos:
-        the source ends with its own </s> (text), which coverage checks leave out.
+        trace: the hypothesis's ``HypothesisTrace`` (``HypothesisTrace.from_arrays`` builds
+        it from its tokens, log-probabilities, entropies and attention).
         """
-        trace = HypothesisTrace.from_arrays(
-            tokens,
-            token_log_probs,
-            entropies,
-            attention,
-            source_length,
-            top_ids=top_ids,
-            source_eos=source_eos,
-            labels=labels,
-        )
         return [hit for t in range(len(trace)) for hit in self.check(trace, t)]
 
     # -- a decode in progress -------------------------------------------------------------
@@ -232,6 +207,7 @@ __all__ = [
     "BreakpointHit",
     "Breakpoints",
     "EntropyAbove",
+    "HypothesisTrace",
     "LowProbability",
     "NoEos",
     "OverCovered",
