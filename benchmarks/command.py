@@ -47,7 +47,7 @@ from benchmarks.report import (
     format_table,
     machine_info,
 )
-from benchmarks.throughput import measure_throughput
+from benchmarks.throughput import RATIOS, measure_throughput
 
 logger = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ FIGURE_GROUPS: dict[str, Callable[[BenchContext, Report], None]] = {
 }
 GROUP_KEYS = {
     "latency": ("step_vs_floor_ratio",),
-    "throughput": ("beam_vs_naive_ratio", "beam_vs_opennmt_ratio"),
+    "throughput": tuple(RATIOS),
     "memory": ("rss_mb", "rss_all_checkpoints_mb"),
     "gui": ("gui_step_p95_ms", "gui_max_stall_ms", "heatmap_200_update_ms", "startup_s"),
     "debugger": ("breakpoint_check_vs_step_ratio", "what_if_first_token_ms"),

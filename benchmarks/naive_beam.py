@@ -2,10 +2,13 @@
 
 Written the way the classic seq2seq tutorials write it: one sentence at a
 time, one hypothesis at a time (batch 1 at every model call), hypotheses kept
-as Python lists, and the attention's projection of the source recomputed at
-every step (the tutorials apply U·h inside the attention's forward). It calls
-the very modules of the AttnScope model being benchmarked, so the two
-searches do the same arithmetic and differ only in how they organise it.
+as Python lists, and the attention's projection of the source (the keys)
+recomputed once per step, shared by the step's hypotheses (the tutorials
+apply U·h inside the attention's forward). It calls the very modules of the
+AttnScope model being benchmarked, so the two searches do the same
+arithmetic but for those keys, and differ in how they organise it. The
+engine's own beam on one sentence at a time (k rows per step, keys once per
+sentence) is the bench's second reference (``sentence_beam_tokens_per_s``).
 
 It is a baseline for timing, not a product feature: no penalties, no
 n-best, no search tree.
@@ -48,10 +51,8 @@ def naive_beam_search(
         finished: list[_Hypothesis] = []
         for step in range(max_length):
             candidates = []
+            memory = model.decoder.precompute(raw_memory)  # keys again every step, as tutorials
             for hyp in beams:
-                memory = model.decoder.precompute(
-                    raw_memory
-                )  # recomputed every step, as tutorials do
                 prev = torch.tensor([hyp.tokens[-1]], dtype=torch.long)
                 log_probs, state, _ = model.step(prev, hyp.state, memory)  # (1, V)
                 log_probs = log_probs[0]

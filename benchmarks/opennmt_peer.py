@@ -23,12 +23,24 @@ WORKLOAD.json:
                  the GRU decoder has it whole
     layers       encoder and decoder layers (OpenNMT-py hands the encoder's
                  final state to the decoder, so both have the same count)
+    attention    "mlp" (additive) or "general" (OpenNMT-py's default), optional: mlp
+    precision    "fp32" or "int8" (OpenNMT-py's ``-precision int8`` on the CPU:
+                 ``torch.quantization.quantize_dynamic`` of the whole model, as its
+                 model_builder does), optional: fp32
+    sort         true: batches cut from the sentences sorted by length, as
+                 OpenNMT-py's own inference batching does; optional: false
     beam, batch, length, threads, seed
 
 The model is -encoder_type brnn -decoder_type rnn -rnn_type GRU
--global_attention mlp (input feeding on), random weights. Every sentence is
-forced to exactly ``length`` target tokens (min_length = max_length), so the
+-global_attention ATTENTION (input feeding on), random weights. Every sentence
+is forced to exactly ``length`` target tokens (min_length = max_length), so the
 work equals AttnScope's.
+
+Where the work differs: with ``mlp`` OpenNMT-py's GlobalAttention projects the
+memory bank (the keys) again at every step, for every row and padded position;
+AttnScope projects them once per sentence. With ``general`` the step's
+products are the same on both sides (OpenNMT-py projects the query, AttnScope
+the keys once).
 """
 
 from __future__ import annotations
@@ -65,7 +77,8 @@ def build_model(workload: dict):
     opt = parser.parse_args(
         ["-data", "unused", "-save_data", "unused", "-src_vocab", "unused"]
         + ["-encoder_type", "brnn", "-decoder_type", "rnn", "-rnn_type", "GRU"]
-        + ["-global_attention", "mlp", "-input_feed", "1", "-dropout", "0.0"]
+        + ["-global_attention", workload.get("attention", "mlp"), "-input_feed", "1"]
+        + ["-dropout", "0.0"]
         + ["-word_vec_size", str(workload["embed"]), "-hidden_size", size, "-layers", layers]
     )
     ArgumentParser.update_model_opts(opt)
@@ -76,6 +89,8 @@ def build_model(workload: dict):
         for param in model.parameters():  # the generator is built with skip_init
             param.copy_(torch.empty_like(param).uniform_(-0.1, 0.1, generator=generator))
     model.eval()
+    if workload.get("precision", "fp32") == "int8":  # onmt/model_builder.py, -precision int8
+        torch.quantization.quantize_dynamic(model, dtype=torch.qint8, inplace=True)
     return model, vocabs
 
 
@@ -97,10 +112,13 @@ def build_translator(model, vocabs, workload: dict):
     )
 
 
-def make_batches(sources: list[list[int]], batch_size: int) -> list[dict]:
-    """OpenNMT-py batch dicts: src (B, S, 1) padded with 0, srclen (B,)."""
+def make_batches(sources: list[list[int]], batch_size: int, *, sort: bool = False) -> list[dict]:
+    """OpenNMT-py batch dicts: src (B, S, 1) padded with 0, srclen (B,); with ``sort`` the
+    batches are cut from the sentences sorted by length (stable)."""
     import torch
 
+    if sort:
+        sources = sorted(sources, key=len)
     batches = []
     for start in range(0, len(sources), batch_size):
         chunk = sources[start : start + batch_size]
@@ -121,11 +139,13 @@ def serve(workload: dict, commands, replies) -> None:
     torch.set_num_threads(workload["threads"])
     model, vocabs = build_model(workload)
     translator = build_translator(model, vocabs, workload)
-    batches = make_batches(workload["sources"], workload["batch"])
+    batches = make_batches(workload["sources"], workload["batch"], sort=workload.get("sort", False))
     warm_up = make_batches(workload["sources"][:2], workload["batch"])[0]
     translator.translate_batch(warm_up, attn_debug=False)
     versions = {"opennmt_py": onmt.__version__, "torch": torch.__version__}
-    _reply(replies, {"ready": True, "versions": versions, "threads": torch.get_num_threads()})
+    settings = {key: workload.get(key) for key in ("attention", "precision", "sort")}
+    ready = {"ready": True, "versions": versions, "threads": torch.get_num_threads()}
+    _reply(replies, {**ready, **settings})
     for line in commands:
         if line.strip() != "pass":
             _reply(replies, {"error": f"unknown command {line.strip()!r}"})

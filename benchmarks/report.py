@@ -14,7 +14,13 @@ from typing import Any
 
 TOP_LEVEL_KEYS = (
     "beam_vs_naive_ratio",
+    "beam_vs_sentence_beam_ratio",
+    "beam_default_vs_bare_ratio",
     "beam_vs_opennmt_ratio",
+    "beam_vs_opennmt_general_ratio",
+    "beam_vs_opennmt_int8_ratio",
+    "int8_beam_vs_opennmt_int8_ratio",
+    "int8_vs_fp32_beam_ratio",
     "step_vs_floor_ratio",
     "gui_step_p95_ms",
     "gui_max_stall_ms",

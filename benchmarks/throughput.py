@@ -1,5 +1,20 @@
-"""The throughput figures of ``attnscope bench``: batched beam vs the naive reference
-and the OpenNMT-py peer (see benchmarks/command.py for the workload).
+"""The throughput figures of ``attnscope bench``: batched beam against two references and
+three OpenNMT-py settings, all interleaved round by round (see benchmarks/README.md).
+
+Systems (target tokens/s, every hypothesis forced to ``sizes.length`` tokens):
+
+- ``beam``: AttnScope, batches of 32 cut from length-sorted sentences, additive
+  (``mlp``) attention, no per-step record (``topk_alternatives=0``).
+- ``beam_default``: the same with the record users get by default (top-10
+  alternatives per step and hypothesis, as the app and the CLI decode).
+- ``sentence_beam``: the engine's own beam on one sentence at a time (k rows per
+  step), and ``naive``: benchmarks/naive_beam.py (one hypothesis at a time); both on
+  a share of the sentences per round.
+- ``peer``, ``peer_general``, ``peer_general_int8``: OpenNMT-py 3.5.1 with ``mlp``,
+  with ``general`` attention, and with ``general`` and ``-precision int8``, batches
+  cut from length-sorted sentences as its own inference does.
+- ``beam_general`` and ``beam_general_int8``: AttnScope with ``general`` attention,
+  float32 and int8 weights (engine/quantize.py).
 """
 
 from __future__ import annotations
@@ -14,17 +29,46 @@ from benchmarks.report import BenchContext, Report
 
 logger = logging.getLogger(__name__)
 
+# ratio key -> (numerator system, denominator system); each is a median of per-round ratios
+RATIOS = {
+    "beam_vs_naive_ratio": ("beam", "naive"),
+    "beam_vs_sentence_beam_ratio": ("beam", "sentence_beam"),
+    "beam_default_vs_bare_ratio": ("beam_default", "beam"),
+    "beam_vs_opennmt_ratio": ("beam", "peer"),
+    "beam_vs_opennmt_general_ratio": ("beam_general", "peer_general"),
+    "beam_vs_opennmt_int8_ratio": ("beam_general", "peer_general_int8"),
+    "int8_beam_vs_opennmt_int8_ratio": ("beam_general_int8", "peer_general_int8"),
+    "int8_vs_fp32_beam_ratio": ("beam_general_int8", "beam_general"),
+}
+# peer system -> (OpenNMT-py attention, precision)
+PEERS = {
+    "peer": ("mlp", "fp32"),
+    "peer_general": ("general", "fp32"),
+    "peer_general_int8": ("general", "int8"),
+}
+FIGURE_NAMES = {
+    "beam": "beam_tokens_per_s",
+    "beam_default": "beam_default_tokens_per_s",
+    "sentence_beam": "sentence_beam_tokens_per_s",
+    "naive": "naive_tokens_per_s",
+    "beam_general": "beam_general_tokens_per_s",
+    "beam_general_int8": "beam_general_int8_tokens_per_s",
+    "peer": "opennmt_tokens_per_s",
+    "peer_general": "opennmt_general_tokens_per_s",
+    "peer_general_int8": "opennmt_general_int8_tokens_per_s",
+}
+
 
 def measure_throughput(ctx: BenchContext, report: Report) -> None:
-    """Batched beam, naive reference and OpenNMT-py peer, interleaved round by round."""
+    """Every system above, interleaved round by round; ratios of each round's passes."""
     from benchmarks import workloads
 
     sizes = ctx.sizes
-    config = workloads.beam_model_config(sizes.vocab, sizes.width_divisor)
-    model = workloads.random_model(config, sizes.seed)
     sources = workloads.random_sources(sizes.sentences, sizes.vocab, seed=sizes.seed)
+    passes = _engine_passes(ctx, sources)
     report.workload["beam"] = {
-        "model_config": config.to_dict(),
+        "model_config": workloads.beam_model_config(sizes.vocab, sizes.width_divisor).to_dict(),
+        "attention_kinds": {"beam": "additive", "beam_general": "general"},
         "sentences": sizes.sentences,
         "naive_sentences": sizes.naive_sentences,
         "source_lengths": list(workloads.SOURCE_LENGTHS),
@@ -33,68 +77,122 @@ def measure_throughput(ctx: BenchContext, report: Report) -> None:
         "forced_length": sizes.length,
         "rounds": sizes.repeats,
         "threads": ctx.threads,
+        "length_sorted_batches": True,
+        "systems": list(passes),
     }
-    naive = _naive_available(ctx, report)
-    if "peer" in ctx.skip:
-        report.notes["beam_vs_opennmt_ratio"] = "skipped (--skip peer)"
     with contextlib.ExitStack() as stack:
-        peer = None if "peer" in ctx.skip else _start_peer(ctx, report, sources, stack)
-        logger.info("throughput: %d rounds over %d sentences", sizes.repeats, sizes.sentences)
+        peers = _start_peers(ctx, report, sources, stack)
+        passes.update({name: _peer_pass(peer) for name, peer in peers.items()})
+        logger.info("throughput: %d rounds of %s", sizes.repeats, ", ".join(passes))
         try:
-            samples = workloads.throughput_rounds(
-                model, sources, sizes, naive=naive, peer_pass=peer.one_pass if peer else None
+            samples = workloads.interleaved_rounds(passes, sizes.repeats)
+        except RuntimeError as exc:  # a peer died mid-way: measure again without the peers
+            for name in peers:
+                _note_peer(report, name, f"the OpenNMT-py peer failed: {exc}")
+            samples = workloads.interleaved_rounds(
+                {n: p for n, p in passes.items() if n not in peers}, sizes.repeats
             )
-        except RuntimeError as exc:  # the peer died mid-way: measure again without it
-            report.notes["beam_vs_opennmt_ratio"] = f"the OpenNMT-py peer failed: {exc}"
-            samples = workloads.throughput_rounds(model, sources, sizes, naive=naive)
-        if peer is not None:
-            report.workload["opennmt"] = peer.info
-    names = {"beam": "beam_tokens_per_s", "naive": "naive_tokens_per_s"}
-    names["peer"] = "opennmt_tokens_per_s"
-    for system, figure in names.items():
-        if samples[system]:
-            report.add_samples(figure, samples[system])
-    for key, other in (("beam_vs_naive_ratio", "naive"), ("beam_vs_opennmt_ratio", "peer")):
-        if samples[other]:  # the systems took turns: compare each round's passes
-            pairs = zip(samples["beam"], samples[other], strict=True)
-            report.ratio(key, [beam / theirs for beam, theirs in pairs])
+        report.workload["opennmt"] = {name: peer.info for name, peer in peers.items()}
+    for system, values in samples.items():
+        report.add_samples(FIGURE_NAMES[system], values)
+    for key, (ours, theirs) in RATIOS.items():
+        if ours in samples and theirs in samples:
+            pairs = zip(samples[ours], samples[theirs], strict=True)
+            report.ratio(key, [a / b for a, b in pairs])
+        elif key not in report.notes:
+            report.notes[key] = f"not measured ({theirs} skipped)"
 
 
-def _naive_available(ctx: BenchContext, report: Report) -> bool:
-    if "naive" in ctx.skip:
-        report.notes["beam_vs_naive_ratio"] = "skipped (--skip naive)"
-        return False
-    return True
-
-
-def _start_peer(ctx: BenchContext, report: Report, sources: list, stack: contextlib.ExitStack):
-    """A started PeerProcess for the throughput workload, or None (the reason goes to notes)."""
+def _engine_passes(ctx: BenchContext, sources: list) -> dict:
+    """name -> one timed pass (round index -> tokens/s) of each AttnScope system."""
+    from attnscope.engine.decoding import DecodeConfig
+    from attnscope.engine.quantize import quantize_int8
     from benchmarks import workloads
 
+    sizes = ctx.sizes
+    bare = workloads.forced_length_config(sizes)
+    default = workloads.forced_length_config(sizes, alternatives=DecodeConfig().topk_alternatives)
+    models = {
+        kind: workloads.random_model(
+            workloads.beam_model_config(sizes.vocab, sizes.width_divisor, kind), sizes.seed
+        )
+        for kind in ("additive", "general")
+    }
+    int8 = quantize_int8(models["general"])
+    share = max(1, sizes.naive_sentences // sizes.repeats)
+
+    def chunk(round_index: int) -> list:
+        return [sources[(round_index * share + i) % len(sources)] for i in range(share)]
+
+    def batched(model, config):
+        workloads.engine_beam_pass(model, sources[:2], config, sizes.batch_size)  # warm-up
+        return lambda _: workloads.rate(
+            lambda: workloads.engine_beam_pass(model, sources, config, sizes.batch_size, sort=True)
+        )
+
+    passes = {
+        "beam": batched(models["additive"], bare),
+        "beam_default": batched(models["additive"], default),
+        "sentence_beam": lambda r: workloads.rate(
+            lambda: workloads.engine_beam_pass(models["additive"], chunk(r), bare, 1)
+        ),
+        "naive": lambda r: workloads.naive_pass(models["additive"], chunk(r), sizes),
+        "beam_general": batched(models["general"], bare),
+        "beam_general_int8": batched(int8, bare),
+    }
+    if "naive" in ctx.skip:
+        del passes["naive"]
+    return passes
+
+
+def _peer_pass(peer):
+    return lambda _: peer.one_pass()
+
+
+def _note_peer(report: Report, peer: str, reason: str) -> None:
+    for key, (_, theirs) in RATIOS.items():
+        if theirs == peer:
+            report.notes[key] = reason
+
+
+def _start_peers(ctx: BenchContext, report: Report, sources: list, stack) -> dict:
+    """Started PeerProcesses by system name; a peer that cannot start gets its reason noted."""
+    from benchmarks import workloads
+
+    if "peer" in ctx.skip:
+        for name in PEERS:
+            _note_peer(report, name, "skipped (--skip peer)")
+        return {}
     python = _peer_python(ctx)
     if not python.is_file():
-        report.notes["beam_vs_opennmt_ratio"] = _peer_missing_reason(python)
-        return None
+        for name in PEERS:
+            _note_peer(report, name, _peer_missing_reason(python))
+        return {}
     sizes = ctx.sizes
     config = workloads.beam_model_config(sizes.vocab, sizes.width_divisor)
-    workload = {
-        "sources": sources,
-        "vocab": sizes.vocab,
-        "embed": config.embed_dim,
-        "hidden": config.decoder.hidden,
-        "layers": config.decoder.layers,
-        "beam": sizes.beam_size,
-        "batch": sizes.batch_size,
-        "length": sizes.length,
-        "threads": ctx.threads,
-        "seed": sizes.seed,
-    }
-    logger.info("starting the OpenNMT-py peer (%s)", python)
-    try:
-        return stack.enter_context(opennmt_peer.PeerProcess(str(python), workload))
-    except (OSError, RuntimeError, ValueError) as exc:
-        report.notes["beam_vs_opennmt_ratio"] = f"the OpenNMT-py peer failed to start: {exc}"
-        return None
+    peers = {}
+    for name, (attention, precision) in PEERS.items():
+        workload = {
+            "sources": sources,
+            "vocab": sizes.vocab,
+            "embed": config.embed_dim,
+            "hidden": config.decoder.hidden,
+            "layers": config.decoder.layers,
+            "beam": sizes.beam_size,
+            "batch": sizes.batch_size,
+            "length": sizes.length,
+            "threads": ctx.threads,
+            "seed": sizes.seed,
+            "attention": attention,
+            "precision": precision,
+            "sort": True,
+        }
+        logger.info("starting the OpenNMT-py peer %s (%s)", name, python)
+        try:
+            peers[name] = stack.enter_context(opennmt_peer.PeerProcess(str(python), workload))
+        except (OSError, RuntimeError, ValueError) as exc:
+            _note_peer(report, name, f"the OpenNMT-py peer failed to start: {exc}")
+    return peers
 
 
 def _peer_python(ctx: BenchContext) -> Path:

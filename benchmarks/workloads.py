@@ -20,8 +20,6 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
-from types import ModuleType
 from typing import Any
 
 import torch
@@ -117,12 +115,15 @@ def time_call(fn: Callable[[], Any]) -> float:
 
 
 # -- workloads ------------------------------------------------------------------------------
-def beam_model_config(vocab: int = 8000, width_divisor: int = 1) -> ModelConfig:
-    """The throughput model: 2-layer bi-GRU (512 = 2 × 256) + 2-layer GRU(512), additive attention.
+def beam_model_config(
+    vocab: int = 8000, width_divisor: int = 1, attention: str = "additive"
+) -> ModelConfig:
+    """The throughput model: 2-layer bi-GRU (512 = 2 × 256) + 2-layer GRU(512), additive
+    (or ``attention="general"``) attention.
 
     Sizes follow OpenNMT-py's ``-encoder_type brnn -rnn_size 512 -layers 2
-    -global_attention mlp`` (input feeding, attention after the RNN) so the
-    peer builds the same network.
+    -global_attention mlp`` (or ``general``; input feeding, attention after the RNN)
+    so the peer builds the same network.
     """
     width = 512 // width_divisor
     return ModelConfig(
@@ -133,7 +134,7 @@ def beam_model_config(vocab: int = 8000, width_divisor: int = 1) -> ModelConfig:
         text_encoder=TextEncoderConfig(
             kind="rnn", cell="gru", layers=2, hidden=width // 2, bidirectional=True, dropout=0.0
         ),
-        attention=AttentionConfig(kind="additive"),
+        attention=AttentionConfig(kind=attention),
         decoder=DecoderConfig(
             cell="gru", layers=2, hidden=width, dropout=0.0, placement="luong", input_feed=True
         ),
@@ -192,11 +193,22 @@ def forced_length_config(sizes: BenchSizes, *, alternatives: int = 0) -> DecodeC
     )
 
 
-# -- figure 1: batched beam vs the naive reference ----------------------------------------
+# -- figure 1: batched beam vs the references and the peers ------------------------------
 def engine_beam_pass(
-    model: nn.Module, sources: Sequence[Sequence[int]], config: DecodeConfig, batch_size: int
+    model: nn.Module,
+    sources: Sequence[Sequence[int]],
+    config: DecodeConfig,
+    batch_size: int,
+    *,
+    sort: bool = False,
 ) -> int:
-    """Encode and beam-decode every sentence in batches; returns the best hypotheses' tokens."""
+    """Encode and beam-decode every sentence in batches; returns the best hypotheses' tokens.
+
+    With ``sort`` the batches are cut from the sentences sorted by length (as
+    ``attnscope translate`` and OpenNMT-py batch).
+    """
+    if sort:
+        sources = sorted(sources, key=len)
     tokens = 0
     with torch.inference_mode():
         for start in range(0, len(sources), batch_size):
@@ -206,50 +218,26 @@ def engine_beam_pass(
     return tokens
 
 
-def throughput_rounds(
-    model: nn.Module,
-    sources: Sequence[Sequence[int]],
-    sizes: BenchSizes,
-    *,
-    naive: bool = True,
-    peer_pass: Callable[[], float] | None = None,
+def interleaved_rounds(
+    passes: dict[str, Callable[[int], float]], repeats: int
 ) -> dict[str, list[float]]:
-    """Target tokens/s of the batched beam, the naive reference and a peer, round by round.
-
-    Each of ``sizes.repeats`` rounds times one engine pass over ``sources``,
-    the naive reference on its share of the first ``sizes.naive_sentences``
-    sentences and one ``peer_pass()``: interleaved, a busy machine slows all
-    three alike. Returns {"beam": [...], "naive": [...], "peer": [...]}.
-    """
-    config = forced_length_config(sizes)
-    reference = naive_beam if naive else None
-    engine_beam_pass(model, sources[:2], config, sizes.batch_size)  # warm-up
-    if reference is not None:
-        reference.naive_translate(model, [sources[0]], beam_size=sizes.beam_size, max_length=2)
-    share = max(1, sizes.naive_sentences // sizes.repeats)
-    settings = {
-        "beam_size": sizes.beam_size,
-        "max_length": sizes.length,
-        "min_length": sizes.length,
-    }
-    samples: dict[str, list[float]] = {"beam": [], "naive": [], "peer": []}
-    for round_index in range(sizes.repeats):
-        samples["beam"].append(
-            _rate(lambda: engine_beam_pass(model, sources, config, sizes.batch_size))
-        )
-        if reference is not None:
-            chunk = [sources[(round_index * share + i) % len(sources)] for i in range(share)]
-            samples["naive"].append(_rate(partial(_naive_pass, reference, model, chunk, settings)))
-        if peer_pass is not None:
-            samples["peer"].append(peer_pass())
+    """Tokens/s of every system, round by round: each of ``repeats`` rounds calls each
+    ``passes[name](round_index)`` once in turn, so a busy machine slows them alike."""
+    samples: dict[str, list[float]] = {name: [] for name in passes}
+    for round_index in range(repeats):
+        for name, one_pass in passes.items():
+            samples[name].append(one_pass(round_index))
     return samples
 
 
-def _naive_pass(reference: ModuleType, model: nn.Module, chunk: list, settings: dict) -> int:
-    return sum(len(tokens) for tokens in reference.naive_translate(model, chunk, **settings))
+def naive_pass(model: nn.Module, chunk: list, sizes: BenchSizes) -> float:
+    """Tokens/s of benchmarks/naive_beam.py on ``chunk``."""
+    settings = {"beam_size": sizes.beam_size, "max_length": sizes.length}
+    settings["min_length"] = sizes.length
+    return rate(lambda: sum(len(t) for t in naive_beam.naive_translate(model, chunk, **settings)))
 
 
-def _rate(count_tokens: Callable[[], int]) -> float:
+def rate(count_tokens: Callable[[], int]) -> float:
     """Tokens per second of one call of ``count_tokens`` (which returns its token count)."""
     start = time.perf_counter()
     tokens = count_tokens()
