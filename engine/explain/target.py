@@ -125,12 +125,29 @@ class TargetFunction:
         return self._targets(log_probs, self.tokens.expand(inputs.size(0), -1))
 
     def values_at(self, inputs: Tensor, steps: Tensor) -> Tensor:
-        """inputs (N, ...), steps (N,) long -> (N,): row i's target at step ``steps[i]``.
+        """inputs (N, ...), steps (N,) long ascending -> (N,): row i's target at ``steps[i]``.
 
-        Decodes only up to the last step asked and runs the output layer only on the
-        rows' own steps (the vocabulary projection is most of a step's cost).
+        A row leaves the batch once its step is decoded (the rows still running are a
+        suffix, as the steps ascend), and the output layer runs only on the rows' own
+        steps (the vocabulary projection is most of a step's cost).
         """
-        readouts = self.readouts(inputs, int(steps.max()) + 1)  # (N, t_max, H')
-        rows = torch.arange(inputs.size(0), device=self.device)
-        log_probs = self.model.decoder.log_probs(readouts[rows, steps])  # (N, V)
+        if bool((steps[1:] < steps[:-1]).any()):
+            raise ValueError("values_at takes the rows' steps in ascending order")
+        memory = self.encode(inputs)
+        state = self.model.init_state(memory)
+        finished_after = torch.searchsorted(steps, torch.arange(int(steps[-1]) + 1), right=True)
+        picked, first = [], 0  # rows first.. are still running
+        for t, finished in enumerate(finished_after.tolist()):
+            running = inputs.size(0) - first
+            override = self.edits.get(t)
+            if override is not None:
+                override = override.to(memory.values.dtype).expand(running, -1, -1)
+            prev = self.tgt_in[:, t].expand(running)  # (N',)
+            readout, state, _ = self.model.decoder.advance(prev, state, memory, override)
+            if finished > first:  # rows first .. finished - 1 explain step t
+                picked.append(readout[: finished - first])
+                keep = torch.arange(finished - first, running, device=self.device)
+                state, memory = state.index_select(keep), memory.index_select(keep)
+                first = finished
+        log_probs = self.model.decoder.log_probs(torch.cat(picked))  # (N, V)
         return self._targets(log_probs, self.tokens[0, steps])
