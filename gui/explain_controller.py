@@ -266,16 +266,15 @@ class ExplainController(QObject):
         if snapshot.attention is not None and snapshot.num_heads:
             attention = snapshot.attention[step].mean(axis=0).reshape(h, w)  # (h, w)
         found = self._cache.get(self._cache_key(step))
-        attribution = None
-        if found is not None:
-            attribution = found.pixels if found.pixels is not None else found.scores.reshape(h, w)
+        cells = None if found is None else found.scores.reshape(h, w)  # (h, w)
+        pixels = None if found is None else found.pixels  # (H, W) or None
         word = display_piece(snapshot.target_pieces[step])
         note = f"Step {step + 1} {word!r}"
         if found is None:
             note += ": not explained yet (Explain, Ctrl+E)"
         if attention is None:
             note += ". This model has no attention: the attribution alone."
-        self.panel.image_view.show_step(snapshot.image, attention, attribution, note)
+        self.panel.image_view.show_step(snapshot.image, attention, cells, pixels, note)
 
     def _agreement_text(self, snapshot, step: int) -> str:
         if snapshot.attention is None or not snapshot.num_heads:

@@ -8,14 +8,23 @@ share of the step's attribution, |a_j| / sum_k |a_k|, on the attention's scale
 their own scale. Steps not explained yet are empty cells.
 
 ``ImageExplainView``: the attention overlay and the attribution overlay of one step
-(gui/image_overlay.py) over the same picture, their colour maps kept alike.
+(gui/image_overlay.py) over the same picture, their colour maps kept alike; the
+attribution per grid cell, or per pixel.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QSplitter, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from attnscope.gui.heatmap import QtAttentionHeatmap
 from attnscope.gui.heatmap_controls import HeatmapControls
@@ -120,41 +129,61 @@ class TextExplainView(QWidget):
 
 class ImageExplainView(QWidget):
     """Where one caption word looked (attention) and what it used (attribution), each laid
-    over the picture; one colour map for both."""
+    over the picture; one colour map for both. The attribution is drawn per grid cell (the
+    attention's resolution) or, with "Per pixel", per pixel of the picture."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.attention = QtImageAttentionOverlay()
         self.attribution = QtImageAttentionOverlay()
+        self.per_pixel = QCheckBox("Per pixel")
+        self.per_pixel.setToolTip(
+            "Draw the attribution of every pixel instead of its sum over each grid cell"
+        )
+        self.per_pixel.toggled.connect(self._draw_attribution)
         self.note = QLabel("")
         self.note.setWordWrap(True)
         splitter = QSplitter(Qt.Horizontal)
         splitter.addWidget(_titled("Attention", self.attention))
         splitter.addWidget(_titled("Attribution (magnitude)", self.attribution))
+        under = QHBoxLayout()
+        under.addWidget(self.note, 1)
+        under.addWidget(self.per_pixel)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter, 1)
-        layout.addWidget(self.note)
+        layout.addLayout(under)
         self.attention.colormapChanged.connect(self.attribution.set_colormap)
         self.attribution.colormapChanged.connect(self.attention.set_colormap)
         self._image: np.ndarray | None = None
+        self._cells: np.ndarray | None = None  # (h, w) attribution per grid cell
+        self._pixels: np.ndarray | None = None  # (H, W) per pixel, when the method gives it
 
     def show_step(
         self,
         image: np.ndarray | None,
         attention: np.ndarray | None,
-        attribution: np.ndarray | None,
+        cells: np.ndarray | None,
+        pixels: np.ndarray | None = None,
         note: str = "",
     ) -> None:
         """The picture (H, W, 3) uint8, the step's attention grid (h, w) or None, and its
-        attribution: an (h, w) grid or (H, W) per pixel, or None before it is explained."""
+        attribution per grid cell (h, w) and per pixel (H, W) (None: not explained yet,
+        or no pixels)."""
         if image is None or image is not self._image:  # the same picture is kept as is
             self._image = image
             self.attention.set_image(image)
             self.attribution.set_image(image)
         self.attention.set_attention(attention)
-        self.attribution.set_attention(None if attribution is None else np.abs(attribution))
+        self._cells, self._pixels = cells, pixels
+        self.per_pixel.setEnabled(pixels is not None)
+        self._draw_attribution()
         self.note.setText(note)
+
+    def _draw_attribution(self) -> None:
+        shown = self._pixels if self.per_pixel.isChecked() else None
+        shown = self._cells if shown is None else shown
+        self.attribution.set_attention(None if shown is None else np.abs(shown))
 
     def clear(self) -> None:
         self.show_step(None, None, None)

@@ -157,8 +157,11 @@ def test_a_caption_word_shows_its_attribution_beside_its_attention(
     )
     overlays = panel.image_view.attention, panel.image_view.attribution
     assert all(overlay.overlay_array() is not None for overlay in overlays)
-    drawn = overlays[1].overlay_array()  # the fake's pixels: a ramp left to right
-    assert drawn[:, -1].mean() > drawn[:, 0].mean()
+    cells = overlays[1].overlay_array()  # per grid cell: the fake's scores rise along a row
+    assert cells[:, -1].mean() > cells[:, 0].mean()
+    panel.image_view.per_pixel.setChecked(True)  # the fake's pixels: a ramp left to right
+    pixels = overlays[1].overlay_array()
+    assert not np.allclose(pixels, cells) and pixels[:, -1].mean() > pixels[:, 0].mean()
     assert engine.calls == [("saliency", (0,), None)]
     window.explain_tools.exporter.figure_png(str(tmp_path / "caption.png"))
     assert (tmp_path / "caption.png").stat().st_size > 0
