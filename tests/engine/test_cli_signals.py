@@ -8,6 +8,13 @@ import time
 from attnscope.engine.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED
 
 
+def _default_sigint() -> None:
+    """A run started in the background (`make test &`, nohup) inherits SIGINT ignored, and
+    Python then installs no KeyboardInterrupt handler: give the child the default back, as an
+    interactive shell would."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args, **options):
     return subprocess.Popen(
         [sys.executable, "-m", "attnscope", *args],
@@ -29,7 +36,11 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tiny_translation_check
 
 def test_ctrl_c_ends_with_one_line_and_status_130(tiny_translation_checkpoint):
     """translate waits on stdin after loading; Ctrl+C (SIGINT) ends it with one line."""
-    process = start(["translate", "-c", str(tiny_translation_checkpoint)], stdin=subprocess.PIPE)
+    process = start(
+        ["translate", "-c", str(tiny_translation_checkpoint)],
+        stdin=subprocess.PIPE,
+        preexec_fn=_default_sigint,
+    )
     deadline = time.monotonic() + 120
     loaded = False
     while time.monotonic() < deadline and not loaded:  # the load is logged on stderr
@@ -38,9 +49,10 @@ def test_ctrl_c_ends_with_one_line_and_status_130(tiny_translation_checkpoint):
     assert loaded
     # the load is logged inside the command's run(): a SIGINT from here on is Ctrl+C mid-command
     process.send_signal(signal.SIGINT)
-    rest = process.stderr.read()
-    assert process.wait(timeout=60) == EXIT_INTERRUPTED
+    try:  # a child that ignored the signal fails this test instead of hanging the suite
+        _, rest = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == EXIT_INTERRUPTED
     assert "Traceback" not in rest
     assert rest.strip().splitlines()[-1] == "attnscope: interrupted"
-    process.stdin.close()
-    process.stdout.close()
