@@ -26,33 +26,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from attnscope.engine.debugger.breakpoints import (
-    Breakpoints,
-    EntropyAbove,
-    LowProbability,
-    NoEos,
-    OverCovered,
-    RepeatedNgram,
-    StuckAttention,
-    TokenProduced,
-    UncoveredAtEos,
-)
+from attnscope.engine.debugger.breakpoints import CONDITIONS, Breakpoints
 from attnscope.engine.decoding import DecodeConfig
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "resources" / "examples" / "sentences_de.txt"
 
 
+# parameters that let each kind fire now and then; a kind not listed runs with its defaults
+FIRING_PARAMETERS: dict[str, dict[str, Any]] = {
+    "entropy": {"threshold": 2.0},
+    "low_probability": {"p": 0.3},
+    "repeated_ngram": {"n": 2},
+    "stuck_attention": {"k": 3},
+    "uncovered_at_eos": {"threshold": 0.5},
+    "over_covered": {"tau": 1.5},
+    "no_eos": {"max_steps": 30, "length_ratio": 2.0},
+    "token": {"piece": "▁the"},
+}
+
+
 def every_condition() -> tuple:
-    """One condition of each kind, with thresholds that let them fire now and then."""
-    return (
-        EntropyAbove(2.0),
-        LowProbability(0.3),
-        RepeatedNgram(2),
-        StuckAttention(3),
-        UncoveredAtEos(0.5),
-        OverCovered(1.5),
-        NoEos(max_steps=30, length_ratio=2.0),
-        TokenProduced(piece="▁the"),
+    """One condition of each kind in the registry (``CONDITIONS``), with FIRING_PARAMETERS."""
+    return tuple(
+        condition(**FIRING_PARAMETERS.get(kind, {})) for kind, condition in CONDITIONS.items()
     )
 
 
