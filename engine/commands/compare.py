@@ -32,12 +32,14 @@ from attnscope.engine.commands.common import (
     read_input_lines,
     recommended_decoding,
 )
+from attnscope.engine.cpu_threads import add_threads_argument, set_decode_threads
 from attnscope.engine.decode_record import json_line
 from attnscope.engine.errors import AttnScopeError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser, checkpoint=False)
+    add_threads_argument(parser)
     parser.add_argument(
         "-c",
         "--checkpoint",
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
                 f"give exactly two checkpoints (-c A -c B), got {len(args.checkpoint)}"
             )
         config_from_options(args, text=True)  # bad options fail before the loads
+        set_decode_threads(args.threads)
         sources = read_input_lines(args.src, "--src")
         references = read_input_lines(args.ref, "--ref") if args.ref else None
         if references is not None and len(references) != len(sources):

@@ -89,34 +89,26 @@ def compare_input(
     pair = LockstepPair(model_a, model_b, source, config_a, config_b)
     pair.run(cancel=cancel)
     own_a, own_b = pair.snapshots()
-    notes: list[str] = []
-
-    def forced(model, text: str, config, who: str) -> ForcedOutput | None:
-        try:
-            return force_output(model, source, text, config, cancel=cancel)
-        except InputTextError as exc:
-            notes.append(f"{who}: {exc}")
-            return None
-
-    b_scores_a = forced(model_b, own_a.target_text, config_b, "B scoring A's output")
-    a_scores_b = forced(model_a, own_b.target_text, config_a, "A scoring B's output")
+    force = _Forcer(source, cancel)
+    b_scores_a = force(model_b, own_a.target_text, config_b, "B scoring A's output")
+    a_scores_b = force(model_a, own_b.target_text, config_a, "A scoring B's output")
     by_reference = None
     if reference is not None:
         by_reference = (
-            forced(model_a, reference, config_a, "A scoring the reference"),
-            forced(model_b, reference, config_b, "B scoring the reference"),
+            force(model_a, reference, config_a, "A scoring the reference"),
+            force(model_b, reference, config_b, "B scoring the reference"),
         )
-    if by_reference is not None and None not in by_reference:
-        through_both = by_reference
-    else:
-        a_own = forced(model_a, own_a.target_text, config_a, "A's output forced through A")
-        through_both = (a_own, b_scores_a)
     attention = None
-    if None not in through_both:
-        try:
-            attention = compare_attention(through_both[0].snapshot, through_both[1].snapshot)
-        except ValueError as exc:
-            notes.append(f"attention not compared: {exc}")
+    without = [name for name, m in (("A", model_a), ("B", model_b)) if not m.labels.num_heads]
+    if without:  # no forced pass for a comparison that cannot be made
+        force.notes.append(
+            f"attention not compared: model {' and '.join(without)} has no attention"
+        )
+    elif by_reference is not None and None not in by_reference:
+        attention = force.compare(*by_reference)
+    else:
+        a_own = force(model_a, own_a.target_text, config_a, "A's output forced through A")
+        attention = force.compare(a_own, b_scores_a)
     return InputComparison(
         source=source,
         outputs=(own_a, own_b),
@@ -125,5 +117,31 @@ def compare_input(
         a_scores_b=a_scores_b,
         reference=by_reference,
         attention=attention,
-        notes=tuple(notes),
+        notes=tuple(force.notes),
     )
+
+
+class _Forcer:
+    """Forces outputs through a model for one input, noting what could not be done."""
+
+    def __init__(self, source: Any, cancel: CancelFlag | None) -> None:
+        self.source, self.cancel = source, cancel
+        self.notes: list[str] = []
+
+    def __call__(self, model, text: str, config, who: str) -> ForcedOutput | None:
+        try:
+            return force_output(model, self.source, text, config, cancel=self.cancel)
+        except InputTextError as exc:
+            self.notes.append(f"{who}: {exc}")
+            return None
+
+    def compare(
+        self, first: ForcedOutput | None, second: ForcedOutput | None
+    ) -> AttentionComparison | None:
+        if first is None or second is None:
+            return None  # the note says which output could not be forced
+        try:
+            return compare_attention(first.snapshot, second.snapshot)
+        except ValueError as exc:
+            self.notes.append(f"attention not compared: {exc}")
+            return None

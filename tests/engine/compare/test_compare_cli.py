@@ -38,7 +38,7 @@ def test_additive_against_no_attention_line_by_line(capsys, lines):
     assert code == 0
     assert out.startswith("[1] Ein Hund läuft.\n  A  ") and "\n[3] Zwei Kinder" in out
     assert out.count("  cross  B scores A ") == 2 and out.count("  reference  A ") == 2
-    assert "model B has no attention to compare" in out
+    assert "attention not compared: model B has no attention" in out
     assert "line 2 skipped: the source text is empty" in err
     assert "compared 2 of 3 lines" in err and "attention not compared" in err
 
