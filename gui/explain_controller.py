@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 
 from attnscope.gui.decode_state import DecodeState
 from attnscope.gui.explain_job import ExplainAnswer, ExplainRequest, StepAgreement
@@ -28,7 +28,8 @@ from attnscope.gui.explain_panel import METHOD_LABELS, WHOLE_OUTPUT, ExplainPane
 from attnscope.gui.translate_view import display_piece
 from attnscope.gui.worker_client import WorkerClient
 
-CACHE_STEPS = 4096  # explained steps kept (least recently used go first)
+CACHE_STEPS = 4096  # explained steps kept (the oldest go first)
+REDRAW_MS = 250  # while a decode runs, the panel follows it at most this often
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class ExplainController(QObject):
         self._serials = itertools.count(1)
         self._pending: ExplainRequest | None = None
         self.answers = 0  # answers shown (tests and benchmarks wait on it)
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_MS)
+        self._redraw_timer.timeout.connect(self._redraw)
         state.summaryChanged.connect(self._on_summary_changed)
         state.sessionKeyChanged.connect(self._on_session_key_changed)
         state.snapshotChanged.connect(self._on_snapshot_changed)
@@ -191,9 +196,16 @@ class ExplainController(QObject):
         if self._pending is not None:
             self._drop_pending("")  # the worker was told to stop by the new decode
 
-    def _on_snapshot_changed(self, _snapshot) -> None:
-        if self._is_shown():
+    def _on_snapshot_changed(self, snapshot) -> None:
+        """Drawn at once when the decode is finished, else at most every REDRAW_MS (two
+        heat maps redrawn at every step of a Run would slow it)."""
+        if not self._is_shown():
+            return
+        if snapshot is None or snapshot.done:
+            self._redraw_timer.stop()
             self._redraw()
+        elif not self._redraw_timer.isActive():
+            self._redraw_timer.start()
 
     def _on_selected_step_changed(self, _step) -> None:
         self._on_choice_changed()
@@ -201,11 +213,13 @@ class ExplainController(QObject):
     def _on_choice_changed(self) -> None:
         """Method, foil, scope or step changed: draw; explain a selected step on its own
         when the panel is shown and the decode is finished."""
+        if not self._is_shown():
+            return  # drawn when it is shown (panel_shown)
         self._update_foils()
         self._redraw()
         snapshot = self.state.snapshot
         auto = self.panel.scope() != WHOLE_OUTPUT and snapshot is not None and snapshot.done
-        if auto and self._is_shown():
+        if auto:
             self.explain()
 
     def panel_shown(self) -> None:
