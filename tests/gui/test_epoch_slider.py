@@ -1,0 +1,112 @@
+"""File > Open run folder: a run the test trains itself, traced through its epochs."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+from window_support import TIMEOUT, load
+
+from attnscope.gui.epoch_gif import CELL
+from attnscope.gui.style import colorize
+from tests.engine.training_support import reverse_config
+
+SOURCE = "a b c d"
+EPOCHS = 3
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    """A three-epoch run of the tiny reverse task that keeps every epoch (seconds)."""
+    from attnscope.engine.training.run import train
+
+    folder = tmp_path_factory.mktemp("reverse")
+    config = reverse_config(folder, train=96, val=16, run={"epochs": EPOCHS, "keep_epochs": EPOCHS})
+    result = train(config)
+    assert result.status == "finished"
+    return folder / "run"
+
+
+def _show(qtbot, window, checkpoint):
+    """Load ``checkpoint`` and put the source on screen, decoding greedily and briefly."""
+    load(qtbot, window, checkpoint)
+    window.translate_view.set_source(SOURCE)
+    window.decode_settings.strategy.setCurrentText("Greedy")
+    window.decode_settings.max_length.setValue(2 * len(SOURCE.split()))
+
+
+def _trace(qtbot, window, folder):
+    epochs = window.epochs
+    with qtbot.waitSignal(epochs.traced, timeout=TIMEOUT) as blocker:
+        epochs.open_folder(str(folder))
+    return blocker.args[0]
+
+
+@pytest.fixture
+def traced(qtbot, window, run_folder):
+    _show(qtbot, window, run_folder / "last.safetensors")
+    return _trace(qtbot, window, run_folder)
+
+
+def test_the_slider_shows_each_epochs_attention_and_moves_the_curve_markers(qtbot, window, traced):
+    view = window.epochs.view
+    assert window.workspaces.currentWidget() is view
+    assert [e.epoch for e in traced.epochs] == [1, 2, 3]
+    assert view.slider.maximum() == EPOCHS - 1 and view.shown_epoch() == EPOCHS  # the final
+    for index, epoch in enumerate(traced.epochs):
+        view.slider.setValue(index)
+        expected = epoch.attention.mean(axis=1)  # (T, S), heads averaged as the view shows
+        np.testing.assert_allclose(view.heatmap.matrix(), expected, atol=1e-6)
+        assert view.curves.marker_epoch() == epoch.epoch
+    assert {"bleu", "val_loss", "entropy", "top1_to_final"} <= set(view.curves.curves)
+    assert all(len(view.curves.curves[name]) == EPOCHS for name in ("bleu", "val_loss"))
+    view.slider.setValue(0)
+    view._timer.setInterval(10)  # Play at test speed: it runs to the final epoch and stops
+    view.play_button.setChecked(True)
+    qtbot.waitUntil(lambda: not view.play_button.isChecked(), timeout=TIMEOUT)
+    assert view.shown_epoch() == EPOCHS
+
+
+def test_the_gif_holds_one_frame_per_epoch_drawn_from_its_weights(window, traced, tmp_path):
+    path = window.epochs.export_gif(tmp_path / "epochs.gif")
+    gif = Image.open(path)
+    assert gif.n_frames == EPOCHS and gif.info["loop"] == 0
+    heatmap = window.epochs.view.heatmap
+    rows, columns = len(heatmap.target_tokens()), len(heatmap.source_tokens())
+    for index, epoch in enumerate(traced.epochs):
+        gif.seek(index)
+        frame = np.asarray(gif.convert("RGB"), dtype=np.int16)  # (H, W, 3)
+        expected = colorize(epoch.attention.mean(axis=1)).astype(np.int16)  # (T, S, 3)
+        # the heat map is the bottom-right rows x columns block of CELL-pixel cells
+        bottom, right = frame.shape[0] - 8, frame.shape[1] - 8
+        centres = frame[
+            bottom - rows * CELL + CELL // 2 : bottom : CELL,
+            right - columns * CELL + CELL // 2 : right : CELL,
+        ]
+        assert np.abs(centres - expected).max() <= 24  # GIF's 256-colour palette
+
+
+def test_a_bad_epoch_file_is_skipped_with_a_message_and_an_empty_folder_refused(
+    qtbot, window, run_folder, tmp_path
+):
+    copy = tmp_path / "run"
+    shutil.copytree(run_folder, copy)
+    (copy / "epoch-002.safetensors").write_bytes(b"not a checkpoint")
+    _show(qtbot, window, copy / "last.safetensors")
+    messages = []
+    window.message_bar.show_message = lambda text, level="error", **_: messages.append(text)
+    trace = _trace(qtbot, window, copy)
+    assert [e.epoch for e in trace.epochs] == [1, 3]
+    assert "epoch-002.safetensors" in window.epochs.view.skipped.text()
+    assert any("epoch-002.safetensors" in text for text in messages)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    window.epochs.open_folder(str(empty))
+    qtbot.waitUntil(lambda: "no usable epoch" in messages[-1], timeout=TIMEOUT)
+    assert window.epochs.view.trace is trace  # the last trace stays shown
+    window.epochs.leave()
+    assert window.workspaces.currentWidget() is window.translate_view
+    with qtbot.waitSignal(window.snapshotShown, timeout=TIMEOUT):
+        window.step()  # the window's own model still answers
