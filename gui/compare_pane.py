@@ -73,13 +73,13 @@ class ComparePane(QWidget):
         self.chips.stepSelected.connect(self.stepSelected)
         self.heatmap = QtAttentionHeatmap()
         self.heatmap.rowSelected.connect(self.stepSelected)
-        self.overlay = QtImageAttentionOverlay()
+        self.overlay: QtImageAttentionOverlay | None = None  # made for a captioner's first picture
         self.no_attention = QLabel()
         self.no_attention.setAlignment(Qt.AlignCenter)
         self.no_attention.setWordWrap(True)
         self.no_attention.setStyleSheet("color: palette(mid); font-size: 13px; padding: 16px;")
         self.pages = QStackedWidget()
-        for page in (self.heatmap, self.overlay, self.no_attention):
+        for page in (self.heatmap, self.no_attention):
             self.pages.addWidget(page)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -109,7 +109,7 @@ class ComparePane(QWidget):
             self.no_attention.setText(NO_ATTENTION.format(name=self._name))
             self.pages.setCurrentWidget(self.no_attention)
         elif snapshot.grid is not None:
-            self.pages.setCurrentWidget(self.overlay)
+            self.pages.setCurrentWidget(self._overlay())
             self.overlay.set_image(snapshot.image)
         else:
             self.pages.setCurrentWidget(self.heatmap)
@@ -126,14 +126,22 @@ class ComparePane(QWidget):
         self.chips.select(step)
         if shown < 0:
             if snapshot.grid is not None:
-                self.overlay.set_attention(None)
+                self._overlay().set_attention(None)
             return
         if snapshot.grid is not None:
             h, w = snapshot.grid
             grid = snapshot.attention[shown].mean(axis=0).reshape(h, w)  # heads averaged
-            self.overlay.set_attention(grid)
+            self._overlay().set_attention(grid)
         elif step is not None and step < rows:
             self.heatmap.select_row(step)
+
+    def _overlay(self) -> QtImageAttentionOverlay:
+        """The picture overlay, made on first use: its controls would widen every
+        translation comparison's minimum width."""
+        if self.overlay is None:
+            self.overlay = QtImageAttentionOverlay()
+            self.pages.addWidget(self.overlay)
+        return self.overlay
 
     def _show_title(self, snapshot, report) -> None:
         own = sum(s.log_prob for s in snapshot.steps)
