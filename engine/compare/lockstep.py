@@ -2,11 +2,12 @@
 
 Each side is an ordinary step-wise decode opened through ``InferenceModel.open_session``
 (its own ``OpenSession``, ``DecodeSession`` and view record), so each side steps exactly
-as it would alone: the pair adds only the bookkeeping of which side moved. A pair step
-takes one step on every side that is not finished (the shorter output simply stops);
-``back()`` undoes the last pair step on exactly the sides it moved, so Back after Step
-gives both sides back bit for bit. The pair is a ``Stepper`` (engine/decoding/step_loop.py),
-so ``run()`` goes through the one step loop with its cancel check.
+as it would alone; the pair keeps no state of its own. A pair step takes one step on
+every side that is not finished (the shorter output simply stops); ``back()`` undoes
+the last pair step on exactly the sides it moved, so Back after Step gives both sides
+back bit for bit. ``force(side, token)`` forces a token on one side (the two sides have
+their own vocabularies). The pair is a ``Stepper`` (engine/decoding/step_loop.py), so
+``run()`` goes through the one step loop with its cancel check.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ class LockstepPair:
             model_a.open_session(source, config_a),
             model_b.open_session(source, config_b),
         )
-        self._moved: list[tuple[bool, bool]] = []  # per pair step: which side stepped
 
     @property
     def done(self) -> bool:
@@ -60,8 +60,10 @@ class LockstepPair:
 
     @property
     def step_index(self) -> int:
-        """Pair steps taken = the longer side's step count."""
-        return len(self._moved)
+        """Pair steps taken = the longer side's step count. A side stops only when it is
+        finished, so pair step k moved exactly the sides with more than k steps: the
+        pair needs no record of its own (and a token forced on one side keeps it exact)."""
+        return max(side.step_index for side in self.sides)
 
     def step(self, forced: None = None) -> PairStep:
         """One step on each unfinished side; ValueError when both are finished.
@@ -82,19 +84,21 @@ class LockstepPair:
                 if results and results[0] is not None:  # the first side stepped: undo it
                     self.sides[0].back()
                 raise
-        self._moved.append(moved)
         return results[0], results[1]
 
     def back(self) -> PairStep | None:
-        """Undo the last pair step on the sides it moved; returns what it undid, or None
-        when there is nothing to undo."""
-        if not self._moved:
+        """Undo the last pair step on the sides it moved (those with the most steps);
+        returns what it undid, or None when there is nothing to undo."""
+        last = self.step_index
+        if last == 0:
             return None
-        moved = self._moved.pop()
-        first, second = (
-            side.back() if go else None for side, go in zip(self.sides, moved, strict=True)
-        )
+        first, second = (side.back() if side.step_index == last else None for side in self.sides)
         return first, second
+
+    def force(self, side: int, token_id: int, at_step: int | None = None) -> StepResult:
+        """Force ``token_id`` on side ``side`` (0: A, 1: B) at ``at_step`` (default: its
+        latest step), as ``OpenSession.force``; the other side is left as it is."""
+        return self.sides[side].force(token_id, at_step=at_step)
 
     def run(self, until: int | None = None, cancel: CancelFlag | None = None) -> list[PairStep]:
         """Pair steps until both are done (or ``until`` pair steps exist), through the step
@@ -105,7 +109,6 @@ class LockstepPair:
         """Both sides back to the start."""
         for side in self.sides:
             side.reset()
-        self._moved.clear()
 
     def snapshots(self) -> tuple[SessionSnapshot, SessionSnapshot]:
         """Each side's view record now (engine/snapshot.py)."""

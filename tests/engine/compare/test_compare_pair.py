@@ -151,3 +151,16 @@ def test_cross_scores_equal_attnscope_score(tmp_path, capsys, translators, model
         assert cross_score(models[scorer], SOURCE, text, LONGER) == mine
     forced = scores.b_scores_a.snapshot  # B's attention over A's output, on B's pieces
     assert forced.attention.shape[0] == len(scores.b_scores_a.report.pieces)
+
+
+def test_a_token_forced_on_one_side_leaves_the_other_and_back_stays_exact(models):
+    a, b = models["additive"], models["multihead"]
+    pair = LockstepPair(a, b, SOURCE, LONGER, LONGER)
+    pair.run(until=3)
+    alternative = int(pair.snapshots()[0].steps[1].topk_ids[1])
+    pair.force(0, alternative, at_step=1)  # A rewinds to its step 1 and takes another token
+    first, second = pair.snapshots()
+    assert len(first.steps) == 2 and first.steps[1].token_id == alternative
+    same_decode(second, separate(b, LONGER, 3))
+    pair.back()  # the pair's last step moved only B (A is behind it)
+    assert [len(s.steps) for s in pair.snapshots()] == [2, 2]
