@@ -35,7 +35,7 @@ from attnscope.engine.decoding import EOS_ID, DecodeConfig, decode, is_cancelled
 from attnscope.engine.decoding.step_loop import CancelFlag
 from attnscope.engine.errors import AttnScopeError, DecodeCancelled
 from attnscope.engine.images import ImageSource
-from attnscope.engine.inference_results import Caption, Translation
+from attnscope.engine.inference_results import Caption, Translation, hypothesis_margins
 from attnscope.engine.input_files import check_output_path, display_path, read_text_lines
 
 if TYPE_CHECKING:
@@ -90,6 +90,7 @@ def _translate_chunk(
             token_ids=best.tokens,
             token_log_probs=best.token_log_probs,
             entropies=best.entropies,
+            margins=hypothesis_margins(result, best),
         )
 
 

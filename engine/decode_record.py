@@ -217,6 +217,8 @@ def translation_record(
         attention=translation.attention,
     )
     record.update(_command_line_names(translation.pieces, translation.source_pieces))
+    if translation.token_log_probs is not None:
+        record["step_scores"] = _step_scores(translation)
     if align:
         record["alignment"] = _alignment(
             translation.attention, translation.source_pieces, translation.pieces
@@ -309,19 +311,36 @@ def _settings(settings: Settings | None) -> dict[str, Any]:
 
 
 def _step(step) -> dict[str, Any]:
-    """One TokenStep: the chosen token and the candidates the model weighed (and the
-    entropy of their distribution, when the decode recorded it)."""
+    """One TokenStep: the chosen token, its step scores and the candidates the model
+    weighed (the entropy of their distribution when the decode recorded it; the margin
+    when at least two candidates were listed)."""
     entropy = {} if step.entropy is None else {"entropy": step.entropy}
+    margin = {} if step.margin is None else {"margin": step.margin}
     return {
         **entropy,
         "token_id": step.token_id,
         "piece": step.piece,
         "log_prob": step.log_prob,
+        "probability": step.probability,
+        "surprisal": step.surprisal,
+        **margin,
         "forced": step.forced,
         "topk": [
             {"token_id": int(i), "piece": p, "prob": float(q)}
             for i, p, q in zip(step.topk_ids, step.topk_pieces, step.topk_probs, strict=True)
         ],
+    }
+
+
+def _step_scores(translation: Translation) -> dict[str, Any]:
+    """Per-step scores of a batch translation, one (T,) array each; ``entropy`` and
+    ``margin`` are null when the decode did not record them."""
+    log_probs = np.asarray(translation.token_log_probs, dtype=np.float32)
+    return {
+        "probability": np.exp(log_probs),
+        "entropy": translation.entropies,
+        "surprisal": -log_probs,
+        "margin": translation.margins,
     }
 
 

@@ -4,6 +4,7 @@ torch tensors, so it crosses from the GUI's worker thread to the views as it is.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,13 @@ class ModelSummary:
 
 @dataclass(frozen=True)
 class TokenStep:
-    """One generated token of the shown hypothesis and the alternatives at that step."""
+    """One generated token of the shown hypothesis and the alternatives at that step.
+
+    Its step scores (nats): ``probability`` and ``surprisal`` of the token, the
+    ``entropy`` of the distribution it came from, and the ``margin`` between the two
+    most probable candidates (engine/explain/step_scores.py computes the same from a
+    full log-prob row).
+    """
 
     token_id: int
     piece: str
@@ -51,6 +58,52 @@ class TokenStep:
     topk_pieces: tuple[str, ...]
     forced: bool
     entropy: float | None = None  # nats, of the distribution the token came from
+
+    @property
+    def probability(self) -> float:
+        return math.exp(self.log_prob)
+
+    @property
+    def surprisal(self) -> float:
+        """-log p(token), nats."""
+        return -self.log_prob
+
+    @property
+    def margin(self) -> float | None:
+        """log p1 - log p2 of the step's two most probable candidates (the model's own
+        distribution, whichever token was taken); None with fewer than two listed."""
+        return topk_margin(self.topk_probs)
+
+
+def topk_margin(topk_probs) -> float | None:
+    """log p1 - log p2 from a step's top-k probabilities (best first); inf when the
+    second is impossible, None with fewer than two."""
+    if len(topk_probs) < 2:
+        return None
+    first, second = float(topk_probs[0]), float(topk_probs[1])
+    if second <= 0.0:
+        return math.inf
+    return math.log(first) - math.log(second)
+
+
+def hypothesis_margins(result, hypothesis) -> np.ndarray | None:
+    """(T,) float32 ``topk_margin`` of each step on ``hypothesis``'s path through
+    ``result`` (a DecodeResult: its StepResults list every node's top-k); None when the
+    decode listed fewer than two alternatives or the path is not in the tree."""
+    path = result.tree.path(hypothesis.node_id) if hypothesis.node_id > 0 else []
+    if len(path) != len(hypothesis.tokens):
+        return None
+    where = {
+        int(node): (step, row) for step in result.steps for row, node in enumerate(step.node_ids)
+    }
+    margins = []
+    for node in path:
+        step, row = where[node]
+        margin = topk_margin(step.topk_probs[row])
+        if margin is None:
+            return None
+        margins.append(margin)
+    return np.asarray(margins, dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -102,6 +155,9 @@ class Translation:
     token_ids: tuple[int, ...] = ()
     token_log_probs: np.ndarray | None = None
     entropies: np.ndarray | None = None
+    # (T,) log p1 - log p2 of each step's two most probable candidates (None when the
+    # decode listed fewer than two alternatives)
+    margins: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
