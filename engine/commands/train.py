@@ -114,6 +114,11 @@ FLAGS: dict[str, tuple[tuple[str, ...], dict[str, Any]]] = {
     "--device": (("run.device",), {"help": "auto | cpu | cuda | cuda:N | mps"}),
     "--resume": (("run.resume",), {"action": BOOL, "help": "continue the run in --out"}),
     "--save-every-minutes": (("run.save_every_minutes",), {"type": float}),
+    "--keep-epochs": (
+        ("run.keep_epochs",),
+        {"type": int, "help": "-1: every epoch within --epoch-budget-mb; N: the last N; 0: none"},
+    ),
+    "--epoch-budget-mb": (("run.epoch_budget_mb",), {"type": float, "metavar": "MIB"}),
     "--log-every": (("run.log_every",), {"type": int, "metavar": "STEPS"}),
     "--progress-seconds": (("run.progress_seconds",), {"type": float}),
     "--val-decode": (("run.val_decode",), {"action": BOOL, "help": "BLEU / CIDEr-D each epoch"}),
