@@ -12,8 +12,11 @@ Figures (each a median of several repetitions, with its spread under ``figures``
   benchmarks/opennmt_peer.py in its own venv (benchmarks/setup_opennmt_peer.sh).
   The three systems take turns, one pass each per round, so a busy machine
   slows them alike.
-- ``step_vs_floor_ratio``: the demo model's batch-1 greedy step vs its bare
-  matrix products; also the time to encode a 20-token sentence.
+- ``greedy_step_ms`` and ``step_vs_weight_bytes_ratio``: the demo model's batch-1
+  greedy step, and its ratio to the time reading its matrices once takes at the
+  read bandwidth measured in the same run; ``int8_step_vs_weight_bytes_ratio``:
+  the int8 step against the same float32 limit; also the time to encode a
+  20-token sentence.
 - ``rss_mb`` / ``rss_all_checkpoints_mb``: resident memory in a fresh process
   after loading the default / every bundled checkpoint.
 - ``gui_step_p95_ms``, ``gui_max_stall_ms``, ``heatmap_200_update_ms`` and
@@ -104,14 +107,21 @@ def _latency(ctx: BenchContext, report: Report) -> None:
     previous = torch.get_num_threads()
     report.machine["latency_threads"] = configure_threads(reserve_for_gui=1)  # as the GUI worker
     try:
-        samples = step_latency(model, ctx.sizes)
+        samples = step_latency(model, ctx.sizes, int8=True)
     finally:
         torch.set_num_threads(previous)
-    for name in ("greedy_step_ms", "model_step_ms", "gemm_floor_ms"):
+    names = ("greedy_step_ms", "int8_greedy_step_ms", "model_step_ms", "weight_bytes_limit_ms")
+    for name in (*names, "gemm_floor_ms", "read_bandwidth_gb_s"):
         report.add_samples(name, samples[name])
     report.add_samples("encode_20_tokens_ms", samples["encode_ms"])
-    report.workload["latency"] = {"model": source, "gemm_calls": samples["gemm_calls"]}
-    report.ratio("step_vs_floor_ratio", samples["step_vs_floor_ratios"])
+    report.workload["latency"] = {
+        "model": source,
+        "gemm_calls": samples["gemm_calls"],
+        "step_bytes": samples["step_bytes"],
+    }
+    report.values["greedy_step_ms"] = report.median("greedy_step_ms")
+    report.ratio("step_vs_weight_bytes_ratio", samples["step_vs_weight_bytes_ratios"])
+    report.ratio("int8_step_vs_weight_bytes_ratio", samples["int8_step_vs_weight_bytes_ratios"])
 
 
 def _demo_model(ctx: BenchContext, report: Report) -> tuple[Any, str]:
@@ -134,7 +144,7 @@ def _demo_model(ctx: BenchContext, report: Report) -> tuple[Any, str]:
     from benchmarks import workloads
 
     config = workloads.demo_model_config(ctx.sizes.vocab, ctx.sizes.width_divisor)
-    report.notes["step_vs_floor_ratio"] = (
+    report.notes["greedy_step_ms"] = (
         f"{problem}: measured a random-weight model of the intended demo architecture "
         "(bi-GRU 256 encoder, GRU 512 decoder, additive attention, embed 256, vocab 8000)"
     )
@@ -283,7 +293,7 @@ FIGURE_GROUPS: dict[str, Callable[[BenchContext, Report], None]] = {
     "debugger": _debugger,
 }
 GROUP_KEYS = {
-    "latency": ("step_vs_floor_ratio",),
+    "latency": ("greedy_step_ms", "step_vs_weight_bytes_ratio", "int8_step_vs_weight_bytes_ratio"),
     "throughput": tuple(RATIOS),
     "memory": ("rss_mb", "rss_all_checkpoints_mb"),
     "gui": ("gui_step_p95_ms", "gui_max_stall_ms", "heatmap_200_update_ms", "startup_s"),

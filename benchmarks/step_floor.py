@@ -1,16 +1,23 @@
-"""Figure 3 of ``attnscope bench``: the batch-1 greedy step against its matrix-product floor.
+"""Figure 3 of ``attnscope bench``: the batch-1 greedy step against the weight-bytes limit.
 
 ``step_latency`` times ``DecodeSession.step`` (what the GUI's Step calls),
-``model.step`` alone and the floor: the step's own BLAS calls, captured once
-with the torch profiler (``capture_matmuls``) and replayed back to back on
-pre-allocated tensors of the same shapes and layouts (``gemm_replay``), the
-time no implementation of the step beats on this CPU. The three are timed in
-interleaved runs so a busy machine slows them alike.
+``model.step`` alone, the step's own BLAS calls (captured once with the torch
+profiler, ``capture_matmuls``) replayed back to back on pre-allocated tensors
+(``gemm_replay``: a hot loop whose weights stay in cache, so not a floor) and,
+with ``int8``, the step of the same model with int8 weights (engine/quantize.py).
+
+The limit a batch-1 step cannot beat is reading its matrices once: ``step_bytes``
+(the largest operand of each captured product: the weights, and the keys and
+values of attention) over the read bandwidth measured in the same run
+(``read_bandwidth_gb_s``: a sum over a tensor larger than the caches). int8 weights
+read a quarter of the weight bytes. All of it is timed in interleaved runs so a
+busy machine slows everything alike.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import statistics
 import sys
@@ -119,15 +126,35 @@ def gemm_replay(calls: Sequence[tuple[str, Shapes]]) -> Callable[[], None]:
     return one_pass
 
 
-def step_latency(model: nn.Module, sizes: BenchSizes, *, source_length: int = 20) -> dict:
+def step_bytes(calls: Sequence[tuple[str, Shapes]], element_bytes: int = 4) -> int:
+    """Bytes the captured products read from memory: the largest operand of each (the
+    weight matrix; the keys or values for attention's products)."""
+    return sum(max(math.prod(shape) for shape in shapes) for _, shapes in calls) * element_bytes
+
+
+def read_bandwidth_gb_s(megabytes: int = 256, repeats: int = 5) -> float:
+    """Read bandwidth of this process's threads: the best of ``repeats`` sums over a
+    float32 tensor of ``megabytes`` (larger than the caches), in GB/s."""
+    data = torch.ones(megabytes * 2**20 // 4)
+    best = min(time_call(data.sum) for _ in range(repeats))
+    return data.numel() * 4 / best / 1e9
+
+
+def step_latency(
+    model: nn.Module, sizes: BenchSizes, *, source_length: int = 20, int8: bool = False
+) -> dict:
     """Batch-1 greedy stepping of ``model`` on a ``source_length``-token sentence.
 
     Returns samples (ms) for: ``greedy_step_ms`` (DecodeSession.step, what the
     GUI calls), ``model_step_ms`` (model.step alone), ``gemm_floor_ms`` (the
-    step's matrix products alone, replayed on pre-allocated tensors) and
-    ``encode_ms``; ``step_vs_floor_ratios``, one ratio of medians per run;
-    and ``gemm_calls``, the products the floor replays. The three step
-    timings are interleaved run by run, so a busy machine slows them alike.
+    step's matrix products alone, replayed hot on pre-allocated tensors),
+    ``weight_bytes_limit_ms`` (``step_bytes`` over the read bandwidth, measured
+    once per run), ``encode_ms`` and, with ``int8``, ``int8_greedy_step_ms``;
+    per run one ratio of medians: ``step_vs_floor_ratios``,
+    ``step_vs_weight_bytes_ratios`` and (``int8``)
+    ``int8_step_vs_weight_bytes_ratios`` (the int8 step against the float32
+    limit); ``gemm_calls``, ``step_bytes`` and ``read_bandwidth_gb_s``. Every
+    timing is interleaved run by run, so a busy machine slows them alike.
     """
     from attnscope.engine.session import DecodeSession
 
@@ -141,8 +168,18 @@ def step_latency(model: nn.Module, sizes: BenchSizes, *, source_length: int = 20
         "greedy_step_ms": [],
         "model_step_ms": [],
         "gemm_floor_ms": [],
+        "weight_bytes_limit_ms": [],
         "encode_ms": [],
     }
+    quantized = None
+    if int8:
+        from attnscope.engine.quantize import quantize_int8
+
+        quantized, samples["int8_greedy_step_ms"] = quantize_int8(model), []
+    ratios: dict[str, list[float]] = {"step_vs_floor_ratios": [], "step_vs_weight_bytes_ratios": []}
+    if int8:
+        ratios["int8_step_vs_weight_bytes_ratios"] = []
+    bandwidths = []
     with torch.inference_mode():
         memory = model.encode(src, lengths)
         state, token = model.init_state(memory), torch.tensor([2])  # bos
@@ -151,7 +188,7 @@ def step_latency(model: nn.Module, sizes: BenchSizes, *, source_length: int = 20
             model.step(token, state, memory)
 
         calls = capture_matmuls(bare_step)
-        floor, ratios = gemm_replay(calls), []
+        floor, read = gemm_replay(calls), step_bytes(calls)
         for run in range(sizes.latency_repeats + 1):  # run 0 warms up
             session = DecodeSession(model, memory, config)
             timings = {
@@ -160,12 +197,32 @@ def step_latency(model: nn.Module, sizes: BenchSizes, *, source_length: int = 20
                 "gemm_floor_ms": [time_call(floor) for _ in range(steps)],
                 "encode_ms": [time_call(lambda: model.encode(src, lengths)) for _ in range(5)],
             }
-            if run:
-                for key, seconds in timings.items():
-                    samples[key] += [1000.0 * t for t in seconds]
-                ratios.append(
-                    statistics.median(timings["greedy_step_ms"])
-                    / statistics.median(timings["gemm_floor_ms"])
-                )
+            if quantized is not None:
+                int8_session = DecodeSession(quantized, quantized.encode(src, lengths), config)
+                timings["int8_greedy_step_ms"] = [
+                    time_call(int8_session.step) for _ in range(steps)
+                ]
+            bandwidth = read_bandwidth_gb_s()
+            timings["weight_bytes_limit_ms"] = [read / (bandwidth * 1e9)]
+            if not run:
+                continue
+            bandwidths.append(bandwidth)
+            for key, seconds in timings.items():
+                samples[key] += [1000.0 * t for t in seconds]
+            step = statistics.median(timings["greedy_step_ms"])
+            limit = timings["weight_bytes_limit_ms"][0]
+            ratios["step_vs_floor_ratios"].append(
+                step / statistics.median(timings["gemm_floor_ms"])
+            )
+            ratios["step_vs_weight_bytes_ratios"].append(step / limit)
+            if quantized is not None:
+                int8_step = statistics.median(timings["int8_greedy_step_ms"])
+                ratios["int8_step_vs_weight_bytes_ratios"].append(int8_step / limit)
     calls_json = [[name, [list(s) for s in shapes]] for name, shapes in calls]
-    return {**samples, "step_vs_floor_ratios": ratios, "gemm_calls": calls_json}
+    return {
+        **samples,
+        **ratios,
+        "gemm_calls": calls_json,
+        "step_bytes": read,
+        "read_bandwidth_gb_s": bandwidths,
+    }

@@ -37,13 +37,19 @@ def test_json_has_every_key_and_a_reason_for_each_null(tiny_report):
 
 def test_measured_figures_carry_median_and_spread(tiny_report):
     figures = tiny_report["figures"]
-    for name in ("beam_tokens_per_s", "naive_tokens_per_s", "greedy_step_ms", "gemm_floor_ms"):
+    names = ("beam_tokens_per_s", "naive_tokens_per_s", "greedy_step_ms", "weight_bytes_limit_ms")
+    for name in names:
         figure = figures[name]
         assert figure["min"] <= figure["q1"] <= figure["median"] <= figure["q3"] <= figure["max"]
         assert figure["n"] >= 2
-    for key in ("beam_vs_naive_ratio", "step_vs_floor_ratio"):
+    ratios = (
+        "beam_vs_naive_ratio",
+        "step_vs_weight_bytes_ratio",
+        "int8_step_vs_weight_bytes_ratio",
+    )
+    for key in ratios:
         assert tiny_report[key] > 0
-    for key in ("beam_vs_naive_ratio", "step_vs_floor_ratio"):  # per-repetition ratios
+    for key in ratios:  # per-repetition ratios
         spread = figures[key]
         assert spread["min"] <= spread["median"] == tiny_report[key] <= spread["max"]
     beam, naive = figures["beam_tokens_per_s"], figures["naive_tokens_per_s"]
