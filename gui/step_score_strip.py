@@ -1,12 +1,12 @@
 """Step scores: how sure the model was of each token, as a thin strip and as chip colours.
 
-Four scores per step of the shown hypothesis, read off its view record (TokenStep):
+Four scores per step of the shown hypothesis, read off its view record (TokenStep,
+engine/inference_results.py):
 
 - probability p of the chosen token;
 - entropy H of the step's distribution, in nats (recorded when the decode asked for it);
 - surprisal -ln p, in nats;
-- margin: ln p1 - ln p2 of the two most probable candidates, in nats (as the engine's
-  ``step_scores``, engine/explain/step_scores.py).
+- margin: ln p1 - ln p2 of the two most probable candidates, in nats.
 
 Each becomes a confidence in [0, 1] for colour: p, exp(-H) (one over the number of
 equally likely choices the distribution is worth), exp(-surprisal) (= p), and
@@ -36,20 +36,13 @@ MISSING_COLOUR = "#e6e6e6"  # a step whose score the record does not hold
 
 
 def step_score(step, name: str) -> float:
-    """Score ``name`` of one TokenStep (NaN when the record does not hold it: the entropy of
-    a decode that did not record it, the margin of a step with a single candidate)."""
+    """Score ``name`` of one TokenStep, as its view record gives it (NaN when the record does
+    not hold it: the entropy of a decode that did not record it, the margin of a step with
+    a single candidate)."""
     if name not in SCORES:
         raise ValueError(f"unknown step score {name!r}; choose one of: {', '.join(SCORES)}")
-    if name == "probability":
-        return math.exp(step.log_prob)
-    if name == "surprisal":
-        return -step.log_prob
-    if name == "entropy":
-        return math.nan if step.entropy is None else float(step.entropy)
-    probs = np.sort(np.asarray(step.topk_probs, dtype=np.float64))[::-1]
-    if probs.size < 2 or probs[1] <= 0:
-        return math.nan if probs.size < 2 else math.inf
-    return float(math.log(probs[0]) - math.log(probs[1]))
+    value = getattr(step, name)
+    return math.nan if value is None else float(value)
 
 
 def confidence(name: str, value: float) -> float:
