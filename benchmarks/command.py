@@ -23,6 +23,9 @@ Figures (each a median of several repetitions, with its spread under ``figures``
   ``startup_s``: from ``benchmarks/gui_bench.py CHECKPOINT --json OUT`` when
   a checkpoint is given or bundled (``GUI_FIGURES`` says where its JSON holds
   each one).
+- ``explain_stall_ms``: the longest event-loop stall while the Explain panel's
+  attribution (saliency, IG) runs on the whole output, from
+  ``benchmarks/explain_gui.py`` (its ``idle_stall_ms`` is the machine's own).
 
 A figure that cannot be measured is null with the reason under ``notes``.
 Timings are wall clock on whatever else the machine is doing: read the
@@ -250,6 +253,7 @@ def _gui(ctx: BenchContext, report: Report) -> None:
             report.notes[key] = "skipped (--skip startup)"
         else:
             report.notes[key] = f"{script.name} reported no {key}"
+    _explain_gui(ctx, report)
 
 
 def _lookup(data: Any, path: tuple[str, ...]) -> float | None:
@@ -285,6 +289,31 @@ def _debugger(ctx: BenchContext, report: Report) -> None:
     report.values["what_if_first_token_ms"] = report.median("what_if_first_token_ms")
 
 
+def _explain_gui(ctx: BenchContext, report: Report) -> None:
+    """Issue 17's target: the longest event-loop stall while the Explain panel's attribution
+    runs (≤ 20 ms, as for Run), from benchmarks/explain_gui.py in a subprocess (part of
+    the gui group; ``--skip explain`` leaves it out alone)."""
+    from attnscope.engine.resources import default_checkpoint
+
+    checkpoint = ctx.checkpoint or default_checkpoint()
+    if "explain" in ctx.skip or checkpoint is None:
+        reason = "skipped (--skip explain)" if checkpoint else "needs a checkpoint: none bundled"
+        report.unmeasured(("explain_stall_ms",), reason)
+        return
+    script = Path(__file__).with_name("explain_gui.py")
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "explain.json"
+        command = [sys.executable, str(script), str(checkpoint), "--json", str(out)]
+        try:
+            _run_json(command, env=_headless_env(), timeout=1200, expect_json=False)
+            result = json.loads(out.read_text(encoding="utf-8"))
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            report.unmeasured(("explain_stall_ms",), f"{script.name} failed: {exc}")
+            return
+    report.figures["explain_gui"] = result
+    report.values["explain_stall_ms"] = result["explain_stall_ms"]
+
+
 FIGURE_GROUPS: dict[str, Callable[[BenchContext, Report], None]] = {
     "latency": _latency,
     "throughput": measure_throughput,
@@ -296,11 +325,17 @@ GROUP_KEYS = {
     "latency": ("greedy_step_ms", "step_vs_weight_bytes_ratio", "int8_step_vs_weight_bytes_ratio"),
     "throughput": tuple(RATIOS),
     "memory": ("rss_mb", "rss_all_checkpoints_mb"),
-    "gui": ("gui_step_p95_ms", "gui_max_stall_ms", "heatmap_200_update_ms", "startup_s"),
+    "gui": (
+        "gui_step_p95_ms",
+        "gui_max_stall_ms",
+        "heatmap_200_update_ms",
+        "startup_s",
+        "explain_stall_ms",
+    ),
     "debugger": ("breakpoint_check_vs_step_ratio", "what_if_first_token_ms"),
 }
 # Parts of groups that can be left out on their own.
-SKIPPABLE = (*GROUP_KEYS, "naive", "peer", "startup")
+SKIPPABLE = (*GROUP_KEYS, "naive", "peer", "startup", "explain")
 
 
 # -- running ------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ TOP_LEVEL_KEYS = (
     "rss_all_checkpoints_mb",
     "breakpoint_check_vs_step_ratio",
     "what_if_first_token_ms",
+    "explain_stall_ms",
 )
 
 
