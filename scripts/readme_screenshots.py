@@ -173,12 +173,30 @@ def what_if(app: QApplication, out: Path) -> None:
     window.close()
 
 
+def explain(app: QApplication, out: Path) -> None:
+    """The Explain panel (Ctrl+Alt+E): integrated gradients over the whole output beside the
+    attention, the step of "helmet" selected; the panel floats at its default size."""
+    window = _window(app)
+    tools, state = window.explain_tools, window.state
+    tools.panel.set_method("ig")
+    start = time.monotonic()
+    tools.explain("output")
+    _wait(app, lambda: tools.controller.answers > 0, "the attribution")
+    print(f"  integrated gradients, whole output: {time.monotonic() - start:.1f} s in the app")
+    pieces = [step.piece for step in state.snapshot.steps]
+    window.select_step(next(i for i, p in enumerate(pieces) if "helmet" in p))
+    print(f"  {tools.panel.agreement_label.text()}")
+    _save(app, tools.panel, out / "screenshot-explain.png")
+    window.close()
+
+
 SCENES = {
     "translate": translate,
     "reference": reference,
     "breakpoint": breakpoint,
     "coverage": coverage,
     "whatif": what_if,
+    "explain": explain,
 }
 
 
