@@ -14,7 +14,9 @@ The grid:
   word's row is the mean of its pieces' rows. The source eos stays a column of its own
   and the output's eos a row of its own, so every row still sums to 1.
 
-Heads are averaged (a multi-head model against a single-head one). Per row: the
+A captioner's source axis is its grid cells (``"row,col"``), never grouped; two
+captioners compare when their grids match. Heads are averaged (a multi-head model
+against a single-head one). Per row: the
 Jensen-Shannon divergence of the two distributions in bits (0 identical, 1 disjoint)
 and whether both put their largest weight on the same column. ``mean_jsd`` and
 ``top1_agreement`` sum a comparison up in one figure each.
@@ -111,6 +113,10 @@ def compare_attention(forced_a: SessionSnapshot, forced_b: SessionSnapshot) -> A
     for name, snapshot in (("A", forced_a), ("B", forced_b)):
         if snapshot.attention is None or snapshot.num_heads == 0:
             raise ValueError(f"model {name} has no attention to compare")
+    if forced_a.grid != forced_b.grid:
+        raise ValueError(
+            f"the two captioners see different grids ({forced_a.grid} and {forced_b.grid})"
+        )
     a = forced_a.attention.mean(axis=1)  # (T_a, S_a)
     b = forced_b.attention.mean(axis=1)  # (T_b, S_b)
     same_pieces = (
@@ -118,10 +124,11 @@ def compare_attention(forced_a: SessionSnapshot, forced_b: SessionSnapshot) -> A
         and forced_a.target_pieces == forced_b.target_pieces
     )
     if same_pieces:
-        rows, columns, level = forced_a.target_pieces, forced_a.source_pieces, PIECE_LEVEL
+        rows, columns = forced_a.target_pieces, _source_labels(forced_a)
+        level = PIECE_LEVEL
     else:
-        a, rows, columns = _by_word(a, forced_a.target_pieces, forced_a.source_pieces)
-        b, rows_b, columns_b = _by_word(b, forced_b.target_pieces, forced_b.source_pieces)
+        a, rows, columns = _by_word(a, forced_a)
+        b, rows_b, columns_b = _by_word(b, forced_b)
         if a.shape != b.shape:
             raise ValueError(
                 f"the two models split the text into different words ({len(columns)} and "
@@ -141,12 +148,25 @@ def compare_attention(forced_a: SessionSnapshot, forced_b: SessionSnapshot) -> A
     )
 
 
+def _source_labels(snapshot: SessionSnapshot) -> tuple[str, ...]:
+    """The source axis's labels: the pieces, or a captioner's grid cells ("row,col")."""
+    if snapshot.grid is None:
+        return snapshot.source_pieces
+    rows, cols = snapshot.grid
+    return tuple(f"{r},{c}" for r in range(rows) for c in range(cols))
+
+
 def _by_word(
-    weights: np.ndarray, target_pieces: tuple[str, ...], source_pieces: tuple[str, ...]
+    weights: np.ndarray, snapshot: SessionSnapshot
 ) -> tuple[np.ndarray, list[str], list[str]]:
-    """(T, S) piece attention -> (words_t (+eos), words_s (+eos)) word attention and labels."""
-    columns, column_of = _groups(source_pieces)
-    rows, row_of = _groups(target_pieces)
+    """(T, S) piece attention -> (output words (+eos), source words (+eos)) attention and
+    labels; a captioner's grid cells stay as they are."""
+    if snapshot.grid is None:
+        columns, column_of = _groups(snapshot.source_pieces)
+    else:
+        columns = list(_source_labels(snapshot))
+        column_of = np.arange(len(columns))
+    rows, row_of = _groups(snapshot.target_pieces)
     summed = np.zeros((weights.shape[0], len(columns)), dtype=np.float64)
     np.add.at(summed.T, column_of, weights.T)  # source pieces of a word: weights add up
     grouped = np.zeros((len(rows), len(columns)), dtype=np.float64)

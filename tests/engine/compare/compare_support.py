@@ -69,11 +69,11 @@ def make_translator(
     )
 
 
-def make_captioner(path: Path) -> Path:
+def make_captioner(path: Path, *, vocab: int = 40, model_type: str = "unigram") -> Path:
     """A random-weight captioner (a 2x2 grid over 32x32 pictures)."""
     from attnscope.engine.images import ImagePreprocess
 
-    tgt = tokenizer(TARGETS, vocab=40, model_type="unigram")
+    tgt = tokenizer(TARGETS, vocab=vocab, model_type=model_type)
     config = ModelConfig(
         task="captioning",
         tgt_vocab=tgt.vocab_size,

@@ -107,3 +107,19 @@ def test_one_input_compared_end_to_end(models, tiny_plain_checkpoint):
     without = compare_input(a, plain, SOURCE, CONFIG, CONFIG)
     assert without.attention is None
     assert "model B has no attention" in " ".join(without.notes)
+
+
+def test_two_captioners_compare_over_their_grid_cells(captioner, tmp_path):
+    from compare_support import make_captioner
+    from PIL import Image
+
+    picture = tmp_path / "picture.png"
+    Image.new("RGB", (40, 40), "red").save(picture)
+    other = make_captioner(tmp_path / "bpe.safetensors", vocab=48, model_type="bpe")
+    a, b = (load_inference_model(path, device="cpu") for path in (captioner, other))
+    result = compare_input(a, b, str(picture), CONFIG, CONFIG, reference="a woman reads a book")
+    comparison = result.attention
+    assert comparison.level == WORD_LEVEL  # other tokenizers: the output's words
+    assert comparison.columns == ("0,0", "0,1", "1,0", "1,1")
+    assert comparison.rows == ("a", "woman", "reads", "a", "book", "</s>")
+    np.testing.assert_allclose(comparison.b.sum(axis=1), 1.0, atol=1e-5)
