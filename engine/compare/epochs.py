@@ -71,6 +71,7 @@ class EpochTrace:
     target_pieces: tuple[str, ...]
     epochs: tuple[EpochAttention, ...]
     skipped: tuple[str, ...]
+    grid: tuple[int, int] | None = None  # a captioner's (h, w): S = h·w cells
 
     def attention_stack(self) -> np.ndarray | None:
         """(E, T, heads, S) float32, the epochs' attention in order (None: no attention)."""
@@ -145,6 +146,7 @@ def trace_run(
         target_pieces=final.snapshot.target_pieces,
         epochs=tuple(_epoch(e, traced[e], final_attention) for e in sorted(traced)),
         skipped=tuple(skipped),
+        grid=final.snapshot.grid,
     )
 
 

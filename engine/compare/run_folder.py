@@ -34,6 +34,7 @@ from attnscope.engine.training.epoch_files import EPOCH_FILE
 METRICS_FILE = "metrics.jsonl"  # engine/training/run.py
 LAST_FILE = "last.safetensors"  # engine/training/trainer.py
 MAX_METRICS_BYTES = 64 * 1024 * 1024  # a metrics log of ~100k records; more is not a run's
+MAX_EPOCH_FILES = 1000  # epoch files read (the newest); older ones beyond are skipped
 
 
 class RunFolderError(AttnScopeError, ValueError):
@@ -98,11 +99,17 @@ def load_run(folder: str | Path) -> RunFolder:
         raise RunFolderError(f"{display_path(folder)} is not a folder of a training run")
     skipped: list[str] = []
     identities: dict[int, tuple[EpochCheckpoint, str]] = {}
-    for path in sorted(folder.iterdir()):
-        match = EPOCH_FILE.match(path.name)
-        if match is None:
-            continue
-        epoch = int(match.group(1))
+    named = sorted(
+        (int(match.group(1)), path)
+        for path in folder.iterdir()
+        if (match := EPOCH_FILE.match(path.name)) is not None
+    )
+    if len(named) > MAX_EPOCH_FILES:
+        skipped.append(
+            f"{len(named) - MAX_EPOCH_FILES} epoch files before the newest {MAX_EPOCH_FILES} "
+            "skipped: more than a run keeps"
+        )
+    for epoch, path in named[-MAX_EPOCH_FILES:]:
         try:
             identities[epoch] = (EpochCheckpoint(epoch, path), _identity(path, epoch))
         except (CheckpointError, DataError, OSError) as exc:

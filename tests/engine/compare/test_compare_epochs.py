@@ -19,7 +19,7 @@ def test_the_final_output_through_every_epoch(trained_run):
     calls = []
     trace = trace_run(run, SOURCE, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 3), (2, 3), (3, 3)]
-    assert trace.output_from == FROM_FINAL_MODEL and trace.output
+    assert trace.output_from == FROM_FINAL_MODEL and trace.output and trace.grid is None
     assert [e.epoch for e in trace.epochs] == [1, 2, 3]
     stack = trace.attention_stack()
     assert stack.shape == (3, len(trace.target_pieces), 1, len(trace.source_pieces))

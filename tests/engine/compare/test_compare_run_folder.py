@@ -60,3 +60,15 @@ def test_a_folder_with_no_epochs_is_a_clear_error(trained_run, tmp_path):
         load_run(folder)
     with pytest.raises(RunFolderError, match=r"not a folder"):
         load_run(folder / "metrics.jsonl")
+
+
+def test_a_folder_flooded_with_epoch_files_reads_only_the_newest(
+    trained_run, tmp_path, monkeypatch
+):
+    from attnscope.engine.compare import run_folder
+
+    folder = copy_run(trained_run, tmp_path)
+    monkeypatch.setattr(run_folder, "MAX_EPOCH_FILES", 2)
+    run = load_run(folder)
+    assert [e.epoch for e in run.epochs] == [2, 3]
+    assert "1 epoch files before the newest 2 skipped" in run.skipped[0]
