@@ -46,6 +46,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.real_data import KEYS as REAL_DATA_KEYS
+from benchmarks.real_data import measure_real_data
 from benchmarks.report import (
     TOP_LEVEL_KEYS,
     BenchContext,
@@ -90,6 +92,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="python of the OpenNMT-py venv (default: $ATTNSCOPE_PEER_VENV/bin/python "
         "or ~/.cache/attnscope-peer/venv/bin/python)",
     )
+    parser.add_argument(
+        "--val-src", metavar="FILE", help="real source sentences for the val group (.gz ok)"
+    )
+    parser.add_argument("--val-ref", metavar="FILE", help="their references, line-aligned")
     parser.add_argument(
         "--skip",
         action="append",
@@ -320,6 +326,7 @@ FIGURE_GROUPS: dict[str, Callable[[BenchContext, Report], None]] = {
     "memory": _memory,
     "gui": _gui,
     "debugger": _debugger,
+    "val": measure_real_data,
 }
 GROUP_KEYS = {
     "latency": ("greedy_step_ms", "step_vs_weight_bytes_ratio", "int8_step_vs_weight_bytes_ratio"),
@@ -333,6 +340,7 @@ GROUP_KEYS = {
         "explain_stall_ms",
     ),
     "debugger": ("breakpoint_check_vs_step_ratio", "what_if_first_token_ms"),
+    "val": REAL_DATA_KEYS,
 }
 # Parts of groups that can be left out on their own.
 SKIPPABLE = (*GROUP_KEYS, "naive", "peer", "startup", "explain")
@@ -384,6 +392,8 @@ def run(args: argparse.Namespace) -> int:
         peer_python=args.peer_python,
         size=size,
         skip=frozenset(args.skip),
+        val_src=args.val_src,
+        val_ref=args.val_ref,
     )
     report = collect(ctx)
     data = report.to_json()

@@ -24,6 +24,10 @@ TOP_LEVEL_KEYS = (
     "greedy_step_ms",
     "step_vs_weight_bytes_ratio",
     "int8_step_vs_weight_bytes_ratio",
+    "translate_val_wall_s",
+    "val_sgemm_share",
+    "int8_val_speed_ratio",
+    "int8_val_bleu_drop",
     "gui_step_p95_ms",
     "gui_max_stall_ms",
     "heatmap_200_update_ms",
@@ -86,6 +90,8 @@ class BenchContext:
     peer_python: str | None
     size: str
     skip: frozenset[str] = frozenset()
+    val_src: str | None = None  # real sentences for the val group (benchmarks/real_data.py)
+    val_ref: str | None = None
 
 
 def machine_info(threads: int) -> dict[str, Any]:
