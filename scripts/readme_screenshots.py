@@ -26,6 +26,9 @@ from PySide6.QtWidgets import QApplication
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT = ROOT / "resources" / "checkpoints" / "deen-bahdanau.safetensors"
+NO_ATTENTION = ROOT / "resources" / "checkpoints" / "deen-noattn.safetensors"
+RUN = ROOT / "runs" / "deen-short"  # the epochs scene's run folder (--run)
+RUN_EXAMPLE = "Zwei kleine Kinder bauen am Strand eine Sandburg."
 REFERENCE = "A man wearing a red helmet is riding his bike down a steep forest trail."
 KITCHEN = "Ein Koch schneidet in einer Restaurantküche Gemüse."
 UNCOVERED_LIMIT = 0.30  # the README's breakpoint and coverage captions quote this limit
@@ -190,6 +193,51 @@ def explain(app: QApplication, out: Path) -> None:
     window.close()
 
 
+def compare(app: QApplication, out: Path) -> None:
+    """Compare mode (Ctrl+Shift+C): the default model against deen-noattn on the example,
+    both decoded to the end in lockstep with the recommended beam 5."""
+    window = _window(app)
+    pairs: list = []
+    window.compare.pairShown.connect(pairs.append)
+    window.compare.enter(str(NO_ATTENTION))
+    _wait(app, lambda: bool(pairs) and pairs[-1].a_by_b is not None, "the compared pair")
+    pair = pairs[-1]
+    for side, own, cross in (("A", pair.a, pair.a_by_b), ("B", pair.b, pair.b_by_a)):
+        log_prob = sum(step.log_prob for step in own.steps)
+        print(
+            f"  {side}: {own.target_text}  log p {log_prob:.2f}, by the other {cross.log_prob:.2f}"
+        )
+    _save(app, window, out / "screenshot-compare.png")
+    window.close()
+
+
+def epochs(app: QApplication, out: Path) -> None:
+    """File > Open run folder on ``--run`` (a short run, see the README): the example's
+    final-epoch translation traced through every kept epoch, the slider at the middle."""
+    from attnscope.gui.main_window import MainWindow
+    from attnscope.gui.window_settings import DEFAULT_SIZE
+
+    folder = tempfile.mkdtemp(prefix="attnscope-shots-")
+    window = MainWindow(settings=QSettings(f"{folder}/settings.ini", QSettings.IniFormat))
+    window.resize(*DEFAULT_SIZE)
+    window.show()
+    window.translate_view.set_source(RUN_EXAMPLE)
+    window.load_checkpoint(str(RUN / "last.safetensors"))
+    _wait(app, lambda: window.state.summary is not None, "the run's last checkpoint")
+    traces: list = []
+    window.epochs.traced.connect(traces.append)
+    window.epochs.open_folder(str(RUN))
+    _wait(app, lambda: bool(traces), "the trace through the epochs")
+    trace = traces[-1]
+    for epoch in trace.epochs:
+        print(f"  epoch {epoch.epoch}: log p {epoch.log_prob:.2f}, entropy {epoch.entropy:.3f}")
+    view = window.epochs.view
+    view.slider.setValue(len(trace.epochs) // 2)
+    _save(app, window, out / "screenshot-epochs.png")
+    window.epochs.export_gif(out / "epochs.gif")
+    window.close()
+
+
 SCENES = {
     "translate": translate,
     "reference": reference,
@@ -197,6 +245,8 @@ SCENES = {
     "coverage": coverage,
     "whatif": what_if,
     "explain": explain,
+    "compare": compare,
+    "epochs": epochs,
 }
 
 
@@ -204,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder to write to")
     parser.add_argument("--only", nargs="+", choices=sorted(SCENES), help="these scenes only")
+    parser.add_argument("--run", type=Path, default=RUN, help="the epochs scene's run folder")
     args = parser.parse_args(argv)
+    globals()["RUN"] = args.run
     app = QApplication.instance() or QApplication(sys.argv[:1])
     args.out.mkdir(parents=True, exist_ok=True)
     for name in args.only or SCENES:
