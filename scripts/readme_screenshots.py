@@ -177,15 +177,15 @@ def what_if(app: QApplication, out: Path) -> None:
 
 
 def explain(app: QApplication, out: Path) -> None:
-    """The Explain panel (Ctrl+Alt+E): integrated gradients over the whole output beside the
+    """The Explain panel (Ctrl+Alt+E): input x gradient over the whole output beside the
     attention, the step of "helmet" selected; the panel floats at its default size."""
     window = _window(app)
     tools, state = window.explain_tools, window.state
-    tools.panel.set_method("ig")
+    tools.panel.set_method("input_x_gradient")
     start = time.monotonic()
     tools.explain("output")
     _wait(app, lambda: tools.controller.answers > 0, "the attribution")
-    print(f"  integrated gradients, whole output: {time.monotonic() - start:.1f} s in the app")
+    print(f"  input x gradient, whole output: {time.monotonic() - start:.1f} s in the app")
     pieces = [step.piece for step in state.snapshot.steps]
     window.select_step(next(i for i, p in enumerate(pieces) if "helmet" in p))
     print(f"  {tools.panel.agreement_label.text()}")
