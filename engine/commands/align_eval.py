@@ -26,7 +26,9 @@ import numpy as np
 
 from attnscope.engine.commands.common import fail, progress_bar, read_input_lines
 from attnscope.engine.errors import AttnScopeError
+from attnscope.engine.explain import METHODS
 from attnscope.engine.explain.aer import AlignmentCounts, count_links, read_gold_set
+from attnscope.engine.explain.attribution import MAX_IG_STEPS
 from attnscope.engine.explain.word_links import (
     LINK_RULES,
     diagonal_links,
@@ -36,9 +38,7 @@ from attnscope.engine.explain.word_links import (
 
 ATTENTION = "attention"
 DIAGONAL = "diagonal"
-# the attribution methods of engine/explain.METHODS (named here so --help needs no torch)
-ATTRIBUTION_METHODS = ("saliency", "input_x_gradient", "ig", "occlusion")
-METHOD_CHOICES = (ATTENTION, *ATTRIBUTION_METHODS, DIAGONAL)
+METHOD_CHOICES = (ATTENTION, *METHODS, DIAGONAL)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,8 +83,10 @@ def run(args: argparse.Namespace) -> int:
 
     methods = list(dict.fromkeys(args.method))
     try:
-        if not 1 <= args.ig_steps <= 1024:
-            raise ValueError(f"--ig-steps must be between 1 and 1024, got {args.ig_steps}")
+        if not 1 <= args.ig_steps <= MAX_IG_STEPS:
+            raise ValueError(
+                f"--ig-steps must be between 1 and {MAX_IG_STEPS}, got {args.ig_steps}"
+            )
         entries = read_gold_set(
             read_input_lines(args.pairs, "--pairs"),
             read_input_lines(args.gold, "--gold"),

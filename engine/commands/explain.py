@@ -34,10 +34,10 @@ from attnscope.engine.commands.common import (
 )
 from attnscope.engine.decode_record import json_line
 from attnscope.engine.errors import AttnScopeError
+from attnscope.engine.explain import METHODS
+from attnscope.engine.explain.attribution import MAX_IG_STEPS
 from attnscope.engine.input_files import check_output_path, write_text_atomically
 
-# engine/explain.METHODS, named here so --help needs no torch
-METHOD_CHOICES = ("saliency", "input_x_gradient", "ig", "occlusion")
 AGREEMENT_FIELDS = ("spearman", "top1", "jsd")
 
 
@@ -48,11 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         nargs="+",
-        choices=METHOD_CHOICES,
+        choices=METHODS,
         default=["saliency"],
         metavar="NAME",
-        help=f"attribution methods: {', '.join(METHOD_CHOICES)} (several allowed; "
-        "default saliency)",
+        help=f"attribution methods: {', '.join(METHODS)} (several allowed; default saliency)",
     )
     parser.add_argument(
         "--ig-steps", type=int, default=32, metavar="N", help="integrated gradients steps"
@@ -65,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
     methods = list(dict.fromkeys(args.method))
     try:
         config_from_options(args, text=True)  # bad options fail before the load
-        if not 1 <= args.ig_steps <= 512:
-            raise ValueError(f"--ig-steps must be between 1 and 512, got {args.ig_steps}")
+        if not 1 <= args.ig_steps <= MAX_IG_STEPS:
+            raise ValueError(
+                f"--ig-steps must be between 1 and {MAX_IG_STEPS}, got {args.ig_steps}"
+            )
         if args.output:
             check_output_path(args.output, "-o")
         lines = read_input_lines(args.src, "--src")

@@ -17,12 +17,12 @@ import argparse
 import json
 
 from attnscope.engine.commands.common import fail, progress_bar
+from attnscope.engine.explain import METHODS
+from attnscope.engine.explain.attribution import MAX_IG_STEPS
 
 CHECKPOINT_NAME = "shapes-attention.safetensors"
 DEFAULT_SEED = 21  # fresh: the shipped model used 1 (train), 2 (dev), 3, 4, 5; masks 11
 MAX_SCENES = 100_000
-# engine/explain.METHODS, named here so --help needs no torch
-METHOD_CHOICES = ("saliency", "input_x_gradient", "ig", "occlusion")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,10 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--method",
         nargs="+",
-        choices=METHOD_CHOICES,
-        default=list(METHOD_CHOICES),
+        choices=METHODS,
+        default=list(METHODS),
         metavar="NAME",
-        help=f"attribution methods beside attention: {', '.join(METHOD_CHOICES)} (default all)",
+        help=f"attribution methods beside attention: {', '.join(METHODS)} (default all)",
     )
     parser.add_argument(
         "--ig-steps", type=int, default=32, metavar="N", help="integrated gradients steps"
@@ -62,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--scenes must be between 1 and {MAX_SCENES:,}, got {args.scenes}")
         if not 0 <= args.seed < 2**63:
             raise ValueError(f"--seed must be between 0 and 2^63 - 1, got {args.seed}")
-        if not 1 <= args.ig_steps <= 512:
-            raise ValueError(f"--ig-steps must be between 1 and 512, got {args.ig_steps}")
+        if not 1 <= args.ig_steps <= MAX_IG_STEPS:
+            raise ValueError(
+                f"--ig-steps must be between 1 and {MAX_IG_STEPS}, got {args.ig_steps}"
+            )
         model = load_inference_model(checkpoint, device=args.device)
         if model.task != "captioning":
             raise ValueError(f"{checkpoint} is a {model.task} model; pointing needs a captioner")
