@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from attnscope.engine.decode_diff import DecodedWord, group_words
+from attnscope.engine.decoding.config import DecodeConfig
 from attnscope.engine.decoding.step_loop import CancelFlag
 from attnscope.engine.reference import ReferenceReport, force_reference
 
 if TYPE_CHECKING:
-    from attnscope.engine.decoding.config import DecodeConfig
     from attnscope.engine.inference import InferenceModel
     from attnscope.engine.inference_results import SessionSnapshot
 
@@ -50,7 +50,7 @@ def force_output(
     scorer: InferenceModel,
     source: Any,
     text: str,
-    config: DecodeConfig,
+    config: DecodeConfig | None = None,
     *,
     cancel: CancelFlag | None = None,
 ) -> ForcedOutput:
@@ -58,7 +58,9 @@ def force_output(
 
     An output the scorer cannot take (empty, nothing its tokenizer reads, too long)
     raises InputTextError naming the reference, as `attnscope score` reports it.
+    ``config`` gives only the top-k alternatives kept per step and the maximum length.
     """
+    config = config if config is not None else DecodeConfig()
     opened, report = force_reference(scorer, source, config, text, cancel=cancel, compare=False)
     return ForcedOutput(report=report, snapshot=opened.snapshot())
 
@@ -67,7 +69,7 @@ def cross_score(
     scorer: InferenceModel,
     source: Any,
     text: str,
-    config: DecodeConfig,
+    config: DecodeConfig | None = None,
     *,
     cancel: CancelFlag | None = None,
 ) -> ReferenceReport:

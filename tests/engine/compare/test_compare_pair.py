@@ -148,7 +148,7 @@ def test_cross_scores_equal_attnscope_score(tmp_path, capsys, translators, model
         printed = json.loads(capsys.readouterr().out)
         assert printed["tokens"] == list(mine.pieces)
         assert printed["token_log_probs"] == [round(v, 5) for v in mine.token_log_probs]
-        assert cross_score(models[scorer], SOURCE, text, LONGER) == mine
+        assert cross_score(models[scorer], SOURCE, text) == mine  # the config: top-k only
     forced = scores.b_scores_a.snapshot  # B's attention over A's output, on B's pieces
     assert forced.attention.shape[0] == len(scores.b_scores_a.report.pieces)
 
