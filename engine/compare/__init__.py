@@ -10,20 +10,21 @@ Two models, one input
   opens the second checkpoint on ``a``'s device and checks the pair.
 - ``LockstepPair(a, b, source, config_a, config_b)``: two step-wise decodes driven
   together: ``step()``, ``back()``, ``run(until, cancel)``, ``reset()``, ``done``,
-  ``snapshots()`` -> (SessionSnapshot, SessionSnapshot) (engine/compare/lockstep.py).
-- ``cross_score(scorer, source, text, config)``: the other model's output text scored by
-  ``scorer``, one log-prob per token, teacher-forced: the ``ReferenceReport`` that
-  ``attnscope score`` prints; ``cross_scores(...)`` both ways, with the forced decodes'
-  attention (engine/compare/scoring.py).
-
+  ``snapshots()`` -> (SessionSnapshot, SessionSnapshot), ``force(side, token)`` on one
+  side (engine/compare/lockstep.py).
+- ``cross_score(scorer, source, text, config=None)``: the other model's output text
+  scored by ``scorer``, one log-prob per token, teacher-forced: the ``ReferenceReport``
+  that ``attnscope score`` prints; ``force_output`` also keeps the forced decode's view
+  record (its attention); ``cross_scores(...)`` both ways (engine/compare/scoring.py).
 - ``compare_attention(forced_a, forced_b)``: one output forced through both models, its
   two attentions on one grid: pieces when both segmentations match (a difference map),
-  else words with subwords grouped; per-row Jensen-Shannon divergence and top-1 match,
+  else words with subwords grouped (a captioner's grid cells as they are); per-row Jensen-Shannon divergence and top-1 match,
   ``mean_jsd`` / ``top1_agreement`` (engine/compare/attention.py).
 - ``word_diff(snapshot_a, snapshot_b)``: the two outputs diffed word by word.
 - ``compare_input(a, b, source, config_a, config_b, reference=None)``: all of the above
   for one input (``InputComparison``): what the view shows at the end of a decode and
-  what ``attnscope compare`` prints per line (engine/compare/inputs.py).
+  what ``attnscope compare`` prints per line (engine/compare/inputs.py); its JSON record
+  is engine/compare/record.py's, its corpus summary engine/compare/summary.py's.
 
 One input across a run
 - ``load_run(folder)`` -> ``RunFolder``: the kept ``epoch-NNN.safetensors`` (headers
