@@ -27,16 +27,20 @@ def expected_row(step: int, width: int, foil: int | None = None) -> np.ndarray:
 
 class FakeEngine:
     """``explain`` and ``agreement`` with the engine's signatures; ``calls`` records the
-    (method, steps, foil) of each call; ``hold`` makes a call wait until cancelled."""
+    (method, steps, foil) of each call; ``hold`` makes a call wait until cancelled; ``refusal`` is raised by the next one."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[int, ...], int | None]] = []
         self.hold = False
+        self.refusal: Exception | None = None  # raised by the next call, then forgotten
         self.started = threading.Event()
 
     def explain(self, model, source, tokens, *, method, steps=None, foil=None, **options):
         self.calls.append((method, tuple(steps), foil))
         self.started.set()
+        refusal, self.refusal = self.refusal, None
+        if refusal is not None:
+            raise refusal
         width = self._width(model, source)
         progress, cancel = options["progress"], options["cancel"]
         deadline = time.monotonic() + TIMEOUT / 1000

@@ -12,7 +12,12 @@ from explain_support import expected_row, explain_and_wait, use_fake_engine
 from PySide6.QtCore import Qt
 from window_support import SOURCE, TIMEOUT, load, wait_snapshot
 
+from attnscope.engine.errors import AttnScopeError
 from attnscope.gui.explain_panel import SELECTED_STEP, WHOLE_OUTPUT
+
+
+class ExplainError(AttnScopeError):
+    """A refusal like the engine's (an AttnScopeError: said in one line, no traceback)."""
 
 
 def decoded(qtbot, window, checkpoint):
@@ -101,6 +106,11 @@ def test_cancel_escape_and_a_new_model_mid_run_leave_nothing_stale(
     assert not panel.busy() and controller.answers == answers
     assert controller.cached_steps() == 0 and np.isnan(controller.matrix()).all()
     engine.hold = False
+    engine.refusal = ExplainError("the source is longer than the attribution allows")
+    with qtbot.waitSignal(window.client.worker.failed, timeout=TIMEOUT):
+        window.explain_tools.explain(WHOLE_OUTPUT)
+    settle(qtbot, window)  # refused: said once in the message bar, the panel idle again
+    assert "longer than the attribution allows" in window.message_bar.text()
     explain_and_wait(qtbot, window, WHOLE_OUTPUT)  # the worker is free again
     assert controller.matrix().shape == (len(snapshot.steps), len(snapshot.source_pieces))
     assert np.isfinite(controller.matrix()).all()
