@@ -26,6 +26,11 @@ Figures (each a median of several repetitions, with its spread under ``figures``
 - ``explain_stall_ms``: the longest event-loop stall while the Explain panel's
   attribution (saliency, IG) runs on the whole output, from
   ``benchmarks/explain_gui.py`` (its ``idle_stall_ms`` is the machine's own).
+- ``ig_step_s``, ``ig_output_s``, ``saliency_output_s`` and each one's
+  ``*_vs_naive_ratio``: integrated gradients (32 points) for one step and for a whole
+  20-token output of a 20-piece source, and saliency for the whole output, on the
+  default model, against a one-row-at-a-time loop in the same run (group
+  ``attribution``, benchmarks/explain.py; CPU seconds beside wall seconds in figures).
 
 A figure that cannot be measured is null with the reason under ``notes``.
 Timings are wall clock on whatever else the machine is doing: read the
@@ -46,6 +51,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.explain import KEYS as ATTRIBUTION_KEYS
+from benchmarks.explain import measure_attribution
 from benchmarks.real_data import KEYS as REAL_DATA_KEYS
 from benchmarks.real_data import measure_real_data
 from benchmarks.report import (
@@ -327,6 +334,7 @@ FIGURE_GROUPS: dict[str, Callable[[BenchContext, Report], None]] = {
     "gui": _gui,
     "debugger": _debugger,
     "val": measure_real_data,
+    "attribution": measure_attribution,
 }
 GROUP_KEYS = {
     "latency": ("greedy_step_ms", "step_vs_weight_bytes_ratio", "int8_step_vs_weight_bytes_ratio"),
@@ -341,6 +349,7 @@ GROUP_KEYS = {
     ),
     "debugger": ("breakpoint_check_vs_step_ratio", "what_if_first_token_ms"),
     "val": REAL_DATA_KEYS,
+    "attribution": ATTRIBUTION_KEYS,
 }
 # Parts of groups that can be left out on their own.
 SKIPPABLE = (*GROUP_KEYS, "naive", "peer", "startup", "explain")

@@ -37,6 +37,12 @@ TOP_LEVEL_KEYS = (
     "breakpoint_check_vs_step_ratio",
     "what_if_first_token_ms",
     "explain_stall_ms",
+    "ig_step_s",
+    "ig_output_s",
+    "saliency_output_s",
+    "ig_step_vs_naive_ratio",
+    "ig_output_vs_naive_ratio",
+    "saliency_output_vs_naive_ratio",
 )
 
 
