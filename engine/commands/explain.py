@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         config = decode_config_from_args(args, text=True, recommended=recommended_decoding(model))
     except (AttnScopeError, ValueError, OSError) as exc:
         return fail(str(exc))
-    records, outputs = [], []
+    tallies, outputs = [], []  # tallies: per line, what the summary needs (not the matrices)
     batch = max(args.batch_size, 1)
     bar = progress_bar(len(lines), "lines", desc="explain")
     for start in range(0, len(lines), batch):
@@ -92,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
                     f"attnscope: {args.src} line {number} skipped: {record['error']}",
                     file=sys.stderr,
                 )
-            records.append(record)
+            tallies.append(_tally(record))
             outputs.append(json_line(record) if args.json else as_text(record))
             bar.update()
     bar.close()
-    print(summary(records, methods), file=sys.stderr)
+    print(summary(tallies, methods), file=sys.stderr)
     return _write("".join(f"{line}\n" for line in outputs), args.output)
 
 
@@ -170,17 +170,28 @@ def _number(value: float) -> str:
     return "n/a" if value is None or np.isnan(value) else f"{value:.2f}"
 
 
-def summary(records: list[dict], methods: Sequence[str]) -> str:
+def _tally(record: dict) -> dict:
+    """What ``summary`` needs of one line's record: refused or not, and per method the
+    per-step agreement (None without attention)."""
+    return {
+        "refused": "error" in record,
+        "agreement": {
+            method: entry.get("agreement") for method, entry in record.get("methods", {}).items()
+        },
+    }
+
+
+def summary(tallies: list[dict], methods: Sequence[str]) -> str:
     """Per method, the mean over every explained step of the file (each step weighs the
     same; undefined values left out) and how many lines and steps that covers."""
-    explained = [r for r in records if r.get("methods")]
-    refused = sum("error" in r for r in records)
+    explained = [t for t in tallies if t["agreement"]]
+    refused = sum(t["refused"] for t in tallies)
     lines = [
-        f"attnscope: explained {len(explained)} of {len(records)} lines"
+        f"attnscope: explained {len(explained)} of {len(tallies)} lines"
         + (f" ({refused} refused)" if refused else "")
     ]
     for method in methods:
-        steps = [s for r in explained for s in r["methods"][method].get("agreement", ())]
+        steps = [s for t in explained for s in t["agreement"][method] or ()]
         if not steps:
             lines.append(f"  {method}: no attention to compare with")
             continue
