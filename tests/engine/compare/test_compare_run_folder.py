@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import pytest
@@ -33,17 +34,19 @@ def test_missing_corrupt_and_foreign_epoch_files_are_skipped_with_a_message(
     (folder / "epoch-004.safetensors").symlink_to(tmp_path / "gone.safetensors")  # missing
     shutil.copy(translators["additive"], folder / "epoch-005.safetensors")  # another run's
     shutil.copy(folder / "epoch-002.safetensors", folder / "epoch-007.safetensors")  # renamed
+    (folder / "epoch-006.safetensors").mkdir()  # not a file at all
     with (folder / "metrics.jsonl").open("a", encoding="utf-8") as log:
         log.write("{not json\n")
     run = load_run(folder)
     assert [e.epoch for e in run.epochs] == [2, 3]
     messages = "\n".join(run.skipped)
-    assert [m.split()[0] for m in run.skipped][:4] == [
-        f"epoch-00{n}.safetensors" for n in (1, 4, 5, 7)
+    assert [m.split()[0] for m in run.skipped][:5] == [
+        f"epoch-00{n}.safetensors" for n in (1, 4, 5, 6, 7)
     ]
     assert "epoch-001.safetensors skipped" in messages
     assert "epoch-004.safetensors skipped: it is a broken symbolic link" in messages
     assert "epoch-005.safetensors skipped: it is from another run" in messages
+    assert "epoch-006.safetensors skipped: it is a directory" in messages
     assert "epoch-007.safetensors skipped: it holds epoch 2's weights" in messages
     assert "metrics.jsonl: 1 unreadable line(s) skipped" in messages
     assert run.missing_epochs == (1,)  # recorded in metrics.jsonl, weights not usable
@@ -72,3 +75,12 @@ def test_a_folder_flooded_with_epoch_files_reads_only_the_newest(
     run = load_run(folder)
     assert [e.epoch for e in run.epochs] == [2, 3]
     assert "1 epoch files before the newest 2 skipped" in run.skipped[0]
+
+
+def test_a_metrics_log_that_is_a_pipe_is_skipped_without_blocking(trained_run, tmp_path):
+    folder = copy_run(trained_run, tmp_path)
+    (folder / "metrics.jsonl").unlink()
+    os.mkfifo(folder / "metrics.jsonl")  # reading it would wait for a writer forever
+    run = load_run(folder)
+    assert run.metrics == () and [e.epoch for e in run.epochs] == [1, 2, 3]
+    assert "metrics.jsonl skipped: cannot read metrics log" in run.skipped[-1]
