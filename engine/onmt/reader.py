@@ -186,22 +186,37 @@ def _checked(path: Path, data: Any) -> OnmtCheckpoint:
 
 
 def _plain_options(path: Path, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """The options as plain values: str, bool, int, finite float, None, or short lists of them."""
+    """The options as plain values: str, bool, int, finite float, None, and lists or
+    str-keyed dicts of them (``data`` maps corpus names to their paths), bounded in size."""
     if len(raw) > MAX_OPTIONS:
         raise checkpoint_error(path, f"'opt' has {len(raw):,} options; at most {MAX_OPTIONS:,}")
-    options = {}
+    budget = [MAX_OPTION_ITEMS * 10]  # items across all options
     for name, value in raw.items():
         if not isinstance(name, str) or len(name) > 200:
             raise checkpoint_error(path, f"'opt' has a non-text option name {name!r:.60}")
-        items = value if isinstance(value, list | tuple) else [value]
-        if len(items) > MAX_OPTION_ITEMS or not all(_plain_scalar(v) for v in items):
+        if not _plain(value, budget, depth=0):
             raise checkpoint_error(
                 path,
-                f"option {name!r} holds {type(value).__name__} {value!r:.80}; options must "
-                "be numbers, text or short lists of them",
+                f"option {name!r} holds {type(value).__name__} {value!r:.80}; options must be "
+                "numbers, text, or small lists and dicts of them",
             )
-        options[name] = list(value) if isinstance(value, list | tuple) else value
-    return options
+    return dict(raw)
+
+
+def _plain(value: Any, budget: list[int], depth: int) -> bool:
+    """True for a plain scalar, or a list/tuple/set/str-keyed dict of plain values within
+    ``budget`` items overall and 4 levels of nesting."""
+    budget[0] -= 1
+    if budget[0] < 0 or depth > 4:
+        return False
+    if isinstance(value, list | tuple | set | frozenset):
+        return len(value) <= MAX_OPTION_ITEMS and all(_plain(v, budget, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return len(value) <= MAX_OPTION_ITEMS and all(
+            isinstance(k, str) and len(k) <= MAX_TEXT and _plain(v, budget, depth + 1)
+            for k, v in value.items()
+        )
+    return _plain_scalar(value)
 
 
 def _plain_scalar(value: Any) -> bool:
