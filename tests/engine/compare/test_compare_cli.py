@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import jsonschema
 import pytest
 
 from attnscope.engine.cli import main
+from attnscope.engine.decode_record import load_schema
 from attnscope.engine.resources import checkpoints
 
 BUNDLED = {path.stem: path for path in checkpoints()}
@@ -52,6 +54,9 @@ def test_json_records_hold_both_decodes_the_cross_scores_and_the_attention(capsy
     first, bad, third = (json.loads(line) for line in out.splitlines())
     assert bad == {"line": 2, "source": "", "error": "the source text is empty"}
     assert first["format"] == "attnscope.compare" and first["line"] == 1
+    validator = jsonschema.Draft202012Validator(load_schema())
+    for side in ("a", "b"):  # each model's own decode is a full decode record
+        assert not list(validator.iter_errors(first[side])), side
     assert first["a"]["translation"] and first["b"]["format"] == "attnscope.decode"
     crossed = first["cross_scores"]["b_scores_a"]
     assert len(crossed["token_log_probs"]) == len(crossed["tokens"])
