@@ -10,8 +10,8 @@ computes and when is gui/explain_controller.py's business.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -79,9 +79,6 @@ class ExplainPanel(QWidget):
         layout.addWidget(self.views, 1)
         layout.addWidget(self.agreement_label)
         self.text_view.stepSelected.connect(self.stepSelected)
-        cancel = QShortcut(QKeySequence(Qt.Key_Escape), self)
-        cancel.setContext(Qt.WidgetWithChildrenShortcut)
-        cancel.activated.connect(self._on_escape)
         self.set_busy(False)
 
     def _build_controls(self) -> None:
@@ -194,6 +191,17 @@ class ExplainPanel(QWidget):
             self.foil_combo.setEnabled(self.scope() == SELECTED_STEP)
             self.choiceChanged.emit()
 
-    def _on_escape(self) -> None:
-        if self.busy():
+    # Esc is the window's Reset shortcut; while the work runs, Esc in the panel cancels it
+    # instead: the panel takes the key before the shortcut (ShortcutOverride) and handles
+    # the key press its focused child passes up.
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.ShortcutOverride and event.key() == Qt.Key_Escape and self.busy():
+            event.accept()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key_Escape and self.busy():
             self.cancelRequested.emit()
+            return
+        super().keyPressEvent(event)
