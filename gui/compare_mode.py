@@ -22,6 +22,7 @@ from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QStackedWidget, QWidget
 
+from attnscope.gui.compare_focus import DockFocus
 from attnscope.gui.compare_view import CompareView
 from attnscope.gui.compare_worker import CompareClient
 from attnscope.gui.decode_controls import DecodeActions
@@ -61,6 +62,7 @@ class CompareMode(QObject):
         workspaces.addWidget(self.view)
         self.client: CompareClient | None = None
         self._previous: QWidget | None = None
+        self._focus = DockFocus(parent)
         self._opened_source = None  # the source the open pair decodes
         self.action = QAction("&Compare with checkpoint…", parent)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+C"))
@@ -111,6 +113,7 @@ class CompareMode(QObject):
         self.view.run_action.setChecked(False)
         self.view.setEnabled(False)
         self._workspaces.setCurrentWidget(self._previous)
+        self._focus.restore_docks()
         self._decode_actions.set_enabled(True)
         self.action.setEnabled(True)
         self.left.emit()
@@ -162,6 +165,7 @@ class CompareMode(QObject):
         if not self.active:
             self._previous = self._workspaces.currentWidget()
             self._workspaces.setCurrentWidget(self.view)
+            self._focus.hide_docks()  # the two views need the width
         self.view.setEnabled(True)
         self._decode_actions.set_enabled(False)  # the view's own actions take the keys
         self.action.setEnabled(False)  # its key leaves compare mode now

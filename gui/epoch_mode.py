@@ -19,6 +19,7 @@ from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QStackedWidget, QWidget
 
+from attnscope.gui.compare_focus import DockFocus
 from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.decode_state import DecodeState
 from attnscope.gui.epoch_view import EpochView
@@ -53,6 +54,7 @@ class EpochMode(QObject):
         self.folder: str | None = None
         self._source = None
         self._previous: QWidget | None = None
+        self._focus = DockFocus(parent)
         self.action = QAction("Open r&un folder…", parent)
         self.action.setShortcut(QKeySequence("Ctrl+Alt+R"))
         tip = "Show one input's attention across the kept epochs of a training run"
@@ -88,6 +90,7 @@ class EpochMode(QObject):
         if not self.active:
             self._previous = self._workspaces.currentWidget()
             self._workspaces.setCurrentWidget(self.view)
+            self._focus.hide_docks()  # the heat map and the curves need the width
         self.view.setEnabled(True)
         self.action.setEnabled(False)  # its key leaves the run view now
         self._retrace(self.view.reference.text().strip())
@@ -100,6 +103,7 @@ class EpochMode(QObject):
         self.view.play_button.setChecked(False)
         self.view.setEnabled(False)
         self._workspaces.setCurrentWidget(self._previous)
+        self._focus.restore_docks()
         self.action.setEnabled(True)
 
     def export_dialog(self) -> None:

@@ -39,6 +39,7 @@ def test_step_and_back_drive_both_models_and_leaving_loses_nothing(qtbot, window
     view, before = comparing.view, window.state.snapshot
     assert window.workspaces.currentWidget() is view
     assert not window.decode_actions.step.isEnabled()  # the view's own keys drive both
+    assert all(dock.isHidden() for dock in window.docks.values())  # the panes get the width
     finished = view.pair
     assert finished.a.done and finished.b.done
     _pair_after(qtbot, comparing, view.reset_action, lambda p: not p.a.steps)
@@ -58,6 +59,7 @@ def test_step_and_back_drive_both_models_and_leaving_loses_nothing(qtbot, window
     assert window.workspaces.currentWidget() is window.translate_view
     assert window.state.snapshot is before
     assert window.decode_actions.step.isEnabled()
+    assert not any(dock.isHidden() for dock in window.docks.values())  # the layout is back
     with qtbot.waitSignal(window.snapshotShown, timeout=TIMEOUT):
         window.reset()
 

@@ -1,0 +1,32 @@
+"""Compare mode and the run folder take the whole window while they are shown.
+
+Their views have two heat maps (or a heat map and four curves) to fit; the window's
+docks (model, decoding, candidates, beam tree, ...) describe the single decode, which
+neither mode changes. ``DockFocus`` hides the docks that are shown when a mode is
+entered and shows exactly those again when it is left, so the user's layout comes back
+as it was.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+
+class DockFocus:
+    """Hide a window's visible docks, and later show the same docks again."""
+
+    def __init__(self, window: QMainWindow) -> None:
+        self._window = window
+        self._hidden: list[QDockWidget] = []
+
+    def hide_docks(self) -> None:
+        if self._hidden:  # already hidden (a second entry while shown)
+            return
+        self._hidden = [d for d in self._window.findChildren(QDockWidget) if not d.isHidden()]
+        for dock in self._hidden:
+            dock.hide()
+
+    def restore_docks(self) -> None:
+        for dock in self._hidden:
+            dock.show()
+        self._hidden = []
