@@ -43,11 +43,15 @@ class StepExplanation:
 
 
 def mean_agreement(agreements: list[StepAgreement]) -> tuple[float, int, float]:
-    """(mean Spearman rho, how many top-1 matches, mean JSD) over ``agreements``; NaN
-    rho (a flat row has no ranking) is left out of the mean."""
-    rhos = [a.spearman for a in agreements if not np.isnan(a.spearman)]
-    rho = float(np.mean(rhos)) if rhos else float("nan")
-    return rho, sum(a.top1 for a in agreements), float(np.mean([a.jsd for a in agreements]))
+    """(mean Spearman rho, how many top-1 matches, mean JSD) over ``agreements``, as the
+    engine's mean_agreement: an undefined (NaN) value is left out of its mean."""
+
+    def mean(values: list[float]) -> float:
+        defined = [v for v in values if not np.isnan(v)]
+        return float(np.mean(defined)) if defined else float("nan")
+
+    rho, jsd = mean([a.spearman for a in agreements]), mean([a.jsd for a in agreements])
+    return rho, sum(a.top1 for a in agreements), jsd
 
 
 class ExplainController(QObject):
