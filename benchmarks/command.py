@@ -76,6 +76,13 @@ GUI_FIGURES: dict[str, tuple[tuple[str, ...], ...]] = {
     "gui_max_stall_ms": (("gui_run_stall", "max_gap_ms"), ("gui_max_stall_ms",)),
     "heatmap_200_update_ms": (("heatmap_200_ms", "p50"), ("heatmap_200_update_ms",)),
     "startup_s": (("startup_s",),),
+    # key press -> every view drawn, the long sentence, on Xvfb when it ran, else offscreen
+    "gui_keypress_p95_ms": (("keypress_xvfb", "long", "p95"), ("keypress", "long", "p95")),
+    "gui_keypress_stall_p99_ms": (
+        ("keypress_xvfb", "long", "stall_ms", "p99"),
+        ("keypress", "long", "stall_ms", "p99"),
+    ),
+    "startup_cold_s": (("startup_cold_s", "checkpoint_ready_s"),),
 }
 
 
@@ -249,7 +256,7 @@ def _gui(ctx: BenchContext, report: Report) -> None:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "gui.json"
         command = [sys.executable, str(script), str(checkpoint), "--json", str(out)]
-        command += [] if ctx.size == "full" else ["--steps", "30"]
+        command += [] if ctx.size == "full" else ["--steps", "30", "--keypress", "20"]
         command += ["--no-startup"] if "startup" in ctx.skip else []
         try:
             _run_json(command, env=_headless_env(), timeout=1200, expect_json=False)
@@ -258,11 +265,13 @@ def _gui(ctx: BenchContext, report: Report) -> None:
             report.unmeasured(keys, f"{script.name} failed: {exc}")
             return
     report.figures["gui"] = result
+    if "error" in result.get("keypress_xvfb", {}):
+        report.notes["gui_keypress_p95_ms"] = f"offscreen only: {result['keypress_xvfb']['error']}"
     for key, paths in GUI_FIGURES.items():
         value = next((v for v in (_lookup(result, p) for p in paths) if v is not None), None)
         if value is not None:
             report.values[key] = value
-        elif key == "startup_s" and "startup" in ctx.skip:
+        elif key.startswith("startup") and "startup" in ctx.skip:
             report.notes[key] = "skipped (--skip startup)"
         else:
             report.notes[key] = f"{script.name} reported no {key}"
@@ -346,6 +355,9 @@ GROUP_KEYS = {
         "heatmap_200_update_ms",
         "startup_s",
         "explain_stall_ms",
+        "gui_keypress_p95_ms",
+        "gui_keypress_stall_p99_ms",
+        "startup_cold_s",
     ),
     "debugger": ("breakpoint_check_vs_step_ratio", "what_if_first_token_ms"),
     "val": REAL_DATA_KEYS,
