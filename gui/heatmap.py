@@ -275,8 +275,7 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         self._controls.scoresToggled.connect(
             lambda on: self.set_value_kind(SCORES if on else WEIGHTS)
         )
-        self._status = QtWidgets.QLabel("")
-        self._status.setToolTip("Source token → target token: attention weight under the cursor")
+        self._status = self._controls.hover_label
         self._stack = QtWidgets.QStackedWidget()
         self._stack.addWidget(self._parts.widget)
         self._stack.addWidget(self._grid)
@@ -284,7 +283,6 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self._controls)
         layout.addWidget(self._stack, 1)
-        layout.addWidget(self._status)
         self._sync_head_combo()
 
     # -------------------------------------------------------------- refresh

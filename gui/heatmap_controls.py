@@ -1,4 +1,5 @@
-"""The bar above the heat map: which head, which values (weights or raw scores), colours."""
+"""The bar above the heat map: which head, what is under the cursor, which values (weights or
+raw scores), colours."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ HEAD_GRID = "grid"
 
 
 class HeatmapControls(QtWidgets.QWidget):
-    """Head combo, the raw-scores switch and the colour-map combo of one heat map.
+    """Head combo, the hover text, the raw-scores switch and the colour-map combo of one heat map.
 
     ``headChosen(mode)``, ``scoresToggled(bool)`` and ``colormapChosen(name)`` say what
     the user picked; ``set_heads``, ``show_head`` and ``show_colormap`` follow the
@@ -30,6 +31,14 @@ class HeatmapControls(QtWidgets.QWidget):
         )
         self.head_combo.currentIndexChanged.connect(self._on_head_index_changed)
         self.head_label = QtWidgets.QLabel("Heads:")
+        # what the cursor is over; in the bar, not a line of its own under the plot
+        self.hover_label = QtWidgets.QLabel("")
+        self.hover_label.setToolTip(
+            "Source token → target token: attention weight under the cursor"
+        )
+        self.hover_label.setSizePolicy(
+            QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred
+        )
         self.scores_button = QtWidgets.QToolButton()
         self.scores_button.setText("Raw scores")
         self.scores_button.setCheckable(True)
@@ -47,7 +56,7 @@ class HeatmapControls(QtWidgets.QWidget):
         bar.setContentsMargins(0, 0, 0, 0)
         for widget in (self.head_label, self.head_combo):
             bar.addWidget(widget)
-        bar.addStretch(1)
+        bar.addWidget(self.hover_label, 1)
         bar.addWidget(self.scores_button)
         bar.addWidget(QtWidgets.QLabel("Colours:"))
         bar.addWidget(self.cmap_combo)

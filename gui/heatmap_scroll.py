@@ -91,6 +91,12 @@ class AxisScroll(QtCore.QObject):
         return rect.width() if self._axis == "x" else rect.height()
 
     def _fit(self) -> None:
+        limits = {f"{self._axis}Min": self._low, f"{self._axis}Max": self._high}
+        self._setting = True  # new limits clamp the view range: not a pan of the user's
+        try:
+            self._viewbox.setLimits(**limits)
+        finally:
+            self._setting = False
         self._span = visible_span(
             self._low,
             self._high,
@@ -98,8 +104,6 @@ class AxisScroll(QtCore.QObject):
             pixels=self._pixels(),
             min_cell=self._min_cell(),
         )
-        limits = {f"{self._axis}Min": self._low, f"{self._axis}Max": self._high}
-        self._viewbox.setLimits(**limits)
         self._apply(self._start)
 
     def _apply(self, start: float) -> None:

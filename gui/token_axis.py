@@ -19,6 +19,7 @@ MIN_FONT_SCALE = 0.7  # labels shrink to this share of the font before any is le
 LABEL_GAP_PX = 1.0  # between two vertical labels, or two rows' labels
 HORIZONTAL_GAP_PX = 10.0  # between two horizontal labels
 _NICE_STRIDES = (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000)
+_ROUNDING = 1e-6  # a cell of exactly min_cell_pixels() still gets its label
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def fit_labels(pixels_per_cell: float, *, widest: float, height: float, along: b
     if along and widest + HORIZONTAL_GAP_PX <= pixels_per_cell:
         return LabelLayout()
     for_scale = (pixels_per_cell - LABEL_GAP_PX) / height  # the font that just fits
-    if for_scale >= MIN_FONT_SCALE:
+    if for_scale >= MIN_FONT_SCALE - _ROUNDING:
         return LabelLayout(scale=min(1.0, for_scale), vertical=along)
     wanted = (MIN_FONT_SCALE * height + LABEL_GAP_PX) / pixels_per_cell
     stride = next((s for s in _NICE_STRIDES if s >= wanted), _NICE_STRIDES[-1])
@@ -115,9 +116,8 @@ class TokenAxis(pg.AxisItem):
         return self._layout
 
     def min_cell_pixels(self) -> float:
-        """The smallest cell that still gets its own label (upright on the top axis), with
-        half a pixel to spare for rounding."""
-        return MIN_FONT_SCALE * self._line_height() + LABEL_GAP_PX + 0.5
+        """The smallest cell that still gets its own label (upright on the top axis)."""
+        return MIN_FONT_SCALE * self._line_height() + LABEL_GAP_PX
 
     def _line_height(self) -> float:
         if self._metrics is None:

@@ -103,3 +103,15 @@ def test_a_pan_with_the_mouse_moves_the_bar_and_cells_map_through_the_scroll(hea
     heatmap.grab()
     assert heatmap.cell_at(heatmap.scene_pos_of_cell(1, 12)) == (1, 12)
     assert heatmap.describe_cell(1, 12).startswith("s12 → t1")
+
+
+def test_a_long_decode_then_a_short_one_scrolls_again(heatmap):
+    """New limits clamp the view range: that is not a pan to follow (the span stays the
+    labelled one), so 40 rows after 65 scroll with every label."""
+    _show(heatmap, LABEL_EVERY_UP_TO + 15, 6)
+    _columns, rows = heatmap.scroll_bars()
+    assert not rows.isVisible()
+    _show(heatmap, 40, 6)
+    _top, left = _axes(heatmap)
+    assert rows.isVisible()
+    assert left.label_layout().stride == 1
