@@ -10,8 +10,9 @@ JSON with, per method:
   a user sees), and the heartbeats counted;
 - seconds: request -> answer drawn; steps and source tokens of the output explained.
 ``explain_stall_ms`` is the largest stall_ms over the methods. The first request
-(which imports the attribution engine and Captum in the worker) is a warm-up of one
-step with saliency, reported apart as ``warmup``; ``idle_stall_ms`` is the longest gap
+is a warm-up of one step with saliency, reported apart as ``warmup``: it shows the
+panel for the first time (a new floating window and its first layout and paint)
+and imports the attribution engine in the worker; ``idle_stall_ms`` is the longest gap
 of the same heartbeat for IDLE_S with nothing running, the machine's own share of a
 stall (other processes on a busy machine). Nothing passes or fails.
 """
