@@ -27,8 +27,9 @@ from PySide6.QtWidgets import QApplication
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINT = ROOT / "resources" / "checkpoints" / "deen-bahdanau.safetensors"
 NO_ATTENTION = ROOT / "resources" / "checkpoints" / "deen-noattn.safetensors"
-RUN = ROOT / "runs" / "deen-short"  # the epochs scene's run folder (--run)
-RUN_EXAMPLE = "Zwei kleine Kinder bauen am Strand eine Sandburg."
+RUN = ROOT / "runs" / "reverse" / "run"  # the epochs scene's run folder (--run; README)
+RUN_EXAMPLE = "c a f e b d"  # the toy reverse task's input: the output is "d b e f a c"
+RUN_EPOCH_INDEX = 1  # the slider's position in the picture (epoch 2 of 6)
 REFERENCE = "A man wearing a red helmet is riding his bike down a steep forest trail."
 KITCHEN = "Ein Koch schneidet in einer Restaurantküche Gemüse."
 UNCOVERED_LIMIT = 0.30  # the README's breakpoint and coverage captions quote this limit
@@ -212,8 +213,8 @@ def compare(app: QApplication, out: Path) -> None:
 
 
 def epochs(app: QApplication, out: Path) -> None:
-    """File > Open run folder on ``--run`` (a short run, see the README): the example's
-    final-epoch translation traced through every kept epoch, the slider at the middle."""
+    """File > Open run folder on ``--run`` (the README's short run of the toy reverse task):
+    the final epoch's output traced through every kept epoch, the slider at epoch 2."""
     from attnscope.gui.main_window import MainWindow
     from attnscope.gui.window_settings import DEFAULT_SIZE
 
@@ -232,7 +233,7 @@ def epochs(app: QApplication, out: Path) -> None:
     for epoch in trace.epochs:
         print(f"  epoch {epoch.epoch}: log p {epoch.log_prob:.2f}, entropy {epoch.entropy:.3f}")
     view = window.epochs.view
-    view.slider.setValue(len(trace.epochs) // 2)
+    view.slider.setValue(RUN_EPOCH_INDEX)
     _save(app, window, out / "screenshot-epochs.png")
     window.epochs.export_gif(out / "epochs.gif")
     window.close()
