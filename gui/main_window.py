@@ -30,6 +30,7 @@ from attnscope.gui.frame_scheduler import FrameScheduler
 from attnscope.gui.menus import WindowCommands, WindowMenus
 from attnscope.gui.message_bar import MessageBar
 from attnscope.gui.model_panel import ModelPanel
+from attnscope.gui.onmt_import import OnmtImport
 from attnscope.gui.panels import AnalysisDocks
 from attnscope.gui.recent import RecentFiles
 from attnscope.gui.snapshot_painter import SnapshotPainter
@@ -74,6 +75,9 @@ class MainWindow(QMainWindow):
         self.frames = FrameScheduler(self, gap_s=VIEW_JOB_GAP_S)
         self.recent = RecentFiles(self.settings)
         self._build_views()
+        self.onmt_import = OnmtImport(  # issue 21: an OpenNMT-py .pt is offered a conversion
+            self, open_checkpoint=self.load_checkpoint, show_message=self.show_message
+        )
         self.requests = DecodeRequests(self.state, self.client, self._decode_inputs())
         self._build_debugger()
         self._build_actions()
@@ -276,6 +280,8 @@ class MainWindow(QMainWindow):
     def load_checkpoint(self, path: str | Path, *, after_paint: bool = False) -> None:
         """Load ``path`` in the worker; ``after_paint``: send the request once the window
         has drawn itself (the worker's first load imports torch, seconds of busy GIL)."""
+        if self.onmt_import.offer(path):  # converted first, then opened
+            return
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
         self.state.loading = Path(path).name
         if self.state.summary is None:  # the first load: the window shows before torch is ready

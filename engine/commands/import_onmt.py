@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from attnscope.engine.onmt import convert_onmt
+    from attnscope.engine.onmt.convert import convert_onmt
 
     out = Path(args.output)
     if out.suffix.lower() != ".safetensors":

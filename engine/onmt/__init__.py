@@ -1,24 +1,11 @@
 """OpenNMT-py RNN checkpoints, read without unpickling and mapped onto AttnScope's models.
 
-``convert_onmt(MODEL.pt, OUT.safetensors)`` is ``attnscope import-onmt``;
-``import_onmt`` gives the model in memory; ``is_onmt_checkpoint`` tells the app that a
-``.pt`` is one (from its pickle's names alone). See docs/opennmt.md.
+- ``convert.convert_onmt(MODEL.pt, OUT.safetensors)`` is ``attnscope import-onmt``;
+  ``convert.import_onmt`` gives the model in memory;
+- ``reader.read_onmt_checkpoint`` reads one safely; ``options``, ``weights`` and
+  ``vocab_tokenizer`` map its parts;
+- ``detect.looks_like_onmt_checkpoint`` tells the app a ``.pt`` is one (torch-free).
+
+This package's ``__init__`` imports nothing, so the GUI can use ``detect`` at start-up
+cost zero. See docs/opennmt.md.
 """
-
-from attnscope.engine.onmt.convert import ImportedModel, convert_onmt, import_onmt
-from attnscope.engine.onmt.reader import (
-    ALLOWED_GLOBALS,
-    OnmtCheckpoint,
-    is_onmt_checkpoint,
-    read_onmt_checkpoint,
-)
-
-__all__ = [
-    "ALLOWED_GLOBALS",
-    "ImportedModel",
-    "OnmtCheckpoint",
-    "convert_onmt",
-    "import_onmt",
-    "is_onmt_checkpoint",
-    "read_onmt_checkpoint",
-]

@@ -141,17 +141,6 @@ def read_onmt_checkpoint(path: str | Path) -> OnmtCheckpoint:
     return _checked(path, data)
 
 
-def is_onmt_checkpoint(path: str | Path) -> bool:
-    """True if ``path`` looks like an OpenNMT-py checkpoint, judged from its pickle's
-    names alone (nothing loaded): a zip whose pickle needs ``argparse.Namespace``."""
-    path = Path(path)
-    try:
-        check_file(path)
-        return "argparse.Namespace" in unsafe_globals(path)
-    except (OSError, ValueError):
-        return False
-
-
 def _checked(path: Path, data: Any) -> OnmtCheckpoint:
     """The loaded dict checked for OpenNMT-py's layout, every value where it belongs."""
     if not isinstance(data, dict) or not {"vocab", "opt"} <= set(data):

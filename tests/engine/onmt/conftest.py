@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from attnscope.engine.inference import load_inference_model
-from attnscope.engine.onmt import convert_onmt
+from attnscope.engine.onmt.convert import convert_onmt
 
 from .onmt_fixtures import FIXTURES
 

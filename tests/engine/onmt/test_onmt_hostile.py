@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from attnscope.engine.errors import CheckpointError
-from attnscope.engine.onmt import import_onmt, is_onmt_checkpoint, read_onmt_checkpoint
+from attnscope.engine.onmt.convert import import_onmt
+from attnscope.engine.onmt.detect import looks_like_onmt_checkpoint
+from attnscope.engine.onmt.reader import read_onmt_checkpoint
 
 from .onmt_fixtures import FIXTURES
 
@@ -101,7 +103,7 @@ def test_a_plain_state_dict_is_not_an_opennmt_checkpoint(tmp_path):
     path = tmp_path / "state.pt"
     torch.save({"encoder.weight": torch.zeros(2, 2)}, path)
     _refused(path, r"is not an OpenNMT-py checkpoint: it needs 'opt' and 'vocab'")
-    assert not is_onmt_checkpoint(path)
+    assert not looks_like_onmt_checkpoint(path)
 
 
 def test_a_fairseq_like_checkpoint_is_named_as_not_opennmt(tmp_path):
