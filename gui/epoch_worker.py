@@ -15,6 +15,7 @@ import threading
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from attnscope.engine.errors import AttnScopeError, DecodeCancelled
+from attnscope.gui.worker_client import _STILL_RUNNING
 from attnscope.gui.worker_errors import describe_error, release_cached_memory
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,12 @@ class EpochClient(QObject):
         self.cancel_event.set()
 
     def shutdown(self, timeout_ms: int = 2000) -> bool:
-        """Stop the thread; True when it ended within ``timeout_ms``."""
+        """Stop the thread; True when it ended within ``timeout_ms``. A thread still busy
+        (a checkpoint load cannot be interrupted) is kept until it ends, as the window's
+        model worker is (worker_client.wait_for_stopped_workers): never destroyed running."""
         self.cancel_event.set()
         self.thread.quit()
-        return self.thread.wait(timeout_ms)
+        if self.thread.wait(timeout_ms):
+            return True
+        _STILL_RUNNING.append((self.thread, self.worker))
+        return False

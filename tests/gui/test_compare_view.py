@@ -64,7 +64,7 @@ def test_step_and_back_drive_both_models_and_leaving_loses_nothing(qtbot, window
         window.reset()
 
 
-def test_finished_pair_has_cross_scores_on_the_chips_and_a_comparison(window, comparing):
+def test_finished_pair_has_cross_scores_on_the_chips_and_a_comparison(qtbot, window, comparing):
     pair = comparing.view.pair
     report = pair.a_by_b  # model B scoring A's output
     assert report is not None and pair.b_by_a is not None
@@ -78,6 +78,12 @@ def test_finished_pair_has_cross_scores_on_the_chips_and_a_comparison(window, co
     assert pair.attention is not None  # both tiny models have attention
     shown_map = comparing.view.difference.values()
     assert shown_map.shape == pair.attention.difference.shape
+    # an edited source is a new pair: Step decodes the new text with both models
+    view = comparing.view
+    view.set_source_text("zwei hunde spielen .")
+    edited = _pair_after(qtbot, comparing, view.step_action, lambda p: len(p.a.steps) == 1)
+    assert len(edited.b.steps) == 1
+    assert edited.a.source_text == edited.b.source_text == "zwei hunde spielen ."
 
 
 def test_a_checkpoint_of_another_task_is_refused_and_the_first_model_keeps_working(
