@@ -45,9 +45,18 @@ class RecurrentStack(nn.Module):
         direction, each (B, layers·dirs, H) in the RNN's own order (layer 0 forward,
         layer 0 backward, layer 1 forward, ...), for decoders started from them.
         """
-        packed = pack_padded_sequence(inputs, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        outputs, hidden = self.rnn(packed)
-        outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=inputs.size(1))
+        if torch.is_grad_enabled() and bool((lengths == inputs.size(1)).all()):
+            # Every row fills the tensor: nothing to pack. Under autograd the packed path's
+            # per-step slices each zero-fill a full-size gradient in the backward (quadratic
+            # in the length; attribution runs many copies of one source); without autograd
+            # the packed path stays, so decodes keep their bits.
+            outputs, hidden = self.rnn(inputs)
+        else:
+            packed = pack_padded_sequence(
+                inputs, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+            outputs, hidden = self.rnn(packed)
+            outputs, _ = pad_packed_sequence(outputs, batch_first=True, total_length=inputs.size(1))
         kinds = hidden if isinstance(hidden, tuple) else (hidden,)  # LSTM: (h, c)
         states = tuple(kind.transpose(0, 1) for kind in kinds)  # each (B, layers·dirs, H)
         last_layer = kinds[0][-self.directions :]  # (dirs, B, H)
