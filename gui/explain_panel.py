@@ -103,7 +103,10 @@ class ExplainPanel(QWidget):
         self.scope_group.addButton(self.step_button)
         self.scope_group.addButton(self.output_button)
         self.explain_button = QPushButton("Explain")
-        self.explain_button.setToolTip("Compute the attribution (Ctrl+E)")
+        self.explain_button.setToolTip(
+            "Compute the attribution of the chosen scope (Ctrl+E: the selected step, "
+            "Ctrl+Alt+E: the whole output)"
+        )
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the attribution (Esc)")
         self.progress = QProgressBar()

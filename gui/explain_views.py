@@ -8,8 +8,8 @@ share of the step's attribution, |a_j| / sum_k |a_k|, on the attention's scale
 their own scale. Steps not explained yet are empty cells.
 
 ``ImageExplainView``: the attention overlay and the attribution overlay of one step
-(gui/image_overlay.py) over the same picture, their colour maps kept alike; the
-attribution per grid cell, or per pixel.
+(gui/image_overlay.py) over the same picture, their controls (upsampling, opacity,
+colours) moving together; the attribution per grid cell, or per pixel.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QHBoxLayout,
     QLabel,
+    QSlider,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -127,9 +129,16 @@ class TextExplainView(QWidget):
         self.attribution.clear()
 
 
+def _overlay_controls(overlay: QtImageAttentionOverlay) -> tuple[QComboBox, QSlider]:
+    """An overlay's upsampling combo and opacity slider (its own controls: the two overlays
+    of the panel move together; the setters they call emit nothing, so no loop)."""
+    combo = next(c for c in overlay.findChildren(QComboBox) if c.findText("smooth") >= 0)
+    return combo, overlay.findChild(QSlider)
+
+
 class ImageExplainView(QWidget):
     """Where one caption word looked (attention) and what it used (attribution), each laid
-    over the picture; one colour map for both. The attribution is drawn per grid cell (the
+    over the picture; one setting of upsampling, opacity and colours for both. The attribution is drawn per grid cell (the
     attention's resolution) or, with "Per pixel", per pixel of the picture."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -153,8 +162,12 @@ class ImageExplainView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(splitter, 1)
         layout.addLayout(under)
-        self.attention.colormapChanged.connect(self.attribution.set_colormap)
-        self.attribution.colormapChanged.connect(self.attention.set_colormap)
+        for one, other in ((self.attention, self.attribution), (self.attribution, self.attention)):
+            one.colormapChanged.connect(other.set_colormap)
+            _overlay_controls(one)[0].currentTextChanged.connect(other.set_mode)
+            _overlay_controls(one)[1].valueChanged.connect(
+                lambda value, other=other: other.set_opacity(value / 100.0)
+            )
         self._image: np.ndarray | None = None
         self._cells: np.ndarray | None = None  # (h, w) attribution per grid cell
         self._pixels: np.ndarray | None = None  # (H, W) per pixel, when the method gives it

@@ -10,6 +10,7 @@ import pytest
 from caption_window_support import GRID, load_captioner
 from explain_support import expected_row, explain_and_wait, use_fake_engine
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSlider
 from window_support import SOURCE, TIMEOUT, load, wait_snapshot
 
 from attnscope.engine.errors import AttnScopeError
@@ -174,5 +175,8 @@ def test_a_caption_word_shows_its_attribution_beside_its_attention(
     pixels = overlays[1].overlay_array()
     assert not np.allclose(pixels, cells) and pixels[:, -1].mean() > pixels[:, 0].mean()
     assert engine.calls == [("saliency", (0,), None)]
+    overlays[0].findChild(QSlider).setValue(25)  # the user moves one overlay's opacity
+    overlays[0].set_colormap("magma")
+    assert overlays[1].opacity() == 0.25 and overlays[1].colormap_name() == "magma"
     window.explain_tools.exporter.figure_png(str(tmp_path / "caption.png"))
     assert (tmp_path / "caption.png").stat().st_size > 0
