@@ -100,3 +100,29 @@ def test_a_checkpoint_of_another_task_is_refused_and_the_first_model_keeps_worki
     assert window.decode_actions.step.isEnabled()
     with qtbot.waitSignal(window.snapshotShown, timeout=TIMEOUT):
         window.reset()
+
+
+def _snapshot(pieces, log_probs):
+    """The two fields cross_log_probs reads of a SessionSnapshot."""
+    from types import SimpleNamespace
+
+    steps = tuple(SimpleNamespace(log_prob=v) for v in log_probs)
+    return SimpleNamespace(target_pieces=tuple(pieces), steps=steps)
+
+
+def _report(pieces, log_probs):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(pieces=tuple(pieces), token_log_probs=tuple(log_probs))
+
+
+def test_cross_scores_line_up_by_token_by_word_or_not_at_all():
+    own = _snapshot(["▁a", "▁dog", "gy", "</s>"], [-0.1, -0.2, -0.3, -0.4])
+    same = _report(["▁a", "▁dog", "gy", "</s>"], [-1.0, -2.0, -3.0, -4.0])
+    assert cross_log_probs(own, same) == [-1.0, -2.0, -3.0, -4.0]
+    # another tokenizer: "doggy" in one piece; its word's log-prob sits on the word's first chip
+    other = _report(["▁a", "▁doggy", "</s>"], [-1.0, -2.5, -4.0])
+    assert cross_log_probs(own, other) == pytest.approx([-1.0, -2.5, None, -4.0])
+    different = _report(["▁the", "▁cat", "</s>"], [-1.0, -2.0, -4.0])
+    assert cross_log_probs(own, different) == [None, None, None, -4.0]  # only eos lines up
+    assert cross_log_probs(own, None) == [None] * 4
