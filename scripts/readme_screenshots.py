@@ -128,8 +128,15 @@ def _greedy_stop(app: QApplication):
     return window
 
 
+def _coverage_line(heatmap) -> str:
+    pairs = zip(heatmap.source_tokens(), heatmap.coverage(), strict=True)
+    return ", ".join(f"{token} {value:.2f}" for token, value in pairs)
+
+
 def breakpoint(app: QApplication, out: Path) -> None:
     window = _greedy_stop(app)
+    _settle(app)
+    print(f"  coverage at the stop: {_coverage_line(window.translate_view.heatmap)}")
     _save(app, window, out / "screenshot-breakpoint.png")
     window.close()
 
@@ -140,11 +147,7 @@ def coverage(app: QApplication, out: Path) -> None:
     window.select_step(6)
     _settle(app)
     heatmap = window.translate_view.heatmap
-    values = ", ".join(
-        f"{token} {value:.2f}"
-        for token, value in zip(heatmap.source_tokens(), heatmap.coverage(), strict=True)
-    )
-    print(f"  coverage after step 7: {values}")
+    print(f"  coverage after step 7: {_coverage_line(heatmap)}")
     _save(app, heatmap, out / "screenshot-coverage.png")
     window.close()
 
