@@ -34,8 +34,8 @@ class AxisScroll(QtCore.QObject):
     """The scroll bar of one axis (``"x"`` columns, ``"y"`` rows) of a heat map's view box.
 
     ``set_extent`` says what the axis holds; the view then shows as much of it as
-    fits with labelled cells, keeping its start (clamped). ``show_cell`` scrolls the
-    least that brings one cell into view.
+    fits with labelled cells, keeping its start (clamped). ``show_cell`` brings one
+    cell into view.
     """
 
     def __init__(self, viewbox: pg.ViewBox, axis: str, min_cell: Callable[[], float]) -> None:
@@ -76,15 +76,12 @@ class AxisScroll(QtCore.QObject):
         return self._start
 
     def show_cell(self, index: int) -> None:
-        """Scroll the least that brings cell ``index`` (index..index + 1) into view; the
-        first cell brings what lies before it too (the coverage bars above row 0)."""
-        start = self._start
-        if index < start:
-            start = self._low if index == 0 else float(index)
-        elif index + 1 > start + self._span:
-            start = index + 1 - self._span
-        if start != self._start:
-            self._apply(start)
+        """Bring cell ``index`` (index..index + 1) into view, centred when it was out of it
+        (a jump keeps the cells around it in view; the ends clamp, so the newest row of a
+        live decode sits at the bottom)."""
+        if self._start <= index and index + 1 <= self._start + self._span:
+            return
+        self._apply(index + 0.5 - self._span / 2)
 
     def _pixels(self) -> float:
         rect = self._viewbox.boundingRect()

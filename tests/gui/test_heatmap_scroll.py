@@ -91,6 +91,10 @@ def test_live_rows_keep_the_newest_in_view_and_a_selected_row_scrolls_back(heatm
     heatmap.grab()
     assert left.shown_indices()[0] == 0
     assert rows.value() == 0  # the bar shows the top too
+    heatmap.select_row(25)  # a jump: the row comes into view with rows on both sides
+    heatmap.grab()
+    shown = left.shown_indices()
+    assert shown[0] < 24 and shown[-1] > 26
 
 
 def test_a_pan_with_the_mouse_moves_the_bar_and_cells_map_through_the_scroll(heatmap):
