@@ -314,12 +314,14 @@ def _debugger(ctx: BenchContext, report: Report) -> None:
 def _explain_gui(ctx: BenchContext, report: Report) -> None:
     """Issue 17's target: the longest event-loop stall while the Explain panel's attribution
     runs (≤ 20 ms, as for Run), from benchmarks/explain_gui.py in a subprocess (part of
-    the gui group; ``--skip explain`` leaves it out alone)."""
+    the gui group; ``--skip explain_stall`` leaves it out alone)."""
     from attnscope.engine.resources import default_checkpoint
 
     checkpoint = ctx.checkpoint or default_checkpoint()
-    if "explain" in ctx.skip or checkpoint is None:
-        reason = "skipped (--skip explain)" if checkpoint else "needs a checkpoint: none bundled"
+    if "explain_stall" in ctx.skip or checkpoint is None:
+        reason = (
+            "skipped (--skip explain_stall)" if checkpoint else "needs a checkpoint: none bundled"
+        )
         report.unmeasured(("explain_stall_ms",), reason)
         return
     script = Path(__file__).with_name("explain_gui.py")
@@ -364,7 +366,7 @@ GROUP_KEYS = {
     "attribution": ATTRIBUTION_KEYS,
 }
 # Parts of groups that can be left out on their own.
-SKIPPABLE = (*GROUP_KEYS, "naive", "peer", "startup", "explain")
+SKIPPABLE = (*GROUP_KEYS, "naive", "peer", "startup", "explain_stall")
 
 
 # -- running ------------------------------------------------------------------------------
