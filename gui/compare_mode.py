@@ -62,7 +62,10 @@ class CompareMode(QObject):
         workspaces.addWidget(self.view)
         self.client: CompareClient | None = None
         self._previous: QWidget | None = None
+        self._shown = False  # the compare view is (or was until this moment) the workspace
         self._focus = DockFocus(parent)
+        self.before_enter: Callable[[], None] = lambda: None  # leaves the run folder's view
+        workspaces.currentChanged.connect(self._on_workspace_changed)
         self._opened_source = None  # the source the open pair decodes
         self.action = QAction("&Compare with checkpoint…", parent)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+C"))
@@ -107,12 +110,17 @@ class CompareMode(QObject):
 
     def leave(self) -> None:
         """Back to the single view exactly as it was."""
-        if not self.active:
+        if self.active:
+            self._workspaces.setCurrentWidget(self._previous)  # _on_workspace_changed tidies
+
+    def _on_workspace_changed(self, _index: int) -> None:
+        """The compare view gave way (Leave, or the window showing a newly opened model's
+        workspace): both decodes stop, the window gets its keys and docks back."""
+        if not self._shown or self.active:
             return
-        self._client().pause()
-        self.view.run_action.setChecked(False)
+        self._shown = False
+        self.view.run_action.setChecked(False)  # pauses the pair
         self.view.setEnabled(False)
-        self._workspaces.setCurrentWidget(self._previous)
         self._focus.restore_docks()
         self._decode_actions.set_enabled(True)
         self.action.setEnabled(True)
@@ -163,8 +171,10 @@ class CompareMode(QObject):
         if summary_a.task == "translation":
             self.view.set_source_text(self.requests.current_source() or "")
         if not self.active:
+            self.before_enter()
             self._previous = self._workspaces.currentWidget()
             self._workspaces.setCurrentWidget(self.view)
+            self._shown = True
             self._focus.hide_docks()  # the two views need the width
         self.view.setEnabled(True)
         self._decode_actions.set_enabled(False)  # the view's own actions take the keys
@@ -223,6 +233,7 @@ def add_compare_modes(
         show_message=show_message,
         parent=parent,
     )
+    compare.before_enter, epochs.before_enter = epochs.leave, compare.leave  # one at a time
     menu.insertActions(before, [compare.action, epochs.action])
     menu.insertSeparator(before)
     return compare, epochs

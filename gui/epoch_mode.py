@@ -54,7 +54,10 @@ class EpochMode(QObject):
         self.folder: str | None = None
         self._source = None
         self._previous: QWidget | None = None
+        self._shown = False  # the run view is (or was until this moment) the workspace
         self._focus = DockFocus(parent)
+        self.before_enter: Callable[[], None] = lambda: None  # leaves compare mode
+        workspaces.currentChanged.connect(self._on_workspace_changed)
         self.action = QAction("Open r&un folder…", parent)
         self.action.setShortcut(QKeySequence("Ctrl+Alt+R"))
         tip = "Show one input's attention across the kept epochs of a training run"
@@ -88,8 +91,10 @@ class EpochMode(QObject):
             return
         self.folder, self._source = str(folder), source
         if not self.active:
+            self.before_enter()
             self._previous = self._workspaces.currentWidget()
             self._workspaces.setCurrentWidget(self.view)
+            self._shown = True
             self._focus.hide_docks()  # the heat map and the curves need the width
         self.view.setEnabled(True)
         self.action.setEnabled(False)  # its key leaves the run view now
@@ -97,12 +102,19 @@ class EpochMode(QObject):
 
     def leave(self) -> None:
         """Back to the single view exactly as it was (a running trace stops)."""
-        if not self.active:
+        if self.active:
+            self._workspaces.setCurrentWidget(self._previous)  # _on_workspace_changed tidies
+
+    def _on_workspace_changed(self, _index: int) -> None:
+        """The run view gave way (Leave, or the window showing a newly opened model's
+        workspace): the trace stops, the window gets its docks back."""
+        if not self._shown or self.active:
             return
-        self._client().cancel()
+        self._shown = False
+        if self.client is not None:
+            self.client.cancel()
         self.view.play_button.setChecked(False)
         self.view.setEnabled(False)
-        self._workspaces.setCurrentWidget(self._previous)
         self._focus.restore_docks()
         self.action.setEnabled(True)
 

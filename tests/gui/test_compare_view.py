@@ -64,7 +64,9 @@ def test_step_and_back_drive_both_models_and_leaving_loses_nothing(qtbot, window
         window.reset()
 
 
-def test_finished_pair_has_cross_scores_on_the_chips_and_a_comparison(qtbot, window, comparing):
+def test_finished_pair_has_cross_scores_on_the_chips_and_a_comparison(
+    qtbot, window, comparing, tiny_translation_checkpoint
+):
     pair = comparing.view.pair
     report = pair.a_by_b  # model B scoring A's output
     assert report is not None and pair.b_by_a is not None
@@ -84,6 +86,12 @@ def test_finished_pair_has_cross_scores_on_the_chips_and_a_comparison(qtbot, win
     edited = _pair_after(qtbot, comparing, view.step_action, lambda p: len(p.a.steps) == 1)
     assert len(edited.b.steps) == 1
     assert edited.a.source_text == edited.b.source_text == "zwei hunde spielen ."
+    # opening a checkpoint shows its workspace: compare mode ends and hands the keys back
+    with qtbot.waitSignal(comparing.left, timeout=TIMEOUT):
+        load(qtbot, window, tiny_translation_checkpoint)
+    assert window.workspaces.currentWidget() is window.translate_view
+    assert window.decode_actions.step.isEnabled() and comparing.action.isEnabled()
+    assert not any(dock.isHidden() for dock in window.docks.values())
 
 
 def test_a_checkpoint_of_another_task_is_refused_and_the_first_model_keeps_working(
