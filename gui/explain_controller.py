@@ -73,6 +73,7 @@ class ExplainController(QObject):
         self._cache: OrderedDict[tuple, StepExplanation] = OrderedDict()
         self._serials = itertools.count(1)
         self._pending: ExplainRequest | None = None
+        self._tokens_of: tuple = (None, ())  # (snapshot, its token ids)
         self.answers = 0  # answers shown (tests and benchmarks wait on it)
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
@@ -145,7 +146,11 @@ class ExplainController(QObject):
         self.panel.set_busy(False, status)
 
     def _tokens(self) -> tuple[int, ...]:
-        return tuple(int(s.token_id) for s in self.state.snapshot.steps)
+        """The shown decode's token ids (kept per snapshot: every cache key holds them)."""
+        snapshot = self.state.snapshot
+        if self._tokens_of[0] is not snapshot:
+            self._tokens_of = (snapshot, tuple(int(s.token_id) for s in snapshot.steps))
+        return self._tokens_of[1]
 
     def _cache_key(self, step: int) -> tuple:
         """The cache key of ``step`` of the shown decode with the panel's method; the
