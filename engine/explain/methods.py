@@ -15,11 +15,10 @@ cells and pixels:
 
 The gradient methods run one job per (step, integration point): a copy of the input
 whose target is that step's value. Jobs go through the model in batches, one forward
-and one backward per batch (a step's gradient needs its own backward through a shared
-graph otherwise: measured on the de->en model, 13 steps one after the other took 3x
-as long as one batch of 13 copies). Batches are sized so a batch keeps at most ``ACTIVATION_BUDGET`` float values for its
-backward (an estimate: the attention's energies dominate for text, the trunk's feature
-maps for a picture).
+and one backward per batch, rather than one backward per step through a shared
+forward (on the de->en model, one thread: 13 steps that way took about 3x the time
+of one batch of 13 copies). Batches are sized so a batch keeps about
+``ACTIVATION_BUDGET`` float values for its backward (``rows_per_batch``).
 """
 
 from __future__ import annotations
@@ -34,10 +33,17 @@ from attnscope.engine.decoding.step_loop import CancelFlag, is_cancelled
 from attnscope.engine.errors import DecodeCancelled
 from attnscope.engine.explain.target import TargetFunction
 
-ACTIVATION_BUDGET = 1 << 26  # float32 values one batch may hold for its backward (256 MiB)
-# A CNN trunk keeps feature maps about this many times its input's size for the backward
-# (MobileNetV2 at 224x224 and the shapes captioner's small CNN are below it).
-TRUNK_ACTIVATIONS_PER_INPUT_VALUE = 48
+ACTIVATION_BUDGET = 1 << 26  # float32 values one batch may keep for its backward (256 MiB)
+# What a row keeps for its backward, per decoded step and source position, in decoder
+# widths: measured (saved-tensor hooks, 20 x 20 tokens) 2.4 on the de->en model, 3.6 on
+# the multi-head one, 0.9 on the zh->en CNN one.
+SAVED_PER_STEP_AND_POSITION = 3
+# A CNN trunk keeps this many float32 values per input value for its backward: measured
+# 151 for MobileNetV2 at 224x224 (its weights included), 36 for the shapes model's small CNN.
+TRUNK_ACTIVATIONS_PER_INPUT_VALUE = 160
+# Without a backward a trunk holds about two consecutive maps: MobileNetV2's widest at
+# 224x224 (96 x 112 x 112) is 8 input sizes.
+TRUNK_LIVE_PER_INPUT_VALUE = 16
 
 Progress = Callable[[int, int], None] | None
 
@@ -65,7 +71,8 @@ def rows_per_batch(target: TargetFunction, inputs: Tensor, *, positions: int) ->
     positions: source positions (text) or grid cells (a picture) the attention reads.
     """
     config = target.model.config
-    per_row = target.steps * positions * 2 * config.decoder.hidden + config.tgt_vocab
+    per_step = positions * SAVED_PER_STEP_AND_POSITION * config.decoder.hidden
+    per_row = target.steps * per_step + config.tgt_vocab
     if target.source is None:
         per_row += inputs[0].numel() * TRUNK_ACTIVATIONS_PER_INPUT_VALUE
     return max(1, ACTIVATION_BUDGET // per_row)
@@ -166,9 +173,10 @@ def forward_values(target: TargetFunction, inputs: Tensor, ticker: Ticker) -> Te
 
 def occlusion_rows(target: TargetFunction, inputs: Tensor, *, positions: int, parts: int) -> int:
     """Rows per occlusion batch: without a backward only one step's attention energies
-    live at once, beside every step's log-probs."""
+    (and one trunk layer's maps) live at once, beside every step's log-probs."""
     config = target.model.config
-    per_row = positions * 2 * config.decoder.hidden + target.steps * config.tgt_vocab
+    per_row = positions * SAVED_PER_STEP_AND_POSITION * config.decoder.hidden
+    per_row += target.steps * config.tgt_vocab
     if target.source is None:
-        per_row += inputs[0].numel() * TRUNK_ACTIVATIONS_PER_INPUT_VALUE // 4
+        per_row += inputs[0].numel() * TRUNK_LIVE_PER_INPUT_VALUE
     return max(1, min(parts, ACTIVATION_BUDGET // per_row))
