@@ -67,6 +67,7 @@ class CompareMode(QObject):
         self.before_enter: Callable[[], None] = lambda: None  # leaves the run folder's view
         workspaces.currentChanged.connect(self._on_workspace_changed)
         self._opened_source = None  # the source the open pair decodes
+        self._opened_config = None  # and its DecodeConfig
         self.action = QAction("&Compare with checkpoint…", parent)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+C"))
         tip = "Decode the same input with a second checkpoint, side by side"
@@ -138,15 +139,15 @@ class CompareMode(QObject):
             self._client().pause()
 
     def _open_if_changed(self) -> None:
-        """A new pair when the source was edited (or none is open)."""
-        source = self._source()
+        """A new pair when the source or the decode settings changed (or none is open)."""
+        source, config = self._source(), self.requests.decode_config()
         if isinstance(source, str):
             changed = source != self._opened_source
         else:  # a picture (path, bytes or array): a new one is a new object
             changed = source is not self._opened_source
-        if changed:
-            self._opened_source = source
-            self._client().open_pair(source, self.requests.decode_config())
+        if changed or config != self._opened_config:
+            self._opened_source, self._opened_config = source, config
+            self._client().open_pair(source, config)
 
     def _source(self):
         if self.state.task == "translation":
