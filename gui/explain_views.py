@@ -15,6 +15,7 @@ colours) moving together; the attribution per grid cell, or per pixel.
 from __future__ import annotations
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from attnscope.gui.heatmap import QtAttentionHeatmap
+from attnscope.gui.heatmap import SCORES, QtAttentionHeatmap
 from attnscope.gui.heatmap_controls import HeatmapControls
 from attnscope.gui.image_overlay import QtImageAttentionOverlay
 
@@ -47,6 +48,13 @@ def attribution_shares(scores: np.ndarray) -> np.ndarray:
     np.divide(magnitude, totals, out=shares, where=totals > 0)
     shares[np.isnan(totals[:, 0])] = np.nan
     return shares
+
+
+def _colour_bar(heatmap: QtAttentionHeatmap) -> pg.ColorBarItem | None:
+    """The heat map's colour bar (a ColorBarItem in its plot's layout), None if it has none."""
+    layout = heatmap.plot_widget().getPlotItem().layout
+    items = (layout.itemAt(i) for i in range(layout.count()))
+    return next((item for item in items if isinstance(item, pg.ColorBarItem)), None)
 
 
 def _titled(title: str, widget: QWidget) -> QWidget:
@@ -74,6 +82,9 @@ class TextExplainView(QWidget):
             "Attribution: each cell is the source token's share of the step's attribution "
             "(|a| over the row's total); empty rows are steps not explained yet"
         )
+        self._bar = _colour_bar(self.attribution)
+        self.attribution.valueKindChanged.connect(self._on_value_kind_changed)
+        self._on_value_kind_changed(self.attribution.value_kind())
         signed = self.attribution.findChild(HeatmapControls).scores_button
         signed.setText("Signed values")
         signed.setToolTip(
@@ -127,6 +138,11 @@ class TextExplainView(QWidget):
     def clear(self) -> None:
         self.attention.clear()
         self.attribution.clear()
+
+    def _on_value_kind_changed(self, kind: str) -> None:
+        """The colour bar names what the attribution cells hold."""
+        if self._bar is not None:
+            self._bar.axis.setLabel("attribution" if kind == SCORES else "share")
 
 
 def _overlay_controls(overlay: QtImageAttentionOverlay) -> tuple[QComboBox, QSlider]:
