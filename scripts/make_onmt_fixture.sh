@@ -57,20 +57,24 @@ YAML
     onmt_build_vocab -config "$run/config.yaml" -n_sample -1 "${share[@]}"
     onmt_train -config "$run/config.yaml" -save_model "$run/model" -train_steps "$steps" \
         -save_checkpoint_steps "$steps" "${COMMON[@]}" "${share[@]}" "$@"
+    local model="$run/model_step_$steps.pt"
     mkdir -p "$OUT/$name"
-    cp "$run/model_step_$steps.pt" "$OUT/$name/model.pt"
-    if [ -f "$run/model_step_$steps.safetensors" ]; then
-        cp "$run/model_step_$steps.safetensors" "$OUT/$name/model.safetensors"
+    cp "$model" "$OUT/$name/model.pt"
+    if [ -f "${model%.pt}.safetensors" ]; then
+        cp "${model%.pt}.safetensors" "$OUT/$name/model.safetensors"
+        # onmt_train writes NAME.safetensors but onmt_translate 3.5.1 only looks for shards
+        # named NAME.*.safetensors: give it the one shard under that name
+        ln -s "${model%.pt}.safetensors" "${model%.pt}.0.safetensors"
     fi
     cp "$data/test.src" "$OUT/$name/test.src"
     # Greedy, one sentence a batch, with -attn_debug: OpenNMT-py 3.5.1's -attn_debug fails
     # for RNN models as soon as batch x beam > 1 (IndexError in beam_search.advance: the
     # RNN decoder hands its attention over time-first), so beam 5 is recorded without it.
-    onmt_translate -model "$OUT/$name/model.pt" -src "$data/test.src" -beam_size 1 \
+    onmt_translate -model "$model" -src "$data/test.src" -beam_size 1 \
         -batch_size 1 -attn_debug -output "$OUT/$name/greedy.txt" -log_file "$WORK/$name.log"
     # the log with its time stamps cut: the -attn_debug matrices and the PRED lines
     sed -E 's/^\[[^]]*\] //' "$WORK/$name.log" >"$OUT/$name/greedy_attn.log"
-    onmt_translate -model "$OUT/$name/model.pt" -src "$data/test.src" -beam_size 5 \
+    onmt_translate -model "$model" -src "$data/test.src" -beam_size 5 \
         -output "$OUT/$name/beam5.txt"
 }
 
