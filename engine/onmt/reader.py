@@ -25,6 +25,7 @@ Reading it, in order (nothing is unpickled before the first two pass):
 from __future__ import annotations
 
 import argparse
+import glob
 import logging
 import math
 import warnings
@@ -162,7 +163,7 @@ def _checked(path: Path, data: Any) -> OnmtCheckpoint:
     src, tgt, start = _vocabularies(path, data["vocab"])
     weights_file = None
     if data.get("model") is None:  # the safetensors variant: weights beside the .pt
-        weights_file = path.with_suffix(".safetensors")
+        weights_file = _weights_file(path)
         weights = _safetensors_weights(path, weights_file)
     else:
         weights = _tensor_dict(path, "model", data["model"])
@@ -276,14 +277,30 @@ def _tensor_dict(path: Path, where: str, raw: Any) -> dict[str, Tensor]:
     return dict(raw)
 
 
-def _safetensors_weights(path: Path, weights_file: Path) -> dict[str, Tensor]:
-    """The weights of the safetensors variant, header checked before any byte is read."""
-    if not weights_file.exists():
+def _weights_file(path: Path) -> Path:
+    """The safetensors file holding the weights of ``NAME.pt``: ``NAME.safetensors`` (what
+    onmt_train writes) or its one shard ``NAME.*.safetensors`` (what onmt_translate reads)."""
+    written = path.with_suffix(".safetensors")
+    if written.exists():
+        return written
+    shards = sorted(path.parent.glob(f"{glob.escape(path.stem)}.*.safetensors"))[:2]
+    if len(shards) > 1:
         raise checkpoint_error(
             path,
-            f"holds no weights ('model' is empty), so they must be in {weights_file.name} "
-            "beside it (OpenNMT-py's -save_format safetensors), which is missing",
+            f"has its weights in several shards ({shards[0].name}, {shards[1].name}, ...); "
+            "AttnScope reads one file (shards of a tensor-parallel run are not merged)",
         )
+    if not shards:
+        raise checkpoint_error(
+            path,
+            f"holds no weights ('model' is empty), so they must be in {written.name} beside "
+            "it (OpenNMT-py's -save_format safetensors), which is missing",
+        )
+    return shards[0]
+
+
+def _safetensors_weights(path: Path, weights_file: Path) -> dict[str, Tensor]:
+    """The weights of the safetensors variant, header checked before any byte is read."""
     size = check_file(weights_file)
     header, _, data_size = read_header(weights_file, size)
     parse_entries(weights_file, header, data_size)
