@@ -140,8 +140,10 @@ class TextExplainView(QWidget):
         self.attribution.clear()
 
     def _on_value_kind_changed(self, kind: str) -> None:
-        """The colour bar names what the attribution cells hold."""
+        """The colour bar names what the attribution cells hold (one label: the bar's value
+        axis; the heat map's own "weight" stays hidden)."""
         if self._bar is not None:
+            self._bar.getAxis("left").showLabel(False)
             self._bar.axis.setLabel("attribution" if kind == SCORES else "share")
 
 
