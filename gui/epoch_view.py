@@ -150,8 +150,7 @@ class EpochView(QWidget):
         self._set_tracing(True)
         self.progress.setRange(0, len(run.epochs))
         self.progress.setValue(0)
-        self.skipped.setText("\n".join(run.skipped))
-        self.skipped.setVisible(bool(run.skipped))
+        self._show_skipped(run.skipped, run.missing_epochs)
 
     def show_progress(self, done: int, total: int) -> None:
         self._set_tracing(True)
@@ -174,8 +173,7 @@ class EpochView(QWidget):
             f"{trace.run.folder.name}: {len(epochs)} epochs ({epochs[0]}–{epochs[-1]}); "
             f"forced through each: the {trace.output_from}, “{output}”"
         )
-        self.skipped.setText("\n".join(trace.skipped))
-        self.skipped.setVisible(bool(trace.skipped))
+        self._show_skipped(trace.skipped, trace.run.missing_epochs)
         self.curves.show_trace(trace)
         has_attention = trace.epochs[0].attention is not None
         self.export_action.setEnabled(has_attention)
@@ -236,6 +234,15 @@ class EpochView(QWidget):
 
     def _on_trace_clicked(self) -> None:
         self.traceRequested.emit(self.reference.text().strip())
+
+    def _show_skipped(self, skipped, missing_epochs) -> None:
+        """The files left out, and the epochs metrics.jsonl has but no usable weights."""
+        lines = list(skipped)
+        if missing_epochs:
+            numbers = ", ".join(str(epoch) for epoch in missing_epochs)
+            lines.append(f"metrics.jsonl has epochs {numbers} without usable weights here")
+        self.skipped.setText("\n".join(lines))
+        self.skipped.setVisible(bool(lines))
 
     def _set_tracing(self, tracing: bool) -> None:
         self.progress_action.setVisible(tracing)

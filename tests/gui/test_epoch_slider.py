@@ -70,6 +70,10 @@ def test_the_slider_shows_each_epochs_attention_and_moves_the_curve_markers(qtbo
 
 
 def test_the_gif_holds_one_frame_per_epoch_drawn_from_its_weights(window, traced, tmp_path):
+    messages = []
+    window.message_bar.show_message = lambda text, level="error", **_: messages.append(text)
+    assert window.epochs.export_gif(tmp_path) is None  # a folder: refused with a message
+    assert "Could not export the GIF" in messages[-1]
     path = window.epochs.export_gif(tmp_path / "epochs.gif")
     gif = Image.open(path)
     assert gif.n_frames == EPOCHS and gif.info["loop"] == 0
@@ -94,12 +98,15 @@ def test_a_bad_epoch_file_is_skipped_with_a_message_and_an_empty_folder_refused(
     copy = tmp_path / "run"
     shutil.copytree(run_folder, copy)
     (copy / "epoch-002.safetensors").write_bytes(b"not a checkpoint")
+    (copy / "epoch-001.safetensors").unlink()  # metrics.jsonl still lists epoch 1
     _show(qtbot, window, copy / "last.safetensors")
     messages = []
     window.message_bar.show_message = lambda text, level="error", **_: messages.append(text)
     trace = _trace(qtbot, window, copy)
-    assert [e.epoch for e in trace.epochs] == [1, 3]
-    assert "epoch-002.safetensors" in window.epochs.view.skipped.text()
+    assert [e.epoch for e in trace.epochs] == [3]
+    skipped = window.epochs.view.skipped.text()
+    assert "epoch-002.safetensors" in skipped and "epochs 1, 2" in skipped
+    assert not window.epochs.view.slider.isEnabled()  # one epoch: nothing to slide through
     assert any("epoch-002.safetensors" in text for text in messages)
     empty = tmp_path / "empty"
     empty.mkdir()
