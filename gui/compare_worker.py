@@ -244,12 +244,7 @@ class CompareWorker(QObject):
         a_scores_b = forced(model_a, b.target_text, "A scoring B's output")
         a_own = forced(model_a, a.target_text, "A's output forced through A")
         attention = None
-        if a.grid != b.grid:  # two captioners whose encoders cut the picture differently
-            notes.append(
-                f"attention not compared: the models see the picture on different grids "
-                f"({_grid(a.grid)} and {_grid(b.grid)} cells)"
-            )
-        elif a_own is not None and b_scores_a is not None:
+        if a_own is not None and b_scores_a is not None:
             try:
                 attention = compare_attention(a_own.snapshot, b_scores_a.snapshot)
             except ValueError as exc:
@@ -262,10 +257,6 @@ class CompareWorker(QObject):
             attention=attention,
             notes=tuple(notes),
         )
-
-
-def _grid(grid) -> str:
-    return "×".join(str(n) for n in grid) if grid else "no"
 
 
 class CompareClient(QObject):
