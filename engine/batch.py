@@ -10,8 +10,10 @@ each window's lines are sorted by source length into batches (as OpenNMT-py and
 Marian batch), and the window's outcomes come back in input order as soon as
 the window is done. On Multi30k's val.de (1014 lines) batches of 32 cut in file
 order are 51 % real source tokens, cut from a sorted window of 1024 lines 97 %
-(``benchmarks/sorted_batches.py``). A window bounds what an interrupted run
-loses: every finished window has been written.
+(``benchmarks/sorted_batches.py``), though that padding costs little time
+here (the additive scorer skips padded positions and a finished sentence
+leaves its batch; benchmarks/README.md has the timing). A window bounds what
+an interrupted run loses: every finished window has been written.
 
 A sentence's decode does not depend on its batch-mates except through float
 rounding: the matrix products of a batch of another size or composition may
