@@ -170,7 +170,9 @@ class EpochMode(QObject):
         return self.client
 
     def _on_traced(self, trace) -> None:
-        self.view.show_trace(trace)
+        shown = self.state.snapshot  # a captioner's picture: the window's decode holds it
+        image = shown.image if trace.grid is not None and shown is not None else None
+        self.view.show_trace(trace, image)
         if trace.skipped:
             self._show_message(
                 f"{len(trace.skipped)} file(s) of the run were skipped: "

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSplitter,
+    QStackedWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -29,6 +30,8 @@ from PySide6.QtWidgets import (
 
 from attnscope.gui.epoch_curves import EpochCurves
 from attnscope.gui.heatmap import QtAttentionHeatmap
+from attnscope.gui.image_overlay import QtImageAttentionOverlay
+from attnscope.gui.token_chips import TokenChips
 from attnscope.gui.translate_view import display_piece
 
 PLAY_INTERVAL_MS = 700  # one epoch this long while playing (the GIF's pace too)
@@ -54,6 +57,17 @@ class EpochView(QWidget):
         self.skipped.setWordWrap(True)
         self.skipped.setStyleSheet("color: #9a5b00;")
         self.heatmap = QtAttentionHeatmap()
+        self.heatmap.rowSelected.connect(self.select_step)
+        self.chips = TokenChips()
+        self.chips.setToolTip(
+            "The output forced through every epoch, with this epoch's probability of each "
+            "token; click one to select its row (a captioner: its attention on the picture)"
+        )
+        self.chips.stepSelected.connect(self.select_step)
+        self.overlay: QtImageAttentionOverlay | None = None  # made for a captioner's run
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.heatmap)
+        self._step = 0  # the output token selected
         self.slider = QSlider(Qt.Horizontal)
         self.slider.setToolTip("The epoch shown (arrow keys, Home, End; Space plays)")
         self.slider.setEnabled(False)
@@ -122,7 +136,8 @@ class EpochView(QWidget):
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.heatmap, 1)
+        top_layout.addWidget(self.chips)
+        top_layout.addWidget(self.pages, 1)
         top_layout.addWidget(controls)
         splitter = QSplitter(Qt.Vertical)
         splitter.addWidget(top)
@@ -163,10 +178,16 @@ class EpochView(QWidget):
         if message:
             self.header.setText(message)
 
-    def show_trace(self, trace) -> None:
-        """Draw ``trace``: the final epoch first, the slider over every epoch."""
+    def show_trace(self, trace, image=None) -> None:
+        """Draw ``trace``: the final epoch first, the slider over every epoch. ``image``:
+        a captioner's picture (H, W, 3) uint8, drawn under the attention when given."""
         self._set_tracing(False)
-        self.trace = trace
+        self.trace, self._step = trace, 0
+        if trace.grid is not None and image is not None:
+            self._overlay().set_image(image)
+            self.pages.setCurrentWidget(self.overlay)
+        else:
+            self.pages.setCurrentWidget(self.heatmap)
         epochs = [e.epoch for e in trace.epochs]
         output = trace.output if len(trace.output) < 120 else trace.output[:119] + "…"
         self.header.setText(
@@ -180,7 +201,7 @@ class EpochView(QWidget):
         for widget in (self.slider, self.play_button):
             widget.setEnabled(len(epochs) > 1)
         self.heatmap.set_tokens(
-            [display_piece(p) for p in trace.source_pieces] or _cells(trace),
+            [display_piece(p) for p in trace.source_pieces] or _cells(trace.grid),
             [display_piece(p) for p in trace.target_pieces],
         )
         self.slider.blockSignals(True)
@@ -209,6 +230,10 @@ class EpochView(QWidget):
         traced = self.trace.epochs[index]
         if traced.attention is not None:
             self.heatmap.set_heads(np.ascontiguousarray(traced.attention, dtype=np.float32))
+        pieces = list(self.trace.target_pieces)
+        if len(pieces) == len(traced.token_log_probs):
+            self.chips.set_tokens(pieces, list(traced.token_log_probs))
+        self._show_step()
         entropy = "" if traced.entropy is None else f" · attention entropy {traced.entropy:.2f}"
         self.epoch_label.setText(
             f"epoch {traced.epoch} ({index + 1} of {len(self.trace.epochs)}) · "
@@ -216,6 +241,29 @@ class EpochView(QWidget):
         )
         self.curves.set_epoch(traced.epoch)
         self.epochShown.emit(traced.epoch)
+
+    def select_step(self, step: int) -> None:
+        """Select output token ``step`` (its heat map row, or its attention on the picture)."""
+        self._step = step
+        self._show_step()
+
+    def _show_step(self) -> None:
+        traced = self.trace.epochs[self.slider.value()] if self.trace is not None else None
+        if traced is None or traced.attention is None:
+            return
+        step = min(self._step, traced.attention.shape[0] - 1)
+        self.chips.select(step)
+        if self.pages.currentWidget() is self.overlay:
+            grid = traced.attention[step].mean(axis=0).reshape(self.trace.grid)  # heads averaged
+            self.overlay.set_attention(grid)
+        else:
+            self.heatmap.select_row(step)
+
+    def _overlay(self) -> QtImageAttentionOverlay:
+        if self.overlay is None:
+            self.overlay = QtImageAttentionOverlay()
+            self.pages.addWidget(self.overlay)
+        return self.overlay
 
     def _on_play_toggled(self, playing: bool) -> None:
         self.play_button.setText("Pause" if playing else "Play")
@@ -250,8 +298,9 @@ class EpochView(QWidget):
         self.trace_action.setEnabled(not tracing)
 
 
-def _cells(trace) -> list[str]:
-    """Column labels for a picture's grid cells (a captioner's source has no pieces)."""
-    attention = trace.epochs[0].attention
-    count = 0 if attention is None else attention.shape[-1]
-    return [f"cell {i}" for i in range(count)]
+def _cells(grid) -> list[str]:
+    """Column labels for a picture's grid cells, "row,col" (a captioner has no pieces)."""
+    if grid is None:
+        return []
+    rows, cols = grid
+    return [f"{row},{col}" for row in range(rows) for col in range(cols)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 
 import numpy as np
@@ -61,6 +62,11 @@ def test_the_slider_shows_each_epochs_attention_and_moves_the_curve_markers(qtbo
         np.testing.assert_allclose(view.heatmap.matrix(), expected, atol=1e-6)
         assert view.curves.marker_epoch() == epoch.epoch
     assert {"bleu", "val_loss", "entropy", "top1_to_final"} <= set(view.curves.curves)
+    # the chips are the forced output, with the shown epoch's probabilities; a click selects
+    assert len(view.chips.chips) == len(traced.target_pieces)
+    view.chips.stepSelected.emit(1)
+    assert view.heatmap.selected_row() == 1
+    assert f"{math.exp(traced.epochs[-1].token_log_probs[1]):.3f}" in view.chips.chips[1].toolTip()
     assert all(len(view.curves.curves[name]) == EPOCHS for name in ("bleu", "val_loss"))
     view.slider.setValue(0)
     view._timer.setInterval(10)  # Play at test speed: it runs to the final epoch and stops
