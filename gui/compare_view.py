@@ -3,8 +3,9 @@
 ``CompareView`` is handed ComparePairs (gui/compare_worker.py) and draws them: two
 panes (gui/compare_pane.py) whose heat maps share the source axis (panning or
 zooming one moves the other), the word diff of the two outputs, the cross-scores on
-the chips, and under them the difference map (same source pieces) or the attention
-per source word (any two tokenizers). Its own Step / Run / Back / Reset actions (the
+the chips, and under them, once both are done, engine/compare's AttentionComparison:
+the difference map and the attention per source column, on pieces when both models
+cut the text alike, on words otherwise. Its own Step / Run / Back / Reset actions (the
 window's shortcuts: the window disables its own while compare mode is on) and Leave
 are signals; gui/compare_mode.py sends them to the worker.
 """
@@ -160,6 +161,8 @@ class CompareView(QWidget):
         """Draw a ComparePair: both panes, the diff, and the map under them."""
         self.pair = pair
         a, b = pair.a, pair.b
+        # engine/compare's word_diff is this call, but importing that package loads torch,
+        # which the window must not do at start-up (tests/gui/test_startup_imports.py)
         diff = diff_outputs(
             a.target_pieces[: len(a.steps)],
             [s.log_prob for s in a.steps],
