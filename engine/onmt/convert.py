@@ -86,8 +86,8 @@ def import_onmt(
     """
     path = Path(path)
     onmt = read_onmt_checkpoint(path)
-    opts = resolved_options(onmt.options)
     try:
+        opts = resolved_options(onmt.options)
         config = model_config(opts, src_vocab=len(onmt.src_vocab), tgt_vocab=len(onmt.tgt_vocab))
         if onmt.decoder_start != "<s>":
             raise ValueError(f"starts decoding with {onmt.decoder_start!r}, not <s>")

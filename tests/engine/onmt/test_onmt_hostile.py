@@ -173,3 +173,30 @@ def test_a_missing_safetensors_weights_file_is_named(tmp_path):
     path = tmp_path / "split.pt"
     torch.save(_onmt_like(model=None, generator=None), path)
     _refused(path, r"split\.safetensors beside it .* which is missing")
+
+
+@pytest.mark.parametrize(
+    ("options", "pattern"),
+    [
+        ({"hidden_size": 16_384, "word_vec_size": 16_384}, "the config implies at least"),
+        ({"layers": 100_000}, r"layers must be an integer in 1\.\.32"),
+        ({"word_vec_size": "24"}, "word_vec_size = '24', not an integer"),
+    ],
+)
+def test_options_declaring_a_model_the_weights_do_not_hold_are_refused(tmp_path, options, pattern):
+    """The options are untrusted: sizes are checked against the stored weights (and the
+    project's bounds) before any module is built."""
+    data = _onmt_like()
+    for option, value in options.items():
+        setattr(data["opt"], option, value)
+    path = tmp_path / "sizes.pt"
+    torch.save(data, path)
+    _refused(path, pattern)
+
+
+def test_only_a_torch_zip_naming_the_options_class_looks_like_opennmt(tmp_path):
+    assert looks_like_onmt_checkpoint(FIXTURES / "lstm_brnn_general" / "model.pt")
+    other = tmp_path / "other.pt"
+    torch.save({"w": torch.zeros(1)}, other)
+    assert not looks_like_onmt_checkpoint(other)
+    assert not looks_like_onmt_checkpoint(tmp_path / "missing.pt")
