@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QStackedWidget, QWidget
 
@@ -162,6 +162,7 @@ class CompareMode(QObject):
             worker.loadFailed.connect(self._on_load_failed)
             worker.pair.connect(self._on_pair)
             worker.failed.connect(self._on_failed)
+            worker.busy.connect(self._on_busy)
         return self.client
 
     def _on_loaded(self, summary_a, summary_b) -> None:
@@ -191,6 +192,13 @@ class CompareMode(QObject):
     def _on_pair(self, pair) -> None:
         self.view.show_pair(pair)
         self.pairShown.emit(pair)
+
+    def _on_busy(self, busy: bool) -> None:
+        """A busy cursor over the view while the worker loads, decodes or cross-scores."""
+        if busy:
+            self.view.setCursor(Qt.BusyCursor)
+        else:
+            self.view.unsetCursor()
 
     def _on_failed(self, message: str) -> None:
         self.view.run_action.setChecked(False)
