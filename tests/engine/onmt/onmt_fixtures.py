@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "onmt"
-MODELS = ("lstm_brnn_general", "gru_mlp_tied", "lstm_dot_shared")
+MODELS = ("lstm_brnn_general", "gru_mlp_tied", "lstm_dot_shared", "gru_general_st")
 _HEADER_INDENT = " " * 10  # report_matrix's empty corner, "{:>10.10}"
 
 
