@@ -14,10 +14,12 @@ def load(qtbot, window, path):
 
 def wait_first_screen(qtbot, window):
     """Wait until the decode a load started by itself (Run checked) has finished, or
-    stopped at a breakpoint (Run unchecked either way)."""
+    stopped at a breakpoint (Run unchecked either way), and its last snapshot is drawn:
+    a paint still waiting would be the first ``snapshotShown`` a test then waits for."""
     run, state = window.decode_actions.run, window.state
     if run.isChecked():
         qtbot.waitUntil(lambda: not run.isChecked() and state.snapshot is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not window.frames.pending("snapshot"), timeout=TIMEOUT)
 
 
 def wait_snapshot(qtbot, window, action, check=lambda s: True):
