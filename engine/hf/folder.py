@@ -1,0 +1,212 @@
+"""What a Hugging Face ``save_pretrained`` folder holds, checked before anything is built.
+
+``read_hf_folder(path)`` reads ``config.json`` (bounded, plain JSON) and lists the
+weight and tokenizer files, without importing ``transformers``. It refuses, each with
+one ``HfFolderError`` line:
+
+- a path that does not exist (a hub id such as ``Helsinki-NLP/opus-mt-de-en`` gets told
+  that nothing is downloaded), or that is not a folder;
+- a missing or malformed ``config.json``;
+- a model that needs remote code (``auto_map`` in its config): never trusted;
+- a model that is not an encoder–decoder (BERT, GPT-2, ``…ForCausalLM``);
+- an architecture AttnScope does not step yet (``SUPPORTED_ARCHITECTURES``);
+- sizes beyond the bounds below (an untrusted config must not make us build 10,000
+  layers);
+- weights other than safetensors: a folder with only ``pytorch_model.bin`` is refused,
+  because reading it means unpickling (see docs/huggingface.md for converting it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from attnscope.engine.bounded_json import loads_bounded
+from attnscope.engine.errors import CheckpointError
+from attnscope.engine.input_files import display_path, special_file_kind
+from attnscope.models.config import MAX_HEADS, MAX_LAYERS, MAX_POSITIONS, MAX_VOCAB, MAX_WIDTH
+
+MAX_CONFIG_BYTES = 1024 * 1024  # a real config.json is 1-5 kB
+
+# The Hugging Face classes AttnScope steps, and the family each belongs to.
+SUPPORTED_ARCHITECTURES = {"MarianMTModel": "marian"}
+
+# Names of heads that are never an encoder–decoder, whatever the config says.
+_ONE_SIDED = re.compile(
+    r"(ForCausalLM|ForMaskedLM|LMHeadModel|ForSequenceClassification|ForTokenClassification"
+    r"|ForQuestionAnswering|ForMultipleChoice|ForPreTraining)$"
+)
+# "owner/name" or "name": what a hub id looks like (a path that does not exist).
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+
+# Every size field of the supported families' configs (Marian/BART names, T5 names),
+# with its bounds; a field that is present must be an int within them.
+SIZE_BOUNDS: dict[str, tuple[int, int]] = {
+    "d_model": (1, MAX_WIDTH),
+    "encoder_layers": (1, MAX_LAYERS),
+    "decoder_layers": (1, MAX_LAYERS),
+    "num_layers": (1, MAX_LAYERS),
+    "num_decoder_layers": (1, MAX_LAYERS),
+    "encoder_attention_heads": (1, MAX_HEADS),
+    "decoder_attention_heads": (1, MAX_HEADS),
+    "num_heads": (1, MAX_HEADS),
+    "encoder_ffn_dim": (1, 4 * MAX_WIDTH),
+    "decoder_ffn_dim": (1, 4 * MAX_WIDTH),
+    "d_ff": (1, 4 * MAX_WIDTH),
+    "d_kv": (1, MAX_WIDTH),
+    "vocab_size": (1, MAX_VOCAB),
+    "decoder_vocab_size": (1, MAX_VOCAB),
+    "max_position_embeddings": (1, MAX_POSITIONS),
+}
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+PICKLED_WEIGHT_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "source.spm",
+    "target.spm",
+    "vocab.json",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+    "merges.txt",
+)
+
+
+class HfFolderError(CheckpointError):
+    """A Hugging Face model folder that AttnScope cannot open (one line saying why)."""
+
+
+@dataclass(frozen=True)
+class HfFolder:
+    """A checked model folder.
+
+    architecture:    the config's ``architectures[0]``, one of SUPPORTED_ARCHITECTURES
+    family:          its family ("marian")
+    config:          config.json as plain JSON
+    weights:         the safetensors file (or shard index) the weights come from
+    tokenizer_files: the tokenizer files present, by name
+    """
+
+    path: Path
+    architecture: str
+    family: str
+    config: dict[str, Any]
+    weights: Path
+    tokenizer_files: tuple[str, ...]
+
+    def describe(self) -> dict[str, Any]:
+        """Plain JSON facts for ``attnscope info`` and the GUI's model summary."""
+        sizes = {key: self.config[key] for key in SIZE_BOUNDS if key in self.config}
+        return {
+            "format": "huggingface",
+            "path": str(self.path),
+            "architecture": self.architecture,
+            "family": self.family,
+            "model_type": self.config.get("model_type"),
+            "sizes": sizes,
+            "weights": self.weights.name,
+            "weights_bytes": self.weights.stat().st_size,
+            "tokenizer_files": list(self.tokenizer_files),
+        }
+
+
+def looks_like_hf_folder(path: str | os.PathLike) -> bool:
+    """True for a folder with a config.json: what the app then opens with read_hf_folder."""
+    return Path(path).is_dir() and (Path(path) / "config.json").is_file()
+
+
+def read_hf_folder(path: str | os.PathLike) -> HfFolder:
+    """Check the folder ``path`` and return what it holds; HfFolderError says what is wrong."""
+    folder = Path(path)
+    name = display_path(folder)
+    if not folder.exists():
+        if not os.path.isabs(str(path)) and _HUB_ID.match(str(path)):
+            raise HfFolderError(
+                f"{name} is not a local folder; AttnScope never downloads models: "
+                "download it first (e.g. `huggingface-cli download ID --local-dir DIR`) "
+                "and open DIR"
+            )
+        raise HfFolderError(f"model folder {name} does not exist")
+    if not folder.is_dir():
+        raise HfFolderError(f"{name} is not a folder (a Hugging Face model is a folder)")
+    config = _read_config(folder, name)
+    architecture = _check_architecture(config, name)
+    _check_sizes(config, name)
+    return HfFolder(
+        path=folder,
+        architecture=architecture,
+        family=SUPPORTED_ARCHITECTURES[architecture],
+        config=config,
+        weights=_weights_file(folder, name),
+        tokenizer_files=tuple(f for f in TOKENIZER_FILES if (folder / f).is_file()),
+    )
+
+
+def _read_config(folder: Path, name: str) -> dict[str, Any]:
+    path = folder / "config.json"
+    kind = special_file_kind(path)
+    if kind == "missing":
+        raise HfFolderError(f"{name} has no config.json: not a save_pretrained model folder")
+    if kind is not None:
+        raise HfFolderError(f"{name}/config.json is {kind}, not a regular file")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise HfFolderError(f"{name}/config.json is larger than {MAX_CONFIG_BYTES:,} bytes")
+    try:
+        config = loads_bounded(path.read_bytes())
+    except (ValueError, OSError) as exc:  # bad JSON, limits, not UTF-8, unreadable
+        raise HfFolderError(f"{name}/config.json cannot be read: {exc}") from exc
+    if not isinstance(config, dict):
+        raise HfFolderError(f"{name}/config.json is not a JSON object")
+    return config
+
+
+def _check_architecture(config: dict[str, Any], name: str) -> str:
+    if "auto_map" in config:
+        raise HfFolderError(
+            f"{name} needs its own Python code (auto_map in config.json); "
+            "AttnScope never runs code from a model folder"
+        )
+    architectures = config.get("architectures")
+    if not (
+        isinstance(architectures, list) and architectures and isinstance(architectures[0], str)
+    ):
+        raise HfFolderError(f"{name}/config.json names no architecture (architectures)")
+    architecture = architectures[0]
+    if config.get("is_encoder_decoder") is not True or _ONE_SIDED.search(architecture):
+        raise HfFolderError(
+            f"{name} holds {architecture:.60}: AttnScope needs an encoder–decoder "
+            "(a model with an encoder and a decoder attending to it)"
+        )
+    if architecture not in SUPPORTED_ARCHITECTURES:
+        raise HfFolderError(
+            f"{name}: unknown architecture {architecture!r:.60}; "
+            f"supported: {', '.join(SUPPORTED_ARCHITECTURES)}"
+        )
+    return architecture
+
+
+def _check_sizes(config: dict[str, Any], name: str) -> None:
+    for key, (low, high) in SIZE_BOUNDS.items():
+        value = config.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise HfFolderError(
+                f"{name}/config.json: {key} must be an integer in {low}..{high:,}, "
+                f"got {value!r:.40}"
+            )
+
+
+def _weights_file(folder: Path, name: str) -> Path:
+    for file in WEIGHT_FILES:
+        if special_file_kind(folder / file) is None:
+            return folder / file
+    if any((folder / file).exists() for file in PICKLED_WEIGHT_FILES):
+        raise HfFolderError(
+            f"{name} holds its weights only as pytorch_model.bin (a pickle, which AttnScope "
+            "never reads); convert it to model.safetensors first (see docs/huggingface.md)"
+        )
+    raise HfFolderError(f"{name} has no weights (model.safetensors)")

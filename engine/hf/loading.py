@@ -1,0 +1,109 @@
+"""Open a checked Hugging Face folder offline: its model, its tokenizer, its step model.
+
+``load_hf_folder(path)`` checks the folder (``read_hf_folder``: no transformers needed
+for that), then imports ``transformers`` and builds the model class the config names
+(never an ``Auto…`` class that could follow an ``auto_map``) with
+
+- ``local_files_only=True``: nothing is fetched;
+- ``trust_remote_code=False``: no code from the folder runs;
+- ``use_safetensors=True``: weights never come from a pickle;
+- ``attn_implementation="eager"``: the attention weights are computed and returned.
+
+Anything transformers or the tokenizer refuses becomes one ``HfFolderError`` line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from attnscope.engine.hf.folder import HfFolder, HfFolderError, read_hf_folder
+from attnscope.engine.hf.step_model import HfStepModel
+from attnscope.engine.hf.vocab_map import HfVocabMap
+from attnscope.engine.input_files import display_path
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LoadedHfModel:
+    """An opened folder: what it holds, the model (eval mode), its tokenizer and the
+    step model the decode loop drives."""
+
+    folder: HfFolder
+    model: Any
+    tokenizer: Any
+    step_model: HfStepModel
+
+    @property
+    def vocab(self) -> HfVocabMap:
+        return self.step_model.vocab
+
+
+def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedHfModel:
+    """Check and load the model folder ``path`` onto ``device``; HfFolderError if it cannot."""
+    folder = read_hf_folder(path)
+    import transformers  # only here: a second or more to import, and most sessions never do
+
+    name = display_path(folder.path)
+    model_class = getattr(transformers, folder.architecture)
+    try:
+        model = model_class.from_pretrained(
+            folder.path,
+            local_files_only=True,
+            trust_remote_code=False,
+            use_safetensors=True,
+            attn_implementation="eager",
+        )
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        raise HfFolderError(f"{name}: the model cannot be loaded: {_first_line(exc)}") from exc
+    model = model.to(device).eval()
+    tokenizer = _load_tokenizer(folder, name)
+    eos = _eos_id(model.config, name)
+    # Marian and T5 have no bos: the loop's bos then stands for their decoder start token
+    bos = _token_id(model.config.bos_token_id)
+    vocab = HfVocabMap.build(
+        model.get_output_embeddings().out_features,
+        bos=model.config.decoder_start_token_id if bos is None else bos,
+        eos=eos,
+        unk=_token_id(getattr(tokenizer, "unk_token_id", None)),
+        pad=_token_id(model.config.pad_token_id),
+    )
+    logger.info("opened %s (%s) from %s", folder.architecture, folder.family, name)
+    return LoadedHfModel(folder, model, tokenizer, HfStepModel(model, vocab))
+
+
+def _load_tokenizer(folder: HfFolder, name: str) -> Any:
+    if not folder.tokenizer_files:
+        raise HfFolderError(f"{name} has no tokenizer files (tokenizer.json, source.spm, ...)")
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(
+            folder.path, local_files_only=True, trust_remote_code=False
+        )
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+        raise HfFolderError(f"{name}: the tokenizer cannot be loaded: {_first_line(exc)}") from exc
+
+
+def _token_id(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _eos_id(config: Any, name: str) -> int:
+    eos = config.eos_token_id
+    eos = eos[0] if isinstance(eos, list) and eos else eos
+    if _token_id(eos) is None:
+        raise HfFolderError(f"{name}/config.json names no eos_token_id")
+    if _token_id(config.decoder_start_token_id) is None:
+        raise HfFolderError(f"{name}/config.json names no decoder_start_token_id")
+    return eos
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

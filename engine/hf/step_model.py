@@ -1,0 +1,178 @@
+"""A Hugging Face encoder–decoder in the step-model protocol (engine/decoding/step_model.py).
+
+``HfStepModel`` wraps a loaded ``…ForConditionalGeneration``-style model (eval mode,
+eager attention, so the attention weights exist):
+
+- ``encode(input_ids, attention_mask)`` runs the encoder once -> ``HfMemory``;
+- the state is the decoder's key/value cache, held as plain tensors in a frozen
+  ``HfCacheState`` (``step`` returns a new one and never changes the old, so the
+  session's Back and the beam's save points stay exact); ``reorder`` is
+  ``index_select`` on every tensor (beam search, finished inputs leaving);
+- ``step`` returns log-probs in AttnScope's ids (``HfVocabMap``: bos 2, eos 3) and the
+  cross-attention of every layer and head.
+
+Attention layout. The protocol's attention is (N, heads, S); the rest of the app
+(recorder, heat map, exports, coverage penalty) treats "heads" generically, so this
+model reports ``num_heads = layers · heads`` rows, **layer-major** (row ``l · H + h`` is
+layer ``l``, head ``h``). The whole (N, layers, heads, S) tensor thus travels through
+every decode record unchanged; ``split_layers`` gives it back with its layer axis for
+the layer × head views.
+
+The first step always feeds the model's ``decoder_start_token_id`` (the token the
+loop's bos stands for at step 0): for BART-like models it is eos, which the
+permutation cannot also give to bos.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Self
+
+import torch
+from torch import Tensor
+
+from attnscope.engine.hf.vocab_map import HfVocabMap
+
+# (self_k, self_v, cross_k, cross_v) of one decoder layer, each (N, heads, T or S, head_dim)
+LayerCache = tuple[Tensor, Tensor, Tensor, Tensor]
+
+
+@dataclass(frozen=True)
+class HfMemory:
+    """The encoder's output, one row per input (or hypothesis).
+
+    hidden: (N, S, D) last encoder layer
+    mask:   (N, S) bool, True on real source tokens
+    """
+
+    hidden: Tensor
+    mask: Tensor
+
+    def index_select(self, index: Tensor) -> Self:
+        return type(self)(self.hidden.index_select(0, index), self.mask.index_select(0, index))
+
+    def repeat_interleave(self, times: int) -> Self:
+        return type(self)(
+            self.hidden.repeat_interleave(times, dim=0), self.mask.repeat_interleave(times, dim=0)
+        )
+
+
+@dataclass(frozen=True)
+class HfCacheState:
+    """The decoder's key/value cache after ``length`` tokens; empty before the first step.
+
+    layers: one LayerCache per decoder layer (self-attention keys grow by one per step;
+            cross-attention keys are the encoder's, computed at the first step)
+    """
+
+    layers: tuple[LayerCache, ...] = ()
+
+    @property
+    def length(self) -> int:
+        return 0 if not self.layers else self.layers[0][0].size(2)
+
+    def index_select(self, index: Tensor) -> HfCacheState:
+        return HfCacheState(
+            tuple(tuple(t.index_select(0, index) for t in layer) for layer in self.layers)
+        )
+
+
+class HfStepModel:
+    """A loaded Hugging Face encoder–decoder as a StepModel (see the module docstring).
+
+    model: in eval mode, loaded with ``attn_implementation="eager"``
+    vocab: AttnScope ids <-> the model's output ids
+    """
+
+    def __init__(self, model: Any, vocab: HfVocabMap) -> None:
+        self.model = model
+        self.num_layers, self.heads_per_layer = decoder_shape(model.config)
+        self.num_heads = self.num_layers * self.heads_per_layer
+        self.start_token: int = model.config.decoder_start_token_id
+        device = next(model.parameters()).device
+        self.vocab = vocab.to(device)
+        # transformers 5.2x renamed forward's ``past_key_values`` to ``cache``
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+
+    @property
+    def training(self) -> bool:
+        return self.model.training
+
+    def encode(self, input_ids: Tensor, attention_mask: Tensor) -> HfMemory:
+        """(N, S) model token ids and their 0/1 mask -> the encoder's memory (computed
+        without autograd, as plain tensors that inference mode and gradients both take)."""
+        with torch.no_grad():
+            out = self.model.get_encoder()(
+                input_ids=input_ids, attention_mask=attention_mask, return_dict=True
+            )
+        return HfMemory(out.last_hidden_state, attention_mask.bool())  # (N, S, D), (N, S)
+
+    def init_state(self, memory: HfMemory) -> HfCacheState:
+        return HfCacheState()
+
+    def reorder(self, state: HfCacheState, index: Tensor) -> HfCacheState:
+        return state.index_select(index)
+
+    def step(
+        self, prev_tokens: Tensor, state: HfCacheState, memory: HfMemory
+    ) -> tuple[Tensor, HfCacheState, Tensor]:
+        """prev_tokens (N,) AttnScope ids -> log_probs (N, V) in AttnScope ids, the new
+        cache, and the cross-attention (N, layers · heads, S), layer-major."""
+        from transformers.modeling_outputs import BaseModelOutput
+
+        if state.length == 0:
+            fed = torch.full_like(prev_tokens, self.start_token)
+        else:
+            fed = self.vocab.to_hf[prev_tokens]
+        out = self.model(
+            encoder_outputs=BaseModelOutput(last_hidden_state=memory.hidden),
+            attention_mask=memory.mask.long(),
+            decoder_input_ids=fed.unsqueeze(1),  # (N, 1)
+            use_cache=True,
+            output_attentions=True,
+            return_dict=True,
+            **{self._cache_arg: _to_cache(state)},
+        )
+        logits = out.logits[:, -1].float()  # (N, V) model ids
+        log_probs = logits.log_softmax(dim=-1).index_select(1, self.vocab.to_hf)
+        # per layer (N, heads, 1, S) -> (N, layers, heads, S)
+        attention = torch.stack([a[:, :, -1] for a in out.cross_attentions], dim=1)
+        attention = attention.float() * memory.mask[:, None, None, :]  # exact 0 on padding
+        cache = getattr(out, "cache", None) or out.past_key_values
+        return log_probs, _from_cache(cache), attention.flatten(1, 2)
+
+    def split_layers(self, attention: Tensor) -> Tensor:
+        """(…, layers · heads, S) as ``step`` returns it -> (…, layers, heads, S)."""
+        shape = attention.shape
+        return attention.reshape(*shape[:-2], self.num_layers, self.heads_per_layer, shape[-1])
+
+
+def decoder_shape(config: Any) -> tuple[int, int]:
+    """(decoder layers, cross-attention heads per layer) under either naming: Marian and
+    BART (``decoder_layers``, ``decoder_attention_heads``) or T5 (``num_decoder_layers``,
+    ``num_heads``)."""
+    layers = getattr(config, "decoder_layers", None) or config.num_decoder_layers
+    heads = getattr(config, "decoder_attention_heads", None) or config.num_heads
+    return int(layers), int(heads)
+
+
+def _to_cache(state: HfCacheState) -> Any:
+    """A fresh EncoderDecoderCache over the state's tensors (the model grows it with new
+    tensors, so the state itself never changes)."""
+    from transformers.cache_utils import DynamicCache, EncoderDecoderCache
+
+    if not state.layers:
+        return EncoderDecoderCache(DynamicCache(), DynamicCache())
+    own = DynamicCache([(k, v) for k, v, _, _ in state.layers])
+    cross = DynamicCache([(k, v) for _, _, k, v in state.layers])
+    return EncoderDecoderCache(own, cross)
+
+
+def _from_cache(cache: Any) -> HfCacheState:
+    own = cache.self_attention_cache.layers
+    cross = cache.cross_attention_cache.layers
+    return HfCacheState(
+        tuple((s.keys, s.values, c.keys, c.values) for s, c in zip(own, cross, strict=True))
+    )

@@ -1,0 +1,144 @@
+"""A tiny Marian folder decoded by AttnScope's own loop equals Hugging Face's generate()."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from attnscope.engine.decoding.config import BOS_ID, EOS_ID, DecodeConfig
+from attnscope.engine.decoding.driver import decode
+
+from .tiny_models import SENTENCES
+
+MAX_NEW = 12
+
+
+def _batch(loaded):
+    return loaded.tokenizer(SENTENCES, return_tensors="pt", padding=True)
+
+
+def _ours(loaded, config: DecodeConfig):
+    batch = _batch(loaded)
+    memory = loaded.step_model.encode(batch.input_ids, batch.attention_mask)
+    return decode(loaded.step_model, memory, config)
+
+
+def _generate(loaded, **settings):
+    """generate() with nothing of its own on top: no forced eos, no length tricks."""
+    return loaded.model.generate(
+        **_batch(loaded),
+        do_sample=False,
+        max_new_tokens=MAX_NEW,
+        forced_eos_token_id=None,
+        output_attentions=True,
+        return_dict_in_generate=True,
+        **settings,
+    )
+
+
+def _cut(sequence: torch.Tensor, eos: int) -> list[int]:
+    """generate()'s row without the start token, up to its first eos (later: padding)."""
+    tokens = sequence[1:].tolist()
+    return tokens[: tokens.index(eos) + 1] if eos in tokens else tokens
+
+
+def _config(**settings) -> DecodeConfig:
+    return DecodeConfig(max_length=MAX_NEW, max_length_ratio=0, topk_alternatives=0, **settings)
+
+
+def test_greedy_tokens_and_cross_attention_equal_generate(marian):
+    results = _ours(marian, _config(strategy="greedy"))
+    out = _generate(marian, num_beams=1)
+    eos = marian.model.config.eos_token_id
+    theirs = [_cut(row, eos) for row in out.sequences]
+    ours = [marian.vocab.model_ids(r.best.tokens) for r in results]
+    assert ours == theirs
+    assert len({len(t) for t in theirs}) > 1, "the tiny model should end at different lengths"
+    lengths = _batch(marian).attention_mask.sum(dim=1).tolist()
+    for row, result in enumerate(results):
+        attention = result.best.attention  # (T, layers · heads, S)
+        # generate(): per step, per layer (B, heads, 1, S_padded)
+        expected = np.stack(
+            [
+                torch.stack([layer[row, :, -1] for layer in step]).numpy()
+                for step in out.cross_attentions[: attention.shape[0]]
+            ]
+        )  # (T, layers, heads, S_padded)
+        split = marian.step_model.split_layers(torch.from_numpy(attention)).numpy()
+        np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        ({"length_penalty": "none"}, {"length_penalty": 0.0}),
+        ({"length_penalty": "average"}, {"length_penalty": 1.0}),
+    ],
+)
+def test_beam_tokens_equal_generate(marian, ours, theirs):
+    results = _ours(marian, _config(strategy="beam", beam_size=3, **ours))
+    out = _generate(marian, num_beams=3, early_stopping=True, **theirs)
+    eos = marian.model.config.eos_token_id
+    assert [marian.vocab.model_ids(r.best.tokens) for r in results] == [
+        _cut(row, eos) for row in out.sequences
+    ]
+
+
+def test_beam_attention_follows_generate_beam_indices(marian):
+    results = _ours(marian, _config(strategy="beam", beam_size=3, length_penalty="none"))
+    out = _generate(marian, num_beams=3, early_stopping=True, length_penalty=0.0)
+    lengths = _batch(marian).attention_mask.sum(dim=1).tolist()
+    for row, result in enumerate(results):
+        attention = result.best.attention  # (T, layers · heads, S)
+        beams = out.beam_indices[row, : attention.shape[0]].tolist()
+        expected = np.stack(
+            [
+                torch.stack([layer[beam, :, -1] for layer in out.cross_attentions[t]]).numpy()
+                for t, beam in enumerate(beams)
+            ]
+        )  # (T, layers, heads, S_padded)
+        split = marian.step_model.split_layers(torch.from_numpy(attention)).numpy()
+        np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
+
+
+def test_step_leaves_its_state_unchanged_and_reorders_rows(marian):
+    """Back and the beam's save points need states that a later step never changes."""
+    model = marian.step_model
+    batch = _batch(marian)
+    memory = model.encode(batch.input_ids, batch.attention_mask)
+    bos = torch.full((len(SENTENCES),), BOS_ID)
+    first, state, attention = model.step(bos, model.init_state(memory), memory)
+    assert attention.shape == (len(SENTENCES), model.num_heads, batch.input_ids.size(1))
+    torch.testing.assert_close(attention.sum(dim=-1), torch.ones(len(SENTENCES), model.num_heads))
+    assert (attention[~memory.mask[:, None, :].expand_as(attention)] == 0).all()
+    tokens = first.argmax(dim=1)
+    again, _, _ = model.step(tokens, state, memory)
+    model.step(tokens, state, memory)  # a second step from the same state
+    torch.testing.assert_close(model.step(tokens, state, memory)[0], again)
+    order = torch.tensor([2, 0])
+    reordered, _, _ = model.step(
+        tokens[order], model.reorder(state, order), memory.index_select(order)
+    )
+    torch.testing.assert_close(reordered, again[order])
+
+
+def test_log_probs_are_the_models_in_attnscope_ids(marian):
+    """bos 2 and eos 3 hold the probabilities of Marian's start token and eos."""
+    model = marian.step_model
+    batch = _batch(marian)
+    memory = model.encode(batch.input_ids, batch.attention_mask)
+    bos = torch.full((len(SENTENCES),), BOS_ID)
+    with torch.inference_mode():
+        ours, _, _ = model.step(bos, model.init_state(memory), memory)
+        config = marian.model.config
+        start = torch.full((len(SENTENCES), 1), config.decoder_start_token_id)
+        # Marian's start token is its pad: say it is no padding, as generate() does
+        logits = marian.model(
+            **batch, decoder_input_ids=start, decoder_attention_mask=torch.ones_like(start)
+        ).logits[:, -1]
+    theirs = logits.log_softmax(dim=-1)
+    torch.testing.assert_close(ours[:, EOS_ID], theirs[:, config.eos_token_id])
+    torch.testing.assert_close(ours[:, BOS_ID], theirs[:, config.decoder_start_token_id])
+    torch.testing.assert_close(ours.exp().sum(dim=1), torch.ones(len(SENTENCES)))
+    torch.testing.assert_close(ours.sort().values, theirs.sort().values)
