@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import Qt
 from window_support import TIMEOUT, load
 
 from attnscope.gui.epoch_gif import CELL
@@ -96,6 +97,23 @@ def test_the_gif_holds_one_frame_per_epoch_drawn_from_its_weights(window, traced
             right - columns * CELL + CELL // 2 : right : CELL,
         ]
         assert np.abs(centres - expected).max() <= 24  # GIF's 256-colour palette
+
+
+def test_a_typed_reference_is_traced_instead_and_cancel_keeps_the_last_trace(qtbot, window, traced):
+    view, epochs = window.epochs.view, window.epochs
+    view.reference.setText("d c b a")
+    with qtbot.waitSignal(epochs.traced, timeout=TIMEOUT) as blocker:
+        view.trace_action.trigger()
+    forced = blocker.args[0]
+    assert forced.output == "d c b a" and forced.output_from == "reference"
+    assert "the reference" in view.header.text()
+    worker = epochs.client.worker
+    # cancel once the first epoch is traced: the trace stops before the next one
+    worker.progress.connect(lambda *_: epochs.client.cancel(), Qt.DirectConnection)
+    with qtbot.waitSignal(worker.cancelled, timeout=TIMEOUT):
+        view.trace_action.trigger()
+    qtbot.waitUntil(lambda: view.header.text() == "Tracing stopped.", timeout=TIMEOUT)
+    assert view.trace is forced and view.trace_action.isEnabled()
 
 
 def test_a_bad_epoch_file_is_skipped_with_a_message_and_an_empty_folder_refused(
