@@ -59,6 +59,7 @@ from attnscope.engine.checkpoint_tensors import (
 from attnscope.engine.devices import pick_device
 from attnscope.engine.images import ImagePreprocess
 from attnscope.engine.input_limits import input_limit
+from attnscope.engine.onmt.detect import looks_like_onmt_checkpoint
 from attnscope.engine.tokenizers import SPECIALS, SpecialTokens, TextTokenizer
 from attnscope.models.config import ModelConfig
 from attnscope.models.registry import build_model
@@ -109,6 +110,12 @@ def _open(path: Path, config_path: str | os.PathLike | None) -> _Opened:
     size = check_file(path)
     if path.suffix.lower() in TORCH_SUFFIXES:
         json_path = Path(config_path) if config_path else path.with_suffix(".json")
+        if not os.path.lexists(json_path) and looks_like_onmt_checkpoint(path):
+            raise checkpoint_error(
+                path,
+                "is an OpenNMT-py checkpoint; convert it first: attnscope import-onmt "
+                f"{path.name} -o {path.stem}.safetensors (see docs/opennmt.md)",
+            )
         contents = contents_from_sidecar(path, json_path)
         state = torch_state_dict(path)
         entries = {k: TensorEntry(tuple(v.shape), v.dtype) for k, v in state.items()}

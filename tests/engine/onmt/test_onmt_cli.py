@@ -78,3 +78,11 @@ def test_a_given_sentencepiece_model_is_reordered_to_the_vocabulary():
     text = "the red fish sings"
     assert [vocab[i] for i in reordered.encode(text)] == spm.pieces(text)
     assert reordered.decode(reordered.encode(text)) == text
+
+
+def test_commands_given_the_opennmt_file_itself_say_to_convert_it(capsys):
+    model = str(FIXTURES / "gru_mlp_tied" / "model.pt")
+    assert main(["info", model]) == 2
+    assert "is an OpenNMT-py checkpoint; convert it first: attnscope import-onmt" in (
+        capsys.readouterr().err
+    )
