@@ -200,3 +200,13 @@ def test_only_a_torch_zip_naming_the_options_class_looks_like_opennmt(tmp_path):
     torch.save({"w": torch.zeros(1)}, other)
     assert not looks_like_onmt_checkpoint(other)
     assert not looks_like_onmt_checkpoint(tmp_path / "missing.pt")
+
+
+def test_a_truncated_safetensors_weights_file_is_refused(tmp_path):
+    """The safetensors variant's weights file is checked like any safetensors file."""
+    fixture = FIXTURES / "gru_general_st"
+    (tmp_path / "model.pt").write_bytes((fixture / "model.pt").read_bytes())
+    weights = (fixture / "model.safetensors").read_bytes()
+    (tmp_path / "model.safetensors").write_bytes(weights[: len(weights) - 100])
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: .*truncated or corrupt"):
+        import_onmt(tmp_path / "model.pt")
