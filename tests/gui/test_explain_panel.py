@@ -22,13 +22,23 @@ class ExplainError(AttnScopeError):
 
 
 def decoded(qtbot, window, checkpoint):
-    """Load ``checkpoint`` and show a finished decode of SOURCE."""
+    """Load ``checkpoint`` and show a finished decode of SOURCE, with no answer of the
+    worker still on its way (the decode made on load may finish after the load)."""
     load(qtbot, window, checkpoint)
     window.translate_view.set_source(SOURCE)
+    before = window.state.snapshot
     window.decode_actions.run.setChecked(True)
-    return wait_snapshot(
-        qtbot, window, window.toggle_run, lambda s: s.done and s.source_text == SOURCE
+    wait_snapshot(
+        qtbot,
+        window,
+        window.toggle_run,
+        lambda s: s.done and s is not before and s.source_text == SOURCE,
     )
+    qtbot.waitUntil(lambda: not window.decode_actions.run.isChecked(), timeout=TIMEOUT)
+    with qtbot.waitSignal(window.client.answered, timeout=TIMEOUT):
+        window.client.ping(0)  # the panel pings with negatives, the decode requests from 1
+    assert window.state.snapshot.done
+    return window.state.snapshot
 
 
 def settle(qtbot, window) -> None:
