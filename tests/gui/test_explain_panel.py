@@ -132,9 +132,11 @@ def test_cancel_escape_and_a_new_model_mid_run_leave_nothing_stale(
 def test_attribution_exports_hold_the_explained_matrix_even_without_attention(
     qtbot, window, tiny_plain_checkpoint, monkeypatch, tmp_path
 ):
-    use_fake_engine(monkeypatch)
-    snapshot = decoded(qtbot, window, tiny_plain_checkpoint)
+    engine = use_fake_engine(monkeypatch)
     exporter, panel = window.explain_tools.exporter, window.explain_tools.panel
+    window.explain_tools.explain(WHOLE_OUTPUT)  # no model, no output: said, nothing asked
+    assert panel.status_label.text() == "Decode something first." and not engine.calls
+    snapshot = decoded(qtbot, window, tiny_plain_checkpoint)
     with pytest.raises(ValueError, match="no step is explained"):
         exporter.attribution_npy(str(tmp_path / "none.npy"))
     window.select_step(0)
