@@ -68,7 +68,13 @@ def test_a_saved_session_opens_bit_for_bit_in_a_fresh_window(
     assert shown.steps[1].forced and shown.steps[1].token_id == FORCED_TOKEN
     path = save(qtbot, window, tmp_path / "forced.attnscope-session")
     assert path.name in window.message_bar.text()
+    files = fresh_window.session_files
+    opening = []  # what the window sees as its model loads: a file opening, so no decode of its own
+    fresh_window.modelLoaded.connect(lambda _summary: opening.append(files.opening))
     check = open_and_check(qtbot, fresh_window, path)
+    assert [session is not None for session in opening] == [True] and files.opening is None
+    with pytest.raises(AttributeError):
+        files.opening = None  # read-only
     assert check.matches and check.attention_identical
     assert "reproduces" in fresh_window.message_bar.text()
     assert fresh_window.state.summary.path == str(tiny_translation_checkpoint)
