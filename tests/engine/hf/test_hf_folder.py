@@ -1,0 +1,162 @@
+"""Bad Hugging Face folders each get one clear line; nothing is downloaded or unpickled."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from attnscope.engine.errors import AttnScopeError
+from attnscope.engine.hf.folder import HfFolderError, read_hf_folder
+from attnscope.engine.hf.loading import load_hf_folder
+
+MARIAN = {"architectures": ["MarianMTModel"], "model_type": "marian", "is_encoder_decoder": True}
+
+
+def _folder(tmp_path, config: dict | None = None, *, weights: str | None = "model.safetensors"):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    if config is not None:
+        (folder / "config.json").write_text(json.dumps(config))
+    if weights is not None:
+        (folder / weights).write_bytes(b"")
+    return folder
+
+
+def _refused(path, *words: str) -> str:
+    with pytest.raises(HfFolderError) as caught:
+        read_hf_folder(path)
+    message = str(caught.value)
+    assert isinstance(caught.value, AttnScopeError)
+    assert "\n" not in message
+    for word in words:
+        assert word in message
+    return message
+
+
+def test_a_hub_id_is_not_downloaded(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _refused("Helsinki-NLP/opus-mt-de-en", "not a local folder", "never downloads")
+
+
+def test_a_missing_folder_and_a_file(tmp_path):
+    _refused(tmp_path / "nowhere" / "model", "does not exist")
+    (tmp_path / "model.safetensors").write_bytes(b"")
+    _refused(tmp_path / "model.safetensors", "is not a folder")
+
+
+def test_a_missing_or_malformed_config(tmp_path):
+    folder = _folder(tmp_path)
+    _refused(folder, "has no config.json")
+    (folder / "config.json").write_text("{not json")
+    _refused(folder, "config.json cannot be read")
+    (folder / "config.json").write_text("[1, 2]")
+    _refused(folder, "not a JSON object")
+
+
+def test_remote_code_is_never_trusted(tmp_path):
+    config = MARIAN | {"auto_map": {"AutoModelForSeq2SeqLM": "modeling_evil.EvilModel"}}
+    _refused(_folder(tmp_path, config), "auto_map", "never runs code")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"architectures": ["BertForMaskedLM"], "model_type": "bert"},
+        {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"},
+        MARIAN | {"architectures": ["MarianForCausalLM"]},
+    ],
+    ids=["encoder-only", "decoder-only", "decoder-only-marian"],
+)
+def test_one_sided_models_need_an_encoder_decoder(tmp_path, config):
+    _refused(_folder(tmp_path, config), "needs an encoder–decoder")
+
+
+def test_an_unknown_architecture_lists_the_supported_ones(tmp_path):
+    config = MARIAN | {"architectures": ["FSMTForConditionalGeneration"]}
+    _refused(_folder(tmp_path, config), "unknown architecture", "MarianMTModel")
+    (tmp_path / "x").mkdir()
+    _refused(_folder(tmp_path / "x", MARIAN | {"architectures": []}), "names no architecture")
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("decoder_layers", 100_000), ("vocab_size", 10**12), ("d_model", True)]
+)
+def test_absurd_sizes_are_refused_before_building(tmp_path, field, value):
+    _refused(_folder(tmp_path, MARIAN | {field: value}), field, "must be an integer")
+
+
+def test_missing_weights(tmp_path):
+    _refused(_folder(tmp_path, MARIAN, weights=None), "has no weights")
+
+
+class _Payload:
+    """Unpickling this creates ``marker``: what a hostile pytorch_model.bin could run."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.marker,))
+
+
+def test_pickled_weights_are_refused_and_never_read(tmp_path):
+    marker = tmp_path / "payload-ran"
+    payload = pickle.dumps(_Payload(marker))
+    pickle.loads(payload)  # control: the payload does run when unpickled
+    assert marker.exists()
+    marker.rmdir()
+    folder = _folder(tmp_path, MARIAN, weights=None)
+    (folder / "pytorch_model.bin").write_bytes(payload)
+    _refused(folder, "pytorch_model.bin", "never reads")
+    assert not marker.exists()
+
+
+def test_a_good_folder_is_described(marian_dir):
+    facts = read_hf_folder(marian_dir).describe()
+    assert facts["architecture"] == "MarianMTModel"
+    assert facts["sizes"]["decoder_layers"] == 2
+    assert facts["weights"] == "model.safetensors"
+    assert "tokenizer.json" in facts["tokenizer_files"]
+
+
+def test_weights_that_do_not_fit_the_config(tmp_path, marian_dir):
+    folder = shutil.copytree(marian_dir, tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | {"d_model": 32}))
+    with pytest.raises(HfFolderError, match="the model cannot be loaded"):
+        load_hf_folder(folder)
+
+
+def test_a_folder_without_tokenizer(tmp_path, marian_dir):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        shutil.copy(marian_dir / name, folder / name)
+    with pytest.raises(HfFolderError, match="has no tokenizer files"):
+        load_hf_folder(folder)
+
+
+CHECK_LAZY = """
+import sys
+from attnscope.engine import cli
+try:
+    cli.main(["--help"])
+except SystemExit:
+    pass
+import attnscope.engine.hf.folder
+print("imported:" + ",".join(m for m in ("transformers", "torch") if m in sys.modules))
+"""
+
+
+def test_help_and_the_folder_check_import_neither_transformers_nor_torch():
+    """transformers is imported only when a folder is opened (load_hf_folder)."""
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK_LAZY], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "imported:"
