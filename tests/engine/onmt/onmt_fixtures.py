@@ -3,10 +3,13 @@ scripts/make_onmt_fixture.sh) and readers of what onmt_translate recorded."""
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from attnscope.engine.onmt.reader import read_onmt_checkpoint
 
 FIXTURES = Path(__file__).resolve().parents[2] / "data" / "onmt"
 MODELS = ("lstm_brnn_general", "gru_mlp_tied", "lstm_dot_shared", "gru_general_st")
@@ -45,3 +48,19 @@ def read_attn_debug(path: Path) -> list[AttentionReport]:
 
 def lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
+
+
+def checkpoint_dict(name: str, **changes) -> dict:
+    """Fixture ``name``'s checkpoint contents (read safely) as OpenNMT-py lays them out,
+    with ``changes`` applied: ``torch.save`` it to make a variant."""
+    real = read_onmt_checkpoint(FIXTURES / name / "model.pt")
+    model = {k: v for k, v in real.weights.items() if not k.startswith("generator.")}
+    generator = {k[len("generator.") :]: v for k, v in real.weights.items() if k not in model}
+    data = {
+        "model": model,
+        "generator": generator,
+        "vocab": {"src": real.src_vocab, "tgt": real.tgt_vocab, "data_task": "seq2seq"},
+        "opt": argparse.Namespace(**real.options),
+        "optim": {},
+    }
+    return data | changes

@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
+from attnscope.engine.batch import translate_texts
 from attnscope.engine.cli import main
+from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.errors import TokenizerError
+from attnscope.engine.inference import load_inference_model
+from attnscope.engine.onmt.convert import convert_onmt
 from attnscope.engine.onmt.vocab_tokenizer import reordered_tokenizer, word_tokenizer
 from attnscope.engine.tokenizers import TextTokenizer
 
-from .onmt_fixtures import FIXTURES, lines
+from .onmt_fixtures import FIXTURES, checkpoint_dict, lines
 
 SPECIALS = ["<blank>", "<unk>", "<s>", "</s>"]  # AttnScope's order: pad, unk, bos, eos
 
@@ -86,3 +91,28 @@ def test_commands_given_the_opennmt_file_itself_say_to_convert_it(capsys):
     assert "is an OpenNMT-py checkpoint; convert it first: attnscope import-onmt" in (
         capsys.readouterr().err
     )
+
+
+def test_a_subword_model_imports_with_its_sentencepiece_models(tmp_path):
+    """The fixture with its vocabulary spelt as sentencepiece pieces (▁word) and given the
+    sentencepiece models: the embedded tokenizers cut lines as those models do and the
+    model translates as the word-level original did."""
+    data = checkpoint_dict("lstm_brnn_general")
+    for side in ("src", "tgt"):
+        tokens = data["vocab"][side]
+        data["vocab"][side] = [t if t.startswith("<") else f"\u2581{t}" for t in tokens]
+        words = SPECIALS + [t for t in tokens if not t.startswith("<")][::-1]  # another order
+        (tmp_path / f"{side}.model").write_bytes(word_tokenizer(words).to_bytes())
+    torch.save(data, tmp_path / "pieces.pt")
+    out = convert_onmt(
+        tmp_path / "pieces.pt",
+        tmp_path / "pieces.safetensors",
+        src_spm=tmp_path / "src.model",
+        tgt_spm=tmp_path / "tgt.model",
+    )
+    model = load_inference_model(out, device="cpu")
+    fixture = FIXTURES / "lstm_brnn_general"
+    greedy = DecodeConfig(strategy="greedy", max_length=250, max_length_ratio=1.25)
+    outputs = [t.text for t in translate_texts(model, lines(fixture / "test.src"), greedy)]
+    assert outputs == lines(fixture / "greedy.txt")
+    assert model.checkpoint.info["tokenizers"] == "sentencepiece"

@@ -14,9 +14,8 @@ import torch
 from attnscope.engine.errors import CheckpointError
 from attnscope.engine.onmt.convert import import_onmt
 from attnscope.engine.onmt.detect import looks_like_onmt_checkpoint
-from attnscope.engine.onmt.reader import read_onmt_checkpoint
 
-from .onmt_fixtures import FIXTURES
+from .onmt_fixtures import FIXTURES, checkpoint_dict
 
 
 class _Payload:
@@ -30,18 +29,7 @@ class _Payload:
 
 
 def _onmt_like(**changes) -> dict:
-    """A real fixture checkpoint's contents (read safely), with ``changes`` applied."""
-    real = read_onmt_checkpoint(FIXTURES / "gru_mlp_tied" / "model.pt")
-    model = {k: v for k, v in real.weights.items() if not k.startswith("generator.")}
-    generator = {k[len("generator.") :]: v for k, v in real.weights.items() if k not in model}
-    data = {
-        "model": model,
-        "generator": generator,
-        "vocab": {"src": real.src_vocab, "tgt": real.tgt_vocab, "data_task": "seq2seq"},
-        "opt": argparse.Namespace(**real.options),
-        "optim": {},
-    }
-    return data | changes
+    return checkpoint_dict("gru_mlp_tied", **changes)
 
 
 def _refused(path, pattern):
