@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
 from window_support import TIMEOUT, load
 
 from attnscope.gui.epoch_gif import CELL
@@ -141,3 +142,54 @@ def test_a_bad_epoch_file_is_skipped_with_a_message_and_an_empty_folder_refused(
     assert window.workspaces.currentWidget() is window.translate_view
     with qtbot.waitSignal(window.snapshotShown, timeout=TIMEOUT):
         window.step()  # the window's own model still answers
+
+
+def _fake_trace(epochs=3):
+    """The fields of an EpochTrace the view reads, for a 2-token output over 3 pieces."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    traced = tuple(
+        SimpleNamespace(
+            epoch=epoch,
+            attention=rng.dirichlet(np.ones(3), size=(2, 1)).astype(np.float32),
+            log_prob=-1.0,
+            token_log_probs=(-0.5, -0.5),
+            entropy=1.0,
+            jsd_to_final=0.0,
+            top1_to_final=1.0,
+        )
+        for epoch in range(1, epochs + 1)
+    )
+    run = SimpleNamespace(folder=Path("run"), metric_names=lambda: (), missing_epochs=())
+    return SimpleNamespace(
+        run=run,
+        epochs=traced,
+        grid=None,
+        source_pieces=("▁a", "▁b", "</s>"),
+        target_pieces=("▁b", "</s>"),
+        output="b",
+        output_from="final epoch's output",
+        skipped=(),
+        curve=lambda name: (),
+    )
+
+
+def test_the_keys_move_the_slider_and_space_plays_to_the_final_epoch(qtbot):
+    from attnscope.gui.epoch_view import EpochView
+
+    view = EpochView()
+    qtbot.addWidget(view)
+    view.show_trace(_fake_trace())
+    qtbot.keyClick(view.slider, Qt.Key_Home)
+    assert view.shown_epoch() == 1
+    qtbot.keyClick(view.slider, Qt.Key_Right)
+    assert view.shown_epoch() == 2
+    view._timer.setInterval(10)
+    # Space (offscreen, a test's key click reaches no shortcut: the action is triggered)
+    (space,) = [a for a in view.actions() if a.shortcut() == QKeySequence(Qt.Key_Space)]
+    with qtbot.waitSignal(view.play_button.toggled, check_params_cb=bool, timeout=TIMEOUT):
+        space.trigger()
+    qtbot.waitUntil(lambda: not view.play_button.isChecked(), timeout=TIMEOUT)
+    assert view.shown_epoch() == 3
