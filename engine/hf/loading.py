@@ -50,6 +50,11 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
     import transformers  # only here: a second or more to import, and most sessions never do
 
     name = display_path(folder.path)
+    if not transformers.__version__.startswith("5."):
+        raise HfFolderError(
+            f"transformers {transformers.__version__} is installed; opening {name} needs "
+            "transformers 5 (pip install 'transformers>=5,<6')"
+        )
     model_class = getattr(transformers, folder.architecture)
     try:
         model = model_class.from_pretrained(

@@ -142,6 +142,14 @@ def test_a_folder_without_tokenizer(tmp_path, marian_dir):
         load_hf_folder(folder)
 
 
+def test_transformers_4_is_refused_with_the_version_to_install(marian_dir, monkeypatch):
+    import transformers
+
+    monkeypatch.setattr(transformers, "__version__", "4.46.0")
+    with pytest.raises(HfFolderError, match=r"transformers 4\.46\.0 is installed.*>=5,<6"):
+        load_hf_folder(marian_dir)
+
+
 CHECK_LAZY = """
 import sys
 from attnscope.engine import cli
