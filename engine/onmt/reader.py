@@ -60,7 +60,7 @@ MAX_OPTIONS = 2_000  # OpenNMT-py 3.5.1 records ~400
 MAX_OPTION_ITEMS = 1_000  # a list-valued option (e.g. gpu_ranks, dropout per step)
 MAX_TEXT = 10_000  # characters of one option value or vocabulary token
 MAX_VOCAB_TOKENS = 1_000_000  # models.config.MAX_VOCAB
-_V2_MARKERS = ("torchtext.", "onmt.inputters", "collections.Counter", "onmt.")
+_V2_MARKERS = ("torchtext.", "onmt.", "collections.Counter")
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def refuse_unlisted(path: Path, names: list[str]) -> None:
             "looks like an OpenNMT-py 2.x checkpoint or another toolkit's: its pickle needs "
             f"{listed(extra)}, which only that code can build, and loading it would run it. "
             "AttnScope reads OpenNMT-py 3.x checkpoints (vocabulary stored as plain lists); "
-            "load the model in OpenNMT-py 3 and save it again (onmt_release_model)",
+            "convert it with OpenNMT-py's tools/convertv2_v3.py first",
         )
     raise checkpoint_error(
         path,
