@@ -1,10 +1,11 @@
 """Tiny random Hugging Face models saved with save_pretrained, built inside the tests.
 
 Nothing is downloaded: the config is written here, the weights are random (seeded) and
-the tokenizer is a word-level ``tokenizers`` model over a fixed word list, saved as
-tokenizer.json (what ``AutoTokenizer`` reads back offline). The weights are redrawn
-with std 0.2 so that the outputs depend on the input and end at different lengths
-(with the library's initialisation every input decodes to the same tokens).
+the tokenizer is a word-level ``tokenizers`` model over a fixed word list with the
+family's special ids, saved as tokenizer.json (what ``AutoTokenizer`` reads back
+offline). The weights are redrawn with std 0.2 so that the outputs depend on the input
+(with the library's initialisation every input decodes to the same tokens), and
+``eos_bias`` on eos's logit makes them end within a few steps.
 """
 
 from __future__ import annotations
@@ -13,7 +14,13 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
-from transformers import MarianConfig, MarianMTModel, PreTrainedTokenizerFast
+from transformers import (
+    BartConfig,
+    BartForConditionalGeneration,
+    MarianConfig,
+    MarianMTModel,
+    PreTrainedTokenizerFast,
+)
 
 WORDS = [
     "the",
@@ -37,50 +44,64 @@ WORDS = [
 ]
 SENTENCES = ["the cat sat on the mat", "a dog ran far away", "big red house", "bird"]
 
+# Each family's special tokens and their ids (Marian: pad = decoder start = the last id;
+# BART: decoder start = eos, and <s> is a token of its own).
+SPECIALS = {
+    "marian": {"</s>": 0, "<unk>": 1},
+    "bart": {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3},
+}
 
-def word_tokenizer() -> PreTrainedTokenizerFast:
-    """Marian's special ids: eos 0, unk 1, pad the last id; eos appended to each input."""
-    vocab = {"</s>": 0, "<unk>": 1} | {word: i + 2 for i, word in enumerate(WORDS)}
-    vocab["<pad>"] = len(vocab)
+
+def word_tokenizer(family: str) -> PreTrainedTokenizerFast:
+    """The family's special ids, then WORDS; eos appended to each input."""
+    vocab = dict(SPECIALS[family])
+    vocab |= {word: len(vocab) + i for i, word in enumerate(WORDS)}
+    vocab.setdefault("<pad>", len(vocab))
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer.post_processor = processors.TemplateProcessing(
-        single="$A </s>", special_tokens=[("</s>", 0)]
+        single="$A </s>", special_tokens=[("</s>", vocab["</s>"])]
     )
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", eos_token="</s>"
     )
 
 
-def save_tiny_marian(folder: Path, *, seed: int = 0, eos_bias: float = 0.0) -> Path:
-    """A 2+2-layer, 2-head, d_model 16 Marian with its tokenizer, saved in ``folder``.
+def _model(family: str, size: int):
+    shape = {
+        "vocab_size": size,
+        "d_model": 16,
+        "encoder_layers": 2,
+        "decoder_layers": 2,
+        "encoder_attention_heads": 2,
+        "decoder_attention_heads": 2,
+        "encoder_ffn_dim": 32,
+        "decoder_ffn_dim": 32,
+        "max_position_embeddings": 64,
+        "forced_eos_token_id": None,
+    }
+    if family == "marian":
+        ids = {"pad_token_id": size - 1, "eos_token_id": 0, "decoder_start_token_id": size - 1}
+        return MarianMTModel(MarianConfig(**shape, **ids))
+    ids = {"bos_token_id": 0, "pad_token_id": 1, "eos_token_id": 2, "decoder_start_token_id": 2}
+    return BartForConditionalGeneration(BartConfig(**shape, **ids, forced_bos_token_id=None))
+
+
+def save_tiny_model(
+    folder: Path, family: str = "marian", *, seed: int = 0, eos_bias: float = 0.0
+) -> Path:
+    """A 2+2-layer, 2-head, d_model 16 model of ``family`` with its tokenizer, in ``folder``.
 
     eos_bias: added to eos's logit (final_logits_bias), so outputs end within a few steps
     """
-    tokenizer = word_tokenizer()
-    size = len(tokenizer)
-    config = MarianConfig(
-        vocab_size=size,
-        d_model=16,
-        encoder_layers=2,
-        decoder_layers=2,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
-        max_position_embeddings=64,
-        pad_token_id=size - 1,
-        eos_token_id=0,
-        decoder_start_token_id=size - 1,
-        forced_eos_token_id=None,
-    )
+    tokenizer = word_tokenizer(family)
     torch.manual_seed(seed)
-    model = MarianMTModel(config).eval()
+    model = _model(family, len(tokenizer)).eval()
     with torch.no_grad():
         for name, parameter in model.named_parameters():
-            if not (name.endswith("layer_norm.weight") or name.endswith("_layernorm.weight")):
+            if not name.endswith(("layer_norm.weight", "layernorm_embedding.weight")):
                 parameter.normal_(0.0, 0.2)
-        model.final_logits_bias[0, config.eos_token_id] = eos_bias
+        model.final_logits_bias[0, model.config.eos_token_id] = eos_bias
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

@@ -1,4 +1,4 @@
-"""A tiny Marian folder decoded by AttnScope's own loop equals Hugging Face's generate()."""
+"""Tiny Marian and BART folders decoded by AttnScope's own loop equal Hugging Face's generate()."""
 
 from __future__ import annotations
 
@@ -47,15 +47,15 @@ def _config(**settings) -> DecodeConfig:
     return DecodeConfig(max_length=MAX_NEW, max_length_ratio=0, topk_alternatives=0, **settings)
 
 
-def test_greedy_tokens_and_cross_attention_equal_generate(marian):
-    results = _ours(marian, _config(strategy="greedy"))
-    out = _generate(marian, num_beams=1)
-    eos = marian.model.config.eos_token_id
+def test_greedy_tokens_and_cross_attention_equal_generate(loaded):
+    results = _ours(loaded, _config(strategy="greedy"))
+    out = _generate(loaded, num_beams=1)
+    eos = loaded.model.config.eos_token_id
     theirs = [_cut(row, eos) for row in out.sequences]
-    ours = [marian.vocab.model_ids(r.best.tokens) for r in results]
+    ours = [loaded.vocab.model_ids(r.best.tokens) for r in results]
     assert ours == theirs
     assert len({len(t) for t in theirs}) > 1, "the tiny model should end at different lengths"
-    lengths = _batch(marian).attention_mask.sum(dim=1).tolist()
+    lengths = _batch(loaded).attention_mask.sum(dim=1).tolist()
     for row, result in enumerate(results):
         attention = result.best.attention  # (T, layers · heads, S)
         # generate(): per step, per layer (B, heads, 1, S_padded)
@@ -65,7 +65,7 @@ def test_greedy_tokens_and_cross_attention_equal_generate(marian):
                 for step in out.cross_attentions[: attention.shape[0]]
             ]
         )  # (T, layers, heads, S_padded)
-        split = marian.step_model.split_layers(torch.from_numpy(attention)).numpy()
+        split = loaded.step_model.split_layers(torch.from_numpy(attention)).numpy()
         np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
 
 
@@ -76,19 +76,19 @@ def test_greedy_tokens_and_cross_attention_equal_generate(marian):
         ({"length_penalty": "average"}, {"length_penalty": 1.0}),
     ],
 )
-def test_beam_tokens_equal_generate(marian, ours, theirs):
-    results = _ours(marian, _config(strategy="beam", beam_size=3, **ours))
-    out = _generate(marian, num_beams=3, early_stopping=True, **theirs)
-    eos = marian.model.config.eos_token_id
-    assert [marian.vocab.model_ids(r.best.tokens) for r in results] == [
+def test_beam_tokens_equal_generate(loaded, ours, theirs):
+    results = _ours(loaded, _config(strategy="beam", beam_size=3, **ours))
+    out = _generate(loaded, num_beams=3, early_stopping=True, **theirs)
+    eos = loaded.model.config.eos_token_id
+    assert [loaded.vocab.model_ids(r.best.tokens) for r in results] == [
         _cut(row, eos) for row in out.sequences
     ]
 
 
-def test_beam_attention_follows_generate_beam_indices(marian):
-    results = _ours(marian, _config(strategy="beam", beam_size=3, length_penalty="none"))
-    out = _generate(marian, num_beams=3, early_stopping=True, length_penalty=0.0)
-    lengths = _batch(marian).attention_mask.sum(dim=1).tolist()
+def test_beam_attention_follows_generate_beam_indices(loaded):
+    results = _ours(loaded, _config(strategy="beam", beam_size=3, length_penalty="none"))
+    out = _generate(loaded, num_beams=3, early_stopping=True, length_penalty=0.0)
+    lengths = _batch(loaded).attention_mask.sum(dim=1).tolist()
     for row, result in enumerate(results):
         attention = result.best.attention  # (T, layers · heads, S)
         beams = out.beam_indices[row, : attention.shape[0]].tolist()
@@ -98,14 +98,14 @@ def test_beam_attention_follows_generate_beam_indices(marian):
                 for t, beam in enumerate(beams)
             ]
         )  # (T, layers, heads, S_padded)
-        split = marian.step_model.split_layers(torch.from_numpy(attention)).numpy()
+        split = loaded.step_model.split_layers(torch.from_numpy(attention)).numpy()
         np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
 
 
-def test_step_leaves_its_state_unchanged_and_reorders_rows(marian):
+def test_step_leaves_its_state_unchanged_and_reorders_rows(loaded):
     """Back and the beam's save points need states that a later step never changes."""
-    model = marian.step_model
-    batch = _batch(marian)
+    model = loaded.step_model
+    batch = _batch(loaded)
     memory = model.encode(batch.input_ids, batch.attention_mask)
     bos = torch.full((len(SENTENCES),), BOS_ID)
     first, state, attention = model.step(bos, model.init_state(memory), memory)
@@ -123,22 +123,23 @@ def test_step_leaves_its_state_unchanged_and_reorders_rows(marian):
     torch.testing.assert_close(reordered, again[order])
 
 
-def test_log_probs_are_the_models_in_attnscope_ids(marian):
-    """bos 2 and eos 3 hold the probabilities of Marian's start token and eos."""
-    model = marian.step_model
-    batch = _batch(marian)
+def test_log_probs_are_the_models_in_attnscope_ids(loaded):
+    """eos 3 holds the probability of the model's eos; every token keeps its own."""
+    model = loaded.step_model
+    batch = _batch(loaded)
     memory = model.encode(batch.input_ids, batch.attention_mask)
     bos = torch.full((len(SENTENCES),), BOS_ID)
     with torch.inference_mode():
         ours, _, _ = model.step(bos, model.init_state(memory), memory)
-        config = marian.model.config
+        config = loaded.model.config
         start = torch.full((len(SENTENCES), 1), config.decoder_start_token_id)
         # Marian's start token is its pad: say it is no padding, as generate() does
-        logits = marian.model(
+        logits = loaded.model(
             **batch, decoder_input_ids=start, decoder_attention_mask=torch.ones_like(start)
         ).logits[:, -1]
     theirs = logits.log_softmax(dim=-1)
     torch.testing.assert_close(ours[:, EOS_ID], theirs[:, config.eos_token_id])
-    torch.testing.assert_close(ours[:, BOS_ID], theirs[:, config.decoder_start_token_id])
+    bos = loaded.vocab.to_hf[BOS_ID]  # Marian: its start token; BART: <s>
+    torch.testing.assert_close(ours[:, BOS_ID], theirs[:, bos])
     torch.testing.assert_close(ours.exp().sum(dim=1), torch.ones(len(SENTENCES)))
     torch.testing.assert_close(ours.sort().values, theirs.sort().values)
