@@ -32,7 +32,11 @@ from attnscope.models.config import MAX_HEADS, MAX_LAYERS, MAX_POSITIONS, MAX_VO
 MAX_CONFIG_BYTES = 1024 * 1024  # a real config.json is 1-5 kB
 
 # The Hugging Face classes AttnScope steps, and the family each belongs to.
-SUPPORTED_ARCHITECTURES = {"MarianMTModel": "marian", "BartForConditionalGeneration": "bart"}
+SUPPORTED_ARCHITECTURES = {
+    "MarianMTModel": "marian",
+    "BartForConditionalGeneration": "bart",
+    "T5ForConditionalGeneration": "t5",
+}
 
 # Names of heads that are never an encoder–decoder, whatever the config says.
 _ONE_SIDED = re.compile(

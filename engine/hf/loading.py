@@ -70,13 +70,13 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
     tokenizer = _load_tokenizer(folder, name)
     eos = _eos_id(model.config, name)
     # Marian and T5 have no bos: the loop's bos then stands for their decoder start token
-    bos = _token_id(model.config.bos_token_id)
+    bos = _token_id(getattr(model.config, "bos_token_id", None))
     vocab = HfVocabMap.build(
         model.get_output_embeddings().out_features,
         bos=model.config.decoder_start_token_id if bos is None else bos,
         eos=eos,
         unk=_token_id(getattr(tokenizer, "unk_token_id", None)),
-        pad=_token_id(model.config.pad_token_id),
+        pad=_token_id(getattr(model.config, "pad_token_id", None)),
     )
     logger.info("opened %s (%s) from %s", folder.architecture, folder.family, name)
     return LoadedHfModel(folder, model, tokenizer, HfStepModel(model, vocab))

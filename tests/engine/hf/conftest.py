@@ -12,7 +12,11 @@ from .tiny_models import save_tiny_model
 # Seeds and eos biases whose greedy and beam outputs end at different lengths, some
 # with eos and some at the length limit (searched once; random tiny models often
 # repeat one token forever or stop at once).
-FAMILIES = {"marian": {"seed": 3, "eos_bias": 2.0}, "bart": {"seed": 3, "eos_bias": 1.0}}
+FAMILIES = {
+    "marian": {"seed": 3, "eos_bias": 2.0},
+    "bart": {"seed": 3, "eos_bias": 1.0},
+    "t5": {"seed": 6},  # T5 has no logits bias
+}
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ from transformers import (
     MarianConfig,
     MarianMTModel,
     PreTrainedTokenizerFast,
+    T5Config,
+    T5ForConditionalGeneration,
 )
 
 WORDS = [
@@ -49,6 +51,7 @@ SENTENCES = ["the cat sat on the mat", "a dog ran far away", "big red house", "b
 SPECIALS = {
     "marian": {"</s>": 0, "<unk>": 1},
     "bart": {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3},
+    "t5": {"<pad>": 0, "</s>": 1, "<unk>": 2},
 }
 
 
@@ -68,6 +71,21 @@ def word_tokenizer(family: str) -> PreTrainedTokenizerFast:
 
 
 def _model(family: str, size: int):
+    if family == "t5":
+        config = T5Config(
+            vocab_size=size,
+            d_model=16,
+            d_kv=8,
+            d_ff=32,
+            num_layers=2,
+            num_decoder_layers=2,
+            num_heads=2,
+            relative_attention_num_buckets=8,
+            pad_token_id=0,
+            eos_token_id=1,
+            decoder_start_token_id=0,
+        )
+        return T5ForConditionalGeneration(config)
     shape = {
         "vocab_size": size,
         "d_model": 16,
@@ -101,7 +119,8 @@ def save_tiny_model(
         for name, parameter in model.named_parameters():
             if not name.endswith(("layer_norm.weight", "layernorm_embedding.weight")):
                 parameter.normal_(0.0, 0.2)
-        model.final_logits_bias[0, model.config.eos_token_id] = eos_bias
+        if hasattr(model, "final_logits_bias"):  # T5 has none
+            model.final_logits_bias[0, model.config.eos_token_id] = eos_bias
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
