@@ -168,3 +168,16 @@ def test_help_and_the_folder_check_import_neither_transformers_nor_torch():
         [sys.executable, "-c", CHECK_LAZY], capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip().splitlines()[-1] == "imported:"
+
+
+def test_info_describes_a_folder_and_refuses_a_bad_one(marian_dir, tmp_path, capsys):
+    from attnscope.engine.cli import main
+
+    assert main(["info", str(marian_dir)]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["format"] == "huggingface"
+    assert facts["sizes"]["decoder_attention_heads"] == 2
+    assert main(["info", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert "has no config.json" in error
+    assert error.count("\n") == 1
