@@ -6,8 +6,10 @@ one ``HfFolderError`` line:
 
 - a path that does not exist (a hub id such as ``Helsinki-NLP/opus-mt-de-en`` gets told
   that nothing is downloaded), or that is not a folder;
-- a missing or malformed ``config.json``;
-- a model that needs remote code (``auto_map`` in its config): never trusted;
+- a missing or malformed ``config.json``; a tokenizer file that is not a regular file
+  (a FIFO would block) or is larger than MAX_TOKENIZER_FILE_BYTES;
+- a model or tokenizer that needs remote code (``auto_map`` in config.json or
+  tokenizer_config.json): never trusted;
 - a model that is not an encoder–decoder (BERT, GPT-2, ``…ForCausalLM``);
 - an architecture AttnScope does not step yet (``SUPPORTED_ARCHITECTURES``);
 - sizes beyond the bounds below (an untrusted config must not make us build 10,000
@@ -30,6 +32,8 @@ from attnscope.engine.input_files import display_path, special_file_kind
 from attnscope.models.config import MAX_HEADS, MAX_LAYERS, MAX_POSITIONS, MAX_VOCAB, MAX_WIDTH
 
 MAX_CONFIG_BYTES = 1024 * 1024  # a real config.json is 1-5 kB
+# One tokenizer file: NLLB's tokenizer.json is 17 MB, Marian's vocab.json 1-2 MB.
+MAX_TOKENIZER_FILE_BYTES = 256 * 1024 * 1024
 
 # The Hugging Face classes AttnScope steps, and the family each belongs to.
 SUPPORTED_ARCHITECTURES = {
@@ -136,35 +140,58 @@ def read_hf_folder(path: str | os.PathLike) -> HfFolder:
         raise HfFolderError(f"model folder {name} does not exist")
     if not folder.is_dir():
         raise HfFolderError(f"{name} is not a folder (a Hugging Face model is a folder)")
-    config = _read_config(folder, name)
+    if special_file_kind(folder / "config.json") == "missing":
+        raise HfFolderError(f"{name} has no config.json: not a save_pretrained model folder")
+    config = _read_json(folder / "config.json", name)
     architecture = _check_architecture(config, name)
     _check_sizes(config, name)
+    weights = _weights_file(folder, name)
     return HfFolder(
         path=folder,
         architecture=architecture,
         family=SUPPORTED_ARCHITECTURES[architecture],
         config=config,
-        weights=_weights_file(folder, name),
-        tokenizer_files=tuple(f for f in TOKENIZER_FILES if (folder / f).is_file()),
+        weights=weights,
+        tokenizer_files=_tokenizer_files(folder, name),
     )
 
 
-def _read_config(folder: Path, name: str) -> dict[str, Any]:
-    path = folder / "config.json"
+def _read_json(path: Path, name: str) -> dict[str, Any]:
+    """A bounded JSON object from the regular file ``path`` (``name``: the folder shown)."""
+    shown = f"{name}/{path.name}"
     kind = special_file_kind(path)
-    if kind == "missing":
-        raise HfFolderError(f"{name} has no config.json: not a save_pretrained model folder")
     if kind is not None:
-        raise HfFolderError(f"{name}/config.json is {kind}, not a regular file")
+        raise HfFolderError(f"{shown} is {kind}, not a regular file")
     if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise HfFolderError(f"{name}/config.json is larger than {MAX_CONFIG_BYTES:,} bytes")
+        raise HfFolderError(f"{shown} is larger than {MAX_CONFIG_BYTES:,} bytes")
     try:
-        config = loads_bounded(path.read_bytes())
+        value = loads_bounded(path.read_bytes())
     except (ValueError, OSError) as exc:  # bad JSON, limits, not UTF-8, unreadable
-        raise HfFolderError(f"{name}/config.json cannot be read: {exc}") from exc
-    if not isinstance(config, dict):
-        raise HfFolderError(f"{name}/config.json is not a JSON object")
-    return config
+        raise HfFolderError(f"{shown} cannot be read: {exc}") from exc
+    if not isinstance(value, dict):
+        raise HfFolderError(f"{shown} is not a JSON object")
+    return value
+
+
+def _tokenizer_files(folder: Path, name: str) -> tuple[str, ...]:
+    """The tokenizer files present: regular, bounded in size, and no tokenizer that needs
+    code from the folder (``auto_map`` in tokenizer_config.json)."""
+    present = tuple(f for f in TOKENIZER_FILES if (folder / f).exists())
+    for file in present:
+        kind = special_file_kind(folder / file)
+        if kind is not None:  # a FIFO would block the tokenizer's reader forever
+            raise HfFolderError(f"{name}/{file} is {kind}, not a regular file")
+        if (folder / file).stat().st_size > MAX_TOKENIZER_FILE_BYTES:
+            raise HfFolderError(
+                f"{name}/{file} is larger than the {MAX_TOKENIZER_FILE_BYTES:,}-byte limit"
+            )
+    settings = folder / "tokenizer_config.json"
+    if "tokenizer_config.json" in present and "auto_map" in _read_json(settings, name):
+        raise HfFolderError(
+            f"{name}'s tokenizer needs its own Python code (auto_map in "
+            "tokenizer_config.json); AttnScope never runs code from a model folder"
+        )
+    return present
 
 
 def _check_architecture(config: dict[str, Any], name: str) -> str:

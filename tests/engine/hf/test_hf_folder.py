@@ -64,6 +64,15 @@ def test_remote_code_is_never_trusted(tmp_path):
     _refused(_folder(tmp_path, config), "auto_map", "never runs code")
 
 
+def test_a_tokenizer_with_remote_code_or_a_fifo_is_refused(tmp_path):
+    folder = _folder(tmp_path, MARIAN)
+    (folder / "tokenizer_config.json").write_text(json.dumps({"auto_map": {"AutoTokenizer": "x"}}))
+    _refused(folder, "tokenizer needs its own Python code", "never runs code")
+    (folder / "tokenizer_config.json").unlink()
+    os.mkfifo(folder / "tokenizer.json")
+    _refused(folder, "tokenizer.json is a FIFO")
+
+
 @pytest.mark.parametrize(
     "config",
     [
