@@ -6,7 +6,8 @@ explanation of a shape's noun can be checked the same way attention is
 each shape's noun, and test whether the explanation's peak lies inside that
 shape. Attention's peak is its highest grid cell (heads averaged); an
 attribution's is its highest-scoring grid cell (the cell's pixels summed, or
-for saliency the norm over them) and, at the finer grain, its highest pixel.
+for saliency the norm over them) and, at the finer grain, its highest pixel
+(not for occlusion, which only hides whole cells).
 The peak is the highest *signed* score: the place that most supports the
 word. ``chance`` is what a peak dropped uniformly at random would score: the
 mean share of the picture the named shapes cover.
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
     from attnscope.engine.shapes.scenes import Scene
 
 ATTENTION = "attention"
+# occlusion hides whole grid cells: its pixel map repeats each cell's drop, so its "peak
+# pixel" is only the corner of its peak cell and is not tested
+CELL_ONLY = frozenset({ATTENTION, "occlusion"})
 
 
 @dataclass
@@ -94,7 +98,7 @@ def measure_explained_pointing(
     pointers = ([ATTENTION] if with_attention else []) + list(methods)
     report = ExplainedPointing(
         counts={
-            name: PointerCount(pixel_hits=None if name == ATTENTION else 0) for name in pointers
+            name: PointerCount(pixel_hits=None if name in CELL_ONLY else 0) for name in pointers
         }
     )
     for scene in scenes:
@@ -131,7 +135,7 @@ def _score_scene(model, scene, methods, config, ig_steps, report, with_attention
         for index, step in named:
             cells = result.scores[row_of[step]].reshape(result.grid)  # (h, w)
             count.cell_hits += pointing_hit(cells, scene, index)
-            if result.pixels is not None:
+            if count.pixel_hits is not None and result.pixels is not None:
                 # each model-input pixel is a cell of its own; pointing_hit maps it back
                 count.pixel_hits += pointing_hit(result.pixels[row_of[step]], scene, index)
 

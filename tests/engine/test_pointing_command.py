@@ -98,6 +98,8 @@ def test_the_command_prints_a_row_per_explanation(capsys):
     for entry in figures["methods"].values():
         assert 0 <= entry["cell_hits"] <= figures["named"]
     assert figures["methods"]["attention"]["pixel_hits"] is None
+    assert figures["methods"]["occlusion"]["pixel_hits"] is None  # it hides whole cells
+    assert 0 <= figures["methods"]["saliency"]["pixel_hits"] <= figures["named"]
     table = pointing_table(figures, seed=SEED).splitlines()
     assert table[2].startswith("| explanation |") and table[-1].startswith("| chance")
     assert [row.split(" | ")[0] for row in table[4:-1]] == [
