@@ -134,7 +134,7 @@ def read_hf_folder(path: str | os.PathLike) -> HfFolder:
         if not os.path.isabs(str(path)) and _HUB_ID.match(str(path)):
             raise HfFolderError(
                 f"{name} is not a local folder; AttnScope never downloads models: "
-                "download it first (e.g. `huggingface-cli download ID --local-dir DIR`) "
+                "download it first (e.g. `hf download ID --local-dir DIR`) "
                 "and open DIR"
             )
         raise HfFolderError(f"model folder {name} does not exist")

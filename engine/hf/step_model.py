@@ -29,6 +29,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Self
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -143,8 +144,9 @@ class HfStepModel:
         cache = getattr(out, "cache", None) or out.past_key_values
         return log_probs, _from_cache(cache), attention.flatten(1, 2)
 
-    def split_layers(self, attention: Tensor) -> Tensor:
-        """(…, layers · heads, S) as ``step`` returns it -> (…, layers, heads, S)."""
+    def split_layers(self, attention: Tensor | np.ndarray) -> Tensor | np.ndarray:
+        """(…, layers · heads, S) as ``step`` returns it (or a decode result holds it, in
+        numpy) -> (…, layers, heads, S)."""
         shape = attention.shape
         return attention.reshape(*shape[:-2], self.num_layers, self.heads_per_layer, shape[-1])
 

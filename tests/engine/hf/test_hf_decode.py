@@ -65,7 +65,7 @@ def test_greedy_tokens_and_cross_attention_equal_generate(loaded):
                 for step in out.cross_attentions[: attention.shape[0]]
             ]
         )  # (T, layers, heads, S_padded)
-        split = loaded.step_model.split_layers(torch.from_numpy(attention)).numpy()
+        split = loaded.step_model.split_layers(attention)
         np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
 
 
@@ -98,7 +98,7 @@ def test_beam_attention_follows_generate_beam_indices(loaded):
                 for t, beam in enumerate(beams)
             ]
         )  # (T, layers, heads, S_padded)
-        split = loaded.step_model.split_layers(torch.from_numpy(attention)).numpy()
+        split = loaded.step_model.split_layers(attention)
         np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
 
 
