@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
 from attnscope.engine.decoding.config import BOS_ID, EOS_ID, DecodeConfig
 from attnscope.engine.decoding.driver import decode
+from attnscope.engine.session import DecodeSession
 
 from .tiny_models import SENTENCES
 
@@ -143,3 +146,30 @@ def test_log_probs_are_the_models_in_attnscope_ids(loaded):
     torch.testing.assert_close(ours[:, BOS_ID], theirs[:, bos])
     torch.testing.assert_close(ours.exp().sum(dim=1), torch.ones(len(SENTENCES)))
     torch.testing.assert_close(ours.sort().values, theirs.sort().values)
+
+
+def test_a_session_steps_back_and_forces_exactly(loaded):
+    """The GUI's stepping on the cache state: Back then run again gives the same decode,
+    and a forced token continues as a decode with that forced prefix does."""
+    batch = loaded.tokenizer(SENTENCES[:1], return_tensors="pt")
+    memory = loaded.step_model.encode(batch.input_ids, batch.attention_mask)
+    config = _config(strategy="beam", beam_size=3, min_length=6)
+    session = DecodeSession(loaded.step_model, memory, config)
+    session.run()
+    tokens, attention = session.tokens, session.attention_matrix()
+    for _ in range(4):
+        session.back()
+    session.run()
+    assert session.tokens == tokens
+    np.testing.assert_array_equal(session.attention_matrix(), attention)
+    greedy = replace(config, strategy="greedy")
+    session = DecodeSession(loaded.step_model, memory, greedy)
+    session.run()
+    tokens = session.tokens
+    forced = next(t for t in range(4, 10) if t != tokens[1])
+    session.force(forced, at_step=1)
+    session.run()
+    prefix = [tokens[0], forced]
+    expected = decode(loaded.step_model, memory, greedy, forced_prefix=prefix)[0].best
+    assert session.tokens == expected.tokens
+    np.testing.assert_allclose(session.attention_matrix(), expected.attention, atol=1e-6)
