@@ -47,8 +47,7 @@ class ExplainTools(QObject):
         self.dock.setObjectName("dock-explain")
         self.dock.setWidget(self.panel)
         parent.addDockWidget(Qt.BottomDockWidgetArea, self.dock)
-        self.dock.setFloating(True)  # docked at the bottom, it can be dragged back
-        self.dock.hide()
+        self.dock.hide()  # it floats when first shown (a floating dock is a window of its own)
         self.controller = ExplainController(
             state,
             client,
@@ -58,6 +57,7 @@ class ExplainTools(QObject):
             parent=self,
         )
         self._placed = False  # the floating panel was put over the window once
+        self._floated = False  # it was made to float once (the user may dock it after)
         self.dock.visibilityChanged.connect(self._on_dock_visibility_changed)
         self.exporter = ExplainExporter(
             state, self.controller, self.panel, parent=parent, show_message=show_message
@@ -89,16 +89,28 @@ class ExplainTools(QObject):
     def add_to_menus(self, menus: WindowMenus) -> None:
         """Decode > Explain…, View > Explain (the dock), File > Export > attributions."""
         menus.add_decode_actions(self.actions)
-        menus.view_menu.addAction(self.dock.toggleViewAction())
+        toggle = self.dock.toggleViewAction()
+        toggle.toggled.connect(lambda on: on and self._float_first_time())
+        menus.view_menu.addAction(toggle)
         self.exporter.add_actions(menus.export_menu)
 
     def explain(self, scope: str) -> None:
         """Show the panel and explain ``scope`` (the selected step or the whole output)."""
         self.panel.set_scope(scope)
         if not self.dock.isVisible():
+            self._float_first_time()
             self.dock.show()
             self.dock.raise_()
         self.controller.explain()
+
+    def _float_first_time(self) -> None:
+        """The panel floats when it is first shown, docked at the bottom it can be dragged
+        back; not at start-up, where a floating dock would be a hidden window of its own."""
+        if not self._floated:
+            self._floated = True
+            self.dock.setFloating(True)
+            if self.dock.isVisible():
+                self._on_dock_visibility_changed(True)
 
     def _place_floating_dock(self) -> None:
         """A floating panel covers the lower part of the window (docked at the bottom, the
@@ -112,7 +124,7 @@ class ExplainTools(QObject):
         self.dock.setGeometry(left, frame.bottom() - height, width, height)
 
     def _on_dock_visibility_changed(self, visible: bool) -> None:
-        if visible and not self._placed:
+        if visible and not self._placed and self.dock.isFloating():
             self._placed = True  # where the user moves it afterwards is theirs
             self._place_floating_dock()
         if visible:

@@ -192,3 +192,17 @@ def test_a_caption_word_shows_its_attribution_beside_its_attention(
     assert overlays[1].opacity() == 0.25 and overlays[1].colormap_name() == "magma"
     window.explain_tools.exporter.figure_png(str(tmp_path / "caption.png"))
     assert (tmp_path / "caption.png").stat().st_size > 0
+
+
+def test_view_explain_opens_the_panel_floating_over_the_window(qtbot, shown_window):
+    """Not floating at start-up (a hidden floating dock is a window of its own: offscreen Qt
+    warns), but floating over the window's lower part when first shown from the View menu."""
+    dock = shown_window.explain_tools.dock
+    assert not dock.isFloating() and not dock.isVisible()
+    toggle = dock.toggleViewAction()
+    toggle.trigger()
+    qtbot.waitUntil(dock.isVisible, timeout=TIMEOUT)
+    assert dock.isFloating()
+    assert shown_window.geometry().contains(dock.geometry().center())
+    toggle.trigger()
+    assert not dock.isVisible()
