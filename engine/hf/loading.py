@@ -23,21 +23,24 @@ import torch
 
 from attnscope.engine.hf.folder import HfFolder, HfFolderError, read_hf_folder
 from attnscope.engine.hf.step_model import HfStepModel
+from attnscope.engine.hf.text import HfText
 from attnscope.engine.hf.vocab_map import HfVocabMap
 from attnscope.engine.input_files import display_path
+from attnscope.engine.input_limits import MAX_SOURCE_TOKENS
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class LoadedHfModel:
-    """An opened folder: what it holds, the model (eval mode), its tokenizer and the
-    step model the decode loop drives."""
+    """An opened folder: what it holds, the model (eval mode), its tokenizer, the step
+    model the decode loop drives and the text side (``HfText``)."""
 
     folder: HfFolder
     model: Any
     tokenizer: Any
     step_model: HfStepModel
+    text: HfText
 
     @property
     def vocab(self) -> HfVocabMap:
@@ -78,8 +81,11 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
         unk=_token_id(getattr(tokenizer, "unk_token_id", None)),
         pad=_token_id(getattr(model.config, "pad_token_id", None)),
     )
+    # learned or sinusoidal positions end at max_position_embeddings (T5 has none)
+    positions = _token_id(getattr(model.config, "max_position_embeddings", None))
+    text = HfText(tokenizer, vocab, max_source_tokens=min(MAX_SOURCE_TOKENS, positions or 10**9))
     logger.info("opened %s (%s) from %s", folder.architecture, folder.family, name)
-    return LoadedHfModel(folder, model, tokenizer, HfStepModel(model, vocab))
+    return LoadedHfModel(folder, model, tokenizer, HfStepModel(model, vocab), text)
 
 
 def _load_tokenizer(folder: HfFolder, name: str) -> Any:
