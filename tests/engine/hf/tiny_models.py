@@ -10,8 +10,12 @@ offline). The weights are redrawn with std 0.2 so that the outputs depend on the
 
 from __future__ import annotations
 
+import io
+import json
 from pathlib import Path
+from typing import Any
 
+import sentencepiece as spm
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import (
@@ -19,6 +23,7 @@ from transformers import (
     BartForConditionalGeneration,
     MarianConfig,
     MarianMTModel,
+    MarianTokenizer,
     PreTrainedTokenizerFast,
     T5Config,
     T5ForConditionalGeneration,
@@ -70,6 +75,35 @@ def word_tokenizer(family: str) -> PreTrainedTokenizerFast:
     )
 
 
+def marian_spm_tokenizer(workdir: Path) -> MarianTokenizer:
+    """Marian's own tokenizer, as opus-mt folders hold it (source.spm, target.spm,
+    vocab.json), over a unigram sentencepiece model trained here on the test sentences:
+    eos 0, unk 1, the pieces, pad last."""
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter([*SENTENCES, " ".join(WORDS)]),
+        model_writer=model,
+        vocab_size=40,
+        model_type="unigram",
+        hard_vocab_limit=False,
+        bos_id=-1,
+        eos_id=0,
+        unk_id=1,
+        pad_id=-1,
+        num_threads=1,
+        minloglevel=2,
+    )
+    (workdir / "sp.model").write_bytes(model.getvalue())
+    pieces = spm.SentencePieceProcessor(model_file=str(workdir / "sp.model"))
+    vocab = {"</s>": 0, "<unk>": 1}
+    for i in range(pieces.get_piece_size()):
+        vocab.setdefault(pieces.id_to_piece(i), len(vocab))
+    vocab["<pad>"] = len(vocab)
+    (workdir / "vocab.json").write_text(json.dumps(vocab))
+    spm_file = str(workdir / "sp.model")
+    return MarianTokenizer(spm_file, spm_file, str(workdir / "vocab.json"))
+
+
 def _model(family: str, size: int):
     if family == "t5":
         config = T5Config(
@@ -106,13 +140,19 @@ def _model(family: str, size: int):
 
 
 def save_tiny_model(
-    folder: Path, family: str = "marian", *, seed: int = 0, eos_bias: float = 0.0
+    folder: Path,
+    family: str = "marian",
+    *,
+    seed: int = 0,
+    eos_bias: float = 0.0,
+    tokenizer: Any = None,
 ) -> Path:
     """A 2+2-layer, 2-head, d_model 16 model of ``family`` with its tokenizer, in ``folder``.
 
-    eos_bias: added to eos's logit (final_logits_bias), so outputs end within a few steps
+    eos_bias:  added to eos's logit (final_logits_bias), so outputs end within a few steps
+    tokenizer: the family's special ids with pad last when given; default word_tokenizer
     """
-    tokenizer = word_tokenizer(family)
+    tokenizer = tokenizer or word_tokenizer(family)
     torch.manual_seed(seed)
     model = _model(family, len(tokenizer)).eval()
     with torch.no_grad():
