@@ -63,6 +63,12 @@ def guarded(method: Callable) -> Callable:
     return wrapper
 
 
+# The app sorts a file's lines by length only inside windows of one batch (the CLI uses
+# large windows): closing the window mid-file keeps every finished batch in the .partial
+# output, so at most one batch of work is lost.
+APP_FILE_WINDOW = 32
+
+
 class ModelWorker(QObject):
     """Owns the model, the device and the current decode session."""
 
@@ -373,6 +379,7 @@ class ModelWorker(QObject):
             decode_config,
             cancel=self._cancel,
             progress=self.batchProgress.emit,
+            window=APP_FILE_WINDOW,
         )
         self.batchFinished.emit(out_path, complete)
 
