@@ -111,7 +111,7 @@ def path_gradients(
         point = jobs % points
         rows = (baseline + alphas[point].view(shape) * delta).detach().requires_grad_(True)
         with torch.enable_grad():
-            picked = target.values_at(rows, job_steps[part])  # (J',)
+            picked = target.values_at(rows, job_steps[part], ticker.check)  # (J',)
             (grads,) = torch.autograd.grad(picked.sum(), rows)  # (J', ...)
         total.index_add_(0, jobs // points, grads * weights[point].view(shape))
         values.append(picked.detach())

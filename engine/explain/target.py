@@ -124,8 +124,10 @@ class TargetFunction:
         log_probs = self.model.decoder.log_probs(readouts)  # (N, T, V), one GEMM
         return self._targets(log_probs, self.tokens.expand(inputs.size(0), -1))
 
-    def values_at(self, inputs: Tensor, steps: Tensor) -> Tensor:
+    def values_at(self, inputs: Tensor, steps: Tensor, check=None) -> Tensor:
         """inputs (N, ...), steps (N,) long ascending -> (N,): row i's target at ``steps[i]``.
+
+        ``check()`` runs before every decoder step (a cancel check that raises).
 
         A row leaves the batch once its step is decoded (the rows still running are a
         suffix, as the steps ascend), and the output layer runs only on the rows' own
@@ -138,6 +140,8 @@ class TargetFunction:
         finished_after = torch.searchsorted(steps, torch.arange(int(steps[-1]) + 1), right=True)
         picked, first = [], 0  # rows first.. are still running
         for t, finished in enumerate(finished_after.tolist()):
+            if check is not None:
+                check()
             running = inputs.size(0) - first
             override = self.edits.get(t)
             if override is not None:

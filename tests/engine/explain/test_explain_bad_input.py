@@ -72,6 +72,19 @@ def test_cancelling_midway_stops_and_the_next_request_runs(tiny_text):
     assert done[-1][0] == done[-1][1] and [d for d, _ in done] == list(range(1, len(done) + 1))
 
 
+def test_cancelling_inside_a_gradient_batch_stops_it(tiny_text):
+    """A whole output's saliency is one batch: the cancel is seen between decoder steps."""
+    tokens = decoded_tokens(tiny_text, SOURCE)
+    asked = []
+
+    def cancel() -> bool:
+        asked.append(True)
+        return len(asked) > 2  # before the batch and at decoder step 0: go on; step 1: stop
+
+    with pytest.raises(DecodeCancelled, match="after 0 of 1 passes"):
+        explain(tiny_text, SOURCE, tokens, method="saliency", cancel=cancel)
+
+
 def _record(into: list):
     return lambda done, total: into.append((done, total))
 
