@@ -141,7 +141,7 @@ class HfStepModel:
         # per layer (N, heads, 1, S) -> (N, layers, heads, S)
         attention = torch.stack([a[:, :, -1] for a in out.cross_attentions], dim=1)
         attention = attention.float() * memory.mask[:, None, None, :]  # exact 0 on padding
-        cache = getattr(out, "cache", None) or out.past_key_values
+        cache = out.cache if hasattr(out, "cache") else out.past_key_values
         return log_probs, _from_cache(cache), attention.flatten(1, 2)
 
     def split_layers(self, attention: Tensor | np.ndarray) -> Tensor | np.ndarray:
@@ -162,7 +162,9 @@ def decoder_shape(config: Any) -> tuple[int, int]:
 
 def _to_cache(state: HfCacheState) -> Any:
     """A fresh EncoderDecoderCache over the state's tensors (the model grows it with new
-    tensors, so the state itself never changes)."""
+    tensors, so the state itself never changes). Filling the layers copies the tensors
+    once; skipping that copy through the layers' internals measured no faster (a random
+    Marian-base-sized model, 30 steps: greedy batch 1 and beam 5 x batch 8)."""
     from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
     if not state.layers:
