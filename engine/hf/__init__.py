@@ -2,5 +2,12 @@
 
 Offline only: nothing is downloaded, remote code is never run, weights come from
 safetensors. ``transformers`` is imported only when a folder is opened, so the app's
-start-up and ``attnscope --help`` never pay for it. See docs/huggingface.md.
+start-up and ``attnscope --help`` never pay for it (this package imports nothing).
+See docs/huggingface.md.
+
+- ``folder``: ``read_hf_folder`` checks a folder from its files alone (``HfFolderError``);
+- ``loading``: ``load_hf_folder`` builds the model, tokenizer and step model;
+- ``step_model``: ``HfStepModel``, the model in the step-model protocol (KV cache state);
+- ``vocab_map``: ``HfVocabMap``, AttnScope's special ids over the model's vocabulary;
+- ``text``: ``HfText``, the folder's tokenizer on both sides.
 """

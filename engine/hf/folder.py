@@ -121,11 +121,6 @@ class HfFolder:
         }
 
 
-def looks_like_hf_folder(path: str | os.PathLike) -> bool:
-    """True for a folder with a config.json: what the app then opens with read_hf_folder."""
-    return Path(path).is_dir() and (Path(path) / "config.json").is_file()
-
-
 def read_hf_folder(path: str | os.PathLike) -> HfFolder:
     """Check the folder ``path`` and return what it holds; HfFolderError says what is wrong."""
     folder = Path(path)
