@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 
 from attnscope.engine.hf.folder import HfFolder, HfFolderError, read_hf_folder
 from attnscope.engine.hf.step_model import HfStepModel
@@ -67,7 +68,7 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
             use_safetensors=True,
             attn_implementation="eager",
         )
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+    except (SafetensorError, OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         raise HfFolderError(f"{name}: the model cannot be loaded: {_first_line(exc)}") from exc
     model = model.to(device).eval()
     tokenizer = _load_tokenizer(folder, name)

@@ -142,6 +142,19 @@ def test_weights_that_do_not_fit_the_config(tmp_path, marian_dir):
         load_hf_folder(folder)
 
 
+@pytest.mark.parametrize(
+    "weights",
+    [b"", b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}", (2**40).to_bytes(8, "little")],
+    ids=["empty", "bad-header", "huge-header"],
+)
+def test_corrupt_safetensors_get_one_line(tmp_path, marian_dir, weights):
+    folder = shutil.copytree(marian_dir, tmp_path / "model")
+    (folder / "model.safetensors").write_bytes(weights)
+    with pytest.raises(HfFolderError, match="the model cannot be loaded: .*header") as caught:
+        load_hf_folder(folder)
+    assert "\n" not in str(caught.value)
+
+
 def test_a_folder_without_tokenizer(tmp_path, marian_dir):
     folder = tmp_path / "model"
     folder.mkdir()
