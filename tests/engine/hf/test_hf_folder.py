@@ -150,7 +150,7 @@ def test_weights_that_do_not_fit_the_config(tmp_path, marian_dir):
 def test_corrupt_safetensors_get_one_line(tmp_path, marian_dir, weights):
     folder = shutil.copytree(marian_dir, tmp_path / "model")
     (folder / "model.safetensors").write_bytes(weights)
-    with pytest.raises(HfFolderError, match="the model cannot be loaded: .*header") as caught:
+    with pytest.raises(HfFolderError, match=r"the model cannot be loaded: .*header") as caught:
         load_hf_folder(folder)
     assert "\n" not in str(caught.value)
 
