@@ -155,6 +155,14 @@ def test_corrupt_safetensors_get_one_line(tmp_path, marian_dir, weights):
     assert "\n" not in str(caught.value)
 
 
+def test_a_corrupt_tokenizer_gets_one_line(tmp_path, marian_dir):
+    folder = shutil.copytree(marian_dir, tmp_path / "model")
+    (folder / "tokenizer.json").write_bytes(b"{not json")
+    with pytest.raises(HfFolderError, match="the tokenizer cannot be loaded") as caught:
+        load_hf_folder(folder)
+    assert "\n" not in str(caught.value)
+
+
 def test_a_folder_without_tokenizer(tmp_path, marian_dir):
     folder = tmp_path / "model"
     folder.mkdir()
