@@ -91,6 +91,9 @@ class HfStepModel:
         self.num_layers, self.heads_per_layer = decoder_shape(model.config)
         self.num_heads = self.num_layers * self.heads_per_layer
         self.start_token: int = model.config.decoder_start_token_id
+        # learned or sinusoidal positions end here (T5's relative positions do not)
+        positions = getattr(model.config, "max_position_embeddings", None)
+        self.max_target_length: int | None = positions if isinstance(positions, int) else None
         device = next(model.parameters()).device
         self.vocab = vocab.to(device)
         # transformers 5.2x renamed forward's ``past_key_values`` to ``cache``
@@ -123,6 +126,11 @@ class HfStepModel:
         cache, and the cross-attention (N, layers · heads, S), layer-major."""
         from transformers.modeling_outputs import BaseModelOutput
 
+        if self.max_target_length is not None and state.length >= self.max_target_length:
+            raise ValueError(
+                f"this model's decoder has {self.max_target_length} positions; "
+                f"set the maximum output length to at most {self.max_target_length}"
+            )
         if state.length == 0:
             fed = torch.full_like(prev_tokens, self.start_token)
         else:

@@ -47,7 +47,9 @@ def _cut(sequence: torch.Tensor, eos: int) -> list[int]:
 
 
 def _config(**settings) -> DecodeConfig:
-    return DecodeConfig(max_length=MAX_NEW, max_length_ratio=0, topk_alternatives=0, **settings)
+    return DecodeConfig(
+        **{"max_length": MAX_NEW, "max_length_ratio": 0, "topk_alternatives": 0} | settings
+    )
 
 
 def test_greedy_tokens_and_cross_attention_equal_generate(loaded):
@@ -173,3 +175,16 @@ def test_a_session_steps_back_and_forces_exactly(loaded):
     expected = decode(loaded.step_model, memory, greedy, forced_prefix=prefix)[0].best
     assert session.tokens == expected.tokens
     np.testing.assert_allclose(session.attention_matrix(), expected.attention, atol=1e-6)
+
+
+def test_decoding_past_the_decoder_positions_says_so(marian):
+    """Marian's sinusoidal positions end at max_position_embeddings (64 in the tiny one)."""
+    assert marian.step_model.max_target_length == 64
+    batch = _batch(marian)
+    memory = marian.step_model.encode(batch.input_ids, batch.attention_mask)
+    config = _config(strategy="greedy", max_length=65, min_length=65)
+    with pytest.raises(ValueError, match="has 64 positions; set the maximum output length"):
+        decode(marian.step_model, memory, config)
+    assert (
+        len(decode(marian.step_model, memory, replace(config, max_length=64))[0].best.tokens) == 64
+    )
