@@ -7,7 +7,8 @@ for that), then imports ``transformers`` and builds the model class the config n
 - ``local_files_only=True``: nothing is fetched;
 - ``trust_remote_code=False``: no code from the folder runs;
 - ``use_safetensors=True``: weights never come from a pickle;
-- ``attn_implementation="eager"``: the attention weights are computed and returned.
+- ``attn_implementation="eager"``: the attention weights are computed and returned;
+- ``dtype=torch.float32``, whatever precision the weights were saved in.
 
 Anything transformers or the tokenizer refuses becomes one ``HfFolderError`` line.
 """
@@ -67,6 +68,9 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
             trust_remote_code=False,
             use_safetensors=True,
             attn_implementation="eager",
+            # a half-precision checkpoint would otherwise stay half: slow on a CPU and
+            # less exact; the app's precision setting is a later, separate step
+            dtype=torch.float32,
         )
     except (SafetensorError, OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         raise HfFolderError(f"{name}: the model cannot be loaded: {_first_line(exc)}") from exc

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from attnscope.engine.errors import AttnScopeError
 from attnscope.engine.hf.folder import HfFolderError, read_hf_folder
@@ -153,6 +154,15 @@ def test_corrupt_safetensors_get_one_line(tmp_path, marian_dir, weights):
     with pytest.raises(HfFolderError, match=r"the model cannot be loaded: .*header") as caught:
         load_hf_folder(folder)
     assert "\n" not in str(caught.value)
+
+
+def test_half_precision_weights_load_as_float32(tmp_path, marian_dir):
+    from transformers import MarianMTModel
+
+    folder = shutil.copytree(marian_dir, tmp_path / "model")
+    MarianMTModel.from_pretrained(marian_dir).half().save_pretrained(folder)
+    loaded = load_hf_folder(folder)
+    assert {p.dtype for p in loaded.model.parameters()} == {torch.float32}
 
 
 def test_a_corrupt_tokenizer_gets_one_line(tmp_path, marian_dir):
