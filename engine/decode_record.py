@@ -148,6 +148,7 @@ def snapshot_record(
     image_path: str | os.PathLike | None = None,
     align: bool = True,
     include_tree: bool = False,
+    attributions: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The record of a decode the app shows: what File > Export > Whole decode writes.
 
@@ -163,6 +164,8 @@ def snapshot_record(
     align:        add ``alignment`` (Pharaoh word links) for a text decode
     include_tree: add the beam search ``tree`` (beam only; its node attention
                   makes the record a lot larger)
+    attributions: the steps explained so far (``attribution_entry``), one entry per
+                  method and foil -> ``attributions`` (left out when there are none)
     """
     captioning = snapshot.grid is not None
     task = CAPTIONING if captioning else TRANSLATION
@@ -188,7 +191,24 @@ def snapshot_record(
         record["tree"] = _tree(snapshot)
     if report is not None:
         record["reference_check"] = {"reference": reference, **report.as_dict()}
+    if attributions:
+        record["attributions"] = [dict(entry) for entry in attributions]
     return to_jsonable(record)
+
+
+def attribution_entry(
+    method: str, steps: Sequence[int], scores: np.ndarray, foil: int | None = None
+) -> dict[str, Any]:
+    """One method's attributions of a decode, for ``snapshot_record(attributions=...)``.
+
+    method: engine/explain's method name; foil: the contrastive foil's token id or None
+    (log p(token)); steps: the explained steps (0-based); scores: (len(steps), S) per
+    source piece, or per grid cell row-major for a picture (engine/explain Attribution).
+    """
+    scores = np.asarray(scores, dtype=np.float32)
+    if scores.ndim != 2 or scores.shape[0] != len(steps):
+        raise ValueError(f"scores must be (len(steps), S); got {scores.shape} for {len(steps)}")
+    return {"method": method, "foil": foil, "steps": [int(s) for s in steps], "scores": scores}
 
 
 def translation_record(

@@ -20,6 +20,7 @@ from attnscope.engine.errors import ImageInputError
 from attnscope.gui import exports
 from attnscope.gui.caption_view import CaptionWorkspace, qimage_to_rgb
 from attnscope.gui.decode_state import DecodeState
+from attnscope.gui.export_actions import no_attributions
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.bmp *.gif *.tif *.tiff);;All files (*)"
 
@@ -173,6 +174,7 @@ class CaptionExporter:
         self.state = state
         self.view = view
         self.parent = parent
+        self.attributions = no_attributions  # the Explain panel's explained steps
         self.show_message = show_message
 
     def overlay_png(self, path: str) -> None:
@@ -192,6 +194,7 @@ class CaptionExporter:
             self.state,
             image=self.view.image_name(),
             image_path=source if isinstance(source, str) else None,
+            attributions=self.attributions(),
         )
         exports.export_decode_json(record, path)
 

@@ -251,6 +251,26 @@ class ExplainController(QObject):
                 matrix[step] = found.scores
         return matrix
 
+    def attribution_entries(self) -> list[dict]:
+        """The shown decode's explained steps for its decode record, one entry per method
+        and foil (engine/decode_record.attribution_entry), steps ascending."""
+        from attnscope.engine.decode_record import attribution_entry
+
+        snapshot = self.state.snapshot
+        if snapshot is None or not snapshot.steps:
+            return []
+        key, tokens, width = self.state.session_key, self._tokens(), _source_width(snapshot)
+        groups: dict[tuple, dict[int, np.ndarray]] = {}
+        for (k, t, method, foil, step), found in self._cache.items():
+            if k == key and t == tokens and found.scores.shape == (width,):
+                groups.setdefault((method, foil), {})[step] = found.scores
+        entries = []
+        for (method, foil), rows in groups.items():
+            steps = sorted(rows)
+            scores = np.stack([rows[s] for s in steps])
+            entries.append(attribution_entry(method, steps, scores, foil))
+        return entries
+
     def _update_foils(self) -> None:
         snapshot, step = self.state.snapshot, self.state.shown_step()
         if snapshot is None or step is None:

@@ -93,6 +93,8 @@ class ExplainTools(QObject):
         toggle.toggled.connect(lambda on: on and self._float_first_time())
         menus.view_menu.addAction(toggle)
         self.exporter.add_actions(menus.export_menu)
+        entries = self.controller.attribution_entries  # Whole decode as JSON carries them
+        menus.exporter.attributions = menus.captioning.exporter.attributions = entries
 
     def explain(self, scope: str) -> None:
         """Show the panel and explain ``scope`` (the selected step or the whole output)."""

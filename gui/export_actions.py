@@ -59,12 +59,15 @@ def word_alignment(snapshot, node_id: int | None = None) -> str | None:
     return pharaoh(hard_alignment(attention, snapshot.source_pieces, target_pieces))
 
 
-def decode_record(state: DecodeState, *, image: str | None = None, image_path=None) -> dict:
+def decode_record(
+    state: DecodeState, *, image: str | None = None, image_path=None, attributions=()
+) -> dict:
     """The shown decode as a decode record (engine/decode_record.py, the one writer).
 
     ``settings`` is the DecodeConfig the shown decode used; for a reference check that
     is the user's settings its comparison decode ran with. ``image``/``image_path``: the
-    picture's name and path when captioning (see ``snapshot_record``).
+    picture's name and path when captioning (see ``snapshot_record``); ``attributions``:
+    the steps the Explain panel explained (``attribution_entry`` dicts).
     """
     from attnscope.engine.decode_record import snapshot_record
 
@@ -77,7 +80,13 @@ def decode_record(state: DecodeState, *, image: str | None = None, image_path=No
         report=state.report if state.reference is not None else None,
         image=image,
         image_path=image_path,
+        attributions=attributions,
     )
+
+
+def no_attributions() -> list:
+    """What an exporter writes as ``attributions`` until the Explain panel offers its own."""
+    return []
 
 
 class Exporter:
@@ -102,6 +111,7 @@ class Exporter:
         self.parent = parent
         self.show_message = show_message
         self.node_id: int | None = None  # the beam hypothesis the heat map shows, if chosen
+        self.attributions = no_attributions  # the Explain panel's explained steps (explain_window)
         state.snapshotChanged.connect(self._on_snapshot_changed)
 
     def show_node(self, node_id: int) -> None:
@@ -139,7 +149,8 @@ class Exporter:
         Path(path).write_text(links + "\n", encoding="utf-8")
 
     def decode_json(self, path: str) -> None:
-        exports.export_decode_json(decode_record(self.state), path)
+        record = decode_record(self.state, attributions=self.attributions())
+        exports.export_decode_json(record, path)
 
     def add_actions(self, menu: QMenu) -> None:
         """One File > Export entry per format, each saying what it writes in its tooltip."""

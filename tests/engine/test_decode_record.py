@@ -355,3 +355,27 @@ def test_the_schema_ships_as_package_data():
     patterns = package_data["attnscope.engine"]
     assert any(Path(decode_record.SCHEMA_FILE).match(p) for p in patterns)
     assert load_schema()["properties"]["version"] == {"const": RECORD_VERSION}
+
+
+def test_snapshot_record_carries_the_explained_steps(validator, tiny_translation_checkpoint):
+    """The Explain panel's attributions ride in the record, one entry per method and foil;
+    entries whose rows do not match their steps are refused."""
+    from attnscope.engine.decode_record import attribution_entry
+    from attnscope.engine.inference import load_inference_model
+
+    model = load_inference_model(tiny_translation_checkpoint, device="cpu")
+    snapshot = _run_to_end(model, SOURCE, GREEDY)
+    width = len(snapshot.source_pieces)
+    scores = np.arange(2 * width, dtype=np.float32).reshape(2, width) / 10
+    entries = [
+        attribution_entry("ig", [0, 2], scores),
+        attribution_entry("saliency", [1], scores[:1], foil=5),
+    ]
+    row = valid(validator, snapshot_record(snapshot, attributions=entries))
+    ig, saliency = row["attributions"]
+    assert (ig["method"], ig["foil"], ig["steps"]) == ("ig", None, [0, 2])
+    np.testing.assert_allclose(ig["scores"], scores, rtol=1e-6)
+    assert (saliency["foil"], saliency["steps"]) == (5, [1])
+    assert "attributions" not in snapshot_record(snapshot)  # nothing explained: left out
+    with pytest.raises(ValueError, match="len\\(steps\\), S"):
+        attribution_entry("ig", [0], scores)

@@ -5,6 +5,9 @@ Each test is one user session on one loaded model (a window and a load cost seco
 
 from __future__ import annotations
 
+import json
+
+import jsonschema
 import numpy as np
 import pytest
 from caption_window_support import GRID, load_captioner
@@ -13,6 +16,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QSlider
 from window_support import SOURCE, TIMEOUT, load, wait_snapshot
 
+from attnscope.engine.decode_record import load_schema
 from attnscope.engine.errors import AttnScopeError
 from attnscope.gui.explain_panel import SELECTED_STEP, WHOLE_OUTPUT
 
@@ -164,6 +168,13 @@ def test_attribution_exports_hold_the_explained_matrix_even_without_attention(
 
     assert Image.open(tmp_path / "a.png").size == (2 * view.width(), 2 * view.height())
     assert "<svg" in (tmp_path / "a.svg").read_text(encoding="utf-8")
+
+    window.exporter.decode_json(str(tmp_path / "decode.json"))  # the record carries them too
+    record = json.loads((tmp_path / "decode.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator(load_schema()).validate(record)
+    [entry] = record["attributions"]
+    assert (entry["method"], entry["foil"], entry["steps"]) == ("saliency", None, [0])
+    np.testing.assert_allclose(entry["scores"][0], expected_row(0, width), rtol=1e-6)
 
 
 def test_a_caption_word_shows_its_attribution_beside_its_attention(
