@@ -116,9 +116,15 @@ class HfFolder:
             "model_type": self.config.get("model_type"),
             "sizes": sizes,
             "weights": self.weights.name,
-            "weights_bytes": self.weights.stat().st_size,
+            "weights_bytes": self.weights_bytes(),
             "tokenizer_files": list(self.tokenizer_files),
         }
+
+    def weights_bytes(self) -> int:
+        """Bytes of the weights: the safetensors file, or every shard beside its index."""
+        if self.weights.name.endswith(".index.json"):
+            return sum(f.stat().st_size for f in self.path.glob("*.safetensors") if f.is_file())
+        return self.weights.stat().st_size
 
 
 def read_hf_folder(path: str | os.PathLike) -> HfFolder:

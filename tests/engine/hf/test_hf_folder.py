@@ -133,6 +133,14 @@ def test_a_good_folder_is_described(marian_dir):
     assert facts["sizes"]["decoder_layers"] == 2
     assert facts["weights"] == "model.safetensors"
     assert "tokenizer.json" in facts["tokenizer_files"]
+    assert facts["weights_bytes"] == (marian_dir / "model.safetensors").stat().st_size
+
+
+def test_sharded_weights_count_every_shard(tmp_path):
+    folder = _folder(tmp_path, MARIAN, weights="model.safetensors.index.json")
+    (folder / "model-00001-of-00002.safetensors").write_bytes(b"x" * 10)
+    (folder / "model-00002-of-00002.safetensors").write_bytes(b"x" * 5)
+    assert read_hf_folder(folder).describe()["weights_bytes"] == 15
 
 
 def test_weights_that_do_not_fit_the_config(tmp_path, marian_dir):
