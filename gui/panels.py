@@ -13,7 +13,10 @@ from attnscope.gui.decode_state import DecodeState
 from attnscope.gui.frame_scheduler import FrameScheduler
 from attnscope.gui.translate_view import TranslateWorkspace, display_piece
 
-TREE_INTERVAL_S = 0.3  # a growing beam tree is redrawn at most ~3 times a second
+TREE_INTERVAL_S = 0.3  # a growing beam tree is redrawn at most ~3 times a second during Run
+# Snapshots closer together than this are a stream (Run, a held key), not single steps: only
+# then is the tree's redraw held back. A Step the user presses draws its tree at once.
+STREAM_GAP_S = 0.12
 # The candidates and the tree are drawn as view jobs of their own (the window's
 # FrameScheduler): their updates and repaints never add to the frame that painted the heat map.
 TREE_JOB = "tree"
@@ -76,6 +79,7 @@ class AnalysisDocks(QObject):
         self._drawn_tree = None  # (tree, best node) on screen; tree None = empty
         self._pending_tree = None  # the snapshot whose tree waits for its view job
         self._tree_drawn_at = 0.0
+        self._tree_asked_at = -STREAM_GAP_S  # when the last snapshot's tree was asked for
         self._candidates_key = None
         self._pending_candidates = None  # (snapshot, selected step) waiting for its view job
         state.summaryChanged.connect(self._on_summary_changed)
@@ -120,23 +124,27 @@ class AnalysisDocks(QObject):
         )
 
     def _show_tree(self, snapshot) -> None:
-        """Queue the beam tree of ``snapshot`` as a view job; while a beam grows, at most
-        every TREE_INTERVAL_S. The latest snapshot wins."""
+        """Queue the beam tree of ``snapshot`` as a view job; while a beam grows in a stream
+        of snapshots (Run), at most every TREE_INTERVAL_S. The latest snapshot wins."""
         frames = self.frames
+        now = time.perf_counter()
+        streaming = now - self._tree_asked_at < STREAM_GAP_S
+        self._tree_asked_at = now
         if self._is_drawn(snapshot):
             self._pending_tree = None
             frames.cancel(TREE_JOB)
             return
         self._pending_tree = snapshot
         drawn = self._drawn_tree[0] if self._drawn_tree else None
-        growing = (
-            not snapshot.done
+        held_back = (  # a beam growing during Run: redrawn every TREE_INTERVAL_S at most
+            streaming
+            and not snapshot.done
             and snapshot.tree is not None
             and drawn is not None
             and len(drawn) > 1
             and len(snapshot.tree) > len(drawn)
         )
-        not_before = self._tree_drawn_at + TREE_INTERVAL_S if growing else 0.0
+        not_before = self._tree_drawn_at + TREE_INTERVAL_S if held_back else 0.0
         frames.request(
             TREE_JOB, self._draw_pending_tree, not_before=not_before, priority=TREE_PRIORITY
         )
