@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
 
 from attnscope.engine.hf.folder import HfFolder, HfFolderError, read_hf_folder
 from attnscope.engine.hf.step_model import HfStepModel
@@ -60,6 +59,7 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
             f"transformers {transformers.__version__} is installed; opening {name} needs "
             "transformers 5 (pip install 'transformers>=5,<6')"
         )
+    tokenizer = _load_tokenizer(folder, name)  # first: cheaper, and fails earlier
     model_class = getattr(transformers, folder.architecture)
     try:
         model = model_class.from_pretrained(
@@ -72,23 +72,25 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
             # less exact; the app's precision setting is a later, separate step
             dtype=torch.float32,
         )
-    except (SafetensorError, OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
-        raise HfFolderError(f"{name}: the model cannot be loaded: {_first_line(exc)}") from exc
+    # transformers, huggingface_hub and safetensors raise many types for a bad folder
+    # (SafetensorError, StrictDataclassFieldValidationError, OSError, ...): each is one line
+    except Exception as exc:
+        raise HfFolderError(f"{name}: the model cannot be loaded: {_one_line(exc)}") from exc
     model = model.to(device).eval()
-    tokenizer = _load_tokenizer(folder, name)
-    eos = _eos_id(model.config, name)
+    eos, start = _eos_and_start(model.config, name)
     # Marian and T5 have no bos: the loop's bos then stands for their decoder start token
     bos = _token_id(getattr(model.config, "bos_token_id", None))
     vocab = HfVocabMap.build(
         model.get_output_embeddings().out_features,
-        bos=model.config.decoder_start_token_id if bos is None else bos,
+        bos=start if bos is None else bos,
         eos=eos,
         unk=_token_id(getattr(tokenizer, "unk_token_id", None)),
         pad=_token_id(getattr(model.config, "pad_token_id", None)),
     )
     # learned or sinusoidal positions end at max_position_embeddings (T5 has none)
     positions = _token_id(getattr(model.config, "max_position_embeddings", None))
-    text = HfText(tokenizer, vocab, max_source_tokens=min(MAX_SOURCE_TOKENS, positions or 10**9))
+    limit = MAX_SOURCE_TOKENS if positions is None else min(MAX_SOURCE_TOKENS, positions)
+    text = HfText(tokenizer, vocab, max_source_tokens=limit)
     logger.info("opened %s (%s) from %s", folder.architecture, folder.family, name)
     return LoadedHfModel(folder, model, tokenizer, HfStepModel(model, vocab), text)
 
@@ -102,24 +104,27 @@ def _load_tokenizer(folder: HfFolder, name: str) -> Any:
         return AutoTokenizer.from_pretrained(
             folder.path, local_files_only=True, trust_remote_code=False
         )
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
-        raise HfFolderError(f"{name}: the tokenizer cannot be loaded: {_first_line(exc)}") from exc
+    except Exception as exc:  # as for the model: any failure is one line
+        raise HfFolderError(f"{name}: the tokenizer cannot be loaded: {_one_line(exc)}") from exc
 
 
 def _token_id(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _eos_id(config: Any, name: str) -> int:
+def _eos_and_start(config: Any, name: str) -> tuple[int, int]:
+    """The config's eos (the first, when it lists several) and decoder start token."""
     eos = config.eos_token_id
     eos = eos[0] if isinstance(eos, list) and eos else eos
     if _token_id(eos) is None:
         raise HfFolderError(f"{name}/config.json names no eos_token_id")
-    if _token_id(config.decoder_start_token_id) is None:
+    start = _token_id(getattr(config, "decoder_start_token_id", None))
+    if start is None:
         raise HfFolderError(f"{name}/config.json names no decoder_start_token_id")
-    return eos
+    return eos, start
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]
+def _one_line(exc: BaseException) -> str:
+    """The error's message on one line (some span several: "field 'x':\n  TypeError: ...")."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 300 else text[:299] + "…"

@@ -173,6 +173,15 @@ def test_half_precision_weights_load_as_float32(tmp_path, marian_dir):
     assert {p.dtype for p in loaded.model.parameters()} == {torch.float32}
 
 
+@pytest.mark.parametrize("field", ["eos_token_id", "decoder_start_token_id"])
+def test_a_config_without_eos_or_start_token(tmp_path, marian_dir, field):
+    folder = shutil.copytree(marian_dir, tmp_path / "model")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | {field: None}))
+    with pytest.raises(HfFolderError, match=f"(names no |field '){field}"):
+        load_hf_folder(folder)
+
+
 def test_a_corrupt_tokenizer_gets_one_line(tmp_path, marian_dir):
     folder = shutil.copytree(marian_dir, tmp_path / "model")
     (folder / "tokenizer.json").write_bytes(b"{not json")
