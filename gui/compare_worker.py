@@ -11,19 +11,17 @@ are done, the cross-scores (each output forced through the other model, as
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
 
 from attnscope.engine.errors import AttnScopeError, DecodeCancelled
-from attnscope.gui.worker_client import _STILL_RUNNING
-from attnscope.gui.worker_errors import describe_error, release_cached_memory
+from attnscope.gui.worker_client import stop_worker_thread
+from attnscope.gui.worker_errors import describe_error, guarded_slot, report_failure
 
 log = logging.getLogger(__name__)
 
@@ -49,29 +47,7 @@ class ComparePair:
     notes: tuple[str, ...] = ()
 
 
-def _guarded(method: Callable) -> Callable:
-    """Run a worker slot; an exception becomes one ``failed`` line, never a crash."""
-
-    @functools.wraps(method)
-    def wrapper(self: CompareWorker, *args: Any) -> None:
-        self.busy.emit(True)
-        self._cancel.clear()  # set by this request's client call, or an earlier one's
-        try:
-            method(self, *args)
-        except DecodeCancelled:
-            self.cancelled.emit()
-        except Exception as exc:
-            if isinstance(exc, AttnScopeError | ValueError):
-                log.info("compare request %s refused: %s", method.__name__, exc)
-            else:
-                log.exception("compare request %s failed", method.__name__)
-            release_cached_memory(exc)
-            self.failed.emit(describe_error(exc))
-        finally:
-            if self._running is None:
-                self.busy.emit(False)
-
-    return wrapper
+_guarded = guarded_slot(log, clears_cancel=True)  # the compare worker's request slots
 
 
 class CompareWorker(QObject):
@@ -185,10 +161,8 @@ class CompareWorker(QObject):
             self.cancelled.emit()
             return
         except Exception as exc:
-            log.exception("compare step failed during run")
-            release_cached_memory(exc)
             self._stop_running()
-            self.failed.emit(describe_error(exc))
+            self.failed.emit(report_failure(log, "a compare step during run", exc))
             return
         if finished:
             self._stop_running()
@@ -321,8 +295,4 @@ class CompareClient(QObject):
         (a checkpoint load cannot be interrupted) is kept until it ends, as the window's
         model worker is (worker_client.wait_for_stopped_workers): never destroyed running."""
         self.cancel_event.set()
-        self.thread.quit()
-        if self.thread.wait(timeout_ms):
-            return True
-        _STILL_RUNNING.append((self.thread, self.worker))
-        return False
+        return stop_worker_thread(self.thread, self.worker, timeout_ms)

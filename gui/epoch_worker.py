@@ -14,9 +14,9 @@ import threading
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from attnscope.engine.errors import AttnScopeError, DecodeCancelled
-from attnscope.gui.worker_client import _STILL_RUNNING
-from attnscope.gui.worker_errors import describe_error, release_cached_memory
+from attnscope.engine.errors import DecodeCancelled
+from attnscope.gui.worker_client import stop_worker_thread
+from attnscope.gui.worker_errors import report_failure
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +59,7 @@ class EpochWorker(QObject):
         except DecodeCancelled:
             self.cancelled.emit()
         except Exception as exc:
-            if isinstance(exc, AttnScopeError | ValueError):
-                log.info("tracing %s refused: %s", folder, exc)
-            else:
-                log.exception("tracing %s failed", folder)
-            release_cached_memory(exc)
-            self.failed.emit(describe_error(exc))
+            self.failed.emit(report_failure(log, f"tracing {folder}", exc))
         else:
             self.traced.emit(trace)
 
@@ -98,8 +93,4 @@ class EpochClient(QObject):
         (a checkpoint load cannot be interrupted) is kept until it ends, as the window's
         model worker is (worker_client.wait_for_stopped_workers): never destroyed running."""
         self.cancel_event.set()
-        self.thread.quit()
-        if self.thread.wait(timeout_ms):
-            return True
-        _STILL_RUNNING.append((self.thread, self.worker))
-        return False
+        return stop_worker_thread(self.thread, self.worker, timeout_ms)

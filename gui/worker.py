@@ -9,17 +9,16 @@ window stops a running decode at the next step boundary.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from attnscope.engine.errors import AttnScopeError, DecodeCancelled
-from attnscope.gui.worker_errors import describe_error, release_cached_memory
+from attnscope.gui.worker_errors import describe_error, guarded_slot, report_failure
 
 if TYPE_CHECKING:
     from attnscope.engine import inference
@@ -39,28 +38,7 @@ def _no_model_error(message: str) -> Exception:
     return NoModelError(message)
 
 
-def guarded(method: Callable) -> Callable:
-    """Run a worker slot; any exception becomes a `failed` message, never a crash."""
-
-    @functools.wraps(method)
-    def wrapper(self: ModelWorker, *args: Any) -> None:
-        self.busy.emit(True)
-        try:
-            method(self, *args)
-        except DecodeCancelled:
-            self.cancelled.emit()
-        except Exception as exc:  # the one place exceptions become messages
-            if isinstance(exc, AttnScopeError):  # bad input, said clearly: no traceback
-                log.info("worker request %s refused: %s", method.__name__, exc)
-            else:
-                log.exception("worker request %s failed", method.__name__)
-            release_cached_memory(exc)
-            self.failed.emit(describe_error(exc))
-        finally:
-            if self._running is None:
-                self.busy.emit(False)
-
-    return wrapper
+guarded = guarded_slot(log)  # the model worker's request slots
 
 
 # The app sorts a file's lines by length only inside windows of one batch (the CLI uses
@@ -352,10 +330,8 @@ class ModelWorker(QObject):
             self.cancelled.emit()
             return
         except Exception as exc:
-            log.exception("step failed during run")
-            release_cached_memory(exc)
             self._stop_running()
-            self.failed.emit(describe_error(exc))
+            self.failed.emit(report_failure(log, "a step during run", exc))
             return
         if loop.finished or loop.stopped is not None:
             self._stop_running()

@@ -174,11 +174,8 @@ class WorkerClient(QObject):
         ``wait_for_stopped_workers``), never destroyed while running.
         """
         self.cancel()
-        self.thread.quit()
-        if self.thread.wait(timeout_ms):
+        if stop_worker_thread(self.thread, self.worker, timeout_ms):
             return True
-        if not any(thread is self.thread for thread, _ in _STILL_RUNNING):
-            _STILL_RUNNING.append((self.thread, self.worker))
         log.warning("the model worker is still busy after %d ms; it ends on its own", timeout_ms)
         return False
 
@@ -195,6 +192,17 @@ class WorkerClient(QObject):
         """Attribute the steps of an ExplainRequest (gui/explain_job.py); answers with
         worker.explained. ``cancel()`` stops it; a Run in progress goes on after it."""
         self._explain.emit(request)
+
+
+def stop_worker_thread(thread: QThread, worker: QObject, timeout_ms: int) -> bool:
+    """Quit ``thread`` (its worker already told to cancel); True when it ended within
+    ``timeout_ms``, else it is kept, with its worker, until it ends by itself."""
+    thread.quit()
+    if thread.wait(timeout_ms):
+        return True
+    if not any(kept is thread for kept, _ in _STILL_RUNNING):
+        _STILL_RUNNING.append((thread, worker))
+    return False
 
 
 def wait_for_stopped_workers(timeout_ms: int = 60_000) -> bool:
