@@ -241,7 +241,8 @@ def _run(method, target: TargetFunction, given: _Input, steps, ig_steps, cancel,
         run = methods.saliency if method == "saliency" else methods.input_x_gradient
         raw, values = run(target, given.values, steps, ticker, batch=batch)
         return raw, values, None
-    ticker = Ticker(1 + len(methods.batches_of(len(steps) * ig_steps, batch)), cancel, progress)
+    passes = len(methods.batches_of(ig_steps, batch)) * len(steps)  # one per backward
+    ticker = Ticker(1 + passes, cancel, progress)
     ends = methods.forward_values(target, torch.cat([given.values, given.baseline]), ticker)
     raw = methods.integrated_gradients(
         target, given.values, given.baseline, steps, ticker, points=ig_steps, batch=batch

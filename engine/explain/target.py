@@ -100,18 +100,25 @@ class TargetFunction:
 
     def readouts(self, inputs: Tensor, upto: int) -> Tensor:
         """inputs (N, ...) -> (N, upto, H') decoder readouts of steps 0 .. upto - 1."""
+        return torch.stack(self._readout_list(inputs, upto), dim=1)
+
+    def _readout_list(self, inputs: Tensor, upto: int, check=None) -> list[Tensor]:
+        """The readouts of steps 0 .. upto - 1, each (N, H'), kept apart (see
+        ``values_of_steps``). ``check()`` runs before every decoder step (a cancel check that raises)."""
         memory = self.encode(inputs)
         rows = inputs.size(0)
         state = self.model.init_state(memory)
         readouts = []
         for t in range(upto):
+            if check is not None:
+                check()
             prev = self.tgt_in[:, t].expand(rows)  # (N,)
             override = self.edits.get(t)
             if override is not None:
                 override = override.to(memory.values.dtype).expand(rows, -1, -1)  # (N, heads, S)
             readout, state, _ = self.model.decoder.advance(prev, state, memory, override)
             readouts.append(readout)
-        return torch.stack(readouts, dim=1)
+        return readouts
 
     def _targets(self, log_probs: Tensor, tokens: Tensor) -> Tensor:
         """log_probs (..., V), tokens (...) -> (...) log p(token) [- log p(foil)]."""
@@ -123,6 +130,19 @@ class TargetFunction:
         readouts = self.readouts(inputs, self.steps)
         log_probs = self.model.decoder.log_probs(readouts)  # (N, T, V), one GEMM
         return self._targets(log_probs, self.tokens.expand(inputs.size(0), -1))
+
+    def values_of_steps(self, inputs: Tensor, steps: Sequence[int], check=None) -> list[Tensor]:
+        """inputs (N, ...), steps ascending -> per step, (N,) every row's target there.
+
+        The decoder runs to the last step; the output layer only on the steps given. The
+        steps' values stay apart (a stack would send every step a gradient, zeros
+        included, so a backward from one step would run through all of them)."""
+        readouts = self._readout_list(inputs, steps[-1] + 1, check)  # T' x (N, H')
+        rows = inputs.size(0)
+        return [
+            self._targets(self.model.decoder.log_probs(readouts[t]), self.tokens[:, t].expand(rows))
+            for t in steps
+        ]
 
     def values_at(self, inputs: Tensor, steps: Tensor, check=None) -> Tensor:
         """inputs (N, ...), steps (N,) long ascending -> (N,): row i's target at ``steps[i]``.
