@@ -14,28 +14,27 @@ as it was.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMenu, QStackedWidget, QWidget
 
-from attnscope.gui.compare_focus import DockFocus
 from attnscope.gui.compare_view import CompareView
 from attnscope.gui.compare_worker import CompareClient
 from attnscope.gui.decode_controls import DecodeActions
 from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.decode_state import DecodeState
 from attnscope.gui.epoch_mode import EpochMode
-
-log = logging.getLogger(__name__)
+from attnscope.gui.workspace_mode import WorkspaceMode
 
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.attnscope *.pt *.pth);;All files (*)"
+NO_MODEL_YET = "Open a checkpoint first, then compare another with it."
 
 
-class CompareMode(QObject):
+class CompareMode(WorkspaceMode):
     """The window's compare mode: enter with a checkpoint, leave with nothing lost."""
 
     entered = Signal()  # the compare view is shown (both models loaded)
@@ -47,32 +46,20 @@ class CompareMode(QObject):
         state: DecodeState,
         requests: DecodeRequests,
         *,
-        workspaces: QStackedWidget,
         decode_actions: DecodeActions,
-        device: Callable[[], str],
-        show_message: Callable[..., None],
-        parent: QWidget,
+        **window: Any,
     ) -> None:
-        super().__init__(parent)
-        self.state, self.requests = state, requests
-        self._workspaces, self._decode_actions = workspaces, decode_actions
-        self._device, self._show_message, self._window = device, show_message, parent
-        self.view = CompareView()
-        self.view.setEnabled(False)  # its shortcuts stay off until compare mode is on
-        workspaces.addWidget(self.view)
+        """``window``: the WorkspaceMode's workspaces, device, show_message and parent."""
+        super().__init__(state, requests, CompareView(), **window)
+        self._decode_actions = decode_actions
         self.client: CompareClient | None = None
-        self._previous: QWidget | None = None
-        self._shown = False  # the compare view is (or was until this moment) the workspace
-        self._focus = DockFocus(parent)
-        self.before_enter: Callable[[], None] = lambda: None  # leaves the run folder's view
-        workspaces.currentChanged.connect(self._on_workspace_changed)
         self._opened_source = None  # the source the open pair decodes
         self._opened_config = None  # and its DecodeConfig
-        self.action = QAction("&Compare with checkpoint…", parent)
-        self.action.setShortcut(QKeySequence("Ctrl+Shift+C"))
-        tip = "Decode the same input with a second checkpoint, side by side"
-        self.action.setToolTip(f"{tip} ({self.action.shortcut().toString()})")
-        self.action.setStatusTip(tip)
+        self.action = self._make_action(
+            "&Compare with checkpoint…",
+            "Ctrl+Shift+C",
+            "Decode the same input with a second checkpoint, side by side",
+        )
         self.action.triggered.connect(self.choose)
         view = self.view
         view.stepRequested.connect(self.step)
@@ -80,16 +67,11 @@ class CompareMode(QObject):
         view.backRequested.connect(lambda: self._client().back())
         view.resetRequested.connect(lambda: self._client().reset())
         view.leaveRequested.connect(self.leave)
-        parent.installEventFilter(self)  # the worker thread ends when the window closes
-
-    @property
-    def active(self) -> bool:
-        return self._workspaces.currentWidget() is self.view
 
     def choose(self) -> None:
         """Ask for the second checkpoint, then enter compare mode with it."""
         if self.state.summary is None:
-            self._show_message("Open a checkpoint first, then compare another with it.", "info")
+            self._show_message(NO_MODEL_YET, "info")
             return
         start = str(Path(self.state.summary.path).parent)
         path, _ = QFileDialog.getOpenFileName(
@@ -102,29 +84,17 @@ class CompareMode(QObject):
         """Load the shown model and ``path`` in the compare worker; the view follows."""
         summary = self.state.summary
         if summary is None:
-            self._show_message("Open a checkpoint first, then compare another with it.", "info")
+            self._show_message(NO_MODEL_YET, "info")
             return
         if self._decode_actions.run.isChecked():  # the window's decode stays where it is
             self._decode_actions.run.trigger()
         self._window.statusBar().showMessage(f"Loading {Path(path).name} to compare…")
         self._client().load(summary.path, str(path), self._device())
 
-    def leave(self) -> None:
-        """Back to the single view exactly as it was."""
-        if self.active:
-            self._workspaces.setCurrentWidget(self._previous)  # _on_workspace_changed tidies
-
-    def _on_workspace_changed(self, _index: int) -> None:
-        """The compare view gave way (Leave, or the window showing a newly opened model's
-        workspace): both decodes stop, the window gets its keys and docks back."""
-        if not self._shown or self.active:
-            return
-        self._shown = False
+    def _gave_way(self) -> None:
+        """Both decodes stop; the window's Step / Run / Back / Reset take their keys again."""
         self.view.run_action.setChecked(False)  # pauses the pair
-        self.view.setEnabled(False)
-        self._focus.restore_docks()
         self._decode_actions.set_enabled(True)
-        self.action.setEnabled(True)
         self.left.emit()
 
     def step(self) -> None:
@@ -172,15 +142,8 @@ class CompareMode(QObject):
         self.view.set_models(summary_a, summary_b)
         if summary_a.task == "translation":
             self.view.set_source_text(self.requests.current_source() or "")
-        if not self.active:
-            self.before_enter()
-            self._previous = self._workspaces.currentWidget()
-            self._workspaces.setCurrentWidget(self.view)
-            self._shown = True
-            self._focus.hide_docks()  # the two views need the width
-        self.view.setEnabled(True)
+        self._show_view()
         self._decode_actions.set_enabled(False)  # the view's own actions take the keys
-        self.action.setEnabled(False)  # its key leaves compare mode now
         self._opened_source = None
         self.entered.emit()
         self.view.run_action.setChecked(True)  # the first screen shows both decodes
@@ -204,12 +167,6 @@ class CompareMode(QObject):
         self.view.run_action.setChecked(False)
         self._show_message(message, "error")
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        closing = watched is self._window and event.type() == QEvent.Close
-        if closing and self.client is not None and not self.client.shutdown():
-            log.warning("the compare worker did not stop in time")
-        return False
-
 
 def add_compare_modes(
     state: DecodeState,
@@ -225,23 +182,9 @@ def add_compare_modes(
 ) -> tuple[CompareMode, EpochMode]:
     """Compare mode and the run-folder mode of one window (issue 19), their actions put
     in ``menu`` before ``before``."""
-    compare = CompareMode(
-        state,
-        requests,
-        workspaces=workspaces,
-        decode_actions=decode_actions,
-        device=device,
-        show_message=show_message,
-        parent=parent,
-    )
-    epochs = EpochMode(
-        state,
-        requests,
-        workspaces=workspaces,
-        device=device,
-        show_message=show_message,
-        parent=parent,
-    )
+    window = dict(workspaces=workspaces, device=device, show_message=show_message, parent=parent)
+    compare = CompareMode(state, requests, decode_actions=decode_actions, **window)
+    epochs = EpochMode(state, requests, **window)
     compare.before_enter, epochs.before_enter = epochs.leave, compare.leave  # one at a time
     menu.insertActions(before, [compare.action, epochs.action])
     menu.insertSeparator(before)

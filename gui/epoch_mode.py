@@ -11,68 +11,40 @@ skipped epoch files are listed in the view.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QStackedWidget, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFileDialog
 
-from attnscope.gui.compare_focus import DockFocus
 from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.decode_state import DecodeState
 from attnscope.gui.epoch_view import EpochView
 from attnscope.gui.epoch_worker import EpochClient
+from attnscope.gui.workspace_mode import WorkspaceMode
 
-log = logging.getLogger(__name__)
 
-
-class EpochMode(QObject):
+class EpochMode(WorkspaceMode):
     """The window's run-folder mode: open a run, trace, slide through epochs, leave."""
 
     traced = Signal(object)  # the EpochTrace the view just drew (tests, screenshots)
 
-    def __init__(
-        self,
-        state: DecodeState,
-        requests: DecodeRequests,
-        *,
-        workspaces: QStackedWidget,
-        device: Callable[[], str],
-        show_message: Callable[..., None],
-        parent: QWidget,
-    ) -> None:
-        super().__init__(parent)
-        self.state, self.requests = state, requests
-        self._workspaces, self._device = workspaces, device
-        self._show_message, self._window = show_message, parent
-        self.view = EpochView()
-        self.view.setEnabled(False)  # its keys stay off until a run is open
-        workspaces.addWidget(self.view)
+    def __init__(self, state: DecodeState, requests: DecodeRequests, **window: Any) -> None:
+        """``window``: the WorkspaceMode's workspaces, device, show_message and parent."""
+        super().__init__(state, requests, EpochView(), **window)
         self.client: EpochClient | None = None
         self.folder: str | None = None
         self._source = None
-        self._previous: QWidget | None = None
-        self._shown = False  # the run view is (or was until this moment) the workspace
-        self._focus = DockFocus(parent)
-        self.before_enter: Callable[[], None] = lambda: None  # leaves compare mode
-        workspaces.currentChanged.connect(self._on_workspace_changed)
-        self.action = QAction("Open r&un folder…", parent)
-        self.action.setShortcut(QKeySequence("Ctrl+Alt+R"))
-        tip = "Show one input's attention across the kept epochs of a training run"
-        self.action.setToolTip(f"{tip} ({self.action.shortcut().toString()})")
-        self.action.setStatusTip(tip)
+        self.action = self._make_action(
+            "Open r&un folder…",
+            "Ctrl+Alt+R",
+            "Show one input's attention across the kept epochs of a training run",
+        )
         self.action.triggered.connect(self.choose)
         self.view.traceRequested.connect(self._retrace)
         self.view.cancelRequested.connect(lambda: self._client().cancel())
         self.view.exportRequested.connect(self.export_dialog)
         self.view.leaveRequested.connect(self.leave)
-        parent.installEventFilter(self)  # the worker thread ends when the window closes
-
-    @property
-    def active(self) -> bool:
-        return self._workspaces.currentWidget() is self.view
 
     def choose(self) -> None:
         folder = QFileDialog.getExistingDirectory(self._window, "Open run folder")
@@ -90,33 +62,14 @@ class EpochMode(QObject):
             )
             return
         self.folder, self._source = str(folder), source
-        if not self.active:
-            self.before_enter()
-            self._previous = self._workspaces.currentWidget()
-            self._workspaces.setCurrentWidget(self.view)
-            self._shown = True
-            self._focus.hide_docks()  # the heat map and the curves need the width
-        self.view.setEnabled(True)
-        self.action.setEnabled(False)  # its key leaves the run view now
+        self._show_view()
         self._retrace(self.view.reference.text().strip())
 
-    def leave(self) -> None:
-        """Back to the single view exactly as it was (a running trace stops)."""
-        if self.active:
-            self._workspaces.setCurrentWidget(self._previous)  # _on_workspace_changed tidies
-
-    def _on_workspace_changed(self, _index: int) -> None:
-        """The run view gave way (Leave, or the window showing a newly opened model's
-        workspace): the trace stops, the window gets its docks back."""
-        if not self._shown or self.active:
-            return
-        self._shown = False
+    def _gave_way(self) -> None:
+        """A running trace stops."""
         if self.client is not None:
             self.client.cancel()
         self.view.play_button.setChecked(False)
-        self.view.setEnabled(False)
-        self._focus.restore_docks()
-        self.action.setEnabled(True)
 
     def export_dialog(self) -> None:
         if self.view.trace is None:
@@ -187,9 +140,3 @@ class EpochMode(QObject):
 
     def _on_cancelled(self) -> None:
         self.view.stop_tracing("Tracing stopped.")
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        closing = watched is self._window and event.type() == QEvent.Close
-        if closing and self.client is not None and not self.client.shutdown():
-            log.warning("the run folder's worker did not stop in time")
-        return False
