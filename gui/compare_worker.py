@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from attnscope.engine.errors import AttnScopeError, DecodeCancelled
-from attnscope.gui.worker_client import stop_worker_thread
+from attnscope.gui.worker_client import start_worker_thread, stop_worker_thread
 from attnscope.gui.worker_errors import describe_error, guarded_slot, report_failure
 
 log = logging.getLogger(__name__)
@@ -247,10 +247,8 @@ class CompareClient(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.cancel_event = threading.Event()
-        self.thread = QThread()
-        self.thread.setObjectName("attnscope-compare-worker")
         self.worker = CompareWorker(self.cancel_event)
-        self.worker.moveToThread(self.thread)
+        self.thread = start_worker_thread(self.worker, "attnscope-compare-worker")
         for signal, slot in (
             (self._load, self.worker.load),
             (self._open, self.worker.open_pair),
@@ -261,8 +259,6 @@ class CompareClient(QObject):
             (self._pause, self.worker.pause),
         ):
             signal.connect(slot)
-        self.thread.finished.connect(self.worker.deleteLater)
-        self.thread.start()
 
     def load(self, path_a: str, path_b: str, device: str = "auto") -> None:
         self.cancel_event.set()

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from attnscope.engine.errors import DecodeCancelled
-from attnscope.gui.worker_client import stop_worker_thread
+from attnscope.gui.worker_client import start_worker_thread, stop_worker_thread
 from attnscope.gui.worker_errors import report_failure
 
 log = logging.getLogger(__name__)
@@ -72,13 +72,9 @@ class EpochClient(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.cancel_event = threading.Event()
-        self.thread = QThread()
-        self.thread.setObjectName("attnscope-epoch-worker")
         self.worker = EpochWorker(self.cancel_event)
-        self.worker.moveToThread(self.thread)
+        self.thread = start_worker_thread(self.worker, "attnscope-epoch-worker")
         self._trace.connect(self.worker.trace)
-        self.thread.finished.connect(self.worker.deleteLater)
-        self.thread.start()
 
     def trace(self, folder: str, source, reference: str | None, config, device: str) -> None:
         """Trace ``source`` through the run in ``folder`` (a running trace stops first)."""

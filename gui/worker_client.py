@@ -51,10 +51,8 @@ class WorkerClient(QObject):
         """``reserve_cores_for_gui``: when given, the worker sets torch's thread count first."""
         super().__init__(parent)
         self.cancel_event = threading.Event()
-        self.thread = QThread()
-        self.thread.setObjectName("attnscope-model-worker")
         self.worker = ModelWorker(self.cancel_event)
-        self.worker.moveToThread(self.thread)
+        self.thread = start_worker_thread(self.worker, "attnscope-model-worker")
         for signal, slot in (
             (self._load, self.worker.load_checkpoint),
             (self._open, self.worker.open_session),
@@ -79,8 +77,6 @@ class WorkerClient(QObject):
         ):
             signal.connect(slot)
         self.worker.pong.connect(self._on_pong)
-        self.thread.finished.connect(self.worker.deleteLater)
-        self.thread.start()
         self._reserve_cores = reserve_cores_for_gui  # sent before the first load
 
     def load_checkpoint(self, path: str, device: str = "auto") -> None:
@@ -192,6 +188,17 @@ class WorkerClient(QObject):
         """Attribute the steps of an ExplainRequest (gui/explain_job.py); answers with
         worker.explained. ``cancel()`` stops it; a Run in progress goes on after it."""
         self._explain.emit(request)
+
+
+def start_worker_thread(worker: QObject, name: str) -> QThread:
+    """Move ``worker`` into a new running QThread named ``name``; the worker is deleted
+    when the thread ends. Connect requests to its slots as queued signals."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.finished.connect(worker.deleteLater)
+    thread.start()
+    return thread
 
 
 def stop_worker_thread(thread: QThread, worker: QObject, timeout_ms: int) -> bool:
