@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
 
 from attnscope.engine.errors import AttnScopeError, DecodeCancelled
+from attnscope.gui.worker_debugger import DebuggerRequests
 from attnscope.gui.worker_errors import describe_error, guarded_slot, report_failure
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ guarded = guarded_slot(log)  # the model worker's request slots
 APP_FILE_WINDOW = 32
 
 
-class ModelWorker(QObject):
+class ModelWorker(DebuggerRequests):
     """Owns the model, the device and the current decode session."""
 
     loaded = Signal(object)  # ModelSummary
@@ -60,9 +61,6 @@ class ModelWorker(QObject):
     batchFinished = Signal(str, bool)  # output path, complete?
     pong = Signal(int)  # answers ping(serial): every earlier request has been handled
     referenceChecked = Signal(object)  # ReferenceReport, after the reference's snapshot
-    breakpointHit = Signal(object)  # BreakpointHit, after the snapshot of the step it stopped
-    whatIfBase = Signal(object)  # SessionSnapshot of the decode an attention edit changes
-    scoresReady = Signal(object)  # (token ids, (T, heads, S) float32 raw attention scores)
     replayed = Signal(object, object)  # (ReplayPlan, SessionSnapshot) after its replay
 
     def __init__(self, cancel_event: threading.Event) -> None:
@@ -71,8 +69,6 @@ class ModelWorker(QObject):
         self._model: inference.InferenceModel | None = None
         self._session = None
         self._running: StepLoop | None = None  # the step loop of a Run in progress
-        self._breakpoints = None  # engine Breakpoints asked after each Run or Step, or None
-        self._before_edit = None  # (OpenSession, SavedSession) before the last attention edit
         self._last_emit = 0.0
         self._step_ms: list[float] = []
         self._int8 = False  # int8 weights asked for (View > Device)
@@ -207,77 +203,6 @@ class ModelWorker(QObject):
         self._timed(lambda: reason.append(self._hit(hook, session.step())))
         self._emit(force=True)
         self._report_hit(reason[0])
-
-    @Slot(object)
-    @guarded
-    def set_breakpoints(self, conditions: object) -> None:
-        """The conditions (their engine dicts) that stop a Run; () clears them."""
-        from attnscope.engine.debugger.breakpoints import Breakpoints
-
-        self._breakpoints = None  # a refused set leaves none rather than the old ones
-        built = Breakpoints.from_dicts(conditions)
-        self._breakpoints = built if built.conditions else None
-
-    @Slot(int, object)
-    @guarded
-    def edit_attention(self, at_step: int, weights: object) -> None:
-        """The what-if: finish the original decode (its snapshot goes out as whatIfBase),
-        then retake step ``at_step`` with attention ``weights`` (heads, S); Run continues."""
-        self._stop_running()
-        session = self._require_session()
-        self._cancel.clear()
-        session.session.steps(cancel=self._cancel).run()
-        saved = session.session.save()
-        session.session.edit_attention(at_step, weights)  # a refusal changes nothing
-        self._before_edit = (session, saved)
-        self._emit(force=True)  # the first new token goes out first
-        edited = session.session.save()
-        session.session.restore(saved)  # the original's view record, then back (cheap)
-        original = session.snapshot()
-        session.session.restore(edited)
-        self.whatIfBase.emit(original)
-
-    @Slot(int)
-    @guarded
-    def undo_edit(self, at_step: int) -> None:
-        """Undo the attention edit at ``at_step``: the original decode exactly as it was
-        (or, when that is gone, the steps before ``at_step``, for Run to retake)."""
-        self._stop_running()
-        session = self._require_session()
-        before, self._before_edit = self._before_edit, None
-        if before is not None and before[0] is session:
-            session.session.restore(before[1])
-        else:
-            while session.step_index > at_step and session.back() is not None:
-                pass
-        self._emit(force=True)
-
-    @Slot()
-    @guarded
-    def attention_scores(self) -> None:
-        """The raw pre-softmax scores of the shown hypothesis (answers scoresReady)."""
-        session = self._require_session()
-        tokens = tuple(int(t) for t in session.session.tokens)
-        self.scoresReady.emit((tokens, session.attention_scores()))
-
-    def _stop_hook(self):
-        """The breakpoints' hook on the open session, None without breakpoints."""
-        if self._breakpoints is None or self._session is None:
-            return None
-        return self._breakpoints.stop_hook(self._session)
-
-    def _hit(self, hook, step_result) -> str | None:
-        """The hook's reason to stop after ``step_result``, None without one."""
-        return hook(step_result) if hook is not None else None
-
-    def _report_hit(self, reason: str | None) -> None:
-        """Emit the BreakpointHit whose message is ``reason`` (the newest such)."""
-        if reason is None or self._breakpoints is None:
-            return
-        hits = self._breakpoints.hits
-        hit = next((h for h in reversed(hits) if h.message == reason), None)
-        if hit is not None:
-            self.breakpointHit.emit(hit)
 
     @Slot()
     @guarded
