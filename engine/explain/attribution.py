@@ -241,14 +241,12 @@ def _run(method, target: TargetFunction, given: _Input, steps, ig_steps, cancel,
         run = methods.saliency if method == "saliency" else methods.input_x_gradient
         raw, values = run(target, given.values, steps, ticker, batch=batch)
         return raw, values, None
-    passes = len(methods.batches_of(ig_steps, batch)) * len(steps)  # one per backward
-    ticker = Ticker(1 + passes, cancel, progress)
-    ends = methods.forward_values(target, torch.cat([given.values, given.baseline]), ticker)
-    raw = methods.integrated_gradients(
+    passes = len(methods.batches_of(ig_steps + 2, batch)) * len(steps)  # one per backward
+    ticker = Ticker(passes, cancel, progress)
+    raw, values, baseline_values = methods.integrated_gradients(
         target, given.values, given.baseline, steps, ticker, points=ig_steps, batch=batch
     )
-    chosen = list(steps)
-    return raw, ends[0, chosen], ends[1, chosen].cpu().numpy().astype(np.float32)
+    return raw, values, baseline_values.cpu().numpy().astype(np.float32)
 
 
 def _occlusion(target, given: _Input, steps, positions: int, cancel, progress):

@@ -141,11 +141,12 @@ def shared_path_gradients(
     so the sum over rows gives each row's gradient). Steps 0..t of a job are then
     decoded once for all the steps explained, not once per step: for integrated
     gradients over a whole output most of the jobs' forward work. One tick per backward.
-    -> gradients (len(steps), ...).
+    -> (gradients (len(steps), ...), target values (len(steps), P) at every point).
     """
     delta = inputs - baseline  # (1, ...)
     shape = (-1,) + (1,) * (inputs.dim() - 1)
     total = torch.zeros((len(steps), *inputs.shape[1:]), dtype=inputs.dtype, device=inputs.device)
+    values = torch.zeros((len(steps), alphas.numel()), dtype=inputs.dtype, device=inputs.device)
     for part in batches_of(alphas.numel(), batch):
         ticker.check()
         rows = (baseline + alphas[part].view(shape) * delta).detach().requires_grad_(True)
@@ -156,9 +157,10 @@ def shared_path_gradients(
                 last = k == len(steps) - 1
                 (grads,) = torch.autograd.grad(value.sum(), rows, retain_graph=not last)
                 total[k] += (grads * weights[part].view(shape)).sum(dim=0)
+                values[k, part] = value.detach()
                 ticker.tick()
         del picked  # the graph goes with it
-    return total
+    return total, values
 
 
 def saliency(target, inputs, steps, ticker, *, batch: int) -> tuple[Tensor, Tensor]:
@@ -183,16 +185,22 @@ def integrated_gradients(
     *,
     points: int,
     batch: int,
-) -> Tensor:
-    """(x - x') times the path-averaged gradient -> (len(steps), ...); inputs, baseline
-    (1, ...); ``points`` Gauss-Legendre points on the path (``gauss_legendre``)."""
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(x - x') times the path-averaged gradient; inputs, baseline (1, ...); ``points``
+    Gauss-Legendre points on the path (``gauss_legendre``).
+
+    The path's ends ride along as two more points of weight 0, so f(x) and f(x') come
+    from the same forward rather than a pass of their own.
+    -> (attributions (len(steps), ...), f(x) (len(steps),), f(x') (len(steps),)).
+    """
     alphas, weights = (
-        torch.tensor(v, dtype=inputs.dtype, device=inputs.device) for v in gauss_legendre(points)
+        torch.tensor(np.append(v, ends), dtype=inputs.dtype, device=inputs.device)
+        for v, ends in zip(gauss_legendre(points), ([1.0, 0.0], [0.0, 0.0]), strict=True)
     )
-    total = shared_path_gradients(
+    total, values = shared_path_gradients(
         target, inputs, baseline, steps, ticker, alphas=alphas, weights=weights, batch=batch
     )
-    return (inputs - baseline)[0] * total
+    return (inputs - baseline)[0] * total, values[:, -2], values[:, -1]
 
 
 def gauss_legendre(points: int) -> tuple[np.ndarray, np.ndarray]:
