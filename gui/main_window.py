@@ -35,6 +35,7 @@ from attnscope.gui.panels import AnalysisDocks
 from attnscope.gui.recent import RecentFiles
 from attnscope.gui.snapshot_painter import SnapshotPainter
 from attnscope.gui.translate_view import TranslateWorkspace
+from attnscope.gui.window_decoding import DecodeCommands
 from attnscope.gui.window_parts import DebugTools
 from attnscope.gui.window_settings import restore_window, save_window
 from attnscope.gui.worker_client import WorkerClient
@@ -46,7 +47,7 @@ PLACEHOLDER_TEXT = "Open a checkpoint (File > Open, or drop a file here)."
 CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.attnscope *.pt *.pth);;All files (*)"
 
 
-class MainWindow(QMainWindow):
+class MainWindow(DecodeCommands, QMainWindow):
     """One window: a workspace matching the checkpoint's task, docks around it.
 
     ``state`` (a DecodeState) is the decode shown; the window's parts are handed it,
@@ -265,17 +266,6 @@ class MainWindow(QMainWindow):
         self.snapshotShown.connect(autosave.snapshot_shown)
         return autosave
 
-    def _connect_worker(self) -> None:
-        worker = self.client.worker
-        worker.loaded.connect(self._on_model_loaded)
-        worker.loadFailed.connect(self._on_load_failed)
-        worker.snapshot.connect(self._on_worker_snapshot)
-        worker.failed.connect(self._on_worker_failed)
-        # bound methods only: a lambda would run in the worker's thread
-        worker.cancelled.connect(self._on_worker_cancelled)
-        worker.busy.connect(self._on_busy_changed)
-        self.client.answered.connect(self.requests.passed)  # an opening's fence (its ping)
-
     # -- model loading -----------------------------------------------
     def load_checkpoint(self, path: str | Path, *, after_paint: bool = False) -> None:
         """Load ``path`` in the worker; ``after_paint``: send the request once the window
@@ -328,93 +318,9 @@ class MainWindow(QMainWindow):
         self.statusBar().clearMessage()
         self.show_message(f"Could not open {Path(path).name}: {message}", "error")
 
-    # -- decoding requests (gui/decode_requests.py) ----------------------
-    def current_source(self):
-        """Text to translate, or the picture to caption (path, bytes or RGB array)."""
-        return self.requests.current_source()
-
-    def decode_config(self):
-        return self.requests.decode_config()
-
-    def step(self) -> None:
-        self.requests.step()
-
-    def toggle_run(self) -> None:
-        self.requests.toggle_run()
-
-    def back(self) -> None:
-        self.requests.back()
-
-    def reset(self) -> None:
-        self.requests.reset()
-
-    def force_token(self, token_id: int) -> None:
-        """Replace the selected step's token and let the decode continue live."""
-        step = self.state.shown_step()
-        if step is not None:
-            self.requests.force(token_id, step)
-
-    def force_typed_token(self, text: str) -> None:
-        summary = self.state.summary
-        if summary is None:
-            return
-        token_id = summary.piece_to_id(text.strip())
-        if token_id is None:
-            self.show_message(f"{text.strip()!r} is not in the target vocabulary.", "warning")
-        else:
-            self.force_token(token_id)
-
-    def restore_decode(self, source: str, values: dict, plan) -> None:
-        """Show ``source`` with decode settings ``values`` and retake a saved decode's steps."""
-        self.requests.restore(source, values, plan)
-
-    def _on_source_edited(self) -> None:
-        if self.decode_settings.live.isChecked() and self.translate_view.source().strip():
-            self.decode_actions.run.setChecked(True)
-            self.toggle_run()
-
-    def _decode_new_picture(self) -> None:
-        """A picture was chosen: caption it live (Run), else open its session."""
-        if self.decode_settings.live.isChecked():
-            self.decode_actions.run.setChecked(True)
-            self.toggle_run()  # opens the session, then runs once it has answered
-        else:
-            self.requests.ensure_session()
-
+    # -- messages, drops, settings, closing -----------------------------
     def _on_settings_changed(self) -> None:
         self.decode_settings.save(self.settings)
-
-    # -- results --------------------------------------------------------
-    def _on_worker_snapshot(self, snapshot) -> None:
-        if self.requests.stale():
-            return  # a late snapshot of the session replaced by the one being opened
-        self.state.set_snapshot(snapshot)
-        if snapshot.done:
-            self.decode_actions.run.setChecked(False)
-        self.requests.answered()  # a Step/Run that waited for the session goes now
-
-    def select_step(self, step: int) -> None:
-        """Show step ``step`` as selected (a chip, the timeline, a heat map row)."""
-        self.painter.select_step(step)
-
-    def _on_worker_cancelled(self) -> None:
-        self.statusBar().showMessage("Stopped", 3000)
-
-    def _on_busy_changed(self, busy: bool) -> None:
-        cursor = Qt.BusyCursor if busy else Qt.ArrowCursor
-        if self.cursor().shape() != cursor:
-            self.setCursor(cursor)
-
-    def translate_file(self, src: str, out: str) -> None:
-        """Translate every line of ``src`` into ``out`` (see FileTranslation)."""
-        self.file_translation.start(src, out)
-
-    # -- messages, drops, settings, closing -----------------------------
-    def _on_worker_failed(self, text: str) -> None:
-        self.show_message(text, "error")
-        self.decode_actions.run.setChecked(False)  # a failed Run has stopped: Run again retries
-        if self.requests.failed():  # the source could not be opened: the next request retries
-            self.captioning.open_failed(text)
 
     def show_message(self, text: str, level: str = "error", *, keep: bool = False) -> None:
         log.info("message (%s): %s", level, text)
