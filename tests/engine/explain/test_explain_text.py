@@ -134,3 +134,16 @@ def test_a_model_without_attention_is_explained(tiny_plain):
     result = explain(tiny_plain, SOURCE, tokens, method="ig", ig_steps=32)
     change = result.target_values - result.baseline_values
     np.testing.assert_allclose(result.scores.sum(axis=1), change, rtol=0.01, atol=1e-4)
+
+
+def test_integrated_gradients_of_a_whole_output_are_each_steps_own(tiny_text, monkeypatch):
+    """One forward shared by every step explained (one backward per step) gives each
+    step's attributions alone, also when the points are split over several batches."""
+    tokens = decoded_tokens(tiny_text, SOURCE)
+    whole = explain(tiny_text, SOURCE, tokens, method="ig", ig_steps=6)
+    monkeypatch.setattr("attnscope.engine.explain.methods.rows_per_batch", lambda *a, **k: 3)
+    for step in range(len(tokens)):
+        alone = explain(tiny_text, SOURCE, tokens, method="ig", ig_steps=6, steps=[step])
+        np.testing.assert_allclose(alone.scores[0], whole.scores[step], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(alone.target_values[0], whole.target_values[step], atol=1e-6)
+        np.testing.assert_allclose(alone.baseline_values[0], whole.baseline_values[step], atol=1e-6)
