@@ -6,6 +6,7 @@
 - ``vocab``:      sentencepiece vocabularies trained on the training text
 - ``translation_task`` / ``captioning_task``: data, loss and validation of each task
 - ``trainer``:    the task-agnostic loop with callbacks, checkpoints and exact resume
+- ``progress``:   where a run is, how it ended, the names of its best and last checkpoints
 - ``epoch_files``: which ``epoch-NNN.safetensors`` a run keeps (every epoch within a budget)
 - ``state``:      the resumable training state (torch.save, read with weights_only)
 - ``schedules``:  learning-rate warm-up, inverse-sqrt, linear and plateau schedules

@@ -26,7 +26,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,12 @@ from attnscope.engine.training.batching import batches_for_rank, make_batches
 from attnscope.engine.training.config import PATH_SETTINGS, TrainConfig
 from attnscope.engine.training.distributed import SINGLE_PROCESS, DistributedContext, any_rank
 from attnscope.engine.training.epoch_files import EpochKeeper, epoch_checkpoint_name
+from attnscope.engine.training.progress import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    Progress,
+    TrainResult,
+)
 from attnscope.engine.training.schedules import LearningRateSchedule
 from attnscope.engine.training.state import (
     STATE_FILE,
@@ -61,46 +67,8 @@ EVENTS = (
     "on_checkpoint",
     "on_train_end",
 )
-BEST_CHECKPOINT = "best.safetensors"
-LAST_CHECKPOINT = "last.safetensors"
 OPTIMIZERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 Callback = Callable[["Trainer", dict[str, Any]], None]
-
-
-@dataclass
-class Progress:
-    """Where the run is; saved in the training state (plain values only)."""
-
-    epoch: int = 0  # current epoch, 0-based
-    batch: int = 0  # batches of this epoch already trained
-    step: int = 0  # optimizer steps in total
-    best: float | None = None  # best validation metric so far
-    bad_epochs: int = 0  # epochs since the best one
-    epoch_loss: float = 0.0  # token-weighted sums over the epoch so far
-    epoch_nll: float = 0.0
-    epoch_tokens: int = 0
-    epoch_seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """How a run ended. status: finished | early_stopped | max_steps | interrupted."""
-
-    status: str
-    epochs_done: int
-    step: int
-    metric: str
-    best: float | None
-    out_dir: Path
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def best_checkpoint(self) -> Path:
-        return self.out_dir / BEST_CHECKPOINT
-
-    @property
-    def last_checkpoint(self) -> Path:
-        return self.out_dir / LAST_CHECKPOINT
 
 
 def build_optimizer(groups: list[dict[str, Any]], config: TrainConfig) -> torch.optim.Optimizer:
