@@ -132,7 +132,7 @@ def shared_path_gradients(
     alphas: Tensor,
     weights: Tensor,
     batch: int,
-) -> Tensor:
+) -> tuple[Tensor, Tensor]:
     """``path_gradients``' weighted gradient sum, one row per point rather than per job.
 
     Every step explained at one point has the same input, so a batch of ``batch``
