@@ -235,12 +235,14 @@ def _run(method, target: TargetFunction, given: _Input, steps, ig_steps, cancel,
     positions = _positions(target.model.config, given)
     if method == "occlusion":
         return _occlusion(target, given, steps, positions, cancel, progress)
-    batch = methods.rows_per_batch(target, given.values, positions=positions)
     if method in ("saliency", "input_x_gradient"):
+        batch = methods.rows_per_batch(target, given.values, positions=positions)
         ticker = Ticker(len(methods.batches_of(len(steps), batch)), cancel, progress)
         run = methods.saliency if method == "saliency" else methods.input_x_gradient
         raw, values = run(target, given.values, steps, ticker, batch=batch)
         return raw, values, None
+    # a point keeps every explained step's log-probs for its backwards
+    batch = methods.rows_per_batch(target, given.values, positions=positions, explained=len(steps))
     passes = len(methods.batches_of(ig_steps + 2, batch)) * len(steps)  # one per backward
     ticker = Ticker(passes, cancel, progress)
     raw, values, baseline_values = methods.integrated_gradients(

@@ -68,14 +68,18 @@ class Ticker:
             self.progress(self.done, self.total)
 
 
-def rows_per_batch(target: TargetFunction, inputs: Tensor, *, positions: int) -> int:
+def rows_per_batch(
+    target: TargetFunction, inputs: Tensor, *, positions: int, explained: int = 1
+) -> int:
     """How many input rows one gradient batch takes within ``ACTIVATION_BUDGET`` (>= 1).
 
     positions: source positions (text) or grid cells (a picture) the attention reads.
+    explained: steps whose log-probs a row keeps (a job: 1; a point of
+    ``shared_path_gradients``: every step explained).
     """
     config = target.model.config
     per_step = positions * SAVED_PER_STEP_AND_POSITION * config.decoder.hidden
-    per_row = target.steps * per_step + config.tgt_vocab
+    per_row = target.steps * per_step + explained * config.tgt_vocab
     if target.source is None:
         per_row += inputs[0].numel() * TRUNK_ACTIVATIONS_PER_INPUT_VALUE
     return max(1, ACTIVATION_BUDGET // per_row)
