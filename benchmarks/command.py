@@ -21,8 +21,8 @@ Figures (each a median of several repetitions, with its spread under ``figures``
   after loading the default / every bundled checkpoint.
 - ``gui_step_p95_ms``, ``gui_max_stall_ms``, ``heatmap_200_update_ms`` and
   ``startup_s``: from ``benchmarks/gui_bench.py CHECKPOINT --json OUT`` when
-  a checkpoint is given or bundled (``GUI_FIGURES`` says where its JSON holds
-  each one).
+  a checkpoint is given or bundled (benchmarks/gui_figures.py's ``GUI_FIGURES`` says
+  where its JSON holds each one).
 - ``explain_stall_ms``: the longest event-loop stall while the Explain panel's
   attribution (saliency, IG) runs on the whole output, from
   ``benchmarks/explain_gui.py`` (its ``idle_stall_ms`` is the machine's own).
@@ -45,7 +45,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +52,8 @@ from typing import Any
 
 from benchmarks.explain import KEYS as ATTRIBUTION_KEYS
 from benchmarks.explain import measure_attribution
+from benchmarks.gui_figures import KEYS as GUI_KEYS
+from benchmarks.gui_figures import measure_gui
 from benchmarks.real_data import KEYS as REAL_DATA_KEYS
 from benchmarks.real_data import measure_real_data
 from benchmarks.report import (
@@ -62,28 +63,10 @@ from benchmarks.report import (
     format_table,
     machine_info,
 )
+from benchmarks.subprocesses import checkout_env, run_json
 from benchmarks.throughput import RATIOS, measure_throughput
 
 logger = logging.getLogger(__name__)
-
-# The source checkout this package sits in: its subprocesses import `benchmarks` from there.
-CHECKOUT = Path(__file__).resolve().parents[1]
-# run as: python gui_bench.py CHECKPOINT --json OUT [--steps N] [--no-startup]
-GUI_SCRIPT = Path(__file__).with_name("gui_bench.py")
-# top-level key -> where gui_bench.py's JSON holds it (the first path found wins)
-GUI_FIGURES: dict[str, tuple[tuple[str, ...], ...]] = {
-    "gui_step_p95_ms": (("gui_step_ms", "p95"), ("gui_step_p95_ms",)),
-    "gui_max_stall_ms": (("gui_run_stall", "max_gap_ms"), ("gui_max_stall_ms",)),
-    "heatmap_200_update_ms": (("heatmap_200_ms", "p50"), ("heatmap_200_update_ms",)),
-    "startup_s": (("startup_s",),),
-    # key press -> every view drawn, the long sentence, on Xvfb when it ran, else offscreen
-    "gui_keypress_p95_ms": (("keypress_xvfb", "long", "p95"), ("keypress", "long", "p95")),
-    "gui_keypress_stall_p99_ms": (
-        ("keypress_xvfb", "long", "stall_ms", "p99"),
-        ("keypress", "long", "stall_ms", "p99"),
-    ),
-    "startup_cold_s": (("startup_cold_s", "checkpoint_ready_s"),),
-}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -174,37 +157,6 @@ def _demo_model(ctx: BenchContext, report: Report) -> tuple[Any, str]:
     return workloads.random_model(config, ctx.sizes.seed), "random demo architecture"
 
 
-def _run_json(
-    command: list[str],
-    payload: dict | None = None,
-    *,
-    env: dict[str, str] | None = None,
-    timeout: float = 1800,
-    expect_json: bool = True,
-) -> dict:
-    """Run ``command`` (+ a JSON file holding ``payload``); parse its last stdout line as JSON.
-
-    Raises ValueError (non-zero exit, no output), subprocess.TimeoutExpired or OSError.
-    """
-    with tempfile.TemporaryDirectory() as folder:
-        if payload is not None:
-            path = Path(folder) / "workload.json"
-            path.write_text(json.dumps(payload), encoding="utf-8")
-            command = [*command, str(path)]
-        done = subprocess.run(
-            command, capture_output=True, text=True, env=env, timeout=timeout, check=False
-        )
-    if done.returncode != 0:
-        tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-        raise ValueError(f"exit code {done.returncode}: {tail}")
-    if not expect_json:
-        return {}
-    lines = done.stdout.strip().splitlines()
-    if not lines:
-        raise ValueError("no output")
-    return json.loads(lines[-1])
-
-
 def _memory(ctx: BenchContext, report: Report) -> None:
     from attnscope.engine.resources import checkpoints, default_checkpoint
 
@@ -220,7 +172,7 @@ def _memory(ctx: BenchContext, report: Report) -> None:
     command = [sys.executable, "-c", probe]
     for key, paths in (("rss_mb", [default]), ("rss_all_checkpoints_mb", every)):
         try:
-            result = _run_json([*command, *map(str, paths)], env=_checkout_env(), timeout=600)
+            result = run_json([*command, *map(str, paths)], env=checkout_env(), timeout=600)
         except (OSError, ValueError, subprocess.SubprocessError) as exc:
             report.notes[key] = f"memory probe failed: {exc}"
             continue
@@ -229,62 +181,6 @@ def _memory(ctx: BenchContext, report: Report) -> None:
     report.notes.setdefault(
         "rss_mb", "engine only (torch + model, no Qt), in a fresh process; see figures"
     )
-
-
-def _checkout_env() -> dict[str, str]:
-    """This environment with the checkout first on PYTHONPATH, so `benchmarks` imports there."""
-    paths = [str(CHECKOUT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
-
-
-def _headless_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {**_checkout_env(), **(extra or {})}
-    if not (env.get("DISPLAY") or env.get("WAYLAND_DISPLAY")):
-        env["QT_QPA_PLATFORM"] = "offscreen"
-    return env
-
-
-def _gui(ctx: BenchContext, report: Report) -> None:
-    """GUI responsiveness (and start-up) from benchmarks/gui_bench.py in a subprocess."""
-    from attnscope.engine.resources import default_checkpoint
-
-    keys, script = GROUP_KEYS["gui"], GUI_SCRIPT
-    checkpoint = ctx.checkpoint or default_checkpoint()
-    if checkpoint is None:
-        report.unmeasured(keys, "needs a checkpoint: none given and none bundled yet")
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "gui.json"
-        command = [sys.executable, str(script), str(checkpoint), "--json", str(out)]
-        command += [] if ctx.size == "full" else ["--steps", "30", "--keypress", "20"]
-        command += ["--no-startup"] if "startup" in ctx.skip else []
-        try:
-            _run_json(command, env=_headless_env(), timeout=1200, expect_json=False)
-            result = json.loads(out.read_text(encoding="utf-8"))
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            report.unmeasured(keys, f"{script.name} failed: {exc}")
-            return
-    report.figures["gui"] = result
-    if "error" in result.get("keypress_xvfb", {}):
-        report.notes["gui_keypress_p95_ms"] = f"offscreen only: {result['keypress_xvfb']['error']}"
-    for key, paths in GUI_FIGURES.items():
-        value = next((v for v in (_lookup(result, p) for p in paths) if v is not None), None)
-        if value is not None:
-            report.values[key] = value
-        elif key.startswith("startup") and "startup" in ctx.skip:
-            report.notes[key] = "skipped (--skip startup)"
-        else:
-            report.notes[key] = f"{script.name} reported no {key}"
-    _explain_gui(ctx, report)
-
-
-def _lookup(data: Any, path: tuple[str, ...]) -> float | None:
-    """The number at ``path`` in nested dicts (a dict there gives its median / p50)."""
-    for part in path:
-        data = data.get(part) if isinstance(data, dict) else None
-    if isinstance(data, dict):
-        data = data.get("median", data.get("p50"))
-    return float(data) if isinstance(data, int | float) and not isinstance(data, bool) else None
 
 
 def _debugger(ctx: BenchContext, report: Report) -> None:
@@ -311,38 +207,11 @@ def _debugger(ctx: BenchContext, report: Report) -> None:
     report.values["what_if_first_token_ms"] = report.median("what_if_first_token_ms")
 
 
-def _explain_gui(ctx: BenchContext, report: Report) -> None:
-    """Issue 17's target: the longest event-loop stall while the Explain panel's attribution
-    runs (≤ 20 ms, as for Run), from benchmarks/explain_gui.py in a subprocess (part of
-    the gui group; ``--skip explain_stall`` leaves it out alone)."""
-    from attnscope.engine.resources import default_checkpoint
-
-    checkpoint = ctx.checkpoint or default_checkpoint()
-    if "explain_stall" in ctx.skip or checkpoint is None:
-        reason = (
-            "skipped (--skip explain_stall)" if checkpoint else "needs a checkpoint: none bundled"
-        )
-        report.unmeasured(("explain_stall_ms",), reason)
-        return
-    script = Path(__file__).with_name("explain_gui.py")
-    with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "explain.json"
-        command = [sys.executable, str(script), str(checkpoint), "--json", str(out)]
-        try:
-            _run_json(command, env=_headless_env(), timeout=1200, expect_json=False)
-            result = json.loads(out.read_text(encoding="utf-8"))
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
-            report.unmeasured(("explain_stall_ms",), f"{script.name} failed: {exc}")
-            return
-    report.figures["explain_gui"] = result
-    report.values["explain_stall_ms"] = result["explain_stall_ms"]
-
-
 FIGURE_GROUPS: dict[str, Callable[[BenchContext, Report], None]] = {
     "latency": _latency,
     "throughput": measure_throughput,
     "memory": _memory,
-    "gui": _gui,
+    "gui": measure_gui,
     "debugger": _debugger,
     "val": measure_real_data,
     "attribution": measure_attribution,
@@ -351,16 +220,7 @@ GROUP_KEYS = {
     "latency": ("greedy_step_ms", "step_vs_weight_bytes_ratio", "int8_step_vs_weight_bytes_ratio"),
     "throughput": tuple(RATIOS),
     "memory": ("rss_mb", "rss_all_checkpoints_mb"),
-    "gui": (
-        "gui_step_p95_ms",
-        "gui_max_stall_ms",
-        "heatmap_200_update_ms",
-        "startup_s",
-        "explain_stall_ms",
-        "gui_keypress_p95_ms",
-        "gui_keypress_stall_p99_ms",
-        "startup_cold_s",
-    ),
+    "gui": GUI_KEYS,
     "debugger": ("breakpoint_check_vs_step_ratio", "what_if_first_token_ms"),
     "val": REAL_DATA_KEYS,
     "attribution": ATTRIBUTION_KEYS,
