@@ -28,9 +28,9 @@ from attnscope.gui.decode_controls import DecodeActions
 from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.decode_state import DecodeState
 from attnscope.gui.epoch_mode import EpochMode
+from attnscope.gui.session_files import CHECKPOINT_FILTER
 from attnscope.gui.workspace_mode import WorkspaceMode
 
-CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.attnscope *.pt *.pth);;All files (*)"
 NO_MODEL_YET = "Open a checkpoint first, then compare another with it."
 
 

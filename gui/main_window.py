@@ -33,6 +33,7 @@ from attnscope.gui.model_panel import ModelPanel
 from attnscope.gui.onmt_import import OnmtImport
 from attnscope.gui.panels import AnalysisDocks
 from attnscope.gui.recent import RecentFiles
+from attnscope.gui.session_files import CHECKPOINT_FILTER
 from attnscope.gui.snapshot_painter import SnapshotPainter
 from attnscope.gui.translate_view import TranslateWorkspace
 from attnscope.gui.window_decoding import DecodeCommands
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 
 VIEW_JOB_GAP_S = 0.004  # between two view updates (snapshot, beam tree): repaint and input
 PLACEHOLDER_TEXT = "Open a checkpoint (File > Open, or drop a file here)."
-CHECKPOINT_FILTER = "Checkpoints (*.safetensors *.attnscope *.pt *.pth);;All files (*)"
 
 
 class MainWindow(DecodeCommands, QMainWindow):
