@@ -54,8 +54,10 @@ class HeatmapPlot:
             interactive=False,
             width=14,
             colorMapMenu=False,
-            label="weight",
         )
+        # on the bar's value axis: pyqtgraph puts a constructor label on the other axis,
+        # where it stayed "weight" beside the value axis's "score" (Raw scores)
+        self.bar.axis.setLabel("weight")
         self.bar.setImageItem(self.image, insert_in=plot_item)
         self.row_box = outline_box(plot_item, HIGHLIGHT_COLOUR)
         self.col_box = outline_box(plot_item, HIGHLIGHT_COLOUR)
