@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import (
     QLabel,
     QPlainTextEdit,
+    QSizePolicy,
     QSlider,
     QSplitter,
     QStackedWidget,
@@ -123,6 +124,9 @@ class TranslateWorkspace(QWidget):
         self.source_edit.setMaximumHeight(lines + 2 * self.source_edit.frameWidth() + 8)
         self.target_label = QLabel()
         self.target_label.setWordWrap(True)
+        # a word longer than the pane (a degenerate output, text without spaces) is clipped
+        # instead of widening the window past the screen
+        self.target_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.target_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         self.target_label.setStyleSheet("font-size: 15px; padding: 4px;")
         self.target_label.setToolTip("The translation so far (detokenized)")

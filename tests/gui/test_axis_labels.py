@@ -87,6 +87,21 @@ def test_every_column_of_a_40_token_source_is_labelled_at_the_default_size(
     assert _labelled_by_scrolling(window, axes.getAxis("left"), rows) == set(range(40))
 
 
+def test_a_translation_without_spaces_does_not_widen_the_window(
+    qtbot, default_window, tiny_translation_checkpoint
+):
+    """A degenerate output ("oooo…", a tiny model's) or text without spaces has no place
+    to wrap: it is clipped in its pane, the window keeps the default width (it grew to
+    3326 px for 300 letters)."""
+    load(qtbot, default_window, tiny_translation_checkpoint)
+    label = default_window.translate_view.target_label
+    label.setText("o" * 300)
+    qtbot.wait(100)  # layout passes
+    assert label.isVisible()
+    assert default_window.minimumSizeHint().width() <= DEFAULT_SIZE[0]
+    assert default_window.size().toTuple() == DEFAULT_SIZE
+
+
 def test_labels_lie_down_when_they_fit_and_stand_up_when_not():
     assert fit_labels(80.0, widest=60.0, height=15.0, along=True) == LabelLayout()
     assert fit_labels(20.0, widest=60.0, height=15.0, along=True) == LabelLayout(vertical=True)
