@@ -15,7 +15,15 @@ from attnscope.engine.decoding.results import SearchTree
 
 @dataclass(frozen=True)
 class ModelSummary:
-    """What the model panel shows; ``target_vocab`` lets the GUI look pieces up."""
+    """What the model panel shows; ``target_vocab`` lets the GUI look pieces up.
+
+    ``heads`` counts the attention rows of one decoder step: ``layers`` decoder layers
+    times ``heads_per_layer`` heads, layer-major (row ``l * heads_per_layer + h``).
+    RNN decoders attend once per step: ``layers`` = 1. ``rollout`` says whether the
+    snapshots carry ``source_mixing`` (a Transformer encoder's self-attention rollout,
+    engine/attention_layers.py); RNN/CNN encoders mix source tokens without attention
+    weights to roll out, so it is False for them.
+    """
 
     path: str
     name: str
@@ -31,6 +39,13 @@ class ModelSummary:
     examples: tuple[str, ...]
     target_vocab: tuple[str, ...] = field(repr=False)
     devices: tuple[str, ...] = ()  # where this machine can run the model, best first
+    layers: int = 1  # decoder layers whose cross-attention ``heads`` stacks
+    rollout: bool = False  # snapshots carry source_mixing (Transformer encoder)
+
+    @property
+    def heads_per_layer(self) -> int:
+        """Attention heads in one decoder layer (``heads`` // ``layers``)."""
+        return self.heads // max(self.layers, 1)
 
     def piece_to_id(self, piece: str) -> int | None:
         """The id of a typed subword (with or without the leading ▁), or None."""
