@@ -40,6 +40,9 @@ SUPPORTED_ARCHITECTURES = {
     "MarianMTModel": "marian",
     "BartForConditionalGeneration": "bart",
     "T5ForConditionalGeneration": "t5",
+    # multilingual: the target language is a token (engine/hf/multilingual.py)
+    "MBartForConditionalGeneration": "mbart",
+    "M2M100ForConditionalGeneration": "m2m100",  # M2M100 and NLLB folders
 }
 
 # Names of heads that are never an encoder–decoder, whatever the config says.
