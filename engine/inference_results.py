@@ -125,9 +125,15 @@ def hypothesis_margins(result, hypothesis) -> np.ndarray | None:
 class SessionSnapshot:
     """Everything the views need to draw one moment of a decode.
 
-    attention:      (T, heads, S) of the shown hypothesis, None without attention
+    attention:      (T, heads, S) of the shown hypothesis, None without attention;
+                    ``heads`` = ``num_layers`` x heads per layer, layer-major
+                    (engine/attention_layers.py ``split`` gives (T, layers, heads, S))
     tree:           the beam search tree (beam only), with ``node_attention``
                     (n, heads, S) and ``node_pieces`` per node id
+    source_mixing:  (S, S) float32 rollout of the encoder's self-attention (row i:
+                    how much source token j makes up encoder output i), None when the
+                    encoder has no attention to roll out (RNN/CNN, pictures);
+                    engine/attention_layers.py ``rollout`` applies it
     grid:           (h, w) for captioning (S = h·w), None for text
     image:          (H, W, 3) uint8 picture being captioned, None for text
     interventions:  the session's forced tokens and attention edits (ForceToken,
@@ -151,6 +157,8 @@ class SessionSnapshot:
     grid: tuple[int, int] | None = None
     image: np.ndarray | None = None
     interventions: tuple = ()
+    num_layers: int = 1
+    source_mixing: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,13 @@ ROOT_PIECE = "<s>"  # the beam tree's root node
 @dataclass(frozen=True)
 class TargetLabels:
     """How a model's target ids read: ``piece(id)`` for one token, ``text(ids)`` for a
-    whole output (eos left out by the caller)."""
+    whole output (eos left out by the caller); ``num_heads`` attention rows a step,
+    ``num_layers`` decoder layers stacked in them (layer-major)."""
 
     piece: Callable[[int], str]
     text: Callable[[Sequence[int]], str]
     num_heads: int
+    num_layers: int = 1
 
 
 @dataclass
@@ -51,6 +53,7 @@ class OpenSession:
     source_pieces: tuple[str, ...]
     grid: tuple[int, int] | None = None
     image: np.ndarray | None = None  # (H, W, 3) uint8, captioning only
+    source_mixing: np.ndarray | None = None  # (S, S) encoder rollout, Transformer encoders
 
     # -- the session's stepping, as the worker and the CLI use it -------------------
     @property
@@ -152,6 +155,8 @@ def build_snapshot(opened: OpenSession, *, step_ms: Iterable[float] = ()) -> Ses
         grid=opened.grid,
         image=opened.image,
         interventions=session.interventions(),
+        num_layers=labels.num_layers,
+        source_mixing=opened.source_mixing,
         **tree_parts,
     )
 
