@@ -26,6 +26,7 @@ permutation cannot also give to bos.
 from __future__ import annotations
 
 import inspect
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -34,6 +35,7 @@ import torch
 from torch import Tensor
 
 from attnscope.engine.hf.vocab_map import HfVocabMap
+from attnscope.engine.hf.what_if import step_edit
 
 # (self_k, self_v, cross_k, cross_v) of one decoder layer, each (N, heads, T or S, head_dim)
 LayerCache = tuple[Tensor, Tensor, Tensor, Tensor]
@@ -86,6 +88,9 @@ class HfStepModel:
     vocab: AttnScope ids <-> the model's output ids
     """
 
+    # ``step`` takes ``attention_override`` (engine/hf/what_if.py); the decode loop asks this
+    accepts_attention_override = True
+
     def __init__(self, model: Any, vocab: HfVocabMap) -> None:
         self.model = model
         self.num_layers, self.heads_per_layer = decoder_shape(model.config)
@@ -120,10 +125,17 @@ class HfStepModel:
         return state.index_select(index)
 
     def step(
-        self, prev_tokens: Tensor, state: HfCacheState, memory: HfMemory
+        self,
+        prev_tokens: Tensor,
+        state: HfCacheState,
+        memory: HfMemory,
+        attention_override: Tensor | None = None,
     ) -> tuple[Tensor, HfCacheState, Tensor]:
         """prev_tokens (N,) AttnScope ids -> log_probs (N, V) in AttnScope ids, the new
-        cache, and the cross-attention (N, layers · heads, S), layer-major."""
+        cache, and the cross-attention (N, layers · heads, S), layer-major.
+
+        attention_override: (N, layers · heads, S) weights every decoder layer's
+        cross-attention uses instead of its own at this step (engine/hf/what_if.py)."""
         from transformers.modeling_outputs import BaseModelOutput
 
         if self.max_target_length is not None and state.length >= self.max_target_length:
@@ -135,15 +147,25 @@ class HfStepModel:
             fed = torch.full_like(prev_tokens, self.start_token)
         else:
             fed = self.vocab.to_hf[prev_tokens]
-        out = self.model(
-            encoder_outputs=BaseModelOutput(last_hidden_state=memory.hidden),
-            attention_mask=memory.mask.long(),
-            decoder_input_ids=fed.unsqueeze(1),  # (N, 1)
-            use_cache=True,
-            output_attentions=True,
-            return_dict=True,
-            **{self._cache_arg: _to_cache(state)},
-        )
+        edit = nullcontext()
+        if attention_override is not None:
+            edit = step_edit(
+                self.model,
+                attention_override,
+                memory.mask,
+                layers=self.num_layers,
+                heads=self.num_heads,
+            )
+        with edit:
+            out = self.model(
+                encoder_outputs=BaseModelOutput(last_hidden_state=memory.hidden),
+                attention_mask=memory.mask.long(),
+                decoder_input_ids=fed.unsqueeze(1),  # (N, 1)
+                use_cache=True,
+                output_attentions=True,
+                return_dict=True,
+                **{self._cache_arg: _to_cache(state)},
+            )
         logits = out.logits[:, -1].float()  # (N, V) model ids
         log_probs = logits.log_softmax(dim=-1).index_select(1, self.vocab.to_hf)
         # per layer (N, heads, 1, S) -> (N, layers, heads, S)

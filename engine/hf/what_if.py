@@ -1,0 +1,137 @@
+"""Attention what-if on a Hugging Face encoder–decoder: given weights in place of the
+decoder's cross-attention.
+
+An edit of step t (engine/interventions.py ``AttentionEdit``) holds one row per
+attention head the step reports, (layers · heads, S) layer-major as ``HfStepModel``
+reports them (row ``l · H + h`` is layer ``l``, head ``h``). Inside
+``cross_attention_edited`` every decoder layer's cross-attention uses its rows instead
+of softmax(QKᵀ) for the query positions edited: the context is the edited weights
+times the layer's values, exactly what the eager path computes from its own weights,
+and the attention the model reports is the edited one. Self-attention and the encoder
+are untouched.
+
+The edits the app makes (engine/interventions.py ``pin``, ``zero``, ``set_weight``) act
+on every row unless they name one, so an edit made on the mean over layers and heads
+changes every layer and head alike; an edit made on one shown head changes that
+layer's head only.
+
+How. The attention modules call the function ``ALL_ATTENTION_FUNCTIONS`` holds under
+their config's ``_attn_implementation`` (transformers 5's ``AttentionInterface``). While
+an edit is active, the configs of the cross-attention modules name
+``EDITED_ATTENTION``, registered here: it runs the module's own family's
+``eager_attention_forward`` and, in a module carrying an edit, replaces the weights of
+the edited query positions and recomputes the context from them. Every other module
+sharing that config runs the family's eager function unchanged. The configs are set
+back when the block ends, whatever happens inside it.
+
+A family whose decoder has no cross-attention module this finds (or whose modelling
+file has no eager function to follow) is refused with one ``ValueError`` line rather
+than edited some other way.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from attnscope.models.attention import check_override
+
+EDITED_ATTENTION = "attnscope_edited_cross_attention"
+_EDIT = "_attnscope_attention_edit"  # module attribute: (weights, edited) while an edit runs
+
+
+def _edited_attention(module, query, key, value, attention_mask, **kwargs):
+    """The family's eager attention; in a module carrying an edit, the edited query
+    positions use the edit's weights. query (N, H, Tq, d), key/value (N, H, S, d)."""
+    eager = _eager_function(module)
+    output, weights = eager(module, query, key, value, attention_mask, **kwargs)
+    edit = getattr(module, _EDIT, None)
+    if edit is None:
+        return output, weights
+    replacement, edited = edit  # (N or 1, H, Tq, S), (Tq,) bool
+    weights = torch.where(edited[None, None, :, None], replacement.to(weights.dtype), weights)
+    output = torch.matmul(weights, value).transpose(1, 2).contiguous()  # (N, Tq, H, d)
+    return output, weights
+
+
+def _eager_function(module) -> Any:
+    return getattr(sys.modules[type(module).__module__], "eager_attention_forward", None)
+
+
+def cross_attention_modules(model: Any) -> list[Any]:
+    """Each decoder layer's cross-attention module, in layer order; ValueError when this
+    family's decoder is not laid out as Marian/BART/mBART/M2M100 (``layers[i].encoder_attn``)
+    or T5 (``block[i].layer[1].EncDecAttention``)."""
+    decoder = model.get_decoder()
+    layers = getattr(decoder, "layers", None)
+    if layers is not None:
+        modules = [getattr(layer, "encoder_attn", None) for layer in layers]
+    else:
+        blocks = getattr(decoder, "block", ())
+        modules = [getattr(block.layer[1], "EncDecAttention", None) for block in blocks]
+    if not modules or any(m is None or _eager_function(m) is None for m in modules):
+        raise ValueError(
+            f"attention edits are not supported for {type(model).__name__}: its decoder's "
+            "cross-attention is not one AttnScope can replace exactly"
+        )
+    return modules
+
+
+def _register() -> None:
+    from transformers import AttentionInterface
+
+    if EDITED_ATTENTION not in AttentionInterface._global_mapping:
+        AttentionInterface.register(EDITED_ATTENTION, _edited_attention)
+
+
+@contextmanager
+def cross_attention_edited(model: Any, weights: Tensor, edited: Tensor):
+    """Inside the block, the decoder's cross-attention uses ``weights`` at the query
+    positions ``edited``.
+
+    weights: (N or 1, layers, heads, Tq, S), rows summing to 1 (only edited positions read)
+    edited:  (Tq,) bool, the decoder positions of this forward whose attention is given
+    """
+    modules = cross_attention_modules(model)
+    if weights.dim() != 5 or weights.size(1) != len(modules):
+        raise ValueError(
+            f"an attention edit for this model is (N, {len(modules)}, heads, T, S), "
+            f"got {tuple(weights.shape)}"
+        )
+    _register()
+    configs = {id(m.config): m.config for m in modules}
+    saved = {key: config._attn_implementation for key, config in configs.items()}
+    try:
+        for layer, module in enumerate(modules):
+            setattr(module, _EDIT, (weights[:, layer], edited))
+        for config in configs.values():
+            config._attn_implementation = EDITED_ATTENTION
+        yield
+    finally:
+        for module in modules:
+            if hasattr(module, _EDIT):
+                delattr(module, _EDIT)
+        for key, config in configs.items():
+            config._attn_implementation = saved[key]
+
+
+def step_edit(model: Any, override: Tensor, mask: Tensor, *, layers: int, heads: int):
+    """``cross_attention_edited`` for one decoder step: ``override`` (N, layers · heads, S)
+    layer-major, as ``HfStepModel.step`` takes it (``heads`` = layers · heads per layer);
+    ``mask`` (N, S) True on real source positions. The weights are checked (shape, finite,
+    non-negative, 0 on padding, some mass in every row: ValueError otherwise) and each
+    row renormalised to sum to 1."""
+    if isinstance(override, Tensor) and override.is_floating_point():
+        override = override.to(device=mask.device, dtype=torch.float32)
+    checked = check_override(override, mask, heads)  # (N, L·H, S)
+    rows, length = mask.shape
+    per_layer = checked.view(rows, layers, heads // layers, 1, length)  # (N, L, H, 1, S)
+    edited = torch.ones(1, dtype=torch.bool, device=mask.device)
+    return cross_attention_edited(model, per_layer, edited)
+
+
+__all__ = ["EDITED_ATTENTION", "cross_attention_edited", "cross_attention_modules", "step_edit"]
