@@ -43,7 +43,12 @@ SUPPORTED_ARCHITECTURES = {
     # multilingual: the target language is a token (engine/hf/multilingual.py)
     "MBartForConditionalGeneration": "mbart",
     "M2M100ForConditionalGeneration": "m2m100",  # M2M100 and NLLB folders
+    "VisionEncoderDecoderModel": "vision-encoder-decoder",
+    "BlipForConditionalGeneration": "blip",
 }
+# Captioners: an image encoder and a text decoder in one config, nested (engine/hf/
+# vision_folder.py checks the halves); BLIP's config does not say is_encoder_decoder.
+CAPTIONING_ARCHITECTURES = ("VisionEncoderDecoderModel", "BlipForConditionalGeneration")
 
 # Names of heads that are never an encoder–decoder, whatever the config says.
 _ONE_SIDED = re.compile(
@@ -83,6 +88,7 @@ TOKENIZER_FILES = (
     "spiece.model",
     "sentencepiece.bpe.model",
     "merges.txt",
+    "vocab.txt",  # BERT's WordPiece (BLIP, BERT decoders)
 )
 
 
@@ -108,6 +114,11 @@ class HfFolder:
     weights: Path
     tokenizer_files: tuple[str, ...]
 
+    @property
+    def task(self) -> str:
+        """ "captioning" for an image encoder with a text decoder, else "translation"."""
+        return "captioning" if self.architecture in CAPTIONING_ARCHITECTURES else "translation"
+
     def describe(self) -> dict[str, Any]:
         """Plain JSON facts for ``attnscope info`` and the GUI's model summary."""
         sizes = {key: self.config[key] for key in SIZE_BOUNDS if key in self.config}
@@ -116,6 +127,7 @@ class HfFolder:
             "path": str(self.path),
             "architecture": self.architecture,
             "family": self.family,
+            "task": self.task,
             "model_type": self.config.get("model_type"),
             "sizes": sizes,
             "weights": self.weights.name,
@@ -149,6 +161,10 @@ def read_hf_folder(path: str | os.PathLike) -> HfFolder:
     config = _read_json(folder / "config.json", name)
     architecture = _check_architecture(config, name)
     _check_sizes(config, name)
+    if architecture in CAPTIONING_ARCHITECTURES:
+        from attnscope.engine.hf.vision_folder import check_captioner
+
+        check_captioner(folder, architecture, config, name)
     weights = _weights_file(folder, name)
     return HfFolder(
         path=folder,
@@ -210,7 +226,11 @@ def _check_architecture(config: dict[str, Any], name: str) -> str:
     ):
         raise HfFolderError(f"{name}/config.json names no architecture (architectures)")
     architecture = architectures[0]
-    if config.get("is_encoder_decoder") is not True or _ONE_SIDED.search(architecture):
+    # a captioner is an encoder–decoder by construction (BLIP's config does not say so)
+    encoder_decoder = config.get("is_encoder_decoder") is True
+    if not (encoder_decoder or architecture in CAPTIONING_ARCHITECTURES) or _ONE_SIDED.search(
+        architecture
+    ):
         raise HfFolderError(
             f"{name} holds {architecture:.60}: AttnScope needs an encoder–decoder "
             "(a model with an encoder and a decoder attending to it)"
