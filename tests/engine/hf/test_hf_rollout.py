@@ -1,0 +1,68 @@
+"""Rollout on a tiny random Marian: its real encoder self-attentions and cross-attention."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from attnscope.engine.attention_layers import encoder_rollout, rollout
+from attnscope.engine.decoding.config import BOS_ID
+from attnscope.engine.hf.rollout import encoder_self_attention, source_mixing
+
+
+def _one(marian, text="the cat sat on the mat"):
+    batch = marian.tokenizer([text], return_tensors="pt")
+    return batch.input_ids, batch.attention_mask
+
+
+def test_encoder_self_attention_is_the_models_own(marian):
+    ids, mask = _one(marian)
+    weights = encoder_self_attention(marian.model, ids, mask)
+    config = marian.model.config
+    length = ids.size(1)
+    assert weights.shape == (config.encoder_layers, config.encoder_attention_heads, length, length)
+    with torch.no_grad():
+        out = marian.model(
+            input_ids=ids,
+            attention_mask=mask,
+            decoder_input_ids=torch.tensor([[config.decoder_start_token_id]]),
+            output_attentions=True,
+        )
+    torch.testing.assert_close(weights, torch.stack([a[0] for a in out.encoder_attentions]))
+
+
+def test_padding_is_cut_off(marian):
+    batch = marian.tokenizer(["bird", "the cat sat on the mat"], return_tensors="pt", padding=True)
+    alone = source_mixing(marian.model, *_one(marian, "bird"))
+    padded = source_mixing(marian.model, batch.input_ids[:1], batch.attention_mask[:1])
+    assert padded.shape == alone.shape == (2, 2)  # "bird" and eos
+    np.testing.assert_allclose(padded, alone, atol=1e-5)
+
+
+def test_rolled_out_cross_attention_of_a_real_step(marian):
+    ids, mask = _one(marian)
+    mixing = source_mixing(marian.model, ids, mask)
+    length = ids.size(1)
+    assert mixing.shape == (length, length)
+    np.testing.assert_allclose(mixing.sum(axis=-1), 1.0, rtol=1e-5)
+    # what the rollout adds: the encoder mixes tokens, so M is not the identity
+    assert not np.allclose(mixing, np.eye(length), atol=1e-3)
+    np.testing.assert_allclose(
+        mixing, encoder_rollout(encoder_self_attention(marian.model, ids, mask).numpy())
+    )
+    step_model = marian.step_model
+    memory = step_model.encode(ids, mask)
+    state = step_model.init_state(memory)
+    _, _, attention = step_model.step(torch.tensor([BOS_ID]), state, memory)
+    attention = attention.detach().numpy()  # (1, layers · heads, S)
+    for layer in (None, step_model.num_layers - 1):
+        rolled = rollout(attention, mixing, step_model.num_layers, layer=layer)
+        assert rolled.shape == (1, length)
+        np.testing.assert_allclose(rolled.sum(axis=-1), 1.0, rtol=1e-5)
+
+
+def test_more_than_one_input_is_refused(marian):
+    batch = marian.tokenizer(["bird", "a dog"], return_tensors="pt", padding=True)
+    with pytest.raises(ValueError, match="one input"):
+        source_mixing(marian.model, batch.input_ids, batch.attention_mask)
