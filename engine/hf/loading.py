@@ -77,6 +77,12 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
     except Exception as exc:
         raise HfFolderError(f"{name}: the model cannot be loaded: {_one_line(exc)}") from exc
     model = model.to(device).eval()
+    if folder.task == "captioning":  # an image encoder and a text decoder
+        from attnscope.engine.hf.vision import captioner_parts
+
+        step_model, vocab = captioner_parts(model, tokenizer, name)
+        logger.info("opened %s (%s) from %s", folder.architecture, folder.family, name)
+        return LoadedHfModel(folder, model, tokenizer, step_model, HfText(tokenizer, vocab))
     eos, start = _eos_and_start(model.config, name)
     # Marian and T5 have no bos: the loop's bos then stands for their decoder start token
     bos = _token_id(getattr(model.config, "bos_token_id", None))
