@@ -11,7 +11,9 @@ data: numpy arrays, tuples and strings, never torch tensors.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -87,10 +89,21 @@ class InferenceModel:
         self.labels = TargetLabels(self.piece, self.tgt_tokenizer.decode, self.model.num_heads)
 
     # -- description -----------------------------------------------------
+    @property
+    def source_path(self) -> Path:
+        """Where the model was opened from: the checkpoint file (or a model folder)."""
+        return Path(self.checkpoint.path)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What the model says of itself (a checkpoint's info: languages, training,
+        recommended_decoding, examples); a copy."""
+        return dict(self.checkpoint.info or {})
+
     def summary(self) -> ModelSummary:
-        info = dict(self.checkpoint.info or {})
+        info = self.info
         examples = tuple(info.get("examples", ()))
-        path = str(self.checkpoint.path)
+        path = str(self.source_path)
         return ModelSummary(
             path=path,
             name=Path(path).name,
@@ -197,11 +210,34 @@ class InferenceModel:
         return batch.translate_file(self, src_path, out_path, config, **options)
 
 
+# "owner/name" that is no file here: a Hugging Face hub id, never downloaded
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+_CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
+
+
 def load_inference_model(path: str | os.PathLike, *, device: str = "auto") -> InferenceModel:
-    """Load ``path`` (never unpickling) onto ``device`` ("auto": cuda when available)."""
+    """Load ``path`` (never unpickling) onto ``device`` ("auto": cuda when available).
+
+    A checkpoint file gives an InferenceModel; a folder (or a hub id, to be told that
+    nothing is downloaded) is a Hugging Face model folder and gives an HfInferenceModel
+    (engine/hf/inference.py; transformers is imported only then).
+    """
     target = pick_device(device)
+    if os.path.isdir(path) or _is_hub_id(path):
+        from attnscope.engine.hf.inference import load_hf_inference_model
+
+        return load_hf_inference_model(path, target)
     checkpoint = load_checkpoint(path, device=str(target))
     return InferenceModel(checkpoint, target)
+
+
+def _is_hub_id(path: str | os.PathLike) -> bool:
+    text = str(path)
+    return (
+        not os.path.exists(text)
+        and _HUB_ID.fullmatch(text) is not None
+        and not text.lower().endswith(_CHECKPOINT_SUFFIXES)
+    )
 
 
 __all__ = [

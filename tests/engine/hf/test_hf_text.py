@@ -45,7 +45,8 @@ def test_an_opus_mt_style_folder_with_marian_sentencepiece_tokenizer(tmp_path):
 
 
 def test_pieces_on_both_sides(marian):
-    assert marian.text.source_pieces("the cat\x07 sat") == ["the", "cat", "sat", "</s>"]
+    """The tiny word-level vocabulary has one piece per word: each labelled as a word start."""
+    assert marian.text.source_pieces("the cat\x07 sat") == ["▁the", "▁cat", "▁sat", "</s>"]
     assert marian.text.target_piece(EOS_ID) == "</s>"
 
 

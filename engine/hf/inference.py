@@ -1,0 +1,157 @@
+"""A Hugging Face model folder as an ``InferenceModel``: the app's one loader opens it.
+
+``load_inference_model(DIR)`` (engine/inference.py) hands a directory to
+``load_hf_inference_model``, which opens it (engine/hf/loading.py) and wraps it in
+``HfInferenceModel``. Everything built on an InferenceModel then works on the folder
+unchanged: sessions (step, back, force, beam tree, candidates), batches, files, the CLI.
+What differs is only where things come from:
+
+- the step model is ``HfStepModel`` (attention rows = layers · heads, layer-major);
+- source ids are the model's own (``HfText``, its tokenizer's eos included, labelled
+  ``</s>``); target ids are AttnScope's (``HfVocabMap``), labelled by the folder's
+  tokenizer in the app's piece convention (engine/pieces.py);
+- there is no AttnScope checkpoint: ``source_path`` is the folder, ``info`` what its
+  files say (family, sizes, languages when the tokenizer names them), ``config`` None.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from attnscope.engine.devices import available_devices
+from attnscope.engine.errors import InputTextError
+from attnscope.engine.hf.loading import LoadedHfModel, load_hf_folder
+from attnscope.engine.hf.step_model import decoder_shape
+from attnscope.engine.hf.text import SourceSide, TargetSide
+from attnscope.engine.images import ImageSource
+from attnscope.engine.inference import InferenceModel
+from attnscope.engine.inference_results import ModelSummary
+from attnscope.engine.languages import SOURCE_KEY, TARGET_KEY, check_language_code
+from attnscope.engine.snapshot import TargetLabels
+
+ATTENTION = "scaled dot-product (cross)"
+# "MarianMTModel" -> "Marian", "BartForConditionalGeneration" -> "Bart"
+_CLASS_SUFFIX = re.compile(r"(ForConditionalGeneration|MTModel|Model)$")
+
+
+class HfInferenceModel(InferenceModel):
+    """A loaded Hugging Face encoder–decoder folder (see the module docstring).
+
+    hf:     the opened folder (model, tokenizer, step model, text side)
+    device: where it runs
+    """
+
+    def __init__(self, hf: LoadedHfModel, device: torch.device) -> None:
+        self.hf = hf
+        self.device = device
+        self.model = hf.step_model
+        self.config = None  # no AttnScope ModelConfig; the folder's is hf.folder.config
+        self.task = "translation"
+        self.src_tokenizer = SourceSide(hf.text)
+        self.tgt_tokenizer = TargetSide(hf.text)
+        self._pieces = self.tgt_tokenizer.labels
+        self.labels = TargetLabels(self.piece, hf.text.detokenize, self.model.num_heads)
+
+    # -- description -----------------------------------------------------
+    @property
+    def source_path(self) -> Path:
+        return self.hf.folder.path
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The folder's facts (``HfFolder.describe``), its tokenizer's word convention,
+        and its languages when the tokenizer names them (Marian's source_lang/target_lang)."""
+        facts = self.hf.folder.describe()
+        facts["word_convention"] = self.hf.text.convention
+        return facts | _languages(self.hf.tokenizer)
+
+    def summary(self) -> ModelSummary:
+        config = self.hf.model.config
+        extra = {"layers": self.model.num_layers} if _has_field(ModelSummary, "layers") else {}
+        return ModelSummary(
+            path=str(self.source_path),
+            name=self.source_path.name,
+            task=self.task,
+            architecture=architecture_text(self.hf.folder.architecture, config),
+            attention=ATTENTION,
+            heads=self.model.num_heads,
+            parameters=sum(p.numel() for p in self.hf.model.parameters()),
+            src_vocab=self.src_tokenizer.vocab_size,
+            tgt_vocab=self.tgt_tokenizer.vocab_size,
+            device=str(self.device),
+            info=self.info,
+            examples=(),
+            target_vocab=self._pieces,
+            devices=tuple(available_devices()),
+            **extra,
+        )
+
+    # -- sources ---------------------------------------------------------
+    def source_ids(self, text: str) -> list[int]:
+        """The model's own ids of ``text``, its tokenizer's eos included; empty or
+        over-long text raises InputTextError."""
+        return self.hf.text.encode(text)
+
+    def source_pieces(self, text: str) -> tuple[str, ...]:
+        """One label per encoder position (``source_ids``), eos as ``</s>``."""
+        return tuple(self.hf.text.source_pieces(text))
+
+    def target_ids(self, text: str) -> list[int]:
+        """AttnScope target ids of an expected output, without eos."""
+        ids = self.hf.text.target_ids(text)
+        if not ids:
+            raise InputTextError("the reference is empty")
+        if len(ids) + 1 > self.hf.text.max_source_tokens:
+            raise InputTextError(
+                f"the reference is {len(ids)} tokens long; this model takes at most "
+                f"{self.hf.text.max_source_tokens - 1} at once (split it into sentences)"
+            )
+        return ids
+
+    def encode_texts(self, texts: list[str]):
+        """HfMemory of a batch of texts (padded with the tokenizer's pad)."""
+        ids, mask = self.hf.text.encode_batch(texts)  # (N, S), (N, S)
+        return self.model.encode(ids.to(self.device), mask.to(self.device))
+
+    def encode_images(self, images: list[ImageSource | np.ndarray]):
+        raise InputTextError("this is a translation model: give it text, not an image")
+
+
+def load_hf_inference_model(
+    path: str | os.PathLike, device: torch.device | str = "cpu"
+) -> HfInferenceModel:
+    """Open the Hugging Face folder ``path`` on ``device``; HfFolderError says why not."""
+    target = torch.device(device)
+    return HfInferenceModel(load_hf_folder(path, device=target), target)
+
+
+def architecture_text(architecture: str, config: Any) -> str:
+    """ "Marian 6+6 layers, d_model 512, 8 heads" from the model class and its config."""
+    name = _CLASS_SUFFIX.sub("", architecture) or architecture
+    encoder = getattr(config, "encoder_layers", None) or getattr(config, "num_layers", "?")
+    decoder, heads = decoder_shape(config)
+    return f"{name} {encoder}+{decoder} layers, d_model {config.d_model}, {heads} heads"
+
+
+def _languages(tokenizer: Any) -> dict[str, str]:
+    """SOURCE_KEY / TARGET_KEY from the tokenizer's source_lang / target_lang (valid ISO
+    codes only: opus-mt folders name them; others name none, or group codes like 'mul')."""
+    settings = getattr(tokenizer, "init_kwargs", {}) or {}
+    found = {}
+    for key, name in ((SOURCE_KEY, "source_lang"), (TARGET_KEY, "target_lang")):
+        code = getattr(tokenizer, name, None) or settings.get(name)
+        try:
+            found[key] = check_language_code(code)
+        except ValueError:
+            continue
+    return found
+
+
+def _has_field(cls: type, name: str) -> bool:
+    return name in getattr(cls, "__dataclass_fields__", {})
