@@ -92,10 +92,23 @@ def is_int8(model) -> bool:
     return any(isinstance(m, dynamic.Linear) for m in model.modules())
 
 
+def _check_network(inference_model) -> None:
+    """DeviceError unless the model's step model is a torch network AttnScope built (a
+    Hugging Face folder's runs as transformers built it, float32 only)."""
+    from torch import nn
+
+    if not isinstance(inference_model.model, nn.Module):
+        raise DeviceError(
+            "int8 weights are for AttnScope's own checkpoints; "
+            f"{inference_model.source_path.name} runs in float32"
+        )
+
+
 def use_int8(inference_model) -> None:
     """Quantize a loaded ``InferenceModel``'s network in place (the CLI's ``--int8``)."""
     if inference_model.device.type != "cpu":
         raise DeviceError(f"--int8 runs on the CPU only, not on {inference_model.device}")
+    _check_network(inference_model)
     inference_model.model = quantize_int8(inference_model.model, inplace=True)
 
 
@@ -107,6 +120,7 @@ def switch_int8(inference_model, on: bool) -> None:
     if not on:
         inference_model.model = inference_model.checkpoint.model
         return
+    _check_network(inference_model)
     if inference_model.device.type != "cpu":
         raise DeviceError(f"int8 weights run on the CPU only, not on {inference_model.device}")
     inference_model.model = quantize_int8(inference_model.checkpoint.model)

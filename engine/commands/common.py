@@ -53,7 +53,12 @@ def add_decode_arguments(parser: argparse.ArgumentParser, *, checkpoint: bool = 
     """The decoding options; ``checkpoint=False`` leaves ``-c`` to the caller (compare
     takes two)."""
     if checkpoint:
-        parser.add_argument("-c", "--checkpoint", required=True, help="checkpoint file")
+        parser.add_argument(
+            "-c",
+            "--checkpoint",
+            required=True,
+            help="checkpoint file, or a Hugging Face model folder (save_pretrained layout)",
+        )
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps")
     parser.add_argument(
         "--beam",
@@ -258,7 +263,7 @@ def print_json_line(record: dict[str, Any]) -> None:
 
 def recommended_decoding(model) -> dict[str, Any] | None:
     """The decoding a loaded model's checkpoint recommends (``info["recommended_decoding"]``)."""
-    value = (model.checkpoint.info or {}).get("recommended_decoding")
+    value = model.info.get("recommended_decoding")
     return value if isinstance(value, dict) else None
 
 

@@ -30,7 +30,7 @@ class IncompatibleModelsError(AttnScopeError, ValueError):
 
 
 def _name(model: InferenceModel) -> str:
-    return os.path.basename(str(model.checkpoint.path)) or str(model.checkpoint.path)
+    return model.source_path.name or str(model.source_path)
 
 
 def compatible(a: InferenceModel, b: InferenceModel) -> None:
@@ -43,7 +43,7 @@ def compatible(a: InferenceModel, b: InferenceModel) -> None:
         )
     keys = (TARGET_KEY,) if a.task == "captioning" else (SOURCE_KEY, TARGET_KEY)
     for key in keys:
-        first, second = (a.checkpoint.info or {}).get(key), (b.checkpoint.info or {}).get(key)
+        first, second = a.info.get(key), b.info.get(key)
         if isinstance(first, str) and isinstance(second, str) and first != second:
             side = "source" if key == SOURCE_KEY else "target"
             raise IncompatibleModelsError(
