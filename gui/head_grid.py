@@ -1,7 +1,11 @@
 """Small multiples of multi-head attention: one little heat map per head.
 
-The heat map's "all heads (grid)" mode shows this widget instead of its main
-plot; clicking a panel picks that head.
+The heat map's grid mode shows this widget instead of its main plot; clicking a
+panel picks that head. A layered model's grid has a row per layer and a column
+per head ("L1 H1" ...); a one-layer model's heads fill a square. Panels keep a
+readable size (Marian base's 6 × 8 among them) and the grid scrolls when they do
+not fit. All panels share one ViewBox, each an ImageItem in a unit square with a
+TextItem title: 48 ViewBoxes (or PlotItems) take seconds to build.
 """
 
 from __future__ import annotations
@@ -10,15 +14,22 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
+from attnscope.gui.heatmap_layers import layer_count, panel_title
 from attnscope.gui.style import DEFAULT_COLORMAP, colormap
+
+MIN_PANEL_SIZE = (96, 72)  # px (width, height) a panel keeps, title included
+# A panel is a unit square in the view; its title band above and the gap beside it, as
+# fractions of it (so they keep their share of the pixels whatever T and S are).
+TITLE_BAND, GAP = 0.3, 0.12
 
 
 class QtHeadGrid(QtWidgets.QWidget):
     """Small multiples: one little heat map per attention head.
 
-    Emits ``headClicked(head)`` when a panel is clicked.
+    Emits ``headClicked(row)`` when a panel is clicked: its attention row, layer-major
+    (``layer · heads + head``; the head itself for a one-layer model).
     """
 
     headClicked = QtCore.Signal(int)
@@ -29,25 +40,35 @@ class QtHeadGrid(QtWidgets.QWidget):
         super().__init__(parent)
         self._cmap_name = colormap_name
         self._view = pg.GraphicsLayoutWidget()
-        self._plots: list[pg.PlotItem] = []
+        self._box = self._view.addViewBox(enableMouse=False, invertY=True, enableMenu=False)
+        self._titles: list[pg.TextItem] = []
         self._images: list[pg.ImageItem] = []
+        self._shape = (0, 0)  # (rows, columns) of panels
+        self._layers = 1
         self._view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self.scroll = QtWidgets.QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.scroll.setWidget(self._view)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._view)
+        layout.addWidget(self.scroll)
         self.setToolTip("Every attention head; click one to show it alone")
 
-    def set_heads(self, weights: np.ndarray) -> None:
-        """Show ``weights`` (T, heads, S), one panel per head."""
+    def set_heads(self, weights: np.ndarray, layers: int = 1) -> None:
+        """Show ``weights`` (T, layers·heads, S), layer-major: one panel per head, a row per
+        layer when ``layers`` > 1 (and divides the rows)."""
         weights = np.asarray(weights, dtype=np.float32)
         if weights.ndim != 3:
             raise ValueError(f"head weights must be (T, heads, S), got shape {weights.shape}")
-        if len(self._images) != weights.shape[1]:
-            self._rebuild(weights.shape[1])
+        layers = layer_count(weights.shape[1], layers)
+        if (len(self._images), self._layers) != (weights.shape[1], layers):
+            self._rebuild(weights.shape[1], layers)
         for head, image in enumerate(self._images):
             image.setImage(
                 np.ascontiguousarray(weights[:, head, :]), autoLevels=False, levels=(0, 1)
             )
+            image.setRect(self._unit_rect(head))  # setImage sized it to (S, T) cells
 
     def set_colormap(self, name: str) -> None:
         cmap = colormap(name)
@@ -59,35 +80,66 @@ class QtHeadGrid(QtWidgets.QWidget):
         """The (T, S) array each panel shows, in head order."""
         return [image.image for image in self._images]
 
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns) of panels: (layers, heads) for a layered model."""
+        return self._shape
+
+    def titles(self) -> list[str]:
+        return [title.toPlainText() for title in self._titles]
+
+    def panel_rect(self, row: int) -> QtCore.QRectF:
+        """Where the panel of attention row ``row`` is, in scene coordinates."""
+        return self._box.mapViewToScene(self._unit_rect(row)).boundingRect()
+
     def head_at(self, scene_pos: QtCore.QPointF) -> int | None:
-        for head, plot in enumerate(self._plots):
-            if plot.sceneBoundingRect().contains(scene_pos):
-                return head
-        return None
+        """The attention row of the panel under ``scene_pos`` (its title included)."""
+        if not self._images or not self._box.sceneBoundingRect().contains(scene_pos):
+            return None
+        point = self._box.mapSceneToView(scene_pos)
+        col, x = divmod(point.x() + GAP / 2, 1 + GAP)
+        row, y = divmod(point.y() + TITLE_BAND, 1 + TITLE_BAND + GAP)
+        index = int(row) * self._shape[1] + int(col)
+        inside = x >= GAP / 2 and y < 1 + TITLE_BAND and 0 <= col < self._shape[1]
+        return index if inside and row >= 0 and index < len(self._images) else None
 
     def export_target(self) -> QtWidgets.QGraphicsItem:
         return self._view.ci
 
-    def _rebuild(self, heads: int) -> None:
-        self._view.clear()
-        self._plots, self._images = [], []
-        columns = max(1, math.ceil(math.sqrt(heads)))
+    def _unit_rect(self, index: int) -> QtCore.QRectF:
+        """Panel ``index``'s unit square in view coordinates (row-major over the grid)."""
+        row, col = divmod(index, self._shape[1])
+        return QtCore.QRectF(col * (1 + GAP), row * (1 + TITLE_BAND + GAP), 1.0, 1.0)
+
+    def _rebuild(self, rows: int, layers: int) -> None:
+        """``rows`` panels: a row per layer, or a square for one layer."""
+        self._box.clear()
+        self._titles, self._images = [], []
+        self._layers = layers
+        heads = rows // layers
+        columns = heads if layers > 1 else max(1, math.ceil(math.sqrt(rows)))
+        self._shape = (math.ceil(rows / columns), columns)
+        width, height = MIN_PANEL_SIZE
+        self._view.setMinimumSize(columns * width, self._shape[0] * height)
         cmap = colormap(self._cmap_name)
-        for head in range(heads):
-            plot = self._view.addPlot(
-                row=head // columns, col=head % columns, title=f"head {head + 1}"
-            )
-            plot.hideAxis("left")
-            plot.hideAxis("bottom")
-            plot.setMouseEnabled(x=False, y=False)
-            plot.hideButtons()
-            plot.getViewBox().invertY(True)
-            plot.getViewBox().setDefaultPadding(0.0)
+        font = QtGui.QFont()
+        font.setPointSize(8)
+        for index in range(rows):
+            rect = self._unit_rect(index)
             image = pg.ImageItem(axisOrder="row-major")
             image.setColorMap(cmap)
-            plot.addItem(image)
-            self._plots.append(plot)
+            title = pg.TextItem(panel_title(index, layers, heads), anchor=(0, 1))
+            title.setFont(font)
+            title.setPos(rect.left(), rect.top())
+            for item in (image, title):
+                self._box.addItem(item)
             self._images.append(image)
+            self._titles.append(title)
+        bottom = self._shape[0] * (1 + TITLE_BAND + GAP) - GAP
+        self._box.setRange(
+            xRange=(-GAP / 2, columns * (1 + GAP) - GAP / 2),
+            yRange=(-TITLE_BAND, bottom),
+            padding=0.0,
+        )
 
     def _on_mouse_clicked(self, event) -> None:
         head = self.head_at(event.scenePos())

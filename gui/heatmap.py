@@ -10,7 +10,10 @@ image. Cells keep room for their labels, scrolling when they do not fit
 
 Head modes: a head index shows that head, ``"mean"`` averages the heads and
 ``"grid"`` shows every head as a small multiple (``QtHeadGrid``, in
-``attnscope.gui.head_grid``); the token labels are ``TokenAxis``
+``attnscope.gui.head_grid``). A layered model's heads are layer-major
+(``set_heads(..., layers=L)``): a layer mode picks one layer or the mean of all,
+and rollout traces the attention through the encoder's self-attention
+(``attnscope.gui.heatmap_layers``). The token labels are ``TokenAxis``
 (``attnscope.gui.token_axis``).
 """
 
@@ -23,18 +26,20 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from attnscope.gui.head_grid import QtHeadGrid
-from attnscope.gui.heatmap_controls import HEAD_GRID, HEAD_MEAN, HeatmapControls
+from attnscope.gui.heatmap_controls import HEAD_GRID, HEAD_MEAN, LAYER_MEAN, HeatmapControls
 from attnscope.gui.heatmap_data import SCORES, WEIGHTS, HeatmapData
 from attnscope.gui.heatmap_items import CoverageBar, score_levels
+from attnscope.gui.heatmap_layers import LayerHeadChoice
+from attnscope.gui.heatmap_modes import HeatmapModes
 from attnscope.gui.heatmap_plot import HeatmapPlot
 from attnscope.gui.style import DEFAULT_COLORMAP, colormap
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HEAD_GRID", "HEAD_MEAN", "SCORES", "WEIGHTS", "QtAttentionHeatmap"]
+__all__ = ["HEAD_GRID", "HEAD_MEAN", "LAYER_MEAN", "SCORES", "WEIGHTS", "QtAttentionHeatmap"]
 
 
-class QtAttentionHeatmap(QtWidgets.QWidget):
+class QtAttentionHeatmap(HeatmapModes, QtWidgets.QWidget):
     """Attention weights of a decode: row i = target step i, column j = source position j.
 
     Signals: ``cellHovered(row, col, weight)`` (rate limited),
@@ -66,7 +71,8 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         self._cmap_name = colormap_name
         self._data = HeatmapData()
         self._shown = np.zeros((0, 0), dtype=np.float32)  # (T, S) what the image shows
-        self._head_mode: int | str = HEAD_MEAN
+        self._choice = LayerHeadChoice()  # the layer and head shown
+        self._rollout = False  # rolled out through the encoder (when it can be)
         self._highlight: tuple[int | None, int | None] = (None, None)
         self._value_kind = WEIGHTS
         self._build_plot(hover_rate)
@@ -88,10 +94,18 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
             raise ValueError(f"attention matrix must be (T, S), got shape {weights.shape}")
         self.set_heads(weights[:, None, :])
 
-    def set_heads(self, weights: np.ndarray) -> None:
-        """Show multi-head attention ``weights`` (T, heads, S)."""
-        self._data.set_heads(weights)
-        self._sync_head_combo()
+    def set_heads(
+        self,
+        weights: np.ndarray,
+        *,
+        layers: int = 1,
+        source_mixing: np.ndarray | None = None,
+    ) -> None:
+        """Show multi-head attention ``weights`` (T, layers·heads, S), layer-major, with the
+        encoder's rollout ``source_mixing`` (S, S) when it has one (a SessionSnapshot's
+        ``num_layers`` and ``source_mixing``)."""
+        self._data.set_heads(weights, layers, source_mixing)
+        self._sync_controls()
         self._update_labels()
         self._refresh()
 
@@ -100,7 +114,7 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         heads = self._data.head_count()
         self._data.append_row(row, target_token)
         if self._data.head_count() != heads:
-            self._sync_head_combo()
+            self._sync_controls()
         self._update_labels()
         self._refresh()
         self._parts.y_scroll.show_cell(self._data.rows - 1)  # the newest row stays in view
@@ -110,17 +124,22 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         self._data.clear()
         self._highlight = (None, None)
         self._mark.set_row(None)
-        self._sync_head_combo()
+        self._sync_controls()
         self._update_labels()
         self._refresh()
 
     def matrix(self) -> np.ndarray:
-        """(T, S) copy of what the main heat map shows (the mean of heads in grid mode)."""
+        """(T, S) copy of what the main heat map shows (the layer's mean of heads in grid
+        mode)."""
         return self._shown.copy()
 
     def heads(self) -> np.ndarray:
-        """(T, heads, S) copy of all the data held."""
+        """(T, layers·heads, S) copy of all the data held."""
         return self._data.heads().copy()
+
+    def layers(self) -> int:
+        """Layers the heads held stack (1 for a one-layer model)."""
+        return self._data.layer_count()
 
     def source_tokens(self) -> list[str]:
         return list(self._data.source)
@@ -129,22 +148,6 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         return list(self._data.target[: self._data.rows])
 
     # ----------------------------------------------------------- appearance
-    def set_head_mode(self, mode: int | str) -> None:
-        """Show one head (0-based index), ``"mean"`` of heads, or the ``"grid"`` of all heads."""
-        heads = self._data.head_count()
-        if isinstance(mode, str) and mode not in (HEAD_MEAN, HEAD_GRID):
-            raise ValueError(
-                f"unknown head mode {mode!r}; use a head index, {HEAD_MEAN!r} or {HEAD_GRID!r}"
-            )
-        if isinstance(mode, int) and not 0 <= mode < max(heads, 1):
-            raise ValueError(f"head {mode} out of range; this attention has {heads} head(s)")
-        self._head_mode = mode
-        self._controls.show_head(mode)
-        self._refresh()
-
-    def head_mode(self) -> int | str:
-        return self._head_mode
-
     def set_colormap(self, name: str) -> None:
         """Colour map by name (see ``attnscope.gui.style.COLORMAPS``)."""
         cmap = colormap(name)
@@ -207,6 +210,9 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
             raise ValueError(f"unknown value kind {kind!r}; use {WEIGHTS!r} or {SCORES!r}")
         if kind != self._value_kind:
             self._value_kind = kind
+            if kind == SCORES and self._rollout:  # rollout composes weights only
+                self._rollout = False
+                self._sync_controls()
             self._bar.axis.setLabel("score" if kind == SCORES else "weight")
             self._controls.show_scores(kind == SCORES)
             self._refresh()
@@ -250,7 +256,7 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
 
     def export_target(self) -> QtWidgets.QGraphicsItem:
         """The graphics item an exporter should render (the grid in grid mode)."""
-        if self._head_mode == HEAD_GRID:
+        if self._grid_shown():
             return self._grid.export_target()
         return self._plot.getPlotItem()
 
@@ -271,6 +277,8 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         self._head_combo = self._controls.head_combo
         self._cmap_combo = self._controls.cmap_combo
         self._controls.headChosen.connect(self.set_head_mode)
+        self._controls.layerChosen.connect(self.set_layer_mode)
+        self._controls.rolloutToggled.connect(self.set_rollout)
         self._controls.colormapChosen.connect(self.set_colormap)
         self._controls.scoresToggled.connect(
             lambda on: self.set_value_kind(SCORES if on else WEIGHTS)
@@ -283,17 +291,17 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self._controls)
         layout.addWidget(self._stack, 1)
-        self._sync_head_combo()
+        self._sync_controls()
 
     # -------------------------------------------------------------- refresh
     def _refresh(self) -> None:
-        self._shown = self._data.shown(self._head_mode, self._value_kind)
+        self._shown = self._data.shown(self._choice, self._value_kind, rolled_out=self.rollout_on())
         levels = score_levels(self._shown) if self._value_kind == SCORES else (0.0, 1.0)
         self._parts.show_matrix(self._shown, levels)
-        grid_mode = self._head_mode == HEAD_GRID
+        grid_mode = self._grid_shown()
         self._stack.setCurrentIndex(1 if grid_mode else 0)
         if grid_mode and self._data.rows:
-            self._grid.set_heads(self._data.heads())
+            self._grid.set_heads(self._data.heads(), self._data.layer_count())
         self._update_boxes()
 
     def _update_labels(self) -> None:
@@ -312,10 +320,6 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         row = self._highlight[0]
         row = rows - 1 if row is None else min(max(row, 0), rows - 1)
         self._coverage.set_coverage(self._data.coverage(row), row, rows=rows)
-
-    def _sync_head_combo(self) -> None:
-        self._head_mode = self._data.valid_head_mode(self._head_mode)
-        self._controls.set_heads(self._data.head_count(), self._head_mode)
 
     # ------------------------------------------------------------- handlers
     def _on_mouse_moved(self, args: tuple) -> None:
@@ -351,9 +355,6 @@ class QtAttentionHeatmap(QtWidgets.QWidget):
         self.highlight(row=row, col=col)
         self.cellClicked.emit(row, col)
         self.rowSelected.emit(row)
-
-    def _on_grid_head_clicked(self, head: int) -> None:
-        self.set_head_mode(head)
 
     def keyPressEvent(self, event: QtGui.QKeyEvent) -> None:
         step = {QtCore.Qt.Key.Key_Up: -1, QtCore.Qt.Key.Key_Down: 1}.get(event.key())

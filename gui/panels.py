@@ -200,5 +200,9 @@ class AnalysisDocks(QObject):
         heatmap.set_tokens(
             list(heatmap.source_tokens()), [display_piece(snapshot.node_pieces[n]) for n in path]
         )
-        heatmap.set_heads(np.ascontiguousarray(snapshot.node_attention[path]))
+        heatmap.set_heads(
+            np.ascontiguousarray(snapshot.node_attention[path]),
+            layers=snapshot.num_layers,
+            source_mixing=snapshot.source_mixing,
+        )
         self.translate_view._shown_rows = -1  # next snapshot redraws fully

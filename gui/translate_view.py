@@ -220,7 +220,11 @@ class TranslateWorkspace(QWidget):
             self.heatmap.append_row(attention[-1, 0], pieces[-1])
         else:
             self.heatmap.set_tokens(source, pieces[:rows])
-            self.heatmap.set_heads(np.ascontiguousarray(attention, dtype=np.float32))
+            self.heatmap.set_heads(
+                np.ascontiguousarray(attention, dtype=np.float32),
+                layers=snapshot.num_layers,
+                source_mixing=snapshot.source_mixing,
+            )
         self._shown_rows = rows
         self.timeline.blockSignals(True)
         self.timeline.setRange(0, len(snapshot.steps))

@@ -116,9 +116,8 @@ def test_clicking_a_head_in_the_grid_shows_that_head(heatmap, qtbot):
     heatmap.set_heads(weights)
     heatmap.set_head_mode(HEAD_GRID)
     grid = heatmap._grid
-    plot = grid._plots[3]
     view = grid._view
-    point = view.mapFromScene(plot.sceneBoundingRect().center())
+    point = view.mapFromScene(grid.panel_rect(3).center())
     with qtbot.waitSignal(grid.headClicked) as blocker:
         QTest.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=point)
     assert blocker.args == [3]
