@@ -16,6 +16,8 @@ SESSION_SUFFIX = ".attnscope-session"
 # a training run's folder (engine/training/trainer.py): these first, in this order
 PREFERRED_IN_FOLDER = ("best.safetensors", "last.safetensors")
 FOLDER_SCAN_LIMIT = 10_000  # entries looked at in a dropped folder (a huge one is not walked)
+# what marks a Hugging Face save_pretrained folder (engine/hf/folder.py checks the rest)
+HF_CONFIG = "config.json"
 # Encoded pictures other applications offer; the worker decodes them safely.
 ENCODED_IMAGE_FORMATS = (
     "image/png",
@@ -53,6 +55,40 @@ def is_file_drop(mime: QMimeData) -> bool:
     if any(url.isLocalFile() for url in mime.urls()):
         return True
     return mime.hasImage() or any(mime.hasFormat(fmt) for fmt in ENCODED_IMAGE_FORMATS)
+
+
+def is_hf_folder(folder: Path) -> bool:
+    """Whether ``folder`` looks like a Hugging Face model folder: it has a config.json.
+    The loader (engine/hf/folder.py) says what else is missing or wrong."""
+    return (folder / HF_CONFIG).is_file()
+
+
+def has_pictures(folder: Path) -> bool:
+    """Whether ``folder`` holds a picture file (looked for among its first entries)."""
+    try:
+        with os.scandir(folder) as entries:
+            for count, entry in enumerate(entries):
+                if count >= FOLDER_SCAN_LIMIT:
+                    break
+                if Path(entry.name).suffix.lower() in IMAGE_SUFFIXES and entry.is_file():
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def no_model_message(folder: Path) -> str:
+    """What a dropped folder that is no model folder gets told."""
+    if has_pictures(folder):
+        return (
+            f"{folder.name} holds pictures but no checkpoint or model: drop a picture itself "
+            "to caption it, or a model folder (config.json, model.safetensors)."
+        )
+    suffixes = ", ".join(sorted(CHECKPOINT_SUFFIXES))
+    return (
+        f"{folder.name} holds no checkpoint ({suffixes}) and no Hugging Face model "
+        f"({HF_CONFIG}) to open."
+    )
 
 
 def checkpoint_in_folder(folder: Path) -> Path | None:
@@ -93,9 +129,9 @@ def handle_drop(
     show_message: Callable[[str, str], None],
     open_session: Callable[[str], None] | None = None,
 ) -> None:
-    """A checkpoint file loads, and a model folder its checkpoint (``checkpoint_in_folder``);
-    a session file (.attnscope-session) opens; a picture (file or data) goes to captioning;
-    else a message.
+    """A checkpoint file loads; a Hugging Face model folder (config.json) loads as a folder,
+    and a training run's folder its checkpoint (``checkpoint_in_folder``); a session file
+    (.attnscope-session) opens; a picture (file or data) goes to captioning; else a message.
 
     A file with neither suffix is tried as a picture while a captioner is loaded
     (the worker says clearly if it is not one) and as a checkpoint otherwise.
@@ -111,11 +147,10 @@ def handle_drop(
             show_message("Only local files or pictures can be dropped here.", "warning")
         return
     path = paths[0]
-    if path.is_dir():  # a model folder (a training run's output): its checkpoint
-        checkpoint = checkpoint_in_folder(path)
+    if path.is_dir():  # a HF model folder, or a training run's output: its checkpoint
+        checkpoint = path if is_hf_folder(path) else checkpoint_in_folder(path)
         if checkpoint is None:
-            suffixes = ", ".join(sorted(CHECKPOINT_SUFFIXES))
-            show_message(f"{path.name} holds no checkpoint ({suffixes}) to open.", "warning")
+            show_message(no_model_message(path), "warning")
         else:
             load_checkpoint(str(checkpoint))
         return

@@ -232,6 +232,7 @@ class MainWindow(DecodeCommands, QMainWindow):
             device_choice=self.device_choice,
             commands=WindowCommands(
                 open_dialog=self.open_dialog,
+                open_folder_dialog=self.open_folder_dialog,
                 load_checkpoint=self.load_checkpoint,
                 decode_new_picture=self._decode_new_picture,
                 show_message=self.show_message,
@@ -285,6 +286,13 @@ class MainWindow(DecodeCommands, QMainWindow):
     def open_dialog(self) -> None:
         start = str(Path(self.recent.paths()[0]).parent) if self.recent.paths() else ""
         path, _ = QFileDialog.getOpenFileName(self, "Open checkpoint", start, CHECKPOINT_FILTER)
+        if path:
+            self.load_checkpoint(path)
+
+    def open_folder_dialog(self) -> None:
+        """File > Open folder…: a Hugging Face model folder (save_pretrained layout)."""
+        start = str(Path(self.recent.paths()[0]).parent) if self.recent.paths() else ""
+        path = QFileDialog.getExistingDirectory(self, "Open model folder", start)
         if path:
             self.load_checkpoint(path)
 

@@ -37,6 +37,7 @@ class WindowCommands:
     """What the menus call back into: the window's own commands."""
 
     open_dialog: Callable[[], None]
+    open_folder_dialog: Callable[[], None]
     load_checkpoint: Callable[..., None]
     decode_new_picture: Callable[[], None]
     show_message: Callable[..., None]
@@ -118,6 +119,14 @@ class WindowMenus(QObject):
             "Open a model checkpoint",
         )
         menu.addAction(self.open_action)
+        self.open_folder_action = make_action(
+            host,
+            "Open &folder…",
+            "Ctrl+Alt+O",
+            commands.open_folder_dialog,
+            "Open a Hugging Face model folder (config.json, model.safetensors, tokenizer files)",
+        )
+        menu.addAction(self.open_folder_action)
         self.recent_menu = menu.addMenu("Open &recent")
         self.recent_entries = RecentMenu(self.recent_menu, recent, commands.load_checkpoint)
         self.demo_menus = DemoMenus(

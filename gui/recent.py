@@ -1,4 +1,4 @@
-"""File > Open recent: the last checkpoints opened, kept in QSettings."""
+"""File > Open recent: the last checkpoints and model folders opened, kept in QSettings."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ class RecentMenu:
     def fill(self) -> None:
         self.menu.clear()
         for path in self.recent.paths():
-            action = self.menu.addAction(Path(path).name)
+            folder = Path(path).is_dir()  # a Hugging Face model folder reads as "name/"
+            action = self.menu.addAction(Path(path).name + ("/" if folder else ""))
             action.setToolTip(path)
             action.triggered.connect(lambda _=False, p=path: self.open_path(p))
         if not self.recent.paths():
