@@ -96,6 +96,9 @@ class HfStepModel:
         self.num_layers, self.heads_per_layer = decoder_shape(model.config)
         self.num_heads = self.num_layers * self.heads_per_layer
         self.start_token: int = model.config.decoder_start_token_id
+        # generate()'s forced_bos_token_id (model id): the only token possible at the first
+        # generated position, e.g. the target language code (engine/hf/multilingual.py)
+        self.forced_first_token: int | None = None
         # learned or sinusoidal positions end here (T5's relative positions do not)
         positions = getattr(model.config, "max_position_embeddings", None)
         self.max_target_length: int | None = positions if isinstance(positions, int) else None
@@ -167,7 +170,10 @@ class HfStepModel:
                 **{self._cache_arg: _to_cache(state)},
             )
         logits = out.logits[:, -1].float()  # (N, V) model ids
-        log_probs = logits.log_softmax(dim=-1).index_select(1, self.vocab.to_hf)
+        log_probs = logits.log_softmax(dim=-1)
+        if state.length == 0 and self.forced_first_token is not None:
+            log_probs = _only(log_probs, self.forced_first_token)
+        log_probs = log_probs.index_select(1, self.vocab.to_hf)
         # per layer (N, heads, 1, S) -> (N, layers, heads, S)
         attention = torch.stack([a[:, :, -1] for a in out.cross_attentions], dim=1)
         attention = attention.float() * memory.mask[:, None, None, :]  # exact 0 on padding
@@ -179,6 +185,14 @@ class HfStepModel:
         numpy) -> (…, layers, heads, S)."""
         shape = attention.shape
         return attention.reshape(*shape[:-2], self.num_layers, self.heads_per_layer, shape[-1])
+
+
+def _only(log_probs: Tensor, token: int) -> Tensor:
+    """(N, V) log-probs where ``token`` is certain (0) and every other id impossible (-inf),
+    as generate()'s ForcedBOSTokenLogitsProcessor leaves them (so beam scores agree)."""
+    forced = torch.full_like(log_probs, float("-inf"))
+    forced[:, token] = 0.0
+    return forced
 
 
 def decoder_shape(config: Any) -> tuple[int, int]:
