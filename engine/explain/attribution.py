@@ -24,8 +24,10 @@ from torch import Tensor
 from attnscope.engine.decoding.config import MAX_LENGTH, PAD_ID
 from attnscope.engine.errors import AttnScopeError, InputTextError
 from attnscope.engine.explain import methods
+from attnscope.engine.explain.hf_target import HfTargetFunction, encoder_input, pad_embeddings
 from attnscope.engine.explain.methods import Ticker
 from attnscope.engine.explain.target import TargetFunction
+from attnscope.engine.hf.step_model import HfStepModel
 from attnscope.engine.images import to_tensor
 from attnscope.engine.interventions import AttentionEdit
 
@@ -116,13 +118,7 @@ def explain(
     attention_edits = [e for e in edits if isinstance(e, AttentionEdit) and e.step < len(tokens)]
     _check_edits(model, attention_edits)
     given = _prepared_input(model, source, baseline)
-    target = TargetFunction(
-        model.model,
-        source=given.source_ids,
-        tokens=tokens[: steps[-1] + 1],
-        foil=foil,
-        edits=attention_edits,
-    )
+    target = _target_function(model, given, tokens[: steps[-1] + 1], foil, attention_edits)
     raw, values, baseline_values = _run(method, target, given, steps, ig_steps, cancel, progress)
     scores, pixels = _reduced(method, raw, target.grid, given)
     return Attribution(
@@ -138,9 +134,34 @@ def explain(
     )
 
 
+def _hf(model):
+    """The opened Hugging Face folder behind ``model`` (its ``hf``), or None: such a
+    model is explained through HfTargetFunction (engine/explain/hf_target.py)."""
+    return model.hf if isinstance(model.model, HfStepModel) else None
+
+
+def _target_vocab(model) -> int:
+    loaded = _hf(model)
+    return model.config.tgt_vocab if loaded is None else loaded.vocab.size
+
+
+def _target_function(model, given: _Input, tokens, foil, edits):
+    loaded = _hf(model)
+    if loaded is None:
+        return TargetFunction(
+            model.model, source=given.source_ids, tokens=tokens, foil=foil, edits=edits
+        )
+    try:
+        return HfTargetFunction(
+            loaded, source=given.source_ids, tokens=tokens, foil=foil, edits=edits
+        )
+    except ValueError as exc:  # an edit that does not fit this model
+        raise ExplainError(str(exc)) from exc
+
+
 # -- checks ------------------------------------------------------------------------------------
 def _checked_tokens(model, tokens, steps) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    vocab = model.config.tgt_vocab
+    vocab = _target_vocab(model)
     tokens = tuple(int(t) for t in tokens)
     if not tokens:
         raise ExplainError("there is nothing to explain: the output is empty")
@@ -167,7 +188,7 @@ def _checked_tokens(model, tokens, steps) -> tuple[tuple[int, ...], tuple[int, .
 def _check_method(method: str, foil, ig_steps: int, model) -> None:
     if method not in METHODS:
         raise ExplainError(f"unknown attribution method {method!r}; valid: {', '.join(METHODS)}")
-    vocab = model.config.tgt_vocab
+    vocab = _target_vocab(model)
     if foil is not None and not (isinstance(foil, int | np.integer) and 0 <= foil < vocab):
         raise ExplainError(f"foil {foil!r} is not a target token id (0..{vocab - 1})")
     if not (isinstance(ig_steps, int) and 1 <= ig_steps <= MAX_IG_STEPS):
@@ -196,12 +217,18 @@ def _prepared_input(model, source, baseline: str) -> _Input:
     if model.task == "translation":
         if not isinstance(source, str):
             raise InputTextError("this is a translation model: give it text, not an image")
+        if _hf(model) is not None:
+            return _hf_input(model.hf, source, device)
         ids = torch.tensor([model.source_ids(source)], dtype=torch.long, device=device)  # (1, S)
         embedding = model.model.encoder.embedding
         with torch.no_grad():
             values = embedding(ids)  # (1, S, E)
             pad = embedding(torch.full_like(ids, PAD_ID))  # the padding embedding everywhere
         return _Input(values=values, baseline=pad, source_ids=ids)
+    if _hf(model) is not None:
+        raise ExplainError(
+            "attribution onto a picture is not supported for Hugging Face captioners"
+        )
     preprocess = model.checkpoint.image_preprocess
     if preprocess is None:
         raise InputTextError("this is a translation model: give it text, not an image")
@@ -214,6 +241,16 @@ def _prepared_input(model, source, baseline: str) -> _Input:
         std = torch.tensor(preprocess.std, dtype=values.dtype, device=device)
         fill = ((0.0 - mean) / std).view(1, 3, 1, 1).expand_as(values).clone()  # black
     return _Input(values=values, baseline=fill, source_ids=None)
+
+
+def _hf_input(loaded, text: str, device) -> _Input:
+    """A Hugging Face model's source embeddings as its encoder reads them, and the pad
+    baseline (engine/explain/hf_target.py); ExplainError when they cannot be made exact."""
+    ids = torch.tensor([loaded.text.encode(text)], dtype=torch.long, device=device)  # (1, S)
+    try:
+        return _Input(encoder_input(loaded, ids), pad_embeddings(loaded, ids), ids)
+    except ValueError as exc:
+        raise ExplainError(str(exc)) from exc
 
 
 def _positions(model_config, given: _Input) -> int:

@@ -77,9 +77,8 @@ def rows_per_batch(
     explained: steps whose log-probs a row keeps (a job: 1; a point of
     ``shared_path_gradients``: every step explained).
     """
-    config = target.model.config
-    per_step = positions * SAVED_PER_STEP_AND_POSITION * config.decoder.hidden
-    per_row = target.steps * per_step + explained * config.tgt_vocab
+    per_step = positions * SAVED_PER_STEP_AND_POSITION * target.decoder_width
+    per_row = target.steps * per_step + explained * target.output_vocab
     if target.source is None:
         per_row += inputs[0].numel() * TRUNK_ACTIVATIONS_PER_INPUT_VALUE
     return max(1, ACTIVATION_BUDGET // per_row)
@@ -228,9 +227,8 @@ def forward_values(target: TargetFunction, inputs: Tensor, ticker: Ticker) -> Te
 def occlusion_rows(target: TargetFunction, inputs: Tensor, *, positions: int, parts: int) -> int:
     """Rows per occlusion batch: without a backward only one step's attention energies
     (and one trunk layer's maps) live at once, beside every step's log-probs."""
-    config = target.model.config
-    per_row = positions * SAVED_PER_STEP_AND_POSITION * config.decoder.hidden
-    per_row += target.steps * config.tgt_vocab
+    per_row = positions * SAVED_PER_STEP_AND_POSITION * target.decoder_width
+    per_row += target.steps * target.output_vocab
     if target.source is None:
         per_row += inputs[0].numel() * TRUNK_LIVE_PER_INPUT_VALUE
     return max(1, min(parts, ACTIVATION_BUDGET // per_row))

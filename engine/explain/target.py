@@ -86,6 +86,15 @@ class TargetFunction:
     def steps(self) -> int:
         return int(self.tokens.size(1))
 
+    @property
+    def decoder_width(self) -> int:
+        """The decoder's hidden size (methods.rows_per_batch sizes batches by it)."""
+        return int(self.model.config.decoder.hidden)
+
+    @property
+    def output_vocab(self) -> int:
+        return int(self.model.config.tgt_vocab)
+
     def encode(self, inputs: Tensor):
         """The encoder memory of a batch of inputs (text: embeddings; picture: pixels)."""
         if self.source is None:

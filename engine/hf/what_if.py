@@ -18,7 +18,7 @@ layer's head only.
 How. The attention modules call the function ``ALL_ATTENTION_FUNCTIONS`` holds under
 their config's ``_attn_implementation`` (transformers 5's ``AttentionInterface``). While
 an edit is active, the configs of the cross-attention modules name
-``EDITED_ATTENTION``, registered here: it runs the module's own family's
+``EDITED_ATTENTION``, registered here with the eager path's masks: it runs the module's own family's
 ``eager_attention_forward`` and, in a module carrying an edit, replaces the weights of
 the edited query positions and recomputes the context from them. Every other module
 sharing that config runs the family's eager function unchanged. The configs are set
@@ -82,10 +82,16 @@ def cross_attention_modules(model: Any) -> list[Any]:
 
 
 def _register() -> None:
+    """Register the function and, under the same name, the eager path's masks: without
+    them transformers builds no mask at all for an unknown implementation (the decoder
+    would see later tokens, and padding would get attention)."""
     from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
     if EDITED_ATTENTION not in AttentionInterface._global_mapping:
         AttentionInterface.register(EDITED_ATTENTION, _edited_attention)
+    if EDITED_ATTENTION not in AttentionMaskInterface._global_mapping:
+        AttentionMaskInterface.register(EDITED_ATTENTION, eager_mask)
 
 
 @contextmanager

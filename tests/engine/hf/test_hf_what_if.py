@@ -12,6 +12,8 @@ from attnscope.engine.hf.what_if import EDITED_ATTENTION, cross_attention_module
 from attnscope.engine.interventions import pin
 from attnscope.engine.session import DecodeSession
 
+from .tiny_models import SENTENCES
+
 SENTENCE = "the cat sat on the mat"
 
 
@@ -32,6 +34,19 @@ def test_the_models_own_attention_as_an_edit_changes_nothing(loaded):
     edited_log_probs, _, edited_attention = _first_step(loaded, override=attention)
     torch.testing.assert_close(edited_log_probs, log_probs, atol=1e-5, rtol=0)
     torch.testing.assert_close(edited_attention, attention, atol=1e-6, rtol=0)
+
+
+def test_padding_stays_masked_under_an_edit(loaded):
+    """A padded batch with each row's own attention as the edit decodes as without it
+    (the edit's masks are the eager path's: padding gets no weight)."""
+    model = loaded.step_model
+    batch = loaded.tokenizer(SENTENCES, return_tensors="pt", padding=True)
+    memory = model.encode(batch.input_ids, batch.attention_mask)
+    bos = torch.full((len(SENTENCES),), BOS_ID)
+    with torch.no_grad():
+        log_probs, _, attention = model.step(bos, model.init_state(memory), memory)
+        edited, _, _ = model.step(bos, model.init_state(memory), memory, attention)
+    torch.testing.assert_close(edited, log_probs, atol=1e-5, rtol=0)
 
 
 def test_a_pinned_edit_is_reported_and_changes_the_step(loaded):
