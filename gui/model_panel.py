@@ -117,6 +117,8 @@ class ModelPanel(QWidget):
     def set_summary(self, summary) -> None:
         """``summary`` is an engine ``ModelSummary``."""
         heads = f", {summary.heads} heads" if summary.heads > 1 else ""
+        if summary.layers > 1:  # a Transformer decoder: cross-attention in every layer
+            heads = f", {summary.layers} layers × {summary.heads_per_layer} heads"
         vocab = f"target {summary.tgt_vocab:,}"
         if summary.src_vocab:
             vocab = f"source {summary.src_vocab:,}, " + vocab
