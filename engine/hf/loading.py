@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from attnscope.engine.hf.folder import HfFolder, HfFolderError, read_hf_folder
+from attnscope.engine.hf.multilingual import FolderLanguages
 from attnscope.engine.hf.step_model import HfStepModel
 from attnscope.engine.hf.text import HfText
 from attnscope.engine.hf.vocab_map import HfVocabMap
@@ -35,13 +36,15 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class LoadedHfModel:
     """An opened folder: what it holds, the model (eval mode), its tokenizer, the step
-    model the decode loop drives and the text side (``HfText``)."""
+    model the decode loop drives and the text side (``HfText``); ``languages`` is the
+    language pair of a multilingual folder (mBART, M2M100, NLLB), else None."""
 
     folder: HfFolder
     model: Any
     tokenizer: Any
     step_model: HfStepModel
     text: HfText
+    languages: FolderLanguages | None = None
 
     @property
     def vocab(self) -> HfVocabMap:
@@ -97,8 +100,10 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
     positions = _token_id(getattr(model.config, "max_position_embeddings", None))
     limit = MAX_SOURCE_TOKENS if positions is None else min(MAX_SOURCE_TOKENS, positions)
     text = HfText(tokenizer, vocab, max_source_tokens=limit)
+    step_model = HfStepModel(model, vocab)
+    languages = FolderLanguages.open(folder.family, model, tokenizer, step_model)
     logger.info("opened %s (%s) from %s", folder.architecture, folder.family, name)
-    return LoadedHfModel(folder, model, tokenizer, HfStepModel(model, vocab), text)
+    return LoadedHfModel(folder, model, tokenizer, step_model, text, languages)
 
 
 def _load_tokenizer(folder: HfFolder, name: str) -> Any:
