@@ -59,6 +59,7 @@ def _summary(task, info):
 
     return SimpleNamespace(
         heads=1,
+        layers=1,
         tgt_vocab=100,
         src_vocab=100 if task == "translation" else 0,
         name="m.safetensors",
