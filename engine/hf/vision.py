@@ -33,10 +33,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from attnscope.engine.hf.folder import HfFolderError
+from attnscope.engine.hf.folder import HfFolder, HfFolderError
 from attnscope.engine.hf.step_model import HfCacheState, _from_cache, _to_cache
-from attnscope.engine.hf.vision_folder import ENCODER_PREFIX_TOKENS
+from attnscope.engine.hf.vision_folder import (
+    ENCODER_PREFIX_TOKENS,
+    image_processor_class,
+    read_image_processor_config,
+)
 from attnscope.engine.hf.vocab_map import HfVocabMap
+from attnscope.engine.input_files import display_path
 
 
 @dataclass(frozen=True)
@@ -223,3 +228,17 @@ def _id(value: Any) -> int | None:
 
 def _first(value: Any) -> int | None:
     return _id(value[0] if isinstance(value, list) and value else value)
+
+
+def load_image_processor(folder: HfFolder) -> Any:
+    """The folder's image processor, its class named in preprocessor_config.json (checked
+    by engine/hf/vision_folder.py), read offline; HfFolderError if it cannot be built."""
+    import transformers
+
+    name = display_path(folder.path)
+    kind = image_processor_class(read_image_processor_config(folder.path, name))
+    try:
+        return getattr(transformers, kind).from_pretrained(folder.path, local_files_only=True)
+    except Exception as exc:  # transformers raises many types for bad settings: one line
+        text = " ".join(str(exc).split())[:300]
+        raise HfFolderError(f"{name}: the image processor cannot be loaded: {text}") from exc
