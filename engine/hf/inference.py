@@ -128,7 +128,12 @@ def load_hf_inference_model(
 ) -> HfInferenceModel:
     """Open the Hugging Face folder ``path`` on ``device``; HfFolderError says why not."""
     target = torch.device(device)
-    return HfInferenceModel(load_hf_folder(path, device=target), target)
+    hf = load_hf_folder(path, device=target)
+    if hf.folder.task == "captioning":  # a picture in (engine/hf/vision_inference.py)
+        from attnscope.engine.hf.vision_inference import HfCaptionModel
+
+        return HfCaptionModel(hf, target)
+    return HfInferenceModel(hf, target)
 
 
 def architecture_text(architecture: str, config: Any) -> str:
