@@ -29,7 +29,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.gui_bench import _checkpoint, _wait_snapshot, _window
+from benchmarks.gui_harness import checkpoint_path, open_window, wait_snapshot
 
 HEARTBEAT_MS = 5
 IDLE_S = 2.0
@@ -87,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", nargs="+", default=["saliency", "ig"])
     parser.add_argument("--json", metavar="OUT")
     args = parser.parse_args(argv)
-    checkpoint = _checkpoint(args.checkpoint)
-    _app, window = _window(checkpoint)
+    checkpoint = checkpoint_path(args.checkpoint)
+    _app, window = open_window(checkpoint)
     summary = window.state.summary
     window.translate_view.set_source(summary.examples[0] if summary.examples else "ein hund .")
     window.decode_actions.run.setChecked(True)
-    _wait_snapshot(window, window.toggle_run, lambda s: s.done)
+    wait_snapshot(window, window.toggle_run, lambda s: s.done)
     result = {"checkpoint": Path(checkpoint).name, "heartbeat_ms": HEARTBEAT_MS}
     idle_until = time.perf_counter() + IDLE_S
     result["idle_stall_ms"] = round(

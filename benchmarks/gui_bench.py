@@ -14,7 +14,10 @@ Prints JSON with:
   processes, timed on the wall clock from just before the start); window_shown_s:
   -> the window's first paint ("Loading…", usable); startup_cold_s: the first start
   (after dropping the page cache with ATTNSCOPE_BENCH_DROP_CACHES=1, as root)
-Nothing here passes or fails: it prints figures.
+Nothing here passes or fails: it prints figures. A checkpoint that fails to load ends
+it at once with the reason (exit code 1). The harness (a window on its worker thread,
+event-loop waits, percentiles) is benchmarks/gui_harness.py; the key press figures are
+gui_keypress.py, the start-up ones gui_startup.py.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,68 +32,11 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
 
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    pick = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {
-        "p50": round(statistics.median(ordered), 3),
-        "p95": round(pick(0.95), 3),
-        "p99": round(pick(0.99), 3),
-        "max": round(ordered[-1], 3),
-        "n": len(ordered),
-    }
-
-
-def _checkpoint(path: str | None) -> str:
-    if path:
-        return path
-    from attnscope.engine.resources import default_checkpoint
-
-    found = default_checkpoint()
-    if found is None:
-        raise SystemExit("no checkpoint given and none bundled")
-    return str(found)
-
-
-def _window(checkpoint: str):
-    from PySide6.QtCore import QEventLoop, QSettings, QTimer
-
-    from attnscope.engine.devices import configure_threads
-    from attnscope.gui.app import get_app
-    from attnscope.gui.main_window import MainWindow
-
-    configure_threads(reserve_for_gui=1)
-    app = get_app()
-    settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.IniFormat)
-    window = MainWindow(settings=settings, device="cpu")
-    window.resize(1400, 900)
-    window.show()
-    loop = QEventLoop()
-    window.modelLoaded.connect(loop.quit)
-    window.load_checkpoint(checkpoint)
-    QTimer.singleShot(120_000, loop.quit)
-    loop.exec()
-    if window.state.summary is None:
-        raise SystemExit(f"could not load {checkpoint}")
-    return app, window
-
-
-def _wait_snapshot(window, action, check) -> None:
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-
-    def on_snapshot(snapshot) -> None:
-        if check(snapshot):
-            loop.quit()
-
-    window.snapshotShown.connect(on_snapshot)
-    QTimer.singleShot(60_000, loop.quit)
-    action()
-    loop.exec()
-    window.snapshotShown.disconnect(on_snapshot)
+from benchmarks.gui_harness import checkpoint_path, open_window, percentiles, wait_snapshot
+from benchmarks.gui_keypress import keypress_figures
+from benchmarks.gui_startup import startup_seconds
 
 
 def step_latency(window, steps: int) -> dict[str, float]:
@@ -101,12 +46,12 @@ def step_latency(window, steps: int) -> dict[str, float]:
     samples: list[float] = []
     while len(samples) < steps:
         if window.state.snapshot is not None and window.state.snapshot.done:
-            _wait_snapshot(window, window.reset, lambda s: not s.steps)
+            wait_snapshot(window, window.reset, lambda s: not s.steps)
         start = time.perf_counter()
-        _wait_snapshot(window, window.step, lambda s: True)  # the next snapshot painted
+        wait_snapshot(window, window.step, lambda s: True)  # the next snapshot painted
         window.translate_view.heatmap.repaint()
         samples.append((time.perf_counter() - start) * 1000)
-    return _percentiles(samples)
+    return percentiles(samples)
 
 
 def run_stall(window, tokens: int = 50, beam: int = 5) -> dict[str, float]:
@@ -134,7 +79,7 @@ def run_stall(window, tokens: int = 50, beam: int = 5) -> dict[str, float]:
     timer.start()
     start = time.perf_counter()
     window.decode_actions.run.setChecked(True)
-    _wait_snapshot(window, window.toggle_run, lambda s: s.done)
+    wait_snapshot(window, window.toggle_run, lambda s: s.done)
     seconds = time.perf_counter() - start
     timer.stop()
     return {
@@ -162,190 +107,7 @@ def heatmap_update(window, size: int = 200, repeats: int = 10) -> dict[str, floa
         heatmap.set_matrix(matrix)
         heatmap.repaint()
         samples.append((time.perf_counter() - start) * 1000)
-    return _percentiles(samples)
-
-
-def _run_until(condition, timeout_s: float = 60.0) -> bool:
-    """Run the event loop until ``condition()`` holds (polled every millisecond)."""
-    from PySide6.QtCore import QEventLoop, Qt, QTimer
-
-    loop, poll = QEventLoop(), QTimer()
-    poll.setTimerType(Qt.TimerType.PreciseTimer)
-    deadline = time.perf_counter() + timeout_s
-
-    def check() -> None:
-        if condition() or time.perf_counter() > deadline:
-            loop.quit()
-
-    poll.timeout.connect(check)
-    poll.start(1)
-    loop.exec()
-    poll.stop()
-    return condition()
-
-
-def _pause(seconds: float) -> None:
-    end = time.perf_counter() + seconds
-    _run_until(lambda: time.perf_counter() >= end)
-
-
-class Heartbeat:
-    """Gaps (ms) between the beats of a 5 ms timer: how long the event loop was away."""
-
-    def __init__(self) -> None:
-        from PySide6.QtCore import Qt, QTimer
-
-        self.gaps: list[float] = []
-        self._last = time.perf_counter()
-        self._timer = QTimer()
-        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
-        self._timer.timeout.connect(self._beat)
-        self._timer.start(5)
-
-    def _beat(self) -> None:
-        now = time.perf_counter()
-        self.gaps.append((now - self._last) * 1000)
-        self._last = now
-
-    def stop(self) -> dict[str, float]:
-        self._timer.stop()
-        return _percentiles(self.gaps)
-
-
-def keypress_latency(window, source: str, samples: int, spacing_s: float = 0.15) -> dict:
-    """F10 pressed (a real key event) -> every view drawn, ``samples`` times, ``spacing_s``
-    apart; the decode restarts when it ends.
-
-    "Drawn" is: the snapshot painted (``snapshotShown``) with the new step, no view job
-    left in the window's frame scheduler (text and chips, candidates, beam tree), then
-    the whole window repainted. The heartbeat over the whole run gives the stalls.
-    """
-    from PySide6.QtCore import Qt
-    from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
-
-    window.translate_view.set_source(source)
-    window.activateWindow()
-    shown: list[int] = []
-    window.snapshotShown.connect(lambda snapshot: shown.append(len(snapshot.steps)))
-    times: list[float] = []
-    heartbeat = Heartbeat()
-    while len(times) < samples:
-        snapshot = window.state.snapshot
-        if snapshot is not None and snapshot.done:
-            _wait_snapshot(window, window.reset, lambda s: not s.steps)
-            snapshot = window.state.snapshot
-        _pause(spacing_s)
-        before = len(shown)
-        start = time.perf_counter()
-        QTest.keyClick(window, Qt.Key.Key_F10)
-        # a new snapshot painted, and no view job left (frames holds them until they ran)
-        drawn = _run_until(lambda n=before: len(shown) > n and not window.frames._jobs)
-        QApplication.processEvents()  # the paint events the last jobs posted (dirty regions)
-        if not drawn:
-            raise RuntimeError("F10 drew no new step within 60 s")
-        times.append((time.perf_counter() - start) * 1000)
-    stalls = heartbeat.stop()
-    return {
-        **_percentiles(times),
-        "spacing_ms": spacing_s * 1000,
-        "source_words": len(source.split()),
-        "stall_ms": stalls,
-    }
-
-
-def keypress_figures(window, samples: int) -> dict:
-    """Key press -> all views drawn on a short and a long sentence (the model's first
-    example, and its examples joined to one of 40-odd words)."""
-    examples = list(window.state.summary.examples) or ["ein hund läuft ."]
-    long_source = " ".join(examples)[:400]  # ~ 60 words: a long sentence, within limits
-    return {
-        "platform": _platform(),
-        "short": keypress_latency(window, examples[0], samples),
-        "long": keypress_latency(window, long_source, samples),
-    }
-
-
-def _platform() -> str:
-    from PySide6.QtGui import QGuiApplication
-
-    return QGuiApplication.platformName()
-
-
-STARTUP_SCRIPT = """
-import os, sys, time
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-from PySide6.QtCore import QTimer
-from attnscope.gui.app import create_window, get_app
-app = get_app()
-window = create_window(sys.argv[1], device="cpu", reserve_cores_for_gui=1)  # as `attnscope gui`
-window.show()
-shown = []
-QTimer.singleShot(0, lambda: shown.append(time.time()))  # after the first paint
-def ready(_summary):
-    print(shown[0], time.time(), flush=True)
-    window.close()
-    app.quit()
-window.modelLoaded.connect(ready)
-app.exec()
-"""
-DROP_CACHES_ENV = "ATTNSCOPE_BENCH_DROP_CACHES"  # 1: drop the page cache before the cold start
-
-
-def _drop_page_cache() -> bool:
-    """Drop the OS page cache (root on Linux only, and only when DROP_CACHES_ENV is 1)."""
-    if os.environ.get(DROP_CACHES_ENV) != "1":
-        return False
-    try:
-        os.sync()
-        Path("/proc/sys/vm/drop_caches").write_text("3\n", encoding="ascii")
-    except OSError:
-        return False
-    return True
-
-
-def _one_start(checkpoint: str) -> tuple[float, float]:
-    """(window shown, checkpoint loaded) in seconds from just before the process was
-    started, on the wall clock the child reads too (no process-start-time rounding)."""
-    start = time.time()
-    result = subprocess.run(
-        [sys.executable, "-c", STARTUP_SCRIPT, checkpoint],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")},
-    )
-    lines = result.stdout.strip().splitlines()
-    if result.returncode != 0 or not lines:
-        raise RuntimeError(f"start-up run failed: {result.stderr[-400:]}")
-    shown, ready = (float(v) for v in lines[-1].split())
-    return shown - start, ready - start
-
-
-def startup_seconds(checkpoint: str, repeats: int = 3) -> dict:
-    """Start -> window shown, and -> checkpoint loaded, in fresh processes: one cold start
-    (after dropping the page cache when DROP_CACHES_ENV allows it and the OS lets us;
-    else only the first start of this run), then ``repeats`` warm ones.
-
-    Returns {"window_shown_s": ..., "checkpoint_ready_s": ... (warm, percentiles),
-    "cold": {"window_shown_s", "checkpoint_ready_s", "page_cache_dropped"}}.
-    """
-    dropped = _drop_page_cache()
-    cold_shown, cold_ready = _one_start(checkpoint)
-    shown, ready = [], []
-    for _ in range(repeats):
-        first, last = _one_start(checkpoint)
-        shown.append(first)
-        ready.append(last)
-    return {
-        "window_shown_s": _percentiles(shown),
-        "checkpoint_ready_s": _percentiles(ready),
-        "cold": {
-            "window_shown_s": round(cold_shown, 3),
-            "checkpoint_ready_s": round(cold_ready, 3),
-            "page_cache_dropped": dropped,
-        },
-    }
+    return percentiles(samples)
 
 
 def measure(
@@ -356,8 +118,8 @@ def measure(
     keypress: int = 100,
     keypress_only: bool = False,
 ) -> dict:
-    path = _checkpoint(checkpoint)
-    _app, window = _window(path)
+    path = checkpoint_path(checkpoint)
+    _app, window = open_window(path)
     figures: dict = {"checkpoint": Path(path).name}
     if keypress:
         figures["keypress"] = keypress_figures(window, keypress)
@@ -386,7 +148,7 @@ def keypress_on_xvfb(checkpoint: str | None, samples: int) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "xvfb.json"
         command = [runner, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, __file__]
-        command += [_checkpoint(checkpoint), "--keypress", str(samples), "--keypress-only"]
+        command += [checkpoint_path(checkpoint), "--keypress", str(samples), "--keypress-only"]
         env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
         done = subprocess.run(
             [*command, "--json", str(out)], capture_output=True, text=True, env=env, timeout=1200
