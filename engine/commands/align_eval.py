@@ -143,10 +143,8 @@ def pair_matrices(model, pair, methods, *, ig_steps: int = 32) -> dict[str, tupl
     T counts the reference's pieces (not eos), S the source's pieces and eos.
     InputTextError (an AttnScopeError) when the model cannot take the pair.
     """
-    from attnscope.engine.pieces import EOS_PIECE
-
     source_text, target_text = join_words(pair.source), join_words(pair.target)
-    source_pieces = (*model.src_tokenizer.pieces(source_text), EOS_PIECE)
+    source_pieces = model.source_pieces(source_text)  # one per encoder position
     target_ids = model.target_ids(target_text)
     target_pieces = tuple(model.piece(i) for i in target_ids)
     matrices = {}
@@ -163,12 +161,18 @@ def pair_matrices(model, pair, methods, *, ig_steps: int = 32) -> dict[str, tupl
 
 def forced_attention(model, source_text: str, target_ids: list[int]) -> np.ndarray:
     """The attention (T, S), heads averaged, of ``target_ids`` forced on ``source_text``:
-    row t is the step that predicts ``target_ids[t]``."""
+    row t is the step that predicts ``target_ids[t]``. A step model without a
+    teacher-forced forward (a Hugging Face folder's) takes the tokens step by step."""
     import torch
 
-    from attnscope.engine.decoding import BOS_ID
+    from attnscope.engine.decoding import BOS_ID, DecodeConfig, decode
 
     memory = model.encode_texts([source_text])
+    if not hasattr(model.model, "decode_teacher_forced"):
+        config = DecodeConfig(max_length=len(target_ids), max_length_ratio=0, topk_alternatives=0)
+        with torch.inference_mode():
+            (result,) = decode(model.model, memory, config, forced_prefix=target_ids)
+        return result.best.attention.mean(axis=1)  # (T, heads, S) -> (T, S)
     tgt_in = torch.tensor([[BOS_ID, *target_ids[:-1]]], device=model.device)  # (1, T)
     with torch.inference_mode():
         _, attention = model.model.decode_teacher_forced(memory, tgt_in)  # (1, T, heads, S)
