@@ -3,8 +3,10 @@
 Each line is translated with the model's recommended decoding (as ``translate``
 decodes it), then every step of the output (eos included) is attributed onto
 the source with each ``--method`` (engine/explain), teacher-forced on that
-output, and compared with the step's attention (heads averaged): Spearman ρ,
-top-1 match and Jensen–Shannon divergence per step, and their means.
+output, and compared with the step's attention (heads averaged; for a Hugging Face
+model every head of every decoder layer, as the record's ``attention_mean_of``
+says): Spearman ρ, top-1 match and Jensen–Shannon divergence per step, and their
+means.
 
 Output, one line per input line (stdout or ``-o``): with ``--json`` a JSON
 object holding the tokens, the attention, each method's per-step scores and
@@ -124,6 +126,7 @@ def explain_line(model, line: str, outcome, methods: Sequence[str], *, ig_steps:
         "tokens": list(outcome.pieces),
         "source_tokens": list(outcome.source_pieces),
         "attention": attention,
+        "attention_mean_of": _attention_rows(model),
         "methods": {},
     }
     for method in methods:
@@ -142,6 +145,13 @@ def explain_line(model, line: str, outcome, methods: Sequence[str], *, ig_steps:
             entry["mean_agreement"] = _agreement_dict(mean_agreement(attention, result.scores))
         record["methods"][method] = entry
     return record
+
+
+def _attention_rows(model) -> dict:
+    """What ``attention`` averages (and agreement is measured against): every head of
+    every decoder layer (a Hugging Face model's cross-attention stacks layers)."""
+    layers = getattr(model.model, "num_layers", 1)
+    return {"layers": layers, "heads": model.model.num_heads // max(layers, 1)}
 
 
 def _agreement_dict(value) -> dict:
