@@ -19,7 +19,11 @@ JSON-ready ``dict`` (``to_jsonable`` already applied):
 
 A later feature adds an optional field to the record (documented, in the
 schema) without changing ``RECORD_VERSION``; renaming, removing or changing
-the meaning of a field bumps it.
+the meaning of a field bumps it. Version 2 gave ``attention`` (and the tree's)
+a layer axis: (T, layers, heads, S), (T, layers, heads, h, w) for a picture;
+a decode holds it as (T, layers · heads, S) layer-major, and models with one
+attention a step (the RNN decoders) have layers = 1. ``upgrade_record`` reads
+a version 1 record as version 2.
 """
 
 from __future__ import annotations
@@ -37,11 +41,12 @@ from typing import Any
 
 import numpy as np
 
+from attnscope.engine.attention_layers import split
 from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.inference_results import Caption, SessionSnapshot, Translation
 
 RECORD_FORMAT = "attnscope.decode"
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 SCHEMA_FILE = "decode_record.schema.json"
 SIGNIFICANT_DIGITS = 7  # float32 precision: the arrays come from float32 tensors
 
@@ -136,6 +141,23 @@ def load_schema() -> dict[str, Any]:
     return json.loads(_schema_text())
 
 
+def upgrade_record(record: Any) -> Any:
+    """A version 1 record read as version 2: its ``attention`` (and the tree's) gains a layer
+    axis of size 1, the one attention a step that every version 1 model had. Anything else
+    comes back as it is (the caller checks it)."""
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT:
+        return record
+    if record.get("version") != 1:
+        return record
+    upgraded = {**record, "version": RECORD_VERSION}
+    if isinstance(record.get("attention"), list):
+        upgraded["attention"] = [[step] for step in record["attention"]]  # (T, 1, heads, …)
+    tree = record.get("tree")
+    if isinstance(tree, dict) and isinstance(tree.get("attention"), list):
+        upgraded["tree"] = {**tree, "attention": [[node] for node in tree["attention"]]}
+    return upgraded
+
+
 # -- builders ---------------------------------------------------------------------------------
 def snapshot_record(
     snapshot: SessionSnapshot,
@@ -178,8 +200,10 @@ def snapshot_record(
         log_prob=float(sum(step.log_prob for step in snapshot.steps)),
         done=bool(snapshot.done),
         steps=[_step(step) for step in snapshot.steps],
-        attention=_attention(snapshot.attention, snapshot.grid),
+        attention=_attention(snapshot.attention, snapshot.grid, snapshot.num_layers),
     )
+    if snapshot.source_mixing is not None:
+        record["source_mixing"] = snapshot.source_mixing
     if captioning:
         record["image"] = image if image is not None else Path(record["source"]).name
         record["grid"] = snapshot.grid
@@ -234,7 +258,7 @@ def translation_record(
         score=translation.score,
         log_prob=translation.log_prob,
         nbest=[{"translation": text, "score": score} for text, score in translation.nbest],
-        attention=translation.attention,
+        attention=_attention(translation.attention, None, translation.num_layers),
     )
     record.update(_command_line_names(translation.pieces, translation.source_pieces))
     if translation.token_log_probs is not None:
@@ -269,7 +293,7 @@ def caption_record(
         pieces=caption.pieces,
         score=caption.score,
         grid=caption.grid,
-        attention=caption.attention,  # already (T, heads, h, w)
+        attention=_attention(caption.attention, caption.grid, caption.num_layers),
     )
     record.update(_command_line_names(caption.pieces, None))
     return to_jsonable(record)
@@ -364,12 +388,18 @@ def _step_scores(translation: Translation) -> dict[str, Any]:
     }
 
 
-def _attention(attention: np.ndarray | None, grid: tuple[int, int] | None) -> np.ndarray | None:
-    """(T, heads, S) as it is for text; (T, heads, h, w) for a picture of ``grid`` cells."""
-    if attention is None or grid is None:
-        return attention
+def _attention(
+    attention: np.ndarray | None, grid: tuple[int, int] | None, layers: int
+) -> np.ndarray | None:
+    """A decode's (T, layers · heads, S) layer-major rows (or (T, layers · heads, h, w) for a
+    caption) -> (T, layers, heads, S) for text, (T, layers, heads, h, w) for a picture of
+    ``grid`` cells."""
+    if attention is None:
+        return None
     attention = np.asarray(attention)
-    return attention.reshape(*attention.shape[:2], *grid)  # (T, heads, h, w)
+    cells = int(np.prod(attention.shape[2:], dtype=np.int64))
+    layered = split(attention.reshape(*attention.shape[:2], cells), layers)  # (T, L, H, S)
+    return layered if grid is None else layered.reshape(*layered.shape[:3], *grid)
 
 
 def _alignment(attention, source_pieces, target_pieces) -> str | None:
@@ -389,5 +419,5 @@ def _tree(snapshot: SessionSnapshot) -> dict[str, Any]:
     out["final_scores"] = tree.final_scores  # NaN (-> null) for unfinished nodes
     out["pieces"] = snapshot.node_pieces
     out["best_node"] = snapshot.best_node
-    out["attention"] = _attention(snapshot.node_attention, snapshot.grid)
+    out["attention"] = _attention(snapshot.node_attention, snapshot.grid, snapshot.num_layers)
     return out

@@ -163,7 +163,8 @@ class SessionSnapshot:
 
 @dataclass(frozen=True)
 class Translation:
-    """One input's output for the CLI: text, pieces, score, attention (T, heads, S)."""
+    """One input's output for the CLI: text, pieces, score, attention (T, heads, S) with
+    ``heads`` = ``num_layers`` x heads per layer, layer-major."""
 
     source: str
     text: str
@@ -181,14 +182,17 @@ class Translation:
     # (T,) log p1 - log p2 of each step's two most probable candidates (None when the
     # decode listed fewer than two alternatives)
     margins: np.ndarray | None = None
+    num_layers: int = 1  # decoder layers stacked in the attention's heads
 
 
 @dataclass(frozen=True)
 class Caption:
-    """One picture's caption: text, pieces, score, attention (T, heads, h, w)."""
+    """One picture's caption: text, pieces, score, attention (T, heads, h, w) with
+    ``heads`` = ``num_layers`` x heads per layer, layer-major."""
 
     text: str
     pieces: tuple[str, ...]
     score: float
     grid: tuple[int, int]
     attention: np.ndarray | None
+    num_layers: int = 1

@@ -17,7 +17,8 @@ from attnscope.engine.session_archive import MAX_MEMBER_BYTES, SessionArchive
 
 MAX_STEPS = 4096  # tokens (and steps taken) of one decode
 MAX_CANDIDATES = 1024  # candidates kept per step
-MAX_HEADS = 64
+MAX_HEADS = 64  # attention heads of one decoder layer
+MAX_LAYERS = 64  # decoder layers whose attention a step reports
 MAX_SOURCE_POSITIONS = 16_384  # text pieces or picture grid cells
 MAX_TEXT_CHARS = 100_000
 MAX_INTERVENTIONS = 4096
@@ -59,19 +60,28 @@ def checked_list(value: Any, key: str, name: str) -> list:
 
 
 # -- the decode's arrays -----------------------------------------------------------------------
-def checked_decode(value: Any, name: str) -> dict:
-    """The manifest's ``decode`` part: token ids, heads, steps taken and the tensor list, with
-    every shape consistent (T tokens, K candidates, heads, S positions) and within limits."""
+def checked_decode(value: Any, name: str, *, layered: bool = True) -> dict:
+    """The manifest's ``decode`` part: token ids, heads, layers, steps taken and the tensor
+    list, with every shape consistent (T tokens, K candidates, L layers of H heads, S
+    positions) and within limits. ``layered``: the attention is stored (T, L, H, S) with
+    ``num_layers`` L (session version 2); version 1 stored (T, heads, S) with no
+    ``num_layers``, read as one layer. Returns the part with ``num_layers`` set."""
     require(isinstance(value, dict), f"{name}: 'decode' is not an object")
+    value = {**value, "num_layers": value.get("num_layers") if layered else 1}
     ids = value.get("token_ids")
     require(
         isinstance(ids, list) and len(ids) <= MAX_STEPS and all(map(_is_int, ids)),
         f"{name}: decode.token_ids must be at most {MAX_STEPS} token ids",
     )
     steps = len(ids)
-    heads, taken = value.get("num_heads"), value.get("steps_taken")
+    heads, taken, layers = value.get("num_heads"), value.get("steps_taken"), value["num_layers"]
     require(
-        _is_int(heads, 0, MAX_HEADS), f"{name}: decode.num_heads {heads!r} is not 0..{MAX_HEADS}"
+        _is_int(layers, 1, MAX_LAYERS),
+        f"{name}: decode.num_layers {layers!r} is not 1..{MAX_LAYERS}",
+    )
+    require(
+        _is_int(heads, 0, MAX_HEADS * layers) and heads % layers == 0,
+        f"{name}: decode.num_heads {heads!r} is not 0..{MAX_HEADS} heads in each of {layers} layers",
     )
     require(
         _is_int(taken, steps, MAX_STEPS),
@@ -85,7 +95,7 @@ def checked_decode(value: Any, name: str) -> dict:
         f"{name}: decode.tensors lists {sorted(tensors)}; expected {sorted(wanted)}",
     )
     shapes = {key: _tensor_shape(tensors[key], key, name) for key in sorted(wanted)}
-    _check_shapes(shapes, steps, heads, name)
+    _check_shapes(shapes, steps, (layers, heads // layers) if layered else (heads,), name)
     return value
 
 
@@ -101,13 +111,16 @@ def _tensor_shape(entry: Any, key: str, name: str) -> tuple[int, ...]:
         f"{name}: decode.tensors.{key}.dtype must be {TENSOR_DTYPES[key]!r}, got {dtype!r}",
     )
     require(
-        isinstance(shape, list) and 1 <= len(shape) <= 3 and all(map(_is_int, shape)),
-        f"{name}: decode.tensors.{key}.shape must be 1 to 3 sizes, got {str(shape)[:80]}",
+        isinstance(shape, list) and 1 <= len(shape) <= 4 and all(map(_is_int, shape)),
+        f"{name}: decode.tensors.{key}.shape must be 1 to 4 sizes, got {str(shape)[:80]}",
     )
     return tuple(shape)
 
 
-def _check_shapes(shapes: dict[str, tuple[int, ...]], steps: int, heads: int, name: str) -> None:
+def _check_shapes(
+    shapes: dict[str, tuple[int, ...]], steps: int, heads: tuple[int, ...], name: str
+) -> None:
+    """``heads``: (layers, heads per layer), or (heads,) for a version 1 file."""
     require(shapes["log_probs"] == (steps,), f"{name}: log_probs is not ({steps},)")
     topk = shapes["topk_ids"]
     require(
@@ -115,13 +128,13 @@ def _check_shapes(shapes: dict[str, tuple[int, ...]], steps: int, heads: int, na
         f"{name}: topk_ids {topk} is not ({steps}, K ≤ {MAX_CANDIDATES})",
     )
     require(shapes["topk_probs"] == topk, f"{name}: topk_probs is not {topk} like topk_ids")
-    if heads:
-        attention = shapes["attention"]
+    if heads[-1]:
+        attention, sizes = shapes["attention"], ", ".join(map(str, heads))
         require(
-            len(attention) == 3
-            and attention[:2] == (steps, heads)
-            and attention[2] <= MAX_SOURCE_POSITIONS,
-            f"{name}: attention {attention} is not ({steps}, {heads}, S ≤ {MAX_SOURCE_POSITIONS})",
+            len(attention) == 2 + len(heads)
+            and attention[:-1] == (steps, *heads)
+            and attention[-1] <= MAX_SOURCE_POSITIONS,
+            f"{name}: attention {attention} is not ({steps}, {sizes}, S ≤ {MAX_SOURCE_POSITIONS})",
         )
     for key, shape in shapes.items():
         nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(TENSOR_DTYPES[key]).itemsize
@@ -177,7 +190,7 @@ def check_record(record: Any, task: str, decode: dict, name: str) -> None:
     text = record.get(_TEXT_FIELD[task])
     require(isinstance(text, str), f"{name}: record.{_TEXT_FIELD[task]} is not text")
     require(isinstance(record.get("done"), bool), f"{name}: record.done is not true or false")
-    positions = decode["tensors"].get("attention", {}).get("shape", [0, 0, None])[2]
+    positions = decode["tensors"].get("attention", {}).get("shape", [None])[-1]
     if task == "translation":
         pieces = record.get("source_pieces")
         require(

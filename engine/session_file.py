@@ -14,7 +14,10 @@ A session file is a zip (see docs/session-files.md) holding:
 - ``tensors/<name>.bin``: the shown decode's arrays as raw little-endian bytes
   (attention, each step's candidates and log-probabilities), so the stored
   decode can be shown bit for bit without the model. The record's JSON copy is
-  rounded to 7 digits; these are not. Never a pickle.
+  rounded to 7 digits; these are not. Never a pickle. The attention is stored
+  (T, layers, heads, S) (RNN models: one layer); version 1 files stored
+  (T, heads, S) and a version 1 decode record: both are read as one layer
+  (``upgrade_record``).
 
 ``write_session_file`` writes atomically (temporary file, then rename);
 ``read_session_file`` validates like a checkpoint (engine/session_archive.py
@@ -37,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from attnscope.engine.attention_layers import split
 from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.errors import SessionFileError
 from attnscope.engine.inference_results import SessionSnapshot
@@ -52,7 +56,7 @@ from attnscope.engine.session_fields import (
 )
 
 SESSION_FORMAT = "attnscope.session"
-SESSION_VERSION = 1
+SESSION_VERSION = 2
 SESSION_SUFFIX = ".attnscope-session"
 TASKS = ("translation", "captioning")
 
@@ -86,7 +90,8 @@ class StoredDecode:
 
     token_ids:   (T,) int64        log_probs:  (T,) float32 of each chosen token
     topk_ids:    (T, K) int64      topk_probs: (T, K) float32
-    attention:   (T, heads, S) float32, None for a model without attention
+    attention:   (T, heads, S) float32, None for a model without attention; ``heads`` =
+                 ``num_layers`` x heads per layer, layer-major (as a snapshot holds it)
     steps_taken: steps the session took (beam search may take more than T)
     """
 
@@ -97,6 +102,7 @@ class StoredDecode:
     attention: np.ndarray | None
     num_heads: int
     steps_taken: int
+    num_layers: int = 1
 
 
 @dataclass(frozen=True)
@@ -151,6 +157,7 @@ def stored_decode(snapshot: SessionSnapshot, taken: int | None = None) -> Stored
         attention=None if attention is None else np.array(attention, dtype=np.float32),
         num_heads=int(snapshot.num_heads),
         steps_taken=steps_taken(snapshot) if taken is None else int(taken),
+        num_layers=int(snapshot.num_layers),
     )
 
 
@@ -208,7 +215,8 @@ def _tensor_members(decode: StoredDecode) -> dict[str, np.ndarray]:
         "topk_probs": decode.topk_probs.astype("<f4"),
     }
     if decode.attention is not None:
-        arrays["attention"] = decode.attention.astype("<f4")
+        # (T, layers, heads, S): the same bytes as the (T, layers · heads, S) rows
+        arrays["attention"] = split(decode.attention, decode.num_layers).astype("<f4")
     return arrays
 
 
@@ -235,6 +243,7 @@ def manifest(session: SessionFile) -> dict[str, Any]:
         "decode": {
             "token_ids": session.decode.token_ids.tolist(),
             "num_heads": session.decode.num_heads,
+            "num_layers": session.decode.num_layers,
             "steps_taken": session.decode.steps_taken,
             "tensors": {
                 name: {"member": f"tensors/{name}.bin", "dtype": a.dtype.str, "shape": a.shape}
@@ -292,6 +301,8 @@ def read_session_file(path: str | os.PathLike) -> SessionFile:
 
 
 def _session(archive: SessionArchive, data: Any) -> SessionFile:
+    from attnscope.engine.decode_record import upgrade_record
+
     name = archive.name
     require(isinstance(data, dict), f"{name}: manifest.json is not a JSON object")
     found = data.get("format")
@@ -308,8 +319,8 @@ def _session(archive: SessionArchive, data: Any) -> SessionFile:
     )
     task = data.get("task")
     require(task in TASKS, f"{name}: unknown task {task!r}; valid: {', '.join(TASKS)}")
-    record = data.get("record")
-    decode = checked_decode(data.get("decode"), name)
+    record = data.get("record") if version > 1 else upgrade_record(data.get("record"))
+    decode = checked_decode(data.get("decode"), name, layered=version > 1)
     check_record(record, task, decode, name)
     tensors = {key: archive.read(entry["member"]) for key, entry in decode["tensors"].items()}
     return SessionFile(
@@ -383,12 +394,16 @@ def _stored(decode: dict, tensors: dict[str, bytes], name: str) -> StoredDecode:
     arrays = {
         key: tensor_entry(decode["tensors"][key], blob, key, name) for key, blob in tensors.items()
     }
+    attention = arrays.get("attention")
+    if attention is not None:  # (T, layers, heads, S) or version 1's (T, heads, S)
+        attention = attention.reshape(attention.shape[0], decode["num_heads"], attention.shape[-1])
     return StoredDecode(
         token_ids=np.asarray(decode["token_ids"], dtype=np.int64),
         log_probs=arrays["log_probs"],
         topk_ids=arrays["topk_ids"],
         topk_probs=arrays["topk_probs"],
-        attention=arrays.get("attention"),
+        attention=attention,
         num_heads=decode["num_heads"],
         steps_taken=decode["steps_taken"],
+        num_layers=decode["num_layers"],
     )

@@ -242,6 +242,7 @@ def stored_snapshot(session: SessionFile) -> SessionSnapshot:
         steps=steps,
         attention=decode.attention,
         num_heads=decode.num_heads,
+        num_layers=decode.num_layers,
         done=record["done"],
         strategy=session.settings.strategy,
         grid=tuple(record["grid"]) if captioning else None,

@@ -151,7 +151,12 @@ class CaptioningController(QObject):
 CAPTION_EXPORTS = (
     ("Overlay of the selected word as PNG…", "PNG image (*.png)", ".png", "overlay_png"),
     ("Strip of every word as PNG…", "PNG image (*.png)", ".png", "strip_png"),
-    ("Attention grids as NumPy (T, heads, h, w)…", "NumPy array (*.npy)", ".npy", "grids_npy"),
+    (
+        "Attention grids as NumPy (T, layers, heads, h, w)…",
+        "NumPy array (*.npy)",
+        ".npy",
+        "grids_npy",
+    ),
     ("Caption decode as JSON…", "JSON (*.json)", ".json", "decode_json"),
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from attnscope.engine.attention_layers import split
 from attnscope.gui.attention_render import render_strip, small_copy
 
 STRIP_THUMB = 96
@@ -46,8 +47,8 @@ class CaptionExports:
         )
 
     def attention_grids(self) -> np.ndarray | None:
-        """All heads' maps (T, heads, h, w) float32, or None without attention."""
+        """All heads' maps (T, layers, heads, h, w) float32, or None without attention."""
         if self._snapshot is None or self._attention is None or self._snapshot.grid is None:
             return None
-        attention = np.asarray(self._attention, dtype=np.float32)
-        return attention.reshape(*attention.shape[:2], *self._snapshot.grid)
+        attention = split(np.asarray(self._attention, dtype=np.float32), self._snapshot.num_layers)
+        return attention.reshape(*attention.shape[:3], *self._snapshot.grid)

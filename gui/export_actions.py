@@ -19,7 +19,12 @@ EXPORTS = (
     ("Heat map as PNG…", "PNG image (*.png)", ".png", "heatmap_png"),
     ("Heat map as SVG…", "SVG image (*.svg)", ".svg", "heatmap_svg"),
     ("Attention matrix as CSV…", "CSV (*.csv)", ".csv", "matrix_csv"),
-    ("Attention matrix as NumPy (T, heads, S)…", "NumPy array (*.npy)", ".npy", "matrix_npy"),
+    (
+        "Attention matrix as NumPy (T, layers, heads, S)…",
+        "NumPy array (*.npy)",
+        ".npy",
+        "matrix_npy",
+    ),
     ("Word alignment (Pharaoh)…", "Text (*.txt)", ".txt", "alignment_txt"),
     ("Whole decode as JSON…", "JSON (*.json)", ".json", "decode_json"),
 )
@@ -29,8 +34,9 @@ EXPORT_TIPS = {
     "heatmap_svg": "The heat map as shown (the chosen beam hypothesis, if any) as an SVG drawing",
     "matrix_csv": "The shown matrix (one head or the mean of heads): a row per target token, "
     "a column per source token",
-    "matrix_npy": "The shown hypothesis's attention, float32 of shape (T, heads, S): "
-    "T target steps, every head, S source tokens (the CSV has the shown head or the mean)",
+    "matrix_npy": "The shown hypothesis's attention, float32 of shape (T, layers, heads, S): "
+    "T target steps, every layer's every head, S source tokens (one layer for RNN models; "
+    "the CSV has the shown head or the mean)",
     "alignment_txt": "Word links of the shown hypothesis, read off its attention (Pharaoh i-j)",
     "decode_json": "The whole decode (best hypothesis, n-best, every step's candidates)",
 }
@@ -137,8 +143,13 @@ class Exporter:
         )
 
     def matrix_npy(self, path: str) -> None:
-        """(T, heads, S) float32: the shown hypothesis's attention, every head."""
-        attention, _ = shown_hypothesis(self.state.snapshot, self.node_id)
+        """(T, layers, heads, S) float32: the shown hypothesis's attention, every head."""
+        from attnscope.engine.attention_layers import split
+
+        snapshot = self.state.snapshot
+        attention, _ = shown_hypothesis(snapshot, self.node_id)
+        if attention is not None:
+            attention = split(attention, snapshot.num_layers)
         exports.export_matrix_npy(attention if attention is not None else self._matrix(), path)
 
     def alignment_txt(self, path: str) -> None:

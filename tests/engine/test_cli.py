@@ -65,10 +65,10 @@ def test_translate_json_has_tokens_scores_and_attention(
     (record,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert record["source"] == "ein mann fährt fahrrad ."
     assert len(record["nbest"]) == 2
-    attention = record["attention"]
+    attention = record["attention"]  # (T, layers, heads, S)
     assert len(attention) == len(record["pieces"])
-    assert len(attention[0][0]) == len(record["source_pieces"])
-    assert all(abs(sum(row[0]) - 1) < 1e-3 for row in attention)
+    assert len(attention[0][0][0]) == len(record["source_pieces"])
+    assert all(abs(sum(row[0][0]) - 1) < 1e-3 for row in attention)
 
 
 def test_info_describes_the_checkpoint(tiny_translation_checkpoint, capsys):

@@ -101,8 +101,8 @@ def test_translate_json_lines_are_records(
     assert first["task"] == "translation" and first["model"] == str(tiny_translation_checkpoint)
     assert first["settings"]["max_length"] == 6
     assert first["settings"]["strategy"] == ("beam" if options else "greedy")
-    attention = np.asarray(first["attention"])  # (T, heads, S)
-    assert attention.shape == (len(first["pieces"]), 1, len(first["source_pieces"]))
+    attention = np.asarray(first["attention"])  # (T, layers, heads, S)
+    assert attention.shape == (len(first["pieces"]), 1, 1, len(first["source_pieces"]))
     assert ("alignment" in first) == bool(options)
     assert len(first["nbest"]) == (2 if options else 1)
     assert blank["translation"] == "" and blank["pieces"] == []
@@ -129,9 +129,9 @@ def test_caption_json_lines_are_records(validator, tiny_captioner, capsys):
     ]
     assert good["task"] == "captioning" and good["source"] == str(picture)
     assert good["image"] == "picture.png" and good["grid"] == [2, 2]
-    attention = np.asarray(good["attention"])  # (T, heads, h, w)
-    assert attention.shape == (len(good["pieces"]), 1, 2, 2)
-    np.testing.assert_allclose(attention.sum(axis=(2, 3)), 1, atol=1e-4)
+    attention = np.asarray(good["attention"])  # (T, layers, heads, h, w)
+    assert attention.shape == (len(good["pieces"]), 1, 1, 2, 2)
+    np.testing.assert_allclose(attention.sum(axis=(3, 4)), 1, atol=1e-4)
     assert bad["image"] == "broken.png" and bad["error"] and "caption" not in bad
 
 
@@ -152,6 +152,7 @@ def test_snapshot_records_of_a_translation(validator, tiny_multihead_checkpoint,
     assert all(len(s["topk"]) == 3 for s in row["steps"])
     assert np.asarray(row["attention"]).shape == (
         len(snapshot.steps),
+        1,  # an RNN decoder: one layer of 4 heads
         4,
         len(snapshot.source_pieces),
     )
@@ -161,7 +162,8 @@ def test_snapshot_records_of_a_translation(validator, tiny_multihead_checkpoint,
     if "tree" in row:
         tree = row["tree"]
         assert len(tree["parent_ids"]) == len(tree["pieces"]) == len(snapshot.tree)
-        assert np.asarray(tree["attention"]).shape == snapshot.node_attention.shape
+        nodes, heads, positions = snapshot.node_attention.shape
+        assert np.asarray(tree["attention"]).shape == (nodes, 1, heads, positions)
         assert any(score is None for score in tree["final_scores"])  # NaN -> null
 
 
@@ -195,7 +197,7 @@ def test_snapshot_records_of_a_caption(validator, tiny_captioner, config):
     assert row["caption"] == snapshot.target_text and "translation" not in row
     assert row["source"] == str(picture) and row["image"] == "picture.png"
     assert row["grid"] == [2, 2] and "alignment" not in row
-    expected = snapshot.attention.reshape(len(snapshot.steps), 1, 2, 2)
+    expected = snapshot.attention.reshape(len(snapshot.steps), 1, 1, 2, 2)
     np.testing.assert_allclose(np.asarray(row["attention"]), expected, rtol=1e-5, atol=1e-7)
     named = snapshot_record(snapshot, image="pasted", image_path="/elsewhere/p.png")
     assert valid(validator, named)["image"] == "pasted"
@@ -270,6 +272,7 @@ BROKEN = {
     "a caption on a translation": _set("caption", "x"),
     "an unknown task": _set("task", "summary"),
     "attention of the wrong rank": _set("attention", [[0.5, 0.5]]),
+    "version 1 attention (no layer axis)": _set("attention", [[[0.5, 0.5]]]),
     "a word piece that is a number": _set("pieces", ["▁x", 3]),
     "a bad alignment": _set("alignment", "0:0"),
     "a NaN written as a string": _set("score", "NaN"),
@@ -296,7 +299,7 @@ def test_a_caption_record_with_text_shaped_attention_fails(validator):
     caption = Caption(text="x", pieces=("▁x",), score=0.0, grid=(1, 2), attention=None)
     row = caption_record(caption, source="p.png")
     validator.validate(row)
-    row["attention"] = [[[0.5, 0.5]]]  # (T, heads, S): a caption's must be (T, heads, h, w)
+    row["attention"] = [[[[0.5, 0.5]]]]  # (T, layers, heads, S): a caption's has (h, w)
     with pytest.raises(jsonschema.ValidationError):
         validator.validate(row)
 

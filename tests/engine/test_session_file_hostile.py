@@ -39,7 +39,7 @@ def _edited(valid, tmp_path, edit) -> Path:
 
 MANIFEST_EDITS = {
     "format": (lambda m: m.update(format="something.else"), "not an AttnScope session"),
-    "newer": (lambda m: m.update(version=2), "newer AttnScope"),
+    "newer": (lambda m: m.update(version=3), "newer AttnScope"),
     "version type": (lambda m: m.update(version="1"), "version"),
     "task": (lambda m: m.update(task="speech"), "unknown task"),
     "settings": (lambda m: m["settings"].update(beam_size=-3), "beam_size"),
@@ -53,7 +53,7 @@ MANIFEST_EDITS = {
     "steps taken": (lambda m: m["decode"].update(steps_taken=1), "steps_taken"),
     "heads": (lambda m: m["decode"].update(num_heads=1000), "num_heads"),
     "shape": (
-        lambda m: m["decode"]["tensors"]["attention"].update(shape=[4, 1, 99]),
+        lambda m: m["decode"]["tensors"]["attention"].update(shape=[4, 1, 1, 99]),
         "positions",
     ),
     "dtype": (lambda m: m["decode"]["tensors"]["attention"].update(dtype="|O"), "dtype"),

@@ -121,7 +121,7 @@ def test_exports_write_files_that_open(qtbot, window, captioner, tmp_path):
     strip = Image.open(tmp_path / "strip.png")
     assert strip.size[0] > len(snapshot.steps) * 100
     grids = np.load(tmp_path / "grids.npy")
-    assert grids.shape == (len(snapshot.steps), 1, *GRID)
+    assert grids.shape == (len(snapshot.steps), 1, 1, *GRID)  # (T, layers, heads, h, w)
     np.testing.assert_allclose(grids.reshape(len(snapshot.steps), 1, -1), snapshot.attention)
     payload = json.loads((tmp_path / "decode.json").read_text(encoding="utf-8"))
     assert payload["caption"] == snapshot.target_text

@@ -57,7 +57,7 @@ def test_the_gui_writer_keeps_a_caption_record_as_built(validator, captioner, tm
     path = exports.export_decode_json(record, tmp_path / "caption.json")
     document = _read_valid(validator, path)
     assert document == record and document["done"] is False  # an export taken mid-decode
-    assert np.asarray(document["attention"]).shape == (2, 1, *GRID)
+    assert np.asarray(document["attention"]).shape == (2, 1, 1, *GRID)  # (T, L, H, h, w)
 
 
 def _skip_unless_record(document: dict) -> None:

@@ -38,7 +38,9 @@ def test_every_attention_export_follows_the_chosen_hypothesis(
     exporter.matrix_csv(str(tmp_path / "a.csv"))
     exporter.alignment_txt(str(tmp_path / "a.txt"))
     saved = np.load(tmp_path / "a.npy")
-    assert saved.shape == (len(path), 4, len(snapshot.source_pieces))  # (T, heads, S)
+    # (T, layers, heads, S): the RNN decoder's one layer of 4 heads
+    assert saved.shape == (len(path), 1, 4, len(snapshot.source_pieces))
+    saved = saved[:, 0]
     np.testing.assert_array_equal(saved, heatmap.heads())
     np.testing.assert_array_equal(saved, snapshot.node_attention[path])
     csv_rows = (tmp_path / "a.csv").read_text(encoding="utf-8").splitlines()[1:]
@@ -56,10 +58,10 @@ def test_a_new_snapshot_exports_the_decode_again(
     wait_snapshot(qtbot, window, window.back)
     shown = window.state.snapshot
     window.exporter.matrix_npy(str(tmp_path / "b.npy"))
-    np.testing.assert_array_equal(np.load(tmp_path / "b.npy"), shown.attention)
+    np.testing.assert_array_equal(np.load(tmp_path / "b.npy")[:, 0], shown.attention)
 
 
 def test_the_npy_entry_names_its_axes():
     labels = {method: label for label, _, _, method in EXPORTS}
-    assert "(T, heads, S)" in labels["matrix_npy"]
-    assert "(T, heads, S)" in EXPORT_TIPS["matrix_npy"]
+    assert "(T, layers, heads, S)" in labels["matrix_npy"]
+    assert "(T, layers, heads, S)" in EXPORT_TIPS["matrix_npy"]
