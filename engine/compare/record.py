@@ -2,7 +2,7 @@
 
 Built on the decode record (engine/decode_record.py, docs/decode-record.md): each model's
 own decode is a full decode record (``snapshot_record``: pieces, per-step log-probs and
-top-k, attention (T, heads, S), word alignment), and the comparison adds, per input:
+top-k, attention (T, layers, heads, S), word alignment), and the comparison adds, per input:
 
 - ``cross_scores``: ``b_scores_a`` / ``a_scores_b``, each the ``attnscope score --json``
   report of one model's output under the other (pieces, ``token_log_probs``, ``log_prob``,
