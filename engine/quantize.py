@@ -86,9 +86,13 @@ def quantize_int8(model, *, inplace: bool = False):
 
 
 def is_int8(model) -> bool:
-    """True when ``model`` holds dynamically quantized (int8) products."""
+    """True when ``model`` holds dynamically quantized (int8) products (never for a step
+    model that is no torch network, e.g. a Hugging Face folder's HfStepModel)."""
+    from torch import nn
     from torch.ao.nn.quantized import dynamic
 
+    if not isinstance(model, nn.Module):
+        return False
     return any(isinstance(m, dynamic.Linear) for m in model.modules())
 
 
