@@ -30,8 +30,11 @@ import numpy as np
 
 MAX_STEPS = 4096  # steps of one decode (as a session file allows)
 MAX_TOKEN_ID = 2**31 - 1
-MAX_HEADS = 64
+MAX_HEADS = 64  # attention heads of one decoder layer
+MAX_LAYERS = 64  # decoder layers whose heads a step reports (layer-major rows)
 MAX_SOURCE_POSITIONS = 16_384  # text pieces or picture grid cells
+# an edit holds at most as many weights as 64 heads over the longest source
+MAX_EDIT_WEIGHTS = MAX_HEADS * MAX_SOURCE_POSITIONS
 MAX_MASK_SIDE = 8192  # pixels per side of a picture mask
 MASK_FILLS = ("grey", "blur", "noise")
 SUM_TOLERANCE = 1e-3  # how far from 1 an edited row may sum (float32 round-off, JSON)
@@ -95,7 +98,9 @@ def check_attention_row(weights: Any, field: str = "weights") -> np.ndarray:
     """``weights`` as a read-only (heads, S) float32 array of a valid attention row.
 
     Finite, non-negative, each head's row summing to 1 (within ``SUM_TOLERANCE``),
-    at most ``MAX_HEADS`` × ``MAX_SOURCE_POSITIONS``. ValueError naming ``field``.
+    at most ``MAX_HEADS`` heads in each of ``MAX_LAYERS`` layers (a Hugging Face model
+    reports layers · heads rows), ``MAX_SOURCE_POSITIONS`` positions and
+    ``MAX_EDIT_WEIGHTS`` weights in all. ValueError naming ``field``.
     """
     try:
         array = np.asarray(weights, dtype=np.float64)
@@ -104,10 +109,11 @@ def check_attention_row(weights: Any, field: str = "weights") -> np.ndarray:
     if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
         raise ValueError(f"{field} must be a (heads, S) array, got shape {array.shape}")
     heads, length = array.shape
-    if heads > MAX_HEADS or length > MAX_SOURCE_POSITIONS:
+    rows = MAX_HEADS * MAX_LAYERS
+    if heads > rows or length > MAX_SOURCE_POSITIONS or array.size > MAX_EDIT_WEIGHTS:
         raise ValueError(
-            f"{field} has shape {array.shape}; at most {MAX_HEADS} heads and "
-            f"{MAX_SOURCE_POSITIONS} source positions"
+            f"{field} has shape {array.shape}; at most {rows} heads (of all layers), "
+            f"{MAX_SOURCE_POSITIONS} source positions and {MAX_EDIT_WEIGHTS} weights"
         )
     if not np.isfinite(array).all():
         raise ValueError(f"{field} contains NaN or infinite values")

@@ -79,7 +79,7 @@ def test_interventions_are_frozen_and_hold_read_only_copies():
         ({"kind": "attention", "step": 0, "weights": [[1.5, -0.5]]}, "negative"),
         ({"kind": "attention", "step": 0, "weights": [[0.5, 0.6]]}, "head 0 sums to 1.1"),
         ({"kind": "attention", "step": 0, "weights": [[]]}, "shape"),
-        ({"kind": "attention", "step": 0, "weights": [[1.0]] * 65}, "at most 64 heads"),
+        ({"kind": "attention", "step": 0, "weights": [[1.0]] * 4097}, "at most 4096 heads"),
         ({"kind": "attention", "step": 0, "weights": [[1e309, 0.0]]}, "infinite"),
         ({"kind": "mask", "mask": [[False]], "fill": "grey", "seed": 0}, "covers no pixel"),
         ({"kind": "mask", "mask": [[1, 0]], "fill": "grey", "seed": 0}, "true/false"),

@@ -9,7 +9,7 @@ import torch
 
 from attnscope.engine.decoding.config import BOS_ID, DecodeConfig
 from attnscope.engine.hf.what_if import EDITED_ATTENTION, cross_attention_modules
-from attnscope.engine.interventions import pin
+from attnscope.engine.interventions import AttentionEdit, pin
 from attnscope.engine.session import DecodeSession
 
 from .tiny_models import SENTENCES
@@ -110,3 +110,11 @@ def test_a_session_edit_continues_and_back_undoes_it(marian):
     session.run()
     assert session.tokens == original.tokens
     np.testing.assert_allclose(session.attention_matrix(), original.attention, atol=1e-6)
+
+
+def test_an_edit_may_hold_every_layers_heads_of_a_large_model():
+    """NLLB-600M reports 12 layers x 16 heads = 192 rows per step; one layer allows 64."""
+    edit = AttentionEdit(0, np.full((192, 5), 0.2, dtype=np.float32))
+    assert edit.weights.shape == (192, 5)
+    with pytest.raises(ValueError, match="at most 4096 heads"):
+        AttentionEdit(0, np.full((4097, 1), 1.0, dtype=np.float32))
