@@ -62,29 +62,46 @@ def file_sha256(path: str | os.PathLike, progress: Progress | None = None) -> st
 
 
 def checkpoint_ref(path: str | os.PathLike, progress: Progress | None = None) -> CheckpointRef:
-    """Where the checkpoint is and what it holds, for a session file to name it."""
+    """Where the checkpoint is and what it holds, for a session file to name it (a
+    Hugging Face model folder: its model files' bytes and digest, engine/folder_digest.py)."""
     real = Path(path)
-    return CheckpointRef(
-        path=str(real), size=real.stat().st_size, sha256=file_sha256(real, progress)
-    )
+    size, digest = _size(real), _sha256(real, progress)
+    return CheckpointRef(path=str(real), size=size, sha256=digest)
 
 
 def verify_checkpoint(
     expected: CheckpointRef, path: str | os.PathLike, progress: Progress | None = None
 ) -> None:
-    """Refuse ``path`` unless it is the checkpoint the session was made with (size, sha256)."""
+    """Refuse ``path`` unless it is the checkpoint (or model folder) the session was made
+    with (size, sha256)."""
     path = Path(path)
-    if not path.is_file():
+    folder = path.is_dir()
+    if not (folder or path.is_file()):
         raise SessionFileError(f"the checkpoint {path} does not exist")
-    size = path.stat().st_size
-    digest = file_sha256(path, progress) if size == expected.size else None
+    size = _size(path)
+    digest = _sha256(path, progress) if size == expected.size else None
     if digest != expected.sha256:
         found = f"sha256 {digest[:12]}…" if digest else f"{size:,} bytes"
         wanted = f"sha256 {expected.sha256[:12]}…" if digest else f"{expected.size:,} bytes"
+        what = "model folder" if folder else "checkpoint"
         raise SessionFileError(
-            f"{path.name} is not the checkpoint this session was made with: it has {found}, "
-            f"the session's had {wanted}. Open the session with its own checkpoint."
+            f"{path.name} is not the {what} this session was made with: it has {found}, "
+            f"the session's had {wanted}. Open the session with its own {what}."
         )
+
+
+def _size(path: Path) -> int:
+    from attnscope.engine.folder_digest import folder_size
+
+    return folder_size(path) if path.is_dir() else path.stat().st_size
+
+
+def _sha256(path: Path, progress: Progress | None) -> str:
+    from attnscope.engine.folder_digest import folder_sha256
+
+    return (
+        folder_sha256(path, file_sha256, progress) if path.is_dir() else file_sha256(path, progress)
+    )
 
 
 # -- replaying ---------------------------------------------------------------------------------
