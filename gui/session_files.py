@@ -277,7 +277,7 @@ class SessionFiles(QObject):
     def _on_read(self, session) -> None:
         self._opening = session
         path = session.checkpoint.path
-        if not Path(path).is_file():
+        if not (Path(path).is_file() or Path(path).is_dir()):  # a checkpoint or model folder
             path = self.locate_checkpoint(session.checkpoint.path)
             if not path:
                 self.show_stored(session, f"its checkpoint {session.checkpoint.path} was not found")
