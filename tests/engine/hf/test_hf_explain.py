@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 import torch
 
+from attnscope.engine.cli import main
 from attnscope.engine.decoding.config import DecodeConfig
-from attnscope.engine.explain import ExplainError, explain
+from attnscope.engine.explain import ExplainError, agreement, explain
 from attnscope.engine.explain.hf_target import HfTargetFunction, encoder_input, pad_embeddings
 from attnscope.engine.hf.loading import load_hf_folder
+from attnscope.engine.inference import load_inference_model
 from attnscope.engine.interventions import AttentionEdit, pin
 from attnscope.engine.session import DecodeSession
 
@@ -168,3 +170,25 @@ def test_a_hf_captioner_is_refused_with_one_message(marian):
     model = SimpleNamespace(hf=marian, model=marian.step_model, task="captioning", device="cpu")
     with pytest.raises(ExplainError, match="picture"):
         explain(model, np.zeros((8, 8, 3), np.uint8), (3,), method="saliency")
+
+
+def test_explain_command_on_a_folder_agrees_against_the_mean_over_layers_and_heads(
+    marian_dir, tmp_path, capsys
+):
+    source = tmp_path / "src.txt"
+    source.write_text(f"{SENTENCE}\n", encoding="utf-8")
+    argv = ["explain", "-c", str(marian_dir), "--src", str(source), "--json"]
+    assert main([*argv, "--device", "cpu", "--method", "saliency", "--max-length", "6"]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["attention_mean_of"] == {"layers": 2, "heads": 2}
+    model = load_inference_model(marian_dir, device="cpu")
+    opened = model.open_session(SENTENCE, DecodeConfig(strategy="greedy", max_length=6))
+    opened.session.run()
+    expected = model.model.split_layers(opened.session.attention_matrix()).mean(axis=(1, 2))
+    np.testing.assert_allclose(record["attention"], expected, atol=1e-5)
+    scores = np.asarray(record["methods"]["saliency"]["scores"])
+    assert scores.shape == expected.shape
+    rho = [row["spearman"] for row in record["methods"]["saliency"]["agreement"]]
+    assert rho == pytest.approx(
+        [agreement(a, s).spearman for a, s in zip(expected, scores, strict=True)], abs=1e-4
+    )

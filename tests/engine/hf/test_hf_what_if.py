@@ -9,8 +9,10 @@ import torch
 
 from attnscope.engine.decoding.config import BOS_ID, DecodeConfig
 from attnscope.engine.hf.what_if import EDITED_ATTENTION, cross_attention_modules
+from attnscope.engine.inference import load_inference_model
 from attnscope.engine.interventions import AttentionEdit, pin
 from attnscope.engine.session import DecodeSession
+from attnscope.engine.what_if import what_if
 
 from .tiny_models import SENTENCES
 
@@ -118,3 +120,14 @@ def test_an_edit_may_hold_every_layers_heads_of_a_large_model():
     assert edit.weights.shape == (192, 5)
     with pytest.raises(ValueError, match="at most 4096 heads"):
         AttentionEdit(0, np.full((4097, 1), 1.0, dtype=np.float32))
+
+
+def test_what_if_on_a_folder_compares_the_edited_decode_with_the_original(marian_dir):
+    model = load_inference_model(marian_dir, device="cpu")
+    opened = model.open_session(SENTENCE, DecodeConfig(strategy="greedy", max_length=8))
+    opened.session.run()
+    original = opened.session.attention_matrix()
+    result = what_if(opened, 0, pin(original[0], 4))
+    assert opened.snapshot().target_pieces == result.after.target_pieces  # left on the edit
+    np.testing.assert_allclose(result.after.attention[0], pin(original[0], 4), atol=1e-6)
+    np.testing.assert_allclose(result.before.attention, original, atol=1e-6)
