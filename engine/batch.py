@@ -93,6 +93,7 @@ def _translate_chunk(
             token_log_probs=best.token_log_probs,
             entropies=best.entropies,
             margins=hypothesis_margins(result, best),
+            num_layers=model.labels.num_layers,
         )
 
 
@@ -114,6 +115,7 @@ def caption_image(
         score=float(best.score),
         grid=(h, w),
         attention=attention,
+        num_layers=model.labels.num_layers,
     )
 
 

@@ -183,13 +183,21 @@ class InferenceModel:
                 raise InputTextError("this is a translation model: give it text, not an image")
             memory = self.encode_texts([source])
             pieces = self.source_pieces(source)
-            return OpenSession(self._session(memory, config), self.labels, source, pieces)
+            session = self._session(memory, config)
+            mixing = self.source_mixing(source)
+            return OpenSession(session, self.labels, source, pieces, source_mixing=mixing)
         if isinstance(source, str) and not os.path.exists(source):
             raise InputTextError("this is a captioning model: drop an image on the window")
         memory, pictures = self.encode_images([source])
         name = str(source) if isinstance(source, str | os.PathLike) else "image"
         session = self._session(memory, config)
         return OpenSession(session, self.labels, name, (), grid=memory.grid, image=pictures[0])
+
+    def source_mixing(self, text: str) -> np.ndarray | None:
+        """(S, S) rollout of the encoder's self-attention for ``text``
+        (engine/attention_layers.py), None here: RNN and CNN encoders mix the source
+        through recurrence or convolution, with no attention weights to roll out."""
+        return None
 
     def _session(self, memory, config: DecodeConfig) -> DecodeSession:
         return DecodeSession(self.model, memory, config)

@@ -56,7 +56,9 @@ class HfInferenceModel(InferenceModel):
         self.src_tokenizer = SourceSide(hf.text)
         self.tgt_tokenizer = TargetSide(hf.text)
         self._pieces = self.tgt_tokenizer.labels
-        self.labels = TargetLabels(self.piece, hf.text.detokenize, self.model.num_heads)
+        self.labels = TargetLabels(
+            self.piece, hf.text.detokenize, self.model.num_heads, num_layers=self.model.num_layers
+        )
 
     # -- description -----------------------------------------------------
     @property
@@ -73,7 +75,7 @@ class HfInferenceModel(InferenceModel):
 
     def summary(self) -> ModelSummary:
         config = self.hf.model.config
-        extra = {"layers": self.model.num_layers} if _has_field(ModelSummary, "layers") else {}
+        extra = {"layers": self.model.num_layers, "rollout": self.task == "translation"}
         return ModelSummary(
             path=str(self.source_path),
             name=self.source_path.name,
@@ -122,6 +124,14 @@ class HfInferenceModel(InferenceModel):
     def encode_images(self, images: list[ImageSource | np.ndarray]):
         raise InputTextError("this is a translation model: give it text, not an image")
 
+    def source_mixing(self, text: str) -> np.ndarray:
+        """(S, S) rollout of the Transformer encoder's self-attention for ``text``
+        (engine/hf/rollout.py), computed once when a session opens."""
+        from attnscope.engine.hf.rollout import source_mixing
+
+        ids, mask = self.hf.text.encode_batch([text])  # (1, S), (1, S)
+        return source_mixing(self.hf.model, ids.to(self.device), mask.to(self.device))
+
 
 def load_hf_inference_model(
     path: str | os.PathLike, device: torch.device | str = "cpu"
@@ -156,7 +166,3 @@ def _languages(tokenizer: Any) -> dict[str, str]:
         except ValueError:
             continue
     return found
-
-
-def _has_field(cls: type, name: str) -> bool:
-    return name in getattr(cls, "__dataclass_fields__", {})

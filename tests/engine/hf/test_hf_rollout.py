@@ -66,3 +66,26 @@ def test_more_than_one_input_is_refused(marian):
     batch = marian.tokenizer(["bird", "a dog"], return_tensors="pt", padding=True)
     with pytest.raises(ValueError, match="one input"):
         source_mixing(marian.model, batch.input_ids, batch.attention_mask)
+
+
+def test_a_session_on_the_folder_carries_layers_and_rollout(marian):
+    from attnscope.engine.decode_record import snapshot_record, translation_record
+    from attnscope.engine.decoding.config import DecodeConfig
+    from attnscope.engine.hf.inference import HfInferenceModel
+
+    model = HfInferenceModel(marian, torch.device("cpu"))
+    summary = model.summary()
+    assert (summary.layers, summary.heads_per_layer, summary.rollout) == (2, 2, True)
+    config = DecodeConfig(strategy="beam", beam_size=2, max_length=5, max_length_ratio=0)
+    opened = model.open_session("the cat sat", config)
+    opened.run()
+    snapshot = opened.snapshot()
+    size = len(snapshot.source_pieces)
+    assert snapshot.num_layers == 2 and snapshot.source_mixing.shape == (size, size)
+    record = snapshot_record(snapshot, include_tree=True)
+    assert np.shape(record["attention"]) == (len(snapshot.steps), 2, 2, size)
+    assert np.shape(record["tree"]["attention"]) == (len(snapshot.tree), 2, 2, size)
+    assert np.shape(record["source_mixing"]) == (size, size)
+    (translation,) = model.translate(["the cat sat"], config)
+    row = translation_record(translation)
+    assert np.shape(row["attention"]) == (len(translation.pieces), 2, 2, size)
