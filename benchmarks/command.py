@@ -31,6 +31,9 @@ Figures (each a median of several repetitions, with its spread under ``figures``
   20-token output of a 20-piece source, and saliency for the whole output, on the
   default model, against a one-row-at-a-time loop in the same run (group
   ``attribution``, benchmarks/explain.py; CPU seconds beside wall seconds in figures).
+- ``hf_greedy_step_ms``, ``hf_greedy_vs_generate_ratio`` and ``hf_beam_vs_generate_ratio``:
+  a random Marian-base-sized Hugging Face folder through the app's loader against its
+  own ``generate()``, batch-1 greedy and beam 5 x batch 8 (group ``hf``, benchmarks/hf.py).
 
 A figure that cannot be measured is null with the reason under ``notes``.
 Timings are wall clock on whatever else the machine is doing: read the
@@ -54,6 +57,8 @@ from benchmarks.explain import KEYS as ATTRIBUTION_KEYS
 from benchmarks.explain import measure_attribution
 from benchmarks.gui_figures import KEYS as GUI_KEYS
 from benchmarks.gui_figures import measure_gui
+from benchmarks.hf import KEYS as HF_KEYS
+from benchmarks.hf import measure_hf
 from benchmarks.real_data import KEYS as REAL_DATA_KEYS
 from benchmarks.real_data import measure_real_data
 from benchmarks.report import (
@@ -215,6 +220,7 @@ FIGURE_GROUPS: dict[str, Callable[[BenchContext, Report], None]] = {
     "debugger": _debugger,
     "val": measure_real_data,
     "attribution": measure_attribution,
+    "hf": measure_hf,
 }
 GROUP_KEYS = {
     "latency": ("greedy_step_ms", "step_vs_weight_bytes_ratio", "int8_step_vs_weight_bytes_ratio"),
@@ -224,6 +230,7 @@ GROUP_KEYS = {
     "debugger": ("breakpoint_check_vs_step_ratio", "what_if_first_token_ms"),
     "val": REAL_DATA_KEYS,
     "attribution": ATTRIBUTION_KEYS,
+    "hf": HF_KEYS,
 }
 # Parts of groups that can be left out on their own.
 SKIPPABLE = (*GROUP_KEYS, "naive", "peer", "startup", "explain_stall")

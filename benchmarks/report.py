@@ -46,6 +46,9 @@ TOP_LEVEL_KEYS = (
     "ig_step_vs_naive_ratio",
     "ig_output_vs_naive_ratio",
     "saliency_output_vs_naive_ratio",
+    "hf_greedy_step_ms",
+    "hf_greedy_vs_generate_ratio",
+    "hf_beam_vs_generate_ratio",
 )
 
 
