@@ -97,7 +97,18 @@ def test_readme_table_renders_values_and_reasons(tiny_report):
 def test_a_peer_that_cannot_run_leaves_its_ratio_null_with_the_reason(tmp_path):
     """The project's own python has no OpenNMT-py: the bench must say so, not crash."""
     out = tmp_path / "bench.json"
-    skips = ["--skip", "latency", "--skip", "naive", "--skip", "memory", "--skip", "gui"]
+    skips = [
+        "--skip",
+        "latency",
+        "--skip",
+        "naive",
+        "--skip",
+        "memory",
+        "--skip",
+        "gui",
+        "--skip",
+        "hf",
+    ]
     argv = ["bench", "--tiny", "--peer-python", sys.executable, "--json", str(out), *skips]
     assert main(argv) == 0
     report = json.loads(out.read_text())
