@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from attnscope.engine.decoding import DecodeConfig
 from attnscope.engine.devices import available_devices
 from attnscope.engine.errors import InputTextError
 from attnscope.engine.hf.folder import HfFolderError
@@ -34,7 +35,7 @@ from attnscope.engine.hf.inference import ATTENTION, HfInferenceModel
 from attnscope.engine.hf.loading import LoadedHfModel
 from attnscope.engine.hf.vision import VisionMemory, VisionStepModel, load_image_processor
 from attnscope.engine.images import ImageSource
-from attnscope.engine.inference_results import ModelSummary
+from attnscope.engine.inference_results import Caption, ModelSummary
 from attnscope.engine.input_files import display_path
 from attnscope.engine.snapshot import TargetLabels
 
@@ -94,6 +95,25 @@ class HfCaptionModel(HfInferenceModel):
             f"{encoder}{PREFIX_NAMES[model.prefix]} → {decoder}, "
             f"{model.num_layers} layers × {model.heads_per_layer} heads"
         )
+
+    # -- decoding ----------------------------------------------------------
+    def open_session(self, source: ImageSource | np.ndarray, config: DecodeConfig):
+        """A step-wise caption of one picture (``config`` bounded by ``decode_config``)."""
+        return super().open_session(source, self.decode_config(config))
+
+    def caption(self, image: ImageSource | np.ndarray, config: DecodeConfig) -> Caption:
+        return super().caption(image, self.decode_config(config))
+
+    def decode_config(self, config: DecodeConfig) -> DecodeConfig:
+        """``config`` with at most as many tokens as the decoder has positions after its
+        start (a tiny test decoder's 32 would otherwise fail at the 32nd step)."""
+        positions = self.model.max_target_length
+        if positions is None:
+            return config
+        room = positions - len(self.model.start_ids) + 1
+        if config.max_length <= room:
+            return config
+        return replace(config, max_length=room, min_length=min(config.min_length, room))
 
     # -- inputs ------------------------------------------------------------
     def source_ids(self, text: str) -> list[int]:

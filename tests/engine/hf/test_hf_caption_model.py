@@ -1,0 +1,134 @@
+"""A captioner folder through the app's one loader: ``load_inference_model(DIR)`` gives an
+HfCaptionModel whose sessions, captions and CLI runs take a picture and show the grid."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from attnscope.engine.cli import main
+from attnscope.engine.decoding.config import DecodeConfig
+from attnscope.engine.decoding.driver import decode
+from attnscope.engine.errors import ImageInputError, InputTextError
+from attnscope.engine.hf.folder import HfFolderError
+from attnscope.engine.hf.vision import load_image_processor
+from attnscope.engine.hf.vision_inference import HfCaptionModel
+from attnscope.engine.inference import load_inference_model
+
+from .tiny_captioners import pictures, save_blip, save_vision_encoder_decoder
+
+GREEDY = DecodeConfig(strategy="greedy", max_length=8, max_length_ratio=0, topk_alternatives=3)
+
+
+@pytest.fixture(scope="module")
+def vit_dir(tmp_path_factory):
+    return save_vision_encoder_decoder(tmp_path_factory.mktemp("vit"), "vit", "gpt2", seed=1)
+
+
+@pytest.fixture(scope="module")
+def vit(vit_dir):
+    return load_inference_model(vit_dir, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def picture_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pictures") / "colours.png"
+    pictures(1)[0].save(path)  # 48 × 40
+    return path
+
+
+def test_a_captioner_folder_opens_as_a_caption_model(vit):
+    assert isinstance(vit, HfCaptionModel)
+    summary = vit.summary()
+    assert (summary.task, summary.layers, summary.heads) == ("captioning", 2, 4)
+    assert summary.architecture == "ViT + [CLS] → GPT-2, 2 layers × 2 heads"
+    assert summary.info["task"] == "captioning"
+
+
+def test_a_session_shows_the_grid_over_the_photo(vit, picture_file):
+    """The snapshot carries the 4 × 4 grid, the whole photo (ViT's processor resizes all
+    of it) and the model's own step-wise attention over the grid cells."""
+    opened = vit.open_session(str(picture_file), GREEDY)
+    opened.run()
+    snapshot = opened.snapshot()
+    assert snapshot.grid == (4, 4)
+    assert snapshot.image.shape == (40, 48, 3) and snapshot.image.dtype == np.uint8
+    pixels = load_image_processor(vit.hf.folder)(images=pictures(1), return_tensors="pt")
+    step_model = vit.hf.step_model
+    (expected,) = decode(step_model, step_model.encode(pixels.pixel_values), GREEDY)
+    assert [s.token_id for s in snapshot.steps] == list(expected.best.tokens)
+    np.testing.assert_allclose(snapshot.attention, expected.best.attention, atol=1e-6)
+    caption = vit.caption(picture_file, GREEDY)
+    assert caption.text == snapshot.target_text
+    assert caption.attention.shape == (len(expected.best.tokens), 4, 4, 4)  # (T, heads, h, w)
+
+
+def test_text_and_broken_pictures_get_one_message(vit, tmp_path):
+    with pytest.raises(InputTextError, match="captioning model"):
+        vit.open_session("a sentence, not a picture", GREEDY)
+    with pytest.raises(InputTextError, match="captioning model"):
+        vit.source_ids("a sentence")
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    with pytest.raises(ImageInputError):
+        vit.caption(broken, GREEDY)
+
+
+def test_the_caption_never_runs_past_the_decoders_positions(vit, picture_file):
+    """The tiny GPT-2 has 32 positions: a longer maximum is cut to them, not an error."""
+    config = DecodeConfig(strategy="greedy", max_length=100, min_length=100, max_length_ratio=0)
+    assert len(vit.caption(picture_file, config).pieces) == 32
+
+
+def test_a_centre_cropping_processor_shows_what_the_model_saw(tmp_path, picture_file):
+    """DeiT's processor resizes to 36 and crops the centre 32: the picture shown is the
+    model's 32 × 32 input, so the grid lies on what each cell saw."""
+    model = load_inference_model(
+        save_vision_encoder_decoder(tmp_path, "deit", "gpt2"), device="cpu"
+    )
+    opened = model.open_session(str(picture_file), GREEDY)
+    assert opened.grid == (4, 4)
+    assert opened.image.shape == (32, 32, 3) and opened.image.dtype == np.uint8
+
+
+def test_blip_with_a_prompt_continues_it(tmp_path, picture_file):
+    model = load_inference_model(save_blip(tmp_path, seed=1), device="cpu")
+    prompted = model.with_prompt("a big red")
+    tokenizer = model.hf.tokenizer
+    assert prompted.model.start_ids.tolist() == [
+        4,
+        *tokenizer("a big red", add_special_tokens=False).input_ids,
+    ]
+    pixel_values = prompted.processor(images=pictures(1), return_tensors="pt").pixel_values
+    out = model.hf.model.generate(
+        pixel_values=pixel_values,
+        input_ids=tokenizer(["a big red"], return_tensors="pt").input_ids,
+        max_new_tokens=8,
+    )
+    caption = prompted.caption(picture_file, GREEDY)
+    generated = out[0, 4:].tolist()
+    eos = model.hf.vocab.to_hf[3].item()
+    generated = generated[: generated.index(eos) + 1] if eos in generated else generated
+    assert caption.text == tokenizer.decode(generated, skip_special_tokens=True)
+
+
+def test_a_broken_image_processor_is_one_message(vit_dir, tmp_path, picture_file):
+    folder = tmp_path / "bad-processor"
+    folder.mkdir()
+    for path in vit_dir.iterdir():
+        if path.name != "preprocessor_config.json":
+            (folder / path.name).symlink_to(path)
+    settings = json.loads((vit_dir / "preprocessor_config.json").read_text())
+    (folder / "preprocessor_config.json").write_text(json.dumps(settings | {"resample": "x"}))
+    model = load_inference_model(folder, device="cpu")  # the settings are read as given
+    with pytest.raises(HfFolderError, match="its image processor cannot read the picture"):
+        model.caption(picture_file, GREEDY)
+
+
+def test_the_caption_command_reads_a_folder(vit, vit_dir, picture_file, capsys):
+    assert main(["caption", "-c", str(vit_dir), "--device", "cpu", str(picture_file)]) == 0
+    name, text = capsys.readouterr().out.rstrip("\n").split("\t")
+    assert name.endswith("colours.png")
+    assert text == vit.caption(picture_file, DecodeConfig()).text
