@@ -2,7 +2,7 @@
 
 ``HfTargetFunction`` has ``TargetFunction``'s interface (engine/explain/target.py:
 ``values``, ``values_at``, ``values_of_steps``, ``steps``, ``source``, ``grid``,
-``decoder_width``, ``output_vocab``), so every method of engine/explain/methods.py runs
+``saved_per_row``, ``live_per_row``), so every method of engine/explain/methods.py runs
 on it unchanged. What differs:
 
 - The input is the source embeddings **as the encoder reads them**, (N, S, D), fed as
@@ -35,6 +35,12 @@ from attnscope.engine.hf.what_if import cross_attention_edited
 from attnscope.engine.interventions import AttentionEdit
 
 EMBEDDING_TOLERANCE = 1e-4  # encoder output from ids vs from our embeddings, absolute
+# What a row keeps for its backward, in model widths per (position x layer it passes):
+# a random Marian-base-sized model (d_model 512, 6+6 layers, vocabulary 58101),
+# saved-tensor hooks without the weights, 20 x 20 tokens: 4.08M floats a row, of which
+# the log-softmax's (T, V) pair 2.32M; 20 x 40: 6.76M; 40 x 20: 5.58M. 12 per width
+# over S·(encoder + decoder layers) + T·decoder layers, plus 2·T·V, covers all three.
+SAVED_PER_WIDTH = 12
 
 
 def encoder_input(loaded: Any, ids: Tensor) -> Tensor:
@@ -103,15 +109,26 @@ class HfTargetFunction:
         self.foil = foil
         self.edits = self._edit_weights([e for e in edits if e.step < len(tokens)])
         config = self.model.config
-        layers = getattr(config, "encoder_layers", None) or getattr(config, "num_layers", 1)
-        # sizes methods.rows_per_batch by: the encoder's and decoder's layers, all kept
-        # for the backward (an estimate, as the RNN's; not measured for these models)
-        self.decoder_width = int(config.d_model) * (int(layers) + self.step_model.num_layers)
-        self.output_vocab = self.vocab.size
+        self._width = int(config.d_model)
+        self._encoder_layers = int(
+            getattr(config, "encoder_layers", None) or getattr(config, "num_layers", 1)
+        )
 
     @property
     def steps(self) -> int:
         return int(self.tokens.size(1))
+
+    def saved_per_row(self, inputs: Tensor, *, positions: int, explained: int) -> int:
+        """Float values one row keeps for its backward (see SAVED_PER_WIDTH); every step's
+        log-probs are kept whatever ``explained`` is (one forward makes them all)."""
+        decoder = self.step_model.num_layers
+        passes = positions * (self._encoder_layers + decoder) + self.steps * decoder
+        vocab = self.model.get_output_embeddings().out_features
+        return SAVED_PER_WIDTH * self._width * passes + 2 * self.steps * vocab
+
+    def live_per_row(self, inputs: Tensor, *, positions: int) -> int:
+        """Without a backward a row holds less than it keeps for one: the same bound."""
+        return self.saved_per_row(inputs, positions=positions, explained=self.steps)
 
     def _edit_weights(self, edits: list[AttentionEdit]) -> tuple[Tensor, Tensor] | None:
         """The edits as cross_attention_edited takes them: ((1, L, H, T, S), (T,) bool)."""

@@ -37,16 +37,6 @@ from attnscope.engine.errors import DecodeCancelled
 from attnscope.engine.explain.target import TargetFunction
 
 ACTIVATION_BUDGET = 1 << 26  # float32 values one batch may keep for its backward (256 MiB)
-# What a row keeps for its backward, per decoded step and source position, in decoder
-# widths: measured (saved-tensor hooks, 20 x 20 tokens) 2.4 on the de->en model, 3.6 on
-# the multi-head one, 0.9 on the zh->en CNN one.
-SAVED_PER_STEP_AND_POSITION = 3
-# A CNN trunk keeps this many float32 values per input value for its backward: measured
-# 151 for MobileNetV2 at 224x224 (its weights included), 36 for the shapes model's small CNN.
-TRUNK_ACTIVATIONS_PER_INPUT_VALUE = 160
-# Without a backward a trunk holds about two consecutive maps: MobileNetV2's widest at
-# 224x224 (96 x 112 x 112) is 8 input sizes.
-TRUNK_LIVE_PER_INPUT_VALUE = 16
 
 Progress = Callable[[int, int], None] | None
 
@@ -76,11 +66,10 @@ def rows_per_batch(
     positions: source positions (text) or grid cells (a picture) the attention reads.
     explained: steps whose log-probs a row keeps (a job: 1; a point of
     ``shared_path_gradients``: every step explained).
+    The target estimates what a row keeps (``saved_per_row``: engine/explain/target.py,
+    hf_target.py).
     """
-    per_step = positions * SAVED_PER_STEP_AND_POSITION * target.decoder_width
-    per_row = target.steps * per_step + explained * target.output_vocab
-    if target.source is None:
-        per_row += inputs[0].numel() * TRUNK_ACTIVATIONS_PER_INPUT_VALUE
+    per_row = target.saved_per_row(inputs, positions=positions, explained=explained)
     return max(1, ACTIVATION_BUDGET // per_row)
 
 
@@ -225,10 +214,7 @@ def forward_values(target: TargetFunction, inputs: Tensor, ticker: Ticker) -> Te
 
 
 def occlusion_rows(target: TargetFunction, inputs: Tensor, *, positions: int, parts: int) -> int:
-    """Rows per occlusion batch: without a backward only one step's attention energies
-    (and one trunk layer's maps) live at once, beside every step's log-probs."""
-    per_row = positions * SAVED_PER_STEP_AND_POSITION * target.decoder_width
-    per_row += target.steps * target.output_vocab
-    if target.source is None:
-        per_row += inputs[0].numel() * TRUNK_LIVE_PER_INPUT_VALUE
+    """Rows per occlusion batch, by what a row holds without a backward (the target's
+    ``live_per_row``)."""
+    per_row = target.live_per_row(inputs, positions=positions)
     return max(1, min(parts, ACTIVATION_BUDGET // per_row))

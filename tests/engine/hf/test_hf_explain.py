@@ -14,7 +14,7 @@ import torch
 
 from attnscope.engine.cli import main
 from attnscope.engine.decoding.config import DecodeConfig
-from attnscope.engine.explain import ExplainError, agreement, explain
+from attnscope.engine.explain import METHODS, ExplainError, agreement, explain
 from attnscope.engine.explain.hf_target import HfTargetFunction, encoder_input, pad_embeddings
 from attnscope.engine.hf.loading import load_hf_folder
 from attnscope.engine.inference import load_inference_model
@@ -192,3 +192,14 @@ def test_explain_command_on_a_folder_agrees_against_the_mean_over_layers_and_hea
     assert rho == pytest.approx(
         [agreement(a, s).spearman for a, s in zip(expected, scores, strict=True)], abs=1e-4
     )
+
+
+def test_batches_of_any_size_give_the_same_attributions(marian, monkeypatch):
+    """IG's points and saliency's jobs split over batches of 2 equal one batch."""
+    _, tokens, _ = _decoded(marian)
+    whole = {m: explain(_model(marian), SENTENCE, tokens, method=m, ig_steps=6) for m in METHODS}
+    monkeypatch.setattr("attnscope.engine.explain.methods.rows_per_batch", lambda *a, **k: 2)
+    monkeypatch.setattr("attnscope.engine.explain.methods.occlusion_rows", lambda *a, **k: 2)
+    for method, expected in whole.items():
+        split = explain(_model(marian), SENTENCE, tokens, method=method, ig_steps=6)
+        np.testing.assert_allclose(split.scores, expected.scores, rtol=1e-4, atol=1e-6)
