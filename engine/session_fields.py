@@ -24,7 +24,14 @@ MAX_TEXT_CHARS = 100_000
 MAX_INTERVENTIONS = 4096
 MAX_BREAKPOINTS = 256
 MAX_NAME_CHARS = 200
-TENSOR_DTYPES = {"log_probs": "<f4", "topk_ids": "<i8", "topk_probs": "<f4", "attention": "<f4"}
+TENSOR_DTYPES = {
+    "log_probs": "<f4",
+    "topk_ids": "<i8",
+    "topk_probs": "<f4",
+    "attention": "<f4",
+    "source_mixing": "<f4",  # optional: (S, S) encoder rollout (Transformer encoders)
+}
+_IN_UNIT_RANGE = ("topk_probs", "attention", "source_mixing")
 _TEXT_FIELD = {"translation": "translation", "captioning": "caption"}
 _LIST_LIMITS = {"interventions": MAX_INTERVENTIONS, "breakpoints": MAX_BREAKPOINTS}
 
@@ -90,6 +97,8 @@ def checked_decode(value: Any, name: str, *, layered: bool = True) -> dict:
     tensors = value.get("tensors")
     require(isinstance(tensors, dict), f"{name}: decode.tensors is not an object")
     wanted = {"log_probs", "topk_ids", "topk_probs"} | ({"attention"} if heads else set())
+    if heads and layered and "source_mixing" in tensors:
+        wanted.add("source_mixing")
     require(
         set(tensors) == wanted,
         f"{name}: decode.tensors lists {sorted(tensors)}; expected {sorted(wanted)}",
@@ -136,6 +145,12 @@ def _check_shapes(
             and attention[-1] <= MAX_SOURCE_POSITIONS,
             f"{name}: attention {attention} is not ({steps}, {sizes}, S ≤ {MAX_SOURCE_POSITIONS})",
         )
+    if "source_mixing" in shapes:
+        size = shapes["attention"][-1]
+        require(
+            shapes["source_mixing"] == (size, size),
+            f"{name}: source_mixing {shapes['source_mixing']} is not ({size}, {size})",
+        )
     for key, shape in shapes.items():
         nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(TENSOR_DTYPES[key]).itemsize
         require(nbytes <= MAX_MEMBER_BYTES, f"{name}: {key} {shape} is too large")
@@ -151,7 +166,7 @@ def tensor_entry(entry: dict, blob: bytes, key: str, name: str) -> np.ndarray:
         f"{name}: {entry['member']} holds {len(blob):,} bytes; shape {list(shape)} needs {expected:,}",
     )
     array = np.frombuffer(blob, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
-    if key in ("topk_probs", "attention"):
+    if key in _IN_UNIT_RANGE:
         require(
             bool(np.all((array >= 0) & (array <= 1.0001))),
             f"{name}: {key} holds values outside [0, 1] (or NaN)",

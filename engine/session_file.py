@@ -103,6 +103,7 @@ class StoredDecode:
     num_heads: int
     steps_taken: int
     num_layers: int = 1
+    source_mixing: np.ndarray | None = None  # (S, S) float32 encoder rollout, or None
 
 
 @dataclass(frozen=True)
@@ -154,11 +155,16 @@ def stored_decode(snapshot: SessionSnapshot, taken: int | None = None) -> Stored
         topk_probs=np.array([s.topk_probs for s in steps], dtype=np.float32).reshape(
             len(steps), width
         ),
-        attention=None if attention is None else np.array(attention, dtype=np.float32),
+        attention=_copy(attention),
         num_heads=int(snapshot.num_heads),
         steps_taken=steps_taken(snapshot) if taken is None else int(taken),
         num_layers=int(snapshot.num_layers),
+        source_mixing=_copy(snapshot.source_mixing),
     )
+
+
+def _copy(array: np.ndarray | None) -> np.ndarray | None:
+    return None if array is None else np.array(array, dtype=np.float32)
 
 
 def session_from_snapshot(
@@ -217,6 +223,8 @@ def _tensor_members(decode: StoredDecode) -> dict[str, np.ndarray]:
     if decode.attention is not None:
         # (T, layers, heads, S): the same bytes as the (T, layers · heads, S) rows
         arrays["attention"] = split(decode.attention, decode.num_layers).astype("<f4")
+        if decode.source_mixing is not None:
+            arrays["source_mixing"] = decode.source_mixing.astype("<f4")
     return arrays
 
 
@@ -406,4 +414,5 @@ def _stored(decode: dict, tensors: dict[str, bytes], name: str) -> StoredDecode:
         num_heads=decode["num_heads"],
         steps_taken=decode["steps_taken"],
         num_layers=decode["num_layers"],
+        source_mixing=arrays.get("source_mixing"),
     )

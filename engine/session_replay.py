@@ -260,6 +260,7 @@ def stored_snapshot(session: SessionFile) -> SessionSnapshot:
         attention=decode.attention,
         num_heads=decode.num_heads,
         num_layers=decode.num_layers,
+        source_mixing=decode.source_mixing,
         done=record["done"],
         strategy=session.settings.strategy,
         grid=tuple(record["grid"]) if captioning else None,

@@ -111,7 +111,8 @@ def test_a_version_1_record_upgrades_to_one_layer(validator, multihead):
 
 
 # -- session files ----------------------------------------------------------------------------
-def test_a_layered_session_round_trips(multihead, tmp_path):
+def _layered_file(multihead, tmp_path):
+    """A session file of a 2-layer decode with source mixing, and its snapshot."""
     snapshot = _as_two_layers(decode(multihead, BEAM).snapshot())
     session = session_from_snapshot(
         snapshot,
@@ -120,16 +121,39 @@ def test_a_layered_session_round_trips(multihead, tmp_path):
         settings=BEAM,
         source=SessionInput(text=snapshot.source_text),
     )
-    path = write_session_file(tmp_path / "layers.attnscope-session", session)
+    return write_session_file(tmp_path / "layers.attnscope-session", session), snapshot
+
+
+def test_a_layered_session_round_trips(multihead, tmp_path):
+    path, snapshot = _layered_file(multihead, tmp_path)
     manifest = manifest_of(path)
     assert manifest["version"] == 2 and manifest["decode"]["num_layers"] == 2
     steps, size = len(snapshot.steps), len(snapshot.source_pieces)
-    assert manifest["decode"]["tensors"]["attention"]["shape"] == [steps, 2, 2, size]
+    tensors = manifest["decode"]["tensors"]
+    assert tensors["attention"]["shape"] == [steps, 2, 2, size]
+    assert tensors["source_mixing"]["shape"] == [size, size]
     session = read_session_file(path)
     assert session.decode.num_layers == 2
     assert session.decode.attention.tobytes() == snapshot.attention.tobytes()  # (T, 4, S)
+    assert session.decode.source_mixing.tobytes() == snapshot.source_mixing.tobytes()
     shown = stored_snapshot(session)
     assert shown.num_layers == 2 and shown.attention.shape == snapshot.attention.shape
+    np.testing.assert_array_equal(shown.source_mixing, snapshot.source_mixing)
+
+
+def test_a_bad_source_mixing_is_refused(multihead, tmp_path):
+    path, snapshot = _layered_file(multihead, tmp_path)
+    size = len(snapshot.source_pieces)
+    manifest = manifest_of(path)
+    manifest["decode"]["tensors"]["source_mixing"]["shape"] = [size, size - 1]
+    bad = rewrite(path, tmp_path / "shape.attnscope-session", manifest)
+    with pytest.raises(SessionFileError, match="source_mixing"):
+        read_session_file(bad)
+    above_one = np.full((size, size), 2.0, dtype="<f4").tobytes()
+    extra = {"tensors/source_mixing.bin": above_one}
+    bad = rewrite(path, tmp_path / "range.attnscope-session", extra=extra)
+    with pytest.raises(SessionFileError, match="source_mixing holds values outside"):
+        read_session_file(bad)
 
 
 def _version_1(path, tmp_path):
