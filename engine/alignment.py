@@ -5,7 +5,11 @@ heads averaged; the source's end-of-sentence position, where attention
 models park spare weight, is left out), and subword links become links
 between the words they belong to. Words are counted the way sentencepiece
 marks them: a piece starting with ``▁`` starts a new word, so word ``i`` is the
-``i``-th whitespace-separated word of the text. The result is the usual
+``i``-th whitespace-separated word of the text. Every model's pieces carry that
+mark (engine/pieces.py converts byte-level ``Ġ`` and WordPiece ``##`` pieces);
+the first piece of a text starts a word whatever it carries (byte-level BPE
+marks no space before the first word), and ``</s>`` or a leading ``<s>`` or
+``[CLS]`` is no word. The result is the usual
 Pharaoh format (``"0-0 1-2 2-1"``: source word - target word, 0-based), the
 format alignment error rate tools and fast_align read.
 """
@@ -14,14 +18,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from attnscope.engine.pieces import EOS_PIECE, WORD_START
+from attnscope.engine.pieces import NON_WORD_PIECES, WORD_START
 
 
 def word_index(pieces: tuple[str, ...] | list[str]) -> list[int]:
-    """Word number of each piece (``</s>`` gets -1)."""
+    """Word number of each piece (``</s>``, ``<s>`` and ``[CLS]`` get -1)."""
     words, current = [], -1
     for piece in pieces:
-        if piece == EOS_PIECE:
+        if piece in NON_WORD_PIECES:
             words.append(-1)
             continue
         if piece.startswith(WORD_START) or current < 0:

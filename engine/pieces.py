@@ -24,6 +24,9 @@ import re
 
 WORD_START = "▁"  # sentencepiece marks the first piece of each word with it
 EOS_PIECE = "</s>"  # how the views and the CLI show the eos token
+# pieces that are no word of the text: eos, and what BART-like (<s>) and BERT-like ([CLS])
+# tokenizers put first
+NON_WORD_PIECES = frozenset({EOS_PIECE, "<s>", "[CLS]"})
 
 SENTENCEPIECE = "sentencepiece"
 BYTE_LEVEL = "byte-level BPE"

@@ -46,7 +46,8 @@ class HfText:
         self.max_source_tokens = max_source_tokens
         self.convention = word_convention(tokenizer.get_vocab())
         self._specials = set(tokenizer.all_special_tokens)
-        self._eos = tokenizer.eos_token
+        # the model's eos (HfVocabMap's EOS_ID): a BERT-style tokenizer names none itself
+        self._eos = tokenizer.convert_ids_to_tokens(vocab.model_ids([EOS_ID])[0])
 
     def encode(self, text: str) -> list[int]:
         """One input -> the model's source ids, with the tokenizer's own eos."""
