@@ -121,6 +121,13 @@ class InferenceModel:
             devices=tuple(available_devices()),
         )
 
+    @property
+    def image_mean(self) -> tuple[float, ...] | None:
+        """The mean colour (0-1 per channel) pictures are normalised with, None for text:
+        the image what-if's grey fill."""
+        preprocess = self.checkpoint.image_preprocess
+        return None if preprocess is None else tuple(preprocess.mean)
+
     def piece(self, token_id: int) -> str:
         return EOS_PIECE if token_id == EOS_ID else self._pieces[int(token_id)]
 

@@ -327,9 +327,9 @@ class ModelWorker(DebuggerRequests):
 
         self._cancel.clear()
         model = self._require_model()
-        preprocess = model.checkpoint.image_preprocess
-        mean = None if preprocess is None else preprocess.mean  # grey = the dataset mean
-        picture = mask_image(request.picture, request.mask, request.fill, request.seed, mean=mean)
+        picture = mask_image(  # grey = the mean colour the model normalises with
+            request.picture, request.mask, request.fill, request.seed, mean=model.image_mean
+        )
         opened = model.open_session(picture, decode_config or DecodeConfig())
         loop = opened.session.steps(cancel=self._cancel)
         loop.take_step()

@@ -96,6 +96,13 @@ class HfCaptionModel(HfInferenceModel):
             f"{model.num_layers} layers × {model.heads_per_layer} heads"
         )
 
+    @property
+    def image_mean(self) -> tuple[float, ...] | None:
+        """The processor's normalising mean (0-1 per channel): the image what-if's grey."""
+        if not getattr(self.processor, "do_normalize", False):
+            return None
+        return tuple(float(v) for v in self.processor.image_mean)
+
     # -- decoding ----------------------------------------------------------
     def open_session(self, source: ImageSource | np.ndarray, config: DecodeConfig):
         """A step-wise caption of one picture (``config`` bounded by ``decode_config``)."""

@@ -15,6 +15,8 @@ from attnscope.engine.errors import ImageInputError, InputTextError
 from attnscope.engine.hf.folder import HfFolderError
 from attnscope.engine.hf.vision import load_image_processor
 from attnscope.engine.hf.vision_inference import HfCaptionModel
+from attnscope.engine.image_masks import mask_image
+from attnscope.engine.images import load_image
 from attnscope.engine.inference import load_inference_model
 
 from .tiny_captioners import pictures, save_blip, save_vision_encoder_decoder
@@ -132,3 +134,17 @@ def test_the_caption_command_reads_a_folder(vit, vit_dir, picture_file, capsys):
     name, text = capsys.readouterr().out.rstrip("\n").split("\t")
     assert name.endswith("colours.png")
     assert text == vit.caption(picture_file, DecodeConfig()).text
+
+
+def test_the_image_what_if_greys_with_the_processors_mean(vit, picture_file):
+    """Masking a region (the app's image what-if) fills it with the processor's mean and
+    captions the masked copy like any picture."""
+    assert vit.image_mean == (0.5, 0.5, 0.5)  # ViTImageProcessor's default
+    rgb = np.asarray(load_image(picture_file))
+    mask = np.zeros(rgb.shape[:2], dtype=bool)
+    mask[:20] = True
+    masked = mask_image(rgb, mask, "grey", mean=vit.image_mean)
+    assert (masked[:20] == 128).all()
+    opened = vit.open_session(masked, GREEDY)
+    opened.run()
+    assert opened.snapshot().grid == (4, 4)
