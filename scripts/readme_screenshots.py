@@ -1,4 +1,5 @@
-"""Retake the README's screenshots of the translation workspace on the bundled de→en model.
+"""Retake the README's screenshots of the translation workspace on the bundled de→en model
+(and docs/huggingface.md's layer × head grid on a tiny random Marian folder built here).
 
 Run from the repository root under an X server (Xvfb gives real fonts; the offscreen
 platform draws no text in some set-ups)::
@@ -34,6 +35,9 @@ REFERENCE = "A man wearing a red helmet is riding his bike down a steep forest t
 KITCHEN = "Ein Koch schneidet in einer Restaurantküche Gemüse."
 UNCOVERED_LIMIT = 0.30  # the README's breakpoint and coverage captions quote this limit
 TIMEOUT_S = 120.0
+HF_EXAMPLE = "the big red house on the green tree"  # words of the tiny tokenizer
+HF_SEED = 0
+HF_MAX_LENGTH = 8
 
 
 def _wait(app: QApplication, done: Callable[[], bool], what: str) -> None:
@@ -54,7 +58,7 @@ def _settle(app: QApplication, seconds: float = 0.5) -> None:
         time.sleep(0.02)
 
 
-def _window(app: QApplication, source: str | None = None):
+def _window(app: QApplication, source: str | None = None, checkpoint: Path = CHECKPOINT):
     """A main window at the default size, ``source`` (else the model's example) decoded
     on load with the model's recommended settings."""
     from attnscope.gui.main_window import MainWindow
@@ -67,7 +71,7 @@ def _window(app: QApplication, source: str | None = None):
     window.show()
     if source is not None:
         window.translate_view.set_source(source)
-    window.load_checkpoint(str(CHECKPOINT))
+    window.load_checkpoint(str(checkpoint))
     _wait(app, lambda: window.state.summary is not None, "the checkpoint")
     _wait_done(app, window)
     return window
@@ -242,6 +246,63 @@ def epochs(app: QApplication, out: Path) -> None:
     window.close()
 
 
+def _tiny_marian(folder: Path) -> Path:
+    """A tiny random Marian folder (3 decoder layers × 4 heads, d_model 32) with the tests'
+    word tokenizer (tests/engine/hf/tiny_models.py), saved with save_pretrained."""
+    import torch
+    from transformers import MarianConfig, MarianMTModel
+
+    sys.path.insert(0, str(ROOT))
+    from tests.engine.hf.tiny_models import word_tokenizer
+
+    tokenizer = word_tokenizer("marian")
+    size = len(tokenizer)
+    torch.manual_seed(HF_SEED)
+    config = MarianConfig(
+        vocab_size=size,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=3,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=64,
+        pad_token_id=size - 1,
+        eos_token_id=0,
+        decoder_start_token_id=size - 1,
+        forced_eos_token_id=None,
+    )
+    model = MarianMTModel(config).eval()
+    with torch.no_grad():  # outputs that depend on the input, attention that is not flat
+        for name, parameter in model.named_parameters():
+            if not name.endswith(("layer_norm.weight", "embed_positions.weight")):
+                std = 1.0 if name.endswith(("q_proj.weight", "k_proj.weight")) else 0.4
+                parameter.normal_(0.0, std)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def hfgrid(app: QApplication, out: Path) -> None:
+    """File > Open folder on a tiny random Marian folder built here (no download): the heat
+    map's grid of its decoder's layers × heads (docs/huggingface.md)."""
+    from attnscope.gui.heatmap import HEAD_GRID
+
+    folder = _tiny_marian(Path(tempfile.mkdtemp(prefix="attnscope-hf-")) / "tiny-marian")
+    window = _window(app, source=HF_EXAMPLE, checkpoint=folder)
+    window.decode_settings.set_values({"max_length": HF_MAX_LENGTH})  # a random model rambles
+    window.reset()
+    _run(app, window)
+    _wait_done(app, window)
+    heatmap = window.translate_view.heatmap
+    heatmap.set_head_mode(HEAD_GRID)
+    summary, snapshot = window.state.summary, window.state.snapshot
+    print(f"  {summary.layers} layers × {summary.heads_per_layer} heads: {snapshot.target_text}")
+    _save(app, window, out / "screenshot-hf-grid.png")
+    window.close()
+
+
 SCENES = {
     "translate": translate,
     "reference": reference,
@@ -251,6 +312,7 @@ SCENES = {
     "explain": explain,
     "compare": compare,
     "epochs": epochs,
+    "hfgrid": hfgrid,
 }
 
 
