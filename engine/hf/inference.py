@@ -73,6 +73,11 @@ class HfInferenceModel(InferenceModel):
         facts["word_convention"] = self.hf.text.convention
         return facts | _languages(self.hf.tokenizer)
 
+    @property
+    def image_mean(self) -> tuple[float, ...] | None:
+        """None: a translation folder takes text (a captioner's is its image processor's)."""
+        return None
+
     def summary(self) -> ModelSummary:
         config = self.hf.model.config
         extra = {"layers": self.model.num_layers, "rollout": self.task == "translation"}
