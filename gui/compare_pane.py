@@ -160,7 +160,11 @@ class ComparePane(QWidget):
         source = [display_piece(p) for p in snapshot.source_pieces]
         target = [display_piece(p) for p in snapshot.target_pieces[:rows]]
         self.heatmap.set_tokens(source, target)
-        self.heatmap.set_heads(np.ascontiguousarray(attention, dtype=np.float32))
+        self.heatmap.set_heads(
+            np.ascontiguousarray(attention, dtype=np.float32),
+            layers=snapshot.num_layers,
+            source_mixing=snapshot.source_mixing,
+        )
 
     def _show_chips(self, snapshot, changed: frozenset[int]) -> None:
         steps = snapshot.steps
