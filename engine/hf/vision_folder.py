@@ -59,6 +59,7 @@ NESTED_SIZE_BOUNDS: dict[str, tuple[int, int]] = {
     "n_positions": (1, MAX_POSITIONS),
     "max_position_embeddings": (1, MAX_POSITIONS),
     "vocab_size": (1, MAX_VOCAB),
+    "type_vocab_size": (1, MAX_VOCAB),  # BERT's token type embeddings
     "embed_dim": (1, MAX_WIDTH),
     "depths": (1, MAX_LAYERS),
     "num_heads": (1, MAX_HEADS),
@@ -69,6 +70,7 @@ NESTED_SIZE_BOUNDS: dict[str, tuple[int, int]] = {
     "num_channels": (1, 4),
 }
 MAX_STAGES = 8  # Swin has 4
+MAX_MLP_RATIO = 16.0  # Swin's MLP width over its embedding width (4 in its configs)
 
 
 def check_captioner(folder: Path, architecture: str, config: dict[str, Any], name: str) -> None:
@@ -159,6 +161,16 @@ def check_nested_sizes(config: dict[str, Any], name: str, architecture: str) -> 
                     f"{name}/config.json {key}.{field} must be an integer in "
                     f"{low}..{high:,} (or a list of up to {MAX_STAGES}), got {value!r:.40}"
                 )
+        ratio = half.get("mlp_ratio")
+        if ratio is not None and not (
+            isinstance(ratio, int | float)
+            and not isinstance(ratio, bool)
+            and 0 < ratio <= MAX_MLP_RATIO
+        ):
+            raise HfFolderError(
+                f"{name}/config.json {key}.mlp_ratio must be a number in "
+                f"(0, {MAX_MLP_RATIO:g}], got {ratio!r:.40}"
+            )
         depths = half.get("depths")
         if isinstance(depths, list) and sum(depths) > MAX_LAYERS:
             raise HfFolderError(

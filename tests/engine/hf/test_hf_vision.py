@@ -236,6 +236,11 @@ def _edited(source, target, file: str, edit):
         ),
         (
             "config.json",
+            lambda c: c["encoder"].update(model_type="swin", mlp_ratio=1e6),
+            r"encoder\.mlp_ratio must be a number in \(0, 16\]",
+        ),
+        (
+            "config.json",
             lambda c: c["encoder"].update(image_size=2048, patch_size=2),
             r"grid of 1024 patches a side; at most 64",
         ),
