@@ -7,7 +7,10 @@ eager attention, so the attention weights exist):
 - the state is the decoder's key/value cache, held as plain tensors in a frozen
   ``HfCacheState`` (``step`` returns a new one and never changes the old, so the
   session's Back and the beam's save points stay exact); ``reorder`` is
-  ``index_select`` on every tensor (beam search, finished inputs leaving);
+  ``index_select`` on its tensors (beam search, finished inputs leaving). The
+  cross-attention keys and values are a function of the input alone, so a reorder that
+  leaves every row on the same input (beam search's every step, until an input ends)
+  keeps them as they are: each row's are already its input's;
 - ``step`` returns log-probs in AttnScope's ids (``HfVocabMap``: bos 2, eos 3) and the
   cross-attention of every layer and head.
 
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import inspect
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Self
 
 import numpy as np
@@ -47,17 +50,26 @@ class HfMemory:
 
     hidden: (N, S, D) last encoder layer
     mask:   (N, S) bool, True on real source tokens
+    inputs: (N,) long, the input each row holds (rows repeated for a beam share it);
+            None when unknown
     """
 
     hidden: Tensor
     mask: Tensor
+    inputs: Tensor | None = None
 
     def index_select(self, index: Tensor) -> Self:
-        return type(self)(self.hidden.index_select(0, index), self.mask.index_select(0, index))
+        inputs = None if self.inputs is None else self.inputs.index_select(0, index)
+        return type(self)(
+            self.hidden.index_select(0, index), self.mask.index_select(0, index), inputs
+        )
 
     def repeat_interleave(self, times: int) -> Self:
+        inputs = None if self.inputs is None else self.inputs.repeat_interleave(times)
         return type(self)(
-            self.hidden.repeat_interleave(times, dim=0), self.mask.repeat_interleave(times, dim=0)
+            self.hidden.repeat_interleave(times, dim=0),
+            self.mask.repeat_interleave(times, dim=0),
+            inputs,
         )
 
 
@@ -67,18 +79,43 @@ class HfCacheState:
 
     layers: one LayerCache per decoder layer (self-attention keys grow by one per step;
             cross-attention keys are the encoder's, computed at the first step)
+    cross_inputs: (N,) long, the input each row's cross-attention keys and values were
+            computed from (``HfMemory.inputs``); None when unknown
     """
 
     layers: tuple[LayerCache, ...] = ()
+    cross_inputs: Tensor | None = None
 
     @property
     def length(self) -> int:
         return 0 if not self.layers else self.layers[0][0].size(2)
 
     def index_select(self, index: Tensor) -> HfCacheState:
-        return HfCacheState(
-            tuple(tuple(t.index_select(0, index) for t in layer) for layer in self.layers)
-        )
+        """The rows ``index`` names; the cross-attention tensors stay as they are when
+        every row keeps its input: 12 fewer copies of (40, 8, S, 64) a step for a random
+        Marian-base-sized model at beam 5 x batch 8 (40 steps, 1 thread, load ~7, 5 turns:
+        CPU s old/new 0.98-1.16, median 1.04x; the same bits)."""
+        if self.cross_inputs is None:
+            inputs, same = None, False
+        else:
+            inputs = self.cross_inputs.index_select(0, index)
+            same = torch.equal(inputs, self.cross_inputs)
+
+        def pick(layer: LayerCache) -> LayerCache:
+            keys, values, cross_keys, cross_values = layer
+            if not same:
+                cross_keys, cross_values = (
+                    cross_keys.index_select(0, index),
+                    cross_values.index_select(0, index),
+                )
+            return (
+                keys.index_select(0, index),
+                values.index_select(0, index),
+                cross_keys,
+                cross_values,
+            )
+
+        return HfCacheState(tuple(pick(layer) for layer in self.layers), inputs)
 
 
 class HfStepModel:
@@ -119,7 +156,8 @@ class HfStepModel:
             out = self.model.get_encoder()(
                 input_ids=input_ids, attention_mask=attention_mask, return_dict=True
             )
-        return HfMemory(out.last_hidden_state, attention_mask.bool())  # (N, S, D), (N, S)
+        inputs = torch.arange(input_ids.size(0), device=input_ids.device)
+        return HfMemory(out.last_hidden_state, attention_mask.bool(), inputs)  # (N, S, D), (N, S)
 
     def init_state(self, memory: HfMemory) -> HfCacheState:
         return HfCacheState()
@@ -178,7 +216,9 @@ class HfStepModel:
         attention = torch.stack([a[:, :, -1] for a in out.cross_attentions], dim=1)
         attention = attention.float() * memory.mask[:, None, None, :]  # exact 0 on padding
         cache = out.cache if hasattr(out, "cache") else out.past_key_values
-        return log_probs, _from_cache(cache), attention.flatten(1, 2)
+        # the first step computes the cross-attention keys and values from the memory's rows
+        inputs = memory.inputs if state.length == 0 else state.cross_inputs
+        return log_probs, replace(_from_cache(cache), cross_inputs=inputs), attention.flatten(1, 2)
 
     def split_layers(self, attention: Tensor | np.ndarray) -> Tensor | np.ndarray:
         """(…, layers · heads, S) as ``step`` returns it (or a decode result holds it, in
