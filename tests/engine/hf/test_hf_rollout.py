@@ -89,3 +89,11 @@ def test_a_session_on_the_folder_carries_layers_and_rollout(marian):
     (translation,) = model.translate(["the cat sat"], config)
     row = translation_record(translation)
     assert np.shape(row["attention"]) == (len(translation.pieces), 2, 2, size)
+
+
+def test_every_family_rolls_out(loaded):
+    batch = loaded.tokenizer(["a dog ran far away"], return_tensors="pt")
+    mixing = source_mixing(loaded.model, batch.input_ids, batch.attention_mask)
+    length = int(batch.attention_mask.sum())
+    assert mixing.shape == (length, length)
+    np.testing.assert_allclose(mixing.sum(axis=-1), 1.0, rtol=1e-5)
