@@ -58,7 +58,7 @@ class HeatmapModes:
 
     def _show_choice(self, choice: LayerHeadChoice) -> None:
         self._choice = choice
-        self._controls.show_choice(choice, layers=self._data.layer_count())
+        self._controls.show_choice(choice)
         self._refresh()
 
     def _grid_shown(self) -> bool:
