@@ -122,6 +122,10 @@ class HfFolder:
     def describe(self) -> dict[str, Any]:
         """Plain JSON facts for ``attnscope info`` and the GUI's model summary."""
         sizes = {key: self.config[key] for key in SIZE_BOUNDS if key in self.config}
+        if self.task == "captioning":  # the sizes are the encoder's and decoder's
+            from attnscope.engine.hf.vision_folder import nested_sizes
+
+            sizes = nested_sizes(self.config, self.architecture)
         return {
             "format": "huggingface",
             "path": str(self.path),

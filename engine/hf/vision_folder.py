@@ -179,6 +179,17 @@ def check_nested_sizes(config: dict[str, Any], name: str, architecture: str) -> 
             )
 
 
+def nested_sizes(config: dict[str, Any], architecture: str) -> dict[str, Any]:
+    """The size fields of both halves, by half ("encoder": {"hidden_size": 768, ...}),
+    with each half's model type: what ``attnscope info`` shows of a captioner."""
+    sizes = {}
+    for key in HALVES[architecture]:
+        half = config.get(key, {})
+        fields = ("model_type", *NESTED_SIZE_BOUNDS)
+        sizes[key] = {field: half[field] for field in fields if half.get(field) is not None}
+    return sizes
+
+
 def _half(config: dict[str, Any], key: str, name: str) -> dict[str, Any]:
     half = config.get(key)
     if not isinstance(half, dict):

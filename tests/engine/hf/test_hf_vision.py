@@ -306,4 +306,7 @@ def test_a_missing_preprocessor_is_refused_with_one_message(vit_gpt2_dir, tmp_pa
 def test_a_captioner_folder_says_its_task(vit_gpt2_dir):
     folder = read_hf_folder(vit_gpt2_dir)
     assert folder.task == "captioning"
-    assert folder.describe()["task"] == "captioning"
+    facts = folder.describe()
+    assert facts["task"] == "captioning"
+    assert facts["sizes"]["encoder"]["model_type"] == "vit"
+    assert facts["sizes"]["decoder"]["n_layer"] == 2
