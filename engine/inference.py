@@ -188,10 +188,9 @@ class InferenceModel:
         if self.task == "translation":
             if not isinstance(source, str):
                 raise InputTextError("this is a translation model: give it text, not an image")
-            memory = self.encode_texts([source])
+            memory, mixing = self.encode_source(source)
             pieces = self.source_pieces(source)
             session = self._session(memory, config)
-            mixing = self.source_mixing(source)
             return OpenSession(session, self.labels, source, pieces, source_mixing=mixing)
         if isinstance(source, str) and not os.path.exists(source):
             raise InputTextError("this is a captioning model: drop an image on the window")
@@ -200,11 +199,11 @@ class InferenceModel:
         session = self._session(memory, config)
         return OpenSession(session, self.labels, name, (), grid=memory.grid, image=pictures[0])
 
-    def source_mixing(self, text: str) -> np.ndarray | None:
-        """(S, S) rollout of the encoder's self-attention for ``text``
-        (engine/attention_layers.py), None here: RNN and CNN encoders mix the source
-        through recurrence or convolution, with no attention weights to roll out."""
-        return None
+    def encode_source(self, text: str) -> tuple[Any, np.ndarray | None]:
+        """One text's memory for a session, and the (S, S) rollout of its encoder's
+        self-attention (engine/attention_layers.py): None here, as RNN and CNN encoders
+        mix the source through recurrence or convolution, with no weights to roll out."""
+        return self.encode_texts([text]), None
 
     def _session(self, memory, config: DecodeConfig) -> DecodeSession:
         return DecodeSession(self.model, memory, config)

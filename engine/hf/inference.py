@@ -129,13 +129,16 @@ class HfInferenceModel(InferenceModel):
     def encode_images(self, images: list[ImageSource | np.ndarray]):
         raise InputTextError("this is a translation model: give it text, not an image")
 
-    def source_mixing(self, text: str) -> np.ndarray:
-        """(S, S) rollout of the Transformer encoder's self-attention for ``text``
-        (engine/hf/rollout.py), computed once when a session opens."""
+    def encode_source(self, text: str):
+        """One text's memory and the (S, S) rollout of the Transformer encoder's
+        self-attention (engine/hf/rollout.py), both from one encoder pass."""
         from attnscope.engine.hf.rollout import source_mixing
 
         ids, mask = self.hf.text.encode_batch([text])  # (1, S), (1, S)
-        return source_mixing(self.hf.model, ids.to(self.device), mask.to(self.device))
+        memory, attentions = self.model.encode_with_attention(
+            ids.to(self.device), mask.to(self.device)
+        )
+        return memory, source_mixing(attentions, mask)
 
 
 def load_hf_inference_model(

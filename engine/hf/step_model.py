@@ -152,12 +152,24 @@ class HfStepModel:
     def encode(self, input_ids: Tensor, attention_mask: Tensor) -> HfMemory:
         """(N, S) model token ids and their 0/1 mask -> the encoder's memory (computed
         without autograd, as plain tensors that inference mode and gradients both take)."""
+        return self.encode_with_attention(input_ids, attention_mask, attention=False)[0]
+
+    def encode_with_attention(
+        self, input_ids: Tensor, attention_mask: Tensor, *, attention: bool = True
+    ) -> tuple[HfMemory, tuple[Tensor, ...]]:
+        """``encode`` and, from the same pass, the encoder's self-attention of every
+        layer, each (N, heads, S, S) (eager attention computes them anyway): what
+        attention rollout reads (engine/hf/rollout.py). ``attention=False``: none, ()."""
         with torch.no_grad():
             out = self.model.get_encoder()(
-                input_ids=input_ids, attention_mask=attention_mask, return_dict=True
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                output_attentions=attention,
+                return_dict=True,
             )
         inputs = torch.arange(input_ids.size(0), device=input_ids.device)
-        return HfMemory(out.last_hidden_state, attention_mask.bool(), inputs)  # (N, S, D), (N, S)
+        memory = HfMemory(out.last_hidden_state, attention_mask.bool(), inputs)  # (N, S, D), (N, S)
+        return memory, (tuple(out.attentions or ()) if attention else ())
 
     def init_state(self, memory: HfMemory) -> HfCacheState:
         return HfCacheState()

@@ -16,9 +16,16 @@ def _one(marian, text="the cat sat on the mat"):
     return batch.input_ids, batch.attention_mask
 
 
+def _attentions(loaded, ids, mask):
+    """The encoder's self-attention of every layer, from the step model's one pass."""
+    return loaded.step_model.encode_with_attention(ids, mask)[1]
+
+
 def test_encoder_self_attention_is_the_models_own(marian):
     ids, mask = _one(marian)
-    weights = encoder_self_attention(marian.model, ids, mask)
+    memory, attentions = marian.step_model.encode_with_attention(ids, mask)
+    torch.testing.assert_close(memory.hidden, marian.step_model.encode(ids, mask).hidden)
+    weights = encoder_self_attention(attentions, mask)
     config = marian.model.config
     length = ids.size(1)
     assert weights.shape == (config.encoder_layers, config.encoder_attention_heads, length, length)
@@ -34,22 +41,25 @@ def test_encoder_self_attention_is_the_models_own(marian):
 
 def test_padding_is_cut_off(marian):
     batch = marian.tokenizer(["bird", "the cat sat on the mat"], return_tensors="pt", padding=True)
-    alone = source_mixing(marian.model, *_one(marian, "bird"))
-    padded = source_mixing(marian.model, batch.input_ids[:1], batch.attention_mask[:1])
+    ids, mask = _one(marian, "bird")
+    alone = source_mixing(_attentions(marian, ids, mask), mask)
+    ids, mask = batch.input_ids[:1], batch.attention_mask[:1]
+    padded = source_mixing(_attentions(marian, ids, mask), mask)
     assert padded.shape == alone.shape == (2, 2)  # "bird" and eos
     np.testing.assert_allclose(padded, alone, atol=1e-5)
 
 
 def test_rolled_out_cross_attention_of_a_real_step(marian):
     ids, mask = _one(marian)
-    mixing = source_mixing(marian.model, ids, mask)
+    attentions = _attentions(marian, ids, mask)
+    mixing = source_mixing(attentions, mask)
     length = ids.size(1)
     assert mixing.shape == (length, length)
     np.testing.assert_allclose(mixing.sum(axis=-1), 1.0, rtol=1e-5)
     # what the rollout adds: the encoder mixes tokens, so M is not the identity
     assert not np.allclose(mixing, np.eye(length), atol=1e-3)
     np.testing.assert_allclose(
-        mixing, encoder_rollout(encoder_self_attention(marian.model, ids, mask).numpy())
+        mixing, encoder_rollout(encoder_self_attention(attentions, mask).numpy())
     )
     step_model = marian.step_model
     memory = step_model.encode(ids, mask)
@@ -62,10 +72,13 @@ def test_rolled_out_cross_attention_of_a_real_step(marian):
         np.testing.assert_allclose(rolled.sum(axis=-1), 1.0, rtol=1e-5)
 
 
-def test_more_than_one_input_is_refused(marian):
+def test_more_than_one_input_or_no_weights_is_refused(marian):
     batch = marian.tokenizer(["bird", "a dog"], return_tensors="pt", padding=True)
+    attentions = _attentions(marian, batch.input_ids, batch.attention_mask)
     with pytest.raises(ValueError, match="one input"):
-        source_mixing(marian.model, batch.input_ids, batch.attention_mask)
+        source_mixing(attentions, batch.attention_mask)
+    with pytest.raises(ValueError, match="no attention weights"):
+        source_mixing((), batch.attention_mask[:1])
 
 
 def test_a_session_on_the_folder_carries_layers_and_rollout(marian):
@@ -93,7 +106,8 @@ def test_a_session_on_the_folder_carries_layers_and_rollout(marian):
 
 def test_every_family_rolls_out(loaded):
     batch = loaded.tokenizer(["a dog ran far away"], return_tensors="pt")
-    mixing = source_mixing(loaded.model, batch.input_ids, batch.attention_mask)
+    attentions = _attentions(loaded, batch.input_ids, batch.attention_mask)
+    mixing = source_mixing(attentions, batch.attention_mask)
     length = int(batch.attention_mask.sum())
     assert mixing.shape == (length, length)
     np.testing.assert_allclose(mixing.sum(axis=-1), 1.0, rtol=1e-5)
