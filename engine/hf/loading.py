@@ -102,6 +102,8 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
     text = HfText(tokenizer, vocab, max_source_tokens=limit)
     step_model = HfStepModel(model, vocab)
     languages = FolderLanguages.open(folder.family, model, tokenizer, step_model)
+    if languages is not None:
+        text.language_ids = frozenset(languages.codes.values())
     logger.info("opened %s (%s) from %s", folder.architecture, folder.family, name)
     return LoadedHfModel(folder, model, tokenizer, step_model, text, languages)
 

@@ -48,6 +48,9 @@ class HfText:
         self._specials = set(tokenizer.all_special_tokens)
         # the model's eos (HfVocabMap's EOS_ID): a BERT-style tokenizer names none itself
         self._eos = tokenizer.convert_ids_to_tokens(vocab.model_ids([EOS_ID])[0])
+        # a multilingual folder's language codes (engine/hf/multilingual.py): no text, but
+        # M2M100's tokenizer does not mark them special, so detokenize drops them itself
+        self.language_ids: frozenset[int] = frozenset()
 
     def encode(self, text: str) -> list[int]:
         """One input -> the model's source ids, with the tokenizer's own eos."""
@@ -116,7 +119,8 @@ class HfText:
         tokens = list(tokens)
         if EOS_ID in tokens:
             tokens = tokens[: tokens.index(EOS_ID)]
-        return self.tokenizer.decode(self.vocab.model_ids(tokens), skip_special_tokens=True)
+        ids = [i for i in self.vocab.model_ids(tokens) if i not in self.language_ids]
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
 
 
 class SourceSide:
