@@ -170,3 +170,38 @@ def test_a_bad_folder_gets_one_line_from_the_loader_and_the_cli(
     error = capsys.readouterr().err
     assert error.startswith("attnscope: error: ") and words in error
     assert error.count("\n") == 1
+
+
+def test_evaluate_and_compare_take_folders(marian_dir, sources, tmp_path, capsys):
+    references = tmp_path / "ref.txt"
+    references.write_text("the cat sat\na dog\n")
+    files = ("--src", sources, "--ref", references)
+    report = json.loads(
+        _run(capsys, "evaluate", "-c", marian_dir, "--device", "cpu", *files, "--json")[-1]
+    )
+    assert report["count"] == 2 and "bleu" in report
+    lines = _run(capsys, "compare", "-c", marian_dir, "-c", marian_dir, "--device", "cpu", *files)
+    assert lines  # the same folder twice: a pair that compares
+
+
+@pytest.mark.filterwarnings("ignore:Recommended. pip install sacremoses")
+def test_the_tokenizers_languages_are_the_models(tmp_path, model):
+    """opus-mt tokenizers name source_lang and target_lang: compare checks them."""
+    from transformers import MarianTokenizer
+
+    from attnscope.engine.compare.compatibility import IncompatibleModelsError, compatible
+
+    from .tiny_models import marian_spm_tokenizer, save_tiny_model
+
+    marian_spm_tokenizer(tmp_path)  # sp.model and vocab.json
+    spm, vocab = str(tmp_path / "sp.model"), str(tmp_path / "vocab.json")
+    models = {}
+    for source in ("de", "fr"):
+        tokenizer = MarianTokenizer(spm, spm, vocab, source_lang=source, target_lang="en")
+        folder = save_tiny_model(tmp_path / source, "marian", seed=3, tokenizer=tokenizer)
+        models[source] = load_inference_model(folder, device="cpu")
+    assert models["de"].summary().info["source_language"] == "de"
+    assert models["de"].info["target_language"] == "en"
+    compatible(models["de"], model)  # a folder that names no language is not held against
+    with pytest.raises(IncompatibleModelsError, match="German as its source language"):
+        compatible(models["de"], models["fr"])
