@@ -148,3 +148,12 @@ def test_the_image_what_if_greys_with_the_processors_mean(vit, picture_file):
     opened = vit.open_session(masked, GREEDY)
     opened.run()
     assert opened.snapshot().grid == (4, 4)
+
+
+def test_the_caption_record_carries_layers_and_heads_over_the_grid(vit_dir, picture_file, capsys):
+    command = ["caption", "-c", str(vit_dir), "--device", "cpu", "--json", str(picture_file)]
+    assert main(command) == 0
+    record = json.loads(capsys.readouterr().out.splitlines()[0])
+    attention = np.asarray(record["attention"])
+    assert record["grid"] == [4, 4]
+    assert attention.shape == (len(record["pieces"]), 2, 2, 4, 4)  # (T, layers, heads, h, w)
