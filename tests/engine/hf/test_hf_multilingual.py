@@ -1,0 +1,192 @@
+"""mBART-50, mBART-cc25, M2M100 and NLLB folders: the language pair, and decodes that
+equal generate() with the target language forced (``forced_bos_token_id``) or, for
+mBART-cc25, started from (``decoder_start_token_id``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from attnscope.engine.decoding.config import DecodeConfig
+from attnscope.engine.decoding.driver import decode
+from attnscope.engine.hf.loading import load_hf_folder
+from attnscope.engine.hf.multilingual import FORCED_FIRST, START_TOKEN, LanguageError
+
+from .tiny_models import SENTENCES
+from .tiny_multilingual import NLLB_CODES, save_tiny_multilingual
+
+MAX_NEW = 12
+# family -> (folder settings, the pair the folder opens with, how the target is given).
+# Seeds and eos biases whose greedy outputs end at different lengths (searched once).
+FOLDERS = {
+    "mbart50": ({"seed": 1, "eos_bias": 2.0}, ("en_XX", "ar_AR"), FORCED_FIRST),
+    "mbart_cc25": (
+        {"seed": 7, "eos_bias": 2.0, "start": "ro_RO"},
+        ("en_XX", "ro_RO"),
+        START_TOKEN,
+    ),
+    "m2m100": ({"seed": 5, "eos_bias": 2.0, "forced": "__de__"}, ("en", "de"), FORCED_FIRST),
+    "nllb": ({"seed": 7, "eos_bias": 1.0}, ("eng_Latn", "fra_Latn"), FORCED_FIRST),
+}
+
+
+@pytest.fixture(scope="module", params=list(FOLDERS))
+def case(request, tmp_path_factory):
+    """(the test's name for the family, its tiny folder loaded)."""
+    settings = FOLDERS[request.param][0]
+    folder = tmp_path_factory.mktemp(request.param)
+    return request.param, load_hf_folder(save_tiny_multilingual(folder, request.param, **settings))
+
+
+@pytest.fixture
+def loaded(case):
+    return case[1]
+
+
+def _batch(loaded):
+    return loaded.tokenizer(SENTENCES, return_tensors="pt", padding=True)
+
+
+def _ours(loaded, **settings):
+    batch = _batch(loaded)
+    memory = loaded.step_model.encode(batch.input_ids, batch.attention_mask)
+    config = DecodeConfig(max_length=MAX_NEW, max_length_ratio=0, topk_alternatives=0, **settings)
+    return decode(loaded.step_model, memory, config)
+
+
+def _generate(loaded, **settings):
+    """generate() told the target language as the model's users tell it."""
+    target = loaded.languages.codes[loaded.languages.target]
+    if loaded.languages.target_token == START_TOKEN:
+        settings["decoder_start_token_id"] = target
+    else:
+        settings["forced_bos_token_id"] = target
+    return loaded.model.generate(
+        **_batch(loaded),
+        do_sample=False,
+        max_new_tokens=MAX_NEW,
+        forced_eos_token_id=None,
+        output_attentions=True,
+        return_dict_in_generate=True,
+        **settings,
+    )
+
+
+def _cut(sequence: torch.Tensor, eos: int) -> list[int]:
+    """generate()'s row without the start token, up to its first eos (later: padding)."""
+    tokens = sequence[1:].tolist()
+    return tokens[: tokens.index(eos) + 1] if eos in tokens else tokens
+
+
+def _expected_attention(out, beams_of_row) -> np.ndarray:
+    """(T, layers, heads, S_padded) of generate()'s cross-attentions along ``beams_of_row``
+    (the row, or its beam index, at each step)."""
+    return np.stack(
+        [
+            torch.stack([layer[beam, :, -1] for layer in out.cross_attentions[t]]).numpy()
+            for t, beam in enumerate(beams_of_row)
+        ]
+    )
+
+
+def test_the_folder_offers_its_codes_and_opens_with_its_default_pair(case):
+    family, loaded = case
+    source, target = FOLDERS[family][1]
+    pair = loaded.languages.pair
+    assert (pair.source, pair.target, pair.target_token) == (
+        source,
+        target,
+        FOLDERS[family][2],
+    )
+    assert {source, target} <= set(pair.codes)
+    if family == "nllb":
+        assert pair.codes == tuple(NLLB_CODES)  # the tokenizer's extra special tokens
+    # the source code marks every input: before it (mBART-50, M2M100, NLLB) or after eos
+    ids = _batch(loaded).input_ids[0].tolist()
+    code = loaded.languages.codes[source]
+    assert ids[-1 if family == "mbart_cc25" else 0] == code
+
+
+def test_greedy_tokens_and_cross_attention_equal_generate(loaded):
+    results = _ours(loaded, strategy="greedy")
+    out = _generate(loaded, num_beams=1)
+    eos = loaded.model.config.eos_token_id
+    theirs = [_cut(row, eos) for row in out.sequences]
+    ours = [loaded.vocab.model_ids(r.best.tokens) for r in results]
+    assert ours == theirs
+    assert len({len(t) for t in theirs}) > 1, "the tiny model should end at different lengths"
+    code = loaded.languages.codes[loaded.languages.target]
+    piece = loaded.tokenizer.convert_ids_to_tokens(code)  # "__de__" for M2M100's "de"
+    forced = loaded.languages.target_token == FORCED_FIRST
+    for result in results:
+        first = loaded.vocab.model_ids(result.best.tokens[:1])[0]
+        assert (first == code) == forced  # the code is the first token, probability 1
+        if forced:
+            assert result.best.token_log_probs[0] == 0.0
+        assert piece not in loaded.text.detokenize(result.best.tokens)
+    lengths = _batch(loaded).attention_mask.sum(dim=1).tolist()
+    for row, result in enumerate(results):
+        attention = result.best.attention  # (T, layers · heads, S)
+        expected = _expected_attention(out, [row] * attention.shape[0])
+        split = loaded.step_model.split_layers(attention)
+        np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
+
+
+def test_beam_tokens_and_attention_follow_generate(loaded):
+    results = _ours(loaded, strategy="beam", beam_size=3, length_penalty="none")
+    out = _generate(loaded, num_beams=3, early_stopping=True, length_penalty=0.0)
+    eos = loaded.model.config.eos_token_id
+    assert [loaded.vocab.model_ids(r.best.tokens) for r in results] == [
+        _cut(row, eos) for row in out.sequences
+    ]
+    lengths = _batch(loaded).attention_mask.sum(dim=1).tolist()
+    for row, result in enumerate(results):
+        attention = result.best.attention  # (T, layers · heads, S)
+        beams = out.beam_indices[row, : attention.shape[0]].tolist()
+        split = loaded.step_model.split_layers(attention)
+        expected = _expected_attention(out, beams)
+        np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
+
+
+def test_another_pair_marks_the_input_and_forces_its_target(loaded):
+    languages = loaded.languages
+    default = languages.pair
+    source = default.target
+    target = next(c for c in default.codes if c not in (default.source, default.target))
+    try:
+        pair = languages.select(source=source, target=target)
+        assert (pair.source, pair.target) == (source, target)
+        assert languages.codes[source] in _batch(loaded).input_ids[0].tolist()
+        results = _ours(loaded, strategy="greedy")
+        eos = loaded.model.config.eos_token_id
+        out = _generate(loaded, num_beams=1)
+        assert [loaded.vocab.model_ids(r.best.tokens) for r in results] == [
+            _cut(row, eos) for row in out.sequences
+        ]
+        if languages.target_token == FORCED_FIRST:
+            firsts = {loaded.vocab.model_ids(r.best.tokens[:1])[0] for r in results}
+            assert firsts == {languages.codes[target]}
+    finally:
+        languages.select(source=default.source, target=default.target)
+
+
+def test_an_unknown_code_is_refused_with_the_codes_offered_and_changes_nothing(case):
+    family, loaded = case
+    languages = loaded.languages
+    before = (languages.pair, languages.step_model.forced_first_token)
+    near = {"mbart50": "fr_FR", "mbart_cc25": "ro-RO", "m2m100": "dee", "nllb": "fra_latn"}
+    with pytest.raises(LanguageError, match=r"unknown target language .*did you mean"):
+        languages.select(target=near[family])
+    with pytest.raises(LanguageError) as refused:
+        languages.select(source=languages.pair.codes[-1], target="klingon")
+    message = str(refused.value)
+    assert "unknown target language 'klingon'" in message
+    assert f"offers {len(languages.codes)} language codes" in message
+    assert languages.pair.codes[0] in message
+    assert (languages.pair, languages.step_model.forced_first_token) == before
+
+
+def test_a_folder_with_no_language_codes_has_no_pair(marian):
+    assert marian.languages is None
+    assert marian.step_model.forced_first_token is None
