@@ -27,6 +27,7 @@ import torch
 from attnscope.engine.devices import available_devices
 from attnscope.engine.errors import InputTextError
 from attnscope.engine.hf.loading import LoadedHfModel, load_hf_folder
+from attnscope.engine.hf.multilingual import LanguageError, LanguagePair
 from attnscope.engine.hf.step_model import decoder_shape
 from attnscope.engine.hf.text import SourceSide, TargetSide
 from attnscope.engine.images import ImageSource
@@ -71,6 +72,8 @@ class HfInferenceModel(InferenceModel):
         and its languages when the tokenizer names them (Marian's source_lang/target_lang)."""
         facts = self.hf.folder.describe()
         facts["word_convention"] = self.hf.text.convention
+        if self.hf.languages is not None:  # mBART, M2M100, NLLB: the codes and the pair
+            facts["language_pair"] = self.hf.languages.pair.describe()
         return facts | _languages(self.hf.tokenizer)
 
     @property
@@ -98,6 +101,21 @@ class HfInferenceModel(InferenceModel):
             devices=tuple(available_devices()),
             **extra,
         )
+
+    # -- languages (a multilingual folder: engine/hf/multilingual.py) -----
+    def languages(self) -> LanguagePair | None:
+        """The language codes the folder offers and the pair chosen; None if it offers none."""
+        return None if self.hf.languages is None else self.hf.languages.pair
+
+    def set_languages(self, *, source: str | None = None, target: str | None = None):
+        """Choose the source and/or target code (None keeps it) for the next session or
+        batch; LanguageError for an unknown code or a folder that offers no choice."""
+        if self.hf.languages is None:
+            raise LanguageError(
+                f"{self.source_path.name} offers no choice of language (that is for "
+                "multilingual folders: mBART, M2M100, NLLB)"
+            )
+        return self.hf.languages.select(source=source, target=target)
 
     # -- sources ---------------------------------------------------------
     def source_ids(self, text: str) -> list[int]:
