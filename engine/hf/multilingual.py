@@ -27,6 +27,7 @@ start token that is a code), else the tokenizer's ``tgt_lang``, else the first c
 from __future__ import annotations
 
 import difflib
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,4 +163,40 @@ class FolderLanguages:
         raise LanguageError(
             f"unknown {side} language {code!r:.40}: this model offers {len(self.codes)} "
             f"language codes; {hint}"
+        )
+
+
+def add_language_arguments(parser) -> None:
+    """``--src-lang`` / ``--tgt-lang`` of the text decoding commands (an argparse parser)."""
+    parser.add_argument(
+        "--src-lang",
+        metavar="CODE",
+        help="source language code of a multilingual folder (mBART en_XX, M2M100 en, "
+        "NLLB eng_Latn; `attnscope info DIR` lists them under language_pair)",
+    )
+    parser.add_argument(
+        "--tgt-lang",
+        metavar="CODE",
+        help="target language code of a multilingual folder: the decode starts with it",
+    )
+
+
+def choose_languages(args, *models) -> None:
+    """Apply ``--src-lang`` / ``--tgt-lang`` to each loaded model that offers languages
+    (``InferenceModel.hf.languages``); LanguageError for an unknown code, or when they
+    are given and no model offers any. A multilingual model's pair goes to stderr, so a
+    forgotten ``--tgt-lang`` does not go unnoticed."""
+    source, target = getattr(args, "src_lang", None), getattr(args, "tgt_lang", None)
+    offering = [m for m in models if getattr(getattr(m, "hf", None), "languages", None)]
+    if (source or target) and not offering:
+        raise LanguageError(
+            "--src-lang / --tgt-lang are for multilingual folders (mBART, M2M100, NLLB); "
+            f"{models[0].source_path.name} offers no choice of language"
+        )
+    for model in offering:
+        pair = model.hf.languages.select(source=source, target=target)
+        print(
+            f"attnscope: {model.source_path.name} translates {pair.source} -> {pair.target}"
+            + ("" if source and target else " (choose with --src-lang / --tgt-lang)"),
+            file=sys.stderr,
         )
