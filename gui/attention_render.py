@@ -6,7 +6,7 @@ attends over those cells. These functions stretch such a grid to picture size
 lay it over the picture (``blend_attention``), shrink that to a thumbnail
 (``attention_thumbnail``) and put every word's thumbnail side by side with the
 word printed below (``render_strip``); ``head_grids`` turns a decode's
-attention (T, heads, h·w) into per-word maps (T, h, w). The Qt views
+attention (T, layers·heads, h·w) into per-word maps (T, h, w) of a layer and head. The Qt views
 (``image_overlay``, ``attention_strip``) and the exports draw with them.
 
 Grids are normalised by their maximum before colouring: a softmax over 49
@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from attnscope.gui.heatmap_layers import LayerHeadChoice, layer_count, shown_matrix, valid_choice
 from attnscope.gui.style import DEFAULT_COLORMAP, colorize, elide
 
 
@@ -86,13 +87,19 @@ def normalize_attention(grid: np.ndarray) -> np.ndarray:
 
 
 def head_grids(
-    attention: np.ndarray | None, grid: tuple[int, int] | None, head: int | None
+    attention: np.ndarray | None,
+    grid: tuple[int, int] | None,
+    choice: LayerHeadChoice,
+    layers: int = 1,
 ) -> np.ndarray | None:
-    """Attention (T, heads, h·w) as maps (T, h, w): one head, or the mean of heads (None)."""
+    """Attention (T, layers·heads, h·w), layer-major, as maps (T, h, w) for a layer and
+    head ``choice`` (gui/heatmap_layers.py): one head, a layer's mean, or every layer's."""
     if attention is None or grid is None:
         return None
     attention = np.asarray(attention, dtype=np.float32)
-    rows = attention.mean(axis=1) if head is None else attention[:, head]  # (T, h·w)
+    layers = layer_count(attention.shape[1], layers)
+    choice = valid_choice(choice, layers, attention.shape[1] // layers)
+    rows = shown_matrix(attention, layers, choice)  # (T, h·w)
     return rows.reshape(len(rows), *grid)
 
 

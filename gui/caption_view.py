@@ -17,7 +17,6 @@ import numpy as np
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
     QHBoxLayout,
     QLabel,
     QScrollArea,
@@ -33,9 +32,11 @@ from attnscope.gui.attention_render import head_grids, small_copy
 from attnscope.gui.attention_strip import QtAttentionStrip
 from attnscope.gui.caption_exports import STRIP_THUMB, CaptionExports
 from attnscope.gui.gallery import ExampleGallery
+from attnscope.gui.heatmap_layers import HEAD_MEAN, LayerHeadChoice, layer_count, valid_choice
 from attnscope.gui.image_input import ImageInput, qimage_to_rgb
 from attnscope.gui.image_overlay import QtImageAttentionOverlay
 from attnscope.gui.image_what_if import MaskedResultPanel
+from attnscope.gui.layer_head_picker import LayerHeadPicker
 from attnscope.gui.mask_tools import MaskLayer, MaskToolbar
 from attnscope.gui.region_words_chart import RegionWordsChart
 from attnscope.gui.token_chips import TokenChips
@@ -44,7 +45,6 @@ __all__ = ["CaptionWorkspace", "ImageInput", "caption_word", "qimage_to_rgb"]
 
 GALLERY_MIN_WIDTH = 120  # px of example thumbnails before they scroll
 STRIP_DELAY_MS = 500  # during Run the word strip (T thumbnails) redraws at most 2×/s
-MEAN_OF_HEADS = "Mean of heads"
 HINT = (
     "Drop a picture here, paste one (Ctrl+V), open one (File > Open image, Ctrl+Shift+O) "
     "or pick an example above."
@@ -100,9 +100,9 @@ class CaptionWorkspace(CaptionExports, QWidget):
         self.chips = TokenChips()
         self.chips.setToolTip("Caption words: hover to see where each looked, click to select")
         self.word_label = QLabel()
-        self.head_box = QComboBox()
-        self.head_box.setToolTip("Which attention head the maps show")
-        self.head_box.hide()
+        self.heads = LayerHeadPicker(grid=False)  # which layer and head the maps show
+        self.head_box = self.heads.head_combo
+        self._heads_shape = (1, 1)  # (layers, heads per layer) offered
         self.overlay = QtImageAttentionOverlay()
         self.overlay.graphics_view().setAcceptDrops(False)  # drops go to the window
         self.masks = MaskLayer(self.overlay, self)
@@ -146,7 +146,7 @@ class CaptionWorkspace(CaptionExports, QWidget):
         source_row.addWidget(self.paste_button)
         word_row = QHBoxLayout()
         word_row.addWidget(self.word_label, 1)
-        word_row.addWidget(self.head_box)
+        word_row.addWidget(self.heads)
         picture = QWidget()
         picture_layout = QVBoxLayout(picture)
         picture_layout.setContentsMargins(0, 0, 0, 0)
@@ -193,7 +193,8 @@ class CaptionWorkspace(CaptionExports, QWidget):
         self.region_chart.wordClicked.connect(self.stepSelected)
         self.overlay.regionClicked.connect(self.show_region)
         self.overlay.colormapChanged.connect(self.strip.set_colormap)
-        self.head_box.currentIndexChanged.connect(self._on_head_changed)
+        self.heads.layerChosen.connect(self._on_layer_chosen)
+        self.heads.headChosen.connect(self._on_head_chosen)
         self.timeline.valueChanged.connect(lambda v: self.stepSelected.emit(v - 1) if v else None)
 
     # -- the picture -------------------------------------------------
@@ -290,7 +291,7 @@ class CaptionWorkspace(CaptionExports, QWidget):
         """steps: the snapshot's TokenSteps (None for a beam hypothesis's path)."""
         self.chips.set_tokens(list(pieces), list(log_probs), steps)
         self._attention = attention
-        self._set_head_count(0 if attention is None else attention.shape[1])
+        self._set_heads_shape(0 if attention is None else attention.shape[1])
         self._words = [caption_word(p) for p in pieces]
         self._refresh_maps()
 
@@ -306,7 +307,7 @@ class CaptionWorkspace(CaptionExports, QWidget):
     def _refresh_maps(self) -> None:
         """Recompute the chosen head's grids and redraw the strip and region chart."""
         grid = None if self._snapshot is None else self._snapshot.grid
-        self._grids = head_grids(self._attention, grid, self.head())
+        self._grids = head_grids(self._attention, grid, self.heads.choice(), self._heads_shape[0])
         if self._streaming:
             self._strip_timer.start()  # coalesce: the strip redraws every word
         else:
@@ -344,25 +345,32 @@ class CaptionWorkspace(CaptionExports, QWidget):
         return super().eventFilter(watched, event)
 
     # -- heads ---------------------------------------------------------
-    def _set_head_count(self, heads: int) -> None:
-        if self.head_box.count() == (heads + 1 if heads > 1 else 0):
-            return
-        self.head_box.blockSignals(True)
-        self.head_box.clear()
-        if heads > 1:
-            self.head_box.addItems([MEAN_OF_HEADS] + [f"Head {i + 1}" for i in range(heads)])
-        self.head_box.blockSignals(False)
-        self.head_box.setVisible(heads > 1)
+    def _set_heads_shape(self, rows: int) -> None:
+        """Offer the layers × heads of attention with ``rows`` rows a step (layer-major)."""
+        layers = layer_count(rows, self._snapshot.num_layers if self._snapshot else 1)
+        shape = (layers, rows // layers)
+        if shape != self._heads_shape:
+            self._heads_shape = shape
+            self.heads.set_shape(*shape, valid_choice(self.heads.choice(), *shape))
 
     def head(self) -> int | None:
-        """The head the maps show, or None for the mean of heads."""
-        index = self.head_box.currentIndex()
-        return index - 1 if index > 0 else None
+        """The head the maps show (of the layer shown), or None for the mean of heads."""
+        head = self.heads.choice().head
+        return head if isinstance(head, int) else None
 
     def set_head(self, head: int | None) -> None:
-        self.head_box.setCurrentIndex(0 if head is None else head + 1)
+        """Show head ``head`` of the layer shown (None: the mean of its heads)."""
+        choice = self.heads.choice()
+        self._show_choice(choice.with_head(HEAD_MEAN if head is None else head, *self._heads_shape))
 
-    def _on_head_changed(self, _index: int) -> None:
+    def _on_layer_chosen(self, layer) -> None:
+        self._show_choice(self.heads.choice().with_layer(layer, *self._heads_shape))
+
+    def _on_head_chosen(self, _head) -> None:
+        self._show_choice(self.heads.choice())
+
+    def _show_choice(self, choice: LayerHeadChoice) -> None:
+        self.heads.show_choice(choice)
         self._refresh_maps()
         self._show_word(self._selected)
 

@@ -116,3 +116,41 @@ def test_grid_of_marian_base_keeps_panels_readable_and_scrolls(heatmap):
     widths = [grid.panel_rect(row).width() for row in range(layers * heads)]
     assert min(widths) >= 80  # each of the 48 panels keeps a readable size
     assert grid.scroll.verticalScrollBar().maximum() > 0  # 6 rows in 360 px: the grid scrolls
+
+
+def test_the_picture_overlay_offers_the_same_layer_and_head_choice(qtbot):
+    from attnscope.engine.inference_results import SessionSnapshot, TokenStep
+    from attnscope.gui.caption_view import CaptionWorkspace
+
+    grid = (2, 3)
+    attention = np.random.default_rng(2).random((2, LAYERS * HEADS, 6)).astype(np.float32)
+    attention /= attention.sum(axis=-1, keepdims=True)  # (T, layers·heads, h·w)
+    ids = np.arange(3)
+    steps = tuple(
+        TokenStep(4 + i, f"▁w{i}", -0.5, ids, np.full(3, 1 / 3), ("a", "b", "c"), False)
+        for i in range(2)
+    )
+    snapshot = SessionSnapshot(
+        source_text="fake.png",
+        source_pieces=(),
+        target_pieces=("▁w0", "▁w1"),
+        target_text="w0 w1",
+        steps=steps,
+        attention=attention,
+        num_heads=LAYERS * HEADS,
+        done=True,
+        strategy="greedy",
+        grid=grid,
+        image=np.zeros((20, 30, 3), dtype=np.uint8),
+        num_layers=LAYERS,
+    )
+    view = CaptionWorkspace(example_paths=[])
+    qtbot.addWidget(view)
+    view.show_snapshot(snapshot, 1)
+    by_layer = attention.reshape(2, LAYERS, HEADS, *grid)
+    np.testing.assert_allclose(view.shown_grid(), by_layer[1].mean(axis=(0, 1)), rtol=1e-5)
+    picker = view.heads
+    assert not picker.layer_combo.isHidden() and picker.layer_combo.count() == LAYERS + 1
+    picker.layer_combo.setCurrentIndex(picker.layer_combo.findData(2))
+    view.set_head(1)
+    np.testing.assert_allclose(view.shown_grid(), by_layer[1, 2, 1], rtol=1e-6)
