@@ -35,10 +35,12 @@ from attnscope.engine.commands.common import (
 from attnscope.engine.cpu_threads import add_threads_argument, set_decode_threads
 from attnscope.engine.decode_record import json_line
 from attnscope.engine.errors import AttnScopeError
+from attnscope.engine.hf.multilingual import add_language_arguments, choose_languages
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser, checkpoint=False)
+    add_language_arguments(parser)
     add_threads_argument(parser)
     parser.add_argument(
         "-c",
@@ -72,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         first = load_inference_model(args.checkpoint[0], device=args.device)
         second = load_partner(args.checkpoint[1], first)
         text = first.task == "translation"
+        if text:
+            choose_languages(args, first, second)
         configs = tuple(
             decode_config_from_args(args, text=text, recommended=recommended_decoding(m))
             for m in (first, second)

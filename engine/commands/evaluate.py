@@ -34,6 +34,7 @@ from attnscope.engine.commands.common import (
     recommended_decoding,
 )
 from attnscope.engine.cpu_threads import add_threads_argument, set_decode_threads
+from attnscope.engine.hf.multilingual import add_language_arguments, choose_languages
 from attnscope.engine.input_files import (
     check_output_path,
     display_path,
@@ -44,6 +45,7 @@ from attnscope.engine.quantize import add_int8_argument, use_int8
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser)
+    add_language_arguments(parser)
     text = parser.add_argument_group("translation")
     text.add_argument("--src", metavar="FILE", help="source sentences, one per line (.gz ok)")
     text.add_argument("--ref", metavar="FILE", help="reference translations, line-aligned")
@@ -83,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         if args.int8:
             use_int8(model)
         text = model.task == "translation"
+        if text:
+            choose_languages(args, model)
         config = decode_config_from_args(args, text=text, recommended=recommended_decoding(model))
         job = TASK_JOBS[model.task]
         inputs, references = job.read(args)

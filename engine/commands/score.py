@@ -32,6 +32,7 @@ from attnscope.engine.commands.common import (
 from attnscope.engine.cpu_threads import add_threads_argument, set_decode_threads
 from attnscope.engine.decode_record import json_line
 from attnscope.engine.errors import AttnScopeError
+from attnscope.engine.hf.multilingual import add_language_arguments, choose_languages
 from attnscope.engine.input_files import check_output_path, write_text_atomically
 from attnscope.engine.quantize import add_int8_argument, use_int8
 
@@ -40,6 +41,7 @@ COLUMNS = ("log_prob", "tokens", "perplexity", "disagreements", "model_log_prob"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser)
+    add_language_arguments(parser)
     add_threads_argument(parser)
     add_int8_argument(parser)
     parser.add_argument("--src", required=True, help="source lines (image paths for captioning)")
@@ -68,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         if args.int8:
             use_int8(model)
         text = model.task == "translation"
+        if text:
+            choose_languages(args, model)
         config = decode_config_from_args(args, text=text, recommended=recommended_decoding(model))
     except (AttnScopeError, ValueError, OSError) as exc:
         return fail(str(exc))

@@ -33,6 +33,7 @@ from attnscope.engine.decode_record import (
     translation_record,
 )
 from attnscope.engine.errors import AttnScopeError, DataError
+from attnscope.engine.hf.multilingual import add_language_arguments, choose_languages
 from attnscope.engine.input_files import (
     check_output_path,
     display_path,
@@ -44,6 +45,7 @@ from attnscope.engine.quantize import add_int8_argument, use_int8
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser)
+    add_language_arguments(parser)
     add_threads_argument(parser)
     add_int8_argument(parser)
     parser.add_argument("-i", "--input", help="text file to translate (default: stdin)")
@@ -89,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             use_int8(model)
         if model.task != "translation":
             return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope caption`")
+        choose_languages(args, model)
         if args.align and not model.model.num_heads:
             return fail(f"{args.checkpoint} has no attention to read alignments from")
         config = decode_config_from_args(args, text=True, recommended=recommended_decoding(model))
