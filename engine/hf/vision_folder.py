@@ -39,12 +39,13 @@ HALVES = {
 # come before the grid (ViT: [CLS]; DeiT: [CLS] and its distillation token; Swin: none).
 ENCODER_PREFIX_TOKENS = {"vit": 1, "deit": 2, "swin": 0, "blip_vision_model": 1}
 # Text decoders with cross-attention that the tests step against generate().
-DECODER_TYPES = ("gpt2", "bert", "blip_text_model")
+DECODER_TYPES = ("gpt2", "bert", "trocr", "blip_text_model")
 # Image processors that resize (and maybe centre-crop) then normalise; old folders name
 # a ``…FeatureExtractor``, read as its ``…ImageProcessor``.
 IMAGE_PROCESSORS = ("ViTImageProcessor", "DeiTImageProcessor", "BlipImageProcessor")
 
-# Size fields of the nested configs (ViT/DeiT/Swin/BLIP vision, GPT-2, BERT, BLIP text).
+# Size fields of the nested configs (ViT/DeiT/Swin/BLIP vision, GPT-2, BERT, TrOCR, BLIP
+# text).
 # A list (Swin's ``depths`` and ``num_heads`` per stage) is bounded element by element.
 NESTED_SIZE_BOUNDS: dict[str, tuple[int, int]] = {
     "hidden_size": (1, MAX_WIDTH),
@@ -57,6 +58,11 @@ NESTED_SIZE_BOUNDS: dict[str, tuple[int, int]] = {
     "n_layer": (1, MAX_LAYERS),
     "n_head": (1, MAX_HEADS),
     "n_positions": (1, MAX_POSITIONS),
+    "d_model": (1, MAX_WIDTH),  # TrOCR's names
+    "decoder_layers": (1, MAX_LAYERS),
+    "decoder_attention_heads": (1, MAX_HEADS),
+    "decoder_ffn_dim": (1, 4 * MAX_WIDTH),
+    "cross_attention_hidden_size": (1, MAX_WIDTH),
     "max_position_embeddings": (1, MAX_POSITIONS),
     "vocab_size": (1, MAX_VOCAB),
     "type_vocab_size": (1, MAX_VOCAB),  # BERT's token type embeddings

@@ -42,7 +42,7 @@ from attnscope.engine.snapshot import TargetLabels
 # a token in front of the grid, as the summary names it
 PREFIX_NAMES = {0: "", 1: " + [CLS]", 2: " + [CLS], distillation"}
 ENCODER_NAMES = {"vit": "ViT", "deit": "DeiT", "swin": "Swin", "blip_vision_model": "BLIP ViT"}
-DECODER_NAMES = {"gpt2": "GPT-2", "bert": "BERT", "blip_text_model": "BLIP text"}
+DECODER_NAMES = {"gpt2": "GPT-2", "bert": "BERT", "trocr": "TrOCR", "blip_text_model": "BLIP text"}
 
 
 class HfCaptionModel(HfInferenceModel):

@@ -1,4 +1,4 @@
-"""Tiny VisionEncoderDecoder (ViT, DeiT, Swin encoders; GPT-2, BERT decoders) and BLIP
+"""Tiny VisionEncoderDecoder (ViT, DeiT, Swin encoders; GPT-2, BERT, TrOCR decoders) and BLIP
 folders decoded by AttnScope's own loop equal Hugging Face's generate(), with the
 cross-attention over the patch grid and the [CLS]/distillation share left out."""
 
@@ -25,7 +25,7 @@ MAX_NEW = 8
 CAPTIONERS = {
     "vit-gpt2": ("vit", "gpt2", 0),
     "vit-bert": ("vit", "bert", 2),
-    "deit-gpt2": ("deit", "gpt2", 1),
+    "deit-trocr": ("deit", "trocr", 1),
     "swin-bert": ("swin", "bert", 2),
     "blip": ("blip", None, 1),
 }

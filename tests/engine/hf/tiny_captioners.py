@@ -41,6 +41,8 @@ PROCESSORS = {"vit": "ViTImageProcessor", "deit": "DeiTImageProcessor", "swin": 
 # BERT-style specials: BLIP's text decoder starts from [DEC] and ends on [SEP]
 BERT_SPECIALS = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[DEC]": 4}
 GPT2_SPECIALS = {"<|endoftext|>": 0, "<unk>": 1}
+# TrOCR's (RoBERTa's): decoding starts from </s> and ends on it
+TROCR_SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
 
 
 def word_tokenizer(specials: dict[str, int]) -> PreTrainedTokenizerFast:
@@ -49,6 +51,14 @@ def word_tokenizer(specials: dict[str, int]) -> PreTrainedTokenizerFast:
     unk = "[UNK]" if "[UNK]" in vocab else "<unk>"
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token=unk))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    if "<s>" in vocab:
+        return PreTrainedTokenizerFast(
+            tokenizer_object=tokenizer,
+            unk_token=unk,
+            bos_token="<s>",
+            eos_token="</s>",
+            pad_token="<pad>",
+        )
     if "[CLS]" not in vocab:
         return PreTrainedTokenizerFast(
             tokenizer_object=tokenizer, unk_token=unk, eos_token="<|endoftext|>"
@@ -79,7 +89,7 @@ def save_vision_encoder_decoder(
     folder: Path, encoder: str = "vit", decoder: str = "gpt2", *, seed: int = 0
 ) -> Path:
     """A VisionEncoderDecoderModel folder: ``encoder`` (vit, deit, swin) with a 2-layer,
-    2-head ``decoder`` (gpt2, bert), its image processor and tokenizer."""
+    2-head ``decoder`` (gpt2, bert, trocr), its image processor and tokenizer."""
     if decoder == "gpt2":
         tokenizer = word_tokenizer(GPT2_SPECIALS)
         text = transformers.GPT2Config(
@@ -93,6 +103,20 @@ def save_vision_encoder_decoder(
             eos_token_id=0,
         )
         ids = {"decoder_start_token_id": 0, "eos_token_id": 0, "pad_token_id": 0}
+    elif decoder == "trocr":
+        tokenizer = word_tokenizer(TROCR_SPECIALS)
+        text = transformers.TrOCRConfig(
+            vocab_size=len(tokenizer),
+            d_model=16,
+            decoder_layers=2,
+            decoder_attention_heads=2,
+            decoder_ffn_dim=32,
+            max_position_embeddings=32,
+            bos_token_id=0,
+            pad_token_id=1,
+            eos_token_id=2,
+        )
+        ids = {"decoder_start_token_id": 2, "eos_token_id": 2, "pad_token_id": 1}
     else:
         tokenizer = word_tokenizer(BERT_SPECIALS)
         text = transformers.BertConfig(
