@@ -30,6 +30,7 @@ class LayerHeadPicker(QtWidgets.QWidget):
         super().__init__(parent)
         self._grid = grid
         self._layers = 1
+        self._shape = (0, 0)  # (layers, heads per layer) the combos offer
         self.layer_combo = QtWidgets.QComboBox()
         self.layer_combo.setToolTip(
             "Which decoder layer's cross-attention to show, or the mean of every layer and head"
@@ -51,8 +52,12 @@ class LayerHeadPicker(QtWidgets.QWidget):
 
     def set_shape(self, layers: int, heads: int, choice: LayerHeadChoice) -> None:
         """Offer ``layers`` × ``heads`` (heads per layer) and show ``choice``; the layer combo
-        hides for one layer, the head combo for one head in all."""
-        self._layers = layers
+        hides for one layer, the head combo for one head in all. The same shape again only
+        shows ``choice`` (a live decode sets it every step)."""
+        if (layers, heads) == self._shape:
+            self.show_choice(choice)
+            return
+        self._layers, self._shape = layers, (layers, heads)
         with QtCore.QSignalBlocker(self.layer_combo):
             self.layer_combo.clear()
             self.layer_combo.addItem("mean of layers", LAYER_MEAN)
