@@ -8,6 +8,7 @@ cannot make the reader allocate more than the limits allow.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -242,6 +243,41 @@ def _check_step(step: Any, token: int, width: int, where: str) -> None:
         and all(isinstance(c, dict) and isinstance(c.get("piece"), str) for c in topk),
         f"{where}: topk is not {width} candidates with pieces",
     )
+
+
+# -- the checkpoint and the settings -------------------------------------------------------------
+def checked_checkpoint(value: Any, name: str) -> dict[str, Any]:
+    """The manifest's ``checkpoint``: ``path``, ``size`` and ``sha256`` (CheckpointRef's
+    fields), each checked."""
+    require(isinstance(value, dict), f"{name}: 'checkpoint' is not an object")
+    path, size, digest = value.get("path"), value.get("size"), value.get("sha256")
+    require(
+        isinstance(path, str) and 0 < len(path) <= 4096 and "\x00" not in path,
+        f"{name}: checkpoint.path must be a file path, got {str(path)[:80]!r}",
+    )
+    require(
+        isinstance(size, int) and not isinstance(size, bool) and size >= 0,
+        f"{name}: checkpoint.size must be a byte count, got {size!r}",
+    )
+    require(
+        isinstance(digest, str) and len(digest) == 64 and set(digest) <= set("0123456789abcdef"),
+        f"{name}: checkpoint.sha256 must be 64 lowercase hex digits, got {str(digest)[:80]!r}",
+    )
+    return {"path": path, "size": size, "sha256": digest}
+
+
+def checked_settings(value: Any, name: str):
+    """The manifest's ``settings`` as a DecodeConfig: no unknown keys, valid values."""
+    from attnscope.engine.decoding import DecodeConfig
+
+    require(isinstance(value, dict), f"{name}: 'settings' is not an object")
+    known = {f.name for f in dataclasses.fields(DecodeConfig)}
+    unknown = sorted(set(value) - known)
+    require(not unknown, f"{name}: unknown decode settings {', '.join(map(str, unknown))}")
+    try:
+        return DecodeConfig(**value)
+    except ValueError as exc:
+        raise SessionFileError(f"{name}: decode settings: {exc}") from exc
 
 
 # -- the input ----------------------------------------------------------------------------------

@@ -48,9 +48,11 @@ from attnscope.engine.session_archive import MANIFEST, MAX_MANIFEST_BYTES, Sessi
 from attnscope.engine.session_archive import parse_json as _parse_json
 from attnscope.engine.session_fields import (
     check_record,
+    checked_checkpoint,
     checked_decode,
     checked_input,
     checked_list,
+    checked_settings,
     require,
     tensor_entry,
 )
@@ -333,43 +335,14 @@ def _session(archive: SessionArchive, data: Any) -> SessionFile:
     tensors = {key: archive.read(entry["member"]) for key, entry in decode["tensors"].items()}
     return SessionFile(
         task=task,
-        checkpoint=_checkpoint(data.get("checkpoint"), name),
+        checkpoint=CheckpointRef(**checked_checkpoint(data.get("checkpoint"), name)),
         source=SessionInput(**checked_input(data.get("input"), task, archive)),
-        settings=_settings(data.get("settings"), name),
+        settings=checked_settings(data.get("settings"), name),
         record=record,
         decode=_stored(decode, tensors, name),
         interventions=_interventions(data.get("interventions"), name),
         breakpoints=_breakpoints(data.get("breakpoints"), name),
     )
-
-
-def _checkpoint(value: Any, name: str) -> CheckpointRef:
-    require(isinstance(value, dict), f"{name}: 'checkpoint' is not an object")
-    path, size, digest = value.get("path"), value.get("size"), value.get("sha256")
-    require(
-        isinstance(path, str) and 0 < len(path) <= 4096 and "\x00" not in path,
-        f"{name}: checkpoint.path must be a file path, got {str(path)[:80]!r}",
-    )
-    require(
-        isinstance(size, int) and not isinstance(size, bool) and size >= 0,
-        f"{name}: checkpoint.size must be a byte count, got {size!r}",
-    )
-    require(
-        isinstance(digest, str) and len(digest) == 64 and set(digest) <= set("0123456789abcdef"),
-        f"{name}: checkpoint.sha256 must be 64 lowercase hex digits, got {str(digest)[:80]!r}",
-    )
-    return CheckpointRef(path=path, size=size, sha256=digest)
-
-
-def _settings(value: Any, name: str) -> DecodeConfig:
-    require(isinstance(value, dict), f"{name}: 'settings' is not an object")
-    known = {f.name for f in dataclasses.fields(DecodeConfig)}
-    unknown = sorted(set(value) - known)
-    require(not unknown, f"{name}: unknown decode settings {', '.join(map(str, unknown))}")
-    try:
-        return DecodeConfig(**value)
-    except ValueError as exc:
-        raise SessionFileError(f"{name}: decode settings: {exc}") from exc
 
 
 def _interventions(value: Any, name: str) -> tuple:
