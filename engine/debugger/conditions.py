@@ -248,7 +248,8 @@ class UncoveredAtEos(BreakpointCondition):
 @dataclass(frozen=True)
 class OverCovered(BreakpointCondition):
     """A source token's coverage climbs past ``tau``: a likely over-translation. Fires
-    at the step it crosses; the text's own </s> is left out."""
+    at the step it crosses; the text's own </s> and a leading <s> (no word of the text,
+    where Transformers often park attention) are left out."""
 
     # The same sentences: 2.0 flagged four, 2.5 none (engine, dock and --flag agree).
     tau: float = 2.5
@@ -266,6 +267,8 @@ class OverCovered(BreakpointCondition):
         if coverage is None or not trace.content:
             return None
         now = coverage[: trace.content]
+        if trace.non_words is not None:
+            now = np.where(trace.non_words, 0.0, now)
         if now.max() <= self.tau:  # the usual case, decided with one reduction
             return None
         crossed = now > self.tau

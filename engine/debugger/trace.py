@@ -19,6 +19,7 @@ import numpy as np
 
 from attnscope.engine.debugger.coverage import (
     content_positions,
+    non_word_positions,
     running_coverage,
     word_starts,
 )
@@ -55,8 +56,12 @@ class HypothesisTrace:
         # the first piece of each content word, when the source pieces are known
         pieces = self.labels.source_pieces
         self.word_starts: np.ndarray | None = None
+        # (content,) bool: content positions that are no word (a leading <s>), when known
+        self.non_words: np.ndarray | None = None
         if pieces is not None and len(pieces) == self.source_length:
             self.word_starts = word_starts(pieces[: self.content])
+            non_words = non_word_positions(pieces[: self.content])
+            self.non_words = non_words if non_words.any() else None
         self.tokens: list[int] = []
         self.probs: list[float] = []
         self.entropies: list[float] = []

@@ -50,11 +50,9 @@ def encoder_input(loaded: Any, ids: Tensor) -> Tensor:
     own output from ``ids`` (a family that scales or mixes its embeddings some other
     way): an attribution on them would explain another input."""
     encoder = loaded.model.get_encoder()
-    # Marian keeps the scale on the encoder; BART-like families inside embed_tokens
-    scale = getattr(encoder, "embed_scale", 1.0)
+    values = _scaled_embeddings(encoder, ids)  # (1, S, D)
     mask = torch.ones_like(ids)
     with torch.no_grad():
-        values = encoder.embed_tokens(ids) * scale  # (1, S, D)
         own = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
         ours = encoder(inputs_embeds=values, attention_mask=mask).last_hidden_state
     gap = float((own - ours).abs().max())
@@ -66,13 +64,22 @@ def encoder_input(loaded: Any, ids: Tensor) -> Tensor:
     return values
 
 
+def _scaled_embeddings(encoder: Any, ids: Tensor) -> Tensor:
+    """(N, S) ids -> (N, S, D) token embeddings times the family's scale (Marian keeps
+    it on the encoder; BART-like families inside ``embed_tokens``)."""
+    with torch.no_grad():
+        return encoder.embed_tokens(ids) * getattr(encoder, "embed_scale", 1.0)
+
+
 def pad_embeddings(loaded: Any, ids: Tensor) -> Tensor:
-    """(1, S, D) the pad token's encoder input at every position of ``ids``; ValueError
-    when the model has no pad token."""
+    """(1, S, D) the pad token's embedding, scaled as ``encoder_input``'s, at every
+    position of ``ids``; ValueError when the model has no pad token. (Not checked
+    against the encoder fed pad ids: M2M100 numbers positions past pads differently,
+    while the baseline is a point on the path of the embeddings the encoder reads.)"""
     pad = getattr(loaded.model.config, "pad_token_id", None)
     if not isinstance(pad, int):
         raise ValueError(f"{type(loaded.model).__name__} has no pad token for the baseline")
-    return encoder_input(loaded, torch.full_like(ids, pad))
+    return _scaled_embeddings(loaded.model.get_encoder(), torch.full_like(ids, pad))
 
 
 class HfTargetFunction:
