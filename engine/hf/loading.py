@@ -101,6 +101,7 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
     limit = MAX_SOURCE_TOKENS if positions is None else min(MAX_SOURCE_TOKENS, positions)
     text = HfText(tokenizer, vocab, max_source_tokens=limit)
     step_model = HfStepModel(model, vocab)
+    step_model.banned_tokens = _banned_tokens(model)
     languages = FolderLanguages.open(folder.family, model, tokenizer, step_model)
     if languages is not None:
         text.language_ids = frozenset(languages.codes.values())
@@ -119,6 +120,22 @@ def _load_tokenizer(folder: HfFolder, name: str) -> Any:
         )
     except Exception as exc:  # as for the model: any failure is one line
         raise HfFolderError(f"{name}: the tokenizer cannot be loaded: {_one_line(exc)}") from exc
+
+
+def _banned_tokens(model: Any) -> torch.Tensor | None:
+    """The model ids of generate()'s one-token ``bad_words_ids`` (generation_config.json,
+    or config.json in older folders), None when there are none. Longer banned sequences
+    are not applied (docs/huggingface.md)."""
+    groups = getattr(model.generation_config, "bad_words_ids", None) or ()
+    size = model.get_output_embeddings().out_features
+    ids = {
+        group[0]
+        for group in groups
+        if isinstance(group, list) and len(group) == 1 and _token_id(group[0]) is not None
+    }
+    ids = sorted(i for i in ids if 0 <= i < size)
+    device = model.get_output_embeddings().weight.device
+    return torch.tensor(ids, dtype=torch.long, device=device) if ids else None
 
 
 def _token_id(value: Any) -> int | None:

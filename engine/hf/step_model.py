@@ -136,6 +136,9 @@ class HfStepModel:
         # generate()'s forced_bos_token_id (model id): the only token possible at the first
         # generated position, e.g. the target language code (engine/hf/multilingual.py)
         self.forced_first_token: int | None = None
+        # model ids generate() never produces: its one-token bad_words_ids (real opus-mt
+        # folders ban their pad, which is also their decoder start token); (k,) long
+        self.banned_tokens: Tensor | None = None
         # learned or sinusoidal positions end here (T5's relative positions do not)
         positions = getattr(model.config, "max_position_embeddings", None)
         self.max_target_length: int | None = positions if isinstance(positions, int) else None
@@ -221,6 +224,8 @@ class HfStepModel:
             )
         logits = out.logits[:, -1].float()  # (N, V) model ids
         log_probs = logits.log_softmax(dim=-1)
+        if self.banned_tokens is not None:  # as generate()'s NoBadWordsLogitsProcessor
+            log_probs = log_probs.index_fill(1, self.banned_tokens, float("-inf"))
         if state.length == 0 and self.forced_first_token is not None:
             log_probs = _only(log_probs, self.forced_first_token)
         log_probs = log_probs.index_select(1, self.vocab.to_hf)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 import torch
 
-from attnscope.engine.decoding.config import EOS_ID, DecodeConfig
+from attnscope.engine.decoding.config import BOS_ID, EOS_ID, DecodeConfig
 from attnscope.engine.hf.inference import HfInferenceModel, load_hf_inference_model
 from attnscope.engine.inference import load_inference_model
 from attnscope.engine.pieces import EOS_PIECE
@@ -131,3 +134,34 @@ def test_load_hf_inference_model_puts_it_on_the_device(marian_dir):
     model = load_hf_inference_model(marian_dir, "cpu")
     assert model.device == torch.device("cpu")
     assert next(model.hf.model.parameters()).device == torch.device("cpu")
+
+
+def _first_log_probs(model: HfInferenceModel) -> torch.Tensor:
+    """(N, V) the first step's log-probs for every sentence, AttnScope ids."""
+    memory = model.encode_texts(SENTENCES)
+    bos = torch.full((len(SENTENCES),), BOS_ID)
+    return model.model.step(bos, model.model.init_state(memory), memory)[0]
+
+
+def test_the_folders_banned_tokens_are_never_chosen(marian_dir, tmp_path):
+    """Real opus-mt folders ban their pad (generation_config's bad_words_ids), which the
+    tiny model otherwise gives some probability: the step bans it as generate() does."""
+    folder = shutil.copytree(marian_dir, tmp_path / "banned")
+    settings = json.loads((folder / "generation_config.json").read_text())
+    pad = settings["pad_token_id"]
+    free = load_inference_model(marian_dir, device="cpu")
+    ours = free.hf.vocab.our_ids([pad])[0]
+    assert (_first_log_probs(free)[:, ours] > -10).all()
+    banned = settings | {"bad_words_ids": [[pad]]}
+    (folder / "generation_config.json").write_text(json.dumps(banned))
+    model = load_inference_model(folder, device="cpu")
+    assert (_first_log_probs(model)[:, ours] == float("-inf")).all()
+    beam = {"strategy": "beam", "beam_size": 3, "length_penalty": "none"}
+    for sentence in SENTENCES:
+        opened = model.open_session(sentence, _config(**beam))
+        opened.run()
+        tokens = [step.token_id for step in opened.snapshot().steps]
+        generated = _generated(
+            model, sentence, num_beams=3, early_stopping=True, length_penalty=0.0
+        )
+        assert model.hf.vocab.model_ids(tokens) == generated
