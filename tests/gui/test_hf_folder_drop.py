@@ -64,9 +64,16 @@ def test_a_dropped_marian_folder_shows_its_layers_and_heads(qtbot, window, maria
 
 
 def test_a_bad_folder_dropped_gets_one_message_and_the_model_stays(
-    qtbot, window, marian_folder, tmp_path
+    qtbot, window, marian_folder, tmp_path, monkeypatch
 ):
-    _open_by_drop(qtbot, window, marian_folder)
+    from attnscope.gui import main_window
+
+    dialog = main_window.QFileDialog
+    monkeypatch.setattr(dialog, "getExistingDirectory", lambda *a: str(marian_folder))
+    window.translate_view.set_source(SOURCE)
+    with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
+        window.menus.open_folder_action.trigger()  # File > Open folder…
+    wait_first_screen(qtbot, window)
     bad = tmp_path / "bert-folder"
     bad.mkdir()
     (bad / "config.json").write_text(json.dumps({"architectures": ["BertModel"]}))
@@ -79,3 +86,21 @@ def test_a_bad_folder_dropped_gets_one_message_and_the_model_stays(
     window.reset()
     snapshot = wait_snapshot(qtbot, window, window.step, lambda s: len(s.steps) == 1)
     assert snapshot.attention.shape[1] == LAYERS * HEADS
+
+
+def test_a_folder_of_pictures_is_told_to_drop_a_picture(tmp_path):
+    from attnscope.gui.drops import handle_drop
+
+    (tmp_path / "cat.jpg").write_bytes(b"not looked at")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(tmp_path))])
+    loaded, messages = [], []
+    handle_drop(
+        mime,
+        pictures=None,
+        load_checkpoint=loaded.append,
+        show_message=lambda text, level: messages.append((text, level)),
+    )
+    assert loaded == [] and len(messages) == 1
+    text, level = messages[0]
+    assert level == "warning" and "holds pictures" in text and "drop a picture" in text
