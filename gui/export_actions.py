@@ -32,8 +32,8 @@ EXPORTS = (
 EXPORT_TIPS = {
     "heatmap_png": "The heat map as shown (the chosen beam hypothesis, if any) as a PNG picture",
     "heatmap_svg": "The heat map as shown (the chosen beam hypothesis, if any) as an SVG drawing",
-    "matrix_csv": "The shown matrix (one head or the mean of heads): a row per target token, "
-    "a column per source token",
+    "matrix_csv": "The shown matrix (the layer and head picked, a mean, or the rollout): a "
+    "row per target token, a column per source token",
     "matrix_npy": "The shown hypothesis's attention, float32 of shape (T, layers, heads, S): "
     "T target steps, every layer's every head, S source tokens (one layer for RNN models; "
     "the CSV has the shown head or the mean)",
