@@ -157,3 +157,14 @@ def test_the_caption_record_carries_layers_and_heads_over_the_grid(vit_dir, pict
     attention = np.asarray(record["attention"])
     assert record["grid"] == [4, 4]
     assert attention.shape == (len(record["pieces"]), 2, 2, 4, 4)  # (T, layers, heads, h, w)
+
+
+def test_an_attention_edit_is_refused_and_the_session_stays(vit, picture_file):
+    """An edit's weights cover the grid cells; the model's own row also covers [CLS]."""
+    opened = vit.open_session(str(picture_file), GREEDY)
+    opened.run(until=2)
+    tokens = opened.session.tokens
+    weights = np.full((vit.model.num_heads, 16), 1 / 16, dtype=np.float32)
+    with pytest.raises(ValueError, match="VisionStepModel does not take attention edits"):
+        opened.session.edit_attention(1, weights)
+    assert opened.session.tokens == tokens
