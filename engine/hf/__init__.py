@@ -10,4 +10,10 @@ See docs/huggingface.md.
 - ``step_model``: ``HfStepModel``, the model in the step-model protocol (KV cache state);
 - ``vocab_map``: ``HfVocabMap``, AttnScope's special ids over the model's vocabulary;
 - ``text``: ``HfText``, the folder's tokenizer on both sides.
+
+Captioners (VisionEncoderDecoder, BLIP; docs/hf-captioning.md):
+
+- ``vision_folder``: the checks of their nested configs and image processor settings;
+- ``vision``: ``VisionStepModel``, attention over the encoder's patch grid;
+- ``vision_inference``: ``HfCaptionModel``, a picture in through the app's one loader.
 """
