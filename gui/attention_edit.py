@@ -199,6 +199,7 @@ class AttentionRowEditor(QWidget):
         value, label = QLabel(), QLabel(token)
         for text in (value, label):
             text.setAlignment(Qt.AlignCenter)
+        label.setTextFormat(Qt.PlainText)  # a "<s>" piece is no strike-through tag
         label.setToolTip(token)
         box = QWidget()
         box.setFixedWidth(COLUMN_WIDTH)
