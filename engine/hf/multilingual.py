@@ -154,15 +154,12 @@ class FolderLanguages:
         if code in self.codes:
             return code
         close = difflib.get_close_matches(str(code), self.codes, n=3, cutoff=0.5)
-        hint = (
-            f"did you mean {', '.join(close)}?"
-            if close
-            else f"it offers {', '.join(list(self.codes)[:SHOWN_CODES])}"
-            + (", …" if len(self.codes) > SHOWN_CODES else "")
-        )
+        shown = ", ".join(list(self.codes)[:SHOWN_CODES])
+        more = ", …" if len(self.codes) > SHOWN_CODES else ""
+        hint = f"did you mean {' or '.join(close)}? " if close else ""
         raise LanguageError(
-            f"unknown {side} language {code!r:.40}: this model offers {len(self.codes)} "
-            f"language codes; {hint}"
+            f"unknown {side} language {code!r:.40}: {hint}this model offers "
+            f"{len(self.codes)} codes: {shown}{more}"
         )
 
 

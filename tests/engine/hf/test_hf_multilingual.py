@@ -4,10 +4,14 @@ mBART-cc25, started from (``decoder_start_token_id``)."""
 
 from __future__ import annotations
 
+import io
+import json
+
 import numpy as np
 import pytest
 import torch
 
+from attnscope.engine.cli import main
 from attnscope.engine.decoding.config import DecodeConfig
 from attnscope.engine.decoding.driver import decode
 from attnscope.engine.hf.loading import load_hf_folder
@@ -182,11 +186,43 @@ def test_an_unknown_code_is_refused_with_the_codes_offered_and_changes_nothing(c
         languages.select(source=languages.pair.codes[-1], target="klingon")
     message = str(refused.value)
     assert "unknown target language 'klingon'" in message
-    assert f"offers {len(languages.codes)} language codes" in message
-    assert languages.pair.codes[0] in message
+    assert f"offers {len(languages.codes)} codes: {languages.pair.codes[0]}, " in message
     assert (languages.pair, languages.step_model.forced_first_token) == before
 
 
 def test_a_folder_with_no_language_codes_has_no_pair(marian):
     assert marian.languages is None
     assert marian.step_model.forced_first_token is None
+
+
+def test_the_cli_translates_with_the_languages_asked_and_refuses_an_unknown_one(
+    case, monkeypatch, capsys
+):
+    family, loaded = case
+    default = loaded.languages.pair
+    source = default.target
+    target = next(c for c in default.codes if c not in (default.source, default.target))
+    folder = str(loaded.folder.path)
+    argv = ["translate", "-c", folder, "--device", "cpu", "--json", "--max-length", "6"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("bird\n"))
+    assert main([*argv, "--src-lang", source, "--tgt-lang", target]) == 0
+    captured = capsys.readouterr()
+    (record,) = [json.loads(line) for line in captured.out.splitlines()]
+    assert f"translates {source} -> {target}\n" in captured.err
+    label = loaded.text.readable(
+        loaded.tokenizer.convert_ids_to_tokens(
+            [loaded.languages.codes[source], loaded.languages.codes[target]]
+        )
+    )
+    assert record["source_pieces"][-1 if family == "mbart_cc25" else 0] == label[0]
+    if loaded.languages.target_token == FORCED_FIRST:
+        assert record["pieces"][0] == label[1]
+    monkeypatch.setattr("sys.stdin", io.StringIO("bird\n"))
+    assert main([*argv, "--tgt-lang", "klingon"]) == 2
+    assert "error: unknown target language 'klingon'" in capsys.readouterr().err
+
+
+def test_the_cli_refuses_a_language_for_a_folder_that_offers_none(marian_dir, capsys):
+    argv = ["translate", "-c", str(marian_dir), "--device", "cpu", "--tgt-lang", "de"]
+    assert main(argv) == 2
+    assert "offers no choice of language" in capsys.readouterr().err
