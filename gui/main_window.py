@@ -44,7 +44,10 @@ from attnscope.gui.worker_client import WorkerClient
 log = logging.getLogger(__name__)
 
 VIEW_JOB_GAP_S = 0.004  # between two view updates (snapshot, beam tree): repaint and input
-PLACEHOLDER_TEXT = "Open a checkpoint (File > Open, or drop a file here)."
+PLACEHOLDER_TEXT = (
+    "Open a checkpoint (File > Open) or a Hugging Face model folder (File > Open folder), "
+    "or drop either here."
+)
 
 
 class MainWindow(DecodeCommands, QMainWindow):
