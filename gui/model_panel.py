@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from PySide6.QtWidgets import QFormLayout, QLabel, QPlainTextEdit, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QPlainTextEdit, QWidget
 
 from attnscope.engine.languages import language_pair
 
@@ -84,7 +85,11 @@ def describe_training(info: dict) -> str:
 
 
 class ModelPanel(QWidget):
-    """Task, architecture, attention, sizes, device and training info of the model."""
+    """Task, architecture, attention, sizes, device and training info of the model; for a
+    multilingual folder (mBART, M2M100, NLLB) its source and target language combos."""
+
+    # (source code, target code) picked; the worker re-announces the model and it re-decodes
+    languagesChosen = Signal(str, str)
 
     FIELDS = (
         "file",
@@ -113,6 +118,47 @@ class ModelPanel(QWidget):
         )
         self.training.setMaximumHeight(160)
         layout.addRow("Training", self.training)
+        self.source_language = self._language_combo(
+            "The source language code the tokenizer marks the input with"
+        )
+        self.target_language = self._language_combo(
+            "The target language: the model's first output token, which the decode is "
+            "forced to start with (as generate()'s forced_bos_token_id)"
+        )
+        layout.addRow("Source language", self.source_language)
+        layout.addRow("Target language", self.target_language)
+        self._language_rows(False)
+
+    def _language_combo(self, tip: str) -> QComboBox:
+        combo = QComboBox()
+        combo.setToolTip(tip)
+        combo.setEditable(True)  # type to find one of NLLB's 202 codes
+        combo.setInsertPolicy(QComboBox.NoInsert)
+        combo.activated.connect(self._on_language_chosen)
+        return combo
+
+    def _language_rows(self, visible: bool) -> None:
+        layout = self.layout()
+        for combo in (self.source_language, self.target_language):
+            layout.setRowVisible(combo, visible)
+
+    def _on_language_chosen(self, _index: int) -> None:
+        source, target = self.source_language, self.target_language
+        self.languagesChosen.emit(
+            source.itemText(source.currentIndex()), target.itemText(target.currentIndex())
+        )
+
+    def _show_languages(self, pair) -> None:
+        """The combos of a multilingual folder's ``language_pair`` (info), hidden without."""
+        codes = pair.get("codes") if isinstance(pair, dict) else None
+        self._language_rows(bool(codes))
+        for combo, key in ((self.source_language, "source"), (self.target_language, "target")):
+            combo.blockSignals(True)
+            combo.clear()
+            if codes:
+                combo.addItems([str(code) for code in codes])
+                combo.setCurrentText(str(pair.get(key, "")))
+            combo.blockSignals(False)
 
     def set_summary(self, summary) -> None:
         """``summary`` is an engine ``ModelSummary``."""
@@ -136,3 +182,4 @@ class ModelPanel(QWidget):
             self.labels[name].setText(value)
         self.labels["file"].setToolTip(summary.path)
         self.training.setPlainText(describe_training(summary.info))
+        self._show_languages(summary.info.get("language_pair"))

@@ -110,6 +110,17 @@ class ModelWorker(DebuggerRequests):
             self._apply_int8()
             self.loaded.emit(self._summary())
 
+    @Slot(str, str)
+    @guarded
+    def set_languages(self, source: str, target: str) -> None:
+        """A multilingual folder's language pair (engine/hf/multilingual.py); the model is
+        announced again, as after a load, so the window decodes anew with it."""
+        model = self._require_model()
+        self._stop_running()
+        model.set_languages(source=source, target=target)  # LanguageError: nothing changed
+        self._session = None
+        self.loaded.emit(self._summary())
+
     def _apply_int8(self) -> None:
         from attnscope.engine.quantize import switch_int8
 

@@ -43,6 +43,7 @@ class WorkerClient(QObject):
     _ping = Signal(int)
     _configure = Signal(int)
     _int8 = Signal(bool)
+    _languages = Signal(str, str)
     answered = Signal(int)  # the worker answered ping(serial); emitted in the GUI thread
 
     def __init__(
@@ -72,6 +73,7 @@ class WorkerClient(QObject):
             (self._ping, self.worker.ping),
             (self._configure, self.worker.configure_threads),
             (self._int8, self.worker.set_int8),
+            (self._languages, self.worker.set_languages),
             (self._recaption_masked, self.worker.recaption_masked),
             (self._explain, self.worker.explain),
         ):
@@ -91,6 +93,12 @@ class WorkerClient(QObject):
         switched model with ``loaded``)."""
         self.cancel()
         self._int8.emit(on)
+
+    def set_languages(self, source: str, target: str) -> None:
+        """A multilingual folder's source and target codes (the worker announces the model
+        again with ``loaded``, and the window decodes anew)."""
+        self.cancel()
+        self._languages.emit(source, target)
 
     def open_session(self, source: object, decode_config: object) -> None:
         self.cancel()
