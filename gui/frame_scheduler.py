@@ -8,6 +8,12 @@ own job: one job per timer callback, the next one no sooner than ``gap_s``
 after the previous returned, so the repaint of one job and any waiting input
 are handled before the next job starts. Jobs are keyed; a job requested again
 before it ran is replaced (the latest snapshot wins).
+
+Cheap jobs may share a turn (``turn_s``): after a job, the next due one runs in
+the same callback while the turn has lasted less than ``turn_s``. One Step's
+chips, candidates and beam tree are then repainted in one pass, not three,
+each pass a window repaint (a flush to the X server) and a gap; a costly job
+(the heat map of a long sentence) still ends its turn.
 """
 
 from __future__ import annotations
@@ -20,15 +26,17 @@ from PySide6.QtCore import QObject, Qt, QTimer
 
 
 class FrameScheduler(QObject):
-    """Runs keyed jobs one per event-loop turn, at least ``gap_s`` apart.
+    """Runs keyed jobs one per event-loop turn, at least ``gap_s`` apart; with
+    ``turn_s`` > 0, due jobs share a turn while it has lasted less than ``turn_s``.
 
     Of the jobs that are due, the one with the lowest ``priority`` runs first
     (then the oldest request).
     """
 
-    def __init__(self, parent: QObject | None = None, *, gap_s: float) -> None:
+    def __init__(self, parent: QObject | None = None, *, gap_s: float, turn_s: float = 0.0) -> None:
         super().__init__(parent)
         self.gap_s = gap_s
+        self.turn_s = turn_s
         # key -> (job, not before, priority), in request order
         self._jobs: dict[str, tuple[Callable[[], None], float, int]] = {}
         self._free_at = 0.0  # perf_counter time before which no job starts
@@ -74,16 +82,25 @@ class FrameScheduler(QObject):
             self._timer.start(wait_ms)
 
     def _run_due(self) -> None:
-        now = time.perf_counter()
+        turn_start = now = time.perf_counter()
+        if now < self._free_at:
+            self._arm()
+            return
+        while (key := self._next_due(now)) is not None:
+            self._run(self._jobs.pop(key)[0])
+            now = time.perf_counter()
+            if now - turn_start >= self.turn_s:
+                break
+        self._arm()
+
+    def _next_due(self, now: float) -> str | None:
+        """The key of the due job that runs first (lowest priority, then oldest), or None."""
         due = [
             (priority, n, key)
             for n, (key, (_, not_before, priority)) in enumerate(self._jobs.items())
             if not_before <= now
         ]
-        if due and now >= self._free_at:
-            job = self._jobs.pop(min(due)[2])[0]
-            self._run(job)
-        self._arm()
+        return min(due)[2] if due else None
 
     def _run(self, job: Callable[[], None]) -> None:
         self._free_at = math.inf  # jobs requested by this one wait for its end (armed below)

@@ -44,6 +44,7 @@ from attnscope.gui.worker_client import WorkerClient
 log = logging.getLogger(__name__)
 
 VIEW_JOB_GAP_S = 0.004  # between two view updates (snapshot, beam tree): repaint and input
+VIEW_TURN_S = 0.004  # cheap view updates due together share a turn and one repaint
 PLACEHOLDER_TEXT = (
     "Open a checkpoint (File > Open) or a Hugging Face model folder (File > Open folder), "
     "or drop either here."
@@ -76,7 +77,7 @@ class MainWindow(DecodeCommands, QMainWindow):
         self.client = WorkerClient(self, reserve_cores_for_gui=reserve_cores_for_gui)
         self.state = DecodeState(self)
         # view updates run as separate jobs (see FrameScheduler): a paint never stalls for all
-        self.frames = FrameScheduler(self, gap_s=VIEW_JOB_GAP_S)
+        self.frames = FrameScheduler(self, gap_s=VIEW_JOB_GAP_S, turn_s=VIEW_TURN_S)
         self.recent = RecentFiles(self.settings)
         self._build_views()
         self.onmt_import = OnmtImport(  # issue 21: an OpenNMT-py .pt is offered a conversion

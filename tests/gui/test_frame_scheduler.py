@@ -60,3 +60,32 @@ def test_run_now_and_cancel(qtbot, scheduler):
     assert not scheduler.pending("tree") and not scheduler.pending("gone")
     scheduler.run_now("tree")  # nothing waiting: nothing runs
     assert ran == ["tree"]
+
+
+def _posted_between(ran):
+    """A job that posts a zero-delay timer: it lands between jobs of separate turns."""
+    from PySide6.QtCore import QTimer
+
+    def job():
+        ran.append("a")
+        QTimer.singleShot(0, lambda: ran.append("turn ended"))
+
+    return job
+
+
+def test_due_jobs_share_a_turn_while_it_lasts_less_than_turn_s(qtbot):
+    scheduler = FrameScheduler(gap_s=0.01, turn_s=10.0)
+    ran = []
+    scheduler.request("a", _posted_between(ran))
+    scheduler.request("b", lambda: ran.append("b"))
+    qtbot.waitUntil(lambda: len(ran) == 3)
+    assert ran == ["a", "b", "turn ended"]  # b ran in a's callback: one repaint for both
+
+
+def test_a_job_that_outlasts_turn_s_ends_its_turn(qtbot):
+    scheduler = FrameScheduler(gap_s=0.01, turn_s=1e-9)  # every job outlasts it
+    ran = []
+    scheduler.request("a", _posted_between(ran))
+    scheduler.request("b", lambda: ran.append("b"))
+    qtbot.waitUntil(lambda: len(ran) == 3)
+    assert ran == ["a", "turn ended", "b"]
