@@ -131,6 +131,7 @@ class MainWindow(DecodeCommands, QMainWindow):
         layout.addWidget(self.workspaces, 1)
         self.setCentralWidget(central)
         self.model_panel = ModelPanel()
+        self.model_panel.languagesChosen.connect(self.client.set_languages)  # mBART, NLLB…
         self.decode_settings = DecodeSettingsPanel()
         self.docks = {
             "model": self._dock("Model", self.model_panel, Qt.LeftDockWidgetArea),
