@@ -89,7 +89,8 @@ class HeatmapPlot:
             self.image.clear()
             return
         self.image.setImage(shown, autoLevels=False, levels=levels)
-        self.bar.setLevels(levels)
+        if tuple(self.bar.levels()) != tuple(levels):  # unchanged: its axis keeps its picture
+            self.bar.setLevels(levels)
         # the view range follows the new image now, not in the paint: a range changed
         # there marks everything dirty again and the plot is painted twice per frame
         self.viewbox.prepareForPaint()

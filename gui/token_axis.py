@@ -72,6 +72,8 @@ class TokenAxis(pg.AxisItem):
         self._shown: list[int] = []  # label indices the last paint wrote
         # let edge labels spill past the axis ends rather than vanish
         self.setStyle(tickFont=label_font(), hideOverlappingLabels=False)
+        # tokens have no unit: without an SI prefix a range change never re-lays the title
+        self.enableAutoSIPrefix(False)
 
     def set_labels(self, labels: list[str]) -> None:
         """Replace the category labels (index i labels cell i).
