@@ -94,9 +94,7 @@ class VisionStepModel:
         self.num_layers = int(decoder_config.num_hidden_layers)
         self.heads_per_layer = int(decoder_config.num_attention_heads)
         self.num_heads = self.num_layers * self.heads_per_layer
-        self.encoder_type = getattr(encoder_config, "model_type", "blip_vision_model")
-        if self.blip:  # BLIP's vision config names its own type "blip_vision_model"
-            self.encoder_type = "blip_vision_model"
+        self.encoder_type = "blip_vision_model" if self.blip else encoder_config.model_type
         self.prefix = ENCODER_PREFIX_TOKENS[self.encoder_type]
         self._encoder_config = encoder_config
         if not start_ids:

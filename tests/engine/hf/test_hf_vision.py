@@ -23,7 +23,7 @@ MAX_NEW = 8
 # (encoder, decoder, seed): seeds whose captions differ between pictures, some ending
 # on eos and some at the length limit
 CAPTIONERS = {
-    "vit-gpt2": ("vit", "gpt2", 0),
+    "vit-gpt2": ("vit", "gpt2", 3),
     "vit-bert": ("vit", "bert", 2),
     "deit-trocr": ("deit", "trocr", 1),
     "swin-bert": ("swin", "bert", 2),
@@ -126,6 +126,8 @@ def test_the_patch_grid_and_its_prefix_tokens(captioner):
     assert memory.grid == (4, 4)
     assert memory.prefix == PREFIX[CAPTIONERS[name][0]]
     assert memory.hidden.shape[1] == memory.prefix + 16
+    # the decoder's width: the tiny ViT's 24-wide output went through enc_to_dec_proj
+    assert memory.hidden.shape[2] == 16
     assert memory.mask.shape == (4, 16) and bool(memory.mask.all())
     result = decode(loaded.step_model, memory, _config(strategy="greedy"))[0]
     sums = result.best.attention.sum(axis=-1)  # (T, layers · heads)

@@ -21,8 +21,10 @@ from transformers import PreTrainedTokenizerFast
 from .tiny_models import WORDS
 
 SIDE = 32  # pixels a side of the model input
+# ViT is wider than the decoders (24 vs 16): its output goes through the model's
+# enc_to_dec_proj
 ENCODERS = {
-    "vit": lambda: transformers.ViTConfig(**_VIT),
+    "vit": lambda: transformers.ViTConfig(**_VIT | {"hidden_size": 24}),
     "deit": lambda: transformers.DeiTConfig(**_VIT),
     "swin": lambda: transformers.SwinConfig(
         image_size=SIDE, patch_size=4, embed_dim=8, depths=[1, 1], num_heads=[1, 2], window_size=4
