@@ -38,7 +38,7 @@ import torch
 from torch import Tensor
 
 from attnscope.engine.hf.vocab_map import HfVocabMap
-from attnscope.engine.hf.what_if import step_edit
+from attnscope.engine.hf.what_if import attention_scores, step_edit
 
 # (self_k, self_v, cross_k, cross_v) of one decoder layer, each (N, heads, T or S, head_dim)
 LayerCache = tuple[Tensor, Tensor, Tensor, Tensor]
@@ -236,6 +236,11 @@ class HfStepModel:
         # the first step computes the cross-attention keys and values from the memory's rows
         inputs = memory.inputs if state.length == 0 else state.cross_inputs
         return log_probs, replace(_from_cache(cache), cross_inputs=inputs), attention.flatten(1, 2)
+
+    def attention_scores(self, memory: HfMemory, tgt_in: Tensor, overrides=None) -> Tensor:
+        """Raw pre-softmax cross-attention scores (1, T, layers · heads, S), teacher-forced
+        over ``tgt_in`` (engine/scores.py; engine/hf/what_if.py)."""
+        return attention_scores(self, memory, tgt_in, overrides)
 
     def split_layers(self, attention: Tensor | np.ndarray) -> Tensor | np.ndarray:
         """(…, layers · heads, S) as ``step`` returns it (or a decode result holds it, in

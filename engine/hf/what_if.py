@@ -32,6 +32,7 @@ than edited some other way.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,13 +43,18 @@ from attnscope.models.attention import check_override
 
 EDITED_ATTENTION = "attnscope_edited_cross_attention"
 _EDIT = "_attnscope_attention_edit"  # module attribute: (weights, edited) while an edit runs
+_SCORES = "_attnscope_attention_scores"  # module attribute: a list the raw scores go to
 
 
 def _edited_attention(module, query, key, value, attention_mask, **kwargs):
     """The family's eager attention; in a module carrying an edit, the edited query
-    positions use the edit's weights. query (N, H, Tq, d), key/value (N, H, S, d)."""
+    positions use the edit's weights; in one carrying a score list, the raw scores go
+    there. query (N, H, Tq, d), key/value (N, H, S, d)."""
     eager = _eager_function(module)
     output, weights = eager(module, query, key, value, attention_mask, **kwargs)
+    scores = getattr(module, _SCORES, None)
+    if scores is not None:
+        scores.append(_raw_scores(query, key, attention_mask, **kwargs))
     edit = getattr(module, _EDIT, None)
     if edit is None:
         return output, weights
@@ -56,6 +62,16 @@ def _edited_attention(module, query, key, value, attention_mask, **kwargs):
     weights = torch.where(edited[None, None, :, None], replacement.to(weights.dtype), weights)
     output = torch.matmul(weights, value).transpose(1, 2).contiguous()  # (N, Tq, H, d)
     return output, weights
+
+
+def _raw_scores(query, key, attention_mask, *, scaling=None, position_bias=None, **_) -> Tensor:
+    """(N, H, Tq, S) what the eager path takes the softmax of: QKᵀ · scaling, plus T5's
+    position bias and the additive mask."""
+    scaling = query.size(-1) ** -0.5 if scaling is None else scaling
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if position_bias is not None:
+        scores = scores + position_bias
+    return scores if attention_mask is None else scores + attention_mask
 
 
 def _eager_function(module) -> Any:
@@ -95,15 +111,17 @@ def _register() -> None:
 
 
 @contextmanager
-def cross_attention_edited(model: Any, weights: Tensor, edited: Tensor):
+def cross_attention_edited(model: Any, weights: Tensor | None, edited: Tensor | None, scores=None):
     """Inside the block, the decoder's cross-attention uses ``weights`` at the query
-    positions ``edited``.
+    positions ``edited`` (None, None: its own), and with ``scores`` (a list) appends
+    each layer's raw scores (N, H, Tq, S) to it, in layer order, the model's own even
+    where edited.
 
     weights: (N or 1, layers, heads, Tq, S), rows summing to 1 (only edited positions read)
     edited:  (Tq,) bool, the decoder positions of this forward whose attention is given
     """
     modules = cross_attention_modules(model)
-    if weights.dim() != 5 or weights.size(1) != len(modules):
+    if weights is not None and (weights.dim() != 5 or weights.size(1) != len(modules)):
         raise ValueError(
             f"an attention edit for this model is (N, {len(modules)}, heads, T, S), "
             f"got {tuple(weights.shape)}"
@@ -113,14 +131,18 @@ def cross_attention_edited(model: Any, weights: Tensor, edited: Tensor):
     saved = {key: config._attn_implementation for key, config in configs.items()}
     try:
         for layer, module in enumerate(modules):
-            setattr(module, _EDIT, (weights[:, layer], edited))
+            if weights is not None:
+                setattr(module, _EDIT, (weights[:, layer], edited))
+            if scores is not None:
+                setattr(module, _SCORES, scores)
         for config in configs.values():
             config._attn_implementation = EDITED_ATTENTION
         yield
     finally:
         for module in modules:
-            if hasattr(module, _EDIT):
-                delattr(module, _EDIT)
+            for name in (_EDIT, _SCORES):
+                if hasattr(module, name):
+                    delattr(module, name)
         for key, config in configs.items():
             config._attn_implementation = saved[key]
 
@@ -140,4 +162,49 @@ def step_edit(model: Any, override: Tensor, mask: Tensor, *, layers: int, heads:
     return cross_attention_edited(model, per_layer, edited)
 
 
-__all__ = ["EDITED_ATTENTION", "cross_attention_edited", "cross_attention_modules", "step_edit"]
+def attention_scores(
+    step_model: Any, memory: Any, tgt_in: Tensor, overrides: Mapping[int, Tensor] | None = None
+) -> Tensor:
+    """Raw pre-softmax cross-attention scores, teacher-forced over ``tgt_in`` (1, T)
+    AttnScope ids (bos first) -> (1, T, layers · heads, S), layer-major, padding -inf:
+    the ``attention_scores`` engine/scores.py asks a step model for. ``overrides``
+    {step: (1, layers · heads, S)} are what-if edits replayed in one forward: at those
+    steps the edited weights make the context and the scores are the model's own (the
+    first layer's as without the edit; a later layer's from what the edited layers
+    below it give)."""
+    from transformers.modeling_outputs import BaseModelOutput
+
+    layers, heads = step_model.num_layers, step_model.num_heads
+    rows, length = memory.mask.shape
+    steps = tgt_in.size(1)
+    fed = step_model.vocab.to_hf[tgt_in].clone()  # (1, T) model ids
+    fed[:, 0] = step_model.start_token
+    weights = edited = None
+    if overrides:
+        weights = torch.zeros(rows, layers, heads // layers, steps, length, device=fed.device)
+        edited = torch.zeros(steps, dtype=torch.bool, device=fed.device)
+        for step, override in overrides.items():
+            checked = check_override(override.float(), memory.mask, heads)  # (1, L·H, S)
+            weights[:, :, :, step] = checked.view(rows, layers, heads // layers, length)
+            edited[step] = True
+    captured: list[Tensor] = []
+    with torch.no_grad(), cross_attention_edited(step_model.model, weights, edited, captured):
+        step_model.model(
+            encoder_outputs=BaseModelOutput(last_hidden_state=memory.hidden),
+            attention_mask=memory.mask.long(),
+            decoder_input_ids=fed,
+            use_cache=False,
+            return_dict=True,
+        )
+    scores = torch.stack(captured, dim=1).float()  # (1, L, H, T, S)
+    scores = scores.permute(0, 3, 1, 2, 4).reshape(rows, steps, heads, length)
+    return scores.masked_fill(~memory.mask[:, None, None, :], float("-inf"))
+
+
+__all__ = [
+    "EDITED_ATTENTION",
+    "attention_scores",
+    "cross_attention_edited",
+    "cross_attention_modules",
+    "step_edit",
+]

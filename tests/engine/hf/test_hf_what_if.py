@@ -11,6 +11,7 @@ from attnscope.engine.decoding.config import BOS_ID, DecodeConfig
 from attnscope.engine.hf.what_if import EDITED_ATTENTION, cross_attention_modules
 from attnscope.engine.inference import load_inference_model
 from attnscope.engine.interventions import AttentionEdit, pin
+from attnscope.engine.scores import attention_scores
 from attnscope.engine.session import DecodeSession
 from attnscope.engine.what_if import what_if
 
@@ -131,3 +132,25 @@ def test_what_if_on_a_folder_compares_the_edited_decode_with_the_original(marian
     assert opened.snapshot().target_pieces == result.after.target_pieces  # left on the edit
     np.testing.assert_allclose(result.after.attention[0], pin(original[0], 4), atol=1e-6)
     np.testing.assert_allclose(result.before.attention, original, atol=1e-6)
+
+
+def test_raw_scores_are_what_each_steps_attention_is_the_softmax_of(loaded):
+    """engine/scores.py on a HF decode: softmax(scores) is the decode's attention at every
+    step, also after an edit (there the scores stay the model's own, later steps follow)."""
+    config = DecodeConfig(strategy="greedy", max_length=6, max_length_ratio=0)
+    memory = _memory(loaded)
+    session = DecodeSession(loaded.step_model, memory, config)
+    session.run()
+    own = session.attention_matrix()[0]  # step 0 as the model attends
+    edit = AttentionEdit(0, pin(own, 0))
+    session.edit_attention(0, edit)
+    session.run()
+    attention = session.attention_matrix()  # (T, L·H, S), step 0 the edit
+    scores = attention_scores(loaded.step_model, memory, session.tokens, [edit])
+    assert scores.shape == attention.shape
+    weights = torch.from_numpy(scores).softmax(dim=-1).numpy()
+    # at the edited step the first layer's scores are the model's own (later layers'
+    # read what the edited layers below them give)
+    first = loaded.step_model.heads_per_layer
+    np.testing.assert_allclose(weights[0, :first], own[:first], atol=1e-5)
+    np.testing.assert_allclose(weights[1:], attention[1:], atol=1e-5)
