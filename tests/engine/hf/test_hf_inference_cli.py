@@ -11,6 +11,7 @@ import pytest
 from attnscope.engine.cli import main
 from attnscope.engine.decoding.config import DecodeConfig
 from attnscope.engine.errors import AttnScopeError
+from attnscope.engine.folder_digest import folder_size
 from attnscope.engine.hf.folder import HfFolderError
 from attnscope.engine.inference import load_inference_model
 from attnscope.engine.session_file import (
@@ -85,10 +86,13 @@ def test_a_session_file_reopens_with_its_folder(model, marian_dir, tmp_path):
     opened.force(4, at_step=2)
     opened.run()
     snapshot = opened.snapshot()
+    heard = []  # (bytes done, bytes in all) over the folder's model files
+    reference = checkpoint_ref(model.source_path, lambda done, total: heard.append((done, total)))
+    assert heard[-1] == (reference.size, reference.size) == (folder_size(marian_dir),) * 2
     session = session_from_snapshot(
         snapshot,
         task="translation",
-        checkpoint=checkpoint_ref(model.source_path),
+        checkpoint=reference,
         settings=config,
         source=SessionInput(text=SENTENCES[0]),
     )
