@@ -8,6 +8,7 @@ from explain_support import explain_and_wait
 from window_support import TIMEOUT, load, wait_snapshot
 
 from attnscope.gui.explain_panel import SELECTED_STEP
+from attnscope.gui.heatmap import SCORES
 from tests.engine.hf.tiny_models import save_tiny_model
 
 SOURCE = "the cat sat on the mat"
@@ -54,3 +55,18 @@ def test_explain_and_a_pinned_edit_on_a_folder(qtbot, window, marian_folder):
         timeout=TIMEOUT,
     )
     np.testing.assert_array_equal(window.state.snapshot.attention[step], pinned)
+
+
+def test_raw_scores_on_a_folder(qtbot, window, marian_folder):
+    snapshot = _decoded(qtbot, window, marian_folder)
+    heatmap = window.translate_view.heatmap
+    with qtbot.waitSignal(window.client.worker.scoresReady, timeout=TIMEOUT) as blocker:
+        window.debugger.scores_action.trigger()
+    tokens, scores = blocker.args[0]  # (T, layers · heads, S)
+    assert tokens == tuple(s.token_id for s in snapshot.steps)
+    assert heatmap.value_kind() == SCORES
+    qtbot.waitUntil(lambda: np.isfinite(heatmap.matrix()).all())
+    np.testing.assert_allclose(heatmap.matrix(), scores.mean(axis=1), rtol=1e-5)
+    soft = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    soft /= soft.sum(-1, keepdims=True)
+    np.testing.assert_allclose(soft, snapshot.attention, atol=1e-5)
