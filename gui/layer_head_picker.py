@@ -70,8 +70,9 @@ class LayerHeadPicker(QtWidgets.QWidget):
             for head in range(heads if layers * heads > 1 else 0):
                 self.head_combo.addItem(f"head {head + 1}", head)
             if self._grid:
-                grid = "all layers × heads (grid)" if layers > 1 else "all heads (grid)"
-                self.head_combo.addItem(grid, HEAD_GRID)
+                self.head_combo.addItem("all heads (grid)", HEAD_GRID)
+                tip = "Every layer × head, a row per layer" if layers > 1 else "Every head"
+                self.head_combo.setItemData(self.head_combo.count() - 1, tip, TOOLTIP_ROLE)
         self.show_choice(choice)
         for widget in (self.layer_combo, self.layer_label):
             widget.setVisible(layers > 1)
