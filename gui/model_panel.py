@@ -152,6 +152,9 @@ class ModelPanel(QWidget):
         """The combos of a multilingual folder's ``language_pair`` (info), hidden without."""
         codes = pair.get("codes") if isinstance(pair, dict) else None
         self._language_rows(bool(codes))
+        if codes:  # its codes are the model's own (en_XX, fra_Latn), not ISO names
+            text = f"{pair.get('source')} → {pair.get('target')} (of {len(codes)} codes)"
+            self.labels["languages"].setText(text)
         for combo, key in ((self.source_language, "source"), (self.target_language, "target")):
             combo.blockSignals(True)
             combo.clear()

@@ -46,6 +46,7 @@ def test_the_combos_show_a_multilingual_folders_pair_and_send_a_choice(qtbot):
         assert layout.isRowVisible(combo)
         assert [combo.itemText(i) for i in range(combo.count())] == PAIR["codes"]
         assert combo.currentText() == chosen
+    assert panel.labels["languages"].text() == "eng_Latn → fra_Latn (of 3 codes)"
     with qtbot.waitSignal(panel.languagesChosen) as chosen:
         panel.target_language.setCurrentIndex(2)
         panel.target_language.activated.emit(2)  # what a user's pick emits
