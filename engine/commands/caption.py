@@ -24,6 +24,11 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".ti
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser)
     parser.add_argument("images", nargs="+", help="image files or folders of images")
+    parser.add_argument(
+        "--prompt",
+        default="",
+        help="text the caption continues, e.g. 'a picture of' (Hugging Face captioners: BLIP)",
+    )
 
 
 def expand_images(items: list[str]) -> list[Path]:
@@ -55,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
     if model.task != "captioning":
         return fail(f"{args.checkpoint} is a {model.task} model; use `attnscope translate`")
+    if args.prompt:
+        if not hasattr(model, "with_prompt"):
+            return fail("--prompt needs a Hugging Face captioner folder (e.g. BLIP)")
+        try:
+            model = model.with_prompt(args.prompt)
+        except AttnScopeError as exc:
+            return fail(str(exc))
     status = 0
     named = {"model": args.checkpoint, "settings": config}  # what every --json record names
     try:

@@ -7,7 +7,9 @@ import json
 
 import numpy as np
 import pytest
+from helpers_checkpoint import captioning_model, tokenizer
 
+from attnscope.engine.checkpoint import save_checkpoint
 from attnscope.engine.cli import main
 from attnscope.engine.decoding.config import DecodeConfig
 from attnscope.engine.decoding.driver import decode
@@ -16,7 +18,7 @@ from attnscope.engine.hf.folder import HfFolderError
 from attnscope.engine.hf.vision import load_image_processor
 from attnscope.engine.hf.vision_inference import HfCaptionModel
 from attnscope.engine.image_masks import mask_image
-from attnscope.engine.images import load_image
+from attnscope.engine.images import ImagePreprocess, load_image
 from attnscope.engine.inference import load_inference_model
 
 from .tiny_captioners import pictures, save_blip, save_vision_encoder_decoder
@@ -168,3 +170,24 @@ def test_an_attention_edit_is_refused_and_the_session_stays(vit, picture_file):
     with pytest.raises(ValueError, match="VisionStepModel does not take attention edits"):
         opened.session.edit_attention(1, weights)
     assert opened.session.tokens == tokens
+
+
+def test_the_caption_command_continues_a_prompt(tmp_path, picture_file, capsys):
+    folder = save_blip(tmp_path / "blip", seed=1)
+    command = ["caption", "-c", str(folder), "--device", "cpu", str(picture_file)]
+    assert main([*command, "--prompt", "a big red"]) == 0
+    text = capsys.readouterr().out.rstrip("\n").split("\t")[1]
+    model = load_inference_model(folder, device="cpu").with_prompt("a big red")
+    assert text == model.caption(picture_file, DecodeConfig()).text
+
+
+def test_a_prompt_for_a_checkpoint_is_refused(tmp_path, picture_file, capsys):
+    path = save_checkpoint(
+        tmp_path / "cap.safetensors",
+        model=captioning_model(),
+        tgt_tokenizer=tokenizer("tgt"),
+        image_preprocess=ImagePreprocess(size=(32, 32)),
+    )
+    command = ["caption", "-c", str(path), "--device", "cpu", str(picture_file)]
+    assert main([*command, "--prompt", "a picture of"]) == 2
+    assert "--prompt needs a Hugging Face captioner folder" in capsys.readouterr().err
