@@ -10,9 +10,9 @@ bounded like every other model's: control characters dropped and at most
 Pieces are labelled in the app's convention (engine/pieces.py): the tokenizer's own
 (``word_convention`` of its vocabulary: ``▁``, byte-level ``Ġ`` or WordPiece ``##``) is
 converted by ``readable_piece``, its special tokens stay as they are and eos reads
-``</s>`` as every model's does. ``SourceSide`` and ``TargetSide`` give the two sides the
-interface of engine/tokenizers.py's TextTokenizer, which engine/batch.py and the reference
-check use.
+``</s>`` as every model's does. ``SourceSide`` and ``TargetSide`` give the two sides what
+engine/batch.py, the reference check and the explain code read of engine/tokenizers.py's
+TextTokenizer.
 """
 
 from __future__ import annotations
@@ -124,7 +124,8 @@ class HfText:
 
 
 class SourceSide:
-    """The source side of an ``HfText`` as a TextTokenizer: the model's own ids."""
+    """The source side of an ``HfText`` where code reads a TextTokenizer (engine/batch.py,
+    the reference check): the model's own ids."""
 
     def __init__(self, text: HfText) -> None:
         self.text = text
@@ -138,11 +139,14 @@ class SourceSide:
         return self.text.unchecked_ids(text)
 
     def pieces(self, text: str) -> list[str]:
-        return self.text.source_pieces(text)
+        """The labels of the input's positions but the last eos, as a TextTokenizer's pieces
+        leave eos out (a leading ``<s>`` stays: it is a position of the encoder)."""
+        pieces = self.text.source_pieces(text)
+        return pieces[:-1] if pieces and pieces[-1] == EOS_PIECE else pieces
 
 
 class TargetSide:
-    """The target side of an ``HfText`` as a TextTokenizer: AttnScope's ids."""
+    """The target side of an ``HfText`` where code reads a TextTokenizer: AttnScope's ids."""
 
     def __init__(self, text: HfText) -> None:
         self.text = text
@@ -151,17 +155,12 @@ class TargetSide:
     def vocab_size(self) -> int:
         return self.text.vocab.size
 
-    def encode(self, text: str) -> list[int]:
-        return self.text.target_ids(text)
-
     def pieces(self, text: str) -> list[str]:
+        """The labels of an expected output's tokens (no eos)."""
         return self.text.target_pieces(self.text.target_ids(text))
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.text.detokenize(ids)
-
-    def id_to_piece(self, index: int) -> str:
-        return self.text.target_piece(index)
 
     @cached_property
     def labels(self) -> tuple[str, ...]:

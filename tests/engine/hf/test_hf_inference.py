@@ -78,6 +78,7 @@ def test_a_session_decodes_as_generate(model, strategy, generate_settings):
         pieces = model.source_pieces(sentence)
         assert pieces[-1] == EOS_PIECE and len(pieces) == len(model.source_ids(sentence))
         assert snapshot.source_pieces == pieces
+        assert model.src_tokenizer.pieces(sentence) == list(pieces[:-1])  # as TextTokenizer's
         assert snapshot.attention.shape == (len(tokens), model.model.num_heads, len(pieces))
         np.testing.assert_allclose(snapshot.attention.sum(axis=-1), 1.0, atol=1e-5)
 
