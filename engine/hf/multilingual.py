@@ -169,7 +169,7 @@ def add_language_arguments(parser) -> None:
         "--src-lang",
         metavar="CODE",
         help="source language code of a multilingual folder (mBART en_XX, M2M100 en, "
-        "NLLB eng_Latn; `attnscope info DIR` lists them under language_pair)",
+        "NLLB eng_Latn; an unknown code is refused naming close ones)",
     )
     parser.add_argument(
         "--tgt-lang",
