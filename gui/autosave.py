@@ -96,9 +96,13 @@ def read_saved_session(folder: Path) -> SavedSession | None:
 
 
 def last_checkpoint(settings: QSettings) -> str | None:
-    """The checkpoint of the saved session when that file still exists (to reopen it)."""
+    """The checkpoint (or Hugging Face model folder) of the saved session when it still
+    exists (to reopen it)."""
     saved = read_saved_session(autosave_folder(settings))
-    return saved.checkpoint if saved is not None and Path(saved.checkpoint).is_file() else None
+    if saved is None:
+        return None
+    path = Path(saved.checkpoint)
+    return saved.checkpoint if path.is_file() or path.is_dir() else None
 
 
 def write_atomically(path: Path, text: str) -> None:
