@@ -181,10 +181,8 @@ def masked_picture(model: InferenceModel, source: Any, masks: Sequence) -> np.nd
     from attnscope.engine.images import load_image
 
     rgb = source if isinstance(source, np.ndarray) else np.asarray(load_image(source))
-    preprocess = model.checkpoint.image_preprocess
-    mean = preprocess.mean if preprocess is not None else None
     for mask in masks:
-        rgb = mask_image(rgb, mask.mask, mask.fill, mask.seed, mean=mean)
+        rgb = mask_image(rgb, mask.mask, mask.fill, mask.seed, mean=model.image_mean)
     return rgb
 
 
