@@ -22,7 +22,12 @@ from attnscope.engine import batch
 from attnscope.engine.checkpoint import Checkpoint, load_checkpoint
 from attnscope.engine.decoding import EOS_ID, DecodeConfig
 from attnscope.engine.devices import available_devices, pick_device
-from attnscope.engine.errors import AttnScopeError, DecodeCancelled, InputTextError
+from attnscope.engine.errors import (
+    AttnScopeError,
+    CheckpointError,
+    DecodeCancelled,
+    InputTextError,
+)
 from attnscope.engine.images import ImageSource, load_image, to_rgb, to_tensor
 from attnscope.engine.inference_results import (
     Caption,
@@ -31,6 +36,7 @@ from attnscope.engine.inference_results import (
     TokenStep,
     Translation,
 )
+from attnscope.engine.input_files import display_path
 from attnscope.engine.input_limits import MAX_SOURCE_TOKENS, max_source_positions
 from attnscope.engine.pieces import EOS_PIECE
 from attnscope.engine.session import DecodeSession
@@ -241,7 +247,16 @@ def load_inference_model(path: str | os.PathLike, *, device: str = "auto") -> In
         from attnscope.engine.hf.inference import load_hf_inference_model
 
         return load_hf_inference_model(path, target)
-    checkpoint = load_checkpoint(path, device=str(target))
+    try:
+        checkpoint = load_checkpoint(path, device=str(target))
+    except CheckpointError as exc:
+        folder = Path(path).parent
+        if not (folder / "config.json").is_file():
+            raise
+        raise CheckpointError(  # e.g. a Hugging Face folder's model.safetensors given alone
+            f"{exc}; {Path(path).name} is part of a Hugging Face model folder: open the "
+            f"folder {display_path(folder)} instead"
+        ) from exc
     return InferenceModel(checkpoint, target)
 
 

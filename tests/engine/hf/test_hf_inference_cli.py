@@ -209,3 +209,10 @@ def test_the_tokenizers_languages_are_the_models(tmp_path, model):
     compatible(models["de"], model)  # a folder that names no language is not held against
     with pytest.raises(IncompatibleModelsError, match="German as its source language"):
         compatible(models["de"], models["fr"])
+
+
+def test_a_folders_weights_file_alone_points_to_the_folder(marian_dir, capsys):
+    with pytest.raises(AttnScopeError, match="part of a Hugging Face model folder: open the"):
+        load_inference_model(marian_dir / "model.safetensors", device="cpu")
+    assert main(["translate", "-c", str(marian_dir / "model.safetensors")]) == 2
+    assert f"open the folder {marian_dir} instead" in capsys.readouterr().err
