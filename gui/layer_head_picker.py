@@ -1,5 +1,5 @@
-"""Layer and head combos over layer-major attention: what the heat map and the caption
-view's picture overlay show (gui/heatmap_layers.py's ``LayerHeadChoice``).
+"""Layer and head combos (Alt+L, Alt+E) over layer-major attention: what the heat map
+and the caption view's picture overlay show (gui/heatmap_layers.py's ``LayerHeadChoice``).
 
 One widget, so both views offer the same choice in the same words: the layer combo
 ("mean of layers", "layer N"; hidden for one layer) and the head combo ("mean of
@@ -35,12 +35,12 @@ class LayerHeadPicker(QtWidgets.QWidget):
         self.layer_combo.setToolTip(
             "Which decoder layer's cross-attention to show, or the mean of every layer and head"
         )
-        self.layer_label = QtWidgets.QLabel("Layer:")
+        self.layer_label = QtWidgets.QLabel("&Layer:")  # Alt+L
         self.layer_label.setBuddy(self.layer_combo)
         self.head_combo = QtWidgets.QComboBox()
         shown = "one head, their mean, or all of them" if grid else "one head or their mean"
         self.head_combo.setToolTip(f"Which attention head to show: {shown}")
-        self.head_label = QtWidgets.QLabel("Heads:")
+        self.head_label = QtWidgets.QLabel("H&eads:")  # Alt+E
         self.head_label.setBuddy(self.head_combo)
         self.layer_combo.currentIndexChanged.connect(self._on_layer_index_changed)
         self.head_combo.currentIndexChanged.connect(self._on_head_index_changed)

@@ -62,6 +62,7 @@ def test_combos_offer_layers_and_heads_and_hide_for_one_layer(heatmap):
     assert heatmap.layer_mode() == 1 and single_head.isEnabled()
     controls.head_combo.setCurrentIndex(controls.head_combo.findData(0))
     np.testing.assert_array_equal(heatmap.matrix(), _layered()[:, HEADS])
+    assert controls.picker.layer_label.buddy() is controls.layer_combo  # Alt+L
     heatmap.set_heads(_layered()[:, :HEADS])  # a one-layer model: no layer combo
     assert controls.layer_combo.isHidden() and not controls.head_combo.isHidden()
 
