@@ -49,7 +49,7 @@ def test_layer_and_head_choices_pick_their_rows(heatmap):
         heatmap.set_layer_mode(LAYERS)
 
 
-def test_combos_offer_layers_and_heads_and_hide_for_one_layer(heatmap):
+def test_combos_offer_layers_and_heads_and_hide_for_one_layer(heatmap, qtbot):
     heatmap.set_heads(_layered(), layers=LAYERS)
     controls = heatmap._controls
     layer_items = [controls.layer_combo.itemData(i) for i in range(controls.layer_combo.count())]
@@ -62,7 +62,15 @@ def test_combos_offer_layers_and_heads_and_hide_for_one_layer(heatmap):
     assert heatmap.layer_mode() == 1 and single_head.isEnabled()
     controls.head_combo.setCurrentIndex(controls.head_combo.findData(0))
     np.testing.assert_array_equal(heatmap.matrix(), _layered()[:, HEADS])
-    assert controls.picker.layer_label.buddy() is controls.layer_combo  # Alt+L
+    heatmap.show()
+    heatmap.activateWindow()
+    qtbot.waitActive(heatmap)
+    for key, combo in (
+        (QtCore.Qt.Key.Key_L, controls.layer_combo),
+        (QtCore.Qt.Key.Key_E, controls.head_combo),
+    ):
+        QTest.keyClick(heatmap.windowHandle(), key, QtCore.Qt.KeyboardModifier.AltModifier)
+        assert combo.hasFocus()  # Alt+L, Alt+E: the labels' mnemonics
     heatmap.set_heads(_layered()[:, :HEADS])  # a one-layer model: no layer combo
     assert controls.layer_combo.isHidden() and not controls.head_combo.isHidden()
 
