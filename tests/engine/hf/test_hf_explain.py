@@ -22,6 +22,7 @@ from attnscope.engine.interventions import AttentionEdit, pin
 from attnscope.engine.session import DecodeSession
 
 from .tiny_models import save_tiny_model
+from .tiny_multilingual import save_tiny_multilingual
 
 SENTENCE = "the cat sat on the mat"
 
@@ -203,3 +204,26 @@ def test_batches_of_any_size_give_the_same_attributions(marian, monkeypatch):
     for method, expected in whole.items():
         split = explain(_model(marian), SENTENCE, tokens, method=method, ig_steps=6)
         np.testing.assert_allclose(split.scores, expected.scores, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["mbart50", "m2m100", "nllb"])
+def test_multilingual_families_are_explained_and_edited(family, tmp_path):
+    """mBART-50, M2M100 and NLLB: the targets are the decode's log-probs after the forced
+    target-language token (explained as the model's own prediction of it, the decode
+    gives it log-prob 0), integrated gradients are complete, and an edit of a step with
+    its own attention changes nothing."""
+    folder = save_tiny_multilingual(tmp_path / family, family, seed=1, eos_bias=2.0)
+    model = load_inference_model(folder, device="cpu")
+    opened = model.open_session(SENTENCE, DecodeConfig(strategy="greedy", max_length=5))
+    opened.session.run()
+    tokens = opened.session.tokens
+    assert len(tokens) > 2  # the language token and more
+    decoded = [step.log_probs[0] for step in opened.session.history]
+    result = explain(model, SENTENCE, tokens, method="ig", ig_steps=48)
+    np.testing.assert_allclose(result.target_values[1:], decoded[1:], atol=1e-4)
+    change = result.target_values - result.baseline_values
+    np.testing.assert_allclose(result.scores.sum(axis=1), change, rtol=0.01, atol=2e-3)
+    attention = opened.session.attention_matrix()
+    opened.session.edit_attention(1, attention[1])
+    opened.session.run()
+    assert opened.session.tokens == tokens
