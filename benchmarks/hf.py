@@ -135,8 +135,10 @@ def measure_hf(ctx: BenchContext, report: Report) -> None:
         "clock": "CPU seconds of this process (wall under figures)",
     }
     for name in ("ours_greedy", "generate_greedy", "ours_beam", "generate_beam"):
+        tokens = sizes.length * (1 if name.endswith("greedy") else sizes.batch)
         report.add_samples(f"hf_{name}_cpu_s", rounds[name]["cpu"])
         report.add_samples(f"hf_{name}_wall_s", rounds[name]["wall"])
+        report.add_samples(f"hf_{name}_tokens_per_s", [tokens / s for s in rounds[name]["cpu"]])
     report.add_samples(
         "hf_greedy_step_ms", [1000 * s / sizes.length for s in rounds["ours_greedy"]["cpu"]]
     )

@@ -137,13 +137,13 @@ ROWS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         "… its batch-1 greedy vs Hugging Face's own generate() (tokens per CPU second)",
         "×",
         "",
-        ("hf_ours_greedy_cpu_s", "hf_generate_greedy_cpu_s"),
+        ("hf_ours_greedy_tokens_per_s", "hf_generate_greedy_tokens_per_s"),
     ),
     "hf_beam_vs_generate_ratio": (
         "… beam 5 × batch 8, attention recorded, vs generate() (tokens per CPU second)",
         "×",
         "≥ 1.0×",
-        ("hf_ours_beam_cpu_s", "hf_generate_beam_cpu_s"),
+        ("hf_ours_beam_tokens_per_s", "hf_generate_beam_tokens_per_s"),
     ),
 }
 UNITS = {"tokens_per_s": "tok/s", "_ms": "ms", "_s": "s"}
