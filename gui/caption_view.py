@@ -45,6 +45,7 @@ __all__ = ["CaptionWorkspace", "ImageInput", "caption_word", "qimage_to_rgb"]
 
 GALLERY_MIN_WIDTH = 120  # px of example thumbnails before they scroll
 STRIP_DELAY_MS = 500  # during Run the word strip (T thumbnails) redraws at most 2×/s
+OFF_GRID_SHOWN = 0.005  # attention off the grid worth naming (grid rows sum to 1 ± rounding)
 HINT = (
     "Drop a picture here, paste one (Ctrl+V), open one (File > Open image, Ctrl+Shift+O) "
     "or pick an example above."
@@ -336,8 +337,15 @@ class CaptionWorkspace(CaptionExports, QWidget):
             none = self._snapshot is not None and self._attention is None
             self.word_label.setText("This model has no attention." if none else "")
             return
-        self.overlay.set_attention(self._grids[step])
-        self.word_label.setText(f"<b>Word {step + 1}</b>: “{self._words[step]}”")
+        grid = self._grids[step]
+        self.overlay.set_attention(grid)
+        text = f"<b>Word {step + 1}</b>: “{self._words[step]}”"
+        # a ViT/BLIP encoder's [CLS] token (DeiT: and its distillation token) is no cell:
+        # its weight is left out of the grid, not spread over it (docs/hf-captioning.md)
+        off_grid = 1.0 - float(grid.sum())
+        if off_grid >= OFF_GRID_SHOWN:
+            text += f" · {off_grid:.0%} on [CLS], off the grid"
+        self.word_label.setText(text)
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Leave and watched in (self.chips, self.strip):
