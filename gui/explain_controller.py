@@ -300,7 +300,9 @@ class ExplainController(QObject):
         else:
             source = [display_piece(p) for p in snapshot.source_pieces]
             target = [display_piece(p) for p in snapshot.target_pieces]
-            self.panel.text_view.show_matrices(source, target, snapshot.attention, matrix, step)
+            self.panel.text_view.show_matrices(
+                source, target, snapshot.attention, matrix, step, layers=snapshot.num_layers
+            )
         self.panel.agreement_label.setText(self._agreement_text(snapshot, step))
 
     def _draw_image_step(self, snapshot, step: int) -> None:

@@ -116,16 +116,21 @@ class TextExplainView(QWidget):
         attention: np.ndarray | None,
         scores: np.ndarray,
         selected: int | None,
+        *,
+        layers: int = 1,
     ) -> None:
-        """``attention`` (T, heads, S) or None, ``scores`` (T, S) raw attributions (NaN rows
-        not explained), labelled ``source`` across and ``target`` down."""
+        """``attention`` (T, layers·heads, S) layer-major or None, ``scores`` (T, S) raw
+        attributions (NaN rows not explained), labelled ``source`` across and ``target``
+        down; the attention heat map offers its ``layers``."""
         has_attention = attention is not None and attention.shape[1] > 0
         self.attention_pages.setCurrentWidget(
             self.attention if has_attention else self.no_attention
         )
         if has_attention:
             self.attention.set_tokens(source, target)
-            self.attention.set_heads(np.ascontiguousarray(attention, dtype=np.float32))
+            self.attention.set_heads(
+                np.ascontiguousarray(attention, dtype=np.float32), layers=layers
+            )
         else:
             self.attention.clear()
         self.attribution.set_tokens(source, target)
