@@ -40,6 +40,7 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QStackedWidget
 from attnscope.gui.caption_view import CaptionWorkspace
 from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.decode_state import DecodeState
+from attnscope.gui.drops import CHECKPOINT_SUFFIXES
 from attnscope.gui.session_file_jobs import (
     BackgroundJob,
     SaveRequest,
@@ -295,11 +296,14 @@ class SessionFiles(QObject):
         )
 
     def locate_checkpoint(self, stored_path: str) -> str | None:
-        """Ask the user where the session's checkpoint is now; None when they cancel."""
+        """Ask the user where the session's checkpoint (or model folder: a name without a
+        checkpoint's suffix) is now; None when they cancel."""
         name = Path(stored_path).name
         self._show_message(
             f"The session's checkpoint {name} is not at {stored_path}: locate it.", "warning"
         )
+        if Path(stored_path).suffix.lower() not in CHECKPOINT_SUFFIXES:  # a Hugging Face folder
+            return QFileDialog.getExistingDirectory(self._dialog_parent, f"Locate {name}") or None
         path, _ = QFileDialog.getOpenFileName(
             self._dialog_parent, f"Locate {name}", "", CHECKPOINT_FILTER
         )
