@@ -84,6 +84,9 @@ def test_grid_has_a_row_per_layer_and_a_click_picks_layer_and_head(heatmap, qtbo
     assert grid.titles()[:3] == ["L1 H1", "L1 H2", "L2 H1"]
     for row, image in enumerate(grid.images()):
         np.testing.assert_array_equal(image, weights[:, row])
+    drawn = grid._images[0].image.copy()  # (T, S, 3) coloured
+    heatmap.set_colormap("magma")
+    assert not np.array_equal(grid._images[0].image, drawn)
     heatmap.show()
     qtbot.waitExposed(heatmap)
     rect = grid.panel_rect(2 * HEADS + 1)  # layer 3, head 2
