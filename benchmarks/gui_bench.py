@@ -7,6 +7,8 @@ Prints JSON with:
 - gui_max_stall_ms: longest gap of a 5 ms heartbeat timer while Run decodes
   50 tokens with beam 5 (eos banned until then), i.e. the worst freeze a user sees
 - heatmap_200_update_ms: set tokens + matrix of a 200×200 attention and repaint
+- draw_cpu_ms: GUI-thread CPU to draw one step in every view (a recorded decode
+  replayed into the window, short and long sentence; least of 3 rounds per step)
 - keypress / keypress_xvfb: F10 pressed -> every view drawn, steps 150 ms apart, on a
   short and a long sentence, offscreen and on Xvfb (p50/p95/p99/max, and the
   event loop's stalls over the same time)
@@ -34,7 +36,13 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script, too
 
-from benchmarks.gui_harness import checkpoint_path, open_window, percentiles, wait_snapshot
+from benchmarks.gui_harness import (
+    checkpoint_path,
+    open_window,
+    percentiles,
+    run_until,
+    wait_snapshot,
+)
 from benchmarks.gui_keypress import keypress_figures
 from benchmarks.gui_startup import startup_seconds
 
@@ -110,6 +118,39 @@ def heatmap_update(window, size: int = 200, repeats: int = 10) -> dict[str, floa
     return percentiles(samples)
 
 
+def draw_cpu(window, source: str, rounds: int = 3, max_steps: int = 60) -> dict:
+    """GUI-thread CPU (ms, thread_time) to draw one step in every view, per step of a
+    recorded decode of ``source`` (the window's settings, up to ``max_steps`` steps).
+
+    The decode runs in this thread first; its snapshots are then given to the window's
+    state one by one with the worker idle, each until no view job is left and the
+    repaints are done. Per step the least of ``rounds`` (p50/p95 over the steps): the GUI
+    thread's own cost, apart from the worker's step and from time spent waiting for a
+    core (on a busy machine it still moves by a quarter between runs).
+    """
+    from PySide6.QtWidgets import QApplication
+
+    from attnscope.engine.inference import load_inference_model
+
+    model = load_inference_model(window.state.summary.path, device="cpu")
+    window.translate_view.set_source(source)
+    session = model.open_session(source, window.requests.decode_config())
+    snapshots = [session.snapshot()]
+    while not session.done and len(snapshots) <= max_steps:
+        session.step()
+        snapshots.append(session.snapshot())
+    frames = window.frames
+    per_step: list[list[float]] = [[] for _ in snapshots]
+    for _ in range(rounds):
+        for cpu, snapshot in zip(per_step, snapshots, strict=True):
+            start = time.thread_time()
+            window.state.set_snapshot(snapshot)
+            run_until(lambda: not frames._jobs and not frames._timer.isActive())
+            QApplication.processEvents()
+            cpu.append((time.thread_time() - start) * 1000)
+    return {**percentiles([min(cpu) for cpu in per_step[1:]]), "rounds": rounds}
+
+
 def measure(
     checkpoint: str | None = None,
     *,
@@ -126,6 +167,11 @@ def measure(
     if keypress_only:
         window.close()
         return figures
+    examples = list(window.state.summary.examples) or ["ein hund läuft ."]
+    figures["draw_cpu_ms"] = {
+        "short": draw_cpu(window, examples[0]),
+        "long": draw_cpu(window, " ".join(examples)[:400]),  # as the key press's long one
+    }
     figures["gui_step_ms"] = step_latency(window, steps)
     figures["gui_run_stall"] = run_stall(window)
     figures["heatmap_200_ms"] = heatmap_update(window)
