@@ -41,6 +41,8 @@ def test_a_dropped_marian_folder_shows_its_layers_and_heads(qtbot, window, maria
     summary = window.state.summary
     assert (summary.layers, summary.heads_per_layer) == (LAYERS, HEADS)
     assert window.recent.paths()[0] == str(marian_folder.resolve())
+    window.menus.recent_entries.fill()  # File > Open recent, as it opens
+    assert window.menus.recent_menu.actions()[0].text() == "tiny-marian/"
     assert f"{LAYERS} layers × {HEADS} heads" in window.model_panel.labels["attention"].text()
     assert window.state.snapshot.num_layers == LAYERS
     heatmap = window.translate_view.heatmap
