@@ -46,6 +46,10 @@ __all__ = ["CaptionWorkspace", "ImageInput", "caption_word", "qimage_to_rgb"]
 GALLERY_MIN_WIDTH = 120  # px of example thumbnails before they scroll
 STRIP_DELAY_MS = 500  # during Run the word strip (T thumbnails) redraws at most 2×/s
 OFF_GRID_SHOWN = 0.005  # attention off the grid worth naming (grid rows sum to 1 ± rounding)
+OFF_GRID_TIP = (
+    "The weight on the encoder's [CLS] token (DeiT: and its distillation token), which is "
+    "no cell of the picture: left out of the map, not spread over it"
+)
 HINT = (
     "Drop a picture here, paste one (Ctrl+V), open one (File > Open image, Ctrl+Shift+O) "
     "or pick an example above."
@@ -343,9 +347,11 @@ class CaptionWorkspace(CaptionExports, QWidget):
         # a ViT/BLIP encoder's [CLS] token (DeiT: and its distillation token) is no cell:
         # its weight is left out of the grid, not spread over it (docs/hf-captioning.md)
         off_grid = 1.0 - float(grid.sum())
-        if off_grid >= OFF_GRID_SHOWN:
-            text += f" · {off_grid:.0%} on [CLS], off the grid"
+        shown = off_grid >= OFF_GRID_SHOWN
+        if shown:
+            text += f" · {off_grid:.0%} on [CLS]"
         self.word_label.setText(text)
+        self.word_label.setToolTip(OFF_GRID_TIP if shown else "")
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Leave and watched in (self.chips, self.strip):
