@@ -177,7 +177,9 @@ def _by_word(
 
 
 def _groups(pieces: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
-    """Word labels (eos last, as its own group) and each piece's group index."""
+    """Word labels and each piece's group index; the pieces that are no word (eos, a
+    leading ``<s>`` or ``[CLS]``: engine/pieces.py NON_WORD_PIECES) are one group, last,
+    labelled eos when there is one."""
     words = word_index(pieces)
     count = max(words, default=-1) + 1
     labels = [""] * count
@@ -186,6 +188,7 @@ def _groups(pieces: tuple[str, ...]) -> tuple[list[str], np.ndarray]:
             labels[word] += piece
     labels = [label.lstrip(WORD_START) or label for label in labels]
     index = np.array([word if word >= 0 else count for word in words], dtype=np.int64)
-    if EOS_PIECE in pieces:
-        labels.append(EOS_PIECE)
+    others = [piece for piece, word in zip(pieces, words, strict=True) if word < 0]
+    if others:
+        labels.append(EOS_PIECE if EOS_PIECE in others else others[0])
     return labels, index

@@ -66,3 +66,34 @@ def test_a_leading_bos_is_no_word_and_alignments_count_whitespace_words():
         [0.1, 0.1, 0.6, 0.1, 0.1],  # "n" -> "cat"
     ]
     assert hard_alignment(attention, source, target) == [(0, 0), (1, 1)]
+
+
+def test_per_word_attention_keeps_a_leading_bos_apart_from_the_words():
+    """Two BART-like decodes (a leading <s> on both sides, no eos yet in the outputs),
+    segmented differently, compared per word: <s> is a group of its own."""
+    import numpy as np
+
+    from attnscope.engine.compare.attention import WORD_LEVEL, compare_attention
+    from attnscope.engine.inference_results import SessionSnapshot
+
+    def shown(source, target, attention):
+        weights = np.asarray(attention, dtype=np.float32)  # (T, 1 head, S)
+        return SessionSnapshot(
+            source_text="the cat",
+            source_pieces=tuple(source),
+            target_pieces=tuple(target),
+            target_text="xy",
+            steps=(),
+            attention=weights,
+            num_heads=1,
+            done=False,
+            strategy="greedy",
+        )
+
+    a = shown(["<s>", "the", "▁cat", "</s>"], ["<s>", "▁x", "y"], [[[0.4, 0.3, 0.2, 0.1]]] * 3)
+    b = shown(["<s>", "the", "▁c", "at", "</s>"], ["<s>", "▁xy"], [[[0.4, 0.3, 0.1, 0.1, 0.1]]] * 2)
+    comparison = compare_attention(a, b)
+    assert comparison.level == WORD_LEVEL
+    assert comparison.columns == ("the", "cat", "</s>") and comparison.rows == ("xy", "<s>")
+    np.testing.assert_allclose(comparison.a, [[0.3, 0.2, 0.5]] * 2, atol=1e-6)  # <s> with eos
+    np.testing.assert_allclose(comparison.jsd, 0.0, atol=1e-6)
