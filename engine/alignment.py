@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from attnscope.engine.pieces import NON_WORD_PIECES, WORD_START
+from attnscope.engine.pieces import LANGUAGE_CODE, NON_WORD_PIECES, WORD_START
 
 
 def word_index(pieces: tuple[str, ...] | list[str]) -> list[int]:
-    """Word number of each piece (``</s>``, ``<s>`` and ``[CLS]`` get -1)."""
+    """Word number of each piece (``</s>``, ``<s>``, ``[CLS]`` and a language code such as
+    ``eng_Latn`` get -1)."""
     words, current = [], -1
     for piece in pieces:
-        if piece in NON_WORD_PIECES:
+        if piece in NON_WORD_PIECES or LANGUAGE_CODE.fullmatch(piece):
             words.append(-1)
             continue
         if piece.startswith(WORD_START) or current < 0:

@@ -27,6 +27,9 @@ EOS_PIECE = "</s>"  # how the views and the CLI show the eos token
 # pieces that are no word of the text: eos, and what BART-like (<s>) and BERT-like ([CLS])
 # tokenizers put first
 NON_WORD_PIECES = frozenset({EOS_PIECE, "<s>", "[CLS]"})
+# a multilingual model's language code (mBART en_XX, NLLB eng_Latn, M2M100 __en__): its
+# tokenizer marks the source with one and its decoder starts with one; no word either
+LANGUAGE_CODE = re.compile(r"__[a-z]{2,3}__|[a-z]{2,3}_[A-Z][A-Za-z]{1,3}")
 
 SENTENCEPIECE = "sentencepiece"
 BYTE_LEVEL = "byte-level BPE"

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from attnscope.engine.alignment import word_index
 from attnscope.engine.cli import main
 from attnscope.engine.decoding.config import DecodeConfig
 from attnscope.engine.decoding.driver import decode
@@ -226,3 +227,17 @@ def test_the_cli_refuses_a_language_for_a_folder_that_offers_none(marian_dir, ca
     argv = ["translate", "-c", str(marian_dir), "--device", "cpu", "--tgt-lang", "de"]
     assert main(argv) == 2
     assert "offers no choice of language" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("pieces", "words"),
+    [
+        (["eng_Latn", "▁the", "▁cat", "</s>"], [-1, 0, 1, -1]),  # NLLB, mBART-50 source
+        (["▁the", "▁cat", "</s>", "en_XX"], [0, 1, -1, -1]),  # mBART-cc25 source
+        (["__de__", "▁das", "▁Ha", "us"], [-1, 0, 1, 1]),  # M2M100 target
+        (["▁snake_Case", "▁en_XX"], [0, 1]),  # a word of the text stays a word
+    ],
+)
+def test_language_codes_are_no_word_for_alignments(pieces, words):
+    """Word alignments count the text's words: a code would shift every index by one."""
+    assert word_index(pieces) == words
