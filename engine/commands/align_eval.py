@@ -35,6 +35,7 @@ from attnscope.engine.explain.word_links import (
     join_words,
     word_links,
 )
+from attnscope.engine.hf.multilingual import add_language_arguments, choose_languages
 
 ATTENTION = "attention"
 DIAGONAL = "diagonal"
@@ -47,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pairs", required=True, metavar="FILE", help="'source words ||| target words' per line"
     )
+    add_language_arguments(parser)
     parser.add_argument(
         "--gold",
         required=True,
@@ -97,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
         model = load_inference_model(args.checkpoint, device=args.device)
         if model.task != "translation":
             raise ValueError(f"{args.checkpoint} is a {model.task} model; align-eval needs text")
+        choose_languages(args, model)
         if ATTENTION in methods and not model.model.num_heads:
             raise ValueError(
                 f"{args.checkpoint} has no attention; choose an attribution --method instead"

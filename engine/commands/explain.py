@@ -38,6 +38,7 @@ from attnscope.engine.decode_record import json_line
 from attnscope.engine.errors import AttnScopeError
 from attnscope.engine.explain import METHODS
 from attnscope.engine.explain.attribution import MAX_IG_STEPS
+from attnscope.engine.hf.multilingual import add_language_arguments, choose_languages
 from attnscope.engine.input_files import check_output_path, write_text_atomically
 
 AGREEMENT_FIELDS = ("spearman", "top1", "jsd")
@@ -45,6 +46,7 @@ AGREEMENT_FIELDS = ("spearman", "top1", "jsd")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser)
+    add_language_arguments(parser)
     parser.add_argument("--src", required=True, metavar="FILE", help="source lines (.gz ok)")
     parser.add_argument("-o", "--output", help="write here (default: stdout)")
     parser.add_argument(
@@ -79,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{args.checkpoint} is a {model.task} model; `attnscope pointing` explains "
                 "a captioner against the shapes' ground truth"
             )
+        choose_languages(args, model)
         config = decode_config_from_args(args, text=True, recommended=recommended_decoding(model))
     except (AttnScopeError, ValueError, OSError) as exc:
         return fail(str(exc))
