@@ -1,5 +1,6 @@
-"""Compare mode: a second checkpoint of the same task decodes the window's input beside
-the first, in lockstep, in the window's own workspace area.
+"""Compare mode: a second checkpoint (or Hugging Face model folder) of the same task
+decodes the window's input beside the first, in lockstep, in the window's own workspace
+area.
 
 ``CompareMode`` owns the "Compare with…" action, the CompareView and its worker
 (gui/compare_worker.py, a thread and a copy of both models of its own). Entering
@@ -61,6 +62,15 @@ class CompareMode(WorkspaceMode):
             "Decode the same input with a second checkpoint, side by side",
         )
         self.action.triggered.connect(self.choose)
+        self.folder_action = self._make_action(
+            "Compare with &folder…",
+            "Ctrl+Alt+Shift+C",
+            "Decode the same input with a Hugging Face model folder, side by side",
+        )
+        self.folder_action.triggered.connect(self.choose_folder)
+        # like ``action``, unavailable while the mode is shown
+        self.entered.connect(lambda: self.folder_action.setEnabled(False))
+        self.left.connect(lambda: self.folder_action.setEnabled(True))
         view = self.view
         view.stepRequested.connect(self.step)
         view.runToggled.connect(self._on_run_toggled)
@@ -77,6 +87,16 @@ class CompareMode(WorkspaceMode):
         path, _ = QFileDialog.getOpenFileName(
             self._window, "Compare with checkpoint", start, CHECKPOINT_FILTER
         )
+        if path:
+            self.enter(path)
+
+    def choose_folder(self) -> None:
+        """Ask for a Hugging Face model folder, then enter compare mode with it."""
+        if self.state.summary is None:
+            self._show_message(NO_MODEL_YET, "info")
+            return
+        start = str(Path(self.state.summary.path).parent)
+        path = QFileDialog.getExistingDirectory(self._window, "Compare with model folder", start)
         if path:
             self.enter(path)
 
@@ -186,6 +206,6 @@ def add_compare_modes(
     compare = CompareMode(state, requests, decode_actions=decode_actions, **window)
     epochs = EpochMode(state, requests, **window)
     compare.before_enter, epochs.before_enter = epochs.leave, compare.leave  # one at a time
-    menu.insertActions(before, [compare.action, epochs.action])
+    menu.insertActions(before, [compare.action, compare.folder_action, epochs.action])
     menu.insertSeparator(before)
     return compare, epochs

@@ -5,6 +5,7 @@ applies to every layer and head and continues the decode."""
 import numpy as np
 import pytest
 from explain_support import explain_and_wait
+from PySide6.QtWidgets import QFileDialog
 from window_support import TIMEOUT, load, wait_snapshot
 
 from attnscope.gui.explain_panel import SELECTED_STEP
@@ -70,3 +71,21 @@ def test_raw_scores_on_a_folder(qtbot, window, marian_folder):
     soft = np.exp(scores - scores.max(axis=-1, keepdims=True))
     soft /= soft.sum(-1, keepdims=True)
     np.testing.assert_allclose(soft, snapshot.attention, atol=1e-5)
+
+
+def test_compare_with_folder_pairs_two_folders(qtbot, window, marian_folder, tmp_path, monkeypatch):
+    other = save_tiny_model(tmp_path / "other-marian", "marian", seed=5, eos_bias=2.0)
+    _decoded(qtbot, window, marian_folder)
+    compare = window.compare
+    menus = [action.menu() for action in window.menuBar().actions() if action.menu()]
+    assert any(compare.folder_action in menu.actions() for menu in menus)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(other))
+    with qtbot.waitSignal(compare.entered, timeout=TIMEOUT):
+        compare.folder_action.trigger()
+    qtbot.waitUntil(lambda: compare.view.pair is not None, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: not compare.view.run_action.isChecked(), timeout=TIMEOUT)
+    pair = compare.view.pair
+    assert pair.a.num_heads == pair.b.num_heads == 4  # 2 layers x 2 heads each
+    assert not compare.folder_action.isEnabled()
+    compare.leave()
+    assert compare.folder_action.isEnabled()
