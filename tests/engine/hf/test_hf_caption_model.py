@@ -191,3 +191,21 @@ def test_a_prompt_for_a_checkpoint_is_refused(tmp_path, picture_file, capsys):
     command = ["caption", "-c", str(path), "--device", "cpu", str(picture_file)]
     assert main([*command, "--prompt", "a picture of"]) == 2
     assert "--prompt needs a Hugging Face captioner folder" in capsys.readouterr().err
+
+
+def test_an_older_feature_extractor_file_is_read_as_its_image_processor(
+    vit, vit_dir, tmp_path, picture_file
+):
+    """Folders saved before image processors name a ViTFeatureExtractor and one size."""
+    folder = tmp_path / "legacy"
+    folder.mkdir()
+    for path in vit_dir.iterdir():
+        if path.name != "preprocessor_config.json":
+            (folder / path.name).symlink_to(path)
+    settings = json.loads((vit_dir / "preprocessor_config.json").read_text())
+    del settings["image_processor_type"]
+    settings |= {"feature_extractor_type": "ViTFeatureExtractor", "size": 32}
+    (folder / "preprocessor_config.json").write_text(json.dumps(settings))
+    legacy = load_inference_model(folder, device="cpu")
+    assert type(legacy.processor).__name__.startswith("ViTImageProcessor")
+    assert legacy.caption(picture_file, GREEDY).text == vit.caption(picture_file, GREEDY).text
