@@ -100,6 +100,8 @@ class HfText:
         tokenizer: Marian's has its own vocabulary file)."""
         cleaned = clean_text(text).strip()
         ids = list(self.tokenizer(text_target=cleaned).input_ids) if cleaned else []
+        while ids and ids[-1] in self.language_ids:  # mBART-cc25's "X </s> [code]": the
+            ids.pop()  # decoder starts from the code, so it is no output token
         eos = self.tokenizer.eos_token_id
         return self.vocab.our_ids(ids[:-1] if ids and ids[-1] == eos else ids)
 

@@ -241,3 +241,15 @@ def test_the_cli_refuses_a_language_for_a_folder_that_offers_none(marian_dir, ca
 def test_language_codes_are_no_word_for_alignments(pieces, words):
     """Word alignments count the text's words: a code would shift every index by one."""
     assert word_index(pieces) == words
+
+
+def test_a_reference_is_written_as_the_decoder_produces_it(case):
+    """The reference check forces a reference's ids: the target code first where it is
+    forced, no code where the decoder starts from it (mBART-cc25)."""
+    family, loaded = case
+    ids = loaded.vocab.model_ids(loaded.text.target_ids("the cat"))
+    code = loaded.languages.codes[loaded.languages.target]
+    if family == "mbart_cc25":
+        assert code not in ids and loaded.model.config.eos_token_id not in ids
+    else:
+        assert ids[0] == code and ids.count(code) == 1
