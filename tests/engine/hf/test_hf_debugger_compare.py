@@ -5,6 +5,8 @@ languages (``attnscope compare -c DIR -c CKPT``), and other languages are refuse
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -151,3 +153,19 @@ def test_over_covered_leaves_out_a_leading_bos_where_transformers_park_attention
     assert [(hit.step, "'▁b'" in hit.message, "<s>" in hit.message) for hit in hits] == [
         (1, True, False)
     ]
+
+
+def test_translate_flag_on_a_folder_scans_the_mean_over_layers_and_heads(
+    deen, deen_dir, tmp_path, capsys
+):
+    source = tmp_path / "src.txt"
+    source.write_text(f"{SENTENCE}\n", encoding="utf-8")
+    argv = ["translate", "-c", str(deen_dir), "--json", "--flag", "stuck_attention=2"]
+    assert main([*argv, "--device", "cpu", "--max-length", "8", "-i", str(source)]) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    opened = deen.open_session(SENTENCE, CONFIG)
+    opened.session.run()
+    argmax = _layer_head_mean(deen, opened.session.attention_matrix()).argmax(axis=1)
+    stuck = [t for t in range(1, len(argmax)) if argmax[t] == argmax[t - 1]]
+    stuck = [t for t in stuck if t - 1 not in stuck]  # a run fires once, at its 2nd step
+    assert stuck and [flag["step"] for flag in record["flags"]] == stuck
