@@ -125,8 +125,9 @@ class ModelPanel(QWidget):
             "The target language: the model's first output token, which the decode is "
             "forced to start with (as generate()'s forced_bos_token_id)"
         )
-        layout.addRow("Source language", self.source_language)
-        layout.addRow("Target language", self.target_language)
+        below = self.FIELDS.index("languages") + 1  # under the Languages line
+        layout.insertRow(below, "Source language", self.source_language)
+        layout.insertRow(below + 1, "Target language", self.target_language)
         self._language_rows(False)
 
     def _language_combo(self, tip: str) -> QComboBox:
