@@ -250,14 +250,23 @@ def load_inference_model(path: str | os.PathLike, *, device: str = "auto") -> In
     try:
         checkpoint = load_checkpoint(path, device=str(target))
     except CheckpointError as exc:
-        folder = Path(path).parent
-        if not (folder / "config.json").is_file():
+        hint = folder_hint(path)
+        if hint is None:
             raise
-        raise CheckpointError(  # e.g. a Hugging Face folder's model.safetensors given alone
-            f"{exc}; {Path(path).name} is part of a Hugging Face model folder: open the "
-            f"folder {display_path(folder)} instead"
-        ) from exc
+        raise CheckpointError(f"{exc}; {hint}") from exc
     return InferenceModel(checkpoint, target)
+
+
+def folder_hint(path: str | os.PathLike) -> str | None:
+    """What to say when ``path`` is a file inside a Hugging Face model folder (its
+    model.safetensors given alone): the folder to open instead; None otherwise."""
+    folder = Path(path).parent
+    if not (folder / "config.json").is_file():
+        return None
+    return (
+        f"{Path(path).name} is part of a Hugging Face model folder: open the folder "
+        f"{display_path(folder)} instead"
+    )
 
 
 def _is_hub_id(path: str | os.PathLike) -> bool:

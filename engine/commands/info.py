@@ -25,7 +25,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         info = read_checkpoint_info(args.checkpoint)
     except (AttnScopeError, OSError) as exc:
-        return fail(str(exc))
+        from attnscope.engine.inference import folder_hint
+
+        hint = folder_hint(args.checkpoint)
+        return fail(f"{exc}; {hint}" if hint else str(exc))
     languages = language_pair(info["task"], info.get("training_info"))
     info = {"languages": languages, **info} if languages else info
     print(json.dumps(info, indent=2, ensure_ascii=False))

@@ -214,5 +214,6 @@ def test_the_tokenizers_languages_are_the_models(tmp_path, model):
 def test_a_folders_weights_file_alone_points_to_the_folder(marian_dir, capsys):
     with pytest.raises(AttnScopeError, match="part of a Hugging Face model folder: open the"):
         load_inference_model(marian_dir / "model.safetensors", device="cpu")
-    assert main(["translate", "-c", str(marian_dir / "model.safetensors")]) == 2
-    assert f"open the folder {marian_dir} instead" in capsys.readouterr().err
+    for argv in (["translate", "-c"], ["info"]):
+        assert main([*argv, str(marian_dir / "model.safetensors")]) == 2
+        assert f"open the folder {marian_dir} instead" in capsys.readouterr().err
