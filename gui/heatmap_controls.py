@@ -57,7 +57,10 @@ class HeatmapControls(QtWidgets.QWidget):
         self.cmap_combo = QtWidgets.QComboBox()
         self.cmap_combo.addItems(list(COLORMAPS))
         self.cmap_combo.setCurrentText(colormap_name)
+        # no "Colours:" label: the names say it, and two heat maps side by side (compare)
+        # must fit a 1366 px screen with the Rollout switch
         self.cmap_combo.setToolTip("Colour map of the heat map")
+        self.cmap_combo.setAccessibleName("Colours")
         self.cmap_combo.currentTextChanged.connect(self.colormapChosen)
         bar = QtWidgets.QHBoxLayout(self)
         bar.setContentsMargins(0, 0, 0, 0)
@@ -65,7 +68,6 @@ class HeatmapControls(QtWidgets.QWidget):
         bar.addWidget(self.rollout_button)
         bar.addWidget(self.hover_label, 1)
         bar.addWidget(self.scores_button)
-        bar.addWidget(QtWidgets.QLabel("Colours:"))
         bar.addWidget(self.cmap_combo)
         self.set_rollout(False, "")
 

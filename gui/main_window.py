@@ -121,6 +121,7 @@ class MainWindow(DecodeCommands, QMainWindow):
         self.caption_view = CaptionWorkspace()
         self.placeholder = QLabel(PLACEHOLDER_TEXT)
         self.placeholder.setAlignment(Qt.AlignCenter)
+        self.placeholder.setWordWrap(True)  # its line must not set the window's width
         self.workspaces = QStackedWidget()
         for view in (self.placeholder, self.translate_view, self.caption_view):
             self.workspaces.addWidget(view)
