@@ -114,14 +114,19 @@ class VisionStepModel:
     def encode(self, pixel_values: Tensor) -> VisionMemory:
         """(N, C, H, W) pixel values from the folder's image processor -> the memory
         (without autograd: plain tensors inference mode and gradients both take)."""
-        with torch.no_grad():
-            if self.blip:
-                hidden = self.model.vision_model(pixel_values=pixel_values).last_hidden_state
-            else:
-                hidden = self.model.encoder(pixel_values=pixel_values).last_hidden_state
-                projection = getattr(self.model, "enc_to_dec_proj", None)
-                if projection is not None:  # encoder and decoder widths differ
-                    hidden = projection(hidden)
+        try:
+            hidden = self._encoded(pixel_values)
+        except torch.OutOfMemoryError:
+            raise  # the caller's out-of-memory handling, not a folder problem
+        # e.g. ViT refuses an input of another size than its image_size (a processor
+        # whose settings do not match the model): one line, the app keeps working
+        except (ValueError, RuntimeError) as exc:
+            size = "×".join(str(n) for n in pixel_values.shape[-2:])
+            text = " ".join(str(exc).split())[:200]
+            raise HfFolderError(
+                f"the {self.encoder_type} encoder cannot read the {size} image its processor "
+                f"made: {text}"
+            ) from exc
         grid = self.patch_grid(pixel_values.shape[-2:])
         cells = hidden.size(1) - self.prefix
         if cells != grid[0] * grid[1]:
@@ -131,6 +136,17 @@ class VisionStepModel:
             )
         mask = torch.ones(hidden.shape[:2], dtype=torch.bool, device=hidden.device)
         return VisionMemory(hidden, mask[:, self.prefix :], self.prefix, grid)  # (N, h·w)
+
+    def _encoded(self, pixel_values: Tensor) -> Tensor:
+        """(N, C, H, W) -> (N, prefix + h·w, D) as the decoder's cross-attention reads it."""
+        with torch.no_grad():
+            if self.blip:
+                return self.model.vision_model(pixel_values=pixel_values).last_hidden_state
+            hidden = self.model.encoder(pixel_values=pixel_values).last_hidden_state
+            projection = getattr(self.model, "enc_to_dec_proj", None)
+            if projection is not None:  # encoder and decoder widths differ
+                hidden = projection(hidden)
+            return hidden
 
     def patch_grid(self, size: Sequence[int]) -> tuple[int, int]:
         """(h, w) patches of an (H, W) input: H / patch size (padded up); Swin halves it

@@ -209,3 +209,22 @@ def test_an_older_feature_extractor_file_is_read_as_its_image_processor(
     legacy = load_inference_model(folder, device="cpu")
     assert type(legacy.processor).__name__.startswith("ViTImageProcessor")
     assert legacy.caption(picture_file, GREEDY).text == vit.caption(picture_file, GREEDY).text
+
+
+@pytest.mark.parametrize("kind", ["vit", "blip"])
+def test_a_processor_size_the_encoder_cannot_read_is_one_message(
+    vit_dir, tmp_path, picture_file, kind
+):
+    """A processor making 40 × 40 inputs for an encoder built for 32 × 32."""
+    source = vit_dir if kind == "vit" else save_blip(tmp_path / "blip")
+    folder = tmp_path / "resized"
+    folder.mkdir()
+    for path in source.iterdir():
+        if path.name != "preprocessor_config.json":
+            (folder / path.name).symlink_to(path)
+    settings = json.loads((source / "preprocessor_config.json").read_text())
+    settings["size"] = {"height": 40, "width": 40}
+    (folder / "preprocessor_config.json").write_text(json.dumps(settings))
+    model = load_inference_model(folder, device="cpu")
+    with pytest.raises(HfFolderError, match="encoder cannot read the 40×40 image"):
+        model.caption(picture_file, GREEDY)
