@@ -217,3 +217,9 @@ def test_a_folders_weights_file_alone_points_to_the_folder(marian_dir, capsys):
     for argv in (["translate", "-c"], ["info"]):
         assert main([*argv, str(marian_dir / "model.safetensors")]) == 2
         assert f"open the folder {marian_dir} instead" in capsys.readouterr().err
+
+
+def test_int8_is_refused_for_a_folder(marian_dir, sources, capsys):
+    argv = ["translate", "-c", str(marian_dir), "--device", "cpu", "--int8", "-i", str(sources)]
+    assert main(argv) == 2
+    assert "int8 weights are for AttnScope's own checkpoints" in capsys.readouterr().err
