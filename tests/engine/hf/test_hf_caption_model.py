@@ -32,6 +32,11 @@ def vit_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def blip_dir(tmp_path_factory):
+    return save_blip(tmp_path_factory.mktemp("blip"), seed=1)
+
+
+@pytest.fixture(scope="module")
 def vit(vit_dir):
     return load_inference_model(vit_dir, device="cpu")
 
@@ -97,8 +102,8 @@ def test_a_centre_cropping_processor_shows_what_the_model_saw(tmp_path, picture_
     assert opened.image.shape == (32, 32, 3) and opened.image.dtype == np.uint8
 
 
-def test_blip_with_a_prompt_continues_it(tmp_path, picture_file):
-    model = load_inference_model(save_blip(tmp_path, seed=1), device="cpu")
+def test_blip_with_a_prompt_continues_it(blip_dir, picture_file):
+    model = load_inference_model(blip_dir, device="cpu")
     prompted = model.with_prompt("a big red")
     tokenizer = model.hf.tokenizer
     assert prompted.model.start_ids.tolist() == [
@@ -172,8 +177,8 @@ def test_an_attention_edit_is_refused_and_the_session_stays(vit, picture_file):
     assert opened.session.tokens == tokens
 
 
-def test_the_caption_command_continues_a_prompt(tmp_path, picture_file, capsys):
-    folder = save_blip(tmp_path / "blip", seed=1)
+def test_the_caption_command_continues_a_prompt(blip_dir, picture_file, capsys):
+    folder = blip_dir
     command = ["caption", "-c", str(folder), "--device", "cpu", str(picture_file)]
     assert main([*command, "--prompt", "a big red"]) == 0
     text = capsys.readouterr().out.rstrip("\n").split("\t")[1]
@@ -213,10 +218,10 @@ def test_an_older_feature_extractor_file_is_read_as_its_image_processor(
 
 @pytest.mark.parametrize("kind", ["vit", "blip"])
 def test_a_processor_size_the_encoder_cannot_read_is_one_message(
-    vit_dir, tmp_path, picture_file, kind
+    vit_dir, blip_dir, tmp_path, picture_file, kind
 ):
     """A processor making 40 × 40 inputs for an encoder built for 32 × 32."""
-    source = vit_dir if kind == "vit" else save_blip(tmp_path / "blip")
+    source = vit_dir if kind == "vit" else blip_dir
     folder = tmp_path / "resized"
     folder.mkdir()
     for path in source.iterdir():
