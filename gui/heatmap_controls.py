@@ -62,18 +62,32 @@ class HeatmapControls(QtWidgets.QWidget):
         self.cmap_combo.setToolTip("Colour map of the heat map")
         self.cmap_combo.setAccessibleName("Colours")
         self.cmap_combo.currentTextChanged.connect(self.colormapChosen)
-        bar = QtWidgets.QHBoxLayout(self)
-        bar.setContentsMargins(0, 0, 0, 0)
-        bar.addWidget(self.picker)
-        bar.addWidget(self.rollout_button)
-        bar.addWidget(self.hover_label, 1)
-        bar.addWidget(self.scores_button)
-        bar.addWidget(self.cmap_combo)
+        rows = QtWidgets.QVBoxLayout(self)
+        rows.setContentsMargins(0, 0, 0, 0)
+        self._picker_row, self._bar = QtWidgets.QHBoxLayout(), QtWidgets.QHBoxLayout()
+        for row in (self._picker_row, self._bar):
+            rows.addLayout(row)
+        self._choice_box = QtWidgets.QWidget()  # Layer, Heads and Rollout: what is shown
+        choice_row = QtWidgets.QHBoxLayout(self._choice_box)
+        choice_row.setContentsMargins(0, 0, 0, 0)
+        choice_row.addWidget(self.picker)
+        choice_row.addWidget(self.rollout_button)
+        self._bar.addWidget(self._choice_box)
+        self._bar.addWidget(self.hover_label, 1)
+        self._bar.addWidget(self.scores_button)
+        self._bar.addWidget(self.cmap_combo)
+        self._picker_row.addStretch(1)
         self.set_rollout(False, "")
 
     def set_shape(self, layers: int, heads: int, choice: LayerHeadChoice) -> None:
-        """Offer ``layers`` × ``heads`` (heads per layer) and show ``choice``."""
+        """Offer ``layers`` × ``heads`` (heads per layer) and show ``choice``. A layered
+        model's Layer and Heads combos get a row of their own above the bar, so the bar
+        does not widen the window (a 1366 px laptop)."""
         self.picker.set_shape(layers, heads, choice)
+        row, other = (self._picker_row, self._bar) if layers > 1 else (self._bar, self._picker_row)
+        if row.indexOf(self._choice_box) < 0:
+            other.removeWidget(self._choice_box)
+            row.insertWidget(0, self._choice_box)
 
     def show_choice(self, choice: LayerHeadChoice) -> None:
         self.picker.show_choice(choice)
