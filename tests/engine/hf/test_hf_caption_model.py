@@ -178,11 +178,10 @@ def test_an_attention_edit_is_refused_and_the_session_stays(vit, picture_file):
 
 
 def test_the_caption_command_continues_a_prompt(blip_dir, picture_file, capsys):
-    folder = blip_dir
-    command = ["caption", "-c", str(folder), "--device", "cpu", str(picture_file)]
+    command = ["caption", "-c", str(blip_dir), "--device", "cpu", str(picture_file)]
     assert main([*command, "--prompt", "a big red"]) == 0
     text = capsys.readouterr().out.rstrip("\n").split("\t")[1]
-    model = load_inference_model(folder, device="cpu").with_prompt("a big red")
+    model = load_inference_model(blip_dir, device="cpu").with_prompt("a big red")
     assert text == model.caption(picture_file, DecodeConfig()).text
 
 
