@@ -84,3 +84,10 @@ def test_the_worker_announces_the_model_again_or_refuses_once():
     worker.set_languages("fra_Latn", "klingon")
     assert len(loaded) == 1
     assert len(failed) == 1 and "unknown target language 'klingon'" in failed[0]
+
+
+def test_the_window_sends_a_language_choice_to_its_worker(window, qtbot):
+    """The panel's choice reaches the worker thread (with no model loaded: one refusal)."""
+    with qtbot.waitSignal(window.client.worker.failed, timeout=10_000) as refused:
+        window.model_panel.languagesChosen.emit("eng_Latn", "deu_Latn")
+    assert "No checkpoint is loaded" in refused.args[0]
