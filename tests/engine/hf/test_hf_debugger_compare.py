@@ -6,9 +6,11 @@ languages (``attnscope compare -c DIR -c CKPT``), and other languages are refuse
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
+import torch
 
 from attnscope.engine.cli import main
 from attnscope.engine.compare import (
@@ -19,13 +21,19 @@ from attnscope.engine.compare import (
 )
 from attnscope.engine.debugger.breakpoints import (
     Breakpoints,
+    EntropyAbove,
     HypothesisTrace,
+    LowProbability,
+    NoEos,
     OverCovered,
+    RepeatedNgram,
     StuckAttention,
+    TokenProduced,
     TraceLabels,
     UncoveredAtEos,
 )
 from attnscope.engine.decoding.config import EOS_ID, DecodeConfig
+from attnscope.engine.explain.hf_target import HfTargetFunction, encoder_input
 from attnscope.engine.inference import load_inference_model
 from attnscope.engine.resources import resource_dir
 
@@ -169,3 +177,45 @@ def test_translate_flag_on_a_folder_scans_the_mean_over_layers_and_heads(
     stuck = [t for t in range(1, len(argmax)) if argmax[t] == argmax[t - 1]]
     stuck = [t for t in stuck if t - 1 not in stuck]  # a run fires once, at its 2nd step
     assert stuck and [flag["step"] for flag in record["flags"]] == stuck
+
+
+def test_the_other_conditions_fire_where_a_teacher_forced_pass_says(deen):
+    """Entropy, low probability, repeated token, no eos and token produced on a HF decode,
+    against the full distributions of one teacher-forced pass over the decoded tokens."""
+    opened = deen.open_session(SENTENCE, replace(CONFIG, step_entropy=True))
+    opened.session.run()
+    tokens = opened.session.tokens
+    ids = torch.tensor([deen.source_ids(SENTENCE)])
+    target = HfTargetFunction(deen.hf, source=ids, tokens=tokens)
+    with torch.no_grad():
+        log_probs = target.log_probs(encoder_input(deen.hf, ids), len(tokens))[0]  # (T, V)
+    entropy = -(log_probs.exp() * log_probs).sum(dim=-1).numpy()
+    chosen = log_probs.gather(1, torch.tensor(tokens)[:, None])[:, 0].exp().numpy()
+    # halfway between the two highest entropies and the two lowest probabilities: no ties
+    high = float(np.sort(entropy)[-2:].mean())
+    low = float(np.sort(chosen)[:2].mean())
+    conditions = [
+        EntropyAbove(threshold=high),
+        LowProbability(p=low),
+        RepeatedNgram(n=1),
+        NoEos(max_steps=3),
+        TokenProduced(token_id=tokens[1]),
+    ]
+    breakpoints = Breakpoints(conditions)
+    opened.session.reset()
+    loop = opened.session.steps(stop=breakpoints.stop_hook(opened))
+    while not opened.session.done:
+        loop.stopped = None
+        loop.run()
+    found = {
+        name: [h.step for h in breakpoints.hits if h.condition == name]
+        for name in ("entropy", "low_probability", "repeated_ngram", "no_eos", "token")
+    }
+    steps = range(len(tokens))
+    repeats = [t for t in steps if tokens[t] in tokens[:t] and tokens[t] != EOS_ID]
+    assert found["entropy"] == [t for t in steps if entropy[t] > high]
+    assert found["low_probability"] == [t for t in steps if chosen[t] < low]
+    assert found["repeated_ngram"] == [t for t in repeats if t - 1 not in repeats]
+    assert found["no_eos"] == ([3] if len(tokens) > 3 and tokens[3] != EOS_ID else [])
+    assert found["token"] == [t for t in steps if tokens[t] == tokens[1]]
+    assert found["entropy"] and found["low_probability"]  # the test means something
