@@ -248,8 +248,8 @@ class UncoveredAtEos(BreakpointCondition):
 @dataclass(frozen=True)
 class OverCovered(BreakpointCondition):
     """A source token's coverage climbs past ``tau``: a likely over-translation. Fires
-    at the step it crosses; the text's own </s> and a leading <s> (no word of the text,
-    where Transformers often park attention) are left out."""
+    at the step it crosses; the text's own </s> and a leading <s> or language code (no
+    word of the text, where Transformers often park attention) are left out."""
 
     # The same sentences: 2.0 flagged four, 2.5 none (engine, dock and --flag agree).
     tau: float = 2.5

@@ -56,8 +56,9 @@ def word_starts(source_pieces) -> np.ndarray:
 
 def non_word_positions(source_pieces) -> np.ndarray:
     """(S,) bool: the pieces that are no word of the text (a leading ``<s>`` of BART-like
-    tokenizers, ``</s>``; engine/pieces.py NON_WORD_PIECES). Transformers often park
-    attention there, so the over-translation check leaves them out."""
+    tokenizers or language code of multilingual ones, ``</s>``: engine/alignment.py
+    ``word_index``). Transformers often park attention there, so the over-translation
+    check leaves them out."""
     return np.array([w < 0 for w in word_index(tuple(source_pieces))], dtype=bool)
 
 

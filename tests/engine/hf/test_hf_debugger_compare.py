@@ -143,9 +143,11 @@ def test_compare_command_pairs_a_folder_with_a_bundled_checkpoint(deen_dir, tmp_
     assert "compared 1 of 1 lines" in err
 
 
-def test_over_covered_leaves_out_a_leading_bos_where_transformers_park_attention():
-    """BART-like sources start with <s>; three steps all on it (and a little on ▁b)."""
-    pieces = ("<s>", "▁a", "▁b", "</s>")
+@pytest.mark.parametrize("first", ["<s>", "en_XX", "__de__", "eng_Latn"])
+def test_over_covered_leaves_out_a_leading_bos_where_transformers_park_attention(first):
+    """BART-like sources start with <s>, multilingual ones with a language code; three
+    steps all on it (and a little on ▁b)."""
+    pieces = (first, "▁a", "▁b", "</s>")
     row = np.array([0.7, 0.0, 0.3, 0.0], dtype=np.float32)
     attention = np.tile(row, (3, 4, 1))  # (T, L·H, S): every layer and head alike
     trace = HypothesisTrace.from_arrays(
@@ -157,8 +159,8 @@ def test_over_covered_leaves_out_a_leading_bos_where_transformers_park_attention
         labels=TraceLabels(source_pieces=pieces),
     )
     hits = Breakpoints([OverCovered(tau=0.5)]).scan(trace)
-    # <s> passes 0.5 at step 0 and is left out; ▁b passes it at step 1 (0.6)
-    assert [(hit.step, "'▁b'" in hit.message, "<s>" in hit.message) for hit in hits] == [
+    # the first piece passes 0.5 at step 0 and is left out; ▁b passes it at step 1 (0.6)
+    assert [(hit.step, "'▁b'" in hit.message, first in hit.message) for hit in hits] == [
         (1, True, False)
     ]
 
