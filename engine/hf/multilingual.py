@@ -104,10 +104,14 @@ class FolderLanguages:
         self.target = self.source
 
     @classmethod
-    def open(cls, family: str, model: Any, tokenizer: Any, step_model: Any):
+    def open(
+        cls, family: str, model: Any, tokenizer: Any, step_model: Any
+    ) -> FolderLanguages | None:
         """The folder's languages with its default pair chosen, or None when the family
-        is not multilingual or the tokenizer offers no codes."""
+        is not multilingual or the tokenizer offers no codes. A code whose id is outside
+        the model's vocabulary (a tokenizer from another model) is no code it can use."""
         codes = offered_codes(tokenizer) if family in MULTILINGUAL_FAMILIES else {}
+        codes = {code: i for code, i in codes.items() if 0 <= i < step_model.vocab.size}
         if not codes:
             return None
         as_start = type(tokenizer).__name__ == "MBartTokenizer"  # mBART-cc25

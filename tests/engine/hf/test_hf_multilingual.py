@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,7 +17,12 @@ from attnscope.engine.cli import main
 from attnscope.engine.decoding.config import DecodeConfig
 from attnscope.engine.decoding.driver import decode
 from attnscope.engine.hf.loading import load_hf_folder
-from attnscope.engine.hf.multilingual import FORCED_FIRST, START_TOKEN, LanguageError
+from attnscope.engine.hf.multilingual import (
+    FORCED_FIRST,
+    START_TOKEN,
+    FolderLanguages,
+    LanguageError,
+)
 
 from .tiny_models import SENTENCES
 from .tiny_multilingual import NLLB_CODES, save_tiny_multilingual
@@ -253,3 +259,15 @@ def test_a_reference_is_written_as_the_decoder_produces_it(case):
         assert code not in ids and loaded.model.config.eos_token_id not in ids
     else:
         assert ids[0] == code and ids.count(code) == 1
+
+
+def test_codes_outside_the_models_vocabulary_are_not_offered():
+    """A tokenizer from a bigger model must not make the decode index past the logits."""
+    tokenizer = SimpleNamespace(lang_code_to_id={"en_XX": 5, "fr_XX": 40}, src_lang="en_XX")
+    step_model = SimpleNamespace(vocab=SimpleNamespace(size=40), forced_first_token=None)
+    model = SimpleNamespace(config=SimpleNamespace(forced_bos_token_id=None))
+    languages = FolderLanguages.open("mbart", model, tokenizer, step_model)
+    assert languages.pair.codes == ("en_XX",)
+    assert step_model.forced_first_token == 5
+    tokenizer.lang_code_to_id = {"fr_XX": 40}
+    assert FolderLanguages.open("mbart", model, tokenizer, step_model) is None
