@@ -19,10 +19,10 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from attnscope.gui.heatmap_layers import layer_count, panel_title
 from attnscope.gui.style import DEFAULT_COLORMAP, colorize, colormap
 
-MIN_PANEL_SIZE = (96, 72)  # px (width, height) a panel keeps, title included
+MIN_PANEL_SIZE = (72, 72)  # px (width, height) a panel keeps, title included
 # A panel is a unit square in the view; its title band above and the gap beside it, as
 # fractions of it (so they keep their share of the pixels whatever T and S are).
-TITLE_BAND, GAP = 0.3, 0.12
+TITLE_BAND, GAP = 0.35, 0.12
 
 
 class QtHeadGrid(QtWidgets.QWidget):
