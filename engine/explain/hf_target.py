@@ -37,9 +37,10 @@ from attnscope.engine.interventions import AttentionEdit
 EMBEDDING_TOLERANCE = 1e-4  # encoder output from ids vs from our embeddings, absolute
 # What a row keeps for its backward, in model widths per (position x layer it passes):
 # a random Marian-base-sized model (d_model 512, 6+6 layers, vocabulary 58101),
-# saved-tensor hooks without the weights, 20 x 20 tokens: 4.08M floats a row, of which
-# the log-softmax's (T, V) pair 2.32M; 20 x 40: 6.76M; 40 x 20: 5.58M. 12 per width
-# over S·(encoder + decoder layers) + T·decoder layers, plus 2·T·V, covers all three.
+# saved-tensor hooks without the weights, S x T = 20 x 20 tokens: 4.08M floats a row;
+# 20 x 40: 6.76M; 40 x 20: 5.58M. 12 per width over S·(encoder + decoder layers) +
+# T·decoder layers, plus two (T, V) tensors (logits, log-probs), is above all three
+# by at most 13 %.
 SAVED_PER_WIDTH = 12
 
 
