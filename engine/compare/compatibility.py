@@ -2,8 +2,10 @@
 
 Two models compare when they do the same task (two translators, or two captioners),
 read the same source language and write the same target language (when their
-checkpoints record them, engine/languages.py; an unrecorded language is not held
-against a model), and sit on one device. Different tokenizers are fine: outputs are
+checkpoints record them, engine/languages.py, or a Hugging Face folder's tokenizer
+names them, engine/hf/inference.py; an unrecorded language is not held against a
+model), and sit on one device. A folder and a checkpoint, or two folders, compare
+like two checkpoints. Different tokenizers are fine: outputs are
 exchanged as text and attention is compared per word (engine/compare/attention.py).
 
 Devices: nothing a comparison exchanges is a tensor (outputs cross as text, attention as
