@@ -112,6 +112,8 @@ def explain(
     Bad requests raise ExplainError (an AttnScopeError), bad sources InputTextError or
     ImageInputError.
     """
+    if _hf(model) is not None and not isinstance(model.model, HfStepModel):
+        raise ExplainError("attribution is not supported for Hugging Face captioners yet")
     tokens, steps = _checked_tokens(model, tokens, steps)
     _check_method(method, foil, ig_steps, model)
     baseline = _checked_baseline(model.task, baseline)
@@ -135,9 +137,9 @@ def explain(
 
 
 def _hf(model):
-    """The opened Hugging Face folder behind ``model`` (its ``hf``), or None: such a
-    model is explained through HfTargetFunction (engine/explain/hf_target.py)."""
-    return model.hf if isinstance(model.model, HfStepModel) else None
+    """The opened Hugging Face folder behind ``model`` (its ``hf``), or None: a text one
+    is explained through HfTargetFunction (engine/explain/hf_target.py)."""
+    return getattr(model, "hf", None)
 
 
 def _target_vocab(model) -> int:
@@ -225,10 +227,6 @@ def _prepared_input(model, source, baseline: str) -> _Input:
             values = embedding(ids)  # (1, S, E)
             pad = embedding(torch.full_like(ids, PAD_ID))  # the padding embedding everywhere
         return _Input(values=values, baseline=pad, source_ids=ids)
-    if _hf(model) is not None:
-        raise ExplainError(
-            "attribution onto a picture is not supported for Hugging Face captioners"
-        )
     preprocess = model.checkpoint.image_preprocess
     if preprocess is None:
         raise InputTextError("this is a translation model: give it text, not an image")
