@@ -82,7 +82,7 @@ def test_multihead_maps_follow_the_head_selector(qtbot, window, multihead_captio
     np.testing.assert_allclose(view.shown_grid(), per_head[1, 1], atol=1e-6)
     assert shown_overlay_matches(view, per_head[1, 1])
     assert view.strip.thumbnail_count() == 2
-    assert view.attention_grids().shape == (2, 2, 4, 4)
+    assert view.attention_grids().shape == (2, 1, 2, 4, 4)  # (T, layers, heads, h, w)
 
 
 def test_beam_hypothesis_selection_shows_its_words_and_maps(qtbot, window, captioner):
