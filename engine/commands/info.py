@@ -14,6 +14,12 @@ from attnscope.engine.errors import AttnScopeError
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="checkpoint file, or a Hugging Face model folder")
+    parser.add_argument(
+        "--languages",
+        action="store_true",
+        help="a folder: also build its tokenizer and list the language codes a "
+        "multilingual one offers (mBART, M2M100, NLLB: --src-lang / --tgt-lang)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from attnscope.engine.languages import language_pair
 
     if os.path.isdir(args.checkpoint):
-        return _describe_hf_folder(args.checkpoint)
+        return _describe_hf_folder(args.checkpoint, languages=args.languages)
     try:
         info = read_checkpoint_info(args.checkpoint)
     except (AttnScopeError, OSError) as exc:
@@ -35,11 +41,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _describe_hf_folder(path: str) -> int:
+def _describe_hf_folder(path: str, *, languages: bool = False) -> int:
     from attnscope.engine.hf.folder import read_hf_folder
+    from attnscope.engine.hf.multilingual import folder_codes
 
     try:
         info = read_hf_folder(path).describe()
+        if languages:
+            info["language_codes"] = folder_codes(path)
     except (AttnScopeError, OSError) as exc:
         return fail(str(exc))
     print(json.dumps(info, indent=2, ensure_ascii=False))

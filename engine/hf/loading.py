@@ -109,6 +109,13 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
     return LoadedHfModel(folder, model, tokenizer, step_model, text, languages)
 
 
+def load_hf_tokenizer(path: str | os.PathLike) -> tuple[HfFolder, Any]:
+    """The checked folder and its tokenizer alone, no weights (``attnscope info DIR
+    --languages`` lists a multilingual tokenizer's codes); HfFolderError if it cannot."""
+    folder = read_hf_folder(path)
+    return folder, _load_tokenizer(folder, display_path(folder.path))
+
+
 def _load_tokenizer(folder: HfFolder, name: str) -> Any:
     if not folder.tokenizer_files:
         raise HfFolderError(f"{name} has no tokenizer files (tokenizer.json, source.spm, ...)")

@@ -85,6 +85,19 @@ def offered_codes(tokenizer: Any) -> dict[str, int]:
     return {code: i for code, i in zip(codes, ids, strict=True) if isinstance(i, int) and i != unk}
 
 
+def folder_codes(path) -> list[str]:
+    """The language codes the folder ``path`` offers (none for other families), from its
+    tokenizer alone: a code past config.json's vocab_size is none the model can make."""
+    from attnscope.engine.hf.loading import load_hf_tokenizer
+
+    folder, tokenizer = load_hf_tokenizer(path)
+    if folder.family not in MULTILINGUAL_FAMILIES:
+        return []
+    size = folder.config.get("vocab_size")
+    limit = size if isinstance(size, int) else None
+    return [c for c, i in offered_codes(tokenizer).items() if limit is None or i < limit]
+
+
 class FolderLanguages:
     """The language pair of one opened folder (see the module docstring).
 
@@ -173,7 +186,7 @@ def add_language_arguments(parser) -> None:
         "--src-lang",
         metavar="CODE",
         help="source language code of a multilingual folder (mBART en_XX, M2M100 en, "
-        "NLLB eng_Latn; an unknown code is refused naming close ones)",
+        "NLLB eng_Latn; `attnscope info DIR --languages` lists them)",
     )
     parser.add_argument(
         "--tgt-lang",
