@@ -271,3 +271,11 @@ def test_codes_outside_the_models_vocabulary_are_not_offered():
     assert step_model.forced_first_token == 5
     tokenizer.lang_code_to_id = {"fr_XX": 40}
     assert FolderLanguages.open("mbart", model, tokenizer, step_model) is None
+
+
+def test_info_lists_the_codes_the_options_take(case, marian_dir, capsys):
+    _, loaded = case
+    assert main(["info", str(loaded.folder.path), "--languages"]) == 0
+    assert json.loads(capsys.readouterr().out)["language_codes"] == list(loaded.languages.codes)
+    assert main(["info", str(marian_dir), "--languages"]) == 0
+    assert json.loads(capsys.readouterr().out)["language_codes"] == []
