@@ -16,7 +16,7 @@ they do the same model work:
   ours over generate()'s.
 
 Sizes: ``full`` is Marian base (6+6 layers, d_model 512, 8 heads, ffn 2048, vocabulary
-32k, ~74M parameters); ``quick`` a 3+3-layer d_model 256 model, vocabulary 8k, so the
+32k, ~61M parameters); ``quick`` a 3+3-layer d_model 256 model, vocabulary 8k, so the
 quick bench stays short; ``tiny`` a toy for the tests. One torch thread, and each
 ratio is a median of per-round ratios of CPU seconds (this process's): the two sides
 take turns, the first side alternating, and on a shared machine the CPU time is the
