@@ -301,7 +301,13 @@ class ExplainController(QObject):
             source = [display_piece(p) for p in snapshot.source_pieces]
             target = [display_piece(p) for p in snapshot.target_pieces]
             self.panel.text_view.show_matrices(
-                source, target, snapshot.attention, matrix, step, layers=snapshot.num_layers
+                source,
+                target,
+                snapshot.attention,
+                matrix,
+                step,
+                layers=snapshot.num_layers,
+                source_mixing=snapshot.source_mixing,
             )
         self.panel.agreement_label.setText(self._agreement_text(snapshot, step))
 

@@ -118,10 +118,12 @@ class TextExplainView(QWidget):
         selected: int | None,
         *,
         layers: int = 1,
+        source_mixing: np.ndarray | None = None,
     ) -> None:
         """``attention`` (T, layers·heads, S) layer-major or None, ``scores`` (T, S) raw
         attributions (NaN rows not explained), labelled ``source`` across and ``target``
-        down; the attention heat map offers its ``layers``."""
+        down; the attention heat map offers its ``layers`` and, with the encoder's
+        ``source_mixing`` (S, S), the rollout."""
         has_attention = attention is not None and attention.shape[1] > 0
         self.attention_pages.setCurrentWidget(
             self.attention if has_attention else self.no_attention
@@ -129,7 +131,9 @@ class TextExplainView(QWidget):
         if has_attention:
             self.attention.set_tokens(source, target)
             self.attention.set_heads(
-                np.ascontiguousarray(attention, dtype=np.float32), layers=layers
+                np.ascontiguousarray(attention, dtype=np.float32),
+                layers=layers,
+                source_mixing=source_mixing,
             )
         else:
             self.attention.clear()
