@@ -27,8 +27,8 @@ HEAD_MEAN = "mean"
 HEAD_GRID = "grid"
 LAYER_MEAN = "mean"  # the mean over every layer and head
 NO_ROLLOUT = (
-    "this model's encoder has no self-attention to roll out (an RNN or CNN encoder, or "
-    "a picture's grid, mixes the source without attention weights)"
+    "no encoder self-attention to roll out: an RNN or CNN encoder mixes the source without "
+    "attention weights (and a picture's encoder is not rolled out yet)"
 )
 
 

@@ -100,7 +100,7 @@ def test_rollout_follows_the_layer_and_is_refused_without_mixing(heatmap):
     weights, mixing = _layered(), _mixing()
     button = heatmap._controls.rollout_button
     heatmap.set_heads(weights, layers=LAYERS)
-    assert not button.isEnabled() and "no self-attention" in button.toolTip()
+    assert not button.isEnabled() and "no encoder self-attention" in button.toolTip()
     with pytest.raises(ValueError, match="no rollout"):
         heatmap.set_rollout(True)
     heatmap.set_heads(weights, layers=LAYERS, source_mixing=mixing)
