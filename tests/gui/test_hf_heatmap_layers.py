@@ -71,8 +71,10 @@ def test_combos_offer_layers_and_heads_and_hide_for_one_layer(heatmap, qtbot):
     ):
         QTest.keyClick(heatmap.windowHandle(), key, QtCore.Qt.KeyboardModifier.AltModifier)
         assert combo.hasFocus()  # Alt+L, Alt+E: the labels' mnemonics
+    assert controls._picker_row.indexOf(controls._choice_box) == 0  # a row of their own
     heatmap.set_heads(_layered()[:, :HEADS])  # a one-layer model: no layer combo
     assert controls.layer_combo.isHidden() and not controls.head_combo.isHidden()
+    assert controls._bar.indexOf(controls._choice_box) == 0  # back in the one bar
 
 
 def test_grid_has_a_row_per_layer_and_a_click_picks_layer_and_head(heatmap, qtbot):
