@@ -133,6 +133,7 @@ class QtHeadGrid(QtWidgets.QWidget):
             title = pg.TextItem(panel_title(index, layers, heads), anchor=(0, 1))
             title.setFont(font)
             title.setPos(rect.left(), rect.top())
+            image.setToolTip(f"{title.toPlainText()}: click to show this head alone")
             for item in (image, title):
                 self._box.addItem(item)
             self._images.append(image)
