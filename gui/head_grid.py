@@ -5,7 +5,9 @@ panel picks that head. A layered model's grid has a row per layer and a column
 per head ("L1 H1" ...); a one-layer model's heads fill a square. Panels keep a
 readable size (Marian base's 6 × 8 among them) and the grid scrolls when they do
 not fit. All panels share one ViewBox, each an ImageItem in a unit square with a
-TextItem title: 48 ViewBoxes (or PlotItems) take seconds to build.
+TextItem title: 48 ViewBoxes (or PlotItems) take seconds to build. Hovering a cell
+reads it out ("L2 H3 · der → the: 0.42", the main heat map's words with the panel's
+layer and head) as a tooltip and through ``cellHovered``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ MIN_PANEL_SIZE = (72, 72)  # px (width, height) a panel keeps, title included
 # A panel is a unit square in the view; its title band above and the gap beside it, as
 # fractions of it (so they keep their share of the pixels whatever T and S are).
 TITLE_BAND, GAP = 0.35, 0.12
+CLICK_HINT = "click to show this head alone"
 
 
 class QtHeadGrid(QtWidgets.QWidget):
@@ -33,9 +36,14 @@ class QtHeadGrid(QtWidgets.QWidget):
     """
 
     headClicked = QtCore.Signal(int)
+    cellHovered = QtCore.Signal(str)  # the hovered cell in words ("" off every cell)
 
     def __init__(
-        self, parent: QtWidgets.QWidget | None = None, *, colormap_name: str = DEFAULT_COLORMAP
+        self,
+        parent: QtWidgets.QWidget | None = None,
+        *,
+        colormap_name: str = DEFAULT_COLORMAP,
+        hover_rate: float = 30.0,
     ) -> None:
         super().__init__(parent)
         self._cmap_name = colormap_name
@@ -46,7 +54,13 @@ class QtHeadGrid(QtWidgets.QWidget):
         self._shape = (0, 0)  # (rows, columns) of panels
         self._layers = 1
         self._weights = np.zeros((0, 0, 0), dtype=np.float32)  # (T, rows, S) shown
-        self._view.scene().sigMouseClicked.connect(self._on_mouse_clicked)
+        self._source: list[str] = []  # a label per column (S)
+        self._target: list[str] = []  # a label per row (T)
+        scene = self._view.scene()
+        scene.sigMouseClicked.connect(self._on_mouse_clicked)
+        self._hover_proxy = pg.SignalProxy(
+            scene.sigMouseMoved, rateLimit=hover_rate, slot=self._on_mouse_moved
+        )
         self.scroll = QtWidgets.QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
@@ -56,9 +70,17 @@ class QtHeadGrid(QtWidgets.QWidget):
         layout.addWidget(self.scroll)
         self.setToolTip("Every attention head; click one to show it alone")
 
-    def set_heads(self, weights: np.ndarray, layers: int = 1) -> None:
+    def set_heads(
+        self,
+        weights: np.ndarray,
+        layers: int = 1,
+        *,
+        source: list[str] | None = None,
+        target: list[str] | None = None,
+    ) -> None:
         """Show ``weights`` (T, layers·heads, S), layer-major: one panel per head, a row per
-        layer when ``layers`` > 1 (and divides the rows)."""
+        layer when ``layers`` > 1 (and divides the rows). ``source`` (S) and ``target``
+        (T) label the hovered cell; ``#i`` stands in for a missing one."""
         weights = np.asarray(weights, dtype=np.float32)
         if weights.ndim != 3:
             raise ValueError(f"head weights must be (T, heads, S), got shape {weights.shape}")
@@ -66,6 +88,7 @@ class QtHeadGrid(QtWidgets.QWidget):
         if (len(self._images), self._layers) != (weights.shape[1], layers):
             self._rebuild(weights.shape[1], layers)
         self._weights = weights
+        self._source, self._target = list(source or ()), list(target or ())
         self._paint()
 
     def set_colormap(self, name: str) -> None:
@@ -107,6 +130,25 @@ class QtHeadGrid(QtWidgets.QWidget):
         inside = x >= GAP / 2 and y < 1 + TITLE_BAND and 0 <= col < self._shape[1]
         return index if inside and row >= 0 and index < len(self._images) else None
 
+    def cell_at(self, scene_pos: QtCore.QPointF) -> tuple[int, int, int] | None:
+        """(attention row, target row, source column) of the cell under ``scene_pos``; None
+        off every panel's image (a title, a gap)."""
+        head = self.head_at(scene_pos)
+        if head is None:
+            return None
+        rect, point = self._unit_rect(head), self._box.mapSceneToView(scene_pos)
+        rows, columns = self._weights.shape[0], self._weights.shape[2]
+        row = math.floor((point.y() - rect.top()) * rows)
+        col = math.floor((point.x() - rect.left()) * columns)
+        return (head, row, col) if 0 <= row < rows and 0 <= col < columns else None
+
+    def describe_cell(self, head: int, row: int, col: int) -> str:
+        """'L2 H3 · source → target: weight' for one cell of panel ``head``."""
+        source = self._source[col] if col < len(self._source) else f"#{col}"
+        target = self._target[row] if row < len(self._target) else f"#{row}"
+        title = self._titles[head].toPlainText()
+        return f"{title} · {source} → {target}: {self._weights[row, head, col]:.2f}"
+
     def export_target(self) -> QtWidgets.QGraphicsItem:
         return self._view.ci
 
@@ -133,7 +175,7 @@ class QtHeadGrid(QtWidgets.QWidget):
             title = pg.TextItem(panel_title(index, layers, heads), anchor=(0, 1))
             title.setFont(font)
             title.setPos(rect.left(), rect.top())
-            image.setToolTip(f"{title.toPlainText()}: click to show this head alone")
+            image.setToolTip(f"{title.toPlainText()}\n{CLICK_HINT}")
             for item in (image, title):
                 self._box.addItem(item)
             self._images.append(image)
@@ -144,6 +186,15 @@ class QtHeadGrid(QtWidgets.QWidget):
             yRange=(-TITLE_BAND, bottom),
             padding=0.0,
         )
+
+    def _on_mouse_moved(self, args: tuple) -> None:
+        cell = self.cell_at(args[0])
+        text = "" if cell is None else self.describe_cell(*cell)
+        if text:  # the panel's own tooltip follows, so a resting mouse keeps the readout
+            tip = f"{text}\n{CLICK_HINT}"
+            self._images[cell[0]].setToolTip(tip)
+            QtWidgets.QToolTip.showText(QtGui.QCursor.pos(), tip, self._view)
+        self.cellHovered.emit(text)
 
     def _on_mouse_clicked(self, event) -> None:
         head = self.head_at(event.scenePos())

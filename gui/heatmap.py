@@ -284,6 +284,7 @@ class QtAttentionHeatmap(HeatmapModes, QtWidgets.QWidget):
             lambda on: self.set_value_kind(SCORES if on else WEIGHTS)
         )
         self._status = self._controls.hover_label
+        self._grid.cellHovered.connect(self._status.setText)  # a grid cell, read out
         self._stack = QtWidgets.QStackedWidget()
         self._stack.addWidget(self._parts.widget)
         self._stack.addWidget(self._grid)
@@ -301,7 +302,10 @@ class QtAttentionHeatmap(HeatmapModes, QtWidgets.QWidget):
         grid_mode = self._grid_shown()
         self._stack.setCurrentIndex(1 if grid_mode else 0)
         if grid_mode and self._data.rows:
-            self._grid.set_heads(self._data.heads(), self._data.layer_count())
+            source, target = self._data.labels()
+            self._grid.set_heads(
+                self._data.heads(), self._data.layer_count(), source=source, target=target
+            )
         self._update_boxes()
 
     def _update_labels(self) -> None:
