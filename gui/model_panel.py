@@ -5,10 +5,22 @@ from __future__ import annotations
 import json
 import re
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QPlainTextEdit, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QPlainTextEdit,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from attnscope.engine.languages import language_pair
+from attnscope.gui.folder_description import describe_folder, is_folder
+
+TRAINING_TIP = "How the checkpoint was trained and scored (the full stored record follows)"
+FOLDER_TIP = "What the Hugging Face folder holds; Details… shows its facts as stored JSON"
 
 
 def _format_count(n: int) -> str:
@@ -86,7 +98,8 @@ def describe_training(info: dict) -> str:
 
 class ModelPanel(QWidget):
     """Task, architecture, attention, sizes, device and training info of the model; for a
-    multilingual folder (mBART, M2M100, NLLB) its source and target language combos."""
+    Hugging Face folder a readable "Folder" box instead of "Training" (its JSON behind
+    "Details…"), and for a multilingual one (mBART, M2M100, NLLB) its language combos."""
 
     # (source code, target code) picked; the worker re-announces the model and it re-decodes
     languagesChosen = Signal(str, str)
@@ -113,11 +126,22 @@ class ModelPanel(QWidget):
             layout.addRow(name.capitalize(), label)
         self.training = QPlainTextEdit()
         self.training.setReadOnly(True)
-        self.training.setToolTip(
-            "How the checkpoint was trained and scored (the full stored record follows)"
-        )
+        self.training.setToolTip(TRAINING_TIP)
         self.training.setMaximumHeight(160)
-        layout.addRow("Training", self.training)
+        self.details = QToolButton()
+        self.details.setText("Details…")
+        self.details.setCheckable(True)
+        self.details.setToolTip("Show the folder's facts as stored JSON (all language codes)")
+        self.details.toggled.connect(self._on_details_toggled)
+        self._texts = ("", "")  # (readable, JSON) of a folder
+        box = QWidget()
+        column = QVBoxLayout(box)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.training)
+        column.addWidget(self.details, alignment=Qt.AlignmentFlag.AlignRight)
+        column.addStretch(1)  # the box stays under its label when the panel is tall
+        layout.addRow("Training", box)
+        self._record_box = box
         self.source_language = self._language_combo(
             "The source language code the tokenizer marks the input with"
         )
@@ -185,5 +209,23 @@ class ModelPanel(QWidget):
         for name, value in values.items():
             self.labels[name].setText(value)
         self.labels["file"].setToolTip(summary.path)
-        self.training.setPlainText(describe_training(summary.info))
+        self._show_record(summary.info)
         self._show_languages(summary.info.get("language_pair"))
+
+    def _show_record(self, info: dict) -> None:
+        """A checkpoint's training record, or a folder's facts in words (JSON on demand)."""
+        folder = is_folder(info)
+        label = self.layout().labelForField(self._record_box)
+        label.setText("Folder" if folder else "Training")
+        self.training.setToolTip(FOLDER_TIP if folder else TRAINING_TIP)
+        self.details.setVisible(folder)
+        self.details.blockSignals(True)
+        self.details.setChecked(False)
+        self.details.blockSignals(False)
+        if folder:
+            self._texts = (describe_folder(info), json.dumps(info, indent=2, ensure_ascii=False))
+        self.training.setPlainText(self._texts[0] if folder else describe_training(info))
+
+    def _on_details_toggled(self, on: bool) -> None:
+        self.training.setPlainText(self._texts[1] if on else self._texts[0])
+        self.details.setText("Summary" if on else "Details…")
