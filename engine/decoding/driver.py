@@ -83,10 +83,11 @@ class DecodeStepper:
         self.config = config
         self.vocab_size: int | None = None  # known after the first step
         source_lengths = memory.mask.sum(dim=1).cpu().numpy().astype(np.int64)
+        max_lengths = np.array([config.max_length_for(int(n)) for n in source_lengths])
         self.strategy = build_strategy(
             config,
             source_lengths=source_lengths,
-            max_lengths=np.array([config.max_length_for(int(n)) for n in source_lengths]),
+            max_lengths=max_lengths,
             rules=StepRules(
                 min_length=max(config.min_length, ban_eos_until or 0),
                 ban_unk=config.ban_unk,
@@ -98,6 +99,11 @@ class DecodeStepper:
             k = self.strategy.rows_per_input
             self._memory = memory.repeat_interleave(k) if k > 1 else memory
             self._state = model.init_state(self._memory)
+            # a model that ends an output at its length limit itself (engine/hf/step_model.py)
+            limit_lengths = getattr(model, "limit_lengths", None)
+            if limit_lengths is not None:
+                limits = torch.from_numpy(np.repeat(max_lengths, k).astype(np.int64))  # (N,)
+                self._state = limit_lengths(self._state, limits)
 
     @property
     def done(self) -> bool:

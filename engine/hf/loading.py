@@ -102,6 +102,7 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
     text = HfText(tokenizer, vocab, max_source_tokens=limit)
     step_model = HfStepModel(model, vocab)
     step_model.banned_tokens = _banned_tokens(model)
+    step_model.forced_last_token = _forced_eos(model)
     languages = FolderLanguages.open(folder.family, model, tokenizer, step_model)
     if languages is not None:
         text.language_ids = frozenset(languages.codes.values())
@@ -143,6 +144,16 @@ def _banned_tokens(model: Any) -> torch.Tensor | None:
     ids = sorted(i for i in ids if 0 <= i < size)
     device = model.get_output_embeddings().weight.device
     return torch.tensor(ids, dtype=torch.long, device=device) if ids else None
+
+
+def _forced_eos(model: Any) -> int | None:
+    """generate()'s ``forced_eos_token_id`` (generation_config.json, or config.json in
+    older folders) when it is a token of the model's vocabulary, else None."""
+    token = _token_id(getattr(model.generation_config, "forced_eos_token_id", None))
+    if token is None:
+        token = _token_id(getattr(model.config, "forced_eos_token_id", None))
+    size = model.get_output_embeddings().out_features
+    return token if token is not None and 0 <= token < size else None
 
 
 def _token_id(value: Any) -> int | None:

@@ -21,6 +21,11 @@ layer ``l``, head ``h``). The whole (N, layers, heads, S) tensor thus travels th
 every decode record unchanged; ``split_layers`` gives it back with its layer axis for
 the layer × head views.
 
+Length limit. generate() forces the folder's ``forced_eos_token_id`` (opus-mt, BART,
+mBART) as the last token of an output cut at its maximum length; the decode loop gives
+each row's limit to the state (``limit_lengths``), and ``step`` forces the same token at
+each row's last position, so a cut output equals generate()'s.
+
 The first step always feeds the model's ``decoder_start_token_id`` (the token the
 loop's bos stands for at step 0): for BART-like models it is eos, which the
 permutation cannot also give to bos.
@@ -81,10 +86,13 @@ class HfCacheState:
             cross-attention keys are the encoder's, computed at the first step)
     cross_inputs: (N,) long, the input each row's cross-attention keys and values were
             computed from (``HfMemory.inputs``); None when unknown
+    limits: (N,) long, each row's maximum output length (eos included) when the decode
+            loop gave it (``HfStepModel.limit_lengths``); None otherwise
     """
 
     layers: tuple[LayerCache, ...] = ()
     cross_inputs: Tensor | None = None
+    limits: Tensor | None = None
 
     @property
     def length(self) -> int:
@@ -115,7 +123,8 @@ class HfCacheState:
                 cross_values,
             )
 
-        return HfCacheState(tuple(pick(layer) for layer in self.layers), inputs)
+        limits = None if self.limits is None else self.limits.index_select(0, index)
+        return HfCacheState(tuple(pick(layer) for layer in self.layers), inputs, limits)
 
 
 class HfStepModel:
@@ -139,6 +148,9 @@ class HfStepModel:
         # model ids generate() never produces: its one-token bad_words_ids (real opus-mt
         # folders ban their pad, which is also their decoder start token); (k,) long
         self.banned_tokens: Tensor | None = None
+        # generate()'s forced_eos_token_id (model id): the only token possible at an
+        # output's last position when the decode loop gave the lengths (``limit_lengths``)
+        self.forced_last_token: int | None = None
         # learned or sinusoidal positions end here (T5's relative positions do not)
         positions = getattr(model.config, "max_position_embeddings", None)
         self.max_target_length: int | None = positions if isinstance(positions, int) else None
@@ -176,6 +188,11 @@ class HfStepModel:
 
     def init_state(self, memory: HfMemory) -> HfCacheState:
         return HfCacheState()
+
+    def limit_lengths(self, state: HfCacheState, max_lengths: Tensor) -> HfCacheState:
+        """``state`` knowing each row's maximum output length, (N,) long (eos included):
+        the decode loop's, so ``step`` can force ``forced_last_token`` at the last one."""
+        return replace(state, limits=max_lengths.to(self.vocab.to_hf.device))
 
     def reorder(self, state: HfCacheState, index: Tensor) -> HfCacheState:
         return state.index_select(index)
@@ -228,6 +245,11 @@ class HfStepModel:
             log_probs = log_probs.index_fill(1, self.banned_tokens, float("-inf"))
         if state.length == 0 and self.forced_first_token is not None:
             log_probs = _only(log_probs, self.forced_first_token)
+        if self.forced_last_token is not None and state.limits is not None:
+            last = state.limits == state.length + 1  # (N,) rows making their last token
+            if last.any():  # as generate()'s ForcedEOSTokenLogitsProcessor (applied after BOS)
+                forced = _only(log_probs, self.forced_last_token)
+                log_probs = torch.where(last[:, None], forced, log_probs)
         log_probs = log_probs.index_select(1, self.vocab.to_hf)
         # per layer (N, heads, 1, S) -> (N, layers, heads, S)
         attention = torch.stack([a[:, :, -1] for a in out.cross_attentions], dim=1)
@@ -235,7 +257,8 @@ class HfStepModel:
         cache = out.cache if hasattr(out, "cache") else out.past_key_values
         # the first step computes the cross-attention keys and values from the memory's rows
         inputs = memory.inputs if state.length == 0 else state.cross_inputs
-        return log_probs, replace(_from_cache(cache), cross_inputs=inputs), attention.flatten(1, 2)
+        new_state = replace(_from_cache(cache), cross_inputs=inputs, limits=state.limits)
+        return log_probs, new_state, attention.flatten(1, 2)
 
     def attention_scores(self, memory: HfMemory, tgt_in: Tensor, overrides=None) -> Tensor:
         """Raw pre-softmax cross-attention scores (1, T, layers · heads, S), teacher-forced
