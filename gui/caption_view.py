@@ -5,6 +5,7 @@ chose (a path, encoded bytes, or pixels Qt already decoded) as an
 ``ImageInput`` and the worker thread reads it when the session opens. The
 picture shown is the one the worker sends back in each ``SessionSnapshot``
 (``image`` (H, W, 3) uint8, ``grid`` (h, w), ``attention`` (T, heads, h·w)).
+``attnscope.gui.caption_layout`` builds its widgets and
 ``attnscope.gui.caption_controller`` puts the workspace into the main window;
 the chosen picture is an ``ImageInput`` (gui/image_input.py).
 """
@@ -14,45 +15,22 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QScrollArea,
-    QSlider,
-    QSplitter,
-    QStackedWidget,
-    QToolButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QEvent, QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
 from attnscope.gui.attention_render import head_grids, small_copy
-from attnscope.gui.attention_strip import QtAttentionStrip
 from attnscope.gui.caption_exports import STRIP_THUMB, CaptionExports
-from attnscope.gui.gallery import ExampleGallery
+from attnscope.gui.caption_layout import HINT, CaptionLayout
 from attnscope.gui.heatmap_layers import HEAD_MEAN, LayerHeadChoice, layer_count, valid_choice
 from attnscope.gui.image_input import ImageInput, qimage_to_rgb
-from attnscope.gui.image_overlay import QtImageAttentionOverlay
-from attnscope.gui.image_what_if import MaskedResultPanel
-from attnscope.gui.layer_head_picker import LayerHeadPicker
-from attnscope.gui.mask_tools import MaskLayer, MaskToolbar
-from attnscope.gui.region_words_chart import RegionWordsChart
-from attnscope.gui.token_chips import TokenChips
 
 __all__ = ["CaptionWorkspace", "ImageInput", "caption_word", "qimage_to_rgb"]
 
-GALLERY_MIN_WIDTH = 120  # px of example thumbnails before they scroll
 STRIP_DELAY_MS = 500  # during Run the word strip (T thumbnails) redraws at most 2×/s
 OFF_GRID_SHOWN = 0.005  # attention off the grid worth naming (grid rows sum to 1 ± rounding)
 OFF_GRID_TIP = (
     "The weight on the encoder's [CLS] token (DeiT: and its distillation token), which is "
     "no cell of the picture: left out of the map, not spread over it"
-)
-HINT = (
-    "Drop a picture here, paste one (Ctrl+V), open one (File > Open image, Ctrl+Shift+O) "
-    "or pick an example above."
 )
 
 
@@ -62,7 +40,7 @@ def caption_word(piece: str) -> str:
     return word if word.strip() else "␣"
 
 
-class CaptionWorkspace(CaptionExports, QWidget):
+class CaptionWorkspace(CaptionLayout, CaptionExports, QWidget):
     """Views captioning snapshots; emits the user's requests as signals."""
 
     stepSelected = Signal(int)
@@ -91,98 +69,6 @@ class CaptionWorkspace(CaptionExports, QWidget):
         self._build_widgets(example_paths)
         self._layout_widgets()
         self._connect()
-
-    # -- construction --------------------------------------------------
-    def _build_widgets(self, example_paths) -> None:
-        self.image_label = QLabel("<b>Image</b>: none yet")
-        self.gallery = ExampleGallery(example_paths)
-        self.open_button = self._tool_button("Open image…", "Open a picture (Ctrl+Shift+O)")
-        self.paste_button = self._tool_button("Paste", "Caption the picture on the clipboard")
-        self.caption_label = QLabel()
-        self.caption_label.setWordWrap(True)
-        self.caption_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
-        self.caption_label.setStyleSheet("font-size: 15px; padding: 4px;")
-        self.chips = TokenChips()
-        self.chips.setToolTip("Caption words: hover to see where each looked, click to select")
-        self.word_label = QLabel()
-        self.heads = LayerHeadPicker(grid=False)  # which layer and head the maps show
-        self.head_box = self.heads.head_combo
-        self._heads_shape = (1, 1)  # (layers, heads per layer) offered
-        self.overlay = QtImageAttentionOverlay()
-        self.overlay.graphics_view().setAcceptDrops(False)  # drops go to the window
-        self.masks = MaskLayer(self.overlay, self)
-        self.mask_bar = MaskToolbar(self.masks)
-        self.addActions(self.mask_bar.all_actions)  # their shortcuts work over the workspace
-        self.what_if_panel = MaskedResultPanel()
-        self.hint = QLabel(HINT)
-        self.hint.setAlignment(Qt.AlignCenter)
-        self.hint.setWordWrap(True)
-        self.pages = QStackedWidget()
-        self.pages.addWidget(self.hint)
-        self.pages.addWidget(self.overlay)
-        self.region_chart = RegionWordsChart()
-        self.region_scroll = QScrollArea()
-        self.region_scroll.setWidget(self.region_chart)
-        self.region_scroll.setWidgetResizable(True)
-        self.strip = QtAttentionStrip(
-            thumb_size=STRIP_THUMB, colormap_name=self.overlay.colormap_name()
-        )
-        self.strip.setMinimumHeight(STRIP_THUMB + 50)
-        self.timeline = QSlider(Qt.Horizontal)
-        self.timeline.setToolTip("Scrub the decode word by word")
-        self.timeline.setRange(0, 0)
-        self.paste_action = QAction("Paste image", self)
-        self.paste_action.setShortcut(QKeySequence.Paste)
-        self.paste_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
-        self.addAction(self.paste_action)
-
-    def _tool_button(self, text: str, tip: str) -> QToolButton:
-        button = QToolButton()
-        button.setText(text)
-        button.setToolTip(tip)
-        return button
-
-    def _layout_widgets(self) -> None:
-        source_row = QHBoxLayout()
-        source_row.addWidget(self.image_label)
-        source_row.addStretch(1)
-        source_row.addWidget(self._scrolled(self.gallery), 1)
-        source_row.addWidget(self.open_button)
-        source_row.addWidget(self.paste_button)
-        word_row = QHBoxLayout()
-        word_row.addWidget(self.word_label, 1)
-        word_row.addWidget(self.heads)
-        picture = QWidget()
-        picture_layout = QVBoxLayout(picture)
-        picture_layout.setContentsMargins(0, 0, 0, 0)
-        picture_layout.addLayout(word_row)
-        picture_layout.addWidget(self.mask_bar)
-        picture_layout.addWidget(self.pages, 1)
-        middle = QSplitter(Qt.Horizontal)
-        middle.addWidget(picture)
-        middle.addWidget(self.region_scroll)
-        middle.setStretchFactor(0, 1)
-        middle.setSizes([700, 260])
-        layout = QVBoxLayout(self)
-        layout.addLayout(source_row)
-        layout.addWidget(self.caption_label)
-        layout.addWidget(self.chips)
-        layout.addWidget(self.what_if_panel)
-        layout.addWidget(middle, 1)
-        layout.addWidget(self.strip)
-        layout.addWidget(self.timeline)
-
-    def _scrolled(self, gallery: QWidget) -> QScrollArea:
-        """The example thumbnails scroll sideways rather than widening the window."""
-        scroll = QScrollArea()
-        scroll.setWidget(gallery)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.NoFrame)
-        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
-        bar = scroll.horizontalScrollBar().sizeHint().height()
-        scroll.setFixedHeight(gallery.sizeHint().height() + bar)
-        scroll.setMinimumWidth(GALLERY_MIN_WIDTH)
-        return scroll
 
     def _connect(self) -> None:
         self.gallery.imageChosen.connect(self.set_image_path)
