@@ -9,6 +9,7 @@ cannot make the reader allocate more than the limits allow.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,8 @@ MAX_TEXT_CHARS = 100_000
 MAX_INTERVENTIONS = 4096
 MAX_BREAKPOINTS = 256
 MAX_NAME_CHARS = 200
+# a tokenizer's language code: mBART fr_XX, M2M100 fr, NLLB fra_Latn
+LANGUAGE_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 TENSOR_DTYPES = {
     "log_probs": "<f4",
     "topk_ids": "<i8",
@@ -278,6 +281,26 @@ def checked_settings(value: Any, name: str):
         return DecodeConfig(**value)
     except ValueError as exc:
         raise SessionFileError(f"{name}: decode settings: {exc}") from exc
+
+
+def checked_languages(value: Any, name: str) -> tuple[str, str] | None:
+    """The manifest's ``languages`` (a multilingual folder's pair: ``source`` and
+    ``target`` codes) as (source, target), None when absent. Only the form is checked
+    here; whether the model offers the codes is checked when the session is replayed."""
+    if value is None:
+        return None
+    require(
+        isinstance(value, dict) and set(value) == {"source", "target"},
+        f"{name}: 'languages' must be an object of 'source' and 'target' codes",
+    )
+    for side in ("source", "target"):
+        code = value[side]
+        require(
+            isinstance(code, str) and LANGUAGE_CODE.fullmatch(code) is not None,
+            f"{name}: languages.{side} must be a language code such as fra_Latn, "
+            f"got {str(code)[:40]!r}",
+        )
+    return value["source"], value["target"]
 
 
 # -- the input ----------------------------------------------------------------------------------

@@ -4,7 +4,9 @@ A session file is a zip (see docs/session-files.md) holding:
 
 - ``manifest.json``: the format name and version; the task; the checkpoint's
   path, size and sha256; the input text (or the name of the picture member);
-  the decode settings (``DecodeConfig`` as a dict); every intervention
+  the decode settings (``DecodeConfig`` as a dict); a multilingual folder's
+  language pair (``languages``: source and target codes, absent otherwise; the
+  decode record's settings name it too); every intervention
   (engine/interventions.py: forced tokens, attention edits, image masks) and
   breakpoint condition (engine/debugger/breakpoints.py), each as its
   ``to_dict()``; the decode record (engine/decode_record.py's
@@ -51,6 +53,7 @@ from attnscope.engine.session_fields import (
     checked_checkpoint,
     checked_decode,
     checked_input,
+    checked_languages,
     checked_list,
     checked_settings,
     require,
@@ -120,6 +123,7 @@ class SessionFile:
     decode: StoredDecode
     interventions: tuple = ()  # engine.interventions objects, in the order they were made
     breakpoints: tuple = ()  # engine.debugger.breakpoints conditions
+    languages: tuple[str, str] | None = None  # a multilingual folder's (source, target)
 
 
 # -- from the app's decode ---------------------------------------------------------------
@@ -180,9 +184,12 @@ def session_from_snapshot(
     breakpoints: Sequence = (),
     reference: str | None = None,
     report: Any = None,
+    languages: tuple[str, str] | None = None,
 ) -> SessionFile:
     """The session file of the decode the app shows.
 
+    languages: the (source, target) codes a multilingual folder decoded with, kept so
+    the replay uses the same pair (``ReplayPlan.languages``); None for other models.
     The snapshot's forced steps are added to ``interventions`` as ForceToken
     (unless that step already has one), so a decode with only forced tokens
     needs no list at all.
@@ -195,10 +202,13 @@ def session_from_snapshot(
     given = tuple(interventions)
     taken = {i.step for i in given if not isinstance(i, ImageMask)}  # steps already planned
     extra = tuple(f for f in forced_tokens(snapshot) if f.step not in taken)
+    record_settings = dataclasses.asdict(settings)
+    if languages is not None:
+        record_settings["languages"] = language_dict(languages)
     record = snapshot_record(
         snapshot,
         model=checkpoint.path,
-        settings=settings,
+        settings=record_settings,
         reference=reference,
         report=report,
         image=source.image_name,
@@ -212,7 +222,13 @@ def session_from_snapshot(
         decode=stored_decode(snapshot),
         interventions=extra + given,
         breakpoints=tuple(breakpoints),
+        languages=languages,
     )
+
+
+def language_dict(languages: tuple[str, str]) -> dict[str, str]:
+    """(source, target) codes as the manifest and the decode record write them."""
+    return {"source": languages[0], "target": languages[1]}
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -240,6 +256,7 @@ def manifest(session: SessionFile) -> dict[str, Any]:
     else:
         input_part = {"kind": "image", "name": source.image_name, "member": _image_member(source)}
     arrays = _tensor_members(session.decode)
+    languages = {} if session.languages is None else {"languages": language_dict(session.languages)}
     return {
         "format": SESSION_FORMAT,
         "version": SESSION_VERSION,
@@ -248,6 +265,7 @@ def manifest(session: SessionFile) -> dict[str, Any]:
         "checkpoint": session.checkpoint.to_dict(),
         "input": input_part,
         "settings": dataclasses.asdict(session.settings),
+        **languages,
         "interventions": [i.to_dict() for i in session.interventions],
         "breakpoints": [b.to_dict() for b in session.breakpoints],
         "decode": {
@@ -342,6 +360,7 @@ def _session(archive: SessionArchive, data: Any) -> SessionFile:
         decode=_stored(decode, tensors, name),
         interventions=_interventions(data.get("interventions"), name),
         breakpoints=_breakpoints(data.get("breakpoints"), name),
+        languages=checked_languages(data.get("languages"), name),
     )
 
 

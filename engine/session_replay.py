@@ -112,11 +112,13 @@ _KIND_CLASSES = {"force": "ForceToken", "attention": "AttentionEdit", "mask": "I
 class ReplayPlan:
     """What a replay retakes: ``steps`` steps with ``interventions`` (engine.interventions
     objects) applied; ``tokens`` is the autosave's per-step form (None: the model's choice,
-    an id: forced). A step nothing forces is the model's choice again."""
+    an id: forced). A step nothing forces is the model's choice again. ``languages``: the
+    (source, target) codes a multilingual folder decoded with, chosen again first."""
 
     steps: int
     interventions: tuple = ()
     tokens: tuple[int | None, ...] = ()
+    languages: tuple[str, str] | None = None
 
     @classmethod
     def from_token_plan(cls, plan: Sequence[int | None]) -> ReplayPlan:
@@ -160,11 +162,29 @@ def replay_decode(
 def open_for_replay(
     model: InferenceModel, source: Any, config: DecodeConfig, plan: ReplayPlan
 ) -> OpenSession:
-    """A fresh session on ``source``, its picture masked first when the plan has masks."""
+    """A fresh session on ``source``, its picture masked first when the plan has masks,
+    on the plan's language pair when it names one (LanguageError for a code the model
+    does not offer, or a model that offers no choice: nothing is decoded then)."""
+    if plan.languages is not None:
+        choose_languages(model, plan.languages)
     masks = plan.of_kind("mask")
     if masks:
         source = masked_picture(model, source, masks)
     return model.open_session(source, config)
+
+
+def choose_languages(model: InferenceModel, languages: tuple[str, str]) -> None:
+    """Choose a saved (source, target) pair on ``model`` (engine/hf/multilingual.py)."""
+    from attnscope.engine.hf.multilingual import LanguageError
+
+    source, target = languages
+    choose = getattr(model, "set_languages", None)
+    if choose is None:
+        raise LanguageError(
+            f"the session was decoded {source} -> {target}; "
+            f"{model.source_path.name} offers no choice of language"
+        )
+    choose(source=source, target=target)
 
 
 def replay_steps(
