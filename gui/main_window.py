@@ -267,6 +267,7 @@ class MainWindow(DecodeCommands, QMainWindow):
             current_source=self.current_source,
             restore_decode=self.restore_decode,
             show_message=self.show_message,
+            set_languages=self.client.set_languages,
             parent=self,
         )
         self.modelLoaded.connect(autosave.model_loaded)
