@@ -9,12 +9,12 @@ cannot make the reader allocate more than the limits allow.
 from __future__ import annotations
 
 import dataclasses
-import re
 from typing import Any
 
 import numpy as np
 
 from attnscope.engine.errors import ImageInputError, SessionFileError
+from attnscope.engine.hf.multilingual import LANGUAGE_CODE
 from attnscope.engine.session_archive import MAX_MEMBER_BYTES, SessionArchive
 
 MAX_STEPS = 4096  # tokens (and steps taken) of one decode
@@ -26,8 +26,6 @@ MAX_TEXT_CHARS = 100_000
 MAX_INTERVENTIONS = 4096
 MAX_BREAKPOINTS = 256
 MAX_NAME_CHARS = 200
-# a tokenizer's language code: mBART fr_XX, M2M100 fr, NLLB fra_Latn
-LANGUAGE_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 TENSOR_DTYPES = {
     "log_probs": "<f4",
     "topk_ids": "<i8",

@@ -4,7 +4,8 @@
 shown snapshots, loaded checkpoints) and, a moment after a change, writes one small
 JSON file, ``last-session.json``, atomically (temporary file, then rename):
 the checkpoint, the source text (or the picture's file), the decode settings,
-and the shown decode as a replay plan — one entry per step, None where the
+a multilingual folder's language pair (chosen again before the replay), and the
+shown decode as a replay plan — one entry per step, None where the
 model chose the token, the token id where the user forced it. Nothing else
 is stored: on the next start, once the same checkpoint is loaded, the worker
 takes those steps again (``WorkerClient.replay``), so the tokens, attention
@@ -30,6 +31,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 
+from attnscope.engine.hf.multilingual import LANGUAGE_CODE, chosen_pair
 from attnscope.gui.decode_controls import DecodeSettingsPanel
 from attnscope.gui.decode_state import DecodeState
 from attnscope.gui.translate_view import TranslateWorkspace
@@ -51,6 +53,7 @@ class SavedSession:
     settings: dict[str, Any] = field(default_factory=dict)  # DecodeSettingsPanel.values()
     plan: tuple[int | None, ...] = ()  # per step: None = stepped, id = forced
     tokens: tuple[int, ...] = ()  # the shown tokens, to tell whether the replay matched
+    languages: tuple[str, str] | None = None  # a multilingual folder's (source, target)
 
     def to_json(self) -> str:
         return json.dumps({"version": AUTOSAVE_VERSION, **asdict(self)}, ensure_ascii=False)
@@ -69,11 +72,28 @@ class SavedSession:
             raise ValueError("settings must be an object and plan a list")
         if not all(p is None or _is_id(p) for p in plan) or not all(map(_is_id, tokens or [])):
             raise ValueError("plan and tokens hold token ids")
-        return cls(**values, settings=settings, plan=tuple(plan), tokens=tuple(tokens or ()))
+        languages = data.get("languages")
+        if languages is not None and not _is_pair(languages):
+            raise ValueError("languages must be a source and a target language code")
+        return cls(
+            **values,
+            settings=settings,
+            plan=tuple(plan),
+            tokens=tuple(tokens or ()),
+            languages=None if languages is None else tuple(languages),
+        )
 
 
 def _is_id(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_pair(value: object) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, str) and LANGUAGE_CODE.fullmatch(v) for v in value)
+    )
 
 
 def autosave_folder(settings: QSettings) -> Path:
@@ -137,7 +157,9 @@ class SessionAutosave(QObject):
     file goes beside it, or in ``folder``); translate_view and decode_settings: the
     source text and the Decoding panel, watched for edits; current_source: the source
     to decode (a caption's picture); restore_decode(source, values, plan): retakes a
-    saved decode; show_message: tells the user when it came back only in part.
+    saved decode; set_languages(source, target): chooses a multilingual folder's saved
+    pair first (the model is announced again, then replayed); show_message: tells the
+    user when it came back only in part.
     The owner calls ``model_loaded`` and ``snapshot_shown``.
     """
 
@@ -154,6 +176,7 @@ class SessionAutosave(QObject):
         current_source: Callable[[], Any],
         restore_decode: Callable[[str, dict, tuple], None],
         show_message: Callable[[str, str], None],
+        set_languages: Callable[[str, str], None] | None = None,
         folder: Path | None = None,
         parent: QObject | None = None,
     ) -> None:
@@ -165,6 +188,8 @@ class SessionAutosave(QObject):
         self._current_source = current_source
         self._restore_decode = restore_decode
         self._show_message = show_message
+        self._set_languages = set_languages
+        self._pair_asked = False  # the saved pair was asked for once (a refusal replays anyway)
         self.path = (folder or autosave_folder(settings)) / AUTOSAVE_FILE
         self.pending = read_saved_session(self.path.parent)  # restored when its model loads
         self._expected: tuple[int, ...] | None = None  # tokens the replay should show
@@ -197,6 +222,7 @@ class SessionAutosave(QObject):
             settings=self.decode_settings.values(),
             plan=plan,
             tokens=tokens,
+            languages=chosen_pair(summary.info),
         )
 
     def save_now(self) -> None:
@@ -234,7 +260,21 @@ class SessionAutosave(QObject):
         if saved is None or saved.checkpoint != summary.path or saved.task != summary.task:
             self._timer.start()
             return
+        if self._ask_for_pair(saved, summary):  # replayed when the model is announced again
+            self.pending = saved
+            return
         if saved.source and (saved.task == "translation" or Path(saved.source).is_file()):
             self._expected = saved.tokens
             self._restore_decode(saved.source, saved.settings, saved.plan)
             self.restored.emit(saved)
+
+    def _ask_for_pair(self, saved: SavedSession, summary) -> bool:
+        """Ask once for the saved language pair when the folder is on another; True if asked."""
+        current = chosen_pair(summary.info)
+        if not saved.languages or current in (None, saved.languages) or self._pair_asked:
+            return False
+        if self._set_languages is None:
+            return False
+        self._pair_asked = True
+        self._set_languages(*saved.languages)
+        return True

@@ -80,6 +80,7 @@ class SaveRequest:
     breakpoints: tuple[dict, ...] = ()
     reference: str | None = None
     report: Any = None
+    languages: tuple[str, str] | None = None  # a multilingual folder's (source, target)
 
 
 def live_session_writer(path: Path, request: SaveRequest) -> Callable:
@@ -108,6 +109,7 @@ def live_session_writer(path: Path, request: SaveRequest) -> Callable:
             breakpoints=tuple(condition_from_dict(d) for d in request.breakpoints),
             reference=request.reference,
             report=request.report,
+            languages=request.languages,
         )
         return write_session_file(path, session)
 

@@ -37,6 +37,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QStackedWidget
 
+from attnscope.engine.hf.multilingual import chosen_pair
 from attnscope.gui.caption_view import CaptionWorkspace
 from attnscope.gui.decode_requests import DecodeRequests
 from attnscope.gui.decode_state import DecodeState
@@ -99,6 +100,7 @@ class SessionFiles(QObject):
         self._opening = None  # the SessionFile being opened
         self._checkpoint_path: str | None = None  # where its verified checkpoint is
         self._plan = None  # the ReplayPlan sent to the worker
+        self._pair_asked = False  # the session's language pair was asked of the worker
         self._stored = None  # (SessionFile, snapshot) shown read-only, else None
         self._background = BackgroundJob(self)
         self._background.progress.connect(self._on_progress)
@@ -235,6 +237,7 @@ class SessionFiles(QObject):
             breakpoints=tuple(self.breakpoints()),
             reference=state.reference,
             report=state.report,
+            languages=chosen_pair(state.summary.info),
         )
         return live_session_writer(path, request)
 
@@ -276,7 +279,7 @@ class SessionFiles(QObject):
         return lambda error: self._show_message(f"Could not open {name}: {error}", "error")
 
     def _on_read(self, session) -> None:
-        self._opening = session
+        self._opening, self._pair_asked = session, False
         path = session.checkpoint.path
         if not (Path(path).is_file() or Path(path).is_dir()):  # a checkpoint or model folder
             path = self.locate_checkpoint(session.checkpoint.path)
@@ -332,11 +335,18 @@ class SessionFiles(QObject):
         from attnscope.engine.session_replay import ReplayPlan
 
         session = self._opening
+        current = chosen_pair(self.state.summary.info)
+        if session.languages and current not in (None, session.languages) and not self._pair_asked:
+            self._pair_asked = True  # the model is announced again: _on_model_loaded replays
+            self.client.set_languages(*session.languages)
+            return
         source = session.source.text
         if source is None:
             source = str(picture_file(session.source.image_name, session.source.image_bytes))
         self._plan = ReplayPlan(
-            steps=session.decode.steps_taken, interventions=session.interventions
+            steps=session.decode.steps_taken,
+            interventions=session.interventions,
+            languages=session.languages,  # checked again by the worker: one message if refused
         )
         self._stored = None
         self._show_workspace(session.task)
@@ -358,7 +368,7 @@ class SessionFiles(QObject):
         self.replayChecked.emit(check)
 
     def _on_worker_failed(self, text: str) -> None:
-        if self._opening is not None and self._plan is not None:
+        if self._opening is not None and (self._plan is not None or self._pair_asked):
             self._plan = None
             self._not_live(f"its replay failed: {text}")
 

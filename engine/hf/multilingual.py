@@ -27,6 +27,7 @@ start token that is a code), else the tokenizer's ``tgt_lang``, else the first c
 from __future__ import annotations
 
 import difflib
+import re
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,9 @@ FORCED_FIRST = "forced first token"
 START_TOKEN = "decoder start token"
 # codes named in a refusal (NLLB offers 202)
 SHOWN_CODES = 8
+# the form of a tokenizer's language code (mBART fr_XX, M2M100 fr, NLLB fra_Latn): what a
+# saved session's pair is checked against before the model checks the code itself
+LANGUAGE_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class LanguageError(AttnScopeError, ValueError):
@@ -70,6 +74,17 @@ class LanguagePair:
             "target_token": self.target_token,
             "codes": list(self.codes),
         }
+
+
+def chosen_pair(info: Any) -> tuple[str, str] | None:
+    """(source, target) of the pair a model's ``info`` names (``language_pair``, as
+    ``LanguagePair.describe`` gives it), None for a model that offers no choice: what a
+    saved session or the autosave keeps to replay on the same pair."""
+    pair = info.get("language_pair") if isinstance(info, dict) else None
+    if not isinstance(pair, dict):
+        return None
+    source, target = pair.get("source"), pair.get("target")
+    return (source, target) if isinstance(source, str) and isinstance(target, str) else None
 
 
 def offered_codes(tokenizer: Any) -> dict[str, int]:
