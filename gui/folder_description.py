@@ -23,9 +23,10 @@ _DECODER_HEADS = ("decoder_attention_heads", "num_heads")
 _ENCODER_HEADS = ("encoder_attention_heads", "num_heads")
 _FEED_FORWARD = ("decoder_ffn_dim", "d_ff")
 # a captioner half's sizes (engine/hf/vision_folder.py NESTED_SIZE_BOUNDS), by what they mean
-_HALF_LAYERS = ("num_hidden_layers", "n_layer", "decoder_layers")
+_HALF_LAYERS = ("num_hidden_layers", "n_layer", "decoder_layers", "depths")  # Swin: depths
 _HALF_WIDTH = ("hidden_size", "n_embd", "d_model")
-_HALF_HEADS = ("num_attention_heads", "n_head", "decoder_attention_heads")
+_HALF_HEADS = ("num_attention_heads", "n_head", "decoder_attention_heads", "num_heads")
+_HALF_NAMES = {"vision_config": "Encoder", "text_config": "Decoder"}  # BLIP's halves
 
 
 def is_folder(info: dict[str, Any]) -> bool:
@@ -33,13 +34,27 @@ def is_folder(info: dict[str, Any]) -> bool:
     return info.get("format") == "huggingface"
 
 
-def _first(sizes: dict[str, Any], keys: tuple[str, ...]) -> Any:
+def _first(sizes: dict[str, Any], keys: tuple[str, ...]) -> int | None:
     """The first of ``keys`` that ``sizes`` holds as a number, else None."""
     for key in keys:
         value = sizes.get(key)
-        if isinstance(value, int | list) and not isinstance(value, bool):
-            return sum(value) if isinstance(value, list) else value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
     return None
+
+
+def _count(facts: dict[str, Any], keys: tuple[str, ...], one: str, many: str) -> str | None:
+    """ "2 layers" from the first of ``keys`` in a captioner half; a Swin encoder's
+    per-stage lists read "2 layers (1+1)" and "1/2 heads" (per stage)."""
+    for key in keys:
+        value = facts.get(key)
+        stages = isinstance(value, list) and all(type(v) is int for v in value) and value
+        if stages and many == "layers":
+            return f"{sum(value)} layers ({'+'.join(map(str, value))})"
+        if stages:
+            return f"{'/'.join(map(str, value))} {many} (per stage)"
+    value = _first(facts, keys)
+    return None if value is None else f"{value} {one if value == 1 else many}"
 
 
 def _size_bytes(n: Any) -> str:
@@ -79,11 +94,14 @@ def _half_sizes(sizes: dict[str, Any]) -> list[str]:
         if not isinstance(facts, dict):
             continue
         parts = [str(facts.get("model_type", "?"))]
-        for keys, word in ((_HALF_LAYERS, "layers"), (_HALF_WIDTH, "wide"), (_HALF_HEADS, "heads")):
-            value = _first(facts, keys)
-            if value is not None:
-                parts.append(f"{value} {word}")
-        lines.append(f"{half.replace('_', ' ').capitalize()}: " + ", ".join(parts))
+        parts.append(_count(facts, _HALF_LAYERS, "layer", "layers"))
+        width = _first(facts, _HALF_WIDTH)
+        parts.append(None if width is None else f"{width} wide")
+        parts.append(_count(facts, _HALF_HEADS, "head", "heads"))
+        vocab = _first(facts, ("vocab_size",))
+        parts.append(None if vocab is None else f"vocabulary {vocab:,}")
+        parts = [part for part in parts if part]
+        lines.append(f"{_HALF_NAMES.get(half, half.capitalize())}: " + ", ".join(parts))
     return lines
 
 

@@ -42,8 +42,14 @@ CAPTIONER = {
     "family": "vision-encoder-decoder",
     "task": "captioning",
     "sizes": {
-        "encoder": {"model_type": "vit", "hidden_size": 32, "num_hidden_layers": 2},
-        "decoder": {"model_type": "gpt2", "n_embd": 32, "n_layer": 2, "n_head": 4},
+        "encoder": {"model_type": "swin", "hidden_size": 32, "depths": [1, 1], "num_heads": [1, 2]},
+        "decoder": {
+            "model_type": "gpt2",
+            "n_embd": 32,
+            "n_layer": 1,
+            "n_head": 4,
+            "vocab_size": 20,
+        },
     },
 }
 
@@ -89,8 +95,8 @@ def test_t5_names_and_a_named_pair_and_a_captioners_halves_are_read():
     assert "Words: wordpiece (## continues a word)" in lines
     assert "Languages: German → English" in lines
     assert describe_folder(CAPTIONER).splitlines()[1:] == [
-        "Encoder: vit, 2 layers, 32 wide",
-        "Decoder: gpt2, 2 layers, 32 wide, 4 heads",
+        "Encoder: swin, 2 layers (1+1), 32 wide, 1/2 heads (per stage)",
+        "Decoder: gpt2, 1 layer, 32 wide, 4 heads, vocabulary 20",
     ]
 
 
