@@ -190,6 +190,9 @@ class SessionAutosave(QObject):
         self._show_message = show_message
         self._set_languages = set_languages
         self._pair_asked = False  # the saved pair was asked for once (a refusal replays anyway)
+        # True from asking the worker for the saved pair to the model's next announcement:
+        # the window then makes no decode of its own (the replay follows)
+        self.asking_for_pair = False
         self.path = (folder or autosave_folder(settings)) / AUTOSAVE_FILE
         self.pending = read_saved_session(self.path.parent)  # restored when its model loads
         self._expected: tuple[int, ...] | None = None  # tokens the replay should show
@@ -257,11 +260,12 @@ class SessionAutosave(QObject):
     def model_loaded(self, summary) -> None:
         """A model is loaded: replay the saved session when it was made with this one."""
         saved, self.pending = self.pending, None
+        self.asking_for_pair = False
         if saved is None or saved.checkpoint != summary.path or saved.task != summary.task:
             self._timer.start()
             return
         if self._ask_for_pair(saved, summary):  # replayed when the model is announced again
-            self.pending = saved
+            self.pending, self.asking_for_pair = saved, True
             return
         if saved.source and (saved.task == "translation" or Path(saved.source).is_file()):
             self._expected = saved.tokens

@@ -320,7 +320,8 @@ class MainWindow(DecodeCommands, QMainWindow):
             self.translate_view.set_source(summary.examples[0] if summary.examples else "")
         self.captioning.model_loaded()
         self.modelLoaded.emit(summary)  # the autosave may restore the last decode here
-        if self.session_files.opening is None:  # a session file replays next
+        # a session file replays next, or the autosave's once the worker has its language pair
+        if self.session_files.opening is None and not self.autosave.asking_for_pair:
             self.requests.decode_on_load()  # else the first screen shows a decode, not nothing
 
     def _workspace_for(self, task: str) -> QWidget:

@@ -1,0 +1,98 @@
+"""A multilingual folder's language pair comes back with a saved session and with the
+autosave: the worker is asked for the pair before the replay, so the decode is whole."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import QSettings
+from window_support import TIMEOUT, load, wait_snapshot
+
+from attnscope.engine.hf.multilingual import chosen_pair
+from attnscope.gui.autosave import AUTOSAVE_FILE, AUTOSAVE_VERSION
+from tests.engine.hf.tiny_multilingual import save_tiny_multilingual
+
+SOURCE = "the cat sat"
+PAIR = ("fra_Latn", "deu_Latn")  # not the folder's default (eng_Latn -> fra_Latn)
+
+
+@pytest.fixture(scope="module")
+def nllb(tmp_path_factory):
+    return save_tiny_multilingual(tmp_path_factory.mktemp("nllb"), "nllb", seed=7, eos_bias=1.0)
+
+
+def _window(qtbot, folder):
+    from attnscope.gui.main_window import MainWindow
+
+    win = MainWindow(settings=QSettings(str(folder / "settings.ini"), QSettings.IniFormat))
+    qtbot.addWidget(win)
+    return win
+
+
+def _expected_tokens(folder, steps: int) -> list[int]:
+    """The tokens the engine decodes on PAIR, the first ``steps`` of them."""
+    from attnscope.engine.decoding.config import DecodeConfig
+    from attnscope.engine.hf.inference import load_hf_inference_model
+
+    model = load_hf_inference_model(folder)
+    model.set_languages(source=PAIR[0], target=PAIR[1])
+    opened = model.open_session(SOURCE, DecodeConfig(strategy="greedy", max_length=8))
+    opened.run(until=steps)
+    return [s.token_id for s in opened.snapshot().steps]
+
+
+def test_a_saved_session_reopens_on_its_pair(qtbot, window, nllb, tmp_path):
+    load(qtbot, window, nllb)
+    with qtbot.waitSignal(window.modelLoaded, timeout=TIMEOUT):
+        window.client.set_languages(*PAIR)
+    window.translate_view.set_source(SOURCE)
+    for _ in range(2):
+        shown = wait_snapshot(qtbot, window, window.step)
+    path = tmp_path / "nllb.attnscope-session"
+    with qtbot.waitSignal(window.session_files.saved, timeout=TIMEOUT):
+        window.session_files.save_to(path)
+    fresh = _window(qtbot, tmp_path / "fresh")
+    try:
+        with qtbot.waitSignal(fresh.session_files.replayChecked, timeout=TIMEOUT) as blocker:
+            fresh.session_files.open_path(path)
+        check = blocker.args[0]
+        assert check.matches and check.attention_identical, check.message
+        assert chosen_pair(fresh.state.summary.info) == PAIR  # the panel shows the pair too
+        assert [s.token_id for s in fresh.state.snapshot.steps] == [s.token_id for s in shown.steps]
+    finally:
+        fresh.client.shutdown()
+
+
+def test_the_autosave_restores_the_pair_before_its_replay(qtbot, nllb, tmp_path):
+    tokens = _expected_tokens(nllb, 2)
+    saved = {
+        "version": AUTOSAVE_VERSION,
+        "checkpoint": str(nllb),
+        "task": "translation",
+        "source": SOURCE,
+        "settings": {"strategy": "greedy", "max_length": 8},
+        "plan": [None, None],
+        "tokens": tokens,
+        "languages": list(PAIR),
+    }
+    (tmp_path / AUTOSAVE_FILE).write_text(json.dumps(saved), encoding="utf-8")
+    window = _window(qtbot, tmp_path)
+    messages = []
+    window.show_message = lambda text, level="info": messages.append(text)
+    try:
+        window.load_checkpoint(str(nllb))
+        qtbot.waitUntil(
+            lambda: (
+                window.state.summary is not None
+                and chosen_pair(window.state.summary.info) == PAIR
+                and window.state.snapshot is not None
+                and len(window.state.snapshot.steps) == 2
+            ),
+            timeout=TIMEOUT,
+        )
+        assert [s.token_id for s in window.state.snapshot.steps] == tokens
+        assert not [m for m in messages if "only in part" in m]
+        assert not window.decode_actions.run.isChecked()  # no decode of its own
+    finally:
+        window.client.shutdown()
