@@ -96,3 +96,25 @@ def test_the_autosave_restores_the_pair_before_its_replay(qtbot, nllb, tmp_path)
         assert not window.decode_actions.run.isChecked()  # no decode of its own
     finally:
         window.client.shutdown()
+
+
+@pytest.mark.parametrize(
+    "languages", ["fra_Latn", ["fra_Latn"], ["fra_Latn", 3], ["fra_Latn", "a" * 33], ["x y", "z"]]
+)
+def test_a_malformed_saved_pair_leaves_the_autosave_unread(tmp_path, languages):
+    from attnscope.gui.autosave import read_saved_session
+
+    saved = {
+        "version": AUTOSAVE_VERSION,
+        "checkpoint": "model",
+        "task": "translation",
+        "source": SOURCE,
+        "settings": {},
+        "plan": [],
+        "languages": languages,
+    }
+    (tmp_path / AUTOSAVE_FILE).write_text(json.dumps(saved), encoding="utf-8")
+    assert read_saved_session(tmp_path) is None
+    saved["languages"] = list(PAIR)
+    (tmp_path / AUTOSAVE_FILE).write_text(json.dumps(saved), encoding="utf-8")
+    assert read_saved_session(tmp_path).languages == PAIR
