@@ -6,8 +6,11 @@ one ``HfFolderError`` line:
 
 - a path that does not exist (a hub id such as ``Helsinki-NLP/opus-mt-de-en`` gets told
   that nothing is downloaded), or that is not a folder;
-- a missing or malformed ``config.json``; a tokenizer file that is not a regular file
-  (a FIFO would block) or is larger than MAX_TOKENIZER_FILE_BYTES;
+- a missing or malformed ``config.json`` (not UTF-8, nested deeper than 64 levels,
+  NaN or Infinity); a tokenizer file that is not a regular file (a FIFO would block,
+  /dev/zero never ends) or is larger than MAX_TOKENIZER_FILE_BYTES; a side file
+  transformers reads (``SIDE_FILES``: generation_config.json, special_tokens_map.json,
+  ...) that is not a regular file or not bounded plain JSON;
 - a model or tokenizer that needs remote code (``auto_map`` in config.json or
   tokenizer_config.json): never trusted;
 - a model that is not an encoder–decoder (BERT, GPT-2, ``…ForCausalLM``);
@@ -15,11 +18,18 @@ one ``HfFolderError`` line:
 - sizes beyond the bounds below (an untrusted config must not make us build 10,000
   layers);
 - weights other than safetensors: a folder with only ``pytorch_model.bin`` is refused,
-  because reading it means unpickling (see docs/huggingface.md for converting it).
+  because reading it means unpickling (see docs/huggingface.md for converting it);
+- a shard index (``model.safetensors.index.json``) larger than MAX_INDEX_BYTES, or
+  whose ``weight_map`` names a shard outside the folder (``../x.safetensors``, an
+  absolute path, a sub-folder), a missing shard or one that is not a regular file.
+
+A symbolic link to a regular file is followed (a hub cache snapshot links every file
+to ``../../blobs/``); one to a device, a FIFO, a loop or nothing is refused.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -34,6 +44,19 @@ from attnscope.models.config import MAX_HEADS, MAX_LAYERS, MAX_POSITIONS, MAX_VO
 MAX_CONFIG_BYTES = 1024 * 1024  # a real config.json is 1-5 kB
 # One tokenizer file: NLLB's tokenizer.json is 17 MB, Marian's vocab.json 1-2 MB.
 MAX_TOKENIZER_FILE_BYTES = 256 * 1024 * 1024
+# A shard index names each tensor's shard: NLLB-3.3B's (about 1,500 tensors) is ~100 kB.
+MAX_INDEX_BYTES = 16 * 1024 * 1024
+# config.json's num_labels makes transformers build an id2label dict of that many
+# entries (10 million of them took 44 s); a translation model has a handful.
+MAX_LABELS = 1024
+# Small JSON files beside the config that transformers reads when present; each must be
+# a regular file (a FIFO would block the loader) and bounded plain JSON.
+SIDE_FILES = (
+    "generation_config.json",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "processor_config.json",
+)
 
 # The Hugging Face classes AttnScope steps, and the family each belongs to.
 SUPPORTED_ARCHITECTURES = {
@@ -76,6 +99,11 @@ SIZE_BOUNDS: dict[str, tuple[int, int]] = {
     "vocab_size": (1, MAX_VOCAB),
     "decoder_vocab_size": (1, MAX_VOCAB),
     "max_position_embeddings": (1, MAX_POSITIONS),
+    # T5's relative position buckets: a table of buckets x heads (10**9 buckets is
+    # gigabytes built before any weight is read)
+    "relative_attention_num_buckets": (1, MAX_POSITIONS),
+    "relative_attention_max_distance": (1, MAX_POSITIONS),
+    "num_labels": (1, MAX_LABELS),
 }
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLED_WEIGHT_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -142,7 +170,8 @@ class HfFolder:
     def weights_bytes(self) -> int:
         """Bytes of the weights: the safetensors file, or every shard beside its index."""
         if self.weights.name.endswith(".index.json"):
-            return sum(f.stat().st_size for f in self.path.glob("*.safetensors") if f.is_file())
+            shards = _shards(self.weights, display_path(self.path))
+            return sum((self.path / shard).stat().st_size for shard in shards)
         return self.weights.stat().st_size
 
 
@@ -170,6 +199,11 @@ def read_hf_folder(path: str | os.PathLike) -> HfFolder:
 
         check_captioner(folder, architecture, config, name)
     weights = _weights_file(folder, name)
+    if weights.name.endswith(".index.json"):
+        _shards(weights, name)
+    for file in SIDE_FILES:
+        if special_file_kind(folder / file) != "missing":
+            _read_json(folder / file, name)
     return HfFolder(
         path=folder,
         architecture=architecture,
@@ -180,21 +214,36 @@ def read_hf_folder(path: str | os.PathLike) -> HfFolder:
     )
 
 
-def _read_json(path: Path, name: str) -> dict[str, Any]:
-    """A bounded JSON object from the regular file ``path`` (``name``: the folder shown)."""
+def _read_json(path: Path, name: str, *, limit: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
+    """A bounded JSON object (at most ``limit`` bytes, finite numbers) from the regular
+    file ``path`` (``name``: the folder shown)."""
     shown = f"{name}/{path.name}"
     kind = special_file_kind(path)
     if kind is not None:
         raise HfFolderError(f"{shown} is {kind}, not a regular file")
-    if path.stat().st_size > MAX_CONFIG_BYTES:
-        raise HfFolderError(f"{shown} is larger than {MAX_CONFIG_BYTES:,} bytes")
+    if path.stat().st_size > limit:
+        raise HfFolderError(f"{shown} is larger than {limit:,} bytes")
     try:
         value = loads_bounded(path.read_bytes())
     except (ValueError, OSError) as exc:  # bad JSON, limits, not UTF-8, unreadable
         raise HfFolderError(f"{shown} cannot be read: {exc}") from exc
+    if _has_non_finite(value):  # a NaN layer_norm_eps would make every output NaN
+        raise HfFolderError(f"{shown} holds NaN or Infinity, which are not JSON numbers")
     if not isinstance(value, dict):
         raise HfFolderError(f"{shown} is not a JSON object")
     return value
+
+
+def _has_non_finite(value: Any) -> bool:
+    """Whether a float anywhere in ``value`` (depth already bounded) is NaN or infinite."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, dict | list):
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return False
 
 
 def _tokenizer_files(folder: Path, name: str) -> tuple[str, ...]:
@@ -261,11 +310,41 @@ def _check_sizes(config: dict[str, Any], name: str) -> None:
 
 def _weights_file(folder: Path, name: str) -> Path:
     for file in WEIGHT_FILES:
-        if special_file_kind(folder / file) is None:
+        kind = special_file_kind(folder / file)
+        if kind is None:
             return folder / file
+        if kind != "missing":  # /dev/zero, a FIFO, a loop: say so, not "no weights"
+            raise HfFolderError(f"{name}/{file} is {kind}, not a regular file")
     if any((folder / file).exists() for file in PICKLED_WEIGHT_FILES):
         raise HfFolderError(
             f"{name} holds its weights only as pytorch_model.bin (a pickle, which AttnScope "
             "never reads); convert it to model.safetensors first (see docs/huggingface.md)"
         )
     raise HfFolderError(f"{name} has no weights (model.safetensors)")
+
+
+def _shards(index: Path, name: str) -> list[str]:
+    """The shard files ``index`` names: plain file names beside it, each a regular file
+    (transformers would follow ``../outside.safetensors`` or an absolute path)."""
+    weight_map = _read_json(index, name, limit=MAX_INDEX_BYTES).get("weight_map")
+    if not (isinstance(weight_map, dict) and weight_map):
+        raise HfFolderError(f"{name}/{index.name} has no weight_map (tensor -> shard file)")
+    shards = sorted(set(weight_map.values()), key=str)
+    for shard in shards:
+        if not (
+            isinstance(shard, str)
+            and shard.endswith(".safetensors")
+            and Path(shard).name == shard
+            and shard not in (".", "..")
+            and "\\" not in shard
+        ):
+            raise HfFolderError(
+                f"{name}/{index.name} names shard {shard!r:.60}: a shard must be a "
+                ".safetensors file in the folder itself"
+            )
+        kind = special_file_kind(index.parent / shard)
+        if kind == "missing":
+            raise HfFolderError(f"{name}/{index.name} names shard {shard:.60}, which is missing")
+        if kind is not None:
+            raise HfFolderError(f"{name}/{shard:.60} is {kind}, not a regular file")
+    return shards

@@ -8,7 +8,9 @@ for that), then imports ``transformers`` and builds the model class the config n
 - ``trust_remote_code=False``: no code from the folder runs;
 - ``use_safetensors=True``: weights never come from a pickle;
 - ``attn_implementation="eager"``: the attention weights are computed and returned;
-- ``dtype=torch.float32``, whatever precision the weights were saved in.
+- ``dtype=torch.float32``, whatever precision the weights were saved in;
+- ``output_loading_info=True``: a parameter with no tensor in the weights is refused
+  (transformers would leave it random with a warning).
 
 Anything transformers or the tokenizer refuses becomes one ``HfFolderError`` line.
 """
@@ -65,8 +67,9 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
     tokenizer = _load_tokenizer(folder, name)  # first: cheaper, and fails earlier
     model_class = getattr(transformers, folder.architecture)
     try:
-        model = model_class.from_pretrained(
+        model, info = model_class.from_pretrained(
             folder.path,
+            output_loading_info=True,  # missing tensors would be left random: refused
             local_files_only=True,
             trust_remote_code=False,
             use_safetensors=True,
@@ -79,6 +82,7 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
     # (SafetensorError, StrictDataclassFieldValidationError, OSError, ...): each is one line
     except Exception as exc:
         raise HfFolderError(f"{name}: the model cannot be loaded: {_one_line(exc)}") from exc
+    _check_loading_info(info, name)
     model = model.to(device).eval()
     if folder.task == "captioning":  # an image encoder and a text decoder
         from attnscope.engine.hf.vision import captioner_parts
@@ -128,6 +132,24 @@ def _load_tokenizer(folder: HfFolder, name: str) -> Any:
         )
     except Exception as exc:  # as for the model: any failure is one line
         raise HfFolderError(f"{name}: the tokenizer cannot be loaded: {_one_line(exc)}") from exc
+
+
+def _check_loading_info(info: dict[str, Any], name: str) -> None:
+    """Refuse weights that leave a parameter of the model untouched: transformers
+    initialises a missing tensor at random and only warns, and a random layer would be
+    shown as the model's attention. (Tied weights such as the output projection are
+    not reported missing; a tensor of the wrong shape raises while loading; an extra
+    tensor that the model does not use is ignored.)"""
+    missing = sorted(info.get("missing_keys") or ()) + sorted(
+        str(key[0]) if isinstance(key, tuple) else str(key)
+        for key in info.get("mismatched_keys") or ()
+    )
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise HfFolderError(
+            f"{name}: the weights do not fit the config: no tensor (or one of another "
+            f"shape) for {', '.join(missing[:3])}{more}; refusing to run with random weights"
+        )
 
 
 def _banned_tokens(model: Any) -> torch.Tensor | None:

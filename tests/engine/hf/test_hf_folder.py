@@ -140,6 +140,8 @@ def test_sharded_weights_count_every_shard(tmp_path):
     folder = _folder(tmp_path, MARIAN, weights="model.safetensors.index.json")
     (folder / "model-00001-of-00002.safetensors").write_bytes(b"x" * 10)
     (folder / "model-00002-of-00002.safetensors").write_bytes(b"x" * 5)
+    shards = {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": shards}))
     assert read_hf_folder(folder).describe()["weights_bytes"] == 15
 
 
