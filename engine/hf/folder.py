@@ -10,7 +10,9 @@ one ``HfFolderError`` line:
   NaN or Infinity); a tokenizer file that is not a regular file (a FIFO would block,
   /dev/zero never ends) or is larger than MAX_TOKENIZER_FILE_BYTES; a side file
   transformers reads (``SIDE_FILES``: generation_config.json, special_tokens_map.json,
-  ...) that is not a regular file or not bounded plain JSON;
+  ...) that is not a regular file or not bounded plain JSON; any other entry that is a
+  FIFO, a device, a socket or a symbolic link loop (transformers reads files not listed
+  here, such as tokenizer.model);
 - a model or tokenizer that needs remote code (``auto_map`` in config.json or
   tokenizer_config.json): never trusted;
 - a model that is not an encoder–decoder (BERT, GPT-2, ``…ForCausalLM``);
@@ -49,6 +51,8 @@ MAX_INDEX_BYTES = 16 * 1024 * 1024
 # config.json's num_labels makes transformers build an id2label dict of that many
 # entries (10 million of them took 44 s); a translation model has a handful.
 MAX_LABELS = 1024
+# A save_pretrained folder holds 5-20 files; a hub snapshot about as many.
+MAX_FOLDER_ENTRIES = 10_000
 # Small JSON files beside the config that transformers reads when present; each must be
 # a regular file (a FIFO would block the loader) and bounded plain JSON.
 SIDE_FILES = (
@@ -204,6 +208,7 @@ def read_hf_folder(path: str | os.PathLike) -> HfFolder:
     for file in SIDE_FILES:
         if special_file_kind(folder / file) != "missing":
             _read_json(folder / file, name)
+    _check_no_blocking_files(folder, name)
     return HfFolder(
         path=folder,
         architecture=architecture,
@@ -212,6 +217,27 @@ def read_hf_folder(path: str | os.PathLike) -> HfFolder:
         weights=weights,
         tokenizer_files=_tokenizer_files(folder, name),
     )
+
+
+def _check_no_blocking_files(folder: Path, name: str) -> None:
+    """No entry of the folder is a FIFO, a device or a socket (a symbolic link followed):
+    transformers reads files this module does not list (tokenizer.model, chat templates,
+    ...), and reading a FIFO blocks forever, /dev/zero never ends."""
+    with os.scandir(folder) as entries:
+        for count, entry in enumerate(entries):
+            if count >= MAX_FOLDER_ENTRIES:
+                raise HfFolderError(
+                    f"{name} holds more than {MAX_FOLDER_ENTRIES:,} entries: not a model folder"
+                )
+            kind = special_file_kind(entry.path)
+            if (
+                kind is not None
+                and kind not in ("a directory", "missing")
+                and not (kind.startswith(("a broken symbolic link", "unreadable")))
+            ):
+                raise HfFolderError(
+                    f"{name}/{display_path(entry.name)} is {kind}, not a regular file"
+                )
 
 
 def _read_json(path: Path, name: str, *, limit: int = MAX_CONFIG_BYTES) -> dict[str, Any]:
