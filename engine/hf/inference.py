@@ -11,7 +11,8 @@ What differs is only where things come from:
   ``</s>``); target ids are AttnScope's (``HfVocabMap``), labelled by the folder's
   tokenizer in the app's piece convention (engine/pieces.py);
 - there is no AttnScope checkpoint: ``source_path`` is the folder, ``info`` what its
-  files say (family, sizes, languages when the tokenizer names them), ``config`` None.
+  files say (family, sizes, languages when the tokenizer names them, and the decoding
+  its generation config recommends: engine/hf/generation.py), ``config`` None.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 
 from attnscope.engine.devices import available_devices
 from attnscope.engine.errors import InputTextError
+from attnscope.engine.hf.generation import generation_advice
 from attnscope.engine.hf.loading import LoadedHfModel, load_hf_folder
 from attnscope.engine.hf.multilingual import LanguageError, LanguagePair
 from attnscope.engine.hf.step_model import decoder_shape
@@ -37,6 +39,7 @@ from attnscope.engine.languages import SOURCE_KEY, TARGET_KEY, check_language_co
 from attnscope.engine.snapshot import TargetLabels
 
 ATTENTION = "scaled dot-product (cross)"
+GENERATION_CONFIG = "generation_config.json"  # info["recommended_by"] of a folder
 # "MarianMTModel" -> "Marian", "BartForConditionalGeneration" -> "Bart"
 _CLASS_SUFFIX = re.compile(r"(ForConditionalGeneration|MTModel|Model)$")
 
@@ -69,9 +72,17 @@ class HfInferenceModel(InferenceModel):
     @property
     def info(self) -> dict[str, Any]:
         """The folder's facts (``HfFolder.describe``), its tokenizer's word convention,
-        and its languages when the tokenizer names them (Marian's source_lang/target_lang)."""
+        its languages when the tokenizer names them (Marian's source_lang/target_lang), and
+        the decoding its generation config recommends (``recommended_decoding``, with
+        ``recommended_by`` and the options AttnScope cannot honour exactly)."""
         facts = self.hf.folder.describe()
         facts["word_convention"] = self.hf.text.convention
+        generation = getattr(self.hf.model, "generation_config", None)
+        advice = generation_advice(generation.to_diff_dict() if generation else None)
+        if advice is not None:
+            facts["recommended_decoding"] = advice.values
+            facts["recommended_by"] = GENERATION_CONFIG
+            facts["recommended_unhonoured"] = list(advice.unhonoured)
         if self.hf.languages is not None:  # mBART, M2M100, NLLB: the codes and the pair
             facts["language_pair"] = self.hf.languages.pair.describe()
         return facts | _languages(self.hf.tokenizer)
