@@ -212,12 +212,19 @@ RECOMMENDATION_DEFAULTS = MappingProxyType(
 )
 
 
+VALIDATION_REASON = "as chosen on this model's validation set"
+FOLDER_REASON = "as the folder's generation_config.json says"
+
+
 class RecommendedDecoding:
     """A model's recommended decoding, applied when it loads (as Hugging Face applies a
     model's generation_config); the user's panel changes then override it.
 
     ``attnscope train`` (or ``scripts/choose_decoding.py``) stores the settings
-    chosen on the model's validation set as ``info["recommended_decoding"]``.
+    chosen on the model's validation set as ``info["recommended_decoding"]``; a
+    Hugging Face folder's come from its generation_config.json (``info["recommended_by"]``,
+    engine/hf/generation.py), whose options AttnScope cannot honour exactly, and those
+    the panel has no control for, are named in the action's tooltip.
     On load they replace the panel's strategy, beam, length penalty and max
     length (fields the recommendation leaves out get the panel's defaults); the
     status bar and a note under the settings say so. Decode > Use the model's
@@ -232,6 +239,7 @@ class RecommendedDecoding:
     def __init__(self, parent: QWidget, panel: DecodeSettingsPanel, status_bar) -> None:
         self.panel, self.status_bar = panel, status_bar
         self.values: dict[str, Any] = {}
+        self.reason = VALIDATION_REASON  # where the recommendation comes from
         self.action = QAction("Use the model's &recommended settings", parent)
         self.action.setShortcut(QKeySequence("Ctrl+Shift+R"))
         self.action.triggered.connect(self.apply)
@@ -248,11 +256,14 @@ class RecommendedDecoding:
     def model_loaded(self, summary) -> None:
         """Apply the new model's recommendation, or let a stale one give way."""
         stale = bool(self.values) and self.in_use()
-        recommended = summary.info.get("recommended_decoding") if summary else None
+        info = summary.info if summary else {}
+        recommended = info.get("recommended_decoding")
         self.values = dict(recommended) if isinstance(recommended, dict) else {}
+        by_folder = info.get("recommended_by") == "generation_config.json"
+        self.reason = FOLDER_REASON if by_folder else VALIDATION_REASON
         tip = (
-            f"Decode with {describe_decoding(self.values)}, as chosen on this model's "
-            "validation set (Ctrl+Shift+R)"
+            f"Decode with {describe_decoding(self.values)}, {self.reason} (Ctrl+Shift+R)"
+            + self._caveats(info)
             if self.values
             else self.NONE_TIP
         )
@@ -263,7 +274,7 @@ class RecommendedDecoding:
             self.panel.set_values(self.applied())
             self.notify(
                 f"Decoding as this model recommends: {describe_decoding(self.values)} "
-                "(chosen on its validation set; change the settings to override)"
+                f"({self.reason}; change the settings to override)"
             )
         elif stale:
             self.panel.set_values(dict(self.DEFAULTS))
@@ -275,7 +286,7 @@ class RecommendedDecoding:
             self.panel.set_note("")
         elif self.in_use():
             self.panel.set_note(
-                "As this model recommends (chosen on its validation set)",
+                f"As this model recommends ({self.reason})",
                 f"{describe_decoding(self.values)}; change any setting to override it",
             )
         else:
@@ -284,6 +295,19 @@ class RecommendedDecoding:
                 "Ctrl+Shift+R restores it",
                 "Decode > Use the model's recommended settings",
             )
+
+    def _caveats(self, info: dict[str, Any]) -> str:
+        """The tooltip's lines on what the recommendation cannot carry: the folder's
+        options AttnScope does not honour exactly, and the fields the panel lacks."""
+        lines = []
+        unhonoured = info.get("recommended_unhonoured")
+        if isinstance(unhonoured, list) and unhonoured:
+            lines.append("Not honoured exactly: " + "; ".join(map(str, unhonoured)))
+        missing = sorted(set(self.values) - set(self.panel.values()))
+        if missing:
+            shown = ", ".join(f"{name} {self.values[name]}" for name in missing)
+            lines.append(f"Not on this panel (attnscope translate applies them): {shown}")
+        return "".join(f"\n{line}" for line in lines)
 
     def in_use(self) -> bool:
         """The panel decodes as recommended (the settings that matter for its strategy)."""
