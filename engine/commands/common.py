@@ -99,8 +99,9 @@ def add_decode_arguments(parser: argparse.ArgumentParser, *, checkpoint: bool = 
         const=True,
         default=None,
         help="decode as the checkpoint recommends (the default: the settings chosen on its "
-        "validation set, shown by `attnscope info` under training_info); options given "
-        "with a non-default value win",
+        "validation set, shown by `attnscope info` under training_info; for a Hugging Face "
+        "folder, what its generation_config.json says that AttnScope can honour, "
+        "`attnscope info DIR` names the rest); options given with a non-default value win",
     )
     recommended.add_argument(
         "--no-recommended",
