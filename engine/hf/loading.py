@@ -70,6 +70,7 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
         model, info = model_class.from_pretrained(
             folder.path,
             output_loading_info=True,  # missing tensors would be left random: refused
+            ignore_mismatched_sizes=True,  # reported in the info, then refused by name
             local_files_only=True,
             trust_remote_code=False,
             use_safetensors=True,
@@ -136,9 +137,9 @@ def _load_tokenizer(folder: HfFolder, name: str) -> Any:
 
 def _check_loading_info(info: dict[str, Any], name: str) -> None:
     """Refuse weights that leave a parameter of the model untouched: transformers
-    initialises a missing tensor at random and only warns, and a random layer would be
-    shown as the model's attention. (Tied weights such as the output projection are
-    not reported missing; a tensor of the wrong shape raises while loading; an extra
+    initialises a missing tensor (or, told to ignore it, one of another shape) at
+    random and only warns, and a random layer would be shown as the model's attention.
+    (Tied weights such as the output projection are not reported missing; an extra
     tensor that the model does not use is ignored.)"""
     missing = sorted(info.get("missing_keys") or ()) + sorted(
         str(key[0]) if isinstance(key, tuple) else str(key)
@@ -147,8 +148,8 @@ def _check_loading_info(info: dict[str, Any], name: str) -> None:
     if missing:
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         raise HfFolderError(
-            f"{name}: the weights do not fit the config: no tensor (or one of another "
-            f"shape) for {', '.join(missing[:3])}{more}; refusing to run with random weights"
+            f"{name}: the model cannot be loaded: the weights do not fit the config: no "
+            f"tensor (or one of another shape) for {', '.join(missing[:3])}{more}; refusing to run with random weights"
         )
 
 
