@@ -118,3 +118,38 @@ def test_a_malformed_saved_pair_leaves_the_autosave_unread(tmp_path, languages):
     saved["languages"] = list(PAIR)
     (tmp_path / AUTOSAVE_FILE).write_text(json.dumps(saved), encoding="utf-8")
     assert read_saved_session(tmp_path).languages == PAIR
+
+
+def test_a_code_the_folder_lacks_shows_the_stored_decode_with_one_message(
+    qtbot, window, nllb, tmp_path
+):
+    from attnscope.engine.decoding.config import DecodeConfig
+    from attnscope.engine.hf.inference import load_hf_inference_model
+    from attnscope.engine.session_file import (
+        SessionInput,
+        session_from_snapshot,
+        write_session_file,
+    )
+    from attnscope.engine.session_replay import checkpoint_ref
+
+    config = DecodeConfig(strategy="greedy", max_length=8)
+    opened = load_hf_inference_model(nllb).open_session(SOURCE, config)
+    opened.run(until=2)
+    session = session_from_snapshot(
+        opened.snapshot(),
+        task="translation",
+        checkpoint=checkpoint_ref(nllb),
+        settings=config,
+        source=SessionInput(text=SOURCE),
+        languages=("eng_Latn", "xxx_Yyyy"),
+    )
+    path = write_session_file(tmp_path / "bad.attnscope-session", session)
+    messages = []
+    window.session_files._show_message = lambda text, *args, **kw: messages.append(text)
+    with qtbot.waitSignal(window.session_files.opened, timeout=TIMEOUT):
+        window.session_files.open_path(path)
+    assert len(messages) == 1 and "unknown target language 'xxx_Yyyy'" in messages[0]
+    assert "stored decode" in messages[0]
+    assert chosen_pair(window.state.summary.info) == ("eng_Latn", "fra_Latn")  # unchanged
+    shown = wait_snapshot(qtbot, window, window.step)  # the app still decodes
+    assert shown.steps
