@@ -46,6 +46,10 @@ from attnscope.models.config import MAX_HEADS, MAX_LAYERS, MAX_POSITIONS, MAX_VO
 MAX_CONFIG_BYTES = 1024 * 1024  # a real config.json is 1-5 kB
 # One tokenizer file: NLLB's tokenizer.json is 17 MB, Marian's vocab.json 1-2 MB.
 MAX_TOKENIZER_FILE_BYTES = 256 * 1024 * 1024
+# JSON objects in one tokenizer JSON file: each added token is one, the rest a few dozen
+# (NLLB adds about 200 language codes). A tokenizer.json of a million added tokens
+# (134 MB, within the byte bound) took over 60 s and 3.3 GB to load.
+MAX_TOKENIZER_OBJECTS = 20_000
 # A shard index names each tensor's shard: NLLB-3.3B's (about 1,500 tensors) is ~100 kB.
 MAX_INDEX_BYTES = 16 * 1024 * 1024
 # config.json's num_labels makes transformers build an id2label dict of that many
@@ -284,6 +288,11 @@ def _tokenizer_files(folder: Path, name: str) -> tuple[str, ...]:
             raise HfFolderError(
                 f"{name}/{file} is larger than the {MAX_TOKENIZER_FILE_BYTES:,}-byte limit"
             )
+        if file.endswith(".json") and _count_braces(folder / file) > MAX_TOKENIZER_OBJECTS:
+            raise HfFolderError(
+                f"{name}/{file} holds more than {MAX_TOKENIZER_OBJECTS:,} JSON objects "
+                "(added tokens?): too many to load"
+            )
     settings = folder / "tokenizer_config.json"
     if "tokenizer_config.json" in present and "auto_map" in _read_json(settings, name):
         raise HfFolderError(
@@ -291,6 +300,16 @@ def _tokenizer_files(folder: Path, name: str) -> tuple[str, ...]:
             "tokenizer_config.json); AttnScope never runs code from a model folder"
         )
     return present
+
+
+def _count_braces(path: Path) -> int:
+    """How many ``{`` bytes ``path`` holds: at least its number of JSON objects (an
+    escape cannot spell a brace), counted in 1 MiB chunks without parsing."""
+    count = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(1024 * 1024):
+            count += chunk.count(b"{")
+    return count
 
 
 def _check_architecture(config: dict[str, Any], name: str) -> str:

@@ -222,3 +222,13 @@ def test_a_hub_id_home_an_empty_folder_and_an_unreadable_one(tmp_path, monkeypat
         refused(locked, "locked")
     finally:
         locked.chmod(0o700)
+
+
+def test_a_tokenizer_of_too_many_added_tokens_is_not_loaded(folder, monkeypatch):
+    tokenizer = json.loads((folder / "tokenizer.json").read_text())
+    first = len(tokenizer["model"]["vocab"])
+    extra = [{"id": first + i, "content": f"t{i}", "special": True} for i in range(50)]
+    tokenizer["added_tokens"] += extra
+    (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
+    monkeypatch.setattr(hf_folder, "MAX_TOKENIZER_OBJECTS", 40)  # 20,000 in the app
+    refused(folder, "tokenizer.json holds more than 40 JSON objects")
