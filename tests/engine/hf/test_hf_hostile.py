@@ -180,9 +180,14 @@ def test_a_bad_generation_config_is_refused_not_silently_dropped(folder, content
     refused(folder, *words)
 
 
-def test_tokenizer_settings_never_pick_code_or_run_a_template(folder):
+def test_tokenizer_settings_never_pick_code_run_a_template_or_leave_the_folder(folder, tmp_path):
     settings = json.loads((folder / "tokenizer_config.json").read_text())
+    outside = tmp_path / "outside.json"
+    outside.write_text("{not a tokenizer")
     unknown = settings | {
+        # paths in the settings are not followed (old saves hold the saver's own paths)
+        "tokenizer_file": str(outside),
+        "vocab_file": str(outside),
         "tokenizer_class": "EvilTokenizer",  # not a transformers class: tokenizer.json is read
         "chat_template": "{{ ''.__class__.__mro__[1].__subclasses__() }}",  # never rendered
     }
