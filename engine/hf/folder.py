@@ -40,6 +40,7 @@ from typing import Any
 
 from attnscope.engine.bounded_json import loads_bounded
 from attnscope.engine.errors import CheckpointError
+from attnscope.engine.hf.folder_budget import parameter_lower_bound
 from attnscope.engine.input_files import display_path, special_file_kind
 from attnscope.models.config import MAX_HEADS, MAX_LAYERS, MAX_POSITIONS, MAX_VOCAB, MAX_WIDTH
 
@@ -213,7 +214,7 @@ def read_hf_folder(path: str | os.PathLike) -> HfFolder:
         if special_file_kind(folder / file) != "missing":
             _read_json(folder / file, name)
     _check_no_blocking_files(folder, name)
-    return HfFolder(
+    checked = HfFolder(
         path=folder,
         architecture=architecture,
         family=SUPPORTED_ARCHITECTURES[architecture],
@@ -221,6 +222,13 @@ def read_hf_folder(path: str | os.PathLike) -> HfFolder:
         weights=weights,
         tokenizer_files=_tokenizer_files(folder, name),
     )
+    needed, held = parameter_lower_bound(config), checked.weights_bytes()
+    if needed > held:  # transformers would allocate them all before reading a byte
+        raise HfFolderError(
+            f"{name}/config.json asks for at least {needed:,} parameters but the weights "
+            f"hold {held:,} bytes: they cannot be this model's"
+        )
+    return checked
 
 
 def _check_no_blocking_files(folder: Path, name: str) -> None:

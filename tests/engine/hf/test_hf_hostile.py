@@ -237,3 +237,10 @@ def test_a_tokenizer_of_too_many_added_tokens_is_not_loaded(folder, monkeypatch)
     (folder / "tokenizer.json").write_text(json.dumps(tokenizer))
     monkeypatch.setattr(hf_folder, "MAX_TOKENIZER_OBJECTS", 40)  # 20,000 in the app
     refused(folder, "tokenizer.json holds more than 40 JSON objects")
+
+
+def test_a_config_asking_for_more_parameters_than_the_weights_hold(folder):
+    # each size within its bound, their product 16 GB of float32 that transformers
+    # would allocate before reading a byte of the 55 kB weights
+    _edit_config(folder, vocab_size=1_000_000, decoder_vocab_size=1_000_000, d_model=4096)
+    refused(folder, "asks for at least 4,364,435,456 parameters", "cannot be this model's")
