@@ -244,3 +244,10 @@ def test_a_config_asking_for_more_parameters_than_the_weights_hold(folder):
     # would allocate before reading a byte of the 55 kB weights
     _edit_config(folder, vocab_size=1_000_000, decoder_vocab_size=1_000_000, d_model=4096)
     refused(folder, "asks for at least 4,364,435,456 parameters", "cannot be this model's")
+
+
+def test_a_folder_of_too_many_entries_is_not_a_model_folder(folder, monkeypatch):
+    monkeypatch.setattr(hf_folder, "MAX_FOLDER_ENTRIES", len(os.listdir(folder)))
+    read_hf_folder(folder)  # exactly at the limit
+    (folder / "README.md").write_text("one more")
+    refused(folder, f"holds more than {len(os.listdir(folder)) - 1} entries")
