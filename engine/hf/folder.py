@@ -17,8 +17,8 @@ one ``HfFolderError`` line:
   tokenizer_config.json): never trusted;
 - a model that is not an encoder–decoder (BERT, GPT-2, ``…ForCausalLM``);
 - an architecture AttnScope does not step yet (``SUPPORTED_ARCHITECTURES``);
-- sizes beyond the bounds below (an untrusted config must not make us build 10,000
-  layers);
+- sizes beyond SIZE_BOUNDS (engine/hf/folder_budget.py; an untrusted config must not
+  make us build 10,000 layers);
 - weights other than safetensors: a folder with only ``pytorch_model.bin`` is refused,
   because reading it means unpickling (see docs/huggingface.md for converting it);
 - a shard index (``model.safetensors.index.json``) larger than MAX_INDEX_BYTES, or
@@ -40,9 +40,8 @@ from typing import Any
 
 from attnscope.engine.bounded_json import loads_bounded
 from attnscope.engine.errors import CheckpointError
-from attnscope.engine.hf.folder_budget import parameter_lower_bound
+from attnscope.engine.hf.folder_budget import SIZE_BOUNDS, parameter_lower_bound, size_problem
 from attnscope.engine.input_files import display_path, special_file_kind
-from attnscope.models.config import MAX_HEADS, MAX_LAYERS, MAX_POSITIONS, MAX_VOCAB, MAX_WIDTH
 
 MAX_CONFIG_BYTES = 1024 * 1024  # a real config.json is 1-5 kB
 # One tokenizer file: NLLB's tokenizer.json is 17 MB, Marian's vocab.json 1-2 MB.
@@ -53,9 +52,6 @@ MAX_TOKENIZER_FILE_BYTES = 256 * 1024 * 1024
 MAX_TOKENIZER_OBJECTS = 20_000
 # A shard index names each tensor's shard: NLLB-3.3B's (about 1,500 tensors) is ~100 kB.
 MAX_INDEX_BYTES = 16 * 1024 * 1024
-# config.json's num_labels makes transformers build an id2label dict of that many
-# entries (10 million of them took 44 s); a translation model has a handful.
-MAX_LABELS = 1024
 # A save_pretrained folder holds 5-20 files; a hub snapshot about as many.
 MAX_FOLDER_ENTRIES = 10_000
 # Small JSON files beside the config that transformers reads when present; each must be
@@ -90,30 +86,6 @@ _ONE_SIDED = re.compile(
 # "owner/name" or "name": what a hub id looks like (a path that does not exist).
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
-# Every size field of the supported families' configs (Marian/BART names, T5 names),
-# with its bounds; a field that is present must be an int within them.
-SIZE_BOUNDS: dict[str, tuple[int, int]] = {
-    "d_model": (1, MAX_WIDTH),
-    "encoder_layers": (1, MAX_LAYERS),
-    "decoder_layers": (1, MAX_LAYERS),
-    "num_layers": (1, MAX_LAYERS),
-    "num_decoder_layers": (1, MAX_LAYERS),
-    "encoder_attention_heads": (1, MAX_HEADS),
-    "decoder_attention_heads": (1, MAX_HEADS),
-    "num_heads": (1, MAX_HEADS),
-    "encoder_ffn_dim": (1, 4 * MAX_WIDTH),
-    "decoder_ffn_dim": (1, 4 * MAX_WIDTH),
-    "d_ff": (1, 4 * MAX_WIDTH),
-    "d_kv": (1, MAX_WIDTH),
-    "vocab_size": (1, MAX_VOCAB),
-    "decoder_vocab_size": (1, MAX_VOCAB),
-    "max_position_embeddings": (1, MAX_POSITIONS),
-    # T5's relative position buckets: a table of buckets x heads (10**9 buckets is
-    # gigabytes built before any weight is read)
-    "relative_attention_num_buckets": (1, MAX_POSITIONS),
-    "relative_attention_max_distance": (1, MAX_POSITIONS),
-    "num_labels": (1, MAX_LABELS),
-}
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLED_WEIGHT_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 TOKENIZER_FILES = (
@@ -202,7 +174,8 @@ def read_hf_folder(path: str | os.PathLike) -> HfFolder:
         raise HfFolderError(f"{name} has no config.json: not a save_pretrained model folder")
     config = _read_json(folder / "config.json", name)
     architecture = _check_architecture(config, name)
-    _check_sizes(config, name)
+    if problem := size_problem(config):
+        raise HfFolderError(f"{name}/config.json: {problem}")
     if architecture in CAPTIONING_ARCHITECTURES:
         from attnscope.engine.hf.vision_folder import check_captioner
 
@@ -347,18 +320,6 @@ def _check_architecture(config: dict[str, Any], name: str) -> str:
             f"supported: {', '.join(SUPPORTED_ARCHITECTURES)}"
         )
     return architecture
-
-
-def _check_sizes(config: dict[str, Any], name: str) -> None:
-    for key, (low, high) in SIZE_BOUNDS.items():
-        value = config.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise HfFolderError(
-                f"{name}/config.json: {key} must be an integer in {low}..{high:,}, "
-                f"got {value!r:.40}"
-            )
 
 
 def _weights_file(folder: Path, name: str) -> Path:
