@@ -13,12 +13,16 @@ for that), then imports ``transformers`` and builds the model class the config n
   (transformers would leave it random with a warning).
 
 Anything transformers or the tokenizer refuses becomes one ``HfFolderError`` line.
+transformers' own progress bars ("Loading weights: 100%|...") and warnings stay off
+stderr while a folder loads (``quiet_transformers``); the app logs one INFO line instead.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,25 +68,10 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
             f"transformers {transformers.__version__} is installed; opening {name} needs "
             "transformers 5 (pip install 'transformers>=5,<6')"
         )
-    tokenizer = _load_tokenizer(folder, name)  # first: cheaper, and fails earlier
-    model_class = getattr(transformers, folder.architecture)
-    try:
-        model, info = model_class.from_pretrained(
-            folder.path,
-            output_loading_info=True,  # missing tensors would be left random: refused
-            ignore_mismatched_sizes=True,  # reported in the info, then refused by name
-            local_files_only=True,
-            trust_remote_code=False,
-            use_safetensors=True,
-            attn_implementation="eager",
-            # a half-precision checkpoint would otherwise stay half: slow on a CPU and
-            # less exact; the app's precision setting is a later, separate step
-            dtype=torch.float32,
-        )
-    # transformers, huggingface_hub and safetensors raise many types for a bad folder
-    # (SafetensorError, StrictDataclassFieldValidationError, OSError, ...): each is one line
-    except Exception as exc:
-        raise HfFolderError(f"{name}: the model cannot be loaded: {_one_line(exc)}") from exc
+    logger.info("loading %s (%.1f MB of weights)...", name, folder.weights_bytes() / 1e6)
+    with quiet_transformers():
+        tokenizer = _load_tokenizer(folder, name)  # first: cheaper, and fails earlier
+        model, info = _load_model(transformers, folder, name)
     _check_loading_info(info, name)
     model = model.to(device).eval()
     if folder.task == "captioning":  # an image encoder and a text decoder
@@ -115,11 +104,53 @@ def load_hf_folder(path: str | os.PathLike, device: str | torch.device = "cpu") 
     return LoadedHfModel(folder, model, tokenizer, step_model, text, languages)
 
 
+@contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """transformers' tqdm bars and its warnings off for the block, restored after: they
+    went to stderr for every folder opened, also into logs and pipes, and say nothing a
+    user acts on (a refused folder is one HfFolderError line). The settings are global
+    to transformers, so loads should not overlap (the GUI's one worker runs one)."""
+    from transformers.utils import logging as hf_logging
+
+    bars, verbosity = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+def _load_model(transformers: Any, folder: HfFolder, name: str) -> tuple[Any, dict[str, Any]]:
+    """The folder's model class built from its weights, with transformers' loading info."""
+    model_class = getattr(transformers, folder.architecture)
+    try:
+        return model_class.from_pretrained(
+            folder.path,
+            output_loading_info=True,  # missing tensors would be left random: refused
+            ignore_mismatched_sizes=True,  # reported in the info, then refused by name
+            local_files_only=True,
+            trust_remote_code=False,
+            use_safetensors=True,
+            attn_implementation="eager",
+            # a half-precision checkpoint would otherwise stay half: slow on a CPU and
+            # less exact; the app's precision setting is a later, separate step
+            dtype=torch.float32,
+        )
+    # transformers, huggingface_hub and safetensors raise many types for a bad folder
+    # (SafetensorError, StrictDataclassFieldValidationError, OSError, ...): each is one line
+    except Exception as exc:
+        raise HfFolderError(f"{name}: the model cannot be loaded: {_one_line(exc)}") from exc
+
+
 def load_hf_tokenizer(path: str | os.PathLike) -> tuple[HfFolder, Any]:
     """The checked folder and its tokenizer alone, no weights (``attnscope info DIR
     --languages`` lists a multilingual tokenizer's codes); HfFolderError if it cannot."""
     folder = read_hf_folder(path)
-    return folder, _load_tokenizer(folder, display_path(folder.path))
+    with quiet_transformers():
+        return folder, _load_tokenizer(folder, display_path(folder.path))
 
 
 def _load_tokenizer(folder: HfFolder, name: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 
 import numpy as np
@@ -68,6 +69,21 @@ def test_translate_align_and_json_with_beam(model, marian_dir, sources, capsys):
         assert attention.reshape(len(record["pieces"]), -1).shape[1] == (
             model.model.num_heads * len(record["source_pieces"])
         )
+
+
+def test_translate_keeps_stderr_free_of_transformers_bars(marian_dir, sources, capsys, caplog):
+    """transformers' "Loading weights" tqdm bar and its warnings stay off stderr (logs,
+    pipes); the app's own INFO line says what is being loaded, and the settings return."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    with caplog.at_level(logging.INFO, logger="attnscope.engine.hf.loading"):
+        code = main(["translate", "-c", str(marian_dir), "--device", "cpu", "-i", str(sources)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "Loading weights" not in err and "%|" not in err, err
+    assert any(m.startswith(f"loading {marian_dir} (") for m in caplog.messages), caplog.messages
+    assert (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()) == before
 
 
 def test_score_json_forces_each_reference(model, marian_dir, sources, tmp_path, capsys):
