@@ -93,24 +93,32 @@ class HfInferenceModel(InferenceModel):
         return None
 
     def summary(self) -> ModelSummary:
-        config = self.hf.model.config
-        extra = {"layers": self.model.num_layers, "rollout": self.task == "translation"}
+        architecture = architecture_text(self.hf.folder.architecture, self.hf.model.config)
+        # the encoder's self-attention gives each snapshot its source mixing
+        return self.folder_summary(
+            architecture, src_vocab=self.src_tokenizer.vocab_size, rollout=True
+        )
+
+    def folder_summary(self, architecture: str, *, src_vocab: int, rollout: bool) -> ModelSummary:
+        """The summary of an opened folder, translator or captioner alike (the captioner
+        passes its own ``architecture``, no source vocabulary and no rollout)."""
         return ModelSummary(
             path=str(self.source_path),
             name=self.source_path.name,
             task=self.task,
-            architecture=architecture_text(self.hf.folder.architecture, config),
+            architecture=architecture,
             attention=ATTENTION,
             heads=self.model.num_heads,
             parameters=sum(p.numel() for p in self.hf.model.parameters()),
-            src_vocab=self.src_tokenizer.vocab_size,
+            src_vocab=src_vocab,
             tgt_vocab=self.tgt_tokenizer.vocab_size,
             device=str(self.device),
             info=self.info,
             examples=(),
             target_vocab=self._pieces,
             devices=tuple(available_devices()),
-            **extra,
+            layers=self.model.num_layers,
+            rollout=rollout,
         )
 
     # -- languages (a multilingual folder: engine/hf/multilingual.py) -----

@@ -28,10 +28,9 @@ import numpy as np
 import torch
 
 from attnscope.engine.decoding import DecodeConfig
-from attnscope.engine.devices import available_devices
 from attnscope.engine.errors import InputTextError
 from attnscope.engine.hf.folder import HfFolderError
-from attnscope.engine.hf.inference import ATTENTION, HfInferenceModel
+from attnscope.engine.hf.inference import HfInferenceModel
 from attnscope.engine.hf.loading import LoadedHfModel
 from attnscope.engine.hf.vision import VisionMemory, VisionStepModel, load_image_processor
 from attnscope.engine.images import ImageSource
@@ -67,23 +66,7 @@ class HfCaptionModel(HfInferenceModel):
         self._crops = bool(getattr(self.processor, "do_center_crop", False))
 
     def summary(self) -> ModelSummary:
-        return ModelSummary(
-            path=str(self.source_path),
-            name=self.source_path.name,
-            task=self.task,
-            architecture=self.architecture_text(),
-            attention=ATTENTION,
-            heads=self.model.num_heads,
-            parameters=sum(p.numel() for p in self.hf.model.parameters()),
-            src_vocab=0,
-            tgt_vocab=self.tgt_tokenizer.vocab_size,
-            device=str(self.device),
-            info=self.info,
-            examples=(),
-            target_vocab=self._pieces,
-            devices=tuple(available_devices()),
-            layers=self.model.num_layers,
-        )
+        return self.folder_summary(self.architecture_text(), src_vocab=0, rollout=False)
 
     def architecture_text(self) -> str:
         """ "ViT + [CLS] → GPT-2, 2 layers × 2 heads" from the step model's parts."""
