@@ -79,6 +79,7 @@ class MainWindow(DecodeCommands, QMainWindow):
         # view updates run as separate jobs (see FrameScheduler): a paint never stalls for all
         self.frames = FrameScheduler(self, gap_s=VIEW_JOB_GAP_S, turn_s=VIEW_TURN_S)
         self.recent = RecentFiles(self.settings)
+        self._message_before_load = ""  # the message bar's text when a load was requested
         self._build_views()
         self.onmt_import = OnmtImport(  # issue 21: an OpenNMT-py .pt is offered a conversion
             self, open_checkpoint=self.load_checkpoint, show_message=self.show_message
@@ -282,6 +283,7 @@ class MainWindow(DecodeCommands, QMainWindow):
             return
         self.statusBar().showMessage(f"Loading {Path(path).name}…")
         self.state.loading = Path(path).name
+        self._message_before_load = self.message_bar.text()  # stale once this one loads
         if self.state.summary is None:  # the first load: the window shows before torch is ready
             self.placeholder.setText(f"Loading {self.state.loading}…")
         device = self.device_choice.device
@@ -305,6 +307,8 @@ class MainWindow(DecodeCommands, QMainWindow):
 
     def _on_model_loaded(self, summary) -> None:
         self.state.loading = None
+        if self.message_bar.text() and self.message_bar.text() == self._message_before_load:
+            self.message_bar.hide()  # e.g. "load a captioning model first": it was just done
         self.state.set_snapshot(None)
         self.state.set_summary(summary)
         self.requests.forget()
