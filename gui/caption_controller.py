@@ -91,7 +91,9 @@ class CaptioningController(QObject):
         if self.is_active():
             return False
         self._show_message(
-            f"{name} is a picture: load a captioning model first (File > Open).", "warning"
+            f"{name} is a picture: load a captioning model first (File > Open, or "
+            "File > Open folder for a Hugging Face one).",
+            "warning",
         )
         return True
 
