@@ -22,8 +22,10 @@ from attnscope.engine.images import ImagePreprocess, load_image
 from attnscope.engine.inference import load_inference_model
 
 from .tiny_captioners import pictures, save_blip, save_vision_encoder_decoder
+from .tiny_models import edited_copy
 
 GREEDY = DecodeConfig(strategy="greedy", max_length=8, max_length_ratio=0, topk_alternatives=3)
+PROCESSOR = "preprocessor_config.json"
 
 
 @pytest.fixture(scope="module")
@@ -124,13 +126,9 @@ def test_blip_with_a_prompt_continues_it(blip_dir, picture_file):
 
 
 def test_a_broken_image_processor_is_one_message(vit_dir, tmp_path, picture_file):
-    folder = tmp_path / "bad-processor"
-    folder.mkdir()
-    for path in vit_dir.iterdir():
-        if path.name != "preprocessor_config.json":
-            (folder / path.name).symlink_to(path)
-    settings = json.loads((vit_dir / "preprocessor_config.json").read_text())
-    (folder / "preprocessor_config.json").write_text(json.dumps(settings | {"resample": "x"}))
+    folder = edited_copy(
+        vit_dir, tmp_path / "bad-processor", PROCESSOR, lambda s: s.update(resample="x")
+    )
     model = load_inference_model(folder, device="cpu")  # the settings are read as given
     with pytest.raises(HfFolderError, match="its image processor cannot read the picture"):
         model.caption(picture_file, GREEDY)
@@ -201,15 +199,12 @@ def test_an_older_feature_extractor_file_is_read_as_its_image_processor(
     vit, vit_dir, tmp_path, picture_file
 ):
     """Folders saved before image processors name a ViTFeatureExtractor and one size."""
-    folder = tmp_path / "legacy"
-    folder.mkdir()
-    for path in vit_dir.iterdir():
-        if path.name != "preprocessor_config.json":
-            (folder / path.name).symlink_to(path)
-    settings = json.loads((vit_dir / "preprocessor_config.json").read_text())
-    del settings["image_processor_type"]
-    settings |= {"feature_extractor_type": "ViTFeatureExtractor", "size": 32}
-    (folder / "preprocessor_config.json").write_text(json.dumps(settings))
+
+    def legacy_settings(settings: dict) -> None:
+        del settings["image_processor_type"]
+        settings |= {"feature_extractor_type": "ViTFeatureExtractor", "size": 32}
+
+    folder = edited_copy(vit_dir, tmp_path / "legacy", PROCESSOR, legacy_settings)
     legacy = load_inference_model(folder, device="cpu")
     assert type(legacy.processor).__name__.startswith("ViTImageProcessor")
     assert legacy.caption(picture_file, GREEDY).text == vit.caption(picture_file, GREEDY).text
@@ -221,14 +216,8 @@ def test_a_processor_size_the_encoder_cannot_read_is_one_message(
 ):
     """A processor making 40 × 40 inputs for an encoder built for 32 × 32."""
     source = vit_dir if kind == "vit" else blip_dir
-    folder = tmp_path / "resized"
-    folder.mkdir()
-    for path in source.iterdir():
-        if path.name != "preprocessor_config.json":
-            (folder / path.name).symlink_to(path)
-    settings = json.loads((source / "preprocessor_config.json").read_text())
-    settings["size"] = {"height": 40, "width": 40}
-    (folder / "preprocessor_config.json").write_text(json.dumps(settings))
+    resize = {"size": {"height": 40, "width": 40}}
+    folder = edited_copy(source, tmp_path / "resized", PROCESSOR, lambda s: s.update(resize))
     model = load_inference_model(folder, device="cpu")
     with pytest.raises(HfFolderError, match="encoder cannot read the 40×40 image"):
         model.caption(picture_file, GREEDY)

@@ -12,9 +12,8 @@ from attnscope.engine.decoding.config import BOS_ID, EOS_ID, DecodeConfig
 from attnscope.engine.decoding.driver import decode
 from attnscope.engine.session import DecodeSession
 
+from .generate_reference import MAX_NEW, cross_attention_along, cut, generate_plain
 from .tiny_models import SENTENCES
-
-MAX_NEW = 12
 
 
 def _batch(loaded):
@@ -29,21 +28,7 @@ def _ours(loaded, config: DecodeConfig):
 
 def _generate(loaded, **settings):
     """generate() with nothing of its own on top: no forced eos, no length tricks."""
-    return loaded.model.generate(
-        **_batch(loaded),
-        do_sample=False,
-        max_new_tokens=MAX_NEW,
-        forced_eos_token_id=None,
-        output_attentions=True,
-        return_dict_in_generate=True,
-        **settings,
-    )
-
-
-def _cut(sequence: torch.Tensor, eos: int) -> list[int]:
-    """generate()'s row without the start token, up to its first eos (later: padding)."""
-    tokens = sequence[1:].tolist()
-    return tokens[: tokens.index(eos) + 1] if eos in tokens else tokens
+    return generate_plain(loaded.model, _batch(loaded), **settings)
 
 
 def _config(**settings) -> DecodeConfig:
@@ -56,7 +41,7 @@ def test_greedy_tokens_and_cross_attention_equal_generate(loaded):
     results = _ours(loaded, _config(strategy="greedy"))
     out = _generate(loaded, num_beams=1)
     eos = loaded.model.config.eos_token_id
-    theirs = [_cut(row, eos) for row in out.sequences]
+    theirs = [cut(row, eos) for row in out.sequences]
     ours = [loaded.vocab.model_ids(r.best.tokens) for r in results]
     assert ours == theirs
     assert len({len(t) for t in theirs}) > 1, "the tiny model should end at different lengths"
@@ -86,7 +71,7 @@ def test_beam_tokens_equal_generate(loaded, ours, theirs):
     out = _generate(loaded, num_beams=3, early_stopping=True, **theirs)
     eos = loaded.model.config.eos_token_id
     assert [loaded.vocab.model_ids(r.best.tokens) for r in results] == [
-        _cut(row, eos) for row in out.sequences
+        cut(row, eos) for row in out.sequences
     ]
 
 
@@ -97,12 +82,7 @@ def test_beam_attention_follows_generate_beam_indices(loaded):
     for row, result in enumerate(results):
         attention = result.best.attention  # (T, layers · heads, S)
         beams = out.beam_indices[row, : attention.shape[0]].tolist()
-        expected = np.stack(
-            [
-                torch.stack([layer[beam, :, -1] for layer in out.cross_attentions[t]]).numpy()
-                for t, beam in enumerate(beams)
-            ]
-        )  # (T, layers, heads, S_padded)
+        expected = cross_attention_along(out, beams)  # (T, layers, heads, S_padded)
         split = loaded.step_model.split_layers(attention)
         np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
 

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-import torch
 
 from attnscope.engine.alignment import word_index
 from attnscope.engine.cli import main
@@ -24,10 +23,10 @@ from attnscope.engine.hf.multilingual import (
     LanguageError,
 )
 
+from .generate_reference import MAX_NEW, cross_attention_along, cut, generate_plain
 from .tiny_models import SENTENCES
 from .tiny_multilingual import NLLB_CODES, save_tiny_multilingual
 
-MAX_NEW = 12
 # family -> (folder settings, the pair the folder opens with, how the target is given).
 # Seeds and eos biases whose greedy outputs end at different lengths (searched once).
 FOLDERS = {
@@ -73,32 +72,7 @@ def _generate(loaded, **settings):
         settings["decoder_start_token_id"] = target
     else:
         settings["forced_bos_token_id"] = target
-    return loaded.model.generate(
-        **_batch(loaded),
-        do_sample=False,
-        max_new_tokens=MAX_NEW,
-        forced_eos_token_id=None,
-        output_attentions=True,
-        return_dict_in_generate=True,
-        **settings,
-    )
-
-
-def _cut(sequence: torch.Tensor, eos: int) -> list[int]:
-    """generate()'s row without the start token, up to its first eos (later: padding)."""
-    tokens = sequence[1:].tolist()
-    return tokens[: tokens.index(eos) + 1] if eos in tokens else tokens
-
-
-def _expected_attention(out, beams_of_row) -> np.ndarray:
-    """(T, layers, heads, S_padded) of generate()'s cross-attentions along ``beams_of_row``
-    (the row, or its beam index, at each step)."""
-    return np.stack(
-        [
-            torch.stack([layer[beam, :, -1] for layer in out.cross_attentions[t]]).numpy()
-            for t, beam in enumerate(beams_of_row)
-        ]
-    )
+    return generate_plain(loaded.model, _batch(loaded), **settings)
 
 
 def test_the_folder_offers_its_codes_and_opens_with_its_default_pair(case):
@@ -123,7 +97,7 @@ def test_greedy_tokens_and_cross_attention_equal_generate(loaded):
     results = _ours(loaded, strategy="greedy")
     out = _generate(loaded, num_beams=1)
     eos = loaded.model.config.eos_token_id
-    theirs = [_cut(row, eos) for row in out.sequences]
+    theirs = [cut(row, eos) for row in out.sequences]
     ours = [loaded.vocab.model_ids(r.best.tokens) for r in results]
     assert ours == theirs
     assert len({len(t) for t in theirs}) > 1, "the tiny model should end at different lengths"
@@ -139,7 +113,7 @@ def test_greedy_tokens_and_cross_attention_equal_generate(loaded):
     lengths = _batch(loaded).attention_mask.sum(dim=1).tolist()
     for row, result in enumerate(results):
         attention = result.best.attention  # (T, layers · heads, S)
-        expected = _expected_attention(out, [row] * attention.shape[0])
+        expected = cross_attention_along(out, [row] * attention.shape[0])
         split = loaded.step_model.split_layers(attention)
         np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
 
@@ -149,14 +123,14 @@ def test_beam_tokens_and_attention_follow_generate(loaded):
     out = _generate(loaded, num_beams=3, early_stopping=True, length_penalty=0.0)
     eos = loaded.model.config.eos_token_id
     assert [loaded.vocab.model_ids(r.best.tokens) for r in results] == [
-        _cut(row, eos) for row in out.sequences
+        cut(row, eos) for row in out.sequences
     ]
     lengths = _batch(loaded).attention_mask.sum(dim=1).tolist()
     for row, result in enumerate(results):
         attention = result.best.attention  # (T, layers · heads, S)
         beams = out.beam_indices[row, : attention.shape[0]].tolist()
         split = loaded.step_model.split_layers(attention)
-        expected = _expected_attention(out, beams)
+        expected = cross_attention_along(out, beams)
         np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
 
 
@@ -173,7 +147,7 @@ def test_another_pair_marks_the_input_and_forces_its_target(loaded):
         eos = loaded.model.config.eos_token_id
         out = _generate(loaded, num_beams=1)
         assert [loaded.vocab.model_ids(r.best.tokens) for r in results] == [
-            _cut(row, eos) for row in out.sequences
+            cut(row, eos) for row in out.sequences
         ]
         if languages.target_token == FORCED_FIRST:
             firsts = {loaded.vocab.model_ids(r.best.tokens[:1])[0] for r in results}

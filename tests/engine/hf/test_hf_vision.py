@@ -18,6 +18,7 @@ from attnscope.engine.hf.vision import VisionStepModel, load_image_processor, pr
 from attnscope.engine.session import DecodeSession
 
 from .tiny_captioners import pictures, save_blip, save_vision_encoder_decoder
+from .tiny_models import edited_copy
 
 MAX_NEW = 8
 # (encoder, decoder, seed): seeds whose captions differ between pictures, some ending
@@ -206,18 +207,6 @@ def vit_gpt2_dir(tmp_path_factory):
     return save_vision_encoder_decoder(tmp_path_factory.mktemp("vit-gpt2"), "vit", "gpt2")
 
 
-def _edited(source, target, file: str, edit):
-    """A copy of folder ``source`` in ``target`` with JSON ``file`` passed through ``edit``."""
-    target.mkdir()
-    for path in source.iterdir():
-        (target / path.name).symlink_to(path)
-    settings = json.loads((source / file).read_text())
-    edit(settings)
-    (target / file).unlink()
-    (target / file).write_text(json.dumps(settings))
-    return target
-
-
 @pytest.mark.parametrize(
     ("file", "edit", "message"),
     [
@@ -276,7 +265,7 @@ def _edited(source, target, file: str, edit):
 def test_hostile_configs_are_refused_before_anything_is_built(
     vit_gpt2_dir, tmp_path, file, edit, message
 ):
-    folder = _edited(vit_gpt2_dir, tmp_path / "edited", file, edit)
+    folder = edited_copy(vit_gpt2_dir, tmp_path / "edited", file, edit)
     with pytest.raises(HfFolderError, match=message):
         read_hf_folder(folder)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +76,9 @@ def word_tokenizer(family: str) -> PreTrainedTokenizerFast:
     )
 
 
-def marian_spm_tokenizer(workdir: Path) -> MarianTokenizer:
-    """Marian's own tokenizer, as opus-mt folders hold it (source.spm, target.spm,
-    vocab.json), over a unigram sentencepiece model trained here on the test sentences:
-    eos 0, unk 1, the pieces, pad last."""
+def train_sentencepiece(workdir: Path, *, eos_id: int, unk_id: int) -> spm.SentencePieceProcessor:
+    """A unigram sentencepiece model of about 40 pieces trained on the test sentences
+    (``eos_id`` -1: none), saved as ``workdir/sp.model`` for the tokenizers that read it."""
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter([*SENTENCES, " ".join(WORDS)]),
@@ -87,14 +87,21 @@ def marian_spm_tokenizer(workdir: Path) -> MarianTokenizer:
         model_type="unigram",
         hard_vocab_limit=False,
         bos_id=-1,
-        eos_id=0,
-        unk_id=1,
+        eos_id=eos_id,
+        unk_id=unk_id,
         pad_id=-1,
         num_threads=1,
         minloglevel=2,
     )
     (workdir / "sp.model").write_bytes(model.getvalue())
-    pieces = spm.SentencePieceProcessor(model_file=str(workdir / "sp.model"))
+    return spm.SentencePieceProcessor(model_file=str(workdir / "sp.model"))
+
+
+def marian_spm_tokenizer(workdir: Path) -> MarianTokenizer:
+    """Marian's own tokenizer, as opus-mt folders hold it (source.spm, target.spm,
+    vocab.json), over a unigram sentencepiece model trained here on the test sentences:
+    eos 0, unk 1, the pieces, pad last."""
+    pieces = train_sentencepiece(workdir, eos_id=0, unk_id=1)
     vocab = {"</s>": 0, "<unk>": 1}
     for i in range(pieces.get_piece_size()):
         vocab.setdefault(pieces.id_to_piece(i), len(vocab))
@@ -164,3 +171,16 @@ def save_tiny_model(
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def edited_copy(source: Path, target: Path, file: str, edit: Callable[[dict], Any]) -> Path:
+    """A copy of folder ``source`` in ``target`` (symbolic links to its files) whose JSON
+    ``file`` is ``source``'s passed through ``edit`` (which changes it in place)."""
+    target.mkdir()
+    for path in source.iterdir():
+        if path.name != file:
+            (target / path.name).symlink_to(path)
+    settings = json.loads((source / file).read_text())
+    edit(settings)
+    (target / file).write_text(json.dumps(settings))
+    return target

@@ -10,13 +10,11 @@ covers every id the tokenizer makes (M2M100's codes come after its vocab.json).
 
 from __future__ import annotations
 
-import io
 import json
 import string
 from pathlib import Path
 from typing import Any
 
-import sentencepiece as spm
 import torch
 from transformers import (
     M2M100Config,
@@ -29,7 +27,7 @@ from transformers import (
     NllbTokenizer,
 )
 
-from .tiny_models import SENTENCES, WORDS
+from .tiny_models import WORDS, train_sentencepiece
 
 FAIRSEQ_SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
 NLLB_CODES = ["eng_Latn", "fra_Latn", "deu_Latn"]
@@ -58,22 +56,7 @@ def _nllb_tokenizer() -> NllbTokenizer:
 
 
 def _m2m100_tokenizer(workdir: Path) -> M2M100Tokenizer:
-    model = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter([*SENTENCES, " ".join(WORDS)]),
-        model_writer=model,
-        vocab_size=40,
-        model_type="unigram",
-        hard_vocab_limit=False,
-        bos_id=-1,
-        eos_id=-1,
-        unk_id=0,
-        pad_id=-1,
-        num_threads=1,
-        minloglevel=2,
-    )
-    (workdir / "sp.model").write_bytes(model.getvalue())
-    pieces = spm.SentencePieceProcessor(model_file=str(workdir / "sp.model"))
+    pieces = train_sentencepiece(workdir, eos_id=-1, unk_id=0)
     vocab = dict(FAIRSEQ_SPECIALS)
     for i in range(pieces.get_piece_size()):
         vocab.setdefault(pieces.id_to_piece(i), len(vocab))
