@@ -16,17 +16,9 @@ from attnscope.engine.errors import AttnScopeError
 from attnscope.engine.hf.folder import HfFolderError, read_hf_folder
 from attnscope.engine.hf.loading import load_hf_folder
 
+from .tiny_models import bare_folder
+
 MARIAN = {"architectures": ["MarianMTModel"], "model_type": "marian", "is_encoder_decoder": True}
-
-
-def _folder(tmp_path, config: dict | None = None, *, weights: str | None = "model.safetensors"):
-    folder = tmp_path / "model"
-    folder.mkdir()
-    if config is not None:
-        (folder / "config.json").write_text(json.dumps(config))
-    if weights is not None:
-        (folder / weights).write_bytes(b"")
-    return folder
 
 
 def _refused(path, *words: str) -> str:
@@ -52,7 +44,7 @@ def test_a_missing_folder_and_a_file(tmp_path):
 
 
 def test_a_missing_or_malformed_config(tmp_path):
-    folder = _folder(tmp_path)
+    folder = bare_folder(tmp_path)
     _refused(folder, "has no config.json")
     (folder / "config.json").write_text("{not json")
     _refused(folder, "config.json cannot be read")
@@ -62,11 +54,11 @@ def test_a_missing_or_malformed_config(tmp_path):
 
 def test_remote_code_is_never_trusted(tmp_path):
     config = MARIAN | {"auto_map": {"AutoModelForSeq2SeqLM": "modeling_evil.EvilModel"}}
-    _refused(_folder(tmp_path, config), "auto_map", "never runs code")
+    _refused(bare_folder(tmp_path, config), "auto_map", "never runs code")
 
 
 def test_a_tokenizer_with_remote_code_or_a_fifo_is_refused(tmp_path):
-    folder = _folder(tmp_path, MARIAN)
+    folder = bare_folder(tmp_path, MARIAN)
     (folder / "tokenizer_config.json").write_text(json.dumps({"auto_map": {"AutoTokenizer": "x"}}))
     _refused(folder, "tokenizer needs its own Python code", "never runs code")
     (folder / "tokenizer_config.json").unlink()
@@ -84,25 +76,25 @@ def test_a_tokenizer_with_remote_code_or_a_fifo_is_refused(tmp_path):
     ids=["encoder-only", "decoder-only", "decoder-only-marian"],
 )
 def test_one_sided_models_need_an_encoder_decoder(tmp_path, config):
-    _refused(_folder(tmp_path, config), "needs an encoder–decoder")
+    _refused(bare_folder(tmp_path, config), "needs an encoder–decoder")
 
 
 def test_an_unknown_architecture_lists_the_supported_ones(tmp_path):
     config = MARIAN | {"architectures": ["FSMTForConditionalGeneration"]}
-    _refused(_folder(tmp_path, config), "unknown architecture", "MarianMTModel")
+    _refused(bare_folder(tmp_path, config), "unknown architecture", "MarianMTModel")
     (tmp_path / "x").mkdir()
-    _refused(_folder(tmp_path / "x", MARIAN | {"architectures": []}), "names no architecture")
+    _refused(bare_folder(tmp_path / "x", MARIAN | {"architectures": []}), "names no architecture")
 
 
 @pytest.mark.parametrize(
     ("field", "value"), [("decoder_layers", 100_000), ("vocab_size", 10**12), ("d_model", True)]
 )
 def test_absurd_sizes_are_refused_before_building(tmp_path, field, value):
-    _refused(_folder(tmp_path, MARIAN | {field: value}), field, "must be an integer")
+    _refused(bare_folder(tmp_path, MARIAN | {field: value}), field, "must be an integer")
 
 
 def test_missing_weights(tmp_path):
-    _refused(_folder(tmp_path, MARIAN, weights=None), "has no weights")
+    _refused(bare_folder(tmp_path, MARIAN, weights=None), "has no weights")
 
 
 class _Payload:
@@ -121,7 +113,7 @@ def test_pickled_weights_are_refused_and_never_read(tmp_path):
     pickle.loads(payload)  # control: the payload does run when unpickled
     assert marker.exists()
     marker.rmdir()
-    folder = _folder(tmp_path, MARIAN, weights=None)
+    folder = bare_folder(tmp_path, MARIAN, weights=None)
     (folder / "pytorch_model.bin").write_bytes(payload)
     _refused(folder, "pytorch_model.bin", "never reads")
     assert not marker.exists()
@@ -137,7 +129,7 @@ def test_a_good_folder_is_described(marian_dir):
 
 
 def test_sharded_weights_count_every_shard(tmp_path):
-    folder = _folder(tmp_path, MARIAN, weights="model.safetensors.index.json")
+    folder = bare_folder(tmp_path, MARIAN, weights="model.safetensors.index.json")
     (folder / "model-00001-of-00002.safetensors").write_bytes(b"x" * 10)
     (folder / "model-00002-of-00002.safetensors").write_bytes(b"x" * 5)
     shards = {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}

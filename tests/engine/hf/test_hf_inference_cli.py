@@ -29,7 +29,7 @@ from attnscope.engine.session_replay import (
     verify_checkpoint,
 )
 
-from .tiny_models import SENTENCES
+from .tiny_models import SENTENCES, bare_folder
 
 ENCODER_DECODER = {"model_type": "marian", "is_encoder_decoder": True}
 
@@ -131,46 +131,38 @@ def test_a_session_file_reopens_with_its_folder(model, marian_dir, tmp_path):
         verify_checkpoint(stored.checkpoint, tmp_path / "gone")
 
 
-def _folder(tmp_path, config: dict | None, weights: str | None = "model.safetensors"):
-    folder = tmp_path / "model"
-    folder.mkdir()
-    if config is not None:
-        (folder / "config.json").write_text(json.dumps(config))
-    if weights is not None:
-        (folder / weights).write_bytes(b"")
-    return str(folder)
-
-
 BAD_FOLDERS = {
-    "missing config": (lambda tmp: _folder(tmp, None), "has no config.json"),
+    "missing config": (lambda tmp: bare_folder(tmp, None), "has no config.json"),
     "missing weights": (
-        lambda tmp: _folder(tmp, ENCODER_DECODER | {"architectures": ["MarianMTModel"]}, None),
+        lambda tmp: bare_folder(
+            tmp, ENCODER_DECODER | {"architectures": ["MarianMTModel"]}, weights=None
+        ),
         "has no weights",
     ),
     "unknown architecture": (
-        lambda tmp: _folder(
+        lambda tmp: bare_folder(
             tmp, ENCODER_DECODER | {"architectures": ["FSMTForConditionalGeneration"]}
         ),
         "unknown architecture",
     ),
     "hub id": (lambda tmp: "Helsinki-NLP/opus-mt-de-en", "never downloads"),
     "remote code": (
-        lambda tmp: _folder(
+        lambda tmp: bare_folder(
             tmp, ENCODER_DECODER | {"architectures": ["MarianMTModel"], "auto_map": {"A": "x.Y"}}
         ),
         "never runs code",
     ),
     "encoder-only": (
-        lambda tmp: _folder(tmp, {"architectures": ["BertModel"], "model_type": "bert"}),
+        lambda tmp: bare_folder(tmp, {"architectures": ["BertModel"], "model_type": "bert"}),
         "needs an encoder–decoder",
     ),
     "decoder-only": (
-        lambda tmp: _folder(tmp, {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"}),
+        lambda tmp: bare_folder(tmp, {"architectures": ["GPT2LMHeadModel"], "model_type": "gpt2"}),
         "needs an encoder–decoder",
     ),
     "pickle only": (
-        lambda tmp: _folder(
-            tmp, ENCODER_DECODER | {"architectures": ["MarianMTModel"]}, "pytorch_model.bin"
+        lambda tmp: bare_folder(
+            tmp, ENCODER_DECODER | {"architectures": ["MarianMTModel"]}, weights="pytorch_model.bin"
         ),
         "pytorch_model.bin",
     ),
@@ -186,7 +178,7 @@ def test_a_bad_folder_gets_one_line_from_the_loader_and_the_cli(
     path = build(tmp_path)
     with pytest.raises(HfFolderError, match=words):
         load_inference_model(path, device="cpu")
-    assert main(["translate", "-c", path, "--device", "cpu"]) == 2
+    assert main(["translate", "-c", str(path), "--device", "cpu"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("attnscope: error: ") and words in error
     assert error.count("\n") == 1

@@ -184,3 +184,17 @@ def edited_copy(source: Path, target: Path, file: str, edit: Callable[[dict], An
     edit(settings)
     (target / file).write_text(json.dumps(settings))
     return target
+
+
+def bare_folder(
+    tmp_path: Path, config: dict | None = None, *, weights: str | None = "model.safetensors"
+) -> Path:
+    """``tmp_path/model`` holding only ``config`` as config.json (when given) and an empty
+    ``weights`` file (when named): enough for the checks that refuse a folder early."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    if config is not None:
+        (folder / "config.json").write_text(json.dumps(config))
+    if weights is not None:
+        (folder / weights).write_bytes(b"")
+    return folder
