@@ -69,6 +69,18 @@ def _layer_head_mean(model, attention: np.ndarray) -> np.ndarray:
 
 
 # -- debugger ------------------------------------------------------------------------------
+def _hits(opened, conditions) -> list:
+    """Every breakpoint hit of ``conditions`` over the whole decode of ``opened``, run
+    again from the start and resumed after each stop."""
+    breakpoints = Breakpoints(conditions)
+    opened.session.reset()
+    loop = opened.session.steps(stop=breakpoints.stop_hook(opened))
+    while not opened.session.done:
+        loop.stopped = None
+        loop.run()
+    return list(breakpoints.hits)
+
+
 def test_attention_conditions_read_the_mean_over_layers_and_heads(deen):
     opened = deen.open_session(SENTENCE, CONFIG)
     opened.session.run()
@@ -83,13 +95,7 @@ def test_attention_conditions_read_the_mean_over_layers_and_heads(deen):
     tau = float(np.median(coverage[:, :content]))
     low = float(coverage[-1, :content].max())  # at eos, every word is below this but one
     conditions = [StuckAttention(k=2), OverCovered(tau=tau), UncoveredAtEos(threshold=low)]
-    breakpoints = Breakpoints(conditions)
-    opened.session.reset()
-    loop = opened.session.steps(stop=breakpoints.stop_hook(opened))
-    while not opened.session.done:
-        loop.stopped = None
-        loop.run()
-    hits = {(hit.condition, hit.step) for hit in breakpoints.hits}
+    hits = {(hit.condition, hit.step) for hit in _hits(opened, conditions)}
 
     stuck = {t for t in range(1, len(tokens)) if argmax[t] == argmax[t - 1]}
     stuck -= {t for t in stuck if t - 1 in stuck}  # a run fires once, at its k-th step
@@ -203,14 +209,9 @@ def test_the_other_conditions_fire_where_a_teacher_forced_pass_says(deen):
         NoEos(max_steps=3),
         TokenProduced(token_id=tokens[1]),
     ]
-    breakpoints = Breakpoints(conditions)
-    opened.session.reset()
-    loop = opened.session.steps(stop=breakpoints.stop_hook(opened))
-    while not opened.session.done:
-        loop.stopped = None
-        loop.run()
+    hits = _hits(opened, conditions)
     found = {
-        name: [h.step for h in breakpoints.hits if h.condition == name]
+        name: [h.step for h in hits if h.condition == name]
         for name in ("entropy", "low_probability", "repeated_ngram", "no_eos", "token")
     }
     steps = range(len(tokens))
