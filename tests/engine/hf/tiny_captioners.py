@@ -1,6 +1,7 @@
 """Tiny random Hugging Face captioners saved with save_pretrained, built inside the tests.
 
-VisionEncoderDecoder folders (a ViT, DeiT or Swin encoder with a GPT-2 or BERT decoder)
+VisionEncoderDecoder folders (a ViT, DeiT or Swin encoder with a GPT-2, BERT or TrOCR
+decoder: ENCODERS, DECODERS)
 and BLIP folders, each with its image processor (32 × 32 pictures, 8-pixel patches: a
 4 × 4 grid; Swin: 4-pixel patches merged once, also 4 × 4) and a word-level tokenizer
 over tiny_models.WORDS. Nothing is downloaded; the weights are random (seeded) and
@@ -45,6 +46,54 @@ BERT_SPECIALS = {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[DEC]": 4}
 GPT2_SPECIALS = {"<|endoftext|>": 0, "<unk>": 1}
 # TrOCR's (RoBERTa's): decoding starts from </s> and ends on it
 TROCR_SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+
+
+# decoder -> (its special tokens, its 2-layer 2-head config for a vocabulary of the given
+# size, the ids the captioner's config names: the start token, eos and padding)
+DECODERS = {
+    "gpt2": (
+        GPT2_SPECIALS,
+        lambda size: transformers.GPT2Config(
+            vocab_size=size,
+            n_positions=32,
+            n_embd=16,
+            n_layer=2,
+            n_head=2,
+            add_cross_attention=True,
+            bos_token_id=0,
+            eos_token_id=0,
+        ),
+        {"decoder_start_token_id": 0, "eos_token_id": 0, "pad_token_id": 0},
+    ),
+    "trocr": (
+        TROCR_SPECIALS,
+        lambda size: transformers.TrOCRConfig(
+            vocab_size=size,
+            d_model=16,
+            decoder_layers=2,
+            decoder_attention_heads=2,
+            decoder_ffn_dim=32,
+            max_position_embeddings=32,
+            bos_token_id=0,
+            pad_token_id=1,
+            eos_token_id=2,
+        ),
+        {"decoder_start_token_id": 2, "eos_token_id": 2, "pad_token_id": 1},
+    ),
+    "bert": (
+        BERT_SPECIALS,
+        lambda size: transformers.BertConfig(
+            vocab_size=size,
+            hidden_size=16,
+            num_hidden_layers=2,
+            is_decoder=True,
+            add_cross_attention=True,
+            pad_token_id=0,
+            **_TEXT,
+        ),
+        {"decoder_start_token_id": 2, "eos_token_id": 3, "pad_token_id": 0},
+    ),
+}
 
 
 def word_tokenizer(specials: dict[str, int]) -> PreTrainedTokenizerFast:
@@ -92,45 +141,9 @@ def save_vision_encoder_decoder(
 ) -> Path:
     """A VisionEncoderDecoderModel folder: ``encoder`` (vit, deit, swin) with a 2-layer,
     2-head ``decoder`` (gpt2, bert, trocr), its image processor and tokenizer."""
-    if decoder == "gpt2":
-        tokenizer = word_tokenizer(GPT2_SPECIALS)
-        text = transformers.GPT2Config(
-            vocab_size=len(tokenizer),
-            n_positions=32,
-            n_embd=16,
-            n_layer=2,
-            n_head=2,
-            add_cross_attention=True,
-            bos_token_id=0,
-            eos_token_id=0,
-        )
-        ids = {"decoder_start_token_id": 0, "eos_token_id": 0, "pad_token_id": 0}
-    elif decoder == "trocr":
-        tokenizer = word_tokenizer(TROCR_SPECIALS)
-        text = transformers.TrOCRConfig(
-            vocab_size=len(tokenizer),
-            d_model=16,
-            decoder_layers=2,
-            decoder_attention_heads=2,
-            decoder_ffn_dim=32,
-            max_position_embeddings=32,
-            bos_token_id=0,
-            pad_token_id=1,
-            eos_token_id=2,
-        )
-        ids = {"decoder_start_token_id": 2, "eos_token_id": 2, "pad_token_id": 1}
-    else:
-        tokenizer = word_tokenizer(BERT_SPECIALS)
-        text = transformers.BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=16,
-            num_hidden_layers=2,
-            is_decoder=True,
-            add_cross_attention=True,
-            pad_token_id=0,
-            **_TEXT,
-        )
-        ids = {"decoder_start_token_id": 2, "eos_token_id": 3, "pad_token_id": 0}
+    specials, text_config, ids = DECODERS[decoder]
+    tokenizer = word_tokenizer(specials)
+    text = text_config(len(tokenizer))
     config = transformers.VisionEncoderDecoderConfig.from_encoder_decoder_configs(
         ENCODERS[encoder](), text
     )
