@@ -3,8 +3,9 @@
 VisionEncoderDecoder folders (a ViT, DeiT or Swin encoder with a GPT-2, BERT or TrOCR
 decoder: ENCODERS, DECODERS) and BLIP folders, each with its image processor (32 × 32
 pictures, 8-pixel patches: a 4 × 4 grid; Swin: 4-pixel patches merged once, also 4 × 4)
-and a word-level tokenizer over tiny_models.WORDS. Nothing is downloaded; the weights are random (seeded) and
-redrawn with std 0.2 as tiny_models does, so the captions depend on the picture.
+and a word-level tokenizer over tiny_models.WORDS. Nothing is downloaded; the weights
+are random (seeded) and redrawn with std 0.2 as tiny_models does, so the captions
+depend on the picture.
 """
 
 from __future__ import annotations
