@@ -209,6 +209,8 @@ class ModelPanel(QWidget):
         for name, value in values.items():
             self.labels[name].setText(value)
         self.labels["file"].setToolTip(summary.path)
+        file_label = self.layout().labelForField(self.labels["file"])
+        file_label.setText("Model" if is_folder(summary.info) else "File")  # a folder is no file
         self._show_record(summary.info)
         self._show_languages(summary.info.get("language_pair"))
 

@@ -47,3 +47,36 @@ def test_a_message_shown_while_loading_stays(qtbot, window, marian_folder):
         window.show_message("shown while the folder loads", "warning")
     wait_first_screen(qtbot, window)
     assert window.message_bar.text() == "shown while the folder loads"
+
+
+def test_the_model_panel_calls_a_folder_a_model_not_a_file(qtbot):
+    from attnscope.engine.inference_results import ModelSummary
+    from attnscope.gui.model_panel import ModelPanel
+
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    row = panel.layout().labelForField(panel.labels["file"])
+
+    def show(info) -> None:
+        panel.set_summary(
+            ModelSummary(
+                path="/models/tiny-marian",
+                name="tiny-marian",
+                task="translation",
+                architecture="Marian",
+                attention="scaled dot-product (cross)",
+                heads=4,
+                parameters=13_520,
+                src_vocab=21,
+                tgt_vocab=21,
+                device="cpu",
+                info=info,
+                examples=(),
+                target_vocab=(),
+            )
+        )
+
+    show({"format": "huggingface", "family": "marian"})
+    assert row.text() == "Model"
+    show({"epoch": 3})  # an AttnScope checkpoint is a file
+    assert row.text() == "File"
