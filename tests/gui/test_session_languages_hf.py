@@ -151,5 +151,7 @@ def test_a_code_the_folder_lacks_shows_the_stored_decode_with_one_message(
     assert len(messages) == 1 and "unknown target language 'xxx_Yyyy'" in messages[0]
     assert "stored decode" in messages[0]
     assert chosen_pair(window.state.summary.info) == ("eng_Latn", "fra_Latn")  # unchanged
-    shown = wait_snapshot(qtbot, window, window.step)  # the app still decodes
-    assert shown.steps
+    # the app still decodes, on the folder's own pair: F10's paint may come first with no
+    # step yet (a live session opening), so wait for one with steps
+    shown = wait_snapshot(qtbot, window, window.step, check=lambda s: bool(s.steps))
+    assert shown.steps[0].piece == "fra_Latn"
