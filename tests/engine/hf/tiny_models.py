@@ -111,6 +111,29 @@ def marian_spm_tokenizer(workdir: Path) -> MarianTokenizer:
     return MarianTokenizer(spm_file, spm_file, str(workdir / "vocab.json"))
 
 
+# The sizes of every tiny BART-style model (Marian, BART, mBART, M2M100; tiny_multilingual)
+BART_SHAPE = {
+    "d_model": 16,
+    "encoder_layers": 2,
+    "decoder_layers": 2,
+    "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2,
+    "encoder_ffn_dim": 32,
+    "decoder_ffn_dim": 32,
+    "max_position_embeddings": 64,
+    "forced_eos_token_id": None,
+}
+
+
+def redraw_weights(model: Any) -> None:
+    """Every parameter but the layer norms' scales redrawn from N(0, 0.2²), under no_grad
+    (the caller seeds torch)."""
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if not name.endswith(("layer_norm.weight", "layernorm_embedding.weight")):
+                parameter.normal_(0.0, 0.2)
+
+
 def _model(family: str, size: int):
     if family == "t5":
         config = T5Config(
@@ -127,18 +150,7 @@ def _model(family: str, size: int):
             decoder_start_token_id=0,
         )
         return T5ForConditionalGeneration(config)
-    shape = {
-        "vocab_size": size,
-        "d_model": 16,
-        "encoder_layers": 2,
-        "decoder_layers": 2,
-        "encoder_attention_heads": 2,
-        "decoder_attention_heads": 2,
-        "encoder_ffn_dim": 32,
-        "decoder_ffn_dim": 32,
-        "max_position_embeddings": 64,
-        "forced_eos_token_id": None,
-    }
+    shape = {"vocab_size": size, **BART_SHAPE}
     if family == "marian":
         ids = {"pad_token_id": size - 1, "eos_token_id": 0, "decoder_start_token_id": size - 1}
         return MarianMTModel(MarianConfig(**shape, **ids))
@@ -162,11 +174,9 @@ def save_tiny_model(
     tokenizer = tokenizer or word_tokenizer(family)
     torch.manual_seed(seed)
     model = _model(family, len(tokenizer)).eval()
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if not name.endswith(("layer_norm.weight", "layernorm_embedding.weight")):
-                parameter.normal_(0.0, 0.2)
-        if hasattr(model, "final_logits_bias"):  # T5 has none
+    redraw_weights(model)
+    if hasattr(model, "final_logits_bias"):  # T5 has none
+        with torch.no_grad():
             model.final_logits_bias[0, model.config.eos_token_id] = eos_bias
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

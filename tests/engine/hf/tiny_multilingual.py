@@ -27,7 +27,7 @@ from transformers import (
     NllbTokenizer,
 )
 
-from .tiny_models import WORDS, train_sentencepiece
+from .tiny_models import BART_SHAPE, WORDS, redraw_weights, train_sentencepiece
 
 FAIRSEQ_SPECIALS = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
 NLLB_CODES = ["eng_Latn", "fra_Latn", "deu_Latn"]
@@ -105,19 +105,11 @@ def save_tiny_multilingual(
     tokenizer = tiny_tokenizer(family, workdir)
     shape = {
         "vocab_size": _vocab_size(tokenizer),
-        "d_model": 16,
-        "encoder_layers": 2,
-        "decoder_layers": 2,
-        "encoder_attention_heads": 2,
-        "decoder_attention_heads": 2,
-        "encoder_ffn_dim": 32,
-        "decoder_ffn_dim": 32,
-        "max_position_embeddings": 64,
+        **BART_SHAPE,
         "bos_token_id": 0,
         "pad_token_id": 1,
         "eos_token_id": 2,
         "decoder_start_token_id": 2,
-        "forced_eos_token_id": None,
     }
     torch.manual_seed(seed)
     if family.startswith("mbart"):
@@ -126,10 +118,8 @@ def save_tiny_multilingual(
         model = MBartForConditionalGeneration(MBartConfig(**shape)).eval()
     else:
         model = M2M100ForConditionalGeneration(M2M100Config(**shape)).eval()
+    redraw_weights(model)
     with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if not name.endswith(("layer_norm.weight", "layernorm_embedding.weight")):
-                parameter.normal_(0.0, 0.2)
         if hasattr(model, "final_logits_bias"):
             model.final_logits_bias[0, 2] = eos_bias
         else:  # tied output embedding: a longer eos row raises eos's logit
