@@ -32,7 +32,7 @@ from attnscope.gui.epoch_mode import EpochMode
 from attnscope.gui.session_files import CHECKPOINT_FILTER
 from attnscope.gui.workspace_mode import WorkspaceMode
 
-NO_MODEL_YET = "Open a checkpoint first, then compare another with it."
+NO_MODEL_YET = "Open a model (checkpoint or folder) first, then compare another with it."
 
 
 class CompareMode(WorkspaceMode):

@@ -63,7 +63,9 @@ class FileTranslation(QObject):
     def ask_and_start(self) -> None:
         """Ask for the file to translate and where to write it."""
         if self.state.task != "translation":
-            self._show_message("Load a translation checkpoint first.", "warning")
+            self._show_message(
+                "Load a translation model first (File > Open or File > Open folder).", "warning"
+            )
             return
         parent = self.parent_widget
         src, _ = QFileDialog.getOpenFileName(parent, "Text file to translate", "", TEXT_FILTER)

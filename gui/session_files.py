@@ -284,7 +284,7 @@ class SessionFiles(QObject):
         if not (Path(path).is_file() or Path(path).is_dir()):  # a checkpoint or model folder
             path = self.locate_checkpoint(session.checkpoint.path)
             if not path:
-                self.show_stored(session, f"its checkpoint {session.checkpoint.path} was not found")
+                self.show_stored(session, f"its model {session.checkpoint.path} was not found")
                 return
         ref = session.checkpoint
 
@@ -303,7 +303,7 @@ class SessionFiles(QObject):
         checkpoint's suffix) is now; None when they cancel."""
         name = Path(stored_path).name
         self._show_message(
-            f"The session's checkpoint {name} is not at {stored_path}: locate it.", "warning"
+            f"The session's model {name} is not at {stored_path}: locate it.", "warning"
         )
         if Path(stored_path).suffix.lower() not in CHECKPOINT_SUFFIXES:  # a Hugging Face folder
             return QFileDialog.getExistingDirectory(self._dialog_parent, f"Locate {name}") or None
@@ -329,7 +329,7 @@ class SessionFiles(QObject):
 
     def _on_load_failed(self, path: str, message: str) -> None:
         if self._opening is not None and self._plan is None and path == self._checkpoint_path:
-            self._not_live(f"its checkpoint could not be loaded: {message}")
+            self._not_live(f"its model could not be loaded: {message}")
 
     def _replay(self) -> None:
         from attnscope.engine.session_replay import ReplayPlan
