@@ -40,3 +40,27 @@ def cross_attention_along(out: Any, beams_of_row: list[int]) -> np.ndarray:
             for t, beam in enumerate(beams_of_row)
         ]
     )
+
+
+def assert_same_tokens(loaded: Any, results: list, out: Any) -> list[list[int]]:
+    """AttnScope's best hypotheses (``results``) are generate()'s rows in the model's ids;
+    returns those rows."""
+    eos = loaded.model.config.eos_token_id
+    theirs = [cut(row, eos) for row in out.sequences]
+    assert [loaded.vocab.model_ids(r.best.tokens) for r in results] == theirs
+    return theirs
+
+
+def assert_same_attention(
+    loaded: Any, results: list, out: Any, lengths: list[int], *, beams: bool
+) -> None:
+    """Each best hypothesis' attention, split by layer, is generate()'s cross-attention
+    along its row (greedy) or its beam indices (``beams``), over the row's ``lengths``
+    source positions (the rest is padding)."""
+    for row, result in enumerate(results):
+        attention = result.best.attention  # (T, layers · heads, S)
+        steps = attention.shape[0]
+        path = out.beam_indices[row, :steps].tolist() if beams else [row] * steps
+        expected = cross_attention_along(out, path)  # (T, layers, heads, S_padded)
+        split = loaded.step_model.split_layers(attention)
+        np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)

@@ -12,7 +12,12 @@ from attnscope.engine.decoding.config import BOS_ID, EOS_ID, DecodeConfig
 from attnscope.engine.decoding.driver import decode
 from attnscope.engine.session import DecodeSession
 
-from .generate_reference import MAX_NEW, cross_attention_along, cut, generate_plain
+from .generate_reference import (
+    MAX_NEW,
+    assert_same_attention,
+    assert_same_tokens,
+    generate_plain,
+)
 from .tiny_models import SENTENCES
 
 
@@ -40,23 +45,10 @@ def _config(**settings) -> DecodeConfig:
 def test_greedy_tokens_and_cross_attention_equal_generate(loaded):
     results = _ours(loaded, _config(strategy="greedy"))
     out = _generate(loaded, num_beams=1)
-    eos = loaded.model.config.eos_token_id
-    theirs = [cut(row, eos) for row in out.sequences]
-    ours = [loaded.vocab.model_ids(r.best.tokens) for r in results]
-    assert ours == theirs
+    theirs = assert_same_tokens(loaded, results, out)
     assert len({len(t) for t in theirs}) > 1, "the tiny model should end at different lengths"
     lengths = _batch(loaded).attention_mask.sum(dim=1).tolist()
-    for row, result in enumerate(results):
-        attention = result.best.attention  # (T, layers · heads, S)
-        # generate(): per step, per layer (B, heads, 1, S_padded)
-        expected = np.stack(
-            [
-                torch.stack([layer[row, :, -1] for layer in step]).numpy()
-                for step in out.cross_attentions[: attention.shape[0]]
-            ]
-        )  # (T, layers, heads, S_padded)
-        split = loaded.step_model.split_layers(attention)
-        np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
+    assert_same_attention(loaded, results, out, lengths, beams=False)
 
 
 @pytest.mark.parametrize(
@@ -69,22 +61,14 @@ def test_greedy_tokens_and_cross_attention_equal_generate(loaded):
 def test_beam_tokens_equal_generate(loaded, ours, theirs):
     results = _ours(loaded, _config(strategy="beam", beam_size=3, **ours))
     out = _generate(loaded, num_beams=3, early_stopping=True, **theirs)
-    eos = loaded.model.config.eos_token_id
-    assert [loaded.vocab.model_ids(r.best.tokens) for r in results] == [
-        cut(row, eos) for row in out.sequences
-    ]
+    assert_same_tokens(loaded, results, out)
 
 
 def test_beam_attention_follows_generate_beam_indices(loaded):
     results = _ours(loaded, _config(strategy="beam", beam_size=3, length_penalty="none"))
     out = _generate(loaded, num_beams=3, early_stopping=True, length_penalty=0.0)
     lengths = _batch(loaded).attention_mask.sum(dim=1).tolist()
-    for row, result in enumerate(results):
-        attention = result.best.attention  # (T, layers · heads, S)
-        beams = out.beam_indices[row, : attention.shape[0]].tolist()
-        expected = cross_attention_along(out, beams)  # (T, layers, heads, S_padded)
-        split = loaded.step_model.split_layers(attention)
-        np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
+    assert_same_attention(loaded, results, out, lengths, beams=True)
 
 
 def test_step_leaves_its_state_unchanged_and_reorders_rows(loaded):

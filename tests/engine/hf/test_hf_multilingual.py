@@ -8,7 +8,6 @@ import io
 import json
 from types import SimpleNamespace
 
-import numpy as np
 import pytest
 
 from attnscope.engine.alignment import word_index
@@ -23,7 +22,12 @@ from attnscope.engine.hf.multilingual import (
     LanguageError,
 )
 
-from .generate_reference import MAX_NEW, cross_attention_along, cut, generate_plain
+from .generate_reference import (
+    MAX_NEW,
+    assert_same_attention,
+    assert_same_tokens,
+    generate_plain,
+)
 from .tiny_models import SENTENCES
 from .tiny_multilingual import NLLB_CODES, save_tiny_multilingual
 
@@ -96,10 +100,7 @@ def test_the_folder_offers_its_codes_and_opens_with_its_default_pair(case):
 def test_greedy_tokens_and_cross_attention_equal_generate(loaded):
     results = _ours(loaded, strategy="greedy")
     out = _generate(loaded, num_beams=1)
-    eos = loaded.model.config.eos_token_id
-    theirs = [cut(row, eos) for row in out.sequences]
-    ours = [loaded.vocab.model_ids(r.best.tokens) for r in results]
-    assert ours == theirs
+    theirs = assert_same_tokens(loaded, results, out)
     assert len({len(t) for t in theirs}) > 1, "the tiny model should end at different lengths"
     code = loaded.languages.codes[loaded.languages.target]
     piece = loaded.tokenizer.convert_ids_to_tokens(code)  # "__de__" for M2M100's "de"
@@ -111,27 +112,15 @@ def test_greedy_tokens_and_cross_attention_equal_generate(loaded):
             assert result.best.token_log_probs[0] == 0.0
         assert piece not in loaded.text.detokenize(result.best.tokens)
     lengths = _batch(loaded).attention_mask.sum(dim=1).tolist()
-    for row, result in enumerate(results):
-        attention = result.best.attention  # (T, layers · heads, S)
-        expected = cross_attention_along(out, [row] * attention.shape[0])
-        split = loaded.step_model.split_layers(attention)
-        np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
+    assert_same_attention(loaded, results, out, lengths, beams=False)
 
 
 def test_beam_tokens_and_attention_follow_generate(loaded):
     results = _ours(loaded, strategy="beam", beam_size=3, length_penalty="none")
     out = _generate(loaded, num_beams=3, early_stopping=True, length_penalty=0.0)
-    eos = loaded.model.config.eos_token_id
-    assert [loaded.vocab.model_ids(r.best.tokens) for r in results] == [
-        cut(row, eos) for row in out.sequences
-    ]
+    assert_same_tokens(loaded, results, out)
     lengths = _batch(loaded).attention_mask.sum(dim=1).tolist()
-    for row, result in enumerate(results):
-        attention = result.best.attention  # (T, layers · heads, S)
-        beams = out.beam_indices[row, : attention.shape[0]].tolist()
-        split = loaded.step_model.split_layers(attention)
-        expected = cross_attention_along(out, beams)
-        np.testing.assert_allclose(split, expected[..., : lengths[row]], atol=1e-5)
+    assert_same_attention(loaded, results, out, lengths, beams=True)
 
 
 def test_another_pair_marks_the_input_and_forces_its_target(loaded):
@@ -144,11 +133,7 @@ def test_another_pair_marks_the_input_and_forces_its_target(loaded):
         assert (pair.source, pair.target) == (source, target)
         assert languages.codes[source] in _batch(loaded).input_ids[0].tolist()
         results = _ours(loaded, strategy="greedy")
-        eos = loaded.model.config.eos_token_id
-        out = _generate(loaded, num_beams=1)
-        assert [loaded.vocab.model_ids(r.best.tokens) for r in results] == [
-            cut(row, eos) for row in out.sequences
-        ]
+        assert_same_tokens(loaded, results, _generate(loaded, num_beams=1))
         if languages.target_token == FORCED_FIRST:
             firsts = {loaded.vocab.model_ids(r.best.tokens[:1])[0] for r in results}
             assert firsts == {languages.codes[target]}
