@@ -23,6 +23,12 @@ TRAINING_TIP = "How the checkpoint was trained and scored (the full stored recor
 FOLDER_TIP = "What the Hugging Face folder holds; Details… shows its facts as stored JSON"
 
 
+def _keep_a_code(combo: QComboBox) -> None:
+    """Show the chosen code again when the typed text is none of the combo's codes."""
+    if combo.findText(combo.currentText()) < 0:
+        combo.setEditText(combo.itemText(combo.currentIndex()))
+
+
 def _format_count(n: int) -> str:
     return f"{n / 1e6:.2f} M" if n >= 1e6 else f"{n:,}"
 
@@ -160,6 +166,8 @@ class ModelPanel(QWidget):
         combo.setEditable(True)  # type to find one of NLLB's 202 codes
         combo.setInsertPolicy(QComboBox.NoInsert)
         combo.activated.connect(self._on_language_chosen)
+        # a typed text that is no code is not taken: the combo goes back to the code in use
+        combo.lineEdit().editingFinished.connect(lambda: _keep_a_code(combo))
         return combo
 
     def _language_rows(self, visible: bool) -> None:
@@ -185,7 +193,13 @@ class ModelPanel(QWidget):
             combo.clear()
             if codes:
                 combo.addItems([str(code) for code in codes])
-                combo.setCurrentText(str(pair.get(key, "")))
+                # the index, not only the text: an editable combo's setCurrentText sets the
+                # text alone, and a choice in the other combo sent this one's item 0
+                code = str(pair.get(key, ""))
+                index = combo.findText(code)
+                combo.setCurrentIndex(index)
+                if index < 0:
+                    combo.setEditText(code)
             combo.blockSignals(False)
 
     def set_summary(self, summary) -> None:

@@ -49,34 +49,74 @@ def test_a_message_shown_while_loading_stays(qtbot, window, marian_folder):
     assert window.message_bar.text() == "shown while the folder loads"
 
 
-def test_the_model_panel_calls_a_folder_a_model_not_a_file(qtbot):
+def _summary(info):
     from attnscope.engine.inference_results import ModelSummary
+
+    return ModelSummary(
+        path="/models/tiny-marian",
+        name="tiny-marian",
+        task="translation",
+        architecture="Marian",
+        attention="scaled dot-product (cross)",
+        heads=4,
+        parameters=13_520,
+        src_vocab=21,
+        tgt_vocab=21,
+        device="cpu",
+        info=info,
+        examples=(),
+        target_vocab=(),
+    )
+
+
+def test_the_model_panel_calls_a_folder_a_model_not_a_file(qtbot):
     from attnscope.gui.model_panel import ModelPanel
 
     panel = ModelPanel()
     qtbot.addWidget(panel)
     row = panel.layout().labelForField(panel.labels["file"])
-
-    def show(info) -> None:
-        panel.set_summary(
-            ModelSummary(
-                path="/models/tiny-marian",
-                name="tiny-marian",
-                task="translation",
-                architecture="Marian",
-                attention="scaled dot-product (cross)",
-                heads=4,
-                parameters=13_520,
-                src_vocab=21,
-                tgt_vocab=21,
-                device="cpu",
-                info=info,
-                examples=(),
-                target_vocab=(),
-            )
-        )
-
-    show({"format": "huggingface", "family": "marian"})
+    panel.set_summary(_summary({"format": "huggingface", "family": "marian"}))
     assert row.text() == "Model"
-    show({"epoch": 3})  # an AttnScope checkpoint is a file
+    panel.set_summary(_summary({"epoch": 3}))  # an AttnScope checkpoint is a file
     assert row.text() == "File"
+
+
+def test_a_typed_language_that_is_no_code_goes_back_to_the_code_in_use(qtbot):
+    from PySide6.QtTest import QTest
+
+    from attnscope.gui.model_panel import ModelPanel
+
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    pair = {"source": "eng_Latn", "target": "fra_Latn", "codes": ["eng_Latn", "fra_Latn"]}
+    panel.set_summary(_summary({"format": "huggingface", "language_pair": pair}))
+    chosen = []
+    panel.languagesChosen.connect(lambda *codes: chosen.append(codes))
+    target = panel.target_language
+    target.lineEdit().selectAll()
+    QTest.keyClicks(target.lineEdit(), "xx_Fake")  # no code of this model
+    QTest.keyClick(target.lineEdit(), Qt.Key.Key_Return)
+    assert target.currentText() == "fra_Latn" and chosen == []
+    target.lineEdit().selectAll()
+    QTest.keyClicks(target.lineEdit(), "eng_Latn")  # a code: taken
+    QTest.keyClick(target.lineEdit(), Qt.Key.Key_Return)
+    assert target.currentText() == "eng_Latn" and chosen == [("eng_Latn", "eng_Latn")]
+
+
+def test_choosing_the_source_language_keeps_the_target(qtbot):
+    from PySide6.QtTest import QTest
+
+    from attnscope.gui.model_panel import ModelPanel
+
+    panel = ModelPanel()
+    qtbot.addWidget(panel)
+    codes = ["eng_Latn", "fra_Latn", "deu_Latn"]
+    pair = {"source": "eng_Latn", "target": "fra_Latn", "codes": codes}
+    panel.set_summary(_summary({"format": "huggingface", "language_pair": pair}))
+    chosen = []
+    panel.languagesChosen.connect(lambda *codes: chosen.append(codes))
+    source = panel.source_language
+    source.lineEdit().selectAll()
+    QTest.keyClicks(source.lineEdit(), "deu_Latn")
+    QTest.keyClick(source.lineEdit(), Qt.Key.Key_Return)
+    assert chosen == [("deu_Latn", "fra_Latn")]  # not the target list's first code
