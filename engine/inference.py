@@ -253,7 +253,7 @@ def load_inference_model(path: str | os.PathLike, *, device: str = "auto") -> In
         hint = folder_hint(path)
         if hint is None:
             raise
-        raise CheckpointError(f"{exc}; {hint}") from exc
+        raise CheckpointError(f"{hint} ({exc})") from exc  # what to do first, then why
     return InferenceModel(checkpoint, target)
 
 
