@@ -49,6 +49,20 @@ def test_a_message_shown_while_loading_stays(qtbot, window, marian_folder):
     assert window.message_bar.text() == "shown while the folder loads"
 
 
+def test_a_file_of_a_folder_dropped_alone_is_told_to_open_the_folder_first(
+    qtbot, window, marian_folder
+):
+    window.translate_view.set_source("the cat sat on the mat")
+    _load(qtbot, window, marian_folder)
+    _drop(window, marian_folder / "config.json")  # read as a checkpoint: a huge "header"
+    qtbot.waitUntil(lambda: "config.json" in window.message_bar.text(), timeout=TIMEOUT)
+    assert window.message_bar.text().startswith(
+        "Could not open config.json: config.json is part of a Hugging Face model folder: "
+        "open the folder "
+    )
+    assert window.state.summary.path == str(marian_folder)  # the loaded model stays
+
+
 def _summary(info):
     from attnscope.engine.inference_results import ModelSummary
 
