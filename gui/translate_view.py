@@ -193,10 +193,22 @@ class TranslateWorkspace(QWidget):
     def show_tokens(self, snapshot, selected: int | None) -> None:
         """The translation text and the token chips of ``snapshot``."""
         self.target_label.setText(snapshot.target_text or "<i>(nothing yet)</i>")
+        self._fit_translation()
         steps = snapshot.steps
         self.chips.set_tokens(list(snapshot.target_pieces), [s.log_prob for s in steps], steps)
         self.chips.select(selected)
         self._style_chips(marked=self.timeline.mark())
+
+    def _fit_translation(self) -> None:
+        """Grow the pane above the heat map when the translation wraps to more lines than
+        it has room for: the splitter kept the pane at its one-line minimum, so the chips
+        under a two-line translation were cut off. The heat map keeps at least half."""
+        top = self.splitter.widget(0)
+        sizes = self.splitter.sizes()  # [top, heat map, …]
+        missing = top.heightForWidth(top.width()) - sizes[0]
+        if missing > 0 and sizes[1] > 0:
+            grow = min(missing, sizes[1] // 2)
+            self.splitter.setSizes([sizes[0] + grow, sizes[1] - grow, *sizes[2:]])
 
     def show_attention(self, snapshot, selected: int | None) -> None:
         """The heat map (rows appended when possible) and the timeline of ``snapshot``."""

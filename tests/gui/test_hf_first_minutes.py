@@ -134,3 +134,22 @@ def test_choosing_the_source_language_keeps_the_target(qtbot):
     QTest.keyClicks(source.lineEdit(), "deu_Latn")
     QTest.keyClick(source.lineEdit(), Qt.Key.Key_Return)
     assert chosen == [("deu_Latn", "fra_Latn")]  # not the target list's first code
+
+
+def test_a_translation_that_wraps_does_not_cut_off_the_chips_under_it(qtbot):
+    from types import SimpleNamespace
+
+    from attnscope.gui.translate_view import TranslateWorkspace
+
+    view = TranslateWorkspace()
+    qtbot.addWidget(view)
+    view.resize(500, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    top = view.splitter.widget(0)
+    text = " ".join(["cat"] * 40)  # a degenerate output of a random folder: several lines
+    snapshot = SimpleNamespace(target_text=text, target_pieces=[], steps=[])
+    view.show_tokens(snapshot, None)
+    qtbot.waitUntil(lambda: top.height() >= top.heightForWidth(top.width()))
+    assert view.chips.geometry().bottom() < top.height()  # the chips' row is whole
+    assert view.splitter.sizes()[1] > 0  # the heat map keeps its pane
