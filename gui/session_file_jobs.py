@@ -144,9 +144,26 @@ def picture_bytes(shown: str, chosen: object, chosen_name: str) -> tuple[str, by
     return "pasted-picture.png", buffer.getvalue()
 
 
-def describe_interventions(items: Sequence) -> str:
-    """What an opened session replayed, for its message ("" when nothing):
-    " Replayed: step 1: token 10 forced; step 3: attention edited (…)."."""
+def describe_interventions(items: Sequence, pieces: Sequence[str] = ()) -> str:
+    """What an opened session replayed, for its message ("" when nothing), with steps
+    and positions counted from 1 as everywhere in the app and a forced token named by
+    its piece in the replayed decode (``pieces``, one per step) when it has one:
+    " Replayed: step 2: 'house' forced; step 4: attention edited (1 × 9, most on
+    position 3)."."""
     if not items:
         return ""
-    return " Replayed: " + "; ".join(item.describe() for item in items) + "."
+    return " Replayed: " + "; ".join(_described(item, pieces) for item in items) + "."
+
+
+def _described(item, pieces: Sequence[str]) -> str:
+    from attnscope.engine.interventions import AttentionEdit, ForceToken
+
+    if isinstance(item, ForceToken):
+        if item.step < len(pieces) and pieces[item.step].strip("▁"):
+            return f"step {item.step + 1}: '{pieces[item.step].strip('▁')}' forced"
+        return f"step {item.step + 1}: token {item.token_id} forced"
+    if isinstance(item, AttentionEdit):
+        heads, length = item.weights.shape
+        peak = int(item.weights.sum(axis=0).argmax())
+        return f"step {item.step + 1}: attention edited ({heads} × {length}, most on position {peak + 1})"
+    return item.describe()

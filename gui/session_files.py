@@ -362,7 +362,9 @@ class SessionFiles(QObject):
         session, self._opening, self._plan = self._opening, None, None
         check = check_replay(session.decode, snapshot)
         level = "info" if check.matches else "warning"
-        listed = describe_interventions(session.interventions)
+        listed = describe_interventions(
+            session.interventions, tuple(step.piece for step in snapshot.steps)
+        )
         self._show_message(f"Opened the session. {check.message}{listed}", level)
         self._restored(session)
         self.replayChecked.emit(check)

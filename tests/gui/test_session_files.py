@@ -221,7 +221,9 @@ def test_a_forced_token_and_an_attention_edit_replay_bit_for_bit_in_a_fresh_wind
     assert_same(shown, fresh_window.state.snapshot)
     assert fresh_window.state.snapshot.interventions == expected  # live again: saved again
     text = fresh_window.message_bar.text()
-    assert "step 1: token 10 forced" in text and f"step {EDITED_STEP}: attention edited" in text
+    forced = shown.steps[1].piece.strip("▁")  # steps are counted from 1 in messages
+    assert f"step 2: '{forced}' forced" in text
+    assert f"step {EDITED_STEP + 1}: attention edited" in text
 
 
 def test_the_breakpoints_go_into_the_file_and_back_into_the_dock(
