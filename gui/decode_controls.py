@@ -233,7 +233,7 @@ class RecommendedDecoding:
     previous model's recommendation, still untouched, gives way to the defaults.
     """
 
-    NONE_TIP = "This model's checkpoint recommends no decoding settings"
+    NONE_TIP = "This model recommends no decoding settings (its checkpoint or folder names none)"
     DEFAULTS = RECOMMENDATION_DEFAULTS
 
     def __init__(self, parent: QWidget, panel: DecodeSettingsPanel, status_bar) -> None:
