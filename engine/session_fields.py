@@ -338,3 +338,31 @@ def picture_rgb(data: bytes, name: str) -> np.ndarray:
         return np.asarray(load_image(data))
     except ImageInputError as exc:
         raise SessionFileError(f"{name}: the stored picture: {exc}") from exc
+
+
+def checked_interventions(value: Any, name: str) -> tuple:
+    """The file's forced tokens and attention edits, each parsed and checked."""
+    items = checked_list(value, "interventions", name)
+    if not items:
+        return ()
+    from attnscope.engine.interventions import intervention_from_dict
+
+    return tuple(_each(items, intervention_from_dict, "intervention", name))
+
+
+def checked_breakpoints(value: Any, name: str) -> tuple:
+    """The file's breakpoint conditions, each parsed and checked."""
+    items = checked_list(value, "breakpoints", name)
+    if not items:
+        return ()
+    from attnscope.engine.debugger.breakpoints import condition_from_dict
+
+    return tuple(_each(items, condition_from_dict, "breakpoint", name))
+
+
+def _each(items: list, parse, what: str, name: str):
+    for index, item in enumerate(items):
+        try:
+            yield parse(item)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise SessionFileError(f"{name}: {what} {index + 1}: {exc}") from exc

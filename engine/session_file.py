@@ -50,11 +50,12 @@ from attnscope.engine.session_archive import MANIFEST, MAX_MANIFEST_BYTES, Sessi
 from attnscope.engine.session_archive import parse_json as _parse_json
 from attnscope.engine.session_fields import (
     check_record,
+    checked_breakpoints,
     checked_checkpoint,
     checked_decode,
     checked_input,
+    checked_interventions,
     checked_languages,
-    checked_list,
     checked_settings,
     require,
     tensor_entry,
@@ -358,36 +359,10 @@ def _session(archive: SessionArchive, data: Any) -> SessionFile:
         settings=checked_settings(data.get("settings"), name),
         record=record,
         decode=_stored(decode, tensors, name),
-        interventions=_interventions(data.get("interventions"), name),
-        breakpoints=_breakpoints(data.get("breakpoints"), name),
+        interventions=checked_interventions(data.get("interventions"), name),
+        breakpoints=checked_breakpoints(data.get("breakpoints"), name),
         languages=checked_languages(data.get("languages"), name),
     )
-
-
-def _interventions(value: Any, name: str) -> tuple:
-    items = checked_list(value, "interventions", name)
-    if not items:
-        return ()
-    from attnscope.engine.interventions import intervention_from_dict
-
-    return tuple(_each(items, intervention_from_dict, "intervention", name))
-
-
-def _breakpoints(value: Any, name: str) -> tuple:
-    items = checked_list(value, "breakpoints", name)
-    if not items:
-        return ()
-    from attnscope.engine.debugger.breakpoints import condition_from_dict
-
-    return tuple(_each(items, condition_from_dict, "breakpoint", name))
-
-
-def _each(items: list, parse, what: str, name: str):
-    for index, item in enumerate(items):
-        try:
-            yield parse(item)
-        except (ValueError, TypeError, KeyError) as exc:
-            raise SessionFileError(f"{name}: {what} {index + 1}: {exc}") from exc
 
 
 def _stored(decode: dict, tensors: dict[str, bytes], name: str) -> StoredDecode:
