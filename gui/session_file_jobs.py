@@ -82,6 +82,34 @@ class SaveRequest:
     report: Any = None
     languages: tuple[str, str] | None = None  # a multilingual folder's (source, target)
 
+    @classmethod
+    def of_shown(
+        cls, state: Any, settings: Any, masked: tuple | None, breakpoints: tuple, picture: Callable
+    ) -> SaveRequest:
+        """The window's shown decode (``state``: its DecodeState), or the masked re-caption
+        ``masked`` = (snapshot, ImageMask) when one is shown; ``picture()`` gives a
+        caption's (file name, bytes)."""
+        from attnscope.engine.hf.multilingual import chosen_pair
+
+        if masked is not None:
+            snapshot, interventions = masked[0], (masked[1],)
+        else:
+            snapshot, interventions = state.snapshot, tuple(state.snapshot.interventions)
+        task = state.summary.task
+        return cls(
+            snapshot=snapshot,
+            task=task,
+            checkpoint=state.summary.path,
+            settings=settings,
+            text=snapshot.source_text if task == "translation" else None,
+            picture=None if task == "translation" else picture(),
+            interventions=interventions,
+            breakpoints=breakpoints,
+            reference=state.reference,
+            report=state.report,
+            languages=chosen_pair(state.summary.info),
+        )
+
 
 def live_session_writer(path: Path, request: SaveRequest) -> Callable:
     """The background work that hashes the checkpoint and writes ``request`` to ``path``."""

@@ -215,29 +215,11 @@ class SessionFiles(QObject):
 
     def _live_writer(self, path: Path) -> Callable:
         """Gather the shown decode on the GUI thread; hash and write in the background."""
-        state = self.state
-        settings = state.decode_config or self.requests.config
+        settings = self.state.decode_config or self.requests.config
         if settings is None:
             raise ValueError("the decode's settings are not known yet; step it once")
-        masked = self.masked_decode()
-        if masked is not None:
-            snapshot, interventions = masked[0], (masked[1],)
-        else:
-            snapshot = state.snapshot
-            interventions = tuple(snapshot.interventions)
-        task = state.summary.task
-        request = SaveRequest(
-            snapshot=snapshot,
-            task=task,
-            checkpoint=state.summary.path,
-            settings=settings,
-            text=snapshot.source_text if task == "translation" else None,
-            picture=None if task == "translation" else self._picture(),
-            interventions=interventions,
-            breakpoints=tuple(self.breakpoints()),
-            reference=state.reference,
-            report=state.report,
-            languages=chosen_pair(state.summary.info),
+        request = SaveRequest.of_shown(
+            self.state, settings, self.masked_decode(), tuple(self.breakpoints()), self._picture
         )
         return live_session_writer(path, request)
 
