@@ -21,7 +21,13 @@ $(TEST_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -e '.[test]'
 	touch $@ $(RUN_STAMP)
 
+# The checkout is installed editable, so pip leaves its modules uncompiled; without .pyc files
+# (PYTHONDONTWRITEBYTECODE, or a read-only checkout) every start compiles them again: +0.3 s to
+# the window (issue 22). compileall only rewrites what changed, so this costs nothing when current.
+COMPILE := $(BIN)/python -m compileall -q attnscope engine gui models
+
 run: $(RUN_STAMP)
+	@$(COMPILE)
 	$(BIN)/attnscope gui
 
 lint: $(TEST_STAMP)
@@ -36,6 +42,7 @@ test: lint
 # The benchmarks are a package of this checkout (benchmarks/, never installed); the editable
 # install lets `attnscope bench` find them. See benchmarks/README.md.
 bench: $(RUN_STAMP)
+	@$(COMPILE)
 	$(BIN)/attnscope bench --quick
 
 clean:
