@@ -6,8 +6,8 @@
 Both models decode every line with the checkpoint's recommended settings through
 engine/batch.py's length-sorted windows (what ``attnscope translate`` does), taking
 turns window by window (``--window`` lines each), so a busy machine slows both alike.
-int8 is ``engine.quantize.quantize_int8`` of the very same weights (the reference
-step: the fast step is float32). Prints one JSON object: BLEU and chrF of each, the
+int8 is ``engine.quantize.quantize_int8`` of the very same weights (its fast step
+calls the int8 products' own ops). Prints one JSON object: BLEU and chrF of each, the
 drop, tokens/s of each, their ratio, how many lines changed, and the load average.
 """
 

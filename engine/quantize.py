@@ -7,9 +7,9 @@ quantizes their inputs on each call (dynamic quantisation, as OpenNMT-py's
 convolutions and the attention's elementwise math stay float32. The products
 read a quarter of the bytes and run on int8 kernels (fbgemm / onednn).
 
-- **The step**: models/fast_step.py reads float32 weights (the RNN's flat
-  weights, input-major copies), so a quantized model runs the reference step
-  (``use_fast_paths(model, False)``): same arithmetic, the products int8.
+- **The step**: the decoder's fast step (models/fast_step.py) calls the int8
+  products' own ops directly, skipping the modules' call overhead, so it gives
+  the bits of the reference step of the same int8 model.
 - **Outputs differ from float32**: the weights are rounded to 256 levels, so
   tokens and scores change (BLEU on val.de in benchmarks/int8_quality.py and
   benchmarks/README.md); the byte-identical checks of the project apply to
@@ -55,14 +55,11 @@ def _stable_weights(int8_class: type, name: str) -> type:
 
 def quantize_int8(model, *, inplace: bool = False):
     """``model`` (an nn.Module in eval mode, on the CPU) with int8 Linear / GRU / LSTM
-    weights, running the reference step; a copy unless ``inplace``. DeviceError off the
-    CPU."""
+    weights; a copy unless ``inplace``. DeviceError off the CPU."""
     import torch
     from torch import nn
     from torch.ao.nn.quantized import dynamic
     from torch.ao.quantization import quantize_dynamic
-
-    from attnscope.models.fast_step import use_fast_paths
 
     devices = {p.device.type for p in model.parameters()}
     if devices - {"cpu"}:
@@ -80,8 +77,7 @@ def quantize_int8(model, *, inplace: bool = False):
         quantized = quantize_dynamic(
             model.eval(), set(mapping), dtype=torch.qint8, mapping=mapping, inplace=inplace
         )
-    use_fast_paths(quantized, False)
-    logger.info("int8 weights: the decoder runs its reference step (the fast step is float32)")
+    logger.info("int8 weights for the linear and RNN products")
     return quantized
 
 

@@ -32,6 +32,12 @@ What it does differently, and why the bits stay:
   (~1e-6; tests/models/test_attention_modules.py).
 - **Padding worked out once per memory** (``EncoderMemory.padding``), and functional
   calls instead of module dispatch.
+- **int8 products** (engine/quantize.py): a dynamically quantized Linear or GRU runs
+  the very op its module's forward calls (``quantized::linear_dynamic``,
+  ``torch.quantized_gru``) without the module's call overhead, so an int8 model's
+  fast step gives the bits of its reference step (tests/engine/test_quantize.py).
+  Such products never take the input-major copies or the packed additive scorer
+  (both read float32 weights); an int8 LSTM runs as its module.
 """
 
 from __future__ import annotations
@@ -174,6 +180,14 @@ class FastStep:
             weight = self._weights.get(weight)
         return functional.linear(inputs, weight, bias)
 
+    def _product(self, layer: nn.Module, inputs: Tensor) -> Tensor:
+        """``layer(inputs)`` for a float32 Linear (``_linear``) or an int8 one (the op its
+        forward calls: quantize_int8 makes qint8 weights, ``reduce_range`` as torch sets it)."""
+        packed = getattr(layer, "_packed_params", None)
+        if packed is None:
+            return self._linear(inputs, layer.weight, layer.bias)
+        return torch.ops.quantized.linear_dynamic(inputs, packed._packed_params, reduce_range=True)
+
     def advance(self, decoder: nn.Module, prev_tokens: Tensor, state: DecoderState, memory):
         """``decoder.advance`` in eval: -> (readout (B, H'), new state, attn (B, heads, S) | None)."""
         embedding = decoder.embedding
@@ -195,8 +209,7 @@ class FastStep:
             output, hidden, cell = self._run_cell(decoder.rnn, inputs, state)
             context, weights = self.attend(attention, output, memory, state)
         combined = torch.cat([output, context], -1)  # (B, H + C)
-        combine = decoder.combine
-        attentional = self._linear(combined, combine.weight, combine.bias)  # (B, H)
+        attentional = self._product(decoder.combine, combined)  # (B, H)
         if config.combine_activation == "tanh":
             attentional = torch.tanh(attentional)
         new_state = DecoderState(
@@ -215,20 +228,26 @@ class FastStep:
         """
         if type(attention) is LocationSensitiveAttention:
             location = attention.location_features(memory, state)  # (B, S, A)
-            projected = self._linear(query, attention.query_proj.weight).unsqueeze(1)
+            projected = self._product(attention.query_proj, query).unsqueeze(1)
             energy = additive_energy(projected, memory.keys, location)  # (B, S, A)
-            weights = memory_softmax(additive_scores(attention.score, energy), memory)
+            weights = memory_softmax(self._scores(attention.score, energy), memory)
         elif type(attention) is BahdanauAttention:
-            projected = self._linear(query, attention.query_proj.weight)  # (B, A)
+            projected = self._product(attention.query_proj, query)  # (B, A)
             packed = self._real_positions(attention, memory)
             if packed is None:
                 energy = additive_energy(projected.unsqueeze(1), memory.keys)  # (B, S, A)
-                weights = memory_softmax(additive_scores(attention.score, energy), memory)
+                weights = memory_softmax(self._scores(attention.score, energy), memory)
             else:
                 weights = _packed_weights(attention.score, projected, memory, *packed)
         else:
             return attention(query, memory, state)
         return attention.weighted_sum(weights, memory.values), weights  # (B, C), (B, 1, S)
+
+    def _scores(self, score: nn.Module, energy: Tensor) -> Tensor:
+        """vᵀ energy: (B, S, A) -> (B, 1, S), float32 (``additive_scores``) or int8."""
+        if getattr(score, "_packed_params", None) is None:
+            return additive_scores(score, energy)
+        return self._product(score, energy).transpose(1, 2)  # (B, S, 1) -> (B, 1, S)
 
     @staticmethod
     def _real_positions(attention, memory: EncoderMemory) -> tuple[Tensor, Tensor, Tensor] | None:
@@ -243,6 +262,7 @@ class FastStep:
             memory.padding is None
             or keys.numel() < SCRATCH_MIN_ELEMENTS
             or not torch.is_inference_mode_enabled()
+            or hasattr(attention.score, "_packed_params")  # int8: no float32 v to read
         ):
             return None
         derived = memory.derived
@@ -258,15 +278,16 @@ class FastStep:
 
     def log_probs(self, layer: nn.Module, hidden: Tensor) -> Tensor:
         """``OutputLayer`` in eval: hidden (..., H) -> log-probs (..., V)."""
-        pre, proj = layer.pre, layer.proj
-        if isinstance(pre, nn.Linear):
-            hidden = self._linear(hidden, pre.weight, pre.bias)
-        return torch.log_softmax(self._linear(hidden, proj.weight, proj.bias), dim=-1)
+        if not isinstance(layer.pre, nn.Identity):
+            hidden = self._product(layer.pre, hidden)
+        return torch.log_softmax(self._product(layer.proj, hidden), dim=-1)
 
     def _run_cell(
         self, rnn: nn.RNNBase, inputs: Tensor, state: DecoderState
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """One RNN time step: inputs (B, I) -> output (B, H), hidden (L, B, H), cell."""
+        if hasattr(rnn, "_all_weight_values"):  # int8 (engine/quantize.py)
+            return _int8_cell(rnn, inputs, state)
         weights = rnn._flat_weights
         if use_input_major(inputs):
             weights = self._weights.get_all(weights)
@@ -279,6 +300,21 @@ class FastStep:
             inputs.unsqueeze(1), (state.hidden, state.cell), weights, *settings
         )
         return output.squeeze(1), hidden, cell
+
+
+def _int8_cell(
+    rnn: nn.Module, inputs: Tensor, state: DecoderState
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """One time step of a dynamically quantized RNN: a GRU through the op its forward
+    calls, an LSTM through the module (as the reference step runs it)."""
+    sequence = inputs.unsqueeze(1)  # (B, 1, I), batch first as the decoders build their RNN
+    if state.cell is not None:
+        output, (hidden, cell) = rnn(sequence, (state.hidden, state.cell))
+        return output.squeeze(1), hidden, cell
+    params = [weights.param for weights in rnn._all_weight_values]
+    settings = (rnn.bias, rnn.num_layers, float(rnn.dropout), False, rnn.bidirectional, True)
+    output, hidden = torch.quantized_gru(sequence, state.hidden, params, *settings)
+    return output.squeeze(1), hidden, None
 
 
 def _packed_weights(
