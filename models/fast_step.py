@@ -277,10 +277,18 @@ class FastStep:
         return derived[attention]
 
     def log_probs(self, layer: nn.Module, hidden: Tensor) -> Tensor:
-        """``OutputLayer`` in eval: hidden (..., H) -> log-probs (..., V)."""
+        """``OutputLayer`` in eval: hidden (..., H) -> log-probs (..., V).
+
+        Without autograd the log-softmax overwrites the logits (the kernel's arithmetic,
+        hence its bits, is the same), so a step allocates one (B, V) block instead of
+        two: at beam 5 × batch 32 × 8000 words, 5 MB of fresh pages less per step.
+        """
         if not isinstance(layer.pre, nn.Identity):
             hidden = self._product(layer.pre, hidden)
-        return torch.log_softmax(self._product(layer.proj, hidden), dim=-1)
+        logits = self._product(layer.proj, hidden)  # (..., V)
+        if logits.requires_grad:
+            return torch.log_softmax(logits, dim=-1)
+        return torch.log_softmax(logits, dim=-1, out=logits)
 
     def _run_cell(
         self, rnn: nn.RNNBase, inputs: Tensor, state: DecoderState

@@ -108,3 +108,20 @@ def test_padded_batch_agrees_on_both_paths(attention, cell, placement):
             memory = model.encode(src, lengths)
             model.step(torch.full((24,), 2), model.init_state(memory), memory)
         assert memory.derived
+
+
+def test_eval_step_with_autograd_keeps_its_graph():
+    """Eval with gradients (attributions): the fast step's log-probs are not written in
+    place over the logits, so the gradient is the reference path's."""
+    model = translation_model("additive", "gru", "bahdanau")
+    src, lengths = torch.randint(4, 30, (5, 9)), torch.tensor([9, 8, 7, 9, 3])
+
+    def gradient():
+        model.zero_grad()
+        log_probs, _, _ = greedy_steps(model, src, lengths, steps=2)
+        log_probs[:, -1, 7].sum().backward()
+        return log_probs.detach(), model.decoder.output.proj.weight.grad.clone()
+
+    fast, reference = both_paths(model, gradient)
+    for a, b in zip(fast, reference, strict=True):
+        torch.testing.assert_close(a, b, atol=2e-6, rtol=1e-5)
