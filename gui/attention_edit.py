@@ -60,6 +60,8 @@ class AttentionRowEditor(QWidget):
         self.sliders: list[QSlider] = []
         self._values: list[QLabel] = []
         self._labels: list[QLabel] = []
+        # every column built so far, (box, slider, value, token label); the first S are shown
+        self._pool: list[tuple[QWidget, QSlider, QLabel, QLabel]] = []
         self.title = QLabel("Select a step to edit its attention")
         self.apply_button = self._button(
             "Apply",
@@ -176,31 +178,38 @@ class AttentionRowEditor(QWidget):
             self.original_button.blockSignals(with_blocked)
 
     def _build_columns(self, tokens: list[str]) -> None:
+        """Show one column per source token. Columns are kept when fewer are needed (hidden):
+        a Reset shows none, and building 80 columns again on its first step froze the
+        window for tens of milliseconds."""
         count = self._row.shape[-1]
-        if len(self.sliders) == count:
-            for label, token in zip(self._labels, tokens, strict=False):
-                label.setText(token)
-                label.setToolTip(token)
-            return
-        while self._columns_layout.count() > 1:
-            item = self._columns_layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        self.sliders, self._values, self._labels = [], [], []
-        for col in range(count):
-            token = tokens[col] if col < len(tokens) else f"#{col}"
-            self._columns_layout.insertWidget(col, self._column(col, token))
+        while len(self._pool) < count:
+            self._columns_layout.insertWidget(len(self._pool), self._column(len(self._pool)))
+        for col, (box, slider, _value, label) in enumerate(self._pool):
+            if col < count:
+                token = tokens[col] if col < len(tokens) else f"#{col}"
+                if label.text() != token:
+                    label.setText(token)
+                    label.setToolTip(token)
+                    slider.setToolTip(
+                        f"Attention weight on {token!r} (heads averaged); drag to set it"
+                    )
+            if box.isHidden() != (col >= count):
+                box.setHidden(col >= count)
+        self._columns.setHidden(count == 0)
+        shown = self._pool[:count]
+        self.sliders = [slider for _, slider, _, _ in shown]
+        self._values = [value for _, _, value, _ in shown]
+        self._labels = [label for _, _, _, label in shown]
 
-    def _column(self, col: int, token: str) -> QWidget:
+    def _column(self, col: int) -> QWidget:
+        """A new column for source token ``col`` (its token is set by ``_build_columns``)."""
         slider = QSlider(Qt.Vertical)
         slider.setRange(0, SLIDER_STEPS)
-        slider.setToolTip(f"Attention weight on {token!r} (heads averaged); drag to set it")
         slider.sliderReleased.connect(lambda c=col: self._on_slider_released(c))
-        value, label = QLabel(), QLabel(token)
+        value, label = QLabel(), QLabel()
         for text in (value, label):
             text.setAlignment(Qt.AlignCenter)
         label.setTextFormat(Qt.PlainText)  # a "<s>" piece is no strike-through tag
-        label.setToolTip(token)
         box = QWidget()
         box.setFixedWidth(COLUMN_WIDTH)
         column = QVBoxLayout(box)
@@ -208,9 +217,7 @@ class AttentionRowEditor(QWidget):
         column.addWidget(value)
         column.addWidget(slider, 1, Qt.AlignHCenter)
         column.addWidget(label)
-        self.sliders.append(slider)
-        self._values.append(value)
-        self._labels.append(label)
+        self._pool.append((box, slider, value, label))
         return box
 
     def _show_row(self) -> None:

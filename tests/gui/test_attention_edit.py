@@ -24,6 +24,20 @@ def editor(qtbot):
     return view
 
 
+def test_columns_are_kept_hidden_when_no_row_is_shown_and_reused_for_the_next(editor):
+    # a Reset shows no row; its first step must not build every column again (issue 22)
+    first = list(editor.sliders)
+    editor.set_row(None, None, [])
+    assert editor.sliders == [] and all(s.isHidden() or s.parentWidget().isHidden() for s in first)
+    editor.set_row(0, ROW[:, :3] / ROW[:, :3].sum(-1, keepdims=True), ["▁a", "▁b", "</s>"])
+    assert editor.sliders == first[:3]  # the same widgets, one column hidden
+    assert first[3].parentWidget().isHidden() and not first[0].parentWidget().isHidden()
+    assert [label.text() for label in editor._labels] == ["▁a", "▁b", "</s>"]
+    assert "'▁b'" in editor.sliders[1].toolTip()  # the tip names the new token
+    editor.set_row(1, ROW, TOKENS)
+    assert editor.sliders == first and [s.value() for s in first] == [250, 250, 250, 250]
+
+
 def test_the_sliders_show_the_head_mean(editor):
     assert len(editor.sliders) == 4
     assert [s.value() for s in editor.sliders] == [250, 250, 250, 250]
