@@ -117,7 +117,11 @@ class AttentionRowEditor(QWidget):
 
     # -- the row -------------------------------------------------------------------
     def set_row(self, step: int | None, weights: np.ndarray | None, tokens: list[str]) -> None:
-        """Edit step ``step``'s attention ``weights`` (heads, S) over source ``tokens``."""
+        """Edit step ``step``'s attention ``weights`` (heads, S) over source ``tokens``.
+
+        With no row (``step`` None: a Reset, or no step taken yet) the columns of
+        ``tokens`` stay, greyed and empty, so the first step only moves sliders.
+        """
         if step is None or weights is None or weights.shape[-1] == 0:
             self._step, self._model_row = None, np.zeros((1, 0), dtype=np.float32)
             self.title.setText("Select a step to edit its attention")
@@ -178,10 +182,12 @@ class AttentionRowEditor(QWidget):
             self.original_button.blockSignals(with_blocked)
 
     def _build_columns(self, tokens: list[str]) -> None:
-        """Show one column per source token. Columns are kept when fewer are needed (hidden):
-        a Reset shows none, and building 80 columns again on its first step froze the
-        window for tens of milliseconds."""
-        count = self._row.shape[-1]
+        """Show one column per source token: the row's, or greyed ones for ``tokens`` when
+        there is no row. Columns are kept when fewer are needed (hidden), and a Reset keeps
+        them shown: building, or showing, 80 columns again on its first step froze the
+        window for tens of milliseconds (issue 22)."""
+        editable = self._row.shape[-1] > 0
+        count = self._row.shape[-1] if editable else len(tokens)
         while len(self._pool) < count:
             self._columns_layout.insertWidget(len(self._pool), self._column(len(self._pool)))
         for col, (box, slider, _value, label) in enumerate(self._pool):
@@ -196,7 +202,13 @@ class AttentionRowEditor(QWidget):
             if box.isHidden() != (col >= count):
                 box.setHidden(col >= count)
         self._columns.setHidden(count == 0)
+        self._columns.setEnabled(editable)
         shown = self._pool[:count]
+        if not editable:  # greyed and empty until a step gives a row
+            for _, slider, value, _ in shown:
+                slider.setValue(0)
+                value.setText("")
+            shown = []
         self.sliders = [slider for _, slider, _, _ in shown]
         self._values = [value for _, _, value, _ in shown]
         self._labels = [label for _, _, _, label in shown]
@@ -332,12 +344,15 @@ class AttentionEditor(QObject):
     # -- following the state ---------------------------------------------------------
     def _load_row(self) -> None:
         snapshot, step = self.state.snapshot, self.state.shown_step()
-        if snapshot is None or snapshot.attention is None or step is None:
+        if snapshot is None or not snapshot.num_heads:
             self.editor.set_row(None, None, [])
+            return
+        tokens = [display_piece(p) for p in snapshot.source_pieces]
+        if step is None or snapshot.attention is None:  # no step yet: the columns, greyed
+            self.editor.set_row(None, None, tokens)
             return
         if step >= snapshot.attention.shape[0]:
             return
-        tokens = [display_piece(p) for p in snapshot.source_pieces]
         if self.editor.step() == step and self.editor.is_edited():
             return  # keep the user's unsent edit of this step
         self.editor.set_row(step, snapshot.attention[step], tokens)

@@ -24,8 +24,22 @@ def editor(qtbot):
     return view
 
 
+def test_a_reset_keeps_the_columns_greyed_and_empty_for_its_first_step(editor):
+    # a Reset shows no row; its first step must not build or show every column again
+    # (issue 22): the source's columns stay, disabled, with no value
+    first = list(editor.sliders)
+    editor.set_row(None, None, TOKENS)
+    assert editor.sliders == [] and editor.step() is None
+    assert all(not s.isHidden() and not s.parentWidget().isHidden() for s in first)
+    assert all(not s.isEnabled() and s.value() == 0 for s in first)
+    assert all(value.text() == "" for _, _, value, _ in editor._pool)
+    editor.set_row(2, ROW, TOKENS)
+    assert editor.sliders == first and all(s.isEnabled() for s in first)
+    assert [s.value() for s in first] == [250, 250, 250, 250]
+
+
 def test_columns_are_kept_hidden_when_no_row_is_shown_and_reused_for_the_next(editor):
-    # a Reset shows no row; its first step must not build every column again (issue 22)
+    # no source at all (a new model): no column; the next row reuses the built ones
     first = list(editor.sliders)
     editor.set_row(None, None, [])
     assert editor.sliders == [] and all(s.isHidden() or s.parentWidget().isHidden() for s in first)
