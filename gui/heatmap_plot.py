@@ -77,9 +77,10 @@ class HeatmapPlot:
     def set_labels(self, source: list[str], target: list[str]) -> None:
         """Label the columns with ``source`` and the rows with ``target``, and fit the view
         so each keeps its label (the coverage bars' band above row 0)."""
-        self.x_axis.set_labels(source)
-        self.y_axis.set_labels(target)
-        self.plot.getPlotItem().layout.activate()  # apply a new axis width now, not next loop
+        resized = self.x_axis.set_labels(source)
+        resized = self.y_axis.set_labels(target) or resized
+        if resized:  # apply a new axis width now, not next loop (a row's label: seldom)
+            self.plot.getPlotItem().layout.activate()
         self.x_scroll.set_extent(0.0, max(len(source), 1), len(source))
         self.y_scroll.set_extent(-band_rows(len(target)), max(len(target), 1), len(target))
 

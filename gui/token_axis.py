@@ -18,6 +18,7 @@ LABEL_CHARS = 14  # longer tokens are elided on the axes (full text in tooltips)
 MIN_FONT_SCALE = 0.7  # labels shrink to this share of the font before any is left out
 LABEL_GAP_PX = 1.0  # between two vertical labels, or two rows' labels
 HORIZONTAL_GAP_PX = 10.0  # between two horizontal labels
+WIDTH_STEP_PX = 24  # a side axis widens and narrows in steps of this
 _NICE_STRIDES = (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000)
 _ROUNDING = 1e-6  # a cell of exactly min_cell_pixels() still gets its label
 
@@ -68,6 +69,7 @@ class TokenAxis(pg.AxisItem):
         self._metrics: QtGui.QFontMetricsF | None = None
         self._widths: dict[str, float] = {}  # label text -> pixels (the font never changes)
         self._fixed_width: int | None = None
+        self._fixed_height: int | None = None  # upright labels' height; None: pyqtgraph's
         self._layout = LabelLayout()
         self._shown: list[int] = []  # label indices the last paint wrote
         # let edge labels spill past the axis ends rather than vanish
@@ -75,15 +77,17 @@ class TokenAxis(pg.AxisItem):
         # tokens have no unit: without an SI prefix a range change never re-lays the title
         self.enableAutoSIPrefix(False)
 
-    def set_labels(self, labels: list[str]) -> None:
-        """Replace the category labels (index i labels cell i).
+    def set_labels(self, labels: list[str]) -> bool:
+        """Replace the category labels (index i labels cell i); True when the axis changed
+        its size for them (the plot's layout then needs doing again).
 
         Unchanged labels cost nothing (no new picture); label widths are
         measured once per text, so a decode adding one row measures one label.
         """
         elided = [elide(text, LABEL_CHARS) for text in labels]
         if elided == self._labels:
-            return
+            return False
+        size = (self._fixed_width, self._fixed_height)
         self._labels = elided
         if self._metrics is None:
             self._metrics = QtGui.QFontMetricsF(self.style["tickFont"])
@@ -93,8 +97,10 @@ class TokenAxis(pg.AxisItem):
                 widths[text] = self._metrics.horizontalAdvance(text)
         self._widest = max((widths[text] for text in elided), default=0.0)
         if self.orientation in ("left", "right"):
-            # pyqtgraph only widens the axis after a paint that clipped labels; size it up front
-            width = int(self._widest) + 16
+            # pyqtgraph only widens the axis after a paint that clipped labels; size it up
+            # front, in steps: a new width lays the plot out again (a decode's rows come
+            # one at a time, and most new labels then fit the width there is)
+            width = math.ceil((self._widest + 16) / WIDTH_STEP_PX) * WIDTH_STEP_PX
             if width != self._fixed_width:
                 self._fixed_width = width
                 self.setWidth(width)
@@ -102,6 +108,7 @@ class TokenAxis(pg.AxisItem):
             self._fit_height(self._layout)
         self.picture = None
         self.update()
+        return (self._fixed_width, self._fixed_height) != size
 
     def labels(self) -> list[str]:
         return list(self._labels)
@@ -153,10 +160,10 @@ class TokenAxis(pg.AxisItem):
         """Upright labels need the longest one's length; lying labels the automatic height."""
         if self.orientation not in ("top", "bottom"):
             return
-        if layout.vertical:
-            self.setHeight(math.ceil(self._widest * layout.scale) + 12)
-        else:
-            self.setHeight(None)
+        height = math.ceil(self._widest * layout.scale) + 12 if layout.vertical else None
+        if height != self._fixed_height:
+            self._fixed_height = height
+            self.setHeight(height)
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
         count = len(self._labels)
