@@ -95,22 +95,29 @@ def wait_snapshot(window, action, check) -> None:
     window.snapshotShown.disconnect(on_snapshot)
 
 
-def run_until(condition, timeout_s: float = 60.0) -> bool:
-    """Run the event loop until ``condition()`` holds (polled every millisecond)."""
+def run_until(condition, timeout_s: float = 60.0, *, signals=()) -> bool:
+    """Run the event loop until ``condition()`` holds: checked when one of ``signals`` is
+    emitted, else polled every millisecond (a poll costs the GUI thread ~1 ms of CPU a
+    key press and rounds the time up to the next millisecond)."""
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
     loop, poll = QEventLoop(), QTimer()
     poll.setTimerType(Qt.TimerType.PreciseTimer)
     deadline = time.perf_counter() + timeout_s
 
-    def check() -> None:
+    def check(*_args) -> None:
         if condition() or time.perf_counter() > deadline:
             loop.quit()
 
+    for signal in signals:
+        signal.connect(check)
     poll.timeout.connect(check)
-    poll.start(1)
-    loop.exec()
+    poll.start(1 if not signals else 100)  # with signals, only the deadline is polled
+    if not condition():
+        loop.exec()
     poll.stop()
+    for signal in signals:
+        signal.disconnect(check)
     return condition()
 
 

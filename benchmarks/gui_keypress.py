@@ -34,8 +34,12 @@ def keypress_latency(window, source: str, samples: int, spacing_s: float = 0.15)
         before = len(shown)
         start = time.perf_counter()
         QTest.keyClick(window, Qt.Key.Key_F10)
-        # a new snapshot painted, and no view job left (frames holds them until they ran)
-        drawn = run_until(lambda n=before: len(shown) > n and not window.frames._jobs)
+        # a new snapshot painted, and no view job left (frames holds them until they ran):
+        # checked when either happens, not polled
+        drawn = run_until(
+            lambda n=before: len(shown) > n and not window.frames._jobs,
+            signals=(window.snapshotShown, window.frames.idle),
+        )
         QApplication.processEvents()  # the paint events the last jobs posted (dirty regions)
         if not drawn:
             raise RuntimeError("F10 drew no new step within 60 s")

@@ -22,7 +22,7 @@ import math
 import time
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 
 class FrameScheduler(QObject):
@@ -30,8 +30,11 @@ class FrameScheduler(QObject):
     ``turn_s`` > 0, due jobs share a turn while it has lasted less than ``turn_s``.
 
     Of the jobs that are due, the one with the lowest ``priority`` runs first
-    (then the oldest request).
+    (then the oldest request). ``idle`` is emitted when no job is left waiting
+    (the last one ran, or was cancelled): every view drawn, their repaints posted.
     """
+
+    idle = Signal()
 
     def __init__(self, parent: QObject | None = None, *, gap_s: float, turn_s: float = 0.0) -> None:
         super().__init__(parent)
@@ -73,6 +76,7 @@ class FrameScheduler(QObject):
     def _arm(self) -> None:
         if not self._jobs:
             self._timer.stop()
+            self.idle.emit()
             return
         if self._free_at == math.inf:  # a job is running; its end arms the timer
             return

@@ -89,3 +89,18 @@ def test_a_job_that_outlasts_turn_s_ends_its_turn(qtbot):
     scheduler.request("b", lambda: ran.append("b"))
     qtbot.waitUntil(lambda: len(ran) == 3)
     assert ran == ["a", "turn ended", "b"]
+
+
+def test_idle_is_emitted_once_no_job_is_left_waiting(qtbot, scheduler):
+    # the key-press bench waits on it (and on snapshotShown) instead of polling
+    idle, ran = [], []
+    scheduler.idle.connect(lambda: idle.append(list(ran)))
+    scheduler.request("a", lambda: ran.append("a"))
+    scheduler.request("b", lambda: ran.append("b"))
+    qtbot.waitUntil(lambda: len(ran) == 2)
+    qtbot.waitUntil(lambda: bool(idle))
+    assert idle[-1] == ["a", "b"]  # not before the last job ran
+    scheduler.request("held", lambda: ran.append("held"), not_before=time.perf_counter() + 60)
+    count = len(idle)
+    scheduler.cancel("held")  # a cancelled last job leaves the scheduler idle too
+    assert len(idle) == count + 1 and ran == ["a", "b"]
