@@ -122,9 +122,15 @@ def run_until(condition, timeout_s: float = 60.0, *, signals=()) -> bool:
 
 
 def pause(seconds: float) -> None:
-    """Run the event loop for ``seconds``."""
-    end = time.perf_counter() + seconds
-    run_until(lambda: time.perf_counter() >= end)
+    """Run the event loop for ``seconds`` (one precise timer: nothing polls meanwhile)."""
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+
+    loop, timer = QEventLoop(), QTimer()
+    timer.setSingleShot(True)
+    timer.setTimerType(Qt.TimerType.PreciseTimer)
+    timer.timeout.connect(loop.quit)
+    timer.start(max(0, round(seconds * 1000)))
+    loop.exec()
 
 
 class Heartbeat:
