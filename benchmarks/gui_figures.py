@@ -22,6 +22,7 @@ KEYS = (
     "explain_stall_ms",
     "gui_keypress_p95_ms",
     "gui_keypress_stall_p99_ms",
+    "gui_keypress_cpu_ms",
     "startup_cold_s",
 )
 # run as: python gui_bench.py CHECKPOINT --json OUT [--steps N] [--no-startup]
@@ -37,6 +38,10 @@ GUI_FIGURES: dict[str, tuple[tuple[str, ...], ...]] = {
     "gui_keypress_stall_p99_ms": (
         ("keypress_xvfb", "long", "stall_ms", "p99"),
         ("keypress", "long", "stall_ms", "p99"),
+    ),
+    "gui_keypress_cpu_ms": (
+        ("keypress_xvfb", "long", "gui_thread_cpu_ms"),
+        ("keypress", "long", "gui_thread_cpu_ms"),
     ),
     "startup_cold_s": (("startup_cold_s", "checkpoint_ready_s"),),
 }

@@ -15,6 +15,9 @@ def keypress_latency(window, source: str, samples: int, spacing_s: float = 0.15)
     "Drawn" is: the snapshot painted (``snapshotShown``) with the new step, no view job
     left in the window's frame scheduler (text and chips, candidates, beam tree), then
     the whole window repainted. The heartbeat over the whole run gives the stalls.
+    ``gui_thread_cpu_ms``: the GUI thread's CPU time per press (the views' work, and
+    the heartbeat's beats and each Reset's redraw): a machine's load moves it far less
+    than the latencies.
     """
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
@@ -26,6 +29,7 @@ def keypress_latency(window, source: str, samples: int, spacing_s: float = 0.15)
     window.snapshotShown.connect(lambda snapshot: shown.append(len(snapshot.steps)))
     times: list[float] = []
     heartbeat = Heartbeat()
+    cpu_start = time.thread_time()  # this is the GUI thread: its CPU, whatever the load
     while len(times) < samples:
         snapshot = window.state.snapshot
         if snapshot is not None and snapshot.done:
@@ -44,9 +48,11 @@ def keypress_latency(window, source: str, samples: int, spacing_s: float = 0.15)
         if not drawn:
             raise RuntimeError("F10 drew no new step within 60 s")
         times.append((time.perf_counter() - start) * 1000)
+    cpu_ms = (time.thread_time() - cpu_start) * 1000 / samples
     stalls = heartbeat.stop()
     return {
         **percentiles(times),
+        "gui_thread_cpu_ms": round(cpu_ms, 2),
         "spacing_ms": spacing_s * 1000,
         "source_words": len(source.split()),
         "stall_ms": stalls,

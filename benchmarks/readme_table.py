@@ -109,6 +109,12 @@ ROWS: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
         "≤ 16.7 ms (a frame)",
         (),
     ),
+    "gui_keypress_cpu_ms": (
+        "GUI: the GUI thread's CPU per key press (same steps; steadier than the latencies)",
+        "ms",
+        "",
+        (),
+    ),
     "startup_cold_s": ("Start-up, cold (first start of the run)", "s", "", ()),
     "heatmap_200_update_ms": ("Heat map update, 200×200", "ms", "", ()),
     "startup_s": ("Start-up to window shown with the checkpoint loaded, warm", "s", "≤ 3 s", ()),

@@ -35,6 +35,7 @@ TOP_LEVEL_KEYS = (
     "startup_cold_s",
     "gui_keypress_p95_ms",
     "gui_keypress_stall_p99_ms",
+    "gui_keypress_cpu_ms",
     "rss_mb",
     "rss_all_checkpoints_mb",
     "breakpoint_check_vs_step_ratio",
