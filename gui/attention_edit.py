@@ -62,6 +62,8 @@ class AttentionRowEditor(QWidget):
         self._labels: list[QLabel] = []
         # every column built so far, (box, slider, value, token label); the first S are shown
         self._pool: list[tuple[QWidget, QSlider, QLabel, QLabel]] = []
+        self._built: tuple = ((), 0, False)  # (tokens, columns shown, editable) last built
+        self._shown_row: list[tuple[int, str] | None] = []  # each slider's position, text
         self.title = QLabel("Select a step to edit its attention")
         self.apply_button = self._button(
             "Apply",
@@ -188,6 +190,11 @@ class AttentionRowEditor(QWidget):
         window for tens of milliseconds (issue 22)."""
         editable = self._row.shape[-1] > 0
         count = self._row.shape[-1] if editable else len(tokens)
+        built = (tuple(tokens[:count]), count, editable)
+        if built == self._built:  # the same columns as the last step: nothing to do
+            return
+        self._built = built
+        self._shown_row = []
         while len(self._pool) < count:
             self._columns_layout.insertWidget(len(self._pool), self._column(len(self._pool)))
         for col, (box, slider, _value, label) in enumerate(self._pool):
@@ -233,17 +240,28 @@ class AttentionRowEditor(QWidget):
         return box
 
     def _show_row(self) -> None:
+        """Move the sliders to the row's head mean; only the columns whose position or
+        text changed are touched (most of a long source's weights stay 0.00 a step)."""
         mean = self._row.mean(axis=0) if self._row.size else np.zeros(0)
-        for slider, value, weight in zip(self.sliders, self._values, mean, strict=False):
+        shown = [(round(float(w) * SLIDER_STEPS), f"{w:.2f}") for w in mean[: len(self.sliders)]]
+        before = self._shown_row
+        for col, (position, text) in enumerate(shown):
+            old = before[col] if col < len(before) else None
+            if old is not None and old[0] == position and old[1] == text:
+                continue
+            slider = self.sliders[col]
             slider.blockSignals(True)
-            slider.setValue(round(float(weight) * SLIDER_STEPS))
+            slider.setValue(position)
             slider.blockSignals(False)
-            value.setText(f"{weight:.2f}")
+            self._values[col].setText(text)
+        self._shown_row = shown
         edited = self.is_edited()
         self.apply_button.setEnabled(edited)
         self.reset_button.setEnabled(edited)
 
     def _on_slider_released(self, col: int) -> None:
+        if col < len(self._shown_row):  # the user moved it: shown anew whatever the row says
+            self._shown_row[col] = None
         self.set_weight(col, self.sliders[col].value() / SLIDER_STEPS)
 
 

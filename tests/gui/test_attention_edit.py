@@ -209,3 +209,18 @@ def test_the_score_toggle_shows_scores_then_weights(qtbot, window, tiny_translat
     window.debugger.scores_action.trigger()
     assert heatmap.value_kind() == WEIGHTS and heatmap.levels() == (0.0, 1.0)
     np.testing.assert_array_equal(heatmap.matrix(), weights)
+
+
+def test_the_next_step_moves_only_what_changed_and_shows_the_new_row(editor):
+    # the columns stay and only changed sliders are set (issue 22); what shows is the new row
+    first = list(editor.sliders)
+    texts = [value.text() for value in editor._values]
+    assert texts == ["0.25"] * 4
+    row = np.array([[0.25, 0.25, 0.5, 0.0], [0.25, 0.25, 0.3, 0.2]], np.float32)
+    editor.set_row(3, row, TOKENS)
+    assert editor.sliders == first
+    assert [s.value() for s in first] == [250, 250, 400, 100]
+    assert [value.text() for value in editor._values] == ["0.25", "0.25", "0.40", "0.10"]
+    first[2].setValue(50)  # a drag: released, the slider shows the edited row again
+    first[2].sliderReleased.emit()
+    assert first[2].value() == 50 and editor.is_edited()
