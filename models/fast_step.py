@@ -30,15 +30,10 @@ What it does differently, and why the bits stay:
   additive attention scores only the real positions, through tanh(x) = 2σ(2x) - 1.
   This is the exception: its scores differ from the reference's by rounding
   (~1e-6; tests/models/test_attention_modules.py).
-- **Grouped dot scores** (``general`` / ``dot`` attention in beam search): the k rows
-  of an input attend over the same keys, and MKL's batched product of one query
-  column per row (the reference's ``bmm(keys, q)``) runs ~20 µs per row whatever its
-  size. One product per input of up to 8 query columns at once costs the same per
-  input and gives every column the one-column product's bits for widths 1, 2, 3, 4
-  and 8 (narrower groups are padded with zero columns) over two or more inputs,
-  which is what ``grouped_dot_scores`` uses; other widths round differently. The
-  bench's beam step (32 inputs × 5 rows, 30 source positions, 512 wide): 3.2 -> 0.9
-  ms (tests/models/test_fast_step.py checks the bits over a sweep of shapes).
+- **Grouped dot products** (``general`` / ``dot`` attention in beam search,
+  models/grouped_products.py): the k rows of an input share its keys and values, so
+  the scores and the context take one product per input for several rows at once,
+  in widths that keep the one-row products' bits (bench beam step: 4.4 -> 1.6 ms).
 - **Padding worked out once per memory** (``EncoderMemory.padding``), and functional
   calls instead of module dispatch.
 - **int8 products** (engine/quantize.py): a dynamically quantized Linear or GRU runs
@@ -64,6 +59,7 @@ from attnscope.models.attention import (
     LuongDotAttention,
     LuongGeneralAttention,
 )
+from attnscope.models.grouped_products import row_groups, use_grouped_products
 from attnscope.models.state import DecoderState, EncoderMemory
 
 MIN_ROWS = 4  # 1..3 rows take MKL's matrix-vector path (layout-dependent rounding)
@@ -73,10 +69,6 @@ SCRATCH_MIN_ELEMENTS = 1 << 16
 # Additive attention scores only the real positions of a padded batch when at most this
 # share of the (B, S) grid is real (a random batch of 10..30-token sentences: ~2/3).
 PACK_MAX_FRACTION = 0.9
-# Query columns per batched product whose results MKL rounds as the one-column product
-# does (measured; 5, 6, 7 and more than 8 round differently). See grouped_dot_scores.
-GROUP_WIDTHS = (1, 2, 3, 4, 8)
-_ROW_GROUPS = "row groups"  # EncoderMemory.derived key of row_groups' answer
 
 _scratch = threading.local()
 
@@ -246,10 +238,11 @@ class FastStep:
         cheap next to them and run as written.
         """
         if type(attention) in (LuongDotAttention, LuongGeneralAttention):
-            groups = row_groups(memory) if use_grouped_scores(query) else None
+            groups = row_groups(memory) if use_grouped_products(query) else None
             if groups is None:
                 return attention(query, memory, state)
-            weights = memory_softmax(grouped_dot_scores(*groups, query), memory)
+            weights = memory_softmax(groups.dot_scores(query), memory)  # (B, 1, S)
+            return groups.context(weights), weights  # (B, C), (B, 1, S)
         elif type(attention) is LocationSensitiveAttention:
             location = attention.location_features(memory, state)  # (B, S, A)
             projected = self._product(attention.query_proj, query).unsqueeze(1)
@@ -376,63 +369,6 @@ def _packed_weights(
     return torch.softmax(scores.view(batch, 1, length), dim=-1)
 
 
-def use_grouped_scores(query: Tensor) -> bool:
-    """True where ``grouped_dot_scores`` gives the reference's bits: a contiguous query
-    (N, A) on the CPU with MKL (the widths were measured there), without autograd."""
-    return (
-        query.is_cpu
-        and query.is_contiguous()
-        and torch.backends.mkl.is_available()
-        and not torch.is_grad_enabled()
-    )
-
-
-def row_groups(memory: EncoderMemory) -> tuple[Tensor, int] | None:
-    """(keys of each group (G, S, A), g) when ``memory.keys`` (N, S, A) come in G >= 2
-    runs of g >= 2 identical rows (beam search: the k rows of each input); else None.
-
-    Worked out once per memory (a beam that drops finished inputs makes a new one).
-    """
-    derived = memory.derived
-    if _ROW_GROUPS not in derived:
-        derived[_ROW_GROUPS] = _find_row_groups(memory.keys)
-    return derived[_ROW_GROUPS]
-
-
-def _find_row_groups(keys: Tensor) -> tuple[Tensor, int] | None:
-    rows = keys.size(0)
-    flat = keys.reshape(rows, -1)  # (N, S·A)
-    run = 1
-    while run < rows // 2 and torch.equal(flat[run], flat[0]):
-        run += 1
-    for size in range(run, 1, -1):  # a repeated input can make the first run longer
-        if rows % size:
-            continue
-        grouped = flat.view(rows // size, size, -1)  # (G, g, S·A)
-        if all(torch.equal(grouped[:, i], grouped[:, 0]) for i in range(1, size)):
-            return grouped[:, 0].reshape(-1, *keys.shape[1:]).contiguous(), size
-    return None
-
-
-def grouped_dot_scores(keys: Tensor, group: int, query: Tensor) -> Tensor:
-    """qᵀ k of every row against its group's keys: keys (G, S, A), query (G·g, A) ->
-    scores (G·g, 1, S), with the bits of ``bmm(keys repeated g times, query)``.
-
-    One product per group for up to 8 of its rows at a time, each padded with zero
-    columns to a width of ``GROUP_WIDTHS`` (see the module docstring).
-    """
-    groups, length, width = keys.shape
-    rows = query.view(groups, group, width)
-    pieces = []
-    for start in range(0, group, GROUP_WIDTHS[-1]):
-        count = min(GROUP_WIDTHS[-1], group - start)
-        columns = query.new_zeros(groups, width, min(w for w in GROUP_WIDTHS if w >= count))
-        columns[:, :, :count] = rows[:, start : start + count].transpose(1, 2)
-        pieces.append(torch.bmm(keys, columns)[:, :, :count])  # (G, S, count)
-    scores = torch.cat(pieces, dim=2).transpose(1, 2)  # (G, g, S)
-    return scores.reshape(groups * group, 1, length)
-
-
 def use_fast_paths(model: nn.Module, on: bool = True) -> nn.Module:
     """Switch the optimised eval step of every decoder in ``model`` on or off; -> model.
 
@@ -451,7 +387,6 @@ def fast_paths_on(model: nn.Module) -> bool:
 
 
 __all__ = [
-    "GROUP_WIDTHS",
     "MIN_ROWS",
     "PACK_MAX_FRACTION",
     "SCRATCH_MIN_ELEMENTS",
@@ -460,11 +395,8 @@ __all__ = [
     "additive_energy",
     "additive_scores",
     "fast_paths_on",
-    "grouped_dot_scores",
     "gru_layers",
     "memory_softmax",
-    "row_groups",
     "use_fast_paths",
-    "use_grouped_scores",
     "use_input_major",
 ]

@@ -1,21 +1,13 @@
 """The one switch between the reference math and the fast eval step: both paths agree."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
 
 from attnscope.engine.decoding import DecodeConfig, decode
 from attnscope.models.config import AttentionConfig, DecoderConfig, ModelConfig, TextEncoderConfig
-from attnscope.models.fast_step import (
-    fast_paths_on,
-    grouped_dot_scores,
-    row_groups,
-    use_fast_paths,
-)
+from attnscope.models.fast_step import fast_paths_on, use_fast_paths
 from attnscope.models.registry import build_model
-from attnscope.models.state import EncoderMemory
 
 DECODERS = [
     ("additive", "gru", "bahdanau"),
@@ -135,40 +127,6 @@ def test_eval_step_with_autograd_keeps_its_graph():
     fast, reference = both_paths(model, gradient)
     for a, b in zip(fast, reference, strict=True):
         torch.testing.assert_close(a, b, atol=2e-6, rtol=1e-5)
-
-
-def repeated_keys_scores(keys, group, query):
-    """The reference's product on keys repeated per row: (G·g, 1, S)."""
-    return torch.bmm(keys.repeat_interleave(group, 0), query.unsqueeze(2)).transpose(1, 2)
-
-
-@pytest.mark.skipif(not torch.backends.mkl.is_available(), reason="widths measured on MKL")
-@pytest.mark.parametrize("group", range(2, 13))
-def test_grouped_dot_scores_give_the_one_column_products_bits(group):
-    """Every width the grouped product pads to rounds as the reference's one column per
-    row (the bench's beam shape among them: 32 inputs × 5 rows, 30 positions, 512 wide)."""
-    torch.manual_seed(group)
-    with torch.inference_mode():
-        for groups, length, width in [(2, 1, 16), (3, 7, 100), (32, 30, 512), (5, 64, 1000)]:
-            keys = torch.randn(groups, length, width)
-            query = torch.randn(groups * group, width)
-            ours = grouped_dot_scores(keys, group, query)
-            assert torch.equal(ours, repeated_keys_scores(keys, group, query))
-
-
-def test_row_groups_finds_a_beams_rows_once_per_memory():
-    keys = torch.randn(4, 6, 8)
-    memory = EncoderMemory(values=keys, mask=torch.ones(4, 6, dtype=torch.bool), final=keys[:, 0])
-    beam = memory.repeat_interleave(3)
-    beam = replace(beam, keys=beam.values)
-    unique, group = row_groups(beam)
-    assert group == 3 and torch.equal(unique, keys)
-    assert row_groups(beam)[0] is unique  # worked out once
-    assert row_groups(replace(memory, keys=keys)) is None  # distinct rows
-    one_input = memory.index_select(torch.zeros(3, dtype=torch.long))
-    assert row_groups(replace(one_input, keys=one_input.values)) is None  # a single group
-    repeated = memory.index_select(torch.tensor([0, 0, 0, 0, 1, 1, 2, 2, 3, 3]))
-    assert row_groups(replace(repeated, keys=repeated.values))[1] == 2  # first run longer
 
 
 @pytest.mark.parametrize("attention", ["general", "dot"])
