@@ -38,9 +38,12 @@ work equals AttnScope's.
 
 Where the work differs: with ``mlp`` OpenNMT-py's GlobalAttention projects the
 memory bank (the keys) again at every step, for every row and padded position;
-AttnScope projects them once per sentence. With ``general`` the step's
+AttnScope projects them once per sentence. With ``general`` the step's large
 products are the same on both sides (OpenNMT-py projects the query, AttnScope
-the keys once).
+the keys once); the attention's own products differ: OpenNMT-py runs the scores
+and the context per row, AttnScope once per sentence for its k rows
+(models/grouped_products.py), which reads a k-th of the memory and avoids MKL's
+slow one-column batched product.
 """
 
 from __future__ import annotations
