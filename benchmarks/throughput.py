@@ -15,6 +15,9 @@ Systems (target tokens/s, every hypothesis forced to ``sizes.length`` tokens):
   cut from length-sorted sentences as its own inference does.
 - ``beam_general`` and ``beam_general_int8``: AttnScope with ``general`` attention,
   float32 and int8 weights (engine/quantize.py).
+
+Each peer runs right after the AttnScope system of its ratio (``PEER_PARTNERS``), so
+the two passes of a ratio see the same load on a shared machine.
 """
 
 from __future__ import annotations
@@ -45,6 +48,12 @@ PEERS = {
     "peer": ("mlp", "fp32"),
     "peer_general": ("general", "fp32"),
     "peer_general_int8": ("general", "int8"),
+}
+# peer system -> the AttnScope system it runs right after in every round
+PEER_PARTNERS = {
+    "peer": "beam",
+    "peer_general": "beam_general",
+    "peer_general_int8": "beam_general_int8",
 }
 FIGURE_NAMES = {
     "beam": "beam_tokens_per_s",
@@ -82,7 +91,7 @@ def measure_throughput(ctx: BenchContext, report: Report) -> None:
     }
     with contextlib.ExitStack() as stack:
         peers = _start_peers(ctx, report, sources, stack)
-        passes.update({name: _peer_pass(peer) for name, peer in peers.items()})
+        passes = _paired_order(passes, {name: _peer_pass(peer) for name, peer in peers.items()})
         logger.info("throughput: %d rounds of %s", sizes.repeats, ", ".join(passes))
         try:
             samples = workloads.interleaved_rounds(passes, sizes.repeats)
@@ -143,6 +152,20 @@ def _engine_passes(ctx: BenchContext, sources: list) -> dict:
     if "naive" in ctx.skip:
         del passes["naive"]
     return passes
+
+
+def _paired_order(engine: dict, peers: dict) -> dict:
+    """All passes, each peer right after the AttnScope system it is compared with
+    (``PEER_PARTNERS``): a shared machine's load changes within a round (~20 s at the
+    quick size), and a ratio's two passes should see the same load."""
+    ordered = {}
+    for name, one_pass in engine.items():
+        ordered[name] = one_pass
+        ordered.update(
+            {p: peers[p] for p, ours in PEER_PARTNERS.items() if ours == name and p in peers}
+        )
+    ordered.update(peers)  # a peer whose partner was skipped still runs
+    return ordered
 
 
 def _peer_pass(peer):
