@@ -79,12 +79,14 @@ class RowGroups:
 
 
 def use_grouped_products(query: Tensor) -> bool:
-    """True where the widths above hold: a contiguous query (N, A) on the CPU with MKL,
-    without autograd."""
+    """True where the widths above hold: a contiguous query (N, A) on the CPU with MKL at
+    full float32 precision (a lower ``set_float32_matmul_precision`` may hand the
+    products to oneDNN), without autograd."""
     return (
         query.is_cpu
         and query.is_contiguous()
         and torch.backends.mkl.is_available()
+        and torch.get_float32_matmul_precision() == "highest"
         and not torch.is_grad_enabled()
     )
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from attnscope.models.grouped_products import RowGroups, row_groups
+from attnscope.models.grouped_products import RowGroups, row_groups, use_grouped_products
 from attnscope.models.state import EncoderMemory
 
 SHAPES = [(2, 1, 16), (3, 7, 100), (32, 29, 512), (5, 64, 1000)]  # (G, S, width)
@@ -68,3 +68,17 @@ def test_row_groups_needs_two_runs_of_identical_keys_and_values():
     assert row_groups(same_keys) is None  # equal keys, different values
     repeated = memory_of(values, torch.tensor([0, 0, 0, 0, 1, 1, 2, 2, 3, 3]))
     assert row_groups(repeated).size == 2  # a repeated input makes the first run longer
+
+
+def test_grouped_products_run_only_where_their_widths_were_measured():
+    query = torch.randn(10, 8)
+    with torch.inference_mode():
+        assert use_grouped_products(query) == torch.backends.mkl.is_available()
+        assert not use_grouped_products(query.t())  # not contiguous
+        previous = torch.get_float32_matmul_precision()
+        try:
+            torch.set_float32_matmul_precision("high")
+            assert not use_grouped_products(query)
+        finally:
+            torch.set_float32_matmul_precision(previous)
+    assert not use_grouped_products(query)  # autograd on
