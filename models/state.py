@@ -12,6 +12,18 @@ from functools import cached_property
 import torch
 from torch import Tensor
 
+ROW_RUNS = "row runs"  # EncoderMemory.derived key: rows come in runs of this many copies
+
+
+def _whole_runs(index: Tensor, runs: int) -> bool:
+    """Each run of ``runs`` rows that ``index`` picks comes from one run of this memory
+    (beam search follows its hypotheses within an input, and drops whole inputs): the
+    picked rows come in runs of ``runs`` copies too."""
+    if index.numel() == 0 or index.numel() % runs:
+        return False
+    source_runs = index.reshape(-1, runs) // runs  # (picked runs, runs)
+    return bool((source_runs == source_runs[:, :1]).all())
+
 
 def _select(value: Tensor | tuple | None, index: Tensor) -> Tensor | tuple | None:
     if value is None:
@@ -65,11 +77,21 @@ class EncoderMemory:
     @cached_property
     def derived(self) -> dict:
         """Per-memory values a module works out once and reuses at every step (its own keys;
-        the fast step keeps an additive attention's real positions here)."""
+        the fast step keeps an additive attention's real positions here). ``ROW_RUNS``:
+        the rows come in runs of that many copies of one row (a beam's k rows of an
+        input); ``index_select`` and ``repeat_interleave`` carry it, so it is never
+        looked for again in their copies."""
         return {}
 
     def index_select(self, index: Tensor) -> EncoderMemory:
         """Rows picked (and possibly repeated) by ``index`` (N,)."""
+        picked = self._pick(index)
+        runs = self.derived.get(ROW_RUNS)
+        if runs is not None and _whole_runs(index, runs):
+            picked.derived[ROW_RUNS] = runs
+        return picked
+
+    def _pick(self, index: Tensor) -> EncoderMemory:
         return replace(
             self,
             values=self.values.index_select(0, index),
@@ -83,7 +105,10 @@ class EncoderMemory:
     def repeat_interleave(self, times: int) -> EncoderMemory:
         """Each row repeated ``times`` times in a row: (B, ...) -> (B·times, ...)."""
         index = torch.arange(self.values.size(0), device=self.values.device)
-        return self.index_select(index.repeat_interleave(times))
+        repeated = self._pick(index.repeat_interleave(times))
+        if times > 1:  # exact copies: runs of ``times`` (of the runs there were)
+            repeated.derived[ROW_RUNS] = times * self.derived.get(ROW_RUNS, 1)
+        return repeated
 
 
 @dataclass(frozen=True)
