@@ -30,10 +30,9 @@ What it does differently, and why the bits stay:
   additive attention scores only the real positions, through tanh(x) = 2σ(2x) - 1.
   This is the exception: its scores differ from the reference's by rounding
   (~1e-6; tests/models/test_attention_modules.py).
-- **Grouped dot products** (``general`` / ``dot`` attention in beam search,
-  models/grouped_products.py): the k rows of an input share its keys and values, so
-  the scores and the context take one product per input for several rows at once,
-  in widths that keep the one-row products' bits (bench beam step: 4.4 -> 1.6 ms).
+- **Grouped dot products** (``general`` / ``dot`` attention in beam search): an input's
+  k rows share one product for scores and context, in widths that keep the one-row
+  products' bits (models/grouped_products.py; bench beam step: 4.4 -> 1.6 ms).
 - **Padding worked out once per memory** (``EncoderMemory.padding``), and functional
   calls instead of module dispatch.
 - **int8 products** (engine/quantize.py): a dynamically quantized Linear or GRU runs
@@ -234,8 +233,7 @@ class FastStep:
     def attend(self, attention: nn.Module, query: Tensor, memory: EncoderMemory, state):
         """``attention(query, memory, state)`` -> (context (B, C), weights (B, heads, S)).
 
-        The additive kinds and the dot kinds over grouped rows run here; the others are
-        cheap next to them and run as written.
+        The additive kinds and grouped dot kinds run here; the others run as written.
         """
         if type(attention) in (LuongDotAttention, LuongGeneralAttention):
             groups = row_groups(memory) if use_grouped_products(query) else None
