@@ -51,7 +51,7 @@ class CompareMode(WorkspaceMode):
         **window: Any,
     ) -> None:
         """``window``: the WorkspaceMode's workspaces, device, show_message and parent."""
-        super().__init__(state, requests, CompareView(), **window)
+        super().__init__(state, requests, CompareView, **window)
         self._decode_actions = decode_actions
         self.client: CompareClient | None = None
         self._opened_source = None  # the source the open pair decodes
@@ -71,7 +71,8 @@ class CompareMode(WorkspaceMode):
         # like ``action``, unavailable while the mode is shown
         self.entered.connect(lambda: self.folder_action.setEnabled(False))
         self.left.connect(lambda: self.folder_action.setEnabled(True))
-        view = self.view
+
+    def _wire_view(self, view: CompareView) -> None:
         view.stepRequested.connect(self.step)
         view.runToggled.connect(self._on_run_toggled)
         view.backRequested.connect(lambda: self._client().back())

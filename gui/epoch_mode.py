@@ -31,7 +31,7 @@ class EpochMode(WorkspaceMode):
 
     def __init__(self, state: DecodeState, requests: DecodeRequests, **window: Any) -> None:
         """``window``: the WorkspaceMode's workspaces, device, show_message and parent."""
-        super().__init__(state, requests, EpochView(), **window)
+        super().__init__(state, requests, EpochView, **window)
         self.client: EpochClient | None = None
         self.folder: str | None = None
         self._source = None
@@ -41,10 +41,12 @@ class EpochMode(WorkspaceMode):
             "Show one input's attention across the kept epochs of a training run",
         )
         self.action.triggered.connect(self.choose)
-        self.view.traceRequested.connect(self._retrace)
-        self.view.cancelRequested.connect(lambda: self._client().cancel())
-        self.view.exportRequested.connect(self.export_dialog)
-        self.view.leaveRequested.connect(self.leave)
+
+    def _wire_view(self, view: EpochView) -> None:
+        view.traceRequested.connect(self._retrace)
+        view.cancelRequested.connect(lambda: self._client().cancel())
+        view.exportRequested.connect(self.export_dialog)
+        view.leaveRequested.connect(self.leave)
 
     def choose(self) -> None:
         folder = QFileDialog.getExistingDirectory(self._window, "Open run folder")

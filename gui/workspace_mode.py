@@ -2,8 +2,9 @@
 while its mode is on and gives it back with the window's decode, model and docks
 untouched.
 
-``WorkspaceMode`` holds the menu action, the view in the window's workspace stack,
-the docks that make way while it shows (gui/compare_focus.py), the tidy-up whenever
+``WorkspaceMode`` holds the menu action, the view in the window's workspace stack
+(built the first time it is needed: most windows never show it, and its plots cost a
+tenth of a second or more of the start-up), the docks that make way while it shows (gui/compare_focus.py), the tidy-up whenever
 the view gives way (Leave, or the window showing a newly opened model's workspace),
 and the end of the mode's worker thread when the window closes. The modes add their
 worker, their requests and what they stop when the view gives way.
@@ -32,7 +33,7 @@ class WorkspaceMode(QObject):
         self,
         state: DecodeState,
         requests: DecodeRequests,
-        view: QWidget,
+        make_view: Callable[[], QWidget],
         *,
         workspaces: QStackedWidget,
         device: Callable[[], str],
@@ -43,9 +44,8 @@ class WorkspaceMode(QObject):
         self.state, self.requests = state, requests
         self._workspaces, self._device = workspaces, device
         self._show_message, self._window = show_message, parent
-        self.view = view
-        self.view.setEnabled(False)  # its shortcuts stay off until the mode is on
-        workspaces.addWidget(self.view)
+        self._make_view = make_view
+        self._view: QWidget | None = None  # built on first use (``view``)
         self.client = None  # the mode's worker client, made on first use
         self._previous: QWidget | None = None
         self._shown = False  # the view is (or was until this moment) the workspace
@@ -63,8 +63,21 @@ class WorkspaceMode(QObject):
         return action
 
     @property
+    def view(self) -> QWidget:
+        """The mode's view, built and put in the workspace stack on first use."""
+        if self._view is None:
+            self._view = view = self._make_view()
+            view.setEnabled(False)  # its shortcuts stay off until the mode is on
+            self._workspaces.addWidget(view)
+            self._wire_view(view)
+        return self._view
+
+    def _wire_view(self, view: QWidget) -> None:
+        """Connect the mode to its newly built view."""
+
+    @property
     def active(self) -> bool:
-        return self._workspaces.currentWidget() is self.view
+        return self._view is not None and self._workspaces.currentWidget() is self._view
 
     def leave(self) -> None:
         """Back to the single view exactly as it was."""

@@ -135,3 +135,25 @@ def test_cross_scores_line_up_by_token_by_word_or_not_at_all():
     different = _report(["▁the", "▁cat", "</s>"], [-1.0, -2.0, -4.0])
     assert cross_log_probs(own, different) == [None, None, None, -4.0]  # only eos lines up
     assert cross_log_probs(own, None) == [None] * 4
+
+
+def test_the_compare_and_run_views_are_built_only_when_their_mode_is_entered(
+    qtbot, window, tiny_translation_checkpoint, tiny_multihead_checkpoint
+):
+    """Most windows never compare: the two views (plots, a tenth of a second or more of
+    the start-up) are built on entry, and the window is the same until then."""
+    stack_before = window.workspaces.count()
+    assert window.compare._view is None and window.epochs._view is None
+    assert not window.compare.active and not window.epochs.active
+    load(qtbot, window, tiny_translation_checkpoint)
+    window.translate_view.set_source(SOURCE)
+    window.decode_settings.strategy.setCurrentText("Greedy")
+    window.decode_settings.max_length.setValue(8)
+    assert window.compare._view is None  # a load and a decode do not build it
+    compare = _enter(qtbot, window, tiny_multihead_checkpoint)
+    assert window.workspaces.count() == stack_before + 1
+    assert window.workspaces.currentWidget() is compare.view and compare.view.isEnabled()
+    assert window.epochs._view is None  # the other mode's view still waits
+    compare.leave()
+    assert window.workspaces.currentWidget() is window.translate_view
+    assert not compare.view.isEnabled()  # its keys are off again
