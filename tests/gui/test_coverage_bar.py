@@ -92,3 +92,33 @@ def test_the_window_bar_equals_the_engine_attention_cumsum(
     window.select_step(0)
     qtbot.waitUntil(lambda: heatmap.coverage_bar().step() == 0)
     np.testing.assert_allclose(heatmap.coverage(), attention[0].mean(0), rtol=1e-5)
+
+
+def _pixel_under(heatmap, x: float, y: float):
+    """The colour the user sees at view point (x, y) of the heat map."""
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QColor
+
+    widget = heatmap.plot_widget()
+    viewbox = widget.getPlotItem().getViewBox()
+    point = widget.mapFromScene(viewbox.mapViewToScene(QPointF(x, y)))
+    return QColor(widget.grab().toImage().pixel(point.x(), point.y())).name()
+
+
+def test_each_bar_is_drawn_in_its_band_colour_and_follows_the_thresholds(heatmap):
+    from attnscope.gui.heatmap_items import BAR_GAP, COLOURS, HEIGHT_CAP
+
+    heatmap.set_tokens(SOURCE_TOKENS, ["a", "b", "c"])
+    rows = [[0.9, 0.1, 0.6, 0.4], [0.9, 0.0, 0.7, 0.4], [0.9, 0.0, 0.7, 0.2]]
+    heatmap.set_matrix(np.array(rows, np.float32))  # coverage 2.7, 0.1, 2.0, 1.0
+    heatmap.grab()
+    bar = heatmap.coverage_bar()
+    band = bar._band
+    # the middle of each bar, which hangs from the gap beside the matrix
+    heights = np.clip(heatmap.coverage() / HEIGHT_CAP, 0, 1) * band * (1 - BAR_GAP)
+    middles = -BAR_GAP * band - heights / 2
+    seen = [_pixel_under(heatmap, col + 0.5, middles[col]) for col in range(4)]
+    assert seen == [COLOURS[b] for b in ("over", "under", "covered", "covered")]
+    bar.set_thresholds(1.5, 2.2)  # same values, new bands: drawn again
+    seen = [_pixel_under(heatmap, col + 0.5, middles[col]) for col in range(4)]
+    assert seen == [COLOURS[b] for b in ("over", "under", "covered", "under")]
