@@ -212,6 +212,10 @@ class AttentionRowEditor(QWidget):
         value, label = QLabel(), QLabel()
         for text in (value, label):
             text.setAlignment(Qt.AlignCenter)
+        # a fixed size: a new weight on every step then repaints the label, where a
+        # label that may grow asks its column to lay out again (35 layouts a step on a
+        # long source; issue 22)
+        value.setFixedSize(COLUMN_WIDTH, value.fontMetrics().height())
         label.setTextFormat(Qt.PlainText)  # a "<s>" piece is no strike-through tag
         box = QWidget()
         box.setFixedWidth(COLUMN_WIDTH)
