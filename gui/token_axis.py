@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from attnscope.gui.style import elide, label_font
 
@@ -76,6 +76,9 @@ class TokenAxis(pg.AxisItem):
         self.setStyle(tickFont=label_font(), hideOverlappingLabels=False)
         # tokens have no unit: without an SI prefix a range change never re-lays the title
         self.enableAutoSIPrefix(False)
+        # painted once into a pixmap and blitted after: a step that adds a row otherwise
+        # replays every label of the unchanged source axis (issue 22)
+        self.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
     def set_labels(self, labels: list[str]) -> bool:
         """Replace the category labels (index i labels cell i); True when the axis changed
