@@ -211,7 +211,8 @@ def render(data: dict[str, Any]) -> str:
     lines.append("")
     lines.append(
         f"Measured with `attnscope bench` ({data.get('size', '?')} size) on {machine.get('cpu', '?')}, "
-        f"{machine.get('usable_cores', '?')} cores, torch {machine.get('torch', '?')}, "
+        f"{machine.get('usable_cores', '?')} cores ({machine.get('cpu_capability', '?')}), "
+        f"torch {machine.get('torch', '?')}, "
         f"{machine.get('threads', '?')} thread(s) for throughput; load average at start "
         f"{_load(machine)} (a shared machine makes every spread wider)."
     )

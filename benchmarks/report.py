@@ -125,6 +125,9 @@ def machine_info(threads: int) -> dict[str, Any]:
         "logical_cores": os.cpu_count(),
         "usable_cores": usable,
         "torch": torch.__version__,
+        # the widest vector instructions torch's kernels use here (AVX2, AVX512...):
+        # int8 products gain most with AVX-512's VNNI, and a shared host can change it
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": threads,
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -33,6 +33,9 @@ def test_json_has_every_key_and_a_reason_for_each_null(tiny_report):
             assert tiny_report["notes"][key]
     assert "skipped" in tiny_report["notes"]["beam_vs_opennmt_ratio"]
     assert {"cpu", "usable_cores", "torch", "threads"} <= set(tiny_report["machine"])
+    # the vector width behind the int8 figures, as torch reports it
+    capability = torch.backends.cpu.get_cpu_capability()
+    assert tiny_report["machine"]["cpu_capability"] == capability
 
 
 def test_measured_figures_carry_median_and_spread(tiny_report):
