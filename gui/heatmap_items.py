@@ -130,10 +130,7 @@ class CoverageBar:
 
     def band(self, col: int) -> str:
         """ "under", "covered" or "over" for source column ``col``."""
-        value = self._values[col]
-        if value < self.under:
-            return "under"
-        return "over" if value > self.over else "covered"
+        return str(self._column_bands()[col])
 
     def column_at(self, x: float, y: float) -> int | None:
         """The source column whose bar band holds view point (x, y), else None."""
